@@ -1,0 +1,2 @@
+// placeholder: replaced by the firmware implementation
+namespace labgate::firmware {}

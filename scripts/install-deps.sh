@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages labgate builds, tests and runs with.
+# Safe to run repeatedly: it only asks apt for what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ninja-build git ca-certificates tzdata
+  clang clang-format libclang-rt-14-dev
+  libboost-dev
+  libnfc-dev libnfc-bin libfreefare-dev
+  libsqlite3-dev sqlite3
+  libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
+  catch2 libbenchmark-dev
+  libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
