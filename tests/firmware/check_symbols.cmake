@@ -1,0 +1,26 @@
+# Fails when the firmware archive needs anything but the C and C++ runtimes, or references
+# allocation, exceptions or RTTI. Usage: cmake -DNM=<nm> -DLIB=<archive> -P check_symbols.cmake
+execute_process(COMMAND ${NM} -C --undefined-only ${LIB}
+  OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${LIB}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(bad "")
+foreach(line IN LISTS lines)
+  string(STRIP "${line}" line)
+  if(line STREQUAL "" OR line MATCHES "\\.o:$")
+    continue()
+  endif()
+  # "U name" after stripping; keep the demangled name.
+  string(REGEX REPLACE "^[ ]*U[ ]+" "" name "${line}")
+  if(name MATCHES "operator new|operator delete|^malloc$|^calloc$|^realloc$|^free$|__cxa_throw|__cxa_allocate_exception|__gxx_personality|typeinfo|^labgate::|boost|spdlog|fmt::")
+    list(APPEND bad "${name}")
+  elseif(NOT name MATCHES "^std::|^__asan|^__ubsan|^__sanitizer|^__stack_chk_fail$|^mem(cpy|set|move|cmp)$|^_GLOBAL_OFFSET_TABLE_$|^__cxa_guard_|^__cxa_pure_virtual$")
+    list(APPEND bad "${name}")
+  endif()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "labgate_firmware references forbidden symbols:\n  ${bad}")
+endif()
+message(STATUS "labgate_firmware: no forbidden undefined symbols")
