@@ -1,0 +1,64 @@
+#pragma once
+// An emulated PN532 on a pseudo-terminal, for tests and bench rigs. libnfc opens it with the
+// connstring "pn532_uart:<link>". A line-based control channel places and removes cards and
+// injects faults:
+//   place <classic|ultralight|desfire|felica> <hex uid> [atqa=HEX] [sak=HEX] [ats=HEX]
+//         [pmm=HEX] [sys=HEX] [baud=212|424|both] [tap=MS]
+//   remove | hold | status
+//   fault garbage|drop|badchecksum|stall <ms>|unplug|replug|none
+//   delay on|off
+// Every reply is one line starting with "ok" or "error".
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace labgate::drivers::pn532_emu {
+
+/// How to run an emulator.
+struct EmulatorOptions {
+  std::string link_path;     ///< symlink created to the pty slave; may be empty; must not hold ':'
+  std::string control_path;  ///< Unix socket for line commands; empty: in-process execute() only
+  bool byte_delay{false};    ///< pace output at 115200 baud (~87 us per byte)
+};
+
+/// Counters for tests and the status command.
+struct EmulatorStats {
+  std::uint64_t frames{0};          ///< well-formed host command frames
+  std::uint64_t bad_frames{0};      ///< host frames with bad length, checksum or postamble
+  std::uint64_t host_acks{0};       ///< host ACKs (aborts)
+  std::uint64_t responses{0};       ///< response frames written
+  std::uint64_t faults_applied{0};  ///< responses garbled, dropped or corrupted on purpose
+};
+
+/// The emulator: owns the pty, the control socket and one I/O thread.
+class Emulator {
+ public:
+  /// Prepares an emulator; nothing is opened before start().
+  explicit Emulator(EmulatorOptions options);
+  /// Stops the I/O thread and removes the link and the socket.
+  ~Emulator();
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+
+  /// Opens the pty (raw mode, a slave fd kept open), the link and the control socket, and starts
+  /// the I/O thread. False with `error` set on failure.
+  bool start(std::string& error);
+  /// Stops the thread and closes everything; idempotent.
+  void stop();
+  /// Runs one control command (same grammar as the socket) and returns its reply line.
+  std::string execute(const std::string& line);
+  /// Path of the current pty slave ("/dev/pts/N"), empty while unplugged.
+  std::string slave_path() const;
+  /// The libnfc connstring: "pn532_uart:" + link path (or slave path when there is no link).
+  std::string connstring() const;
+  /// Snapshot of the counters.
+  EmulatorStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace labgate::drivers::pn532_emu
