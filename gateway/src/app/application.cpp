@@ -1,0 +1,435 @@
+#include "labgate/gateway/app/application.hpp"
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio.hpp>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include "labgate/drivers/gpio/gpio.hpp"
+#include "labgate/drivers/nfc/nfc_reader.hpp"
+#include "labgate/drivers/sim/sim_hub.hpp"
+#include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/app/site.hpp"
+#include "labgate/gateway/store/store.hpp"
+
+namespace labgate::gateway::app {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+firmware::FailMode to_firmware(config::FailMode m) {
+  return m == config::FailMode::kSafe ? firmware::FailMode::kSafe : firmware::FailMode::kSecure;
+}
+
+SiteSetup make_setup(const config::SiteConfig& c) {
+  SiteSetup s;
+  s.site_id = c.site.id;
+  s.gateway_id = c.site.gateway;
+  s.calendar = c.calendar;
+  s.accepted = c.site.accept;
+  s.closing_minute = c.site.closing_minute;
+  s.heartbeat = c.store.heartbeat;
+  for (const auto& r : c.readers) {
+    if (r.accept) s.reader_accept[r.id] = *r.accept;
+  }
+  for (const auto& d : c.doors) {
+    DoorSetup ds;
+    ds.id = d.id;
+    ds.name = d.name;
+    ds.entry_reader = d.entry_reader;
+    ds.exit_reader = d.exit_reader;
+    ds.presence = d.presence;
+    ds.anti_passback = d.anti_passback;
+    ds.controller.strike_pulse = d.strike_pulse;
+    ds.controller.held_open_limit = d.held_open;
+    ds.controller.fail_mode = to_firmware(d.fail_mode);
+    ds.controller.egress = d.egress;
+    ds.controller.has_contact = d.contact.has_value();
+    s.doors.push_back(std::move(ds));
+  }
+  for (const auto& m : c.machines) {
+    MachineSetup ms;
+    ms.id = m.id;
+    ms.name = m.name;
+    ms.reader = m.reader;
+    if (!m.certification.empty()) ms.certification = m.certification;
+    ms.inspection_interval_days = m.inspection_interval_days;
+    ms.controller.mode = m.mode == config::SessionMode::kTapOnOff
+                             ? firmware::SessionMode::kTapOnTapOff
+                             : firmware::SessionMode::kCardStays;
+    ms.controller.grace = m.grace;
+    ms.controller.idle_timeout = m.idle_timeout;
+    ms.controller.max_session = m.max_session;
+    ms.controller.has_busy_input = m.busy.has_value();
+    ms.controller.needs_checkoff = m.needs_checkoff;
+    s.machines.push_back(std::move(ms));
+  }
+  return s;
+}
+
+}  // namespace
+
+struct Application::Impl {
+  Impl(config::SiteConfig c, Options o)
+      : cfg(std::move(c)), opts(std::move(o)), ticker(io), signals(io, SIGINT, SIGTERM) {
+    if (opts.manual_clock_start) {
+      manual = std::make_unique<ManualClock>(*opts.manual_clock_start);
+    } else {
+      system = std::make_unique<SystemClock>();
+    }
+  }
+
+  Clock& clock() { return manual ? static_cast<Clock&>(*manual) : static_cast<Clock&>(*system); }
+
+  std::string db_path() const { return opts.db_path.value_or(cfg.store.path); }
+  std::string socket_path() const { return opts.control_socket.value_or(cfg.control.socket); }
+
+  // Outputs come first so a strike or relay is in its safe state before anything else runs.
+  std::shared_ptr<drivers::Output> make_output(const config::DeviceSpec& spec) {
+    switch (spec.kind) {
+      case config::DeviceSpec::Kind::kSim:
+        return hub->create_output(spec.id);
+      case config::DeviceSpec::Kind::kGpio: {
+        drivers::gpio::LineSpec line;
+        line.chip = spec.chip;
+        line.offset = spec.line;
+        line.active_low = spec.active_low;
+        auto out = std::make_shared<drivers::gpio::GpioOutput>(spec.text, line);
+        if (!out->ok()) spdlog::error("output {}: {}", spec.text, out->error());
+        return out;
+      }
+      case config::DeviceSpec::Kind::kShelly:
+      case config::DeviceSpec::Kind::kTasmota:
+        break;
+    }
+    throw std::runtime_error("output " + spec.text + ": smart plugs need the MQTT module");
+  }
+
+  std::shared_ptr<drivers::Input> make_input(const config::DeviceSpec& spec,
+                                             drivers::InputKind kind) {
+    switch (spec.kind) {
+      case config::DeviceSpec::Kind::kSim:
+        return hub->create_input(spec.id, kind);
+      case config::DeviceSpec::Kind::kGpio: {
+        drivers::gpio::LineSpec line;
+        line.chip = spec.chip;
+        line.offset = spec.line;
+        line.active_low = spec.active_low;
+        auto in = std::make_shared<drivers::gpio::GpioInput>(spec.text, line);
+        if (!in->ok()) spdlog::error("input {}: {}", spec.text, in->error());
+        return in;
+      }
+      default:
+        break;
+    }
+    throw std::runtime_error("input " + spec.text + ": unsupported device");
+  }
+
+  void build_devices() {
+    for (const auto& d : cfg.doors) {
+      auto strike = make_output(d.strike);
+      // Before the controllers exist the safe state is the fail mode: secure doors locked,
+      // safe doors released.
+      strike->set(d.fail_mode == config::FailMode::kSafe);
+      strikes[d.id] = strike;
+      if (d.contact) {
+        auto in = make_input(*d.contact, drivers::InputKind::kDoorContact);
+        input_targets[in->id()] = {drivers::InputKind::kDoorContact, d.id};
+        inputs.push_back(in);
+      }
+      if (d.exit_button) {
+        auto in = make_input(*d.exit_button, drivers::InputKind::kExitButton);
+        input_targets[in->id()] = {drivers::InputKind::kExitButton, d.id};
+        inputs.push_back(in);
+      }
+    }
+    for (const auto& m : cfg.machines) {
+      auto relay = make_output(m.relay);
+      relay->set(false);
+      relays[m.id] = relay;
+      if (m.busy) {
+        auto in = make_input(*m.busy, drivers::InputKind::kBusy);
+        input_targets[in->id()] = {drivers::InputKind::kBusy, m.id};
+        inputs.push_back(in);
+      }
+    }
+    if (cfg.fire_alarm.input) {
+      auto in = make_input(*cfg.fire_alarm.input, drivers::InputKind::kFireAlarm);
+      input_targets[in->id()] = {drivers::InputKind::kFireAlarm, "site"};
+      inputs.push_back(in);
+    }
+    for (const auto& r : cfg.readers) {
+      if (r.simulated) {
+        readers.push_back(hub->create_reader(r.id));
+      } else {
+        drivers::nfc::NfcReaderConfig nc;
+        nc.id = r.id;
+        nc.connstring = r.device;
+        readers.push_back(std::make_shared<drivers::nfc::NfcReader>(nc));
+      }
+    }
+    for (const auto& r : cfg.readers) {
+      if (r.simulated) continue;
+      for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica}) {
+        bool ok = policy::technology_accepted(t, cfg.site.accept, r.accept);
+        if (ok) {
+          spdlog::warn("reader {} accepts {} cards: they are clonable (site opt-in)", r.id,
+                       policy::to_string(t));
+        }
+      }
+    }
+    for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica}) {
+      if (cfg.site.accept.contains(t)) {
+        spdlog::warn("site accepts {} cards, which can be cloned", policy::to_string(t));
+      }
+    }
+  }
+
+  bool open_store() {
+    store::StoreOptions so;
+    so.site_key = cfg.site.key;
+    so.time_zone = cfg.site.timezone;
+    so.database.busy_timeout = cfg.store.busy_timeout;
+    so.clock = [this] {
+      return std::chrono::duration_cast<milliseconds>(clock().wall().time_since_epoch()).count();
+    };
+    std::filesystem::path p(db_path());
+    if (p.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(p.parent_path(), ec);
+    }
+    auto opened = store::Store::open(p, so);
+    if (!opened.ok()) {
+      spdlog::error("store {} unavailable: {} — doors in their fail mode, machines off; retrying",
+                    p.string(), opened.error().message);
+      return false;
+    }
+    db = std::move(opened.value());
+    sync_plans();
+    return true;
+  }
+
+  void sync_plans() {
+    auto existing = db->list_plans();
+    if (!existing.ok()) return;
+    for (const auto& p : cfg.plans) {
+      bool found = false;
+      for (const auto& e : existing.value()) found = found || e.code == p.id;
+      if (found) continue;
+      store::NewPlan np;
+      np.code = p.id;
+      np.name = p.name;
+      np.windows = policy::to_string(p.access.windows);
+      np.holidays_allowed = p.access.holidays;
+      np.closure_allowed = p.access.closure;
+      if (auto r = db->add_plan(np, "labgated"); !r.ok()) {
+        spdlog::error("plan {}: {}", p.id, r.error().message);
+      }
+    }
+  }
+
+  void start_site() {
+    site = std::make_unique<Site>(make_setup(cfg), *db, clock());
+    for (auto& [id, out] : strikes) site->attach_strike(id, out);
+    for (auto& [id, out] : relays) site->attach_relay(id, out);
+    for (auto& [input_id, target] : input_targets) {
+      site->bind_input(input_id, target.first, target.second);
+    }
+    site->start();
+    for (auto& r : readers) {
+      r->start([this](drivers::ReaderEvent ev) {
+        asio::post(io, [this, ev = std::move(ev)]() {
+          if (!site) return;
+          site->on_reader_event(ev, [this, ev](const TapOutcome& o) {
+            if (hub) hub->acknowledge(ev, o.summary());
+          });
+        });
+      });
+    }
+    for (auto& in : inputs) {
+      in->start([this](drivers::InputEvent ev) {
+        asio::post(io, [this, ev = std::move(ev)]() {
+          if (site) site->on_input(ev);
+        });
+      });
+    }
+  }
+
+  void add_commands() {
+    hub->add_command("status", [this](const std::vector<std::string>&) {
+      if (!site) return std::string("ok store unavailable");
+      std::string out = "ok";
+      for (const auto& l : site->status_lines()) out += " | " + l;
+      return out;
+    });
+    hub->add_command("clock", [this](const std::vector<std::string>& args) -> std::string {
+      if (args.empty()) {
+        return "ok " + local_time_string(clock().wall(), cfg.site.timezone);
+      }
+      if (!manual) return "err the clock is the system clock (start with --simulated-clock)";
+      if (args[0] == "advance" && args.size() == 2) {
+        milliseconds d{};
+        if (!parse_duration(args[1], d)) return "err bad duration: " + args[1];
+        advance_in_steps(d);
+      } else if (args[0] == "set" && args.size() >= 2) {
+        std::string text = args[1];
+        for (std::size_t i = 2; i < args.size(); ++i) text += " " + args[i];
+        std::chrono::system_clock::time_point t;
+        if (!parse_time(text, cfg.site.timezone, t)) return "err bad time: " + text;
+        if (t < clock().wall()) return "err time never runs back";
+        advance_in_steps(std::chrono::duration_cast<milliseconds>(t - clock().wall()));
+      } else {
+        return "err usage: clock | clock advance <90s|15m|2h> | clock set <YYYY-MM-DD HH:MM>";
+      }
+      return "ok " + local_time_string(clock().wall(), cfg.site.timezone);
+    });
+    auto machine_cmd = [this](const std::string& verb) {
+      return [this, verb](const std::vector<std::string>& args) -> std::string {
+        if (!site) return "err store unavailable";
+        if (args.empty()) return "err usage: " + verb + " <machine> [reason]";
+        std::string reason = args.size() > 1 ? args[1] : "staff";
+        bool ok = verb == "confirm"   ? site->confirm(args[0], "control")
+                  : verb == "lockout" ? site->lockout(args[0], reason, "control")
+                                      : site->release(args[0], "control");
+        return ok ? "ok " + verb + " " + args[0] : "err unknown machine " + args[0];
+      };
+    };
+    hub->add_command("confirm", machine_cmd("confirm"));
+    hub->add_command("lockout", machine_cmd("lockout"));
+    hub->add_command("release", machine_cmd("release"));
+    hub->add_command("unlock", [this](const std::vector<std::string>& args) -> std::string {
+      if (!site) return "err store unavailable";
+      if (args.size() != 1) return "err usage: unlock <door>";
+      return site->remote_unlock(args[0], "control") ? "ok unlock " + args[0]
+                                                     : "err unknown door " + args[0];
+    });
+    hub->add_command("all-stop", [this](const std::vector<std::string>&) -> std::string {
+      if (!site) return "err store unavailable";
+      site->all_stop("control");
+      return "ok all-stop";
+    });
+  }
+
+  // A long jump of the manual clock is taken in steps so periodic work (heartbeat, retries,
+  // staff-change polling) happens along the way as it would in real time.
+  void advance_in_steps(milliseconds total) {
+    const milliseconds step{1000};
+    while (total.count() > 0) {
+      auto d = std::min(step, total);
+      manual->advance(d);
+      total -= d;
+      if (site) site->tick();
+    }
+  }
+
+  void schedule_tick() {
+    ticker.expires_after(opts.tick);
+    ticker.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      on_tick();
+      schedule_tick();
+    });
+  }
+
+  void on_tick() {
+    if (!site) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_store_attempt >= std::chrono::seconds(2)) {
+        last_store_attempt = now;
+        if (open_store()) start_site();
+      }
+    } else {
+      site->tick();
+    }
+    if (watchdog_usec > 0) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_watchdog >= std::chrono::microseconds(watchdog_usec / 2)) {
+        last_watchdog = now;
+        sd_notify(0, "WATCHDOG=1");
+      }
+    }
+  }
+
+  void shutdown() {
+    spdlog::info("stopping: every machine relay off");
+    for (auto& r : readers) r->stop();
+    for (auto& in : inputs) in->stop();
+    if (site) site->stop();
+    for (auto& [id, out] : relays) out->set(false);
+    ticker.cancel();
+    if (hub) hub->close();
+    sd_notify(0, "STOPPING=1");
+    io.stop();
+  }
+
+  int run() {
+    hub = std::make_unique<drivers::sim::SimHub>(io);
+    build_devices();
+    add_commands();
+    auto sock = socket_path();
+    if (!sock.empty()) {
+      std::filesystem::path p(sock);
+      if (p.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(p.parent_path(), ec);
+      }
+      hub->listen(sock);
+      spdlog::info("control socket {}", sock);
+    }
+    if (open_store()) start_site();
+    last_store_attempt = std::chrono::steady_clock::now();
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("signal {}", sig);
+      shutdown();
+    });
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0) watchdog_usec = usec;
+    schedule_tick();
+    sd_notify(0, "READY=1");
+    spdlog::info("labgated running: site {} gateway {}, {} doors, {} machines, database {}",
+                 cfg.site.id, cfg.site.gateway, cfg.doors.size(), cfg.machines.size(), db_path());
+    io.run();
+    return 0;
+  }
+
+  config::SiteConfig cfg;
+  Options opts;
+  asio::io_context io;
+  asio::steady_timer ticker;
+  asio::signal_set signals;
+  std::unique_ptr<SystemClock> system;
+  std::unique_ptr<ManualClock> manual;
+  std::unique_ptr<drivers::sim::SimHub> hub;
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<Site> site;
+  std::map<std::string, std::shared_ptr<drivers::Output>> strikes;
+  std::map<std::string, std::shared_ptr<drivers::Output>> relays;
+  std::map<std::string, std::pair<drivers::InputKind, std::string>> input_targets;
+  std::vector<std::shared_ptr<drivers::Input>> inputs;
+  std::vector<std::shared_ptr<drivers::Reader>> readers;
+  std::chrono::steady_clock::time_point last_store_attempt{};
+  std::chrono::steady_clock::time_point last_watchdog{};
+  std::uint64_t watchdog_usec{0};
+};
+
+Application::Application(config::SiteConfig config, Options options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
+
+Application::~Application() {
+  if (impl_) {
+    for (auto& r : impl_->readers) r->stop();
+    for (auto& in : impl_->inputs) in->stop();
+  }
+}
+
+int Application::run() {
+  return impl_->run();
+}
+
+}  // namespace labgate::gateway::app

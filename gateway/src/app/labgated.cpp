@@ -1,0 +1,80 @@
+// labgated: the access-control and machine-interlock daemon.
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "labgate/gateway/app/application.hpp"
+#include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/config/site_config.hpp"
+
+namespace cfg = labgate::gateway::config;
+namespace app = labgate::gateway::app;
+
+int main(int argc, char** argv) {
+  CLI::App cli{"labgated: doors, machines and usage records for a fab lab and coworking space"};
+  std::string config_path;
+  std::string check_path;
+  std::string db_path;
+  std::string socket_path;
+  std::string sim_clock;
+  std::string log_level;
+  cli.add_option("-c,--config", config_path,
+                 "site configuration (TOML); default: the built-in demo site");
+  cli.add_option("--check-config", check_path, "validate a configuration file and exit");
+  cli.add_option("--db", db_path, "SQLite database file (overrides [store] path)");
+  cli.add_option("--control-socket", socket_path,
+                 "simulated devices' control socket (overrides [control] socket; \"\" = none)");
+  cli.add_option("--simulated-clock", sim_clock,
+                 "run on a manual clock starting at this local time (\"2026-11-24 08:00\"); "
+                 "the control socket's `clock` command moves it");
+  cli.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error (overrides [log] level)");
+  CLI11_PARSE(cli, argc, argv);
+
+  if (!check_path.empty()) {
+    auto loaded = cfg::load_config_file(check_path);
+    if (!loaded.has_value()) {
+      std::cerr << cfg::to_string(loaded.error()) << "\n";
+      return 1;
+    }
+    std::cout << check_path << ": ok (" << loaded.value().doors.size() << " doors, "
+              << loaded.value().machines.size() << " machines, " << loaded.value().readers.size()
+              << " readers)\n";
+    return 0;
+  }
+
+  auto loaded = config_path.empty()
+                    ? cfg::load_config_string(cfg::embedded_demo_config(), "built-in demo site")
+                    : cfg::load_config_file(config_path);
+  if (!loaded.has_value()) {
+    std::cerr << cfg::to_string(loaded.error()) << "\n";
+    return 1;
+  }
+  auto config = std::move(loaded).value();
+
+  auto level = spdlog::level::from_str(log_level.empty() ? config.log.level : log_level);
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+
+  app::Options options;
+  if (!db_path.empty()) options.db_path = db_path;
+  if (cli.count("--control-socket") > 0) options.control_socket = socket_path;
+  if (!sim_clock.empty()) {
+    std::chrono::system_clock::time_point start;
+    if (!app::parse_time(sim_clock, config.site.timezone, start)) {
+      std::cerr << "--simulated-clock: cannot read time '" << sim_clock << "'\n";
+      return 2;
+    }
+    options.manual_clock_start = start;
+  }
+  if (config_path.empty()) spdlog::info("no --config given: running the built-in demo site");
+  try {
+    app::Application application(std::move(config), options);
+    return application.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+}
