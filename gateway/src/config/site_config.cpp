@@ -106,7 +106,7 @@ bool is_nfc_connstring(std::string_view s) {
   const auto colon = s.find(':');
   const auto driver = s.substr(0, colon);
   if (std::find(kNfcDrivers.begin(), kNfcDrivers.end(), driver) == kNfcDrivers.end()) return false;
-  // DESIGN: the port part must not itself be empty when a ':' is present.
+  // "pn532_uart:" with nothing after the colon would make libnfc probe every port.
   return colon == std::string_view::npos || colon + 1 < s.size();
 }
 
@@ -609,7 +609,8 @@ void Loader::readers(const toml::table& root, SiteConfig& out) {
         r.simulated = false;
         auto [it, inserted] = connstrings.emplace(*dev, r.id);
         if (!inserted)
-          s.error_at("device", in_quotes(*dev) + " is already used by reader " + in_quotes(it->second));
+          s.error_at("device",
+                     in_quotes(*dev) + " is already used by reader " + in_quotes(it->second));
       } else {
         s.error_at("device", "unknown device spec " + in_quotes(*dev) +
                                  " (expected \"sim\" or a libnfc connstring like "
@@ -831,14 +832,16 @@ std::optional<DeviceSpec> parse_device_spec(std::string_view text, std::string_v
   if (kind == "gpio") {
     if (parts.size() < 3 || parts.size() > 4 || parts[1].empty() ||
         (parts.size() == 4 && parts[3] != "active_low")) {
-      error = "bad gpio spec " + in_quotes(text) + " (expected \"gpio:<chip>:<line>[:active_low]\")";
+      error =
+          "bad gpio spec " + in_quotes(text) + " (expected \"gpio:<chip>:<line>[:active_low]\")";
       return std::nullopt;
     }
     unsigned line = 0;
     auto [p, ec] = std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), line);
     if (parts[2].empty() || ec != std::errc{} || p != parts[2].data() + parts[2].size() ||
         line > 1023) {
-      error = "bad gpio line " + in_quotes(parts[2]) + " in " + in_quotes(text) + " (expected 0-1023)";
+      error =
+          "bad gpio line " + in_quotes(parts[2]) + " in " + in_quotes(text) + " (expected 0-1023)";
       return std::nullopt;
     }
     spec.kind = DeviceSpec::Kind::kGpio;
