@@ -106,7 +106,7 @@ bool is_nfc_connstring(std::string_view s) {
   const auto colon = s.find(':');
   const auto driver = s.substr(0, colon);
   if (std::find(kNfcDrivers.begin(), kNfcDrivers.end(), driver) == kNfcDrivers.end()) return false;
-  // "pn532_uart:" with nothing after the colon would make libnfc probe every port.
+  // A connstring ending in ":" has lost its port: almost certainly a typo.
   return colon == std::string_view::npos || colon + 1 < s.size();
 }
 
