@@ -11,7 +11,8 @@ using Json = nlohmann::ordered_json;
 std::string object_safe(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    if (c == '.' || c == '-') c = '_';
+    // Home Assistant ids allow [a-zA-Z0-9_-]; topic segments may also hold '.'.
+    if (c == '.') c = '_';
   }
   return out;
 }

@@ -13,6 +13,7 @@ namespace labgate::gateway::mqtt {
 
 namespace {
 constexpr int kQos1 = 1;
+constexpr int kMaxQueuedInClient = 65535;
 
 void* encode_context(std::uint64_t id) {
   return reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
@@ -50,8 +51,14 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
     connect_listener_.bind(io_, weak);
     disconnect_listener_.bind(io_, weak);
 
-    client_ =
-        std::make_unique<::mqtt::async_client>(config_.server_uri, config_.client_id, nullptr);
+    // Paho counts publishes queued inside it (not yet written) against maxBufferedMessages,
+    // even when connected; the C++ default of 0 then refuses publishes under load. Offline
+    // buffering stays off: the SQLite outbox is the buffer.
+    ::mqtt::create_options create(MQTTVERSION_3_1_1);
+    create.set_send_while_disconnected(false);
+    create.set_max_buffered_messages(kMaxQueuedInClient);
+    client_ = std::make_unique<::mqtt::async_client>(config_.server_uri, config_.client_id, create,
+                                                     nullptr);
     auto& io = io_;
     client_->set_connected_handler([&io, weak](const std::string& cause) {
       boost::asio::post(io, [weak, cause] {

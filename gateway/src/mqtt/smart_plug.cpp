@@ -57,6 +57,12 @@ SmartPlugOutput::~SmartPlugOutput() {
 
 labgate::drivers::IoResult SmartPlugOutput::set(bool on) {
   using labgate::drivers::IoResult;
+  if (!ever_commanded_) {
+    ever_commanded_ = true;
+    commanded_ = on;
+    send_command();
+    return IoResult::kRetry;
+  }
   if (on != commanded_) {
     commanded_ = on;
     confirmed_ = false;
@@ -96,6 +102,8 @@ void SmartPlugOutput::on_state(const std::string& payload) {
   const auto state = parse_state(payload);
   if (!state) return;  // Shelly also reports e.g. "overpower"; not a relay state
   reported_ = *state;
+  // Before the first set() there is nothing to confirm or contradict yet.
+  if (!ever_commanded_) return;
   if (*state == commanded_) {
     if (confirmed_) return;
     const bool was_pending = pending_;

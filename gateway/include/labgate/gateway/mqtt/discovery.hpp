@@ -21,7 +21,8 @@ struct DiscoveryContext {
   std::string sw_version;               ///< shown on the device page
 };
 
-/// Node id of the gateway's device: "labgate_<site>_<gateway>" with '.' and '-' mapped to '_'.
+/// Node id of the gateway's device: "labgate_<site>_<gateway>" with '.' mapped to '_' (the
+/// broker ACL grants `homeassistant/+/labgate_<site>_%u/#`, so prefer gateway ids without '.').
 std::string discovery_node_id(const Topics& topics);
 
 /// `<prefix>/lock/<node>/door_<id>/config`: a door as a lock (state from door state "lock").

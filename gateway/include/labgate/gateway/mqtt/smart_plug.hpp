@@ -80,6 +80,7 @@ class SmartPlugOutput final : public labgate::drivers::Output {
   std::string command_topic_;
   std::string state_topic_;
   bool commanded_{false};
+  bool ever_commanded_{false};
   bool confirmed_{false};  // the plug confirmed commanded_ since it was last commanded
   bool pending_{false};
   std::optional<bool> reported_;
