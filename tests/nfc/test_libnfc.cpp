@@ -70,7 +70,9 @@ TEST_CASE("libnfc lists each emulated card type", "[libnfc]") {
     REQUIRE(f.run("place ultralight 04112233445566").rfind("ok", 0) == 0);
     auto t = nfc.list(kTypeA);
     REQUIRE(t.size() == 1);
-    CHECK(t[0].nti.nai.szUidLen == 7);
+    // nfc_target is packed: copy size_t fields out before Catch binds references to them.
+    const std::size_t uid_len = t[0].nti.nai.szUidLen;
+    CHECK(uid_len == 7);
     CHECK(t[0].nti.nai.btSak == 0x00);
     CHECK(t[0].nti.nai.abtAtqa[1] == 0x44);
     // The card answers a READ through InDataExchange.
@@ -87,7 +89,8 @@ TEST_CASE("libnfc lists each emulated card type", "[libnfc]") {
     CHECK(t[0].nti.nai.btSak == 0x20);
     CHECK(t[0].nti.nai.abtAtqa[0] == 0x03);
     CHECK(t[0].nti.nai.abtAtqa[1] == 0x44);
-    CHECK(t[0].nti.nai.szAtsLen == 5);
+    const std::size_t ats_len = t[0].nti.nai.szAtsLen;
+    CHECK(ats_len == 5);
   }
   SECTION("FeliCa at 212 and 424 kbps") {
     REQUIRE(f.run("place felica 012e4cd3f1a2b3c4 sys=0003").rfind("ok", 0) == 0);
@@ -137,6 +140,7 @@ TEST_CASE("nfc_initiator_poll_target uses InAutoPoll", "[libnfc]") {
   CHECK(ms_between(t0, Clock::now()) >= 400);
   f.run("place felica 0102030405060708");
   CHECK(nfc_initiator_poll_target(nfc.dev, mods, 2, 1, 1, &t) == 1);
-  CHECK(t.nm.nmt == NMT_FELICA);
+  const nfc_modulation_type nmt = t.nm.nmt;  // packed struct: copy before binding a reference
+  CHECK(nmt == NMT_FELICA);
   CHECK(t.nti.nfi.abtId[7] == 0x08);
 }
