@@ -241,18 +241,32 @@ struct Application::Impl {
       site->bind_input(input_id, target.first, target.second);
     }
     site->start();
+    // Simulated devices report on the loop thread itself (from control-socket commands), so
+    // they are handled at once and a command's reply follows its effect. Every other backend
+    // reports from its own thread and is posted to the loop.
     for (auto& r : readers) {
-      r->start([this](drivers::ReaderEvent ev) {
-        asio::post(io, [this, ev = std::move(ev)]() {
+      bool on_loop = hub->reader(r->id()) == r;
+      r->start([this, on_loop](drivers::ReaderEvent ev) {
+        auto handle = [this, ev]() {
           if (!site) return;
           site->on_reader_event(ev, [this, ev](const TapOutcome& o) {
             if (hub) hub->acknowledge(ev, o.summary());
           });
-        });
+        };
+        if (on_loop) {
+          handle();
+        } else {
+          asio::post(io, handle);
+        }
       });
     }
     for (auto& in : inputs) {
-      in->start([this](drivers::InputEvent ev) {
+      bool on_loop = hub->input(in->id()) == in;
+      in->start([this, on_loop](drivers::InputEvent ev) {
+        if (on_loop) {
+          if (site) site->on_input(ev);
+          return;
+        }
         asio::post(io, [this, ev = std::move(ev)]() {
           if (site) site->on_input(ev);
         });
@@ -318,7 +332,7 @@ struct Application::Impl {
   // A long jump of the manual clock is taken in steps so periodic work (heartbeat, retries,
   // staff-change polling) happens along the way as it would in real time.
   void advance_in_steps(milliseconds total) {
-    const milliseconds step{1000};
+    const milliseconds step = std::max(milliseconds(1000), total / 20);
     while (total.count() > 0) {
       auto d = std::min(step, total);
       manual->advance(d);

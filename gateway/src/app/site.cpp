@@ -194,7 +194,7 @@ void Site::flush_pending() {
       const auto& err = r.error();
       if (err.kind == store::ErrorKind::kBusy || err.kind == store::ErrorKind::kUnavailable) {
         enter_fault(std::string("store write failed: ") + err.message);
-        last_retry_ = clock_.mono();
+        last_retry_ = std::chrono::steady_clock::now();
         return;
       }
       // A write the store refuses for its content will never succeed: log it whole and move on
@@ -281,7 +281,18 @@ void Site::start() {
           m->setup.controller.mode == firmware::SessionMode::kCardStays ? "hold" : "tap";
       nm.inspection_interval_days = m->setup.inspection_interval_days;
       nm.needs_checkoff = m->setup.controller.needs_checkoff;
-      if (auto r = store_.add_machine(nm, "labgated"); !r.ok()) {
+      auto r = store_.add_machine(nm, "labgated");
+      if (!r.ok() && r.error().kind == store::ErrorKind::kNotFound && nm.certification_type) {
+        // The machine still refuses everybody until staff define the certification type
+        // (labgatectl cert-types add); recording it now keeps its events and inspections.
+        spdlog::warn(
+            "machine {}: certification type '{}' is not defined yet; nobody can use it "
+            "until staff add it",
+            nm.id, *nm.certification_type);
+        nm.certification_type.reset();
+        r = store_.add_machine(nm, "labgated");
+      }
+      if (!r.ok()) {
         spdlog::error("store: cannot record machine {}: {}", nm.id, r.error().message);
       }
     }
@@ -1041,8 +1052,11 @@ void Site::tick() {
     auto deadline = m->controller.next_deadline();
     if (deadline && *deadline <= now) apply(*m, m->controller.tick(now));
   }
-  if (!pending_.empty() && (last_retry_.count() < 0 || now - last_retry_ >= kRetryInterval)) {
-    last_retry_ = now;
+  // Retries and polling for staff changes run on real time: a manual (demo) clock may stand
+  // still while labgatectl changes the database.
+  const auto real = std::chrono::steady_clock::now();
+  if (!pending_.empty() && real - last_retry_ >= kRetryInterval) {
+    last_retry_ = real;
     flush_pending();
   }
   if (faulted_ && pending_.empty()) {
@@ -1057,8 +1071,8 @@ void Site::tick() {
       enter_fault("heartbeat write failed: " + r.error().message);
     }
   }
-  if (last_poll_.count() < 0 || now - last_poll_ >= setup_.store_poll) {
-    last_poll_ = now;
+  if (real - last_poll_ >= setup_.store_poll) {
+    last_poll_ = real;
     auto v = store_.data_version();
     if (v.ok() && v.value() != data_version_) {
       data_version_ = v.value();

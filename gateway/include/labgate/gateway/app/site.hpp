@@ -188,8 +188,8 @@ class Site {
   std::string fault_reason_;
   std::int64_t data_version_{-1};
   firmware::Millis last_heartbeat_{-1};
-  firmware::Millis last_poll_{-1};
-  firmware::Millis last_retry_{-1};
+  std::chrono::steady_clock::time_point last_poll_{};
+  std::chrono::steady_clock::time_point last_retry_{};
   std::optional<std::int64_t> last_closing_day_;
   std::int64_t last_decision_us_{0};
   std::uint64_t uuid_counter_{0};

@@ -1,0 +1,231 @@
+#include "daemon_fixture.hpp"
+
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+namespace labgate::testing {
+
+namespace store = gateway::store;
+
+std::string test_config(const std::string& dir, const std::string& extra) {
+  std::string c = R"([site]
+id = "test"
+gateway = "gw-test"
+timezone = "Asia/Tokyo"
+key = ")" + std::string(kTestKey) +
+                  R"("
+accept = ["iso14443a", "felica"]
+closing_time = "22:00"
+holidays = ["2026-11-23"]
+
+[store]
+path = ")" + dir + R"(/lab.db"
+busy_timeout_ms = 200
+heartbeat_ms = 1000
+
+[control]
+socket = ")" + dir +
+                  R"(/ctl.sock"
+
+[log]
+level = "debug"
+
+[[readers]]
+id = "front-in"
+device = "sim"
+
+[[readers]]
+id = "front-out"
+device = "sim"
+
+[[readers]]
+id = "lab-in"
+device = "sim"
+
+[[readers]]
+id = "laser"
+device = "sim"
+
+[[readers]]
+id = "printer"
+device = "sim"
+
+[[doors]]
+id = "front"
+name = "Front door"
+entry_reader = "front-in"
+exit_reader = "front-out"
+strike = "sim"
+contact = "sim"
+exit_button = "sim"
+fail_mode = "secure"
+strike_pulse_s = 5
+held_open_s = 30
+presence = true
+
+[[doors]]
+id = "lab"
+name = "Lab"
+entry_reader = "lab-in"
+strike = "sim"
+contact = "sim"
+fail_mode = "safe"
+strike_pulse_s = 4
+held_open_s = 60
+presence = false
+
+[[machines]]
+id = "laser"
+name = "Laser"
+reader = "laser"
+relay = "sim"
+busy = "sim"
+certification = "laser"
+mode = "card_stays"
+grace_s = 10
+idle_timeout_s = 600
+max_session_s = 7200
+inspection_interval_days = 90
+
+[[machines]]
+id = "printer"
+name = "Printer"
+reader = "printer"
+relay = "sim"
+certification = "printer"
+mode = "tap_on_off"
+grace_s = 5
+idle_timeout_s = 0
+max_session_s = 86400
+inspection_interval_days = 180
+
+[fire_alarm]
+input = "sim"
+)";
+  return c + extra;
+}
+
+Daemon::Daemon(const TempDir& dir, std::string config_text) : dir_(dir.path().string()) {
+  std::ofstream(config_path()) << (config_text.empty() ? test_config(dir_) : config_text);
+}
+
+Daemon::~Daemon() {
+  client_.reset();
+  child_.reset();
+}
+
+void Daemon::start(const std::string& clock_start) {
+  client_.reset();
+  ++starts_;
+  child_ =
+      std::make_unique<Child>(std::vector<std::string>{LABGATED_PATH, "--config", config_path(),
+                                                       "--simulated-clock", clock_start},
+                              dir_ + "/labgated.log");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    try {
+      client_ = std::make_unique<LineClient>(socket_path(), std::chrono::milliseconds(200));
+      if (client_->request("clock").rfind("ok", 0) == 0) return;
+    } catch (const std::exception&) {
+      client_.reset();
+    }
+    if (!child_->running()) throw std::runtime_error("labgated exited at start:\n" + log());
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("labgated did not answer:\n" + log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string Daemon::cmd(const std::string& line) {
+  if (!client_) throw std::runtime_error("daemon not started");
+  return client_->request(line, std::chrono::seconds(20));
+}
+
+int Daemon::stop() {
+  client_.reset();
+  child_->signal(SIGTERM);
+  auto rc = child_->wait(std::chrono::seconds(20));
+  return rc.value_or(-1);
+}
+
+void Daemon::kill9() {
+  client_.reset();
+  child_->signal(SIGKILL);
+  child_->wait(std::chrono::seconds(20));
+}
+
+std::string Daemon::log() const {
+  return read_file(dir_ + "/labgated.log");
+}
+
+std::unique_ptr<store::Store> Daemon::open_store() const {
+  store::StoreOptions o;
+  o.site_key = store::parse_site_key(kTestKey).value();
+  o.time_zone = "Asia/Tokyo";
+  auto s = store::Store::open(db_path(), o);
+  if (!s.ok()) throw std::runtime_error("open store: " + s.error().message);
+  return std::move(s.value());
+}
+
+namespace {
+
+template <typename T>
+void must(const store::Result<T>& r, const char* what) {
+  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.error().message);
+}
+
+std::vector<std::uint8_t> uid(std::uint8_t last) {
+  return {0x04, 0x00, 0x00, last};
+}
+
+}  // namespace
+
+void seed_cast(store::Store& s) {
+  must(s.add_plan({"all", "All hours", "24h", true, true}, "test"), "plan all");
+  must(s.add_plan({"day", "Day", "mon-fri 09:00-17:00", false, false}, "test"), "plan day");
+  must(s.add_certification_type({"laser", "Laser", 365, false}, "test"), "type laser");
+  must(s.add_certification_type({"printer", "Printer", 730, false}, "test"), "type printer");
+  struct M {
+    const char* no;
+    const char* plan;
+    std::uint8_t card;
+  };
+  for (auto m : {M{"M1", "all", 1}, M{"M2", "day", 2}, M{"M3", "all", 3}, M{"M4", "all", 4}}) {
+    store::NewMember nm;
+    nm.member_no = m.no;
+    nm.name = std::string("Member ") + m.no;
+    nm.plan_code = m.plan;
+    must(s.add_member(nm, "test"), "member");
+    must(s.approve_member(m.no, "test"), "approve");
+    auto id = uid(m.card);
+    must(s.enroll_credential(m.no, "iso14443a", id, "card", "test"), "enroll");
+  }
+  must(s.suspend_member("M3", "unpaid", "test"), "suspend");
+  must(s.grant_certification("M1", "laser", "Trainer", std::string("2026-06-01"), "test"), "cert");
+  must(s.grant_certification("M1", "printer", "Trainer", std::string("2026-06-01"), "test"),
+       "cert");
+  must(s.grant_certification("M4", "laser", "Trainer", std::string("2025-01-01"), "test"),
+       "cert expired");
+  store::NewMachine laser{"laser", "Laser", std::string("laser"), "hold", 90, false};
+  store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 180, false};
+  must(s.add_machine(laser, "test"), "machine laser");
+  must(s.add_machine(printer, "test"), "machine printer");
+  for (const char* id : {"laser", "printer"}) {
+    store::NewInspection in;
+    in.machine_id = id;
+    in.done_on = "2026-11-01";
+    in.inspector = "Inspector";
+    in.result = "pass";
+    must(s.record_inspection(in, "test"), "inspection");
+  }
+}
+
+RunResult labgatectl(const Daemon& d, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{LABGATECTL_PATH, "--config", d.config_path(), "--actor", "test"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+}  // namespace labgate::testing
