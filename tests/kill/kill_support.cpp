@@ -1,0 +1,287 @@
+#include "kill_support.hpp"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <regex>
+#include <stdexcept>
+
+#include "labgate/gateway/store/store.hpp"
+
+namespace labgate::testing::kill {
+
+namespace st = labgate::gateway::store;
+using namespace std::chrono_literals;
+
+namespace {
+
+// kStartLocalTime in UTC ms: the store's "today" must be the daemon's simulated day, or the
+// inspections and certifications seeded here would already be due or expired.
+std::int64_t start_ms() {
+  auto utc = std::chrono::sys_days{std::chrono::year{2026} / 11 / 24} + 1h;  // 10:00 JST
+  return std::chrono::duration_cast<std::chrono::milliseconds>(utc.time_since_epoch()).count();
+}
+
+std::unique_ptr<st::Store> open_store(const std::filesystem::path& db) {
+  st::StoreOptions options;
+  auto key = st::parse_site_key(kDemoSiteKey);
+  if (!key.ok()) throw std::runtime_error("demo site key: " + key.error().message);
+  options.site_key = key.value();
+  options.time_zone = "Asia/Tokyo";
+  options.clock = [] { return start_ms(); };
+  auto opened = st::Store::open(db, options);
+  if (!opened.ok()) throw std::runtime_error("store open: " + opened.error().message);
+  return std::move(opened).value();
+}
+
+template <typename T>
+void must(const st::Result<T>& r, const std::string& what) {
+  if (!r.ok()) throw std::runtime_error(what + ": " + r.error().message);
+}
+
+std::string hex_byte(int v) {
+  char buf[3];
+  std::snprintf(buf, sizeof buf, "%02x", v & 0xff);
+  return buf;
+}
+
+}  // namespace
+
+Seed seed_database(const std::filesystem::path& db, int members) {
+  auto store = open_store(db);
+  Seed seed;
+  st::NewPlan plan;
+  plan.code = "staff";
+  plan.name = "Staff";
+  plan.windows = "24h";
+  plan.holidays_allowed = true;
+  plan.closure_allowed = true;
+  must(store->add_plan(plan, "kill-test"), "add_plan");
+  for (const auto& [code, name] : std::vector<std::pair<std::string, std::string>>{
+           {"laser-cutter", "Laser cutter"}, {"3d-printer", "3D printer"}, {"cnc-mill", "CNC"}}) {
+    st::CertificationType type;
+    type.code = code;
+    type.name = name;
+    type.validity_days = 365;
+    must(store->add_certification_type(type, "kill-test"), "add_certification_type " + code);
+  }
+  // The last few members hold no certification, so machine taps are also refused for a reason
+  // the policy decides (not only "in use" or "not ready").
+  const int certified = members > 4 ? members - 4 : members;
+  for (int i = 1; i <= members; ++i) {
+    SeededMember m;
+    char no[16];
+    std::snprintf(no, sizeof no, "M%04d", i);
+    m.member_no = no;
+    m.card_hex = "040000" + hex_byte(i);
+    m.certified = i <= certified;
+    st::NewMember nm;
+    nm.member_no = m.member_no;
+    nm.name = "Member " + std::to_string(i);
+    nm.email = "m" + std::to_string(i) + "@example.org";
+    nm.plan_code = "staff";
+    must(store->add_member(nm, "kill-test"), "add_member " + m.member_no);
+    must(store->approve_member(m.member_no, "kill-test"), "approve_member " + m.member_no);
+    const std::vector<std::uint8_t> uid = {0x04, 0x00, 0x00, static_cast<std::uint8_t>(i)};
+    must(store->enroll_credential(m.member_no, "iso14443a", uid, "card", "kill-test"),
+         "enroll_credential " + m.member_no);
+    if (m.certified) {
+      for (const char* type : {"laser-cutter", "3d-printer", "cnc-mill"}) {
+        must(store->grant_certification(m.member_no, type, "trainer", std::string("2026-11-01"),
+                                        "kill-test"),
+             "grant_certification " + m.member_no);
+      }
+    }
+    seed.members.push_back(std::move(m));
+  }
+  for (int i = 0; i < 6; ++i) seed.unknown_cards.push_back("04ffee" + hex_byte(0xa0 + i));
+  return seed;
+}
+
+void record_inspections(const std::filesystem::path& db) {
+  auto store = open_store(db);
+  for (const auto& machine : kMachines) {
+    st::NewInspection in;
+    in.machine_id = machine;
+    in.done_on = "2026-11-24";
+    in.inspector = "inspector";
+    in.result = "pass";
+    in.notes = "kill test";
+    must(store->record_inspection(in, "kill-test"), "record_inspection " + machine);
+  }
+}
+
+Seed prepare_site(const std::filesystem::path& db, const std::filesystem::path& socket,
+                  const std::filesystem::path& log) {
+  Seed seed = seed_database(db);
+  {
+    Daemon first(db, socket, sim_time(std::chrono::seconds(0)), log);
+    if (!first.wait_ready(20s * time_scale())) {
+      throw std::runtime_error("first daemon run never became ready; see " + log.string());
+    }
+    first.child().signal(SIGTERM);
+    if (first.child().wait(20s * time_scale()) != std::optional<int>(0)) {
+      throw std::runtime_error("first daemon run did not stop cleanly; see " + log.string());
+    }
+  }
+  record_inspections(db);
+  return seed;
+}
+
+std::string sim_time(std::chrono::seconds offset) {
+  const auto total = 10 * 3600 + offset.count();
+  if (offset.count() < 0 || total >= 24 * 3600) {
+    throw std::runtime_error("simulated time leaves the test day");
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "2026-11-24 %02d:%02d:%02d", static_cast<int>(total / 3600),
+                static_cast<int>(total / 60 % 60), static_cast<int>(total % 60));
+  return buf;
+}
+
+int time_scale() {
+#ifdef LABGATE_KILL_SANITIZED
+  return 3;
+#else
+  return 1;
+#endif
+}
+
+Daemon::Daemon(const std::filesystem::path& db, const std::filesystem::path& socket,
+               const std::string& start_local, const std::filesystem::path& log)
+    : socket_(socket),
+      child_({LABGATED_PATH, "--db", db.string(), "--control-socket", socket.string(),
+              "--simulated-clock", start_local},
+             log) {}
+
+bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
+  return wait_until(
+             [this] {
+               if (!child_.running()) return true;  // reported below
+               auto reply = request("status", 2s);
+               return reply.rfind("ok |", 0) == 0 && reply.find("site fault=") != std::string::npos;
+             },
+             timeout) &&
+         child_.running();
+}
+
+bool Daemon::confirm_machines() {
+  for (const auto& m : kMachines) {
+    if (request("confirm " + m) != "ok confirm " + m) return false;
+  }
+  return true;
+}
+
+std::string Daemon::request(const std::string& line, std::chrono::milliseconds timeout) {
+  try {
+    LineClient client(socket_, 200ms);
+    return client.request(line, timeout);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::optional<Ack> parse_ack(const std::string& reader, const std::string& reply) {
+  static const std::regex kReply(R"(^ok (granted|denied) (\S+) (\S+) (\S+)(?: seq=(\d+))?$)");
+  std::smatch m;
+  if (!std::regex_match(reply, m, kReply)) return std::nullopt;
+  Ack a;
+  a.reader = reader;
+  a.granted = m[1] == "granted";
+  a.target = m[2];
+  a.member = m[3];
+  a.reason = m[4];
+  a.seq = m[5].matched ? std::stoll(m[5]) : 0;
+  return a;
+}
+
+std::string target_of_reader(const std::string& reader) {
+  if (reader == "main-in" || reader == "main-out") return "main";
+  if (reader == "lab-in") return "fablab";
+  return reader;  // each machine's reader carries the machine's id
+}
+
+ReadOnlyDb::ReadOnlyDb(const std::filesystem::path& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("open " + path.string() + ": " + msg);
+  }
+}
+
+ReadOnlyDb::~ReadOnlyDb() {
+  sqlite3_close(db_);
+}
+
+std::vector<ReadOnlyDb::Row> ReadOnlyDb::rows(const std::string& sql,
+                                              const std::vector<std::int64_t>& params) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    throw std::runtime_error("prepare '" + sql + "': " + sqlite3_errmsg(db_));
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    sqlite3_bind_int64(stmt, static_cast<int>(i + 1), params[i]);
+  }
+  std::vector<Row> out;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    Row row;
+    for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+      const auto* text = sqlite3_column_text(stmt, c);
+      if (text == nullptr) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(reinterpret_cast<const char*>(text)));
+      }
+    }
+    out.push_back(std::move(row));
+  }
+  std::string err = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db_);
+  sqlite3_finalize(stmt);
+  if (!err.empty()) throw std::runtime_error("step '" + sql + "': " + err);
+  return out;
+}
+
+std::int64_t ReadOnlyDb::integer(const std::string& sql, const std::vector<std::int64_t>& params) {
+  auto r = rows(sql, params);
+  if (r.empty() || r[0].empty()) throw std::runtime_error("no row: " + sql);
+  return r[0][0] ? std::stoll(*r[0][0]) : 0;
+}
+
+std::string ReadOnlyDb::text(const std::string& sql) {
+  auto r = rows(sql);
+  if (r.empty() || r[0].empty()) throw std::runtime_error("no row: " + sql);
+  return r[0][0].value_or("");
+}
+
+WriteLock::WriteLock(const std::filesystem::path& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("open " + path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("BEGIN EXCLUSIVE: " + msg);
+  }
+}
+
+WriteLock::~WriteLock() {
+  release();
+}
+
+void WriteLock::release() {
+  if (db_ == nullptr) return;
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+}  // namespace labgate::testing::kill
