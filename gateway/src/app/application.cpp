@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "labgate/drivers/gpio/gpio.hpp"
-#include "labgate/drivers/nfc/nfc_reader.hpp"
 #include "labgate/drivers/sim/sim_hub.hpp"
 #include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/store/store.hpp"
 
@@ -164,24 +164,7 @@ struct Application::Impl {
       inputs.push_back(in);
     }
     for (const auto& r : cfg.readers) {
-      if (r.simulated) {
-        readers.push_back(hub->create_reader(r.id));
-      } else {
-        drivers::nfc::NfcReaderConfig nc;
-        nc.id = r.id;
-        nc.connstring = r.device;
-        readers.push_back(std::make_shared<drivers::nfc::NfcReader>(nc));
-      }
-    }
-    for (const auto& r : cfg.readers) {
-      if (r.simulated) continue;
-      for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica}) {
-        bool ok = policy::technology_accepted(t, cfg.site.accept, r.accept);
-        if (ok) {
-          spdlog::warn("reader {} accepts {} cards: they are clonable (site opt-in)", r.id,
-                       policy::to_string(t));
-        }
-      }
+      readers.push_back(r.simulated ? hub->create_reader(r.id) : make_hardware_reader(r, cfg));
     }
     for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica}) {
       if (cfg.site.accept.contains(t)) {

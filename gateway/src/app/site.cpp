@@ -513,6 +513,8 @@ std::optional<policy::TimeWindows> Site::plan_windows(const store::Plan& plan) {
 }
 
 void Site::handle_card(const drivers::ReaderEvent& event, TapDone done) {
+  if (!event.card) return;
+  if (interceptor_ && interceptor_(event, done)) return;
   policy::Direction direction{};
   if (auto* d = door_by_reader(event.reader_id, direction)) {
     door_tap(*d, direction, event, std::move(done));

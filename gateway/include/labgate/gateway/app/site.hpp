@@ -85,6 +85,10 @@ class Site {
   /// Called once a tap's event is durable (or could not be recorded: seq 0).
   using TapDone = std::function<void(const TapOutcome&)>;
 
+  /// Looks at a card read before any decision; returns true when it took the card (enrollment
+  /// at a reader binds the next card instead of deciding on it) and then owns `done`.
+  using CardInterceptor = std::function<bool(const drivers::ReaderEvent& event, TapDone& done)>;
+
   /// Builds the controllers. `store` and `clock` must outlive the site.
   Site(SiteSetup setup, store::Store& store, Clock& clock);
   ~Site();
@@ -108,6 +112,8 @@ class Site {
   void on_reader_event(const drivers::ReaderEvent& event, TapDone done = {});
   /// An input changed.
   void on_input(const drivers::InputEvent& event);
+  /// Installs the interceptor (one at a time; an empty function removes it).
+  void set_card_interceptor(CardInterceptor interceptor) { interceptor_ = std::move(interceptor); }
   /// Lets time pass: controller deadlines, heartbeat, staff changes, retries, closing time.
   void tick();
 
@@ -183,6 +189,7 @@ class Site {
   std::map<std::string, std::pair<drivers::InputKind, std::string>> inputs_;
   std::map<std::string, policy::TimeWindows> windows_cache_;
   std::deque<PendingWrite> pending_;
+  CardInterceptor interceptor_;
   bool faulted_{false};
   bool fire_{false};
   std::string fault_reason_;
