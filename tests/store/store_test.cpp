@@ -525,8 +525,10 @@ TEST_CASE("a write lock held past busy_timeout gives kBusy, not an exception", "
   auto staff = store->lockout_machine("laser1", "x", "staff");
   REQUIRE_FALSE(staff.ok());
   CHECK(staff.error().kind == ErrorKind::kBusy);
-  // Reads still work under WAL while the other writer holds its lock.
+  // Reads still work under WAL while the other writer holds its lock, and so does opening.
   CHECK(must(store->find_credential("iso14443a", kUid)));
+  auto second = f.open(std::chrono::milliseconds(150));
+  CHECK(must(second->list_members()).size() == 1);
   REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(other);
   CHECK(must(store->record_access(tap_event("e-1", f.now), event_msg())) == 1);

@@ -254,10 +254,13 @@ Status Store::migrate() {
   const auto describe = [this](std::string_view what) {
     return Error{ErrorKind::kUnavailable, 0, fmt::format("{}: {}", db_->path().string(), what)};
   };
+  // The common case (already current) takes no write lock, so labgatectl opening the file
+  // never waits for the daemon. A migration re-checks inside its write transaction because
+  // another process may have migrated meanwhile.
+  bool locked = false;
   for (;;) {
-    // Re-read inside the write transaction: another process may have migrated meanwhile.
     std::optional<Transaction> tx;
-    if (!db_->read_only()) {
+    if (locked) {
       auto t = Transaction::begin(*db_);
       if (!t) return t.error();
       tx.emplace(std::move(*t));
@@ -282,6 +285,10 @@ Status Store::migrate() {
           fmt::format("database schema version {} needs migrating to {}; open it "
                       "read-write once",
                       *version, kSchemaVersion));
+    }
+    if (!locked) {
+      locked = true;
+      continue;
     }
     const int next = static_cast<int>(*version) + 1;
     LABGATE_TRY(db_->execute_script(detail::kMigrations[static_cast<std::size_t>(next - 1)]));

@@ -1,0 +1,782 @@
+#include "commands.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "labgate/gateway/store/store.hpp"
+#include "output.hpp"
+
+namespace labgate::gateway::ctl {
+
+using json = nlohmann::ordered_json;
+namespace st = labgate::gateway::store;
+
+/// What a running command needs: the open store, the shared options, the output mode.
+class Context {
+ public:
+  Context(std::unique_ptr<st::Store> store, const Cli& cli) : store_(std::move(store)), cli_(cli) {}
+  st::Store& store() { return *store_; }
+  const std::string& actor() const { return cli_.actor; }
+  const std::string& tz() const { return cli_.time_zone; }
+  bool json_output() const { return cli_.json; }
+
+ private:
+  std::unique_ptr<st::Store> store_;
+  const Cli& cli_;
+};
+
+namespace {
+
+int exit_code_for(const st::Error& e) {
+  switch (e.kind) {
+    case st::ErrorKind::kInvalid:
+      return kExitUsage;
+    case st::ErrorKind::kBusy:
+    case st::ErrorKind::kUnavailable:
+    case st::ErrorKind::kInternal:
+      return kExitUnavailable;
+    case st::ErrorKind::kNotFound:
+    case st::ErrorKind::kConflict:
+    case st::ErrorKind::kConstraint:
+      return kExitRefused;
+  }
+  return kExitRefused;
+}
+
+template <typename T>
+T check(st::Result<T> r) {
+  if (!r) {
+    std::string message = r.error().message;
+    if (r.error().kind == st::ErrorKind::kBusy) message += " (the database is busy; try again)";
+    throw Failure{exit_code_for(r.error()), std::move(message)};
+  }
+  return std::move(r).value();
+}
+
+void usage_error(std::string message) {
+  throw Failure{kExitUsage, std::move(message)};
+}
+
+std::optional<std::string> opt_text(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+void check_date(const std::string& value, const char* what) {
+  if (!value.empty() && !st::is_valid_date(value)) {
+    usage_error(fmt::format("bad {} '{}': expected YYYY-MM-DD", what, value));
+  }
+}
+
+std::vector<std::uint8_t> hex_identifier(const std::string& hex) {
+  auto bytes = st::parse_hex(hex);
+  if (!bytes) usage_error(bytes.error().message);
+  return std::move(*bytes);
+}
+
+json null_or(const std::optional<std::string>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+json null_or(const std::optional<std::int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+json time_or_null(const std::optional<std::int64_t>& ms) {
+  return ms ? json(format_utc(*ms)) : json(nullptr);
+}
+
+// ---- row renderers ----
+
+json to_json(const st::Plan& p) {
+  return {{"code", p.code},
+          {"name", p.name},
+          {"windows", p.windows},
+          {"holidays_allowed", p.holidays_allowed},
+          {"closure_allowed", p.closure_allowed}};
+}
+
+json to_json(const st::Member& m) {
+  return {{"member_no", m.member_no},
+          {"name", m.name},
+          {"email", m.email},
+          {"status", st::to_string(m.status)},
+          {"plan_id", null_or(m.plan_id)},
+          {"valid_from", null_or(m.valid_from)},
+          {"valid_until", null_or(m.valid_until)},
+          {"created_at", format_utc(m.created_at_ms)},
+          {"approved_at", time_or_null(m.approved_at_ms)},
+          {"suspended_reason", null_or(m.suspended_reason)}};
+}
+
+json to_json(const st::Credential& c) {
+  return {{"id", c.id},
+          {"member_id", c.member_id},
+          {"technology", c.technology},
+          {"label", c.label},
+          {"enrolled_at", format_utc(c.enrolled_at_ms)},
+          {"revoked_at", time_or_null(c.revoked_at_ms)},
+          {"revoked_reason", null_or(c.revoked_reason)}};
+}
+
+json to_json(const st::CertificationType& t) {
+  return {{"code", t.code},
+          {"name", t.name},
+          {"validity_days", t.validity_days},
+          {"renew_by_use", t.renew_by_use}};
+}
+
+json to_json(const st::Certification& c) {
+  return {{"id", c.id},
+          {"member_no", c.member_no},
+          {"member_name", c.member_name},
+          {"type", c.type_code},
+          {"trainer", c.trainer},
+          {"granted_on", c.granted_on},
+          {"expires_on", null_or(c.expires_on)},
+          {"revoked_at", time_or_null(c.revoked_at_ms)},
+          {"revoked_reason", null_or(c.revoked_reason)}};
+}
+
+json to_json(const st::Machine& m) {
+  return {{"id", m.id},
+          {"name", m.name},
+          {"certification_type", null_or(m.certification_type)},
+          {"session_mode", m.session_mode},
+          {"inspection_interval_days", m.inspection_interval_days},
+          {"locked_out", m.locked_out},
+          {"lockout_reason", null_or(m.lockout_reason)},
+          {"needs_checkoff", m.needs_checkoff},
+          {"last_inspection_on", null_or(m.last_inspection_on)},
+          {"next_inspection_due", null_or(m.next_inspection_due)}};
+}
+
+json to_json(const st::Inspection& i) {
+  return {{"id", i.id},
+          {"machine_id", i.machine_id},
+          {"done_on", i.done_on},
+          {"inspector", i.inspector},
+          {"result", i.result},
+          {"notes", i.notes},
+          {"next_due", null_or(i.next_due)}};
+}
+
+json to_json(const st::AccessEvent& e) {
+  return {{"uuid", e.uuid},
+          {"seq", e.seq},
+          {"at", format_utc(e.at_ms)},
+          {"kind", e.kind},
+          {"decision", st::to_string(e.decision)},
+          {"reason", e.reason},
+          {"member_no", null_or(e.member_no)},
+          {"credential_id", null_or(e.credential_id)},
+          {"reader_id", null_or(e.reader_id)},
+          {"door_id", null_or(e.door_id)},
+          {"machine_id", null_or(e.machine_id)},
+          {"detail", e.detail}};
+}
+
+json to_json(const st::Session& s) {
+  return {{"id", s.id},
+          {"uuid", s.uuid},
+          {"kind", st::to_string(s.kind)},
+          {"member_no", null_or(s.member_no)},
+          {"machine_id", null_or(s.machine_id)},
+          {"started_at", format_utc(s.started_at_ms)},
+          {"ended_at", time_or_null(s.ended_at_ms)},
+          {"end_reason", null_or(s.end_reason)},
+          {"measured_seconds", null_or(s.measured_seconds)}};
+}
+
+template <typename T>
+json to_json_array(const std::vector<T>& rows) {
+  json out = json::array();
+  for (const auto& r : rows) out.push_back(to_json(r));
+  return out;
+}
+
+std::string yes_no(bool b) {
+  return b ? "yes" : "no";
+}
+
+void print_members(Context& ctx, const std::vector<st::Member>& rows) {
+  if (ctx.json_output()) {
+    std::cout << to_json_array(rows).dump(2) << '\n';
+    return;
+  }
+  Table t({"MEMBER", "NAME", "STATUS", "VALID FROM", "VALID UNTIL", "EMAIL", "NOTE"});
+  for (const auto& m : rows) {
+    t.add({m.member_no, m.name, st::to_string(m.status), m.valid_from.value_or(""),
+           m.valid_until.value_or(""), m.email, m.suspended_reason.value_or("")});
+  }
+  t.print(std::cout);
+}
+
+void print_credentials(Context& ctx, const std::vector<st::Credential>& rows) {
+  if (ctx.json_output()) {
+    std::cout << to_json_array(rows).dump(2) << '\n';
+    return;
+  }
+  Table t({"ID", "MEMBER ID", "TECH", "LABEL", "ENROLLED", "REVOKED", "REASON"});
+  for (const auto& c : rows) {
+    t.add({std::to_string(c.id), std::to_string(c.member_id), c.technology, c.label,
+           format_local(c.enrolled_at_ms, ctx.tz()), format_local(c.revoked_at_ms, ctx.tz()),
+           c.revoked_reason.value_or("")});
+  }
+  t.print(std::cout);
+}
+
+void print_certs(Context& ctx, const std::vector<st::Certification>& rows) {
+  if (ctx.json_output()) {
+    std::cout << to_json_array(rows).dump(2) << '\n';
+    return;
+  }
+  Table t({"MEMBER", "NAME", "TYPE", "TRAINER", "GRANTED", "EXPIRES", "REVOKED"});
+  for (const auto& c : rows) {
+    t.add({c.member_no, c.member_name, c.type_code, c.trainer, c.granted_on,
+           c.expires_on.value_or("never"),
+           c.revoked_reason ? "revoked: " + *c.revoked_reason : ""});
+  }
+  t.print(std::cout);
+}
+
+void print_machines(Context& ctx, const std::vector<st::Machine>& rows) {
+  if (ctx.json_output()) {
+    std::cout << to_json_array(rows).dump(2) << '\n';
+    return;
+  }
+  Table t({"ID", "NAME", "CERT", "MODE", "INSPECT EVERY", "NEXT DUE", "LOCKED OUT"});
+  for (const auto& m : rows) {
+    t.add({m.id, m.name, m.certification_type.value_or("-"), m.session_mode,
+           m.inspection_interval_days > 0 ? std::to_string(m.inspection_interval_days) + "d" : "-",
+           m.next_inspection_due.value_or(m.inspection_interval_days > 0 ? "none yet" : "-"),
+           m.locked_out ? "yes: " + m.lockout_reason.value_or("") : "no"});
+  }
+  t.print(std::cout);
+}
+
+template <typename T>
+void print_one(Context& ctx, const T& row, const std::string& text) {
+  if (ctx.json_output()) {
+    std::cout << to_json(row).dump(2) << '\n';
+  } else {
+    std::cout << text << '\n';
+  }
+}
+
+// ---- opening the store ----
+
+std::filesystem::path resolve_config(Cli& cli, std::optional<std::string>& key_hex) {
+  std::filesystem::path db = cli.db;
+  if (!cli.config.empty()) {
+    toml::table config;
+    try {
+      config = toml::parse_file(cli.config);
+    } catch (const toml::parse_error& e) {
+      usage_error(fmt::format("cannot read config {}: {}", cli.config, e.description()));
+    }
+    if (db.empty()) {
+      auto path = config["store"]["path"].value<std::string>();
+      if (!path) usage_error(fmt::format("{}: [store] path is missing", cli.config));
+      db = *path;
+      // A relative path in the config is relative to the config file, as for the daemon.
+      if (db.is_relative()) db = std::filesystem::path(cli.config).parent_path() / db;
+    }
+    if (auto key = config["site"]["key"].value<std::string>()) key_hex = *key;
+  }
+  if (db.empty()) usage_error("no database: give --db PATH or --config FILE");
+  return db;
+}
+
+}  // namespace
+
+int run(Cli& cli) {
+  if (!cli.action) usage_error("no command given (see --help)");
+  std::optional<std::string> key_hex;
+  const auto path = resolve_config(cli, key_hex);
+  if (!cli.site_key.empty()) {
+    key_hex = cli.site_key;
+  } else if (!key_hex) {
+    if (const char* env = std::getenv("LABGATE_SITE_KEY"); env != nullptr && *env != '\0') {
+      key_hex = env;
+    }
+  }
+  st::StoreOptions options;
+  options.time_zone = cli.time_zone;
+  options.database.busy_timeout = std::chrono::milliseconds(cli.busy_timeout_ms);
+  options.database.create = cli.create;
+  if (!cli.create && !std::filesystem::exists(path)) {
+    throw Failure{
+        kExitUnavailable,
+        fmt::format("database {} does not exist (use --create to make a new one)", path.string())};
+  }
+  if (key_hex) options.site_key = check(st::parse_site_key(*key_hex));
+  Context ctx(check(st::Store::open(path, options)), cli);
+  return cli.action(ctx);
+}
+
+namespace {
+
+struct Args {
+  // plans
+  std::string code, name, windows;
+  bool holidays{false}, closure{false};
+  // members
+  std::string member_no, email, plan, valid_from, valid_until, reason, status;
+  // credentials
+  std::string tech, identifier, label;
+  std::int64_t credential_id{0};
+  // certifications
+  std::string type, trainer, date, expiring;
+  std::int64_t validity_days{0};
+  bool renew_by_use{false}, include_revoked{false};
+  // machines
+  std::string machine, cert_type, mode{"hold"}, inspector, result, next_due, notes;
+  std::int64_t interval{0};
+  bool needs_checkoff{false};
+  // history
+  std::string door, from, to;
+  std::int64_t limit{50};
+  bool open_only{false};
+};
+
+// Sets cli.action when the subcommand is parsed.
+void on(CLI::App* sub, Cli& cli, std::function<int(Context&)> action) {
+  sub->callback([&cli, action = std::move(action)] { cli.action = action; });
+}
+
+st::HistoryFilter history_filter(const Args& a, const std::string& tz) {
+  check_date(a.from, "--from date");
+  check_date(a.to, "--to date");
+  if (a.limit <= 0) usage_error("--limit must be positive");
+  st::HistoryFilter f;
+  f.member_no = opt_text(a.member_no);
+  f.machine_id = opt_text(a.machine);
+  f.door_id = opt_text(a.door);
+  if (!a.from.empty()) f.from_ms = local_midnight_ms(a.from, tz);
+  // --to is an inclusive date: everything before the next local midnight.
+  if (!a.to.empty()) f.to_ms = local_midnight_ms(st::add_days(a.to, 1), tz);
+  f.open_only = a.open_only;
+  f.limit = a.limit;
+  return f;
+}
+
+void build_plans(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* plans = app.add_subcommand("plans", "membership plans and their access windows");
+  plans->require_subcommand(1);
+  auto* add = plans->add_subcommand("add", "add a plan");
+  add->add_option("--code", a->code, "plan code, e.g. FULL")->required();
+  add->add_option("--name", a->name, "plan name")->required();
+  add->add_option("--windows", a->windows, "e.g. \"mon-fri 08:30-17:15; sat 10:00-16:00\"")
+      ->required();
+  add->add_flag("--holidays-allowed", a->holidays, "access on national holidays");
+  add->add_flag("--closure-allowed", a->closure, "access during the year-end closure");
+  on(add, cli, [a](Context& ctx) {
+    auto p = check(
+        ctx.store().add_plan({a->code, a->name, a->windows, a->holidays, a->closure}, ctx.actor()));
+    print_one(ctx, p, fmt::format("added plan {} ({})", p.code, p.windows));
+    return kExitOk;
+  });
+  auto* list = plans->add_subcommand("list", "list plans");
+  on(list, cli, [](Context& ctx) {
+    auto rows = check(ctx.store().list_plans());
+    if (ctx.json_output()) {
+      std::cout << to_json_array(rows).dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"CODE", "NAME", "WINDOWS", "HOLIDAYS", "CLOSURE"});
+    for (const auto& p : rows) {
+      t.add({p.code, p.name, p.windows, yes_no(p.holidays_allowed), yes_no(p.closure_allowed)});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+}
+
+void build_members(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* members = app.add_subcommand("members", "members: register, approve, suspend");
+  members->require_subcommand(1);
+  auto* add = members->add_subcommand("add", "register a member (pending until approved)");
+  add->add_option("--no", a->member_no, "member number, e.g. M0001")->required();
+  add->add_option("--name", a->name, "full name")->required();
+  add->add_option("--email", a->email, "e-mail address");
+  add->add_option("--plan", a->plan, "plan code");
+  add->add_option("--valid-from", a->valid_from, "first valid day, YYYY-MM-DD");
+  add->add_option("--valid-until", a->valid_until, "last valid day, YYYY-MM-DD");
+  on(add, cli, [a](Context& ctx) {
+    check_date(a->valid_from, "--valid-from date");
+    check_date(a->valid_until, "--valid-until date");
+    auto m = check(ctx.store().add_member({a->member_no, a->name, a->email, opt_text(a->plan),
+                                           opt_text(a->valid_from), opt_text(a->valid_until)},
+                                          ctx.actor()));
+    print_one(ctx, m, fmt::format("added member {} ({}), status pending", m.member_no, m.name));
+    return kExitOk;
+  });
+  auto* approve = members->add_subcommand("approve", "approve (or reinstate) a member");
+  approve->add_option("--no", a->member_no, "member number")->required();
+  on(approve, cli, [a](Context& ctx) {
+    auto m = check(ctx.store().approve_member(a->member_no, ctx.actor()));
+    print_one(ctx, m, fmt::format("member {} is active", m.member_no));
+    return kExitOk;
+  });
+  auto* suspend = members->add_subcommand("suspend", "suspend a member");
+  suspend->add_option("--no", a->member_no, "member number")->required();
+  suspend->add_option("--reason", a->reason, "why")->required();
+  on(suspend, cli, [a](Context& ctx) {
+    auto m = check(ctx.store().suspend_member(a->member_no, a->reason, ctx.actor()));
+    print_one(ctx, m, fmt::format("member {} is suspended: {}", m.member_no, a->reason));
+    return kExitOk;
+  });
+  auto* list = members->add_subcommand("list", "list members");
+  list->add_option("--status", a->status, "pending, active or suspended");
+  on(list, cli, [a](Context& ctx) {
+    std::optional<st::MemberStatus> status;
+    if (!a->status.empty()) {
+      status = st::parse_member_status(a->status);
+      if (!status)
+        usage_error(fmt::format("bad --status '{}' (pending, active, suspended)", a->status));
+    }
+    print_members(ctx, check(ctx.store().list_members(status)));
+    return kExitOk;
+  });
+}
+
+void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* creds = app.add_subcommand("credentials", "cards: enroll, revoke, list");
+  creds->require_subcommand(1);
+  auto* enroll = creds->add_subcommand("enroll", "enroll a card for a member");
+  enroll->add_option("--member", a->member_no, "member number")->required();
+  enroll->add_option("--tech", a->tech, "iso14443a, felica or desfire")->required();
+  enroll->add_option("--id", a->identifier, "card UID / IDm in hex, e.g. 04A1B2C3")->required();
+  enroll->add_option("--label", a->label, "a note, e.g. 'blue key tag'");
+  on(enroll, cli, [a](Context& ctx) {
+    const auto id = hex_identifier(a->identifier);
+    auto c = check(ctx.store().enroll_credential(a->member_no, a->tech, id, a->label, ctx.actor()));
+    print_one(
+        ctx, c,
+        fmt::format("enrolled {} card as credential #{} for {}", c.technology, c.id, a->member_no));
+    return kExitOk;
+  });
+  auto* revoke = creds->add_subcommand("revoke", "revoke a card (lost, stolen, returned)");
+  auto* by_tech = revoke->add_option("--tech", a->tech, "technology of the card");
+  auto* by_id = revoke->add_option("--id", a->identifier, "card UID / IDm in hex");
+  auto* by_cred = revoke->add_option("--credential", a->credential_id, "credential number");
+  by_tech->needs(by_id);
+  by_id->needs(by_tech);
+  by_cred->excludes(by_tech)->excludes(by_id);
+  revoke->add_option("--reason", a->reason, "why")->required();
+  on(revoke, cli, [a, by_cred](Context& ctx) {
+    st::Credential c;
+    if (by_cred->count() > 0) {
+      c = check(ctx.store().revoke_credential(a->credential_id, a->reason, ctx.actor()));
+    } else if (!a->tech.empty()) {
+      c = check(ctx.store().revoke_credential(a->tech, hex_identifier(a->identifier), a->reason,
+                                              ctx.actor()));
+    } else {
+      usage_error("name the card with --tech and --id, or --credential");
+    }
+    print_one(ctx, c, fmt::format("revoked credential #{}: {}", c.id, a->reason));
+    return kExitOk;
+  });
+  auto* list = creds->add_subcommand("list", "list cards");
+  list->add_option("--member", a->member_no, "only this member's cards");
+  on(list, cli, [a](Context& ctx) {
+    print_credentials(ctx, check(ctx.store().list_credentials(opt_text(a->member_no))));
+    return kExitOk;
+  });
+}
+
+void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* types = app.add_subcommand("cert-types", "certification types");
+  types->require_subcommand(1);
+  auto* add = types->add_subcommand("add", "add a certification type");
+  add->add_option("--code", a->code, "code, e.g. laser")->required();
+  add->add_option("--name", a->name, "name")->required();
+  add->add_option("--validity-days", a->validity_days, "days valid after the grant (0: forever)")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
+  add->add_flag("--renew-by-use", a->renew_by_use, "each machine session renews the validity");
+  on(add, cli, [a](Context& ctx) {
+    auto t = check(ctx.store().add_certification_type(
+        {a->code, a->name, a->validity_days, a->renew_by_use}, ctx.actor()));
+    print_one(ctx, t, fmt::format("added certification type {}", t.code));
+    return kExitOk;
+  });
+  auto* list_types = types->add_subcommand("list", "list certification types");
+  on(list_types, cli, [](Context& ctx) {
+    auto rows = check(ctx.store().list_certification_types());
+    if (ctx.json_output()) {
+      std::cout << to_json_array(rows).dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"CODE", "NAME", "VALIDITY", "RENEW BY USE"});
+    for (const auto& r : rows) {
+      t.add({r.code, r.name,
+             r.validity_days > 0 ? std::to_string(r.validity_days) + "d" : "forever",
+             yes_no(r.renew_by_use)});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+
+  auto* certs = app.add_subcommand("certs", "certifications: grant, revoke, list");
+  certs->require_subcommand(1);
+  auto* grant = certs->add_subcommand("grant", "grant a certification after training");
+  grant->add_option("--member", a->member_no, "member number")->required();
+  grant->add_option("--type", a->type, "certification type code")->required();
+  grant->add_option("--trainer", a->trainer, "who trained and assessed")->required();
+  grant->add_option("--date", a->date, "training date, YYYY-MM-DD (default today)");
+  on(grant, cli, [a](Context& ctx) {
+    check_date(a->date, "--date");
+    auto c = check(ctx.store().grant_certification(a->member_no, a->type, a->trainer,
+                                                   opt_text(a->date), ctx.actor()));
+    print_one(ctx, c,
+              fmt::format("granted {} to {} on {}, expires {}", c.type_code, c.member_no,
+                          c.granted_on, c.expires_on.value_or("never")));
+    return kExitOk;
+  });
+  auto* revoke = certs->add_subcommand("revoke", "revoke a member's certification");
+  revoke->add_option("--member", a->member_no, "member number")->required();
+  revoke->add_option("--type", a->type, "certification type code")->required();
+  revoke->add_option("--reason", a->reason, "why")->required();
+  on(revoke, cli, [a](Context& ctx) {
+    auto rows =
+        check(ctx.store().revoke_certification(a->member_no, a->type, a->reason, ctx.actor()));
+    if (ctx.json_output()) {
+      std::cout << to_json_array(rows).dump(2) << '\n';
+    } else {
+      std::cout << fmt::format("revoked {} of {}: {}", a->type, a->member_no, a->reason) << '\n';
+    }
+    return kExitOk;
+  });
+  auto* list = certs->add_subcommand("list", "list certifications");
+  list->add_option("--member", a->member_no, "only this member");
+  list->add_option("--type", a->type, "only this type");
+  list->add_option("--expiring", a->expiring, "only those expiring within, e.g. 30d");
+  list->add_flag("--all", a->include_revoked, "include revoked certifications");
+  on(list, cli, [a](Context& ctx) {
+    st::CertificationFilter f;
+    f.member_no = opt_text(a->member_no);
+    f.type_code = opt_text(a->type);
+    f.include_revoked = a->include_revoked;
+    if (!a->expiring.empty()) {
+      std::string n = a->expiring;
+      if (n.back() == 'd') n.pop_back();
+      if (n.empty() || n.size() > 5 || n.find_first_not_of("0123456789") != std::string::npos) {
+        usage_error(fmt::format("bad --expiring '{}': expected days, e.g. 30d", a->expiring));
+      }
+      f.expiring_within_days = std::stoll(n);
+    }
+    print_certs(ctx, check(ctx.store().list_certifications(f)));
+    return kExitOk;
+  });
+}
+
+void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* machines = app.add_subcommand("machines", "machines: add, lockout, release, inspect");
+  machines->require_subcommand(1);
+  auto* add = machines->add_subcommand("add", "add a machine");
+  add->add_option("--id", a->machine, "machine id, e.g. laser1")->required();
+  add->add_option("--name", a->name, "name")->required();
+  add->add_option("--cert-type", a->cert_type, "certification type required to use it");
+  add->add_option("--mode", a->mode, "hold (card stays on reader) or tap (tap on/off)")
+      ->check(CLI::IsMember({"hold", "tap"}));
+  add->add_option("--inspection-days", a->interval, "days between safety inspections (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  add->add_flag("--needs-checkoff", a->needs_checkoff, "staff check-off required after use");
+  on(add, cli, [a](Context& ctx) {
+    auto m = check(ctx.store().add_machine(
+        {a->machine, a->name, opt_text(a->cert_type), a->mode, a->interval, a->needs_checkoff},
+        ctx.actor()));
+    print_one(ctx, m, fmt::format("added machine {} ({})", m.id, m.name));
+    return kExitOk;
+  });
+  auto* lockout = machines->add_subcommand("lockout", "take a machine out of service");
+  lockout->add_option("--id", a->machine, "machine id")->required();
+  lockout->add_option("--reason", a->reason, "why")->required();
+  on(lockout, cli, [a](Context& ctx) {
+    auto m = check(ctx.store().lockout_machine(a->machine, a->reason, ctx.actor()));
+    print_one(ctx, m, fmt::format("machine {} locked out: {}", m.id, a->reason));
+    return kExitOk;
+  });
+  auto* release = machines->add_subcommand("release", "put a machine back in service");
+  release->add_option("--id", a->machine, "machine id")->required();
+  on(release, cli, [a](Context& ctx) {
+    auto m = check(ctx.store().release_machine(a->machine, ctx.actor()));
+    print_one(ctx, m, fmt::format("machine {} released", m.id));
+    return kExitOk;
+  });
+  auto* inspect = machines->add_subcommand("inspect", "record a safety inspection");
+  inspect->add_option("--id", a->machine, "machine id")->required();
+  inspect->add_option("--inspector", a->inspector, "who inspected")->required();
+  inspect->add_option("--result", a->result, "pass or fail (fail locks the machine out)")
+      ->required()
+      ->check(CLI::IsMember({"pass", "fail"}));
+  inspect->add_option("--date", a->date, "inspection date (default today)");
+  inspect->add_option("--next-due", a->next_due, "next inspection date (default: + interval)");
+  inspect->add_option("--notes", a->notes, "findings");
+  on(inspect, cli, [a](Context& ctx) {
+    check_date(a->date, "--date");
+    check_date(a->next_due, "--next-due date");
+    auto i = check(ctx.store().record_inspection(
+        {a->machine, opt_text(a->date), a->inspector, a->result, a->notes, opt_text(a->next_due)},
+        ctx.actor()));
+    print_one(ctx, i,
+              fmt::format("recorded inspection of {} on {}: {}, next due {}", i.machine_id,
+                          i.done_on, i.result, i.next_due.value_or("-")));
+    return kExitOk;
+  });
+  auto* list = machines->add_subcommand("list", "list machines");
+  on(list, cli, [](Context& ctx) {
+    print_machines(ctx, check(ctx.store().list_machines()));
+    return kExitOk;
+  });
+}
+
+void add_history_options(CLI::App* sub, Args& a, bool events) {
+  sub->add_option("--member", a.member_no, "member number");
+  sub->add_option("--machine", a.machine, "machine id");
+  if (events) sub->add_option("--door", a.door, "door id");
+  sub->add_option("--from", a.from, "first day, YYYY-MM-DD (site time)");
+  sub->add_option("--to", a.to, "last day, YYYY-MM-DD (site time, inclusive)");
+  sub->add_option("--limit", a.limit, "at most this many rows (default 50)");
+}
+
+void build_history(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* events = app.add_subcommand("events", "access events");
+  events->require_subcommand(1);
+  auto* elist = events->add_subcommand("list", "list events, newest first");
+  add_history_options(elist, *a, true);
+  on(elist, cli, [a](Context& ctx) {
+    auto rows = check(ctx.store().list_events(history_filter(*a, ctx.tz())));
+    if (ctx.json_output()) {
+      std::cout << to_json_array(rows).dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"SEQ", "TIME", "KIND", "DECISION", "REASON", "MEMBER", "DOOR", "MACHINE"});
+    for (const auto& e : rows) {
+      t.add({std::to_string(e.seq), format_local(e.at_ms, ctx.tz()), e.kind,
+             st::to_string(e.decision), e.reason, e.member_no.value_or(""), e.door_id.value_or(""),
+             e.machine_id.value_or("")});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+  auto* sessions = app.add_subcommand("sessions", "machine and coworking sessions");
+  sessions->require_subcommand(1);
+  auto* slist = sessions->add_subcommand("list", "list sessions, newest first");
+  add_history_options(slist, *a, false);
+  slist->add_flag("--open", a->open_only, "only sessions still open");
+  on(slist, cli, [a](Context& ctx) {
+    auto rows = check(ctx.store().list_sessions(history_filter(*a, ctx.tz())));
+    if (ctx.json_output()) {
+      std::cout << to_json_array(rows).dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"ID", "KIND", "MEMBER", "MACHINE", "STARTED", "ENDED", "SECONDS", "END REASON"});
+    for (const auto& s : rows) {
+      t.add({std::to_string(s.id), st::to_string(s.kind), s.member_no.value_or(""),
+             s.machine_id.value_or(""), format_local(s.started_at_ms, ctx.tz()),
+             format_local(s.ended_at_ms, ctx.tz()),
+             s.measured_seconds ? std::to_string(*s.measured_seconds) : "",
+             s.end_reason.value_or("")});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+}
+
+void build_audit(CLI::App& app, Cli& cli) {
+  auto* audit = app.add_subcommand("audit", "the hash-chained audit log");
+  audit->require_subcommand(1);
+  auto* verify = audit->add_subcommand("verify", "recompute the chain; exit 1 if it is broken");
+  on(verify, cli, [](Context& ctx) {
+    auto v = check(ctx.store().verify_audit_chain());
+    if (ctx.json_output()) {
+      std::cout << json{{"ok", v.ok},
+                        {"rows_checked", v.rows_checked},
+                        {"first_bad_id", null_or(v.first_bad_id)},
+                        {"message", v.message}}
+                       .dump(2)
+                << '\n';
+    } else if (v.ok) {
+      std::cout << v.message << '\n';
+    }
+    if (!v.ok) {
+      std::cerr << "labgatectl: audit chain broken: " << v.message << '\n';
+      return kExitRefused;
+    }
+    return kExitOk;
+  });
+  auto* list = audit->add_subcommand("list", "show audit rows, oldest first");
+  on(list, cli, [](Context& ctx) {
+    auto rows = check(ctx.store().list_audit(100000));
+    if (ctx.json_output()) {
+      json out = json::array();
+      for (const auto& r : rows) {
+        out.push_back({{"id", r.id},
+                       {"at", format_utc(r.at_ms)},
+                       {"actor", r.actor},
+                       {"action", r.action},
+                       {"subject", r.subject},
+                       {"detail", r.detail},
+                       {"hash", st::to_hex(r.hash)}});
+      }
+      std::cout << out.dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"ID", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL"});
+    for (const auto& r : rows) {
+      t.add({std::to_string(r.id), format_local(r.at_ms, ctx.tz()), r.actor, r.action, r.subject,
+             r.detail});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+}
+
+}  // namespace
+
+std::string usage_hint(CLI::App& app) {
+  CLI::App* level = &app;
+  for (;;) {
+    auto parsed = level->get_subcommands();
+    if (parsed.empty()) break;
+    level = parsed.front();
+  }
+  auto all = level->get_subcommands([](CLI::App*) { return true; });
+  if (all.empty()) return " (see --help)";
+  std::string names;
+  for (const auto* sub : all) names += (names.empty() ? "" : ", ") + sub->get_name();
+  return fmt::format(" (expected one of: {}; see --help)", names);
+}
+
+void build(CLI::App& app, Cli& cli) {
+  const char* user = std::getenv("USER");
+  cli.actor = user != nullptr && *user != '\0' ? user : "unknown";
+  app.fallthrough();  // global options may follow the subcommand
+  app.require_subcommand(1);
+  app.add_option("--db", cli.db, "database file (overrides [store] path of --config)");
+  app.add_option("--config", cli.config, "daemon config (TOML): reads [store] path, [site] key");
+  app.add_option("--site-key", cli.site_key,
+                 "site key, 64 hex digits (default: [site] key, or $LABGATE_SITE_KEY)");
+  app.add_option("--actor", cli.actor, "who is acting, for the audit log (default: $USER)");
+  app.add_option("--tz", cli.time_zone, "site time zone for dates (default Asia/Tokyo)");
+  app.add_option("--busy-timeout-ms", cli.busy_timeout_ms, "wait this long for the daemon's lock")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", cli.json, "JSON output");
+  app.add_flag("--create", cli.create, "create the database if it does not exist");
+  auto args = std::make_shared<Args>();
+  build_plans(app, cli, args);
+  build_members(app, cli, args);
+  build_credentials(app, cli, args);
+  build_certs(app, cli, args);
+  build_machines(app, cli, args);
+  build_history(app, cli, args);
+  build_audit(app, cli);
+}
+
+}  // namespace labgate::gateway::ctl

@@ -1,0 +1,45 @@
+#pragma once
+// The subcommands of labgatectl: option wiring (build) and execution (run).
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace labgate::gateway::ctl {
+
+/// Process exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRefused = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnavailable = 3;
+
+/// A command that cannot be carried out; main prints `message` on one line and exits `code`.
+struct Failure {
+  int code{kExitRefused};
+  std::string message;
+};
+
+class Context;
+
+/// Options shared by every command, and the action chosen by the parser.
+struct Cli {
+  std::string db;
+  std::string config;
+  std::string site_key;
+  std::string actor;
+  std::string time_zone{"Asia/Tokyo"};
+  int busy_timeout_ms{2000};
+  bool json{false};
+  bool create{false};
+  std::function<int(Context&)> action;
+};
+
+/// Declares every subcommand on `app`; the one parsed stores its action in `cli`.
+void build(CLI::App& app, Cli& cli);
+/// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
+std::string usage_hint(CLI::App& app);
+/// Opens the store as `cli` says and runs the chosen action; throws Failure.
+int run(Cli& cli);
+
+}  // namespace labgate::gateway::ctl

@@ -1,0 +1,72 @@
+#include "output.hpp"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+namespace labgate::gateway::ctl {
+
+void Table::print(std::ostream& out) const {
+  if (rows_.empty()) {
+    out << "(none)\n";
+    return;
+  }
+  std::vector<std::size_t> widths(headers_.size());
+  for (std::size_t i = 0; i < headers_.size(); ++i) widths[i] = headers_[i].size();
+  for (const auto& row : rows_) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  const auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      const std::string cell = i < cells.size() ? cells[i] : std::string();
+      text += cell;
+      if (i + 1 < widths.size()) text.append(widths[i] - cell.size() + 2, ' ');
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out << text << '\n';
+  };
+  line(headers_);
+  std::vector<std::string> rule;
+  for (auto w : widths) rule.emplace_back(w, '-');
+  line(rule);
+  for (const auto& row : rows_) line(row);
+}
+
+std::string format_local(std::int64_t ms, const std::string& time_zone) {
+  const auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
+  try {
+    return date::format("%F %T", date::floor<std::chrono::seconds>(
+                                     date::make_zoned(time_zone, tp).get_local_time()));
+  } catch (const std::exception&) {
+    return date::format("%F %T UTC", date::floor<std::chrono::seconds>(tp));
+  }
+}
+
+std::string format_local(const std::optional<std::int64_t>& ms, const std::string& time_zone) {
+  return ms ? format_local(*ms, time_zone) : std::string();
+}
+
+std::string format_utc(std::int64_t ms) {
+  const auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
+  return date::format("%FT%TZ", tp);
+}
+
+std::int64_t local_midnight_ms(const std::string& day, const std::string& time_zone) {
+  // The caller has validated `day` as YYYY-MM-DD.
+  const int y = std::stoi(day.substr(0, 4));
+  const auto m = static_cast<unsigned>(std::stoi(day.substr(5, 2)));
+  const auto d = static_cast<unsigned>(std::stoi(day.substr(8, 2)));
+  const date::local_days local{date::year{y} / date::month{m} / date::day{d}};
+  const auto zoned = date::make_zoned(time_zone, local, date::choose::earliest);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             zoned.get_sys_time().time_since_epoch())
+      .count();
+}
+
+}  // namespace labgate::gateway::ctl

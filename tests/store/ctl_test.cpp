@@ -1,0 +1,303 @@
+// Runs the real labgatectl binary against a temporary database.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+extern char** environ;
+
+namespace {
+
+using labgate::test::TempDir;
+using json = nlohmann::json;
+
+const std::string kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+struct Run {
+  int code{-1};
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class Ctl {
+ public:
+  Ctl() : db_(dir_.file("labgate.db")) {}
+
+  const std::filesystem::path& db() const { return db_; }
+  const TempDir& dir() const { return dir_; }
+
+  // labgatectl --db <tmp> ARGS..., with USER and LABGATE_SITE_KEY set for the child only.
+  Run operator()(std::vector<std::string> args, bool with_db = true) const {
+    std::vector<std::string> argv_s = {LABGATECTL_PATH};
+    if (with_db) {
+      argv_s.push_back("--db");
+      argv_s.push_back(db_.string());
+    }
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      if (kv.rfind("USER=", 0) == 0 || kv.rfind("LABGATE_SITE_KEY=", 0) == 0) continue;
+      env_s.push_back(kv);
+    }
+    env_s.push_back("USER=ctl-tester");
+    env_s.push_back("LABGATE_SITE_KEY=" + kKey);
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    const auto out_path = dir_.file("stdout.txt");
+    const auto err_path = dir_.file("stderr.txt");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(rc == 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    return r;
+  }
+
+  // Every row of every table, to prove a refused command changed nothing.
+  std::string snapshot() const {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    std::string all;
+    std::vector<std::string> tables;
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name", -1,
+                       &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+    for (const auto& t : tables) {
+      all += "## " + t + "\n";
+      sqlite3_prepare_v2(db, ("SELECT * FROM \"" + t + "\"").c_str(), -1, &st, nullptr);
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); ++c) {
+          const auto* text = sqlite3_column_blob(st, c);
+          const int n = sqlite3_column_bytes(st, c);
+          all += text != nullptr ? std::string(static_cast<const char*>(text), n) : "NULL";
+          all += '|';
+        }
+        all += '\n';
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return all;
+  }
+
+ private:
+  TempDir dir_;
+  std::filesystem::path db_;
+};
+
+void require_ok(const Run& r) {
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.code == 0);
+}
+
+// A refused or malformed command: the exit code, one line on stderr, nothing changed.
+void require_refused(const Ctl& ctl, const std::vector<std::string>& args, int code,
+                     const std::string& text) {
+  const auto before = ctl.snapshot();
+  const auto r = ctl(args);
+  INFO("args: " << args.front() << " ... stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.code == code);
+  CHECK_THAT(r.err, Catch::Contains(text));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.out.empty());
+  CHECK(ctl.snapshot() == before);
+}
+
+void seed(const Ctl& ctl) {
+  require_ok(ctl({"--create", "plans", "add", "--code", "FULL", "--name", "Full time", "--windows",
+                  "mon-fri 08:30-17:15; sat 10:00-16:00", "--holidays-allowed"}));
+  require_ok(ctl({"members", "add", "--no", "M0001", "--name", "Hanako Yamada", "--plan", "FULL",
+                  "--valid-until", "2030-03-31"}));
+  require_ok(ctl({"members", "approve", "--no", "M0001"}));
+  require_ok(ctl({"credentials", "enroll", "--member", "M0001", "--tech", "iso14443a", "--id",
+                  "04A1B2C3", "--label", "blue tag"}));
+  require_ok(ctl(
+      {"cert-types", "add", "--code", "laser", "--name", "Laser cutter", "--validity-days", "20"}));
+  require_ok(
+      ctl({"cert-types", "add", "--code", "cnc", "--name", "CNC mill", "--validity-days", "365"}));
+  require_ok(ctl({"certs", "grant", "--member", "M0001", "--type", "laser", "--trainer", "Sato"}));
+  require_ok(ctl({"certs", "grant", "--member", "M0001", "--type", "cnc", "--trainer", "Sato"}));
+}
+
+}  // namespace
+
+TEST_CASE("labgatectl: add, enroll, grant, list, expiring", "[ctl]") {
+  Ctl ctl;
+  seed(ctl);
+
+  const auto members = ctl({"members", "list", "--json"});
+  require_ok(members);
+  const auto mj = json::parse(members.out);
+  REQUIRE(mj.size() == 1);
+  CHECK(mj[0]["member_no"] == "M0001");
+  CHECK(mj[0]["status"] == "active");
+  CHECK(mj[0]["valid_until"] == "2030-03-31");
+
+  const auto table = ctl({"members", "list"});
+  require_ok(table);
+  CHECK_THAT(table.out, Catch::Contains("MEMBER"));
+  CHECK_THAT(table.out, Catch::Contains("Hanako Yamada"));
+  CHECK_THAT(table.out, Catch::Contains("active"));
+
+  const auto creds = ctl({"credentials", "list", "--member", "M0001", "--json"});
+  require_ok(creds);
+  const auto cj = json::parse(creds.out);
+  REQUIRE(cj.size() == 1);
+  CHECK(cj[0]["technology"] == "iso14443a");
+  CHECK(cj[0]["label"] == "blue tag");
+  CHECK(cj[0]["revoked_at"].is_null());
+  CHECK(slurp(ctl.db()).find("\x04\xA1\xB2\xC3") == std::string::npos);
+
+  const auto all = json::parse(ctl({"certs", "list", "--json"}).out);
+  CHECK(all.size() == 2);
+  const auto soon = ctl({"certs", "list", "--expiring", "30d", "--json"});
+  require_ok(soon);
+  const auto sj = json::parse(soon.out);
+  REQUIRE(sj.size() == 1);
+  CHECK(sj[0]["type"] == "laser");
+  CHECK(sj[0]["trainer"] == "Sato");
+  CHECK(json::parse(ctl({"certs", "list", "--expiring", "10", "--json"}).out).empty());
+  const auto text = ctl({"certs", "list", "--expiring", "30d"});
+  CHECK_THAT(text.out, Catch::Contains("laser"));
+  CHECK_THAT(text.out, !Catch::Contains("cnc"));
+
+  require_ok(ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1", "--cert-type",
+                  "laser", "--inspection-days", "30"}));
+  require_ok(ctl({"machines", "inspect", "--id", "laser1", "--inspector", "Suzuki", "--result",
+                  "pass", "--date", "2026-04-01"}));
+  const auto machines = json::parse(ctl({"machines", "list", "--json"}).out);
+  REQUIRE(machines.size() == 1);
+  CHECK(machines[0]["next_inspection_due"] == "2026-05-01");
+  require_ok(ctl({"machines", "lockout", "--id", "laser1", "--reason", "smoke"}));
+  CHECK(json::parse(ctl({"machines", "list", "--json"}).out)[0]["locked_out"] == true);
+  require_ok(ctl({"machines", "release", "--id", "laser1", "--actor", "chief"}));
+
+  require_ok(ctl({"events", "list"}));
+  require_ok(ctl({"sessions", "list", "--open"}));
+
+  const auto verify = ctl({"audit", "verify"});
+  require_ok(verify);
+  CHECK_THAT(verify.out, Catch::Contains("audit chain ok"));
+  const auto audit = json::parse(ctl({"audit", "list", "--json"}).out);
+  REQUIRE(audit.size() >= 10);
+  CHECK(audit[0]["actor"] == "ctl-tester");  // $USER by default
+  CHECK(audit.back()["actor"] == "chief");
+  CHECK(audit.back()["action"] == "machine.release");
+}
+
+TEST_CASE("labgatectl: staff typos are refused and change nothing", "[ctl]") {
+  Ctl ctl;
+  seed(ctl);
+  require_refused(
+      ctl,
+      {"credentials", "enroll", "--member", "M0404", "--tech", "iso14443a", "--id", "04A1B2C4"}, 1,
+      "unknown member 'M0404'");
+  require_refused(
+      ctl,
+      {"credentials", "enroll", "--member", "M0001", "--tech", "iso14443a", "--id", "04A1B2CZ"}, 2,
+      "bad hex");
+  require_refused(
+      ctl,
+      {"credentials", "enroll", "--member", "M0001", "--tech", "iso14443a", "--id", "04A1B2C3"}, 1,
+      "already enrolled");
+  require_refused(
+      ctl, {"members", "add", "--no", "M0002", "--name", "Taro", "--valid-until", "2026-13-01"}, 2,
+      "bad --valid-until date '2026-13-01'");
+  require_refused(ctl, {"members", "add", "--no", "M0002", "--name", "Taro", "--plan", "GOLD"}, 1,
+                  "unknown plan 'GOLD'");
+  require_refused(ctl,
+                  {"certs", "grant", "--member", "M0001", "--type", "welding", "--trainer", "Sato"},
+                  1, "unknown certification type 'welding'");
+  require_refused(ctl,
+                  {"certs", "grant", "--member", "M0001", "--type", "laser", "--trainer", "Sato",
+                   "--date", "2026-02-30"},
+                  2, "bad --date");
+  require_refused(ctl, {"certs", "list", "--expiring", "soon"}, 2, "bad --expiring");
+  require_refused(ctl, {"members", "frobnicate"}, 2,
+                  "expected one of: add, approve, suspend, list");
+  require_refused(ctl, {"members", "add", "--no", "M0003"}, 2, "--name");
+  require_refused(ctl, {"machines", "release", "--id", "nope"}, 1, "unknown machine 'nope'");
+
+  require_ok(ctl(
+      {"credentials", "revoke", "--tech", "iso14443a", "--id", "04a1b2c3", "--reason", "lost"}));
+  require_refused(
+      ctl, {"credentials", "revoke", "--tech", "iso14443a", "--id", "04A1B2C3", "--reason", "lost"},
+      1, "already revoked");
+  require_ok(
+      ctl({"certs", "revoke", "--member", "M0001", "--type", "laser", "--reason", "unsafe use"}));
+  require_refused(ctl,
+                  {"certs", "revoke", "--member", "M0001", "--type", "laser", "--reason", "again"},
+                  1, "no unrevoked");
+  require_ok(ctl({"audit", "verify"}));
+}
+
+TEST_CASE("labgatectl: --config supplies path and key; no database is a clear error", "[ctl]") {
+  Ctl ctl;
+  seed(ctl);
+  const auto config = ctl.dir().file("labgate.toml");
+  {
+    std::ofstream out(config);
+    out << "[store]\npath = \"labgate.db\"\n\n[site]\nkey = \"" << kKey << "\"\n";
+  }
+  const auto r = ctl({"--config", config.string(), "members", "list", "--json"}, false);
+  require_ok(r);
+  CHECK(json::parse(r.out).size() == 1);
+
+  // A wrong key in the config is refused before anything is touched.
+  {
+    std::ofstream out(config);
+    out << "[store]\npath = \"labgate.db\"\n\n[site]\nkey = \"" << std::string(64, 'f') << "\"\n";
+  }
+  const auto before = ctl.snapshot();
+  const auto wrong = ctl({"--config", config.string(), "members", "list"}, false);
+  CHECK(wrong.code == 2);
+  CHECK_THAT(wrong.err, Catch::Contains("site key does not match"));
+  CHECK(ctl.snapshot() == before);
+
+  const auto missing = ctl({"--db", ctl.dir().file("nope.db").string(), "members", "list"}, false);
+  CHECK(missing.code == 3);
+  CHECK_THAT(missing.err, Catch::Contains("does not exist"));
+  CHECK_FALSE(std::filesystem::exists(ctl.dir().file("nope.db")));
+
+  const auto no_db = ctl({"members", "list"}, false);
+  CHECK(no_db.code == 2);
+  CHECK_THAT(no_db.err, Catch::Contains("--db"));
+}
