@@ -153,7 +153,7 @@ TEST_CASE("first connect with the broker down: the loop keeps running, then it d
   ticker.cancel();
   CHECK_FALSE(link.connected());
   CHECK(link.failed_connect_attempts() >= 2);  // 0 s, 0.5 s, 1.5 s
-  CHECK(worst < 250ms);
+  CHECK(worst < 500ms);  // generous: the machine may be busy; a blocking connect would take seconds
   CHECK(outbox.sent_count() == 0);
 
   broker.start();
