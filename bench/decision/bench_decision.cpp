@@ -47,7 +47,7 @@ struct Options {
   std::int64_t events{1'000'000};
   std::int64_t sessions{200'000};
   std::int64_t taps{20'000};
-  std::int64_t profile_taps{3'000};
+  std::int64_t profile_taps{1'000};
   std::int64_t tap_interval_ms{1'000};
   std::uint64_t seed{42};
   std::string start{"2026-06-02 10:00"};
