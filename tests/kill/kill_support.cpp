@@ -139,6 +139,17 @@ std::string sim_time(std::chrono::seconds offset) {
   return buf;
 }
 
+std::string log_tail(const std::filesystem::path& log, std::size_t lines) {
+  const std::string text = read_file(log);
+  std::size_t start = text.size();
+  for (std::size_t n = 0; n <= lines; ++n) {
+    if (start == 0) return text;
+    start = text.rfind('\n', start - 1);
+    if (start == std::string::npos) return text;
+  }
+  return text.substr(start + 1);
+}
+
 int time_scale() {
 #ifdef LABGATE_KILL_SANITIZED
   return 3;

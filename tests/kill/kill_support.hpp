@@ -55,6 +55,9 @@ Seed prepare_site(const std::filesystem::path& db, const std::filesystem::path& 
 /// Local time `offset` after kStartLocalTime, as --simulated-clock takes it.
 std::string sim_time(std::chrono::seconds offset);
 
+/// The last `lines` lines of a log file, for failure messages (the temp dir does not survive).
+std::string log_tail(const std::filesystem::path& log, std::size_t lines = 30);
+
 /// Ratio the timing is scaled by: > 1 under the sanitizers, which slow the daemon down.
 int time_scale();
 

@@ -186,25 +186,31 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
 
   std::atomic<std::int64_t> sim_offset{0};
   int run_no = 0;
+  auto log_of = [&](int run) {
+    char name[32];
+    std::snprintf(name, sizeof name, "daemon-%03d.log", run);
+    return dir / name;
+  };
   auto start = [&] {
     sim_offset += 60;  // each start a minute after the last moment the previous run saw
     ++run_no;
-    char log[32];
-    std::snprintf(log, sizeof log, "daemon-%03d.log", run_no);
     return std::make_unique<Daemon>(db, sock, sim_time(std::chrono::seconds(sim_offset.load())),
-                                    dir / log);
+                                    log_of(run_no));
   };
   auto kill_and_reap = [&](Daemon& d) {
+    INFO("run " << run_no << ", its log ends:\n" << log_tail(log_of(run_no)));
+    REQUIRE(d.child().running());  // it must not have died of anything else before
     d.child().signal(SIGKILL);
-    auto status = d.child().wait(10s * scale);
-    INFO("run " << run_no);
-    // 137: it died of the SIGKILL, not of something else before it.
-    REQUIRE(status == std::optional<int>(128 + SIGKILL));
+    REQUIRE(d.child().wait(10s * scale) == std::optional<int>(128 + SIGKILL));
+  };
+  auto ready = [&](Daemon& d) {
+    INFO("run " << run_no << ", its log ends:\n" << log_tail(log_of(run_no)));
+    REQUIRE(d.wait_ready(20s * scale));
+    REQUIRE(d.confirm_machines());
   };
 
   auto daemon = start();
-  REQUIRE(daemon->wait_ready(20s * scale));
-  REQUIRE(daemon->confirm_machines());
+  ready(*daemon);
 
   Load load(sock, seed, seed_value, sim_offset);
   std::thread load_thread([&] { load.run(); });
@@ -225,7 +231,6 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
     INFO("kill " << kill << " of " << kLoadedKills);
     // The pause is the point here: the kill must land at a random moment of the load.
     std::this_thread::sleep_for(std::chrono::milliseconds(loaded_delay_ms(rng) * scale));
-    REQUIRE(daemon->child().running());
     kill_and_reap(*daemon);
     if (kill % kStartupKillEvery == 0) {
       // Killed while starting: opening the store, recovering sessions, recording the start.
@@ -240,8 +245,7 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
       load_thread.join();
     }
     daemon = start();
-    REQUIRE(daemon->wait_ready(20s * scale));
-    REQUIRE(daemon->confirm_machines());
+    ready(*daemon);
   }
   const LoadResult& r = load.result();
 
@@ -268,9 +272,7 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
   CHECK(outputs.find("laser.relay=on") != std::string::npos);
   daemon->child().signal(SIGTERM);
   REQUIRE(daemon->child().wait(20s * scale) == std::optional<int>(0));
-  char last_log[32];
-  std::snprintf(last_log, sizeof last_log, "daemon-%03d.log", run_no);
-  CHECK(read_file(dir / last_log).find("stopping: every machine relay off") != std::string::npos);
+  CHECK(read_file(log_of(run_no)).find("stopping: every machine relay off") != std::string::npos);
 
   std::cout << "kill.sigkill: seed " << seed_value << ", " << kLoadedKills << " kills under load + "
             << startup_kills << " during start-up, " << r.commands << " commands answered, "
