@@ -11,6 +11,7 @@
 #include "labgate/drivers/gpio/gpio.hpp"
 #include "labgate/drivers/sim/sim_hub.hpp"
 #include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/app/enrollment.hpp"
 #include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/store/store.hpp"
@@ -224,6 +225,9 @@ struct Application::Impl {
       site->bind_input(input_id, target.first, target.second);
     }
     site->start();
+    site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
+      return enrollments && db && enrollments->intercept(ev, *db, done);
+    });
     // Simulated devices report on the loop thread itself (from control-socket commands), so
     // they are handled at once and a command's reply follows its effect. Every other backend
     // reports from its own thread and is posted to the loop.
@@ -304,6 +308,18 @@ struct Application::Impl {
       if (args.size() != 1) return "err usage: unlock <door>";
       return site->remote_unlock(args[0], "control") ? "ok unlock " + args[0]
                                                      : "err unknown door " + args[0];
+    });
+    {
+      std::set<std::string> reader_ids;
+      for (const auto& r : cfg.readers) reader_ids.insert(r.id);
+      enrollments = std::make_unique<Enrollments>(std::move(reader_ids), clock());
+    }
+    hub->add_command("enroll", [this](const std::vector<std::string>& args) -> std::string {
+      if (!site) return "err store unavailable";
+      return enrollments->arm_command(args);
+    });
+    hub->add_command("enroll-status", [this](const std::vector<std::string>& args) {
+      return enrollments->status_command(args);
     });
     hub->add_command("all-stop", [this](const std::vector<std::string>&) -> std::string {
       if (!site) return "err store unavailable";
@@ -405,6 +421,7 @@ struct Application::Impl {
   std::unique_ptr<drivers::sim::SimHub> hub;
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Site> site;
+  std::unique_ptr<Enrollments> enrollments;
   std::map<std::string, std::shared_ptr<drivers::Output>> strikes;
   std::map<std::string, std::shared_ptr<drivers::Output>> relays;
   std::map<std::string, std::pair<drivers::InputKind, std::string>> input_targets;
