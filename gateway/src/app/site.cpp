@@ -774,6 +774,15 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
       req.machine.readiness = policy::MachineReadiness::kAwaitingCheckoff;
       break;
     case firmware::MachineState::kOutOfService:
+      // A lockout or an overdue inspection is reported by the policy under its own reason;
+      // only a reported problem or a controller fault is "not ready".
+      req.machine.readiness =
+          m.controller.out_of_service_reason() == firmware::OutOfServiceReason::kStaffLockout ||
+                  m.controller.out_of_service_reason() ==
+                      firmware::OutOfServiceReason::kInspectionOverdue
+              ? policy::MachineReadiness::kReady
+              : policy::MachineReadiness::kOutOfService;
+      break;
     case firmware::MachineState::kFault:
       req.machine.readiness = policy::MachineReadiness::kOutOfService;
       break;
@@ -855,7 +864,10 @@ void Site::apply(DoorUnit& d, const firmware::DoorEffects& fx) {
         break;
     }
     store::AccessEvent e;
-    e.at_ms = wall_ms();
+    // A deadline (pulse end, held-open limit) may have passed between ticks: the controller
+    // processed it at the time it fell due, so the event carries that time.
+    e.at_ms = fx.transitions.empty() ? wall_ms()
+                                     : wall_ms_at(fx.transitions[fx.transitions.size() - 1].at);
     e.door_id = d.setup.id;
     e.kind = firmware::to_string(ev);
     bool alarm = ev == firmware::DoorEvent::kHeldOpen || ev == firmware::DoorEvent::kForcedOpen ||
