@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -484,13 +485,13 @@ void print_sql_profile(const SqlProfile& profile) {
       "\nSQL statements during the profiled run, heaviest first (ms). Phase: pre = in a tap before "
       "its output command (or in a tap that moved no output), post = in a tap after it, tick = "
       "ticks and staff actions\n");
-  fmt::print("{:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>6}  {}\n", "count", "total", "p50", "p99",
-             "max", "fullscan", "sorts", "phase statement");
+  fmt::print("{:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>6} {:>7}  {}\n", "count", "total", "p50",
+             "p99", "max", "fullscan", "sorts", "autoidx", "phase statement");
   for (const auto& [total, i] : order) {
     const auto& s = *rows[i].second;
-    fmt::print("{:>7} {:>8.1f} {:>8.3f} {:>8.3f} {:>8.3f} {:>9} {:>6}  {}\n", sums[i].count,
+    fmt::print("{:>7} {:>8.1f} {:>8.3f} {:>8.3f} {:>8.3f} {:>9} {:>6} {:>7}  {}\n", sums[i].count,
                total / 1000.0, sums[i].p50 / 1000.0, sums[i].p99 / 1000.0, sums[i].max / 1000.0,
-               s.fullscan_steps, s.sorts, rows[i].first);
+               s.fullscan_steps, s.sorts, s.autoindexes, rows[i].first);
   }
 }
 
