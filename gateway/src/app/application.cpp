@@ -12,6 +12,7 @@
 #include "labgate/drivers/sim/sim_hub.hpp"
 #include "labgate/gateway/app/clock.hpp"
 #include "labgate/gateway/app/enrollment.hpp"
+#include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/store/store.hpp"
@@ -106,6 +107,7 @@ struct Application::Impl {
       }
       case config::DeviceSpec::Kind::kShelly:
       case config::DeviceSpec::Kind::kTasmota:
+        if (mqtt) return mqtt->make_output(spec);
         break;
     }
     throw std::runtime_error("output " + spec.text + ": smart plugs need the MQTT module");
@@ -228,6 +230,7 @@ struct Application::Impl {
     site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
       return enrollments && db && enrollments->intercept(ev, *db, done);
     });
+    if (mqtt) mqtt->attach(*db, *site);
     // Simulated devices report on the loop thread itself (from control-socket commands), so
     // they are handled at once and a command's reply follows its effect. Every other backend
     // reports from its own thread and is posted to the loop.
@@ -359,6 +362,7 @@ struct Application::Impl {
     } else {
       site->tick();
     }
+    if (mqtt) mqtt->tick();
     if (watchdog_usec > 0) {
       auto now = std::chrono::steady_clock::now();
       if (now - last_watchdog >= std::chrono::microseconds(watchdog_usec / 2)) {
@@ -377,11 +381,19 @@ struct Application::Impl {
     ticker.cancel();
     if (hub) hub->close();
     sd_notify(0, "STOPPING=1");
-    io.stop();
+    if (!mqtt) {
+      io.stop();
+      return;
+    }
+    // "offline" is published before the loop ends, bounded so a dead broker cannot hold it.
+    auto bound = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
+    bound->async_wait([this, bound](const boost::system::error_code&) { io.stop(); });
+    mqtt->stop([this] { io.stop(); });
   }
 
   int run() {
     hub = std::make_unique<drivers::sim::SimHub>(io);
+    if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
     build_devices();
     add_commands();
     auto sock = socket_path();
@@ -394,6 +406,7 @@ struct Application::Impl {
       hub->listen(sock);
       spdlog::info("control socket {}", sock);
     }
+    if (mqtt) mqtt->start();
     if (open_store()) start_site();
     last_store_attempt = std::chrono::steady_clock::now();
     signals.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -418,6 +431,9 @@ struct Application::Impl {
   asio::signal_set signals;
   std::unique_ptr<SystemClock> system;
   std::unique_ptr<ManualClock> manual;
+  // Declared before the site and store: plugs the site holds use the bridge's link, and the
+  // bridge is detached from the store explicitly before either goes.
+  std::unique_ptr<MqttBridge> mqtt;
   std::unique_ptr<drivers::sim::SimHub> hub;
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Site> site;
@@ -437,6 +453,7 @@ Application::Application(config::SiteConfig config, Options options)
 
 Application::~Application() {
   if (impl_) {
+    if (impl_->mqtt) impl_->mqtt->detach();
     for (auto& r : impl_->readers) r->stop();
     for (auto& in : impl_->inputs) in->stop();
   }
