@@ -183,7 +183,17 @@ void Site::enqueue(PendingWrite write) {
     if (oldest.after) oldest.after(0);
   }
   pending_.push_back(std::move(write));
-  flush_pending();
+  // Inside a batch (a tap, an input, a tick) the commits wait until the outputs are driven:
+  // the relay never waits for the disk.
+  if (batch_depth_ == 0) flush_pending();
+}
+
+Site::Batch::Batch(Site& site) : site_(site) {
+  ++site_.batch_depth_;
+}
+
+Site::Batch::~Batch() {
+  if (--site_.batch_depth_ == 0) site_.flush_pending();
 }
 
 void Site::flush_pending() {
@@ -257,6 +267,7 @@ void Site::leave_fault() {
 // Start and stop
 
 void Site::start() {
+  Batch batch(*this);
   auto now = clock_.mono();
   for (auto& d : doors_) {
     store::Door row;
@@ -339,6 +350,7 @@ void Site::start() {
 }
 
 void Site::stop() {
+  Batch batch(*this);
   auto now = clock_.mono();
   for (auto& m : machines_) {
     apply(*m, m->controller.lockout(firmware::OutOfServiceReason::kStaffLockout, now));
@@ -383,6 +395,7 @@ Site::MachineUnit* Site::machine_by_reader(const std::string& reader_id) {
 }
 
 void Site::on_reader_event(const drivers::ReaderEvent& event, TapDone done) {
+  Batch batch(*this);
   using Kind = drivers::ReaderEvent::Kind;
   switch (event.kind) {
     case Kind::kCardPresent:
@@ -425,6 +438,7 @@ void Site::on_reader_event(const drivers::ReaderEvent& event, TapDone done) {
 }
 
 void Site::on_input(const drivers::InputEvent& event) {
+  Batch batch(*this);
   auto it = inputs_.find(event.input_id);
   if (it == inputs_.end()) {
     spdlog::warn("input {} is not bound to anything; ignored", event.input_id);
@@ -1057,6 +1071,7 @@ void Site::record_session_end(MachineUnit& m, const firmware::MachineEvent& ev) 
 // Time
 
 void Site::tick() {
+  Batch batch(*this);
   auto now = clock_.mono();
   for (auto& d : doors_) {
     auto deadline = d->controller.next_deadline();
@@ -1173,6 +1188,7 @@ void Site::close_coworking_at_closing() {
 // Staff and remote actions
 
 bool Site::remote_unlock(const std::string& door_id, const std::string& actor) {
+  Batch batch(*this);
   for (auto& d : doors_) {
     if (d->setup.id != door_id) continue;
     apply(*d, d->controller.remote_unlock(clock_.mono()));
@@ -1184,6 +1200,7 @@ bool Site::remote_unlock(const std::string& door_id, const std::string& actor) {
 
 bool Site::lockout(const std::string& machine_id, const std::string& reason,
                    const std::string& actor) {
+  Batch batch(*this);
   for (auto& m : machines_) {
     if (m->setup.id != machine_id) continue;
     auto r = store_.lockout_machine(machine_id, reason, actor);
@@ -1198,6 +1215,7 @@ bool Site::lockout(const std::string& machine_id, const std::string& reason,
 }
 
 bool Site::release(const std::string& machine_id, const std::string& actor) {
+  Batch batch(*this);
   for (auto& m : machines_) {
     if (m->setup.id != machine_id) continue;
     auto r = store_.release_machine(machine_id, actor);
@@ -1213,6 +1231,7 @@ bool Site::release(const std::string& machine_id, const std::string& actor) {
 }
 
 bool Site::confirm(const std::string& machine_id, const std::string& actor) {
+  Batch batch(*this);
   for (auto& m : machines_) {
     if (m->setup.id != machine_id) continue;
     apply(*m, m->controller.staff_confirm(clock_.mono()));
@@ -1225,6 +1244,7 @@ bool Site::confirm(const std::string& machine_id, const std::string& actor) {
 }
 
 void Site::all_stop(const std::string& actor) {
+  Batch batch(*this);
   for (auto& m : machines_) lockout(m->setup.id, "all-stop", actor);
 }
 

@@ -147,6 +147,18 @@ class Site {
     std::function<void(std::int64_t seq)> after;  // runs once committed (seq) or dropped (0)
   };
 
+  // Defers commits until the outermost entry point has driven its outputs.
+  class Batch {
+   public:
+    explicit Batch(Site& site);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    Site& site_;
+  };
+
   DoorUnit* door_by_reader(const std::string& reader_id, policy::Direction& direction);
   MachineUnit* machine_by_reader(const std::string& reader_id);
   void handle_card(const drivers::ReaderEvent& event, TapDone done);
@@ -190,6 +202,7 @@ class Site {
   std::map<std::string, policy::TimeWindows> windows_cache_;
   std::deque<PendingWrite> pending_;
   CardInterceptor interceptor_;
+  int batch_depth_{0};
   bool faulted_{false};
   bool fire_{false};
   std::string fault_reason_;

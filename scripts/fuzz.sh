@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a bounded time (FUZZ_SECONDS, default
+# 20) on its seed corpus. A crash fails the run and leaves the reproducer in build-fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-20}
+
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DLABGATE_FUZZ=ON -DLABGATE_BUILD_BENCH=OFF >/dev/null
+targets=(labgate_config_fuzz fuzz_command fuzz_pn532_frames)
+cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
+
+run() {
+  local name=$1 binary=$2 seeds=$3
+  shift 3
+  local corpus=build-fuzz/corpus-$name
+  mkdir -p "$corpus"
+  echo "fuzz: $name for ${seconds}s"
+  (cd build-fuzz && "$binary" "../$corpus" ${seeds:+"../$seeds"} -max_total_time="$seconds" \
+    -print_final_stats=1 "$@" 2>&1 | tail -n 3)
+}
+run config "$(find build-fuzz -name labgate_config_fuzz -type f | head -1 | sed 's|^build-fuzz/|./|')" config -max_len=8192
+run mqtt-command "$(find build-fuzz -name fuzz_command -type f | head -1 | sed 's|^build-fuzz/|./|')" tests/mqtt/fuzz_corpus -max_len=4200
+run pn532-frames "$(find build-fuzz -name fuzz_pn532_frames -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=600
+echo "fuzz: no crash"
