@@ -1,0 +1,330 @@
+// NFC integration: labgated reads cards through real libnfc from emulated PN532s (pn532-emu on a
+// pty), decides, drives its simulated outputs and records events; reader faults put the door in
+// its fail mode and the reader comes back.
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "nfc_rig.hpp"
+
+using namespace labgate::testing;
+namespace store = labgate::gateway::store;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// A site whose named readers are emulated PN532s; every other reader stays simulated.
+struct NfcSite {
+  TempDir dir{"labgate-nfcint"};
+  std::map<std::string, std::unique_ptr<EmulatedReader>> emu;
+  std::unique_ptr<Daemon> daemon;
+
+  explicit NfcSite(const std::vector<std::string>& hardware, const std::string& accept = {},
+                   const std::function<void(store::Store&)>& seed_more = {}) {
+    std::map<std::string, std::string> devices;
+    for (const auto& r : hardware) {
+      emu[r] = std::make_unique<EmulatedReader>(dir, r);
+      devices[r] = emu[r]->connstring();
+    }
+    daemon = std::make_unique<Daemon>(dir, nfc_config(dir.path().string(), devices, accept));
+    {
+      auto s = daemon->open_store();
+      seed_cast(*s);
+      if (seed_more) seed_more(*s);
+    }
+    daemon->start();
+    REQUIRE(daemon->cmd("confirm laser") == "ok confirm laser");
+    REQUIRE(daemon->cmd("confirm printer") == "ok confirm printer");
+    for (const auto& r : hardware) {
+      INFO(daemon->log());
+      REQUIRE(wait_until([&] { return count_events(*daemon, "reader_up", r) >= 1; }, 15s));
+    }
+  }
+
+  Daemon& d() { return *daemon; }
+
+  // Waits until `reader` has `n` events of `kind`; returns the newest of them.
+  store::AccessEvent await_event(const std::string& kind, const std::string& reader, int n,
+                                 std::chrono::milliseconds timeout = 10s) {
+    bool ok = wait_until([&] { return count_events(d(), kind, reader) >= n; }, timeout);
+    INFO(d().log());
+    REQUIRE(ok);
+    std::optional<store::AccessEvent> newest;
+    for (auto& e : events_of(d())) {
+      if (e.kind == kind && e.reader_id == std::optional<std::string>(reader) &&
+          (!newest || e.seq > newest->seq)) {
+        newest = e;
+      }
+    }
+    REQUIRE(newest);
+    return *newest;
+  }
+
+  // Frames the emulator has answered so far (from its status line).
+  std::uint64_t frames(const std::string& reader) {
+    auto st = emu.at(reader)->cmd("status");
+    auto at = st.find(" frames=");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(st.substr(at + 8));
+  }
+
+  // Removes the card and waits until the reader has polled the empty field a few times, so the
+  // removal has been seen.
+  void remove_card(const std::string& reader) {
+    REQUIRE(emu.at(reader)->cmd("remove") == "ok removed");
+    auto start = frames(reader);
+    REQUIRE(wait_until([&] { return frames(reader) >= start + 8; }, 5s));
+  }
+
+  int granted(const std::string& reader) {
+    int n = 0;
+    for (const auto& e : events_of(d())) {
+      if (e.reader_id == std::optional<std::string>(reader) &&
+          e.decision == store::Decision::kGranted) {
+        ++n;
+      }
+    }
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("door: a known card through libnfc opens the strike, an unknown one is refused",
+          "[door]") {
+  NfcSite site({"front-in"});
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+  REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M1"));
+  CHECK(e.door_id == std::optional<std::string>("front"));
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+  site.remove_card("front-in");
+  d.cmd("clock advance 5s");
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+
+  REQUIRE(emu.cmd("place ultralight 04a1b2c3d4e5f6") == "ok placed");
+  auto u = site.await_event("tap_entry", "front-in", 2);
+  CHECK(u.decision == store::Decision::kDenied);
+  CHECK(u.reason == "unknown_credential");
+  CHECK_FALSE(u.member_no);
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+  CHECK(contains(d.log(), "front-in"));
+}
+
+TEST_CASE("door: a card held on the reader is one tap; the next counts after removal", "[hold]") {
+  NfcSite site({"front-in"});
+  auto& emu = *site.emu.at("front-in");
+
+  REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+  site.await_event("tap_entry", "front-in", 1);
+  // Held for many presence checks: still one event.
+  auto start = site.frames("front-in");
+  REQUIRE(wait_until([&] { return site.frames("front-in") >= start + 30; }, 10s));
+  CHECK(count_events(site.d(), "tap_entry", "front-in") == 1);
+
+  site.remove_card("front-in");
+  CHECK(count_events(site.d(), "tap_entry", "front-in") == 1);
+  REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+  auto again = site.await_event("tap_entry", "front-in", 2);
+  CHECK(again.decision == store::Decision::kGranted);
+}
+
+TEST_CASE("machine: card_stays through libnfc; removal starts grace and ends the session",
+          "[machine]") {
+  NfcSite site({"laser"});
+  auto& d = site.d();
+  auto& emu = *site.emu.at("laser");
+
+  REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+  auto e = site.await_event("tap_machine", "laser", 1);
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
+  d.cmd("clock advance 2m");
+  CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
+
+  REQUIRE(emu.cmd("remove") == "ok removed");
+  REQUIRE(wait_until([&] { return contains(d.cmd("status"), "machine laser grace"); }, 5s));
+  d.cmd("clock advance 9999ms");
+  CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
+  d.cmd("clock advance 1ms");
+  CHECK(d.cmd("output laser.relay") == "ok laser.relay off");
+  auto ss = sessions_of(d);
+  REQUIRE(ss.size() == 1);
+  CHECK(ss[0].end_reason == std::optional<std::string>("card_removed"));
+}
+
+TEST_CASE("technologies: FeliCa and ISO14443A only where the site accepts them", "[tech]") {
+  const std::vector<std::uint8_t> idm{0x01, 0x2e, 0x4c, 0x11, 0x22, 0x33, 0x44, 0x55};
+  auto enroll_felica = [&](store::Store& s) {
+    REQUIRE(s.enroll_credential("M1", "felica", idm, "suica", "test").ok());
+  };
+
+  SECTION("accepted: a FeliCa IDm and a MIFARE UID both open the door") {
+    NfcSite site({"front-in"}, {}, enroll_felica);
+    auto& emu = *site.emu.at("front-in");
+    REQUIRE(emu.cmd("place felica 012e4c1122334455") == "ok placed");
+    auto f = site.await_event("tap_entry", "front-in", 1);
+    CHECK(f.decision == store::Decision::kGranted);
+    CHECK(f.member_no == std::optional<std::string>("M1"));
+    site.remove_card("front-in");
+    REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+    auto a = site.await_event("tap_entry", "front-in", 2);
+    CHECK(a.decision == store::Decision::kGranted);
+  }
+
+  SECTION("accept = []: both are refused with technology_not_allowed") {
+    NfcSite site({"front-in"}, "[]", enroll_felica);
+    auto& d = site.d();
+    auto& emu = *site.emu.at("front-in");
+    REQUIRE(emu.cmd("place felica 012e4c1122334455") == "ok placed");
+    auto f = site.await_event("tap_entry", "front-in", 1);
+    CHECK(f.decision == store::Decision::kDenied);
+    CHECK(f.reason == "technology_not_allowed");
+    site.remove_card("front-in");
+    REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+    auto a = site.await_event("tap_entry", "front-in", 2);
+    CHECK(a.decision == store::Decision::kDenied);
+    CHECK(a.reason == "technology_not_allowed");
+    CHECK(d.cmd("output front.strike") == "ok front.strike off");
+  }
+}
+
+TEST_CASE("faults: the reader goes down, its door fails, others work, it comes back", "[faults]") {
+  struct Mode {
+    const char* name;
+    const char* inject;
+    const char* clear;  // nullptr: clears itself
+  };
+  auto mode = GENERATE(
+      Mode{"garbage", "fault garbage", "fault none"}, Mode{"drop", "fault drop", "fault none"},
+      Mode{"badchecksum", "fault badchecksum", "fault none"},
+      Mode{"stall", "fault stall 6000", nullptr}, Mode{"unplug", "fault unplug", "fault replug"});
+  INFO("fault " << mode.name);
+  NfcSite site({"front-in"});
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+  CHECK(contains(d.cmd("status"), "door front locked"));
+
+  REQUIRE(emu.cmd(mode.inject).rfind("ok", 0) == 0);
+  // A card on the faulty reader must not be granted while the line is bad.
+  REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+  auto down = site.await_event("reader_down", "front-in", 1, 15s);
+  CHECK(down.door_id == std::optional<std::string>("front"));
+  CHECK(contains(d.log(), "reader front-in down"));
+  CHECK(contains(d.cmd("status"), "door front fault"));
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");  // fail-secure
+
+  // The other doors' readers keep working.
+  CHECK(d.cmd("tap lab-in iso14443a 04000001").rfind("ok granted lab M1", 0) == 0);
+  CHECK(site.granted("front-in") == 0);
+
+  if (mode.clear) REQUIRE(emu.cmd(mode.clear).rfind("ok", 0) == 0);
+  site.await_event("reader_up", "front-in", 2, 20s);
+  // The card still on the reader is a fresh presentation once the reader is back.
+  auto tap = site.await_event("tap_entry", "front-in", 1, 10s);
+  CHECK(tap.decision == store::Decision::kGranted);
+  CHECK(tap.member_no == std::optional<std::string>("M1"));
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+  CHECK_FALSE(contains(d.cmd("status"), "door front fault"));
+  for (const auto& e : events_of(d)) {
+    if (e.reader_id == std::optional<std::string>("front-in") && e.kind == "tap_entry") {
+      CHECK(e.at_ms >= down.at_ms);
+    }
+  }
+  CHECK(d.stop() == 0);
+}
+
+TEST_CASE("enrollment: the next card on an armed reader is bound, not decided", "[enroll]") {
+  NfcSite site({"front-in"});
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+
+  CHECK(d.cmd("enroll nope M1") == "err unknown reader nope");
+  CHECK(d.cmd("enroll front-in M2 0").rfind("err", 0) == 0);
+  CHECK(d.cmd("enroll-status front-in") == "err not armed front-in");
+
+  SECTION("bound by the daemon; the card then opens the door") {
+    REQUIRE(d.cmd("enroll front-in M2 30") == "ok armed front-in");
+    CHECK(d.cmd("enroll-status front-in") == "ok waiting");
+    REQUIRE(emu.cmd("place ultralight 04c0ffee112233") == "ok placed");
+    std::string status;
+    REQUIRE(wait_until(
+        [&] {
+          status = d.cmd("enroll-status front-in");
+          return status != "ok waiting";
+        },
+        10s));
+    CHECK(status.rfind("ok enrolled M2 iso14443a credential=", 0) == 0);
+    CHECK(count_events(d, "tap_entry", "front-in") == 0);
+    CHECK(d.cmd("output front.strike") == "ok front.strike off");
+    auto creds = d.open_store()->list_credentials(std::string("M2"));
+    REQUIRE(creds.ok());
+    CHECK(creds.value().size() == 2);
+
+    site.remove_card("front-in");
+    REQUIRE(emu.cmd("place ultralight 04c0ffee112233") == "ok placed");
+    auto tap = site.await_event("tap_entry", "front-in", 1);
+    CHECK(tap.decision == store::Decision::kGranted);
+    CHECK(tap.member_no == std::optional<std::string>("M2"));
+  }
+
+  SECTION("a card enrolled to someone else is refused; the slot reports the store error") {
+    REQUIRE(d.cmd("enroll front-in M1 30") == "ok armed front-in");
+    REQUIRE(emu.cmd("place classic 04000002") == "ok placed");
+    std::string status;
+    REQUIRE(wait_until(
+        [&] {
+          status = d.cmd("enroll-status front-in");
+          return status != "ok waiting";
+        },
+        10s));
+    CHECK(status.rfind("err ", 0) == 0);
+    CHECK(count_events(d, "tap_entry", "front-in") == 0);
+  }
+
+  SECTION("timeout on the daemon's clock; afterwards cards are decided again") {
+    REQUIRE(d.cmd("enroll front-in M2 5") == "ok armed front-in");
+    d.cmd("clock advance 4999ms");
+    CHECK(d.cmd("enroll-status front-in") == "ok waiting");
+    d.cmd("clock advance 1ms");
+    CHECK(d.cmd("enroll-status front-in") == "err timeout");
+    REQUIRE(emu.cmd("place classic 04000001") == "ok placed");
+    auto tap = site.await_event("tap_entry", "front-in", 1);
+    CHECK(tap.decision == store::Decision::kGranted);
+  }
+
+  SECTION("labgatectl credentials enroll --reader waits for the tap and prints the result") {
+    RunResult result;
+    std::thread ctl([&] {
+      result = labgatectl(d, {"credentials", "enroll", "--member", "M2", "--reader", "front-in",
+                              "--timeout", "20"});
+    });
+    bool armed = wait_until(
+        [&] {
+          LineClient c(d.socket_path());
+          return c.request("enroll-status front-in") == "ok waiting";
+        },
+        10s);
+    if (armed) emu.cmd("place felica 0101020304050607");
+    ctl.join();
+    REQUIRE(armed);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(result.out.rfind("enrolled felica card as credential #", 0) == 0);
+    CHECK(contains(result.out, "for M2 at front-in"));
+
+    auto timeout = labgatectl(d, {"credentials", "enroll", "--member", "M2", "--reader",
+                                  "front-in", "--timeout", "1", "--socket", d.socket_path()});
+    CHECK(timeout.exit_code == 1);
+    CHECK(contains(timeout.err, "no card presented on front-in within 1 s"));
+  }
+}
