@@ -1,13 +1,21 @@
 #include "commands.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
+#include <cctype>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "labgate/gateway/store/store.hpp"
 #include "output.hpp"
@@ -329,6 +337,8 @@ struct Args {
   // credentials
   std::string tech, identifier, label;
   std::int64_t credential_id{0};
+  std::string reader, socket;
+  int timeout_s{30};
   // certifications
   std::string type, trainer, date, expiring;
   std::int64_t validity_days{0};
@@ -444,15 +454,95 @@ void build_members(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   });
 }
 
+// One request line on the daemon's control socket; the reply line.
+std::string control_request(const std::string& socket_path, const std::string& line) {
+  sockaddr_un addr{};
+  if (socket_path.size() >= sizeof addr.sun_path) usage_error("socket path too long");
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw Failure{kExitUnavailable, fmt::format("cannot reach labgated at {}: {}", socket_path,
+                                                std::strerror(errno))};
+  }
+  timeval tv{10, 0};  // a daemon that accepts but never answers must not hang staff
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string msg = line + "\n";
+  bool ok = ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
+  std::string reply;
+  char c = 0;
+  while (ok && ::read(fd, &c, 1) == 1 && c != '\n') reply.push_back(c);
+  ::close(fd);
+  if (!ok || reply.empty()) throw Failure{kExitUnavailable, "no answer from labgated"};
+  return reply;
+}
+
+// Arms the reader on the daemon, then polls until a card was bound, refused, or time ran out.
+int enroll_at_reader(Context& ctx, const Cli& cli, const Args& a) {
+  std::string sock = a.socket;
+  if (sock.empty() && !cli.config.empty()) {
+    if (auto v = toml::parse_file(cli.config)["control"]["socket"].value<std::string>()) sock = *v;
+  }
+  if (sock.empty()) usage_error("no control socket: give --socket or a config with [control]");
+  // The control protocol splits on whitespace: the actor travels as one word.
+  std::string actor = ctx.actor().empty() ? std::string("labgatectl") : ctx.actor();
+  for (auto& ch : actor) ch = std::isspace(static_cast<unsigned char>(ch)) ? '_' : ch;
+  auto armed = control_request(
+      sock, fmt::format("enroll {} {} {} {}", a.reader, a.member_no, a.timeout_s, actor));
+  if (armed.rfind("ok", 0) != 0) throw Failure{kExitRefused, armed};
+  std::cerr << "tap the card on " << a.reader << " (" << a.timeout_s << " s)" << std::endl;
+  // The daemon's clock decides the timeout; this bound only covers a daemon that stopped moving.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(a.timeout_s + 5);
+  std::string status = "ok waiting";
+  while (status == "ok waiting" && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    status = control_request(sock, "enroll-status " + a.reader);
+  }
+  if (status == "ok waiting" || status == "err timeout") {
+    throw Failure{kExitRefused,
+                  fmt::format("no card presented on {} within {} s", a.reader, a.timeout_s)};
+  }
+  if (status.rfind("ok enrolled ", 0) != 0) throw Failure{kExitRefused, status.substr(4)};
+  // "ok enrolled <member> <tech> credential=<id>"
+  std::istringstream words(status.substr(12));
+  std::string member, tech, cred;
+  words >> member >> tech >> cred;
+  const std::string id = cred.substr(cred.find('=') + 1);
+  if (ctx.json_output()) {
+    std::cout << json{{"member", member},
+                      {"technology", tech},
+                      {"credential", std::stoll(id)},
+                      {"reader", a.reader}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << fmt::format("enrolled {} card as credential #{} for {} at {}", tech, id, member,
+                             a.reader)
+              << "\n";
+  }
+  return kExitOk;
+}
+
 void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* creds = app.add_subcommand("credentials", "cards: enroll, revoke, list");
   creds->require_subcommand(1);
   auto* enroll = creds->add_subcommand("enroll", "enroll a card for a member");
   enroll->add_option("--member", a->member_no, "member number")->required();
-  enroll->add_option("--tech", a->tech, "iso14443a, felica or desfire")->required();
-  enroll->add_option("--id", a->identifier, "card UID / IDm in hex, e.g. 04A1B2C3")->required();
+  auto* tech = enroll->add_option("--tech", a->tech, "iso14443a, felica or desfire");
+  auto* ident = enroll->add_option("--id", a->identifier, "card UID / IDm in hex, e.g. 04A1B2C3");
   enroll->add_option("--label", a->label, "a note, e.g. 'blue key tag'");
-  on(enroll, cli, [a](Context& ctx) {
+  auto* reader =
+      enroll->add_option("--reader", a->reader, "enroll the next card tapped on this reader");
+  enroll->add_option("--timeout", a->timeout_s, "seconds to wait for the card (with --reader)")
+      ->check(CLI::Range(1, 600));
+  enroll->add_option("--socket", a->socket, "daemon control socket (default: config [control])");
+  tech->needs(ident);
+  ident->needs(tech);
+  reader->excludes(tech)->excludes(ident);
+  on(enroll, cli, [a, &cli](Context& ctx) {
+    if (!a->reader.empty()) return enroll_at_reader(ctx, cli, *a);
+    if (a->tech.empty()) usage_error("name the card with --tech and --id, or use --reader");
     const auto id = hex_identifier(a->identifier);
     auto c = check(ctx.store().enroll_credential(a->member_no, a->tech, id, a->label, ctx.actor()));
     print_one(
