@@ -333,3 +333,39 @@ TEST_CASE("mqttint: forged, replayed, stale and malformed commands move no relay
     CHECK(unlocks == 1);
   }
 }
+
+TEST_CASE("mqttint: Home Assistant discovery is retained for doors, machines and the gateway",
+          "[discovery]") {
+  Rig rig;
+  rig.broker.start();
+  rig.daemon->start();
+  // Retained: a client that subscribes afterwards still receives every config message.
+  const std::vector<std::string> want = {
+      "homeassistant/binary_sensor/labgate_test_gw-test/connectivity/config",
+      "homeassistant/lock/labgate_test_gw-test/door_front/config",
+      "homeassistant/lock/labgate_test_gw-test/door_lab/config",
+      "homeassistant/switch/labgate_test_gw-test/machine_laser/config",
+      "homeassistant/switch/labgate_test_gw-test/machine_printer/config",
+      "homeassistant/sensor/labgate_test_gw-test/machine_laser_user/config",
+      "homeassistant/sensor/labgate_test_gw-test/machine_printer_user/config"};
+  std::set<std::string> got;
+  REQUIRE(wait_until(
+      [&] {
+        auto r = run_command(
+            {MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(rig.broker.port()), "-v",
+             "-t", "homeassistant/#", "-W", "2"},
+            std::chrono::seconds(10));
+        std::istringstream in(r.out);
+        std::string line;
+        got.clear();
+        while (std::getline(in, line)) {
+          auto sp = line.find(' ');
+          if (sp == std::string::npos) continue;
+          auto j = nlohmann::json::parse(line.substr(sp + 1), nullptr, false);
+          if (j.is_object()) got.insert(line.substr(0, sp));
+        }
+        return got.size() >= want.size();
+      },
+      std::chrono::seconds(30)));
+  for (const auto& t : want) CHECK(got.count(t) == 1);
+}
