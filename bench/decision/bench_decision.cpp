@@ -33,7 +33,6 @@
 #include "labgate/gateway/store/store.hpp"
 #include "latency.hpp"
 #include "seed.hpp"
-#include "site_setup.hpp"
 
 namespace labgate::bench::decision {
 namespace {
@@ -189,7 +188,7 @@ class Bench {
       : o_(o), cfg_(cfg), clock_(clock), store_(st), pop_(pop), rng_(o.seed ^ 0x7461707321ull) {}
 
   void build_site() {
-    site_ = std::make_unique<app::Site>(site_setup_from(cfg_), store_, clock_);
+    site_ = std::make_unique<app::Site>(app::site_setup_from(cfg_), store_, clock_);
     for (const auto& d : cfg_.doors) {
       auto strike = std::make_shared<StampedOutput>(d.strike.id);
       site_->attach_strike(d.id, strike);

@@ -10,11 +10,11 @@
 #include <string>
 
 #include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "latency.hpp"
 #include "seed.hpp"
-#include "site_setup.hpp"
 
 namespace decision = labgate::bench::decision;
 namespace store = labgate::gateway::store;
@@ -198,7 +198,7 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
 
 TEST_CASE("site setup mirrors the configuration") {
   const auto cfg = demo();
-  const auto s = decision::site_setup_from(cfg);
+  const auto s = labgate::gateway::app::site_setup_from(cfg);
   CHECK(s.site_id == cfg.site.id);
   CHECK(s.gateway_id == cfg.site.gateway);
   REQUIRE(s.doors.size() == cfg.doors.size());

@@ -57,6 +57,56 @@ const char* end_reason_code(firmware::EndReason r) {
 
 }  // namespace
 
+static firmware::FailMode to_firmware(config::FailMode m) {
+  return m == config::FailMode::kSafe ? firmware::FailMode::kSafe : firmware::FailMode::kSecure;
+}
+
+SiteSetup site_setup_from(const config::SiteConfig& c) {
+  SiteSetup s;
+  s.site_id = c.site.id;
+  s.gateway_id = c.site.gateway;
+  s.calendar = c.calendar;
+  s.accepted = c.site.accept;
+  s.closing_minute = c.site.closing_minute;
+  s.heartbeat = c.store.heartbeat;
+  for (const auto& r : c.readers) {
+    if (r.accept) s.reader_accept[r.id] = *r.accept;
+  }
+  for (const auto& d : c.doors) {
+    DoorSetup ds;
+    ds.id = d.id;
+    ds.name = d.name;
+    ds.entry_reader = d.entry_reader;
+    ds.exit_reader = d.exit_reader;
+    ds.presence = d.presence;
+    ds.anti_passback = d.anti_passback;
+    ds.controller.strike_pulse = d.strike_pulse;
+    ds.controller.held_open_limit = d.held_open;
+    ds.controller.fail_mode = to_firmware(d.fail_mode);
+    ds.controller.egress = d.egress;
+    ds.controller.has_contact = d.contact.has_value();
+    s.doors.push_back(std::move(ds));
+  }
+  for (const auto& m : c.machines) {
+    MachineSetup ms;
+    ms.id = m.id;
+    ms.name = m.name;
+    ms.reader = m.reader;
+    if (!m.certification.empty()) ms.certification = m.certification;
+    ms.inspection_interval_days = m.inspection_interval_days;
+    ms.controller.mode = m.mode == config::SessionMode::kTapOnOff
+                             ? firmware::SessionMode::kTapOnTapOff
+                             : firmware::SessionMode::kCardStays;
+    ms.controller.grace = m.grace;
+    ms.controller.idle_timeout = m.idle_timeout;
+    ms.controller.max_session = m.max_session;
+    ms.controller.has_busy_input = m.busy.has_value();
+    ms.controller.needs_checkoff = m.needs_checkoff;
+    s.machines.push_back(std::move(ms));
+  }
+  return s;
+}
+
 std::string TapOutcome::summary() const {
   std::string s = granted ? "granted" : "denied";
   s += " " + (target.empty() ? std::string("-") : target);

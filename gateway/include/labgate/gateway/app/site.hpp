@@ -26,6 +26,7 @@
 #include "labgate/firmware/door_controller.hpp"
 #include "labgate/firmware/machine_interlock.hpp"
 #include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/policy/access.hpp"
 #include "labgate/gateway/policy/calendar.hpp"
 #include "labgate/gateway/store/store.hpp"
@@ -66,6 +67,10 @@ struct SiteSetup {
   std::chrono::milliseconds heartbeat{5000};
   std::chrono::milliseconds store_poll{250};  ///< how often staff changes are looked for
 };
+
+/// The doors, machines, calendar and technology lists of a validated configuration, as labgated
+/// runs them.
+SiteSetup site_setup_from(const config::SiteConfig& config);
 
 /// What a card read came to, for the log and for whoever waits for the acknowledgement.
 struct TapOutcome {
