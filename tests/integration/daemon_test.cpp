@@ -214,6 +214,16 @@ TEST_CASE("machines start in startup and need staff confirmation", "[integration
   CHECK(d.cmd("confirm laser") == "ok confirm laser");
   CHECK(starts_with(d.cmd("place laser iso14443a 04000001"), "ok granted laser M1"));
   CHECK(d.cmd("confirm nosuch") == "err unknown machine nosuch");
+
+  // Staff confirm with labgatectl, which reaches the daemon through its control socket.
+  CHECK(contains(d.cmd("status"), "machine printer startup"));
+  auto r = labgatectl(d, {"machines", "confirm", "--id", "printer"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(d.cmd("status"), "machine printer idle"));
+  r = labgatectl(d, {"machines", "confirm", "--id", "nosuch"});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "unknown machine nosuch"));
 }
 
 TEST_CASE("fire alarm: egress doors released, every machine cut, logged", "[integration]") {

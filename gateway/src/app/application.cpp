@@ -243,7 +243,7 @@ struct Application::Impl {
         if (!site) return "err store unavailable";
         if (args.empty()) return "err usage: " + verb + " <machine> [reason]";
         std::string reason = args.size() > 1 ? args[1] : "staff";
-        bool ok = verb == "confirm"   ? site->confirm(args[0], "control")
+        bool ok = verb == "confirm" ? site->confirm(args[0], args.size() > 1 ? args[1] : "control")
                   : verb == "lockout" ? site->lockout(args[0], reason, "control")
                                       : site->release(args[0], "control");
         return ok ? "ok " + verb + " " + args[0] : "err unknown machine " + args[0];

@@ -478,16 +478,27 @@ std::string control_request(const std::string& socket_path, const std::string& l
   return reply;
 }
 
-// Arms the reader on the daemon, then polls until a card was bound, refused, or time ran out.
-int enroll_at_reader(Context& ctx, const Cli& cli, const Args& a) {
+// The daemon's control socket: --socket, else the config's [control] socket.
+std::string control_socket(const Cli& cli, const Args& a) {
   std::string sock = a.socket;
   if (sock.empty() && !cli.config.empty()) {
     if (auto v = toml::parse_file(cli.config)["control"]["socket"].value<std::string>()) sock = *v;
   }
   if (sock.empty()) usage_error("no control socket: give --socket or a config with [control]");
-  // The control protocol splits on whitespace: the actor travels as one word.
+  return sock;
+}
+
+// The control protocol splits on whitespace: the actor travels as one word.
+std::string actor_word(Context& ctx) {
   std::string actor = ctx.actor().empty() ? std::string("labgatectl") : ctx.actor();
   for (auto& ch : actor) ch = std::isspace(static_cast<unsigned char>(ch)) ? '_' : ch;
+  return actor;
+}
+
+// Arms the reader on the daemon, then polls until a card was bound, refused, or time ran out.
+int enroll_at_reader(Context& ctx, const Cli& cli, const Args& a) {
+  const std::string sock = control_socket(cli, a);
+  const std::string actor = actor_word(ctx);
   auto armed = control_request(
       sock, fmt::format("enroll {} {} {} {}", a.reader, a.member_no, a.timeout_s, actor));
   if (armed.rfind("ok", 0) != 0) throw Failure{kExitRefused, armed};
@@ -697,6 +708,21 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(release, cli, [a](Context& ctx) {
     auto m = check(ctx.store().release_machine(a->machine, ctx.actor()));
     print_one(ctx, m, fmt::format("machine {} released", m.id));
+    return kExitOk;
+  });
+  // Confirmation is an act on the running controller (power-loss startup, check-off after
+  // use), so it goes to the daemon rather than into the database.
+  auto* confirm = machines->add_subcommand(
+      "confirm", "confirm a machine is safe after start-up or check it off after use");
+  confirm->add_option("--id", a->machine, "machine id")->required();
+  confirm->add_option("--socket", a->socket, "daemon control socket (default: config [control])");
+  on(confirm, cli, [a, &cli](Context& ctx) {
+    auto reply = control_request(control_socket(cli, *a),
+                                 fmt::format("confirm {} {}", a->machine, actor_word(ctx)));
+    if (reply.rfind("ok", 0) != 0) {
+      throw Failure{kExitRefused, reply.rfind("err ", 0) == 0 ? reply.substr(4) : reply};
+    }
+    std::cout << "machine " << a->machine << " confirmed\n";
     return kExitOk;
   });
   auto* inspect = machines->add_subcommand("inspect", "record a safety inspection");
