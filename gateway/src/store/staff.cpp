@@ -5,35 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "labgate/gateway/store/store.hpp"
-
-#define LABGATE_TRY(expr)            \
-  do {                               \
-    auto&& labgate_try_r_ = (expr);  \
-    if (!labgate_try_r_) {           \
-      return labgate_try_r_.error(); \
-    }                                \
-  } while (false)
+#include "rows.hpp"
 
 namespace labgate::gateway::store {
 
 namespace {
 
+using namespace rows;  // NOLINT: shared private helpers
+
 using json = nlohmann::json;
-
-Error invalid(std::string message) {
-  return Error{ErrorKind::kInvalid, 0, std::move(message)};
-}
-Error not_found(std::string message) {
-  return Error{ErrorKind::kNotFound, 0, std::move(message)};
-}
-Error conflict(std::string message) {
-  return Error{ErrorKind::kConflict, 0, std::move(message)};
-}
-
-Status require_text(std::string_view value, std::string_view what) {
-  if (value.empty()) return invalid(fmt::format("{} must not be empty", what));
-  return {};
-}
 
 Status require_date(const std::optional<std::string>& value, std::string_view what) {
   if (value && !is_valid_date(*value)) {
@@ -54,73 +34,13 @@ Error explain(Error e, std::string_view what) {
   return e;
 }
 
-template <typename T, typename Read>
-Result<std::vector<T>> collect(Statement& stmt, Read read) {
-  std::vector<T> out;
-  for (;;) {
-    auto row = stmt.step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(read(stmt));
-  }
-}
-
-Member read_member(const Statement& s) {
-  Member m;
-  m.id = s.column_int64(0);
-  m.member_no = s.column_text(1);
-  m.name = s.column_text(2);
-  m.email = s.column_text(3);
-  m.status = parse_member_status(s.column_text(4)).value_or(MemberStatus::kPending);
-  m.plan_id = s.column_opt_int64(5);
-  m.valid_from = s.column_opt_text(6);
-  m.valid_until = s.column_opt_text(7);
-  m.created_at_ms = s.column_int64(8);
-  m.approved_at_ms = s.column_opt_int64(9);
-  m.suspended_reason = s.column_opt_text(10);
-  return m;
-}
-
 constexpr std::string_view kMemberSelect =
     "SELECT id, member_no, name, email, status, plan_id, valid_from, valid_until, created_at, "
     "approved_at, suspended_reason FROM members ";
 
-Credential read_credential(const Statement& s) {
-  Credential r;
-  r.id = s.column_int64(0);
-  r.member_id = s.column_int64(1);
-  r.technology = s.column_text(2);
-  r.id_hash = s.column_blob(3);
-  r.label = s.column_text(4);
-  r.enrolled_at_ms = s.column_int64(5);
-  r.revoked_at_ms = s.column_opt_int64(6);
-  r.revoked_reason = s.column_opt_text(7);
-  return r;
-}
-
 constexpr std::string_view kCredentialSelect =
     "SELECT c.id, c.member_id, c.technology, c.id_hash, c.label, c.enrolled_at, c.revoked_at, "
     "c.revoked_reason FROM credentials c ";
-
-constexpr std::string_view kCertSelect =
-    "SELECT ce.id, ce.member_id, m.member_no, m.name, ce.type_code, ce.trainer, ce.granted_on, "
-    "ce.expires_on, ce.revoked_at, ce.revoked_reason FROM certifications ce "
-    "JOIN members m ON m.id = ce.member_id ";
-
-Certification read_cert(const Statement& s) {
-  Certification c;
-  c.id = s.column_int64(0);
-  c.member_id = s.column_int64(1);
-  c.member_no = s.column_text(2);
-  c.member_name = s.column_text(3);
-  c.type_code = s.column_text(4);
-  c.trainer = s.column_text(5);
-  c.granted_on = s.column_text(6);
-  c.expires_on = s.column_opt_text(7);
-  c.revoked_at_ms = s.column_opt_int64(8);
-  c.revoked_reason = s.column_opt_text(9);
-  return c;
-}
 
 }  // namespace
 

@@ -10,71 +10,26 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "rows.hpp"
 #include "schema.hpp"
-
-// Propagates the Error of a Result-returning expression.
-#define LABGATE_TRY(expr)            \
-  do {                               \
-    auto&& labgate_try_r_ = (expr);  \
-    if (!labgate_try_r_) {           \
-      return labgate_try_r_.error(); \
-    }                                \
-  } while (false)
 
 namespace labgate::gateway::store {
 
 namespace {
 
-using json = nlohmann::json;
+using namespace rows;  // NOLINT: shared private helpers
 
-Error invalid(std::string message) {
-  return Error{ErrorKind::kInvalid, 0, std::move(message)};
-}
-Error not_found(std::string message) {
-  return Error{ErrorKind::kNotFound, 0, std::move(message)};
-}
-Error conflict(std::string message) {
-  return Error{ErrorKind::kConflict, 0, std::move(message)};
-}
+using json = nlohmann::json;
 
 constexpr std::string_view kMemberCols =
     "m.id, m.member_no, m.name, m.email, m.status, m.plan_id, m.valid_from, m.valid_until, "
     "m.created_at, m.approved_at, m.suspended_reason";
 constexpr int kMemberColCount = 11;
 
-Member read_member(const Statement& s, int c) {
-  Member m;
-  m.id = s.column_int64(c + 0);
-  m.member_no = s.column_text(c + 1);
-  m.name = s.column_text(c + 2);
-  m.email = s.column_text(c + 3);
-  m.status = parse_member_status(s.column_text(c + 4)).value_or(MemberStatus::kPending);
-  m.plan_id = s.column_opt_int64(c + 5);
-  m.valid_from = s.column_opt_text(c + 6);
-  m.valid_until = s.column_opt_text(c + 7);
-  m.created_at_ms = s.column_int64(c + 8);
-  m.approved_at_ms = s.column_opt_int64(c + 9);
-  m.suspended_reason = s.column_opt_text(c + 10);
-  return m;
-}
-
 constexpr std::string_view kCredentialCols =
     "c.id, c.member_id, c.technology, c.id_hash, c.label, c.enrolled_at, c.revoked_at, "
     "c.revoked_reason";
 constexpr int kCredentialColCount = 8;
-
-Credential read_credential(const Statement& s, int c) {
-  Credential r;
-  r.id = s.column_int64(c + 0);
-  r.member_id = s.column_int64(c + 1);
-  r.technology = s.column_text(c + 2);
-  r.id_hash = s.column_blob(c + 3);
-  r.label = s.column_text(c + 4);
-  r.enrolled_at_ms = s.column_int64(c + 5);
-  r.revoked_at_ms = s.column_opt_int64(c + 6);
-  r.revoked_reason = s.column_opt_text(c + 7);
-  return r;
-}
 
 constexpr std::string_view kPlanCols =
     "p.id, p.code, p.name, p.windows, p.holidays_allowed, p.closure_allowed";
@@ -113,26 +68,6 @@ Machine read_machine(const Statement& s) {
   return m;
 }
 
-constexpr std::string_view kCertSelect =
-    "SELECT ce.id, ce.member_id, m.member_no, m.name, ce.type_code, ce.trainer, ce.granted_on, "
-    "ce.expires_on, ce.revoked_at, ce.revoked_reason FROM certifications ce "
-    "JOIN members m ON m.id = ce.member_id ";
-
-Certification read_cert(const Statement& s) {
-  Certification c;
-  c.id = s.column_int64(0);
-  c.member_id = s.column_int64(1);
-  c.member_no = s.column_text(2);
-  c.member_name = s.column_text(3);
-  c.type_code = s.column_text(4);
-  c.trainer = s.column_text(5);
-  c.granted_on = s.column_text(6);
-  c.expires_on = s.column_opt_text(7);
-  c.revoked_at_ms = s.column_opt_int64(8);
-  c.revoked_reason = s.column_opt_text(9);
-  return c;
-}
-
 constexpr std::string_view kSessionSelect =
     "SELECT s.id, s.uuid, s.member_id, s.machine_id, s.kind, s.started_at_ms, s.ended_at_ms, "
     "s.end_reason, s.measured_seconds, m.member_no FROM sessions s "
@@ -153,36 +88,8 @@ Session read_session(const Statement& s) {
   return r;
 }
 
-// Rows of a query into a vector, through `read`.
-template <typename T, typename Read>
-Result<std::vector<T>> collect(Statement& stmt, Read read) {
-  std::vector<T> out;
-  for (;;) {
-    auto row = stmt.step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(read(stmt));
-  }
-}
-
-// First row of a query through `read`, or nullopt.
-template <typename T, typename Read>
-Result<std::optional<T>> first(Statement& stmt, Read read) {
-  auto row = stmt.step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<T>{};
-  std::optional<T> out{read(stmt)};
-  stmt.reset();
-  return out;
-}
-
 bool valid_technology(std::string_view t) {
   return t == "iso14443a" || t == "felica" || t == "desfire";
-}
-
-Status require_text(std::string_view value, std::string_view what) {
-  if (value.empty()) return invalid(fmt::format("{} must not be empty", what));
-  return {};
 }
 
 std::string canonical_audit_row(std::int64_t id, std::int64_t at_ms, std::string_view actor,
@@ -368,8 +275,8 @@ Result<std::optional<CredentialMatch>> Store::find_credential(
   stmt->bind(1, std::span<const std::uint8_t>(*hash));
   return first<CredentialMatch>(*stmt, [](const Statement& s) {
     CredentialMatch m;
-    m.credential = read_credential(s, 0);
-    m.member = read_member(s, kCredentialColCount);
+    m.credential = read_credential_at(s, 0);
+    m.member = read_member_at(s, kCredentialColCount);
     constexpr int kPlanAt = kCredentialColCount + kMemberColCount;
     if (!s.is_null(kPlanAt)) m.plan = read_plan(s, kPlanAt);
     return m;
@@ -423,7 +330,7 @@ Result<std::optional<Member>> Store::member_by_no(std::string_view member_no) {
   auto stmt = db_->prepare(kSql);
   if (!stmt) return stmt.error();
   stmt->bind(1, member_no);
-  return first<Member>(*stmt, [](const Statement& s) { return read_member(s, 0); });
+  return first<Member>(*stmt, [](const Statement& s) { return read_member_at(s, 0); });
 }
 
 // ---- tap path writes ----
