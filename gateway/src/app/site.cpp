@@ -537,7 +537,7 @@ void Site::on_input(const drivers::InputEvent& event) {
 
 policy::TapContext Site::tap_context(const drivers::ReaderEvent& event,
                                      const std::optional<store::CredentialMatch>& match,
-                                     bool store_ok) const {
+                                     bool store_ok) {
   policy::TapContext ctx;
   ctx.at = clock_.wall();
   ctx.calendar = &setup_.calendar;
@@ -558,6 +558,15 @@ policy::TapContext Site::tap_context(const drivers::ReaderEvent& event,
     mf.status = to_policy(match->member.status);
     mf.valid_from = date_of(match->member.valid_from);
     mf.valid_until = date_of(match->member.valid_until);
+    // A plan whose windows cannot be read keeps the empty (never open) schedule: its members
+    // are refused as outside plan hours, and plan_windows() logged why.
+    if (match->plan) {
+      if (auto w = plan_windows(*match->plan)) {
+        mf.plan.windows = *w;
+        mf.plan.holidays = match->plan->holidays_allowed;
+        mf.plan.closure = match->plan->closure_allowed;
+      }
+    }
     ctx.member = mf;
   }
   return ctx;
@@ -611,17 +620,6 @@ void Site::door_tap(DoorUnit& door, policy::Direction direction, const drivers::
   req.direction = direction;
   req.door.anti_passback = door.setup.anti_passback;
   req.door.egress = door.setup.controller.egress;
-  bool plan_ok = true;
-  if (found && found->plan) {
-    auto w = plan_windows(*found->plan);
-    if (w) {
-      req.tap.member->plan.windows = *w;
-      req.tap.member->plan.holidays = found->plan->holidays_allowed;
-      req.tap.member->plan.closure = found->plan->closure_allowed;
-    } else {
-      plan_ok = false;
-    }
-  }
   if (found && door.setup.anti_passback) {
     auto open = store_.open_coworking_session(found->member.id);
     if (open.ok()) {
@@ -630,11 +628,6 @@ void Site::door_tap(DoorUnit& door, policy::Direction direction, const drivers::
   }
   (void)technology;
   auto decision = policy::decide_door(req);
-  if (decision.granted && !plan_ok) {
-    decision.granted = false;
-    decision.reason = policy::Reason::kOutsidePlanHours;
-    decision.detail = "plan windows unreadable";
-  }
 
   auto fx = decision.granted ? door.controller.grant(now) : door.controller.deny(now);
   apply(door, fx);
@@ -776,17 +769,6 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
 
   policy::MachineRequest req;
   req.tap = tap_context(event, found, store_ok);
-  bool plan_ok = true;
-  if (found && found->plan) {
-    auto w = plan_windows(*found->plan);
-    if (w) {
-      req.tap.member->plan.windows = *w;
-      req.tap.member->plan.holidays = found->plan->holidays_allowed;
-      req.tap.member->plan.closure = found->plan->closure_allowed;
-    } else {
-      plan_ok = false;
-    }
-  }
   req.machine.certification_required = m.setup.certification.has_value();
   req.machine.inspection_required = m.setup.inspection_interval_days > 0;
   if (store_ok) {
@@ -854,11 +836,6 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
       req.machine.readiness = policy::MachineReadiness::kReady;
   }
   auto decision = policy::decide_machine(req);
-  if (decision.granted && !plan_ok) {
-    decision.granted = false;
-    decision.reason = policy::Reason::kOutsidePlanHours;
-    decision.detail = "plan windows unreadable";
-  }
 
   firmware::MachineEffects fx;
   if (decision.granted) {

@@ -195,8 +195,7 @@ class Site {
   std::int64_t wall_ms_at(firmware::Millis mono) const;
   std::optional<policy::TimeWindows> plan_windows(const store::Plan& plan);
   policy::TapContext tap_context(const drivers::ReaderEvent& event,
-                                 const std::optional<store::CredentialMatch>& match,
-                                 bool store_ok) const;
+                                 const std::optional<store::CredentialMatch>& match, bool store_ok);
 
   SiteSetup setup_;
   store::Store& store_;
