@@ -3,7 +3,8 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <regex>
+#include <string>
+#include <vector>
 #include <stdexcept>
 
 #include "labgate/gateway/store/store.hpp"
@@ -193,16 +194,32 @@ std::string Daemon::request(const std::string& line, std::chrono::milliseconds t
 }
 
 std::optional<Ack> parse_ack(const std::string& reader, const std::string& reply) {
-  static const std::regex kReply(R"(^ok (granted|denied) (\S+) (\S+) (\S+)(?: seq=(\d+))?$)");
-  std::smatch m;
-  if (!std::regex_match(reply, m, kReply)) return std::nullopt;
+  // No std::regex: g++ 12 warns inside <regex> under the sanitizers (-Wmaybe-uninitialized).
+  std::vector<std::string> words;
+  std::size_t pos = 0;
+  while (pos < reply.size()) {
+    auto end = reply.find(' ', pos);
+    if (end == std::string::npos) end = reply.size();
+    if (end == pos) return std::nullopt;  // doubled or trailing space: not a reply we know
+    words.push_back(reply.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  if (words.size() < 5 || words.size() > 6 || words[0] != "ok") return std::nullopt;
+  if (words[1] != "granted" && words[1] != "denied") return std::nullopt;
   Ack a;
   a.reader = reader;
-  a.granted = m[1] == "granted";
-  a.target = m[2];
-  a.member = m[3];
-  a.reason = m[4];
-  a.seq = m[5].matched ? std::stoll(m[5]) : 0;
+  a.granted = words[1] == "granted";
+  a.target = words[2];
+  a.member = words[3];
+  a.reason = words[4];
+  if (words.size() == 6) {
+    const std::string& s = words[5];
+    if (s.size() <= 4 || s.compare(0, 4, "seq=") != 0) return std::nullopt;
+    for (std::size_t i = 4; i < s.size(); ++i) {
+      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    }
+    a.seq = std::stoll(s.substr(4));
+  }
   return a;
 }
 
