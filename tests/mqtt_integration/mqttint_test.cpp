@@ -221,10 +221,15 @@ TEST_CASE("mqttint: kill -9 of the daemon mid-drain loses nothing", "[crash]") {
   Rig rig;
   rig.broker.start();
   Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
-  // Let the subscriber's persistent session exist before the backlog is drained.
-  REQUIRE(wait_until([&] { return publish(rig.broker, std::string(kRoot) + "probe", "x"); },
-                     std::chrono::seconds(10)));
-  REQUIRE(wait_until([&] { return !sub.messages().empty(); }, std::chrono::seconds(10)));
+  // Let the subscriber's persistent session exist before the backlog is drained. The
+  // subscriber may not have subscribed yet when a probe goes out, so probe until one arrives.
+  REQUIRE(wait_until(
+      [&] {
+        if (!sub.messages().empty()) return true;
+        publish(rig.broker, std::string(kRoot) + "probe", "x");
+        return wait_until([&] { return !sub.messages().empty(); }, std::chrono::milliseconds(500));
+      },
+      std::chrono::seconds(30)));
   rig.broker.stop();
   rig.daemon->start();
   rig.taps(150);

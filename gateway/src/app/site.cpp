@@ -235,7 +235,9 @@ void Site::enqueue(PendingWrite write) {
   pending_.push_back(std::move(write));
   // Inside a batch (a tap, an input, a tick) the commits wait until the outputs are driven:
   // the relay never waits for the disk.
-  if (batch_depth_ == 0) flush_pending();
+  // While faulted, only the timed retry in tick() touches the store: retrying on every new
+  // write would hold the loop for a busy timeout each time.
+  if (batch_depth_ == 0 && !faulted_) flush_pending();
 }
 
 Site::Batch::Batch(Site& site) : site_(site) {
@@ -243,7 +245,7 @@ Site::Batch::Batch(Site& site) : site_(site) {
 }
 
 Site::Batch::~Batch() {
-  if (--site_.batch_depth_ == 0) site_.flush_pending();
+  if (--site_.batch_depth_ == 0 && !site_.faulted_) site_.flush_pending();
 }
 
 void Site::flush_pending() {
@@ -1111,15 +1113,16 @@ void Site::tick() {
   // Retries and polling for staff changes run on real time: a manual (demo) clock may stand
   // still while labgatectl changes the database.
   const auto real = std::chrono::steady_clock::now();
-  if (!pending_.empty() && real - last_retry_ >= kRetryInterval) {
+  // At most one attempt per retry interval: each may wait out the busy timeout on the loop.
+  if ((faulted_ || !pending_.empty()) && real - last_retry_ >= kRetryInterval) {
     last_retry_ = real;
     flush_pending();
-  }
-  if (faulted_ && pending_.empty()) {
-    // Probe with a cheap read; the store is back when it answers.
-    auto v = store_.data_version();
-    auto hb = store_.write_heartbeat(wall_ms());
-    if (v.ok() && hb.ok()) leave_fault();
+    if (faulted_ && pending_.empty()) {
+      // The held writes went through; probe with a write of our own before trusting the store.
+      auto v = store_.data_version();
+      auto hb = store_.write_heartbeat(wall_ms());
+      if (v.ok() && hb.ok()) leave_fault();
+    }
   }
   if (!faulted_ && (last_heartbeat_.count() < 0 || now - last_heartbeat_ >= setup_.heartbeat)) {
     last_heartbeat_ = now;
