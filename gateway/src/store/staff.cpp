@@ -757,20 +757,7 @@ Result<std::vector<Session>> Store::list_sessions(const HistoryFilter& f) {
   if (f.from_ms) stmt->bind(4, *f.from_ms);
   if (f.to_ms) stmt->bind(5, *f.to_ms);
   stmt->bind(6, f.limit);
-  return collect<Session>(*stmt, [](const Statement& s) {
-    Session r;
-    r.id = s.column_int64(0);
-    r.uuid = s.column_text(1);
-    r.member_id = s.column_int64(2);
-    r.machine_id = s.column_opt_text(3);
-    r.kind = s.column_text(4) == "coworking" ? SessionKind::kCoworking : SessionKind::kMachine;
-    r.started_at_ms = s.column_int64(5);
-    r.ended_at_ms = s.column_opt_int64(6);
-    r.end_reason = s.column_opt_text(7);
-    r.measured_seconds = s.column_opt_int64(8);
-    r.member_no = s.column_opt_text(9);
-    return r;
-  });
+  return collect<Session>(*stmt, read_session);
 }
 
 }  // namespace labgate::gateway::store

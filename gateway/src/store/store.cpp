@@ -73,21 +73,6 @@ constexpr std::string_view kSessionSelect =
     "s.end_reason, s.measured_seconds, m.member_no FROM sessions s "
     "JOIN members m ON m.id = s.member_id ";
 
-Session read_session(const Statement& s) {
-  Session r;
-  r.id = s.column_int64(0);
-  r.uuid = s.column_text(1);
-  r.member_id = s.column_int64(2);
-  r.machine_id = s.column_opt_text(3);
-  r.kind = s.column_text(4) == "coworking" ? SessionKind::kCoworking : SessionKind::kMachine;
-  r.started_at_ms = s.column_int64(5);
-  r.ended_at_ms = s.column_opt_int64(6);
-  r.end_reason = s.column_opt_text(7);
-  r.measured_seconds = s.column_opt_int64(8);
-  r.member_no = s.column_opt_text(9);
-  return r;
-}
-
 bool valid_technology(std::string_view t) {
   return t == "iso14443a" || t == "felica" || t == "desfire";
 }
