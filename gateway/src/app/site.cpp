@@ -709,16 +709,7 @@ void Site::presence(DoorUnit& door, policy::Direction direction, std::int64_t me
     e.decision = store::Decision::kInfo;
     e.reason = "exit";
     e.detail = uuid;
-    enqueue({[this, uuid, at, e,
-              topic = topics.door_event(door.setup.id)]() -> store::Result<std::int64_t> {
-               store::SessionRef ref;
-               ref.uuid = uuid;
-               auto r = store_.close_session(ref, at, "exit", std::nullopt, e,
-                                             {topic, payload(e, 0), false});
-               if (!r.ok()) return r.error();
-               return r.value().seq;
-             },
-             {}});
+    enqueue_close(uuid, at, "exit", std::nullopt, e, topics.door_event(door.setup.id));
   }
 }
 
@@ -1019,6 +1010,30 @@ void Site::apply(MachineUnit& m, const firmware::MachineEffects& fx,
   publish_machine_state(m);
 }
 
+void Site::enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,
+                         std::optional<std::int64_t> measured_seconds, store::AccessEvent event,
+                         std::string topic, std::string extra_json) {
+  enqueue({[this, uuid = std::move(uuid), ended_at_ms, reason = std::move(reason), measured_seconds,
+            event = std::move(event), topic = std::move(topic),
+            extra_json = std::move(extra_json)]() -> store::Result<std::int64_t> {
+             store::SessionRef ref;
+             ref.uuid = uuid;
+             auto r = store_.close_session(ref, ended_at_ms, reason, measured_seconds, event,
+                                           {topic, payload(event, 0, extra_json), false});
+             if (!r.ok()) {
+               // A session already closed (e.g. by recovery) must not block the queue.
+               if (r.error().kind == store::ErrorKind::kConflict ||
+                   r.error().kind == store::ErrorKind::kNotFound) {
+                 spdlog::warn("session {} was already closed: {}", uuid, r.error().message);
+                 return std::int64_t{0};
+               }
+               return r.error();
+             }
+             return r.value().seq;
+           },
+           {}});
+}
+
 void Site::record_session_start(MachineUnit& m, const firmware::MachineEvent& ev,
                                 std::optional<std::string> reader_id) {
   store::NewSession s;
@@ -1073,27 +1088,8 @@ void Site::record_session_end(MachineUnit& m, const firmware::MachineEvent& ev) 
   spdlog::info("machine {}: session {} of {} ended ({}), {} s", m.setup.id, uuid, m.member_no,
                reason, measured);
   auto topic = mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_session(m.setup.id);
-  enqueue(
-      {[this, uuid, ended, reason, measured, e, topic]() -> store::Result<std::int64_t> {
-         store::SessionRef ref;
-         ref.uuid = uuid;
-         auto r = store_.close_session(
-             ref, ended, reason, measured, e,
-             {topic,
-              payload(e, 0, R"({"session":"closed","seconds":)" + std::to_string(measured) + "}"),
-              false});
-         if (!r.ok()) {
-           // A session already closed (e.g. by recovery) must not block the queue.
-           if (r.error().kind == store::ErrorKind::kConflict ||
-               r.error().kind == store::ErrorKind::kNotFound) {
-             spdlog::warn("session {} was already closed: {}", uuid, r.error().message);
-             return std::int64_t{0};
-           }
-           return r.error();
-         }
-         return r.value().seq;
-       },
-       {}});
+  enqueue_close(uuid, ended, reason, measured, e, topic,
+                R"({"session":"closed","seconds":)" + std::to_string(measured) + "}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1198,19 +1194,7 @@ void Site::close_coworking_at_closing() {
     e.reason = "closing_time";
     e.detail = s.uuid;
     spdlog::info("coworking session of {} closed at closing time", s.member_no.value_or("?"));
-    enqueue({[this, uuid = s.uuid, closing_at, e,
-              topic = topics.alarm()]() -> store::Result<std::int64_t> {
-               store::SessionRef ref;
-               ref.uuid = uuid;
-               auto r = store_.close_session(ref, closing_at, "closing_time", std::nullopt, e,
-                                             {topic, payload(e, 0), false});
-               if (!r.ok()) {
-                 if (r.error().kind == store::ErrorKind::kConflict) return std::int64_t{0};
-                 return r.error();
-               }
-               return r.value().seq;
-             },
-             {}});
+    enqueue_close(s.uuid, closing_at, "closing_time", std::nullopt, e, topics.alarm());
   }
 }
 

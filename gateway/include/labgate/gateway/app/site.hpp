@@ -176,6 +176,10 @@ class Site {
   void record_session_start(MachineUnit& machine, const firmware::MachineEvent& ev,
                             std::optional<std::string> reader_id);
   void record_session_end(MachineUnit& machine, const firmware::MachineEvent& ev);
+  // Queues the durable close of a session with its event and outbox row.
+  void enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,
+                     std::optional<std::int64_t> measured_seconds, store::AccessEvent event,
+                     std::string topic, std::string extra_json = {});
   void presence(DoorUnit& door, policy::Direction direction, std::int64_t member_id,
                 const std::string& member_no);
   void record(store::AccessEvent event, std::string topic, TapDone done = {},
