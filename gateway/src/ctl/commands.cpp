@@ -17,69 +17,15 @@
 #include <sstream>
 #include <thread>
 
+#include "context.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "output.hpp"
 
 namespace labgate::gateway::ctl {
 
 using json = nlohmann::ordered_json;
-namespace st = labgate::gateway::store;
-
-/// What a running command needs: the open store, the shared options, the output mode.
-class Context {
- public:
-  Context(std::unique_ptr<st::Store> store, const Cli& cli) : store_(std::move(store)), cli_(cli) {}
-  st::Store& store() { return *store_; }
-  const std::string& actor() const { return cli_.actor; }
-  const std::string& tz() const { return cli_.time_zone; }
-  bool json_output() const { return cli_.json; }
-
- private:
-  std::unique_ptr<st::Store> store_;
-  const Cli& cli_;
-};
 
 namespace {
-
-int exit_code_for(const st::Error& e) {
-  switch (e.kind) {
-    case st::ErrorKind::kInvalid:
-      return kExitUsage;
-    case st::ErrorKind::kBusy:
-    case st::ErrorKind::kUnavailable:
-    case st::ErrorKind::kInternal:
-      return kExitUnavailable;
-    case st::ErrorKind::kNotFound:
-    case st::ErrorKind::kConflict:
-    case st::ErrorKind::kConstraint:
-      return kExitRefused;
-  }
-  return kExitRefused;
-}
-
-template <typename T>
-T check(st::Result<T> r) {
-  if (!r) {
-    std::string message = r.error().message;
-    if (r.error().kind == st::ErrorKind::kBusy) message += " (the database is busy; try again)";
-    throw Failure{exit_code_for(r.error()), std::move(message)};
-  }
-  return std::move(r).value();
-}
-
-void usage_error(std::string message) {
-  throw Failure{kExitUsage, std::move(message)};
-}
-
-std::optional<std::string> opt_text(const std::string& s) {
-  return s.empty() ? std::nullopt : std::optional<std::string>(s);
-}
-
-void check_date(const std::string& value, const char* what) {
-  if (!value.empty() && !st::is_valid_date(value)) {
-    usage_error(fmt::format("bad {} '{}': expected YYYY-MM-DD", what, value));
-  }
-}
 
 std::vector<std::uint8_t> hex_identifier(const std::string& hex) {
   auto bytes = st::parse_hex(hex);
@@ -352,11 +298,6 @@ struct Args {
   std::int64_t limit{50};
   bool open_only{false};
 };
-
-// Sets cli.action when the subcommand is parsed.
-void on(CLI::App* sub, Cli& cli, std::function<int(Context&)> action) {
-  sub->callback([&cli, action = std::move(action)] { cli.action = action; });
-}
 
 st::HistoryFilter history_filter(const Args& a, const std::string& tz) {
   check_date(a.from, "--from date");
@@ -893,6 +834,10 @@ void build(CLI::App& app, Cli& cli) {
   build_machines(app, cli, args);
   build_history(app, cli, args);
   build_audit(app, cli);
+  build_billing(app, cli);
+  build_statements(app, cli);
+  build_reports(app, cli);
+  build_import(app, cli);
 }
 
 }  // namespace labgate::gateway::ctl

@@ -37,6 +37,14 @@ struct Cli {
 
 /// Declares every subcommand on `app`; the one parsed stores its action in `cli`.
 void build(CLI::App& app, Cli& cli);
+/// Rates, accounts (balance, credit limit), price list, sales and session review.
+void build_billing(CLI::App& app, Cli& cli);
+/// Monthly statements: show, export (CSV/JSON), issue.
+void build_statements(CLI::App& app, Cli& cli);
+/// The ward report per month and per fiscal year.
+void build_reports(CLI::App& app, Cli& cli);
+/// `members import`: the roster from CSV, all or nothing. Call after the members command exists.
+void build_import(CLI::App& app, Cli& cli);
 /// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
 std::string usage_hint(CLI::App& app);
 /// Opens the store as `cli` says and runs the chosen action; throws Failure.

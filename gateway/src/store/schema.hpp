@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -166,6 +166,111 @@ CREATE TABLE audit_log (
   prev_hash BLOB NOT NULL,
   hash      BLOB NOT NULL
 );
+)sql",
+    // ---- version 2: billing ----
+    R"sql(
+-- A price for machine time or coworking time. Effective-dated: a session is billed under the rate in
+-- force when it started (stamped on the session as rate_id). Rows are never edited except for
+-- effective_until_ms, which is set when a newer rate for the same target supersedes this one.
+-- Money is integer yen everywhere.
+CREATE TABLE rates (
+  id                  INTEGER PRIMARY KEY,
+  kind                TEXT NOT NULL CHECK (kind IN ('machine', 'coworking')),
+  machine_id          TEXT REFERENCES machines(id),
+  effective_from_ms   INTEGER NOT NULL,
+  effective_until_ms  INTEGER,
+  unit_seconds        INTEGER NOT NULL CHECK (unit_seconds > 0),
+  price_per_unit      INTEGER NOT NULL CHECK (price_per_unit >= 0),
+  -- Price per unit while the machine's busy input is off; NULL: the whole session at price_per_unit.
+  idle_price_per_unit INTEGER CHECK (idle_price_per_unit IS NULL OR idle_price_per_unit >= 0),
+  minimum_charge      INTEGER NOT NULL DEFAULT 0 CHECK (minimum_charge >= 0),
+  -- Sessions no longer than this are free (a mistaken tap).
+  grace_seconds       INTEGER NOT NULL DEFAULT 0 CHECK (grace_seconds >= 0),
+  -- Most a member pays for this target per local calendar day; NULL: no cap.
+  daily_cap           INTEGER CHECK (daily_cap IS NULL OR daily_cap >= 0),
+  note                TEXT NOT NULL DEFAULT '',
+  created_at_ms       INTEGER NOT NULL,
+  created_by          TEXT NOT NULL,
+  CHECK ((kind = 'machine') = (machine_id IS NOT NULL)),
+  CHECK (effective_until_ms IS NULL OR effective_until_ms > effective_from_ms)
+);
+CREATE INDEX rates_target ON rates(kind, machine_id, effective_from_ms);
+-- Plan terms of one rate: a discount in percent and minutes per calendar month included free.
+CREATE TABLE rate_plan_terms (
+  rate_id          INTEGER NOT NULL REFERENCES rates(id),
+  plan_id          INTEGER NOT NULL REFERENCES plans(id),
+  discount_percent INTEGER NOT NULL DEFAULT 0 CHECK (discount_percent BETWEEN 0 AND 100),
+  included_minutes INTEGER NOT NULL DEFAULT 0 CHECK (included_minutes >= 0),
+  PRIMARY KEY (rate_id, plan_id)
+);
+ALTER TABLE sessions ADD COLUMN rate_id INTEGER REFERENCES rates(id);
+-- Seconds the machine's busy input was on during the session; NULL where it has no busy input.
+ALTER TABLE sessions ADD COLUMN busy_seconds INTEGER CHECK (busy_seconds IS NULL OR busy_seconds >= 0);
+CREATE INDEX sessions_rate ON sessions(rate_id);
+-- A member's money. Balance = SUM(account_entries.amount); credit_limit lets a post-paid member
+-- go that far below zero. Members without a row have a zero limit.
+CREATE TABLE accounts (
+  member_id    INTEGER PRIMARY KEY REFERENCES members(id),
+  credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0)
+);
+CREATE TABLE account_entries (
+  id        INTEGER PRIMARY KEY,
+  member_id INTEGER NOT NULL REFERENCES members(id),
+  at_ms     INTEGER NOT NULL,
+  amount    INTEGER NOT NULL,
+  kind      TEXT NOT NULL CHECK (kind IN ('topup', 'statement', 'adjustment')),
+  reference TEXT NOT NULL DEFAULT '',
+  actor     TEXT NOT NULL
+);
+CREATE INDEX account_entries_member ON account_entries(member_id, at_ms);
+-- Materials and passes for sale. day_pass = 1: buying it makes that local day's coworking free.
+CREATE TABLE price_list (
+  code     TEXT PRIMARY KEY,
+  name     TEXT NOT NULL,
+  unit     TEXT NOT NULL DEFAULT 'pcs',
+  price    INTEGER NOT NULL CHECK (price >= 0),
+  day_pass INTEGER NOT NULL DEFAULT 0 CHECK (day_pass IN (0, 1)),
+  active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+);
+-- A sale keeps the unit price it was sold at, whatever the price list says later.
+CREATE TABLE sales (
+  id         INTEGER PRIMARY KEY,
+  member_id  INTEGER NOT NULL REFERENCES members(id),
+  item_code  TEXT NOT NULL REFERENCES price_list(code),
+  quantity   INTEGER NOT NULL CHECK (quantity > 0),
+  unit_price INTEGER NOT NULL CHECK (unit_price >= 0),
+  at_ms      INTEGER NOT NULL,
+  note       TEXT NOT NULL DEFAULT '',
+  actor      TEXT NOT NULL
+);
+CREATE INDEX sales_member ON sales(member_id, at_ms);
+CREATE INDEX sales_at ON sales(at_ms);
+-- An issued monthly statement (month = 'YYYY-MM' local). Once issued, nothing may change what it
+-- says: rate changes reaching into an issued month are refused.
+CREATE TABLE statements (
+  id           INTEGER PRIMARY KEY,
+  member_id    INTEGER NOT NULL REFERENCES members(id),
+  month        TEXT NOT NULL,
+  issued_at_ms INTEGER NOT NULL,
+  issued_by    TEXT NOT NULL,
+  total        INTEGER NOT NULL,
+  sha256       TEXT NOT NULL,
+  body_json    TEXT NOT NULL,
+  UNIQUE (member_id, month)
+);
+CREATE INDEX statements_month ON statements(month);
+-- Sessions longer than 24 h are held out of statements until staff decide what to bill
+-- (billed_seconds = 0 waives it).
+CREATE TABLE session_reviews (
+  session_id     INTEGER PRIMARY KEY REFERENCES sessions(id),
+  billed_seconds INTEGER NOT NULL CHECK (billed_seconds >= 0),
+  reviewed_at_ms INTEGER NOT NULL,
+  reviewer       TEXT NOT NULL,
+  note           TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX certifications_granted ON certifications(granted_on);
+CREATE INDEX members_created ON members(created_at);
+CREATE INDEX inspections_done ON inspections(done_on);
 )sql",
 };
 

@@ -1,0 +1,83 @@
+#pragma once
+// What every labgatectl command file shares: the running context and the small helpers that turn
+// store errors and bad options into a Failure with the right exit code.
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "commands.hpp"
+#include "labgate/gateway/store/store.hpp"
+
+namespace labgate::gateway::ctl {
+
+namespace st = labgate::gateway::store;
+
+/// What a running command needs: the open store, the shared options, the output mode.
+class Context {
+ public:
+  Context(std::unique_ptr<st::Store> store, const Cli& cli) : store_(std::move(store)), cli_(cli) {}
+  st::Store& store() { return *store_; }
+  const std::string& actor() const { return cli_.actor; }
+  const std::string& tz() const { return cli_.time_zone; }
+  bool json_output() const { return cli_.json; }
+
+ private:
+  std::unique_ptr<st::Store> store_;
+  const Cli& cli_;
+};
+
+/// The exit code for a store error kind.
+inline int exit_code_for(const st::Error& e) {
+  switch (e.kind) {
+    case st::ErrorKind::kInvalid:
+      return kExitUsage;
+    case st::ErrorKind::kBusy:
+    case st::ErrorKind::kUnavailable:
+    case st::ErrorKind::kInternal:
+      return kExitUnavailable;
+    case st::ErrorKind::kNotFound:
+    case st::ErrorKind::kConflict:
+    case st::ErrorKind::kConstraint:
+      return kExitRefused;
+  }
+  return kExitRefused;
+}
+
+/// The value of `r`, or a Failure carrying its message and exit code.
+template <typename T>
+T check(st::Result<T> r) {
+  if (!r) {
+    std::string message = r.error().message;
+    if (r.error().kind == st::ErrorKind::kBusy) message += " (the database is busy; try again)";
+    throw Failure{exit_code_for(r.error()), std::move(message)};
+  }
+  return std::move(r).value();
+}
+
+/// Throws a usage Failure (exit 2).
+[[noreturn]] inline void usage_error(std::string message) {
+  throw Failure{kExitUsage, std::move(message)};
+}
+
+/// Empty option text means "not given".
+inline std::optional<std::string> opt_text(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+/// A usage Failure unless `value` is empty or a valid YYYY-MM-DD date.
+inline void check_date(const std::string& value, const char* what) {
+  if (!value.empty() && !st::is_valid_date(value)) {
+    usage_error(fmt::format("bad {} '{}': expected YYYY-MM-DD", what, value));
+  }
+}
+
+/// Sets cli.action when the subcommand is parsed.
+inline void on(CLI::App* sub, Cli& cli, std::function<int(Context&)> action) {
+  sub->callback([&cli, action = std::move(action)] { cli.action = action; });
+}
+
+}  // namespace labgate::gateway::ctl

@@ -1,0 +1,12 @@
+// labgatectl: monthly statements.
+#include "commands.hpp"
+#include "context.hpp"
+
+namespace labgate::gateway::ctl {
+
+void build_statements(CLI::App& app, Cli& cli) {
+  (void)app;
+  (void)cli;
+}
+
+}  // namespace labgate::gateway::ctl
