@@ -190,4 +190,98 @@ struct AuditEntry {
   std::vector<std::uint8_t> hash;
 };
 
+// ---- billing ----
+
+/// A rate's terms for the members of one plan.
+struct RatePlanTerm {
+  std::int64_t plan_id{0};
+  std::string plan_code;
+  std::int64_t discount_percent{0};  ///< 0..100, taken off each line after the minimum charge
+  std::int64_t included_minutes{0};  ///< free minutes per local calendar month per target
+};
+
+/// An effective-dated price for one machine or for coworking time. Money is integer yen.
+struct Rate {
+  std::int64_t id{0};
+  SessionKind kind{SessionKind::kMachine};
+  std::optional<std::string> machine_id;  ///< null for coworking
+  std::int64_t effective_from_ms{0};
+  std::optional<std::int64_t> effective_until_ms;  ///< exclusive; null: open-ended
+  std::int64_t unit_seconds{0};
+  std::int64_t price_per_unit{0};
+  std::optional<std::int64_t> idle_price_per_unit;  ///< price while the busy input is off
+  std::int64_t minimum_charge{0};
+  std::int64_t grace_seconds{0};
+  std::optional<std::int64_t> daily_cap;
+  std::string note;
+  std::int64_t created_at_ms{0};
+  std::string created_by;
+  std::vector<RatePlanTerm> plan_terms;  ///< by plan code (empty from Store::current_rate)
+
+  /// The machine id, or "coworking".
+  std::string target() const { return machine_id ? *machine_id : std::string("coworking"); }
+};
+
+/// One movement of a member's money: + top-up, - issued statement, +/- adjustment.
+struct AccountEntry {
+  std::int64_t id{0};
+  std::int64_t member_id{0};
+  std::int64_t at_ms{0};
+  std::int64_t amount{0};
+  std::string kind;       ///< "topup", "statement" or "adjustment"
+  std::string reference;  ///< top-up note, statement month 'YYYY-MM', adjustment reason
+  std::string actor;
+};
+
+/// A member's balance and credit limit (the tap path's view of an account).
+struct AccountStanding {
+  std::int64_t member_id{0};
+  std::int64_t balance{0};       ///< SUM(account_entries.amount)
+  std::int64_t credit_limit{0};  ///< 0 when the member has no accounts row
+};
+
+/// A member's account with its entries, oldest first.
+struct Account {
+  std::int64_t member_id{0};
+  std::string member_no;
+  std::int64_t balance{0};
+  std::int64_t credit_limit{0};
+  std::vector<AccountEntry> entries;
+};
+
+/// An item of the price list (materials, passes).
+struct PriceItem {
+  std::string code;
+  std::string name;
+  std::string unit{"pcs"};
+  std::int64_t price{0};
+  bool day_pass{false};  ///< buying it makes that local day's coworking free
+  bool active{true};
+};
+
+/// A sale of a price-list item. unit_price is the price at the time of sale.
+struct Sale {
+  std::int64_t id{0};
+  std::int64_t member_id{0};
+  std::string member_no;
+  std::string item_code;
+  std::int64_t quantity{0};
+  std::int64_t unit_price{0};
+  std::int64_t at_ms{0};
+  std::string note;
+  std::string actor;
+
+  /// quantity * unit_price.
+  std::int64_t amount() const { return quantity * unit_price; }
+};
+
+/// Staff's decision on a session held for review (longer than 24 h).
+struct SessionReview {
+  std::int64_t session_id{0};
+  std::int64_t billed_seconds{0};  ///< 0: waived
+  std::int64_t reviewed_at_ms{0};
+  std::string reviewer;
+  std::string note;
+};
+
 }  // namespace labgate::gateway::store

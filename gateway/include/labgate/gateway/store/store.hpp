@@ -78,6 +78,11 @@ struct NewMember {
   std::optional<std::string> valid_until;
 };
 
+/// Rows, options and outcome of Store::import_members (defined in store/import.hpp).
+struct ImportMember;
+struct ImportOptions;
+struct ImportResult;
+
 /// Input of Store::add_machine.
 struct NewMachine {
   std::string id;
@@ -148,6 +153,37 @@ struct AuditVerdict {
   std::string message;
 };
 
+/// One plan's terms in a NewRate.
+struct NewRatePlanTerm {
+  std::string plan_code;
+  std::int64_t discount_percent{0};  ///< 0..100
+  std::int64_t included_minutes{0};  ///< per local calendar month per target
+};
+
+/// Input of Store::set_rate. Money in integer yen, durations in seconds.
+struct NewRate {
+  SessionKind kind{SessionKind::kMachine};
+  std::optional<std::string> machine_id;         ///< required for kMachine, absent for coworking
+  std::optional<std::int64_t> effective_from_ms;  ///< default: now; never in the past
+  std::int64_t unit_seconds{0};
+  std::int64_t price_per_unit{0};
+  std::optional<std::int64_t> idle_price_per_unit;  ///< machines with a busy input only
+  std::int64_t minimum_charge{0};
+  std::int64_t grace_seconds{0};  ///< < 24 h
+  std::optional<std::int64_t> daily_cap;
+  std::vector<NewRatePlanTerm> plan_terms;
+  std::string note;
+};
+
+/// Input of Store::upsert_price_item.
+struct NewPriceItem {
+  std::string code;
+  std::string name;
+  std::string unit{"pcs"};
+  std::int64_t price{0};
+  bool day_pass{false};
+};
+
 /// Builds an outbox payload once the sequence number is known.
 using PayloadBuilder = std::function<std::string(std::int64_t seq)>;
 
@@ -201,16 +237,20 @@ class Store {
   /// As above, the payload built from the assigned sequence number.
   Result<std::int64_t> record_access(const AccessEvent& event, std::string topic, bool retain,
                                      const PayloadBuilder& payload);
-  /// Opens a session and records its event + outbox row. kConstraint when the machine (or the
-  /// member's coworking) already has an open session. Renews by-use certifications.
+  /// Opens a session and records its event + outbox row, stamping the rate in force at its start.
+  /// kConstraint when the machine (or the member's coworking) already has an open session.
+  /// Renews by-use certifications.
   Result<SessionWrite> open_session(const NewSession& session, const AccessEvent& event,
                                     const OutboxMessage& outbox);
   /// Closes an open session at `ended_at_ms` (never before its start) and records the event +
-  /// outbox row. measured_seconds defaults to the whole duration. kConflict if already closed.
+  /// outbox row. measured_seconds defaults to the whole duration; busy_seconds (time the
+  /// machine's busy input was on, for busy/idle rates) stays NULL when not given. kConflict if
+  /// already closed.
   Result<SessionWrite> close_session(const SessionRef& ref, std::int64_t ended_at_ms,
                                      std::string_view reason,
                                      std::optional<std::int64_t> measured_seconds,
-                                     const AccessEvent& event, const OutboxMessage& outbox);
+                                     const AccessEvent& event, const OutboxMessage& outbox,
+                                     std::optional<std::int64_t> busy_seconds = std::nullopt);
   /// Records the daemon's liveness time (used by recover_open_sessions).
   Status write_heartbeat(std::int64_t now_ms);
   /// Last heartbeat time, if any.
@@ -251,6 +291,9 @@ class Store {
   Result<std::vector<Plan>> list_plans();
   /// Adds a pending member.
   Result<Member> add_member(const NewMember& member, std::string_view actor);
+  /// Adds many members in one transaction with one audit row, all or nothing (see import.hpp).
+  Result<ImportResult> import_members(const std::vector<ImportMember>& members,
+                                      const ImportOptions& options, std::string_view actor);
   /// pending/suspended -> active.
   Result<Member> approve_member(std::string_view member_no, std::string_view actor);
   /// -> suspended with a reason.
@@ -316,6 +359,66 @@ class Store {
   Result<std::vector<AuditEntry>> list_audit(std::int64_t limit = 1000);
   /// Recomputes the chain; reports the first row whose link or hash is wrong.
   Result<AuditVerdict> verify_audit_chain();
+
+  // ---- billing: rates, accounts, price list, sales, session review (gateway/src/store/billing.cpp) ----
+
+  /// Adds an effective-dated rate and ends the open-ended rate of the same target at its start,
+  /// audited as rate_set. kInvalid: contradictory terms (unit <= 0, minimum > daily cap, grace
+  /// >= 24 h, discount outside 0..100, idle price without a price or on coworking). kNotFound:
+  /// unknown machine or plan. kConflict: starts in the past, reaches into a month with an issued
+  /// statement, or a rate of the target already starts at or after it.
+  Result<Rate> set_rate(const NewRate& rate, std::string_view actor);
+  /// Rates by target then start, with plan terms. `target` is a machine id or "coworking";
+  /// without include_history only rates still in force or starting later.
+  Result<std::vector<Rate>> list_rates(std::optional<std::string> target = std::nullopt,
+                                       bool include_history = false);
+  /// One rate with its plan terms.
+  Result<std::optional<Rate>> rate(std::int64_t rate_id);
+  /// The rate in force for a target at `at_ms` (tap path: one indexed prepared statement; the
+  /// plan terms are not loaded). machine_id must be given for kMachine and absent for coworking.
+  Result<std::optional<Rate>> current_rate(SessionKind kind,
+                                           std::optional<std::string_view> machine_id,
+                                           std::int64_t at_ms);
+
+  /// Sets a member's credit limit (>= 0 yen), creating the account row.
+  Result<Account> set_credit_limit(std::string_view member_no, std::int64_t yen,
+                                   std::string_view actor);
+  /// Adds a top-up (yen > 0) to the member's balance.
+  Result<AccountEntry> topup(std::string_view member_no, std::int64_t yen, std::string_view note,
+                             std::string_view actor);
+  /// Adds a signed correction (yen != 0) with its reason.
+  Result<AccountEntry> adjust(std::string_view member_no, std::int64_t yen,
+                              std::string_view reason, std::string_view actor);
+  /// Balance, credit limit and every entry of a member's account.
+  Result<Account> account(std::string_view member_no);
+  /// Balance and credit limit by member id (tap path: one prepared statement).
+  Result<AccountStanding> account_standing(std::int64_t member_id);
+
+  /// Adds or changes a price-list item (and reactivates it). Past sales keep their price.
+  Result<PriceItem> upsert_price_item(const NewPriceItem& item, std::string_view actor);
+  /// Takes an item off sale. kConflict when already inactive.
+  Result<PriceItem> deactivate_price_item(std::string_view code, std::string_view actor);
+  /// The price list by code.
+  Result<std::vector<PriceItem>> list_price_items(bool include_inactive = true);
+  /// Sells `quantity` (> 0) of an active item at its current price, at `at_ms` (default now).
+  /// kConflict when the item is inactive or that month's statement of the member is issued.
+  Result<Sale> sell(std::string_view member_no, std::string_view item_code, std::int64_t quantity,
+                    std::string_view note, std::string_view actor,
+                    std::optional<std::int64_t> at_ms = std::nullopt);
+  /// Sales by time, optionally of one member, with at_ms in [from_ms, to_ms).
+  Result<std::vector<Sale>> list_sales(std::optional<std::string> member_no = std::nullopt,
+                                       std::optional<std::int64_t> from_ms = std::nullopt,
+                                       std::optional<std::int64_t> to_ms = std::nullopt);
+
+  /// Closed sessions longer than 24 h (floor of whole seconds > 86400) with no review, by start.
+  Result<std::vector<Session>> list_held_sessions();
+  /// Decides what a held session bills: billed_seconds in 0 (waive) .. its real length.
+  /// kConflict when the session is open, not over 24 h, already reviewed, or its month's
+  /// statement of the member is issued.
+  Result<SessionReview> review_session(std::int64_t session_id, std::int64_t billed_seconds,
+                                       std::string_view note, std::string_view reviewer);
+  /// The review of a session, if any.
+  Result<std::optional<SessionReview>> session_review(std::int64_t session_id);
 
  private:
   Store(std::unique_ptr<Database> db, StoreOptions options);

@@ -1,0 +1,761 @@
+// Billing data kept by staff: rates, accounts, the price list, sales and reviews of long sessions.
+// Each write is one transaction with its audit row. The billing engine only reads these tables,
+// so every rule that keeps an issued statement unchanged is enforced here, at write time.
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "labgate/gateway/store/store.hpp"
+#include "rows.hpp"
+
+namespace labgate::gateway::store {
+
+namespace {
+
+using namespace rows;  // NOLINT: shared private helpers
+
+using json = nlohmann::ordered_json;
+
+constexpr std::int64_t kDaySeconds = 86400;
+
+json opt(const std::optional<std::int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+std::chrono::sys_time<std::chrono::milliseconds> sys_ms(std::int64_t ms) {
+  return std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
+}
+
+// Local time of `ms` in `tz`; UTC when the zone cannot be loaded (Store::open already checked it).
+date::local_time<std::chrono::milliseconds> local_of(std::int64_t ms, const std::string& tz) {
+  try {
+    return date::make_zoned(tz, sys_ms(ms)).get_local_time();
+  } catch (const std::exception&) {
+    return date::local_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
+  }
+}
+
+std::string local_month(std::int64_t ms, const std::string& tz) {
+  return date::format("%Y-%m", date::floor<date::days>(local_of(ms, tz)));
+}
+
+// "2026-11-01" at local midnight, "2026-11-01 14:30" otherwise: how a manager wrote it.
+std::string local_when(std::int64_t ms, const std::string& tz) {
+  const auto local = local_of(ms, tz);
+  const auto day = date::floor<date::days>(local);
+  if (local == day) return date::format("%F", day);
+  return date::format("%F %R", date::floor<std::chrono::minutes>(local));
+}
+
+// "3h 05m 10s" for messages.
+std::string human_seconds(std::int64_t s) {
+  const std::int64_t h = s / 3600;
+  const std::int64_t m = (s % 3600) / 60;
+  const std::int64_t sec = s % 60;
+  if (h > 0) return fmt::format("{}h {:02}m {:02}s", h, m, sec);
+  if (m > 0) return fmt::format("{}m {:02}s", m, sec);
+  return fmt::format("{}s", sec);
+}
+
+// True when `member_id` has an issued statement for `month`.
+Result<bool> statement_issued(Database& db, std::int64_t member_id, std::string_view month) {
+  auto stmt = db.prepare("SELECT 1 FROM statements WHERE member_id = ?1 AND month = ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_id).bind(2, month);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  const bool found = *row;
+  stmt->reset();
+  return found;
+}
+
+constexpr std::string_view kRateSelect =
+    "SELECT id, kind, machine_id, effective_from_ms, effective_until_ms, unit_seconds, "
+    "price_per_unit, idle_price_per_unit, minimum_charge, grace_seconds, daily_cap, note, "
+    "created_at_ms, created_by FROM rates ";
+
+Rate read_rate(const Statement& s) {
+  Rate r;
+  r.id = s.column_int64(0);
+  r.kind = s.column_text(1) == "coworking" ? SessionKind::kCoworking : SessionKind::kMachine;
+  r.machine_id = s.column_opt_text(2);
+  r.effective_from_ms = s.column_int64(3);
+  r.effective_until_ms = s.column_opt_int64(4);
+  r.unit_seconds = s.column_int64(5);
+  r.price_per_unit = s.column_int64(6);
+  r.idle_price_per_unit = s.column_opt_int64(7);
+  r.minimum_charge = s.column_int64(8);
+  r.grace_seconds = s.column_int64(9);
+  r.daily_cap = s.column_opt_int64(10);
+  r.note = s.column_text(11);
+  r.created_at_ms = s.column_int64(12);
+  r.created_by = s.column_text(13);
+  return r;
+}
+
+Status load_terms(Database& db, Rate& rate) {
+  auto stmt = db.prepare(
+      "SELECT t.plan_id, p.code, t.discount_percent, t.included_minutes FROM rate_plan_terms t "
+      "JOIN plans p ON p.id = t.plan_id WHERE t.rate_id = ?1 ORDER BY p.code");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, rate.id);
+  auto terms = collect<RatePlanTerm>(*stmt, [](const Statement& s) {
+    return RatePlanTerm{s.column_int64(0), s.column_text(1), s.column_int64(2), s.column_int64(3)};
+  });
+  if (!terms) return terms.error();
+  rate.plan_terms = std::move(*terms);
+  return {};
+}
+
+json rate_json(const Rate& r) {
+  json terms = json::array();
+  for (const auto& t : r.plan_terms) {
+    terms.push_back({{"plan", t.plan_code},
+                     {"discount_percent", t.discount_percent},
+                     {"included_minutes", t.included_minutes}});
+  }
+  return {{"rate_id", r.id},
+          {"target", r.target()},
+          {"effective_from_ms", r.effective_from_ms},
+          {"unit_seconds", r.unit_seconds},
+          {"price_per_unit", r.price_per_unit},
+          {"idle_price_per_unit", opt(r.idle_price_per_unit)},
+          {"minimum_charge", r.minimum_charge},
+          {"grace_seconds", r.grace_seconds},
+          {"daily_cap", opt(r.daily_cap)},
+          {"plan_terms", terms},
+          {"note", r.note}};
+}
+
+// Contradictions a manager can see from the terms alone, before touching the database.
+Status check_rate_terms(const NewRate& r, const std::string& target) {
+  if (r.kind == SessionKind::kMachine && (!r.machine_id || r.machine_id->empty())) {
+    return invalid("a machine rate needs a machine id");
+  }
+  if (r.kind == SessionKind::kCoworking && r.machine_id) {
+    return invalid("a coworking rate has no machine id");
+  }
+  if (r.unit_seconds <= 0) {
+    return invalid(fmt::format("rate for {}: the unit must be longer than 0 seconds (got {})",
+                               target, r.unit_seconds));
+  }
+  if (r.price_per_unit < 0) {
+    return invalid(fmt::format("rate for {}: price {} is negative", target, r.price_per_unit));
+  }
+  if (r.idle_price_per_unit) {
+    if (*r.idle_price_per_unit < 0) {
+      return invalid(
+          fmt::format("rate for {}: idle price {} is negative", target, *r.idle_price_per_unit));
+    }
+    if (r.kind == SessionKind::kCoworking) {
+      return invalid("an idle price applies only to machines with a busy input, not coworking");
+    }
+    if (r.price_per_unit == 0) {
+      return invalid(fmt::format(
+          "rate for {}: idle price {} without a (busy) price: set a price per unit above 0", target,
+          *r.idle_price_per_unit));
+    }
+  }
+  if (r.minimum_charge < 0) {
+    return invalid(
+        fmt::format("rate for {}: minimum charge {} is negative", target, r.minimum_charge));
+  }
+  if (r.grace_seconds < 0) {
+    return invalid(fmt::format("rate for {}: grace {}s is negative", target, r.grace_seconds));
+  }
+  if (r.grace_seconds >= kDaySeconds) {
+    return invalid(fmt::format(
+        "rate for {}: grace {} must be shorter than 24 h (longer sessions are held for review)",
+        target, human_seconds(r.grace_seconds)));
+  }
+  if (r.daily_cap) {
+    if (*r.daily_cap < 0) {
+      return invalid(fmt::format("rate for {}: daily cap {} is negative", target, *r.daily_cap));
+    }
+    if (r.minimum_charge > *r.daily_cap) {
+      return invalid(fmt::format("rate for {}: minimum charge {} exceeds the daily cap {}", target,
+                                 r.minimum_charge, *r.daily_cap));
+    }
+  }
+  for (std::size_t i = 0; i < r.plan_terms.size(); ++i) {
+    const auto& t = r.plan_terms[i];
+    if (t.plan_code.empty()) return invalid("a plan term needs a plan code");
+    if (t.discount_percent < 0 || t.discount_percent > 100) {
+      return invalid(fmt::format("rate for {}: discount {}% for plan {} is outside 0..100", target,
+                                 t.discount_percent, t.plan_code));
+    }
+    if (t.included_minutes < 0) {
+      return invalid(fmt::format("rate for {}: included minutes {} for plan {} are negative",
+                                 target, t.included_minutes, t.plan_code));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (r.plan_terms[j].plan_code == t.plan_code) {
+        return invalid(
+            fmt::format("rate for {}: plan {} has two sets of terms", target, t.plan_code));
+      }
+    }
+  }
+  return {};
+}
+
+constexpr std::string_view kSessionSelect =
+    "SELECT s.id, s.uuid, s.member_id, s.machine_id, s.kind, s.started_at_ms, s.ended_at_ms, "
+    "s.end_reason, s.measured_seconds, m.member_no FROM sessions s "
+    "JOIN members m ON m.id = s.member_id ";
+
+constexpr std::string_view kSaleSelect =
+    "SELECT sa.id, sa.member_id, m.member_no, sa.item_code, sa.quantity, sa.unit_price, "
+    "sa.at_ms, sa.note, sa.actor FROM sales sa JOIN members m ON m.id = sa.member_id ";
+
+Sale read_sale(const Statement& s) {
+  return Sale{s.column_int64(0), s.column_int64(1), s.column_text(2),
+              s.column_text(3),  s.column_int64(4), s.column_int64(5),
+              s.column_int64(6), s.column_text(7),  s.column_text(8)};
+}
+
+constexpr std::string_view kPriceSelect =
+    "SELECT code, name, unit, price, day_pass, active FROM price_list ";
+
+PriceItem read_price(const Statement& s) {
+  return PriceItem{s.column_text(0),  s.column_text(1), s.column_text(2),
+                   s.column_int64(3), s.column_bool(4), s.column_bool(5)};
+}
+
+Result<std::optional<PriceItem>> price_item(Database& db, std::string_view code) {
+  auto stmt = db.prepare(std::string(kPriceSelect) + "WHERE code = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, code);
+  return first<PriceItem>(*stmt, read_price);
+}
+
+}  // namespace
+
+// ---- rates ----
+
+Result<Rate> Store::set_rate(const NewRate& rate, std::string_view actor) {
+  const std::string target =
+      rate.kind == SessionKind::kCoworking ? "coworking" : rate.machine_id.value_or("");
+  LABGATE_TRY(check_rate_terms(rate, target));
+  LABGATE_TRY(require_text(actor, "actor"));
+  const std::int64_t now = now_ms();
+  const std::int64_t from = rate.effective_from_ms.value_or(now);
+  const std::string& tz = options_.time_zone;
+  if (from < now) {
+    return conflict(fmt::format(
+        "rate for {} from {} starts in the past: a rate change applies only to sessions that "
+        "start after it (use a later date, or now)",
+        target, local_when(from, tz)));
+  }
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  if (rate.kind == SessionKind::kMachine) {
+    auto m = machine(*rate.machine_id);
+    if (!m) return m.error();
+    if (!*m) return not_found(fmt::format("unknown machine '{}'", *rate.machine_id));
+  }
+  // Plan ids in the order given; every plan must exist before anything is written.
+  std::vector<std::int64_t> plan_ids;
+  for (const auto& t : rate.plan_terms) {
+    auto stmt = db_->prepare("SELECT id FROM plans WHERE code = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, t.plan_code);
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) {
+      return not_found(fmt::format("rate for {}: unknown plan '{}'", target, t.plan_code));
+    }
+    plan_ids.push_back(stmt->column_int64(0));
+    stmt->reset();
+  }
+  const std::string month = local_month(from, tz);
+  {
+    auto stmt = db_->prepare(
+        "SELECT st.month, m.member_no FROM statements st JOIN members m ON m.id = st.member_id "
+        "WHERE st.month >= ?1 ORDER BY st.month, m.member_no LIMIT 1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, month);
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (*row) {
+      const std::string issued_month = stmt->column_text(0);
+      const std::string member_no = stmt->column_text(1);
+      stmt->reset();
+      return conflict(
+          fmt::format("rate for {} from {} would change the statement already issued for {} ({})",
+                      target, local_when(from, tz), issued_month, member_no));
+    }
+  }
+  const std::string kind = rate.kind == SessionKind::kCoworking ? "coworking" : "machine";
+  const std::optional<std::string> machine_id =
+      rate.kind == SessionKind::kMachine ? rate.machine_id : std::nullopt;
+  {
+    auto stmt = db_->prepare(std::string(kRateSelect) +
+                             "WHERE kind = ?1 AND machine_id IS ?2 AND effective_from_ms >= ?3 "
+                             "ORDER BY effective_from_ms LIMIT 1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, kind).bind(2, machine_id).bind(3, from);
+    auto later = first<Rate>(*stmt, read_rate);
+    if (!later) return later.error();
+    if (*later) {
+      return conflict(fmt::format(
+          "rate for {} from {} overlaps rate {} which starts {}: change or replace that one "
+          "instead",
+          target, local_when(from, tz), (*later)->id, local_when((*later)->effective_from_ms, tz)));
+    }
+  }
+  // Rates that would still be in force at `from`: the open-ended one (or one ending after it)
+  // ends where the new one begins.
+  std::optional<std::int64_t> superseded;
+  {
+    auto stmt = db_->prepare(
+        "SELECT id FROM rates WHERE kind = ?1 AND machine_id IS ?2 AND effective_from_ms < ?3 "
+        "AND (effective_until_ms IS NULL OR effective_until_ms > ?3) "
+        "ORDER BY effective_from_ms DESC LIMIT 1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, kind).bind(2, machine_id).bind(3, from);
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (*row) superseded = stmt->column_int64(0);
+    stmt->reset();
+  }
+  if (superseded) {
+    auto stmt = db_->prepare("UPDATE rates SET effective_until_ms = ?2 WHERE id = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, *superseded).bind(2, from);
+    LABGATE_TRY(stmt->run());
+  }
+  auto insert = db_->prepare(
+      "INSERT INTO rates (kind, machine_id, effective_from_ms, effective_until_ms, unit_seconds, "
+      "price_per_unit, idle_price_per_unit, minimum_charge, grace_seconds, daily_cap, note, "
+      "created_at_ms, created_by) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+      "?12)");
+  if (!insert) return insert.error();
+  insert->bind(1, kind)
+      .bind(2, machine_id)
+      .bind(3, from)
+      .bind(4, rate.unit_seconds)
+      .bind(5, rate.price_per_unit)
+      .bind(6, rate.idle_price_per_unit)
+      .bind(7, rate.minimum_charge)
+      .bind(8, rate.grace_seconds)
+      .bind(9, rate.daily_cap)
+      .bind(10, rate.note)
+      .bind(11, now)
+      .bind(12, actor);
+  LABGATE_TRY(insert->run());
+  const std::int64_t id = db_->last_insert_rowid();
+  for (std::size_t i = 0; i < rate.plan_terms.size(); ++i) {
+    auto stmt = db_->prepare(
+        "INSERT INTO rate_plan_terms (rate_id, plan_id, discount_percent, included_minutes) "
+        "VALUES (?1, ?2, ?3, ?4)");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, id)
+        .bind(2, plan_ids[i])
+        .bind(3, rate.plan_terms[i].discount_percent)
+        .bind(4, rate.plan_terms[i].included_minutes);
+    LABGATE_TRY(stmt->run());
+  }
+  auto out = this->rate(id);
+  if (!out) return out.error();
+  json detail = rate_json(**out);
+  detail["superseded_rate_id"] = opt(superseded);
+  LABGATE_TRY(audit(actor, "rate_set", target, detail.dump()));
+  LABGATE_TRY(tx->commit());
+  return std::move(**out);
+}
+
+Result<std::optional<Rate>> Store::rate(std::int64_t rate_id) {
+  auto stmt = db_->prepare(std::string(kRateSelect) + "WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, rate_id);
+  auto r = first<Rate>(*stmt, read_rate);
+  if (!r) return r.error();
+  if (*r) LABGATE_TRY(load_terms(*db_, **r));
+  return r;
+}
+
+Result<std::vector<Rate>> Store::list_rates(std::optional<std::string> target,
+                                            bool include_history) {
+  std::optional<std::string> kind;
+  std::optional<std::string> machine_id;
+  if (target) {
+    if (*target == "coworking") {
+      kind = "coworking";
+    } else {
+      kind = "machine";
+      machine_id = target;
+    }
+  }
+  auto stmt = db_->prepare(std::string(kRateSelect) +
+                           "WHERE (?1 IS NULL OR (kind = ?1 AND machine_id IS ?2)) "
+                           "AND (?3 OR effective_until_ms IS NULL OR effective_until_ms > ?4) "
+                           "ORDER BY kind = 'machine', machine_id, effective_from_ms, id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, kind).bind(2, machine_id).bind_bool(3, include_history).bind(4, now_ms());
+  auto rows = collect<Rate>(*stmt, read_rate);
+  if (!rows) return rows.error();
+  for (auto& r : *rows) LABGATE_TRY(load_terms(*db_, r));
+  return rows;
+}
+
+Result<std::optional<Rate>> Store::current_rate(SessionKind kind,
+                                                std::optional<std::string_view> machine_id,
+                                                std::int64_t at_ms) {
+  // Effective windows of one target never overlap (set_rate refuses it), so the latest start at
+  // or before at_ms is the only candidate; rates_target serves both the equality and the range.
+  static const std::string kSql =
+      std::string(kRateSelect) +
+      "WHERE kind = ?1 AND machine_id IS ?2 AND effective_from_ms <= ?3 "
+      "AND (effective_until_ms IS NULL OR effective_until_ms > ?3) "
+      "ORDER BY effective_from_ms DESC LIMIT 1";
+  auto stmt = db_->prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, kind == SessionKind::kCoworking ? "coworking" : "machine");
+  if (machine_id && kind == SessionKind::kMachine) {
+    stmt->bind(2, *machine_id);
+  } else {
+    stmt->bind_null(2);
+  }
+  stmt->bind(3, at_ms);
+  return first<Rate>(*stmt, read_rate);
+}
+
+// ---- accounts ----
+
+Result<AccountStanding> Store::account_standing(std::int64_t member_id) {
+  auto stmt = db_->prepare(
+      "SELECT COALESCE((SELECT SUM(amount) FROM account_entries WHERE member_id = ?1), 0), "
+      "COALESCE((SELECT credit_limit FROM accounts WHERE member_id = ?1), 0)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_id);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  AccountStanding out{member_id, stmt->column_int64(0), stmt->column_int64(1)};
+  stmt->reset();
+  return out;
+}
+
+Result<Account> Store::account(std::string_view member_no) {
+  auto id = member_id(member_no);
+  if (!id) return id.error();
+  auto standing = account_standing(*id);
+  if (!standing) return standing.error();
+  auto stmt = db_->prepare(
+      "SELECT id, member_id, at_ms, amount, kind, reference, actor FROM account_entries "
+      "WHERE member_id = ?1 ORDER BY at_ms, id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, *id);
+  auto entries = collect<AccountEntry>(*stmt, [](const Statement& s) {
+    return AccountEntry{s.column_int64(0), s.column_int64(1), s.column_int64(2), s.column_int64(3),
+                        s.column_text(4),  s.column_text(5),  s.column_text(6)};
+  });
+  if (!entries) return entries.error();
+  return Account{*id, std::string(member_no), standing->balance, standing->credit_limit,
+                 std::move(*entries)};
+}
+
+Result<Account> Store::set_credit_limit(std::string_view member_no, std::int64_t yen,
+                                        std::string_view actor) {
+  if (yen < 0) {
+    return invalid(fmt::format("credit limit {} is negative (0 means prepaid only)", yen));
+  }
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto id = member_id(member_no);
+  if (!id) return id.error();
+  auto before = account_standing(*id);
+  if (!before) return before.error();
+  auto stmt = db_->prepare(
+      "INSERT INTO accounts (member_id, credit_limit) VALUES (?1, ?2) "
+      "ON CONFLICT (member_id) DO UPDATE SET credit_limit = excluded.credit_limit");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, *id).bind(2, yen);
+  LABGATE_TRY(stmt->run());
+  LABGATE_TRY(audit(actor, "account.credit_limit", member_no,
+                    json{{"from", before->credit_limit}, {"to", yen}}.dump()));
+  auto out = account(member_no);
+  if (!out) return out.error();
+  LABGATE_TRY(tx->commit());
+  return std::move(*out);
+}
+
+namespace {
+
+Result<AccountEntry> insert_entry(Database& db, std::int64_t member_id, std::int64_t at_ms,
+                                  std::int64_t amount, std::string_view kind,
+                                  std::string_view reference, std::string_view actor) {
+  auto stmt = db.prepare(
+      "INSERT INTO account_entries (member_id, at_ms, amount, kind, reference, actor) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_id)
+      .bind(2, at_ms)
+      .bind(3, amount)
+      .bind(4, kind)
+      .bind(5, reference)
+      .bind(6, actor);
+  LABGATE_TRY(stmt->run());
+  return AccountEntry{db.last_insert_rowid(), member_id,         at_ms, amount, std::string(kind),
+                      std::string(reference), std::string(actor)};
+}
+
+}  // namespace
+
+Result<AccountEntry> Store::topup(std::string_view member_no, std::int64_t yen,
+                                  std::string_view note, std::string_view actor) {
+  if (yen <= 0) {
+    return invalid(fmt::format(
+        "a top-up must be a positive amount of yen (got {}); use an adjustment to take money off",
+        yen));
+  }
+  LABGATE_TRY(require_text(actor, "actor"));
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto id = member_id(member_no);
+  if (!id) return id.error();
+  auto entry = insert_entry(*db_, *id, now_ms(), yen, "topup", note, actor);
+  if (!entry) return entry.error();
+  LABGATE_TRY(audit(actor, "account.topup", member_no,
+                    json{{"entry_id", entry->id}, {"amount", yen}, {"note", note}}.dump()));
+  LABGATE_TRY(tx->commit());
+  return std::move(*entry);
+}
+
+Result<AccountEntry> Store::adjust(std::string_view member_no, std::int64_t yen,
+                                   std::string_view reason, std::string_view actor) {
+  if (yen == 0) return invalid("an adjustment of 0 yen changes nothing");
+  LABGATE_TRY(require_text(reason, "adjustment reason"));
+  LABGATE_TRY(require_text(actor, "actor"));
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto id = member_id(member_no);
+  if (!id) return id.error();
+  auto entry = insert_entry(*db_, *id, now_ms(), yen, "adjustment", reason, actor);
+  if (!entry) return entry.error();
+  LABGATE_TRY(audit(actor, "account.adjust", member_no,
+                    json{{"entry_id", entry->id}, {"amount", yen}, {"reason", reason}}.dump()));
+  LABGATE_TRY(tx->commit());
+  return std::move(*entry);
+}
+
+// ---- price list and sales ----
+
+Result<PriceItem> Store::upsert_price_item(const NewPriceItem& item, std::string_view actor) {
+  LABGATE_TRY(require_text(item.code, "item code"));
+  LABGATE_TRY(require_text(item.name, "item name"));
+  LABGATE_TRY(require_text(item.unit, "item unit"));
+  if (item.price < 0) {
+    return invalid(fmt::format("price {} of item {} is negative", item.price, item.code));
+  }
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto before = price_item(*db_, item.code);
+  if (!before) return before.error();
+  auto stmt = db_->prepare(
+      "INSERT INTO price_list (code, name, unit, price, day_pass, active) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
+      "unit = excluded.unit, price = excluded.price, day_pass = excluded.day_pass, active = 1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, item.code)
+      .bind(2, item.name)
+      .bind(3, item.unit)
+      .bind(4, item.price)
+      .bind_bool(5, item.day_pass);
+  LABGATE_TRY(stmt->run());
+  json detail{
+      {"name", item.name}, {"unit", item.unit}, {"price", item.price}, {"day_pass", item.day_pass}};
+  detail["previous_price"] = *before ? json((*before)->price) : json(nullptr);
+  LABGATE_TRY(audit(actor, "price.set", item.code, detail.dump()));
+  auto out = price_item(*db_, item.code);
+  if (!out) return out.error();
+  LABGATE_TRY(tx->commit());
+  return std::move(**out);
+}
+
+Result<PriceItem> Store::deactivate_price_item(std::string_view code, std::string_view actor) {
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto item = price_item(*db_, code);
+  if (!item) return item.error();
+  if (!*item) return not_found(fmt::format("unknown price-list item '{}'", code));
+  if (!(*item)->active) return conflict(fmt::format("item '{}' is already inactive", code));
+  auto stmt = db_->prepare("UPDATE price_list SET active = 0 WHERE code = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, code);
+  LABGATE_TRY(stmt->run());
+  LABGATE_TRY(audit(actor, "price.deactivate", code, json{{"name", (*item)->name}}.dump()));
+  LABGATE_TRY(tx->commit());
+  (*item)->active = false;
+  return std::move(**item);
+}
+
+Result<std::vector<PriceItem>> Store::list_price_items(bool include_inactive) {
+  auto stmt = db_->prepare(std::string(kPriceSelect) + "WHERE ?1 OR active = 1 ORDER BY code");
+  if (!stmt) return stmt.error();
+  stmt->bind_bool(1, include_inactive);
+  return collect<PriceItem>(*stmt, read_price);
+}
+
+Result<Sale> Store::sell(std::string_view member_no, std::string_view item_code,
+                         std::int64_t quantity, std::string_view note, std::string_view actor,
+                         std::optional<std::int64_t> at_ms) {
+  if (quantity <= 0) {
+    return invalid(fmt::format("quantity must be at least 1 (got {})", quantity));
+  }
+  LABGATE_TRY(require_text(actor, "actor"));
+  const std::int64_t at = at_ms.value_or(now_ms());
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto id = member_id(member_no);
+  if (!id) return id.error();
+  auto item = price_item(*db_, item_code);
+  if (!item) return item.error();
+  if (!*item) return not_found(fmt::format("unknown price-list item '{}'", item_code));
+  if (!(*item)->active) {
+    return conflict(fmt::format("item '{}' ({}) is no longer sold", item_code, (*item)->name));
+  }
+  const std::string month = local_month(at, options_.time_zone);
+  auto issued = statement_issued(*db_, *id, month);
+  if (!issued) return issued.error();
+  if (*issued) {
+    return conflict(fmt::format(
+        "the {} statement of {} is already issued: record the sale in an open month or adjust "
+        "the account",
+        month, member_no));
+  }
+  if ((*item)->price > 0 && quantity > INT64_MAX / (*item)->price) {
+    return invalid(fmt::format("quantity {} of {} is too large", quantity, item_code));
+  }
+  auto stmt = db_->prepare(
+      "INSERT INTO sales (member_id, item_code, quantity, unit_price, at_ms, note, actor) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, *id)
+      .bind(2, item_code)
+      .bind(3, quantity)
+      .bind(4, (*item)->price)
+      .bind(5, at)
+      .bind(6, note)
+      .bind(7, actor);
+  LABGATE_TRY(stmt->run());
+  Sale sale{db_->last_insert_rowid(), *id, std::string(member_no), std::string(item_code), quantity,
+            (*item)->price,           at,  std::string(note),      std::string(actor)};
+  LABGATE_TRY(audit(actor, "sale", member_no,
+                    json{{"sale_id", sale.id},
+                         {"item", sale.item_code},
+                         {"quantity", quantity},
+                         {"unit_price", sale.unit_price},
+                         {"amount", sale.amount()},
+                         {"at_ms", at},
+                         {"note", note}}
+                        .dump()));
+  LABGATE_TRY(tx->commit());
+  return sale;
+}
+
+Result<std::vector<Sale>> Store::list_sales(std::optional<std::string> member_no,
+                                            std::optional<std::int64_t> from_ms,
+                                            std::optional<std::int64_t> to_ms) {
+  auto stmt = db_->prepare(std::string(kSaleSelect) +
+                           "WHERE (?1 IS NULL OR m.member_no = ?1) AND (?2 IS NULL OR "
+                           "sa.at_ms >= ?2) AND (?3 IS NULL OR sa.at_ms < ?3) "
+                           "ORDER BY sa.at_ms, sa.id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_no).bind(2, from_ms).bind(3, to_ms);
+  return collect<Sale>(*stmt, read_sale);
+}
+
+// ---- sessions held for review ----
+
+Result<std::vector<Session>> Store::list_held_sessions() {
+  auto stmt = db_->prepare(
+      std::string(kSessionSelect) +
+      "WHERE s.ended_at_ms IS NOT NULL AND (s.ended_at_ms - s.started_at_ms) / 1000 > 86400 "
+      "AND NOT EXISTS (SELECT 1 FROM session_reviews r WHERE r.session_id = s.id) "
+      "ORDER BY s.started_at_ms, s.id");
+  if (!stmt) return stmt.error();
+  return collect<Session>(*stmt, read_session);
+}
+
+Result<std::optional<SessionReview>> Store::session_review(std::int64_t session_id) {
+  auto stmt = db_->prepare(
+      "SELECT session_id, billed_seconds, reviewed_at_ms, reviewer, note FROM session_reviews "
+      "WHERE session_id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, session_id);
+  return first<SessionReview>(*stmt, [](const Statement& s) {
+    return SessionReview{s.column_int64(0), s.column_int64(1), s.column_int64(2), s.column_text(3),
+                         s.column_text(4)};
+  });
+}
+
+Result<SessionReview> Store::review_session(std::int64_t session_id, std::int64_t billed_seconds,
+                                            std::string_view note, std::string_view reviewer) {
+  LABGATE_TRY(require_text(reviewer, "reviewer"));
+  if (billed_seconds < 0) {
+    return invalid(
+        fmt::format("billed seconds {} are negative (0 waives the session)", billed_seconds));
+  }
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto stmt = db_->prepare(std::string(kSessionSelect) + "WHERE s.id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, session_id);
+  auto found = first<Session>(*stmt, read_session);
+  if (!found) return found.error();
+  if (!*found) return not_found(fmt::format("unknown session {}", session_id));
+  const Session& s = **found;
+  if (!s.ended_at_ms) {
+    return conflict(
+        fmt::format("session {} is still open: close it before reviewing it", session_id));
+  }
+  const std::int64_t length = (*s.ended_at_ms - s.started_at_ms) / 1000;
+  if (length <= kDaySeconds) {
+    return conflict(fmt::format("session {} lasted {}: only sessions over 24 h are held for review",
+                                session_id, human_seconds(length)));
+  }
+  auto existing = session_review(session_id);
+  if (!existing) return existing.error();
+  if (*existing) {
+    return conflict(fmt::format("session {} was already reviewed by {} (billed {})", session_id,
+                                (*existing)->reviewer, human_seconds((*existing)->billed_seconds)));
+  }
+  if (billed_seconds > length) {
+    return invalid(fmt::format("cannot bill {} for session {}: it lasted only {}",
+                               human_seconds(billed_seconds), session_id, human_seconds(length)));
+  }
+  const std::string month = local_month(s.started_at_ms, options_.time_zone);
+  auto issued = statement_issued(*db_, s.member_id, month);
+  if (!issued) return issued.error();
+  if (*issued) {
+    return conflict(
+        fmt::format("the {} statement of {} is already issued: session {} is part "
+                    "of it and can no longer be reviewed",
+                    month, s.member_no.value_or("?"), session_id));
+  }
+  SessionReview review{session_id, billed_seconds, now_ms(), std::string(reviewer),
+                       std::string(note)};
+  auto insert = db_->prepare(
+      "INSERT INTO session_reviews (session_id, billed_seconds, reviewed_at_ms, reviewer, note) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!insert) return insert.error();
+  insert->bind(1, session_id)
+      .bind(2, billed_seconds)
+      .bind(3, review.reviewed_at_ms)
+      .bind(4, reviewer)
+      .bind(5, note);
+  LABGATE_TRY(insert->run());
+  LABGATE_TRY(audit(reviewer, "session.review", std::to_string(session_id),
+                    json{{"member", s.member_no.value_or("")},
+                         {"seconds", length},
+                         {"billed_seconds", billed_seconds},
+                         {"waived", billed_seconds == 0},
+                         {"note", note}}
+                        .dump()));
+  LABGATE_TRY(tx->commit());
+  return review;
+}
+
+}  // namespace labgate::gateway::store
