@@ -83,6 +83,11 @@ struct ImportMember;
 struct ImportOptions;
 struct ImportResult;
 
+/// Rows, options and outcome of Store::import_members (defined in store/import.hpp).
+struct ImportMember;
+struct ImportOptions;
+struct ImportResult;
+
 /// Input of Store::add_machine.
 struct NewMachine {
   std::string id;
@@ -291,6 +296,9 @@ class Store {
   Result<std::vector<Plan>> list_plans();
   /// Adds a pending member.
   Result<Member> add_member(const NewMember& member, std::string_view actor);
+  /// Adds many members in one transaction with one audit row, all or nothing (see import.hpp).
+  Result<ImportResult> import_members(const std::vector<ImportMember>& members,
+                                      const ImportOptions& options, std::string_view actor);
   /// Adds many members in one transaction with one audit row, all or nothing (see import.hpp).
   Result<ImportResult> import_members(const std::vector<ImportMember>& members,
                                       const ImportOptions& options, std::string_view actor);
