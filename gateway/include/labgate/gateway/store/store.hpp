@@ -83,11 +83,6 @@ struct ImportMember;
 struct ImportOptions;
 struct ImportResult;
 
-/// Rows, options and outcome of Store::import_members (defined in store/import.hpp).
-struct ImportMember;
-struct ImportOptions;
-struct ImportResult;
-
 /// Input of Store::add_machine.
 struct NewMachine {
   std::string id;
@@ -168,7 +163,7 @@ struct NewRatePlanTerm {
 /// Input of Store::set_rate. Money in integer yen, durations in seconds.
 struct NewRate {
   SessionKind kind{SessionKind::kMachine};
-  std::optional<std::string> machine_id;         ///< required for kMachine, absent for coworking
+  std::optional<std::string> machine_id;          ///< required for kMachine, absent for coworking
   std::optional<std::int64_t> effective_from_ms;  ///< default: now; never in the past
   std::int64_t unit_seconds{0};
   std::int64_t price_per_unit{0};
@@ -299,9 +294,6 @@ class Store {
   /// Adds many members in one transaction with one audit row, all or nothing (see import.hpp).
   Result<ImportResult> import_members(const std::vector<ImportMember>& members,
                                       const ImportOptions& options, std::string_view actor);
-  /// Adds many members in one transaction with one audit row, all or nothing (see import.hpp).
-  Result<ImportResult> import_members(const std::vector<ImportMember>& members,
-                                      const ImportOptions& options, std::string_view actor);
   /// pending/suspended -> active.
   Result<Member> approve_member(std::string_view member_no, std::string_view actor);
   /// -> suspended with a reason.
@@ -368,7 +360,7 @@ class Store {
   /// Recomputes the chain; reports the first row whose link or hash is wrong.
   Result<AuditVerdict> verify_audit_chain();
 
-  // ---- billing: rates, accounts, price list, sales, session review (gateway/src/store/billing.cpp) ----
+  // ---- billing: rates, accounts, price list, sales, session review (store/billing.cpp) ----
 
   /// Adds an effective-dated rate and ends the open-ended rate of the same target at its start,
   /// audited as rate_set. kInvalid: contradictory terms (unit <= 0, minimum > daily cap, grace
@@ -395,8 +387,8 @@ class Store {
   Result<AccountEntry> topup(std::string_view member_no, std::int64_t yen, std::string_view note,
                              std::string_view actor);
   /// Adds a signed correction (yen != 0) with its reason.
-  Result<AccountEntry> adjust(std::string_view member_no, std::int64_t yen,
-                              std::string_view reason, std::string_view actor);
+  Result<AccountEntry> adjust(std::string_view member_no, std::int64_t yen, std::string_view reason,
+                              std::string_view actor);
   /// Balance, credit limit and every entry of a member's account.
   Result<Account> account(std::string_view member_no);
   /// Balance and credit limit by member id (tap path: one prepared statement).
