@@ -1,0 +1,36 @@
+#pragma once
+// Statement rendering. Both formats are byte-identical for identical statements: nothing in the
+// body depends on when or where it was rendered.
+//  - CSV: UTF-8 with a byte order mark (so Excel in Japan opens it as UTF-8), CRLF line ends,
+//    RFC 4180 quoting. Sections: header, lines, subtotals and total, held and open sessions.
+//  - JSON: one object with keys in a fixed order (member_no, name, month, plan, time_zone,
+//    currency, lines, subtotals, total, held_for_review, open_sessions, note), compact.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "labgate/gateway/billing/engine.hpp"
+
+namespace labgate::gateway::billing {
+
+/// The UTF-8 byte order mark that starts every CSV file.
+inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+/// One CSV field, quoted per RFC 4180 when it holds a comma, quote, CR or LF.
+std::string csv_field(std::string_view text);
+/// The statement as CSV (BOM, CRLF).
+std::string to_csv(const Statement& statement);
+/// The statement as compact JSON (UTF-8, not ASCII-escaped).
+std::string to_json(const Statement& statement);
+/// One CSV (BOM, CRLF) with a row per statement: member_no, name, month, plan, lines,
+/// machine, coworking, materials, total, held, open, note.
+std::string summary_csv(const std::vector<Statement>& statements);
+/// Appends one summary row for `statement` to `out` (the header is kSummaryHeader).
+void append_summary_row(std::string& out, const Statement& statement);
+/// The header row of summary_csv, with CRLF.
+inline constexpr std::string_view kSummaryHeader =
+    "member_no,name,month,plan,lines,machine,coworking,materials,total,held_for_review,"
+    "open_sessions,note\r\n";
+
+}  // namespace labgate::gateway::billing

@@ -1,0 +1,115 @@
+#pragma once
+// The database side of billing: loading member-months for the engine (one ordered query over the
+// month for all members, or one indexed query for one member), issuing statements, listing them,
+// and the unbilled total the daemon checks at tap time. Reads the billing tables of schema v2
+// through its own prepared statements; writes only statements, account_entries and audit_log
+// (issue). Errors come back as store::Result values, never as exceptions.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "labgate/gateway/billing/engine.hpp"
+#include "labgate/gateway/store/database.hpp"
+#include "labgate/gateway/store/result.hpp"
+
+namespace labgate::gateway::billing {
+
+namespace st = labgate::gateway::store;
+
+/// A local calendar month as an instant range [begin_ms, end_ms).
+struct MonthRange {
+  std::string month;  ///< "YYYY-MM"
+  std::int64_t begin_ms{0};
+  std::int64_t end_ms{0};
+};
+
+/// The zone named `name` from the OS tz database; kInvalid when unknown.
+st::Result<const date::time_zone*> find_zone(std::string_view name);
+/// Parses "YYYY-MM" (kInvalid otherwise) into its range in `tz`.
+st::Result<MonthRange> month_range(std::string_view month, const date::time_zone* tz);
+/// The local month ("YYYY-MM") of an instant in `tz`.
+std::string month_of(std::int64_t ms, const date::time_zone* tz);
+
+/// The engine input of one member-month. kNotFound for an unknown member; a month without usage
+/// gives an input without sessions or sales (its statement says "no usage in YYYY-MM").
+st::Result<StatementInput> load_member_month(st::Database& db, std::string_view member_no,
+                                             const MonthRange& month);
+/// Calls `sink` once per member with any session or sale starting in the month, in member_no
+/// order, after one ordered pass over the month's sessions. Returns the number of members.
+st::Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
+                                   const std::function<void(StatementInput&&)>& sink);
+
+/// The statement of one member-month (load + bill).
+st::Result<Statement> member_statement(st::Database& db, std::string_view member_no,
+                                       std::string_view month, const date::time_zone* tz);
+/// The statements of every member with usage in the month, in member_no order. kNotFound with
+/// "no usage in YYYY-MM" when nobody used anything.
+st::Result<std::vector<Statement>> month_statements(st::Database& db, std::string_view month,
+                                                    const date::time_zone* tz);
+
+/// What to issue: a month, one member or all members with usage, who issues it and when.
+struct IssueRequest {
+  std::string month;
+  std::optional<std::string> member_no;
+  std::string actor;
+  std::int64_t now_ms{0};
+};
+/// One statement written by issue_statements.
+struct IssuedStatement {
+  std::int64_t statement_id{0};
+  std::string member_no;
+  std::int64_t total{0};
+  std::string sha256;  ///< hex of the body_json
+};
+/// A member issue_statements left alone, and why.
+struct IssueRefusal {
+  std::string member_no;
+  std::string reason;
+};
+/// Outcome of issue_statements.
+struct IssueReport {
+  std::vector<IssuedStatement> issued;
+  std::vector<IssueRefusal> refused;
+};
+
+/// Freezes a month: per member a statements row (body_json = to_json, its sha256, total), an
+/// account_entries row (kind statement, amount -total, reference the month) and an audit row
+/// (action statement_issue), all in one transaction. Refusals: the month has not ended (error
+/// kConflict), no usage in the month (kNotFound). For one member, a refusal (already issued, open
+/// or held sessions) is an error (kConflict) and nothing is written; for all members, refused
+/// members are reported and the others issued.
+st::Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& request,
+                                         const date::time_zone* tz);
+
+/// A row of the statements table.
+struct IssuedRow {
+  std::int64_t id{0};
+  std::string member_no;
+  std::string name;
+  std::string month;
+  std::int64_t issued_at_ms{0};
+  std::string issued_by;
+  std::int64_t total{0};
+  std::string sha256;
+};
+/// Issued statements (of one month when given), by month then member_no.
+st::Result<std::vector<IssuedRow>> list_statements(st::Database& db,
+                                                   const std::optional<std::string>& month);
+/// The body_json of an issued statement, if any.
+st::Result<std::optional<std::string>> issued_body(st::Database& db, std::string_view member_no,
+                                                   std::string_view month);
+
+/// What the member owes for closed sessions and sales in months with no issued statement for
+/// them, up to the month of `now_ms`: the engine's totals (held and open sessions count 0). One
+/// member, indexed queries only: meant for the tap path.
+st::Result<std::int64_t> unbilled_total(st::Database& db, std::int64_t member_id,
+                                        std::int64_t now_ms, const date::time_zone* tz);
+
+/// Lowercase hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace labgate::gateway::billing

@@ -1,0 +1,365 @@
+#include "labgate/gateway/billing/engine.hpp"
+
+#include <date/date.h>
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <utility>
+
+namespace labgate::gateway::billing {
+
+namespace {
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return a <= 0 ? 0 : (a + b - 1) / b;
+}
+
+// Sessions merged into one line (rule 2). A reviewed session always stands alone: its billed
+// seconds are a staff decision, not a measurement that can be added to its neighbours.
+struct Group {
+  std::vector<std::int64_t> ids;
+  std::string target;
+  std::int64_t start_ms{0};
+  std::int64_t end_ms{0};
+  std::int64_t seconds{0};
+  std::optional<std::int64_t> busy;
+  std::optional<RateTerms> rate;
+  std::optional<Review> review;
+};
+
+bool same_rate(const std::optional<RateTerms>& a, const std::optional<RateTerms>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || a->id == b->id;
+}
+
+std::string join_ids(const std::vector<std::int64_t>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) out += '+';
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(LineType type) {
+  switch (type) {
+    case LineType::kMachine:
+      return "machine";
+    case LineType::kCoworking:
+      return "coworking";
+    case LineType::kSale:
+      return "sale";
+  }
+  return "machine";
+}
+
+std::string format_duration(std::int64_t seconds) {
+  if (seconds < 0) seconds = 0;
+  const std::int64_t h = seconds / 3600;
+  const std::int64_t m = (seconds % 3600) / 60;
+  const std::int64_t s = seconds % 60;
+  if (h > 0) {
+    if (s != 0) return fmt::format("{}h{:02}m{:02}s", h, m, s);
+    return fmt::format("{}h{:02}m", h, m);
+  }
+  if (m > 0) {
+    if (s != 0) return fmt::format("{}m{:02}s", m, s);
+    return fmt::format("{}m", m);
+  }
+  return fmt::format("{}s", s);
+}
+
+Engine::Engine(const date::time_zone* tz) : tz_(tz) {}
+
+std::int64_t Engine::offset_seconds(std::int64_t ms) const {
+  const std::int64_t s = floor_div(ms, 1000);
+  if (s >= cache_begin_s_ && s < cache_end_s_) return cache_offset_s_;
+  // Offsets only change at transitions, so one lookup serves every instant up to the next one.
+  const auto info = tz_->get_info(date::sys_seconds{std::chrono::seconds{s}});
+  cache_begin_s_ = info.begin.time_since_epoch().count();
+  cache_end_s_ = info.end.time_since_epoch().count();
+  cache_offset_s_ = info.offset.count();
+  return cache_offset_s_;
+}
+
+std::int64_t Engine::local_day(std::int64_t ms) const {
+  return floor_div(floor_div(ms, 1000) + offset_seconds(ms), 86400);
+}
+
+std::string Engine::local_date(std::int64_t ms) const {
+  const date::year_month_day ymd{date::sys_days{date::days{local_day(ms)}}};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+}
+
+std::string Engine::local_iso(std::int64_t ms) const {
+  const std::int64_t off = offset_seconds(ms);
+  const std::int64_t local_s = floor_div(ms, 1000) + off;
+  const std::int64_t day = floor_div(local_s, 86400);
+  const std::int64_t tod = local_s - day * 86400;
+  const date::year_month_day ymd{date::sys_days{date::days{day}}};
+  const std::int64_t aoff = off < 0 ? -off : off;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+                     static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                     static_cast<unsigned>(ymd.day()), tod / 3600, (tod % 3600) / 60, tod % 60,
+                     off < 0 ? '-' : '+', aoff / 3600, (aoff % 3600) / 60);
+}
+
+Statement Engine::bill(const StatementInput& input) const {
+  Statement st;
+  st.member_no = input.member_no;
+  st.name = input.name;
+  st.plan = input.plan;
+  st.month = input.month;
+  st.time_zone = std::string{tz_->name()};
+
+  // Step 1: open and held sessions are listed, never billed.
+  std::vector<const SessionUsage*> closed;
+  closed.reserve(input.sessions.size());
+  for (const auto& s : input.sessions) {
+    if (!s.ended_at_ms) {
+      st.open_sessions.push_back({s.id, s.target, local_iso(s.started_at_ms), "", std::nullopt,
+                                  "still open: billed on the statement after it ends"});
+      continue;
+    }
+    const std::int64_t d = (*s.ended_at_ms - s.started_at_ms) / 1000;
+    if (d > kReviewThresholdSeconds && !s.review) {
+      st.held_for_review.push_back(
+          {s.id, s.target, local_iso(s.started_at_ms), local_iso(*s.ended_at_ms), d,
+           fmt::format("longer than 24 h ({}): held for staff review, not billed until a "
+                       "reviewer sets the seconds to bill (0 waives it)",
+                       format_duration(d))});
+      continue;
+    }
+    closed.push_back(&s);
+  }
+  auto by_start = [](const auto& a, const auto& b) {
+    return std::tie(a.started_at_ms, a.id) < std::tie(b.started_at_ms, b.id);
+  };
+  std::sort(closed.begin(), closed.end(),
+            [&](const SessionUsage* a, const SessionUsage* b) { return by_start(*a, *b); });
+  std::sort(st.open_sessions.begin(), st.open_sessions.end(),
+            [](const auto& a, const auto& b) { return a.session_id < b.session_id; });
+  std::sort(st.held_for_review.begin(), st.held_for_review.end(),
+            [](const auto& a, const auto& b) { return a.session_id < b.session_id; });
+
+  // Step 2: merge tap-off/tap-on splits on the same target under the same rate.
+  std::vector<Group> groups;
+  groups.reserve(closed.size());
+  std::map<std::string, std::size_t, std::less<>> last_group;
+  for (const SessionUsage* s : closed) {
+    const std::int64_t d =
+        s->review ? s->review->billed_seconds : (*s->ended_at_ms - s->started_at_ms) / 1000;
+    auto it = last_group.find(s->target);
+    if (it != last_group.end() && !s->review) {
+      Group& g = groups[it->second];
+      const std::int64_t grace = g.rate ? g.rate->grace_seconds : 0;
+      if (!g.review && same_rate(g.rate, s->rate) && s->started_at_ms - g.end_ms <= grace * 1000) {
+        g.ids.push_back(s->id);
+        g.end_ms = std::max(g.end_ms, *s->ended_at_ms);
+        g.seconds += d;
+        if (s->busy_seconds) g.busy = g.busy.value_or(0) + *s->busy_seconds;
+        continue;
+      }
+    }
+    Group g;
+    g.ids.push_back(s->id);
+    g.target = s->target;
+    g.start_ms = s->started_at_ms;
+    g.end_ms = *s->ended_at_ms;
+    g.seconds = d;
+    g.busy = s->busy_seconds;
+    g.rate = s->rate;
+    g.review = s->review;
+    last_group[s->target] = groups.size();
+    groups.push_back(std::move(g));
+  }
+
+  std::set<std::int64_t> pass_days;
+  for (const auto& sale : input.sales) {
+    if (sale.day_pass) pass_days.insert(local_day(sale.at_ms));
+  }
+
+  std::map<std::string, std::int64_t, std::less<>> included_used;
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> day_running;
+  st.lines.reserve(groups.size() + input.sales.size());
+  for (const Group& g : groups) {
+    StatementLine line;
+    line.type = g.target == kCoworkingTarget ? LineType::kCoworking : LineType::kMachine;
+    line.date = local_date(g.start_ms);
+    line.target = g.target;
+    line.session_ids = g.ids;
+    line.start_ms = g.start_ms;
+    line.end_ms = g.end_ms;
+    line.start = local_iso(g.start_ms);
+    line.end = local_iso(g.end_ms);
+    line.seconds = g.seconds;
+    std::string prefix;
+    if (g.ids.size() > 1) {
+      prefix = fmt::format("sessions {} merged (gaps <= grace {}); ", join_ids(g.ids),
+                           format_duration(g.rate ? g.rate->grace_seconds : 0));
+    }
+    if (g.review) {
+      prefix += fmt::format("reviewed by {}: bill {}; ", g.review->reviewer,
+                            format_duration(g.review->billed_seconds));
+    }
+    auto finish = [&](std::string text) {
+      line.rule = prefix + std::move(text);
+      st.lines.push_back(std::move(line));
+    };
+    if (!g.rate) {
+      finish("no rate");
+      continue;
+    }
+    const RateTerms& r = *g.rate;
+    line.rate_id = r.id;
+    line.unit_seconds = r.unit_seconds;
+    line.unit_price = r.price_per_unit;
+    std::int64_t d = g.seconds;
+    if (g.review && g.review->billed_seconds == 0) {
+      finish(fmt::format("waived by {}", g.review->reviewer));
+      continue;
+    }
+    if (d <= r.grace_seconds) {
+      finish(fmt::format("{} <= grace {}: free", format_duration(d),
+                         format_duration(r.grace_seconds)));
+      continue;
+    }
+    const std::int64_t day = local_day(g.start_ms);
+    if (line.type == LineType::kCoworking && pass_days.count(day) != 0) {
+      finish("day pass");
+      continue;
+    }
+    std::string text;
+    if (r.included_minutes > 0) {
+      std::int64_t& used = included_used[g.target];
+      const std::int64_t remaining = std::max<std::int64_t>(0, r.included_minutes * 60 - used);
+      const std::int64_t inc = std::min(remaining, d);
+      used += inc;
+      line.included_seconds_used = inc;
+      if (inc > 0) {
+        text = fmt::format("{} - {} included ({} left this month) = {}", format_duration(d),
+                           format_duration(inc), format_duration(remaining - inc),
+                           format_duration(d - inc));
+        d -= inc;
+        if (d == 0) {
+          line.billable_seconds = 0;
+          finish(text + ": included");
+          continue;
+        }
+      }
+    }
+    line.billable_seconds = d;
+    if (text.empty()) text = format_duration(d);
+    const std::string unit = format_duration(r.unit_seconds);
+    std::int64_t gross = 0;
+    if (r.idle_price_per_unit && g.busy) {
+      const std::int64_t busy = std::min(*g.busy, d);
+      const std::int64_t idle = d - busy;
+      const std::int64_t bu = ceil_div(busy, r.unit_seconds);
+      const std::int64_t iu = ceil_div(idle, r.unit_seconds);
+      gross = bu * r.price_per_unit + iu * *r.idle_price_per_unit;
+      line.busy_seconds = busy;
+      line.busy_units = bu;
+      line.idle_units = iu;
+      line.idle_unit_price = *r.idle_price_per_unit;
+      line.units = bu + iu;
+      text += fmt::format(
+          " -> busy {} = {} x {} units (rounded up) x {} + idle {} = {} x {} units (rounded up) "
+          "x {} = {}",
+          format_duration(busy), bu, unit, r.price_per_unit, format_duration(idle), iu, unit,
+          *r.idle_price_per_unit, gross);
+    } else {
+      line.units = ceil_div(d, r.unit_seconds);
+      gross = line.units * r.price_per_unit;
+      text += fmt::format(" -> {} x {} units (rounded up) x {} = {}", line.units, unit,
+                          r.price_per_unit, gross);
+    }
+    line.gross = gross;
+    std::int64_t charge = gross;
+    if (r.minimum_charge > gross) {
+      charge = r.minimum_charge;
+      line.minimum_applied = true;
+      text += fmt::format("; minimum charge {}", r.minimum_charge);
+    }
+    if (r.discount_percent > 0) {
+      line.discount = charge * r.discount_percent / 100;
+      charge -= line.discount;
+      text += fmt::format("; plan -{}% = {}", r.discount_percent, charge);
+    }
+    if (r.daily_cap) {
+      std::int64_t& running = day_running[{g.target, day}];
+      const std::int64_t over = std::max<std::int64_t>(0, running + charge - *r.daily_cap);
+      line.cap_reduction = std::min(over, charge);
+      charge -= line.cap_reduction;
+      running += charge;
+      if (line.cap_reduction > 0) {
+        text += fmt::format("; daily cap {} for {} reached: -{} = {}", *r.daily_cap, line.date,
+                            line.cap_reduction, charge);
+      }
+    }
+    line.amount = charge;
+    finish(std::move(text));
+  }
+
+  for (const auto& sale : input.sales) {
+    StatementLine line;
+    line.type = LineType::kSale;
+    line.date = local_date(sale.at_ms);
+    line.target = sale.item_code;
+    line.sale_id = sale.id;
+    line.item = sale.item_name;
+    line.quantity = sale.quantity;
+    line.start_ms = sale.at_ms;
+    line.end_ms = sale.at_ms;
+    line.start = local_iso(sale.at_ms);
+    line.end = line.start;
+    line.unit_price = sale.unit_price;
+    line.units = sale.quantity;
+    line.gross = sale.quantity * sale.unit_price;
+    line.amount = line.gross;
+    line.rule = fmt::format("{} x {} = {}{}", sale.quantity, sale.unit_price, line.amount,
+                            sale.day_pass ? " (day pass: coworking free that day)" : "");
+    st.lines.push_back(std::move(line));
+  }
+
+  auto key = [](const StatementLine& l) {
+    const bool sale = l.type == LineType::kSale;
+    return std::make_tuple(l.start_ms, sale ? 1 : 0,
+                           sale ? *l.sale_id : (l.session_ids.empty() ? 0 : l.session_ids[0]));
+  };
+  std::sort(st.lines.begin(), st.lines.end(),
+            [&](const StatementLine& a, const StatementLine& b) { return key(a) < key(b); });
+  for (const auto& l : st.lines) {
+    switch (l.type) {
+      case LineType::kMachine:
+        st.subtotal_machine += l.amount;
+        break;
+      case LineType::kCoworking:
+        st.subtotal_coworking += l.amount;
+        break;
+      case LineType::kSale:
+        st.subtotal_materials += l.amount;
+        break;
+    }
+    st.total += l.amount;
+  }
+  if (st.lines.empty() && st.held_for_review.empty() && st.open_sessions.empty()) {
+    st.note = fmt::format("no usage in {}", input.month);
+  }
+  return st;
+}
+
+}  // namespace labgate::gateway::billing

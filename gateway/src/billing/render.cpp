@@ -1,0 +1,355 @@
+#include "labgate/gateway/billing/render.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <optional>
+
+namespace labgate::gateway::billing {
+
+namespace {
+
+// A small streaming writer: building 10^6 lines as nlohmann objects costs more than the whole
+// statement run may take, and a fixed key order is all determinism needs. Tests parse the result
+// with nlohmann to check it.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+  void open_object() { value_prefix(), out_ += '{', first_ = true; }
+  void close_object() { out_ += '}', first_ = false; }
+  void open_array() { value_prefix(), out_ += '[', first_ = true; }
+  void close_array() { out_ += ']', first_ = false; }
+  JsonWriter& key(std::string_view k) {
+    if (!first_) out_ += ',';
+    first_ = true;
+    string_raw(k);
+    out_ += ':';
+    pending_key_ = true;
+    return *this;
+  }
+  void str(std::string_view v) {
+    value_prefix();
+    string_raw(v);
+  }
+  void num(std::int64_t v) {
+    value_prefix();
+    fmt::format_to(std::back_inserter(out_), "{}", v);
+  }
+  void boolean(bool v) {
+    value_prefix();
+    out_ += v ? "true" : "false";
+  }
+  void null() {
+    value_prefix();
+    out_ += "null";
+  }
+  void opt(const std::optional<std::int64_t>& v) {
+    if (v) {
+      num(*v);
+    } else {
+      null();
+    }
+  }
+
+ private:
+  void value_prefix() {
+    if (pending_key_) {
+      pending_key_ = false;
+    } else if (!first_) {
+      out_ += ',';
+    }
+    first_ = false;
+  }
+  void string_raw(std::string_view s) {
+    out_ += '"';
+    for (const char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      switch (c) {
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\b':
+          out_ += "\\b";
+          break;
+        case '\f':
+          out_ += "\\f";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
+        default:
+          if (u < 0x20) {
+            fmt::format_to(std::back_inserter(out_), "\\u{:04x}", u);
+          } else {
+            out_ += c;
+          }
+      }
+    }
+    out_ += '"';
+  }
+  std::string& out_;
+  bool first_{true};
+  bool pending_key_{false};
+};
+
+void add_field(std::string& out, std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += text;
+    return;
+  }
+  out += '"';
+  for (const char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+void add_int(std::string& out, std::int64_t v) {
+  fmt::format_to(std::back_inserter(out), "{}", v);
+}
+
+void add_opt(std::string& out, const std::optional<std::int64_t>& v) {
+  if (v) add_int(out, *v);
+}
+
+std::string ids_text(const std::vector<std::int64_t>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) out += ' ';
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+
+constexpr std::string_view kLineHeader =
+    "type,date,target,sessions,sale,item,quantity,rate,start,end,seconds,included_seconds_used,"
+    "billable_seconds,unit_seconds,units,unit_price,busy_seconds,busy_units,idle_units,"
+    "idle_unit_price,gross,minimum_applied,discount,cap_reduction,amount,rule\r\n";
+
+void excluded_rows(std::string& out, std::string_view section,
+                   const std::vector<ExcludedSession>& rows) {
+  for (const auto& e : rows) {
+    out += section;
+    out += ',';
+    add_int(out, e.session_id);
+    out += ',';
+    add_field(out, e.target);
+    out += ',';
+    out += e.start;
+    out += ',';
+    out += e.end;
+    out += ',';
+    add_opt(out, e.seconds);
+    out += ',';
+    add_field(out, e.explanation);
+    out += "\r\n";
+  }
+}
+
+void excluded_json(JsonWriter& w, const std::vector<ExcludedSession>& rows) {
+  w.open_array();
+  for (const auto& e : rows) {
+    w.open_object();
+    w.key("session_id").num(e.session_id);
+    w.key("target").str(e.target);
+    w.key("start").str(e.start);
+    if (e.end.empty()) {
+      w.key("end").null();
+    } else {
+      w.key("end").str(e.end);
+    }
+    w.key("seconds").opt(e.seconds);
+    w.key("explanation").str(e.explanation);
+    w.close_object();
+  }
+  w.close_array();
+}
+
+}  // namespace
+
+std::string csv_field(std::string_view text) {
+  std::string out;
+  add_field(out, text);
+  return out;
+}
+
+std::string to_csv(const Statement& s) {
+  std::string out;
+  out.reserve(512 + s.lines.size() * 200);
+  out += kUtf8Bom;
+  out += "member_no,name,month,plan,time_zone,currency\r\n";
+  add_field(out, s.member_no);
+  out += ',';
+  add_field(out, s.name);
+  out += ',';
+  add_field(out, s.month);
+  out += ',';
+  add_field(out, s.plan);
+  out += ',';
+  add_field(out, s.time_zone);
+  out += ",JPY\r\n\r\n";
+  out += kLineHeader;
+  for (const auto& l : s.lines) {
+    out += to_string(l.type);
+    out += ',';
+    out += l.date;
+    out += ',';
+    add_field(out, l.target);
+    out += ',';
+    out += ids_text(l.session_ids);
+    out += ',';
+    add_opt(out, l.sale_id);
+    out += ',';
+    add_field(out, l.item);
+    out += ',';
+    if (l.type == LineType::kSale) add_int(out, l.quantity);
+    out += ',';
+    add_opt(out, l.rate_id);
+    out += ',';
+    out += l.start;
+    out += ',';
+    out += l.end;
+    for (const std::int64_t v : {l.seconds, l.included_seconds_used, l.billable_seconds,
+                                 l.unit_seconds, l.units, l.unit_price}) {
+      out += ',';
+      add_int(out, v);
+    }
+    for (const auto& v : {l.busy_seconds, l.busy_units, l.idle_units, l.idle_unit_price}) {
+      out += ',';
+      add_opt(out, v);
+    }
+    out += ',';
+    add_int(out, l.gross);
+    out += l.minimum_applied ? ",yes," : ",no,";
+    add_int(out, l.discount);
+    out += ',';
+    add_int(out, l.cap_reduction);
+    out += ',';
+    add_int(out, l.amount);
+    out += ',';
+    add_field(out, l.rule);
+    out += "\r\n";
+  }
+  out += "\r\nsubtotal,machine,";
+  add_int(out, s.subtotal_machine);
+  out += "\r\nsubtotal,coworking,";
+  add_int(out, s.subtotal_coworking);
+  out += "\r\nsubtotal,materials,";
+  add_int(out, s.subtotal_materials);
+  out += "\r\ntotal,,";
+  add_int(out, s.total);
+  out += "\r\n";
+  if (!s.held_for_review.empty() || !s.open_sessions.empty()) {
+    out += "\r\nsection,session_id,target,start,end,seconds,explanation\r\n";
+    excluded_rows(out, "held_for_review", s.held_for_review);
+    excluded_rows(out, "open", s.open_sessions);
+  }
+  if (!s.note.empty()) {
+    out += "\r\nnote,";
+    add_field(out, s.note);
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string to_json(const Statement& s) {
+  std::string out;
+  out.reserve(512 + s.lines.size() * 600);
+  JsonWriter w(out);
+  w.open_object();
+  w.key("member_no").str(s.member_no);
+  w.key("name").str(s.name);
+  w.key("month").str(s.month);
+  w.key("plan").str(s.plan);
+  w.key("time_zone").str(s.time_zone);
+  w.key("currency").str("JPY");
+  w.key("lines");
+  w.open_array();
+  for (const auto& l : s.lines) {
+    w.open_object();
+    w.key("type").str(to_string(l.type));
+    w.key("date").str(l.date);
+    w.key("target").str(l.target);
+    w.key("session_ids");
+    w.open_array();
+    for (const auto id : l.session_ids) w.num(id);
+    w.close_array();
+    w.key("sale_id").opt(l.sale_id);
+    w.key("item").str(l.item);
+    w.key("quantity").num(l.quantity);
+    w.key("rate_id").opt(l.rate_id);
+    w.key("start").str(l.start);
+    w.key("end").str(l.end);
+    w.key("seconds").num(l.seconds);
+    w.key("included_seconds_used").num(l.included_seconds_used);
+    w.key("billable_seconds").num(l.billable_seconds);
+    w.key("unit_seconds").num(l.unit_seconds);
+    w.key("units").num(l.units);
+    w.key("unit_price").num(l.unit_price);
+    w.key("busy_seconds").opt(l.busy_seconds);
+    w.key("busy_units").opt(l.busy_units);
+    w.key("idle_units").opt(l.idle_units);
+    w.key("idle_unit_price").opt(l.idle_unit_price);
+    w.key("gross").num(l.gross);
+    w.key("minimum_applied").boolean(l.minimum_applied);
+    w.key("discount").num(l.discount);
+    w.key("cap_reduction").num(l.cap_reduction);
+    w.key("amount").num(l.amount);
+    w.key("rule").str(l.rule);
+    w.close_object();
+  }
+  w.close_array();
+  w.key("subtotals");
+  w.open_object();
+  w.key("machine").num(s.subtotal_machine);
+  w.key("coworking").num(s.subtotal_coworking);
+  w.key("materials").num(s.subtotal_materials);
+  w.close_object();
+  w.key("total").num(s.total);
+  w.key("held_for_review");
+  excluded_json(w, s.held_for_review);
+  w.key("open_sessions");
+  excluded_json(w, s.open_sessions);
+  w.key("note").str(s.note);
+  w.close_object();
+  return out;
+}
+
+void append_summary_row(std::string& out, const Statement& s) {
+  add_field(out, s.member_no);
+  out += ',';
+  add_field(out, s.name);
+  out += ',';
+  add_field(out, s.month);
+  out += ',';
+  add_field(out, s.plan);
+  for (const std::int64_t v :
+       {static_cast<std::int64_t>(s.lines.size()), s.subtotal_machine, s.subtotal_coworking,
+        s.subtotal_materials, s.total, static_cast<std::int64_t>(s.held_for_review.size()),
+        static_cast<std::int64_t>(s.open_sessions.size())}) {
+    out += ',';
+    add_int(out, v);
+  }
+  out += ',';
+  add_field(out, s.note);
+  out += "\r\n";
+}
+
+std::string summary_csv(const std::vector<Statement>& statements) {
+  std::string out{kUtf8Bom};
+  out += kSummaryHeader;
+  for (const auto& s : statements) append_summary_row(out, s);
+  return out;
+}
+
+}  // namespace labgate::gateway::billing
