@@ -260,6 +260,16 @@ int run(Cli& cli) {
   }
   st::StoreOptions options;
   options.time_zone = cli.time_zone;
+  if (!cli.simulated_clock.empty()) {
+    // Demos and rehearsals run on the daemon's simulated day; the store's "now" (audit times,
+    // rate start, statement month checks) follows it.
+    auto at = parse_local_time(cli.simulated_clock, cli.time_zone);
+    if (!at) {
+      usage_error(fmt::format("bad --simulated-clock '{}': expected \"YYYY-MM-DD HH:MM\"",
+                              cli.simulated_clock));
+    }
+    options.clock = [ms = *at] { return ms; };
+  }
   options.database.busy_timeout = std::chrono::milliseconds(cli.busy_timeout_ms);
   options.database.create = cli.create;
   if (!cli.create && !std::filesystem::exists(path)) {
@@ -824,6 +834,9 @@ void build(CLI::App& app, Cli& cli) {
   app.add_option("--tz", cli.time_zone, "site time zone for dates (default Asia/Tokyo)");
   app.add_option("--busy-timeout-ms", cli.busy_timeout_ms, "wait this long for the daemon's lock")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--simulated-clock", cli.simulated_clock,
+                 "act as if it were this local time (\"2026-11-24 08:00\"), as labgated's "
+                 "option of that name: for demos and rehearsals");
   app.add_flag("--json", cli.json, "JSON output");
   app.add_flag("--create", cli.create, "create the database if it does not exist");
   auto args = std::make_shared<Args>();

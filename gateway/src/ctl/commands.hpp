@@ -29,6 +29,7 @@ struct Cli {
   std::string site_key;
   std::string actor;
   std::string time_zone{"Asia/Tokyo"};
+  std::string simulated_clock;  ///< "YYYY-MM-DD HH:MM[:SS]" local: act as if it were then
   int busy_timeout_ms{2000};
   bool json{false};
   bool create{false};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 namespace labgate::gateway::ctl {
@@ -67,6 +68,29 @@ std::int64_t local_midnight_ms(const std::string& day, const std::string& time_z
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              zoned.get_sys_time().time_since_epoch())
       .count();
+}
+
+std::optional<std::int64_t> parse_local_time(const std::string& text,
+                                             const std::string& time_zone) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
+  const int n = std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d%n:%2d%n", &y, &mo, &d, &h, &mi,
+                            &used, &sec, &used);
+  if (n < 5 || static_cast<std::size_t>(used) != text.size()) return std::nullopt;
+  const date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)},
+                                 date::day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) {
+    return std::nullopt;
+  }
+  const auto local = date::local_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+                     std::chrono::seconds{sec};
+  try {
+    const auto zoned = date::make_zoned(time_zone, local, date::choose::earliest);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               zoned.get_sys_time().time_since_epoch())
+        .count();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace labgate::gateway::ctl

@@ -32,4 +32,8 @@ std::string format_utc(std::int64_t ms);
 /// Milliseconds since the epoch of local midnight starting `date` ('YYYY-MM-DD') in `time_zone`.
 std::int64_t local_midnight_ms(const std::string& date, const std::string& time_zone);
 
+/// Milliseconds since the epoch of "YYYY-MM-DD HH:MM[:SS]" local time in `time_zone`; nullopt when
+/// the text is not such a time.
+std::optional<std::int64_t> parse_local_time(const std::string& text, const std::string& time_zone);
+
 }  // namespace labgate::gateway::ctl

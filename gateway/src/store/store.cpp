@@ -416,8 +416,12 @@ Result<SessionWrite> Store::open_session(const NewSession& session, const Access
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   auto insert = db_->prepare(
-      "INSERT INTO sessions (uuid, member_id, machine_id, kind, started_at_ms) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
+      "INSERT INTO sessions (uuid, member_id, machine_id, kind, started_at_ms, rate_id) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, "
+      // The session keeps the rate in force when it started, whatever rates change later.
+      "(SELECT id FROM rates WHERE kind = ?4 AND machine_id IS ?3 AND effective_from_ms <= ?5 "
+      "AND (effective_until_ms IS NULL OR effective_until_ms > ?5) "
+      "ORDER BY effective_from_ms DESC LIMIT 1))");
   if (!insert) return insert.error();
   insert->bind(1, session.uuid)
       .bind(2, session.member_id)
@@ -498,7 +502,8 @@ Result<Session> Store::session_by_ref(const SessionRef& ref) {
 Result<SessionWrite> Store::close_session(const SessionRef& ref, std::int64_t ended_at_ms,
                                           std::string_view reason,
                                           std::optional<std::int64_t> measured_seconds,
-                                          const AccessEvent& event, const OutboxMessage& outbox) {
+                                          const AccessEvent& event, const OutboxMessage& outbox,
+                                          std::optional<std::int64_t> busy_seconds) {
   LABGATE_TRY(require_text(reason, "end reason"));
   LABGATE_TRY(check_event(event, outbox.topic));
   auto tx = Transaction::begin(*db_);
@@ -514,10 +519,15 @@ Result<SessionWrite> Store::close_session(const SessionRef& ref, std::int64_t en
   s.end_reason = std::string(reason);
   s.measured_seconds = measured_seconds.value_or((*s.ended_at_ms - s.started_at_ms) / 1000);
   auto update = db_->prepare(
-      "UPDATE sessions SET ended_at_ms = ?2, end_reason = ?3, measured_seconds = ?4 "
-      "WHERE id = ?1 AND ended_at_ms IS NULL");
+      "UPDATE sessions SET ended_at_ms = ?2, end_reason = ?3, measured_seconds = ?4, "
+      "busy_seconds = ?5 WHERE id = ?1 AND ended_at_ms IS NULL");
   if (!update) return update.error();
-  update->bind(1, s.id).bind(2, s.ended_at_ms).bind(3, s.end_reason).bind(4, s.measured_seconds);
+  if (busy_seconds) busy_seconds = std::clamp<std::int64_t>(*busy_seconds, 0, *s.measured_seconds);
+  update->bind(1, s.id)
+      .bind(2, s.ended_at_ms)
+      .bind(3, s.end_reason)
+      .bind(4, s.measured_seconds)
+      .bind(5, busy_seconds);
   LABGATE_TRY(update->run());
   auto seq = next_seq();
   if (!seq) return seq.error();
