@@ -1,0 +1,145 @@
+// labgatectl report ward, run as a real process on the May 2026 dataset.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "report_fixture.hpp"
+
+extern char** environ;
+
+namespace {
+
+using labgate::test::ReportDb;
+
+struct Run {
+  int code{-1};
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+Run ctl(const ReportDb& db, std::vector<std::string> args) {
+  std::vector<std::string> argv_s = {LABGATECTL_PATH, "--db", db.path().string()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const auto out_path = db.dir().file("stdout.txt");
+  const auto err_path = db.dir().file("stderr.txt");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(rc == 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  Run r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("labgatectl report ward --month writes every format and prints a summary",
+          "[report][ctl]") {
+  ReportDb db;
+  fill_may_2026(db);
+  const auto out = db.dir().path() / "reports";
+  auto r = ctl(db, {"report", "ward", "--month", "2026-05", "--out", out.string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("Ward report 2026-05 (2026-05-01 .. 2026-05-31, Asia/Tokyo)") == 0);
+  CHECK(r.out.find("laser") != std::string::npos);
+  CHECK(r.out.find("3.50") != std::string::npos);
+  CHECK(r.out.find("3 at 2026-05-20 10:30:00") != std::string::npos);
+  CHECK(r.out.find("Written:") != std::string::npos);
+  for (const char* name : {"ward-2026-05.json", "ward-2026-05.html", "ward-2026-05-summary.csv",
+                           "ward-2026-05-machines.csv", "ward-2026-05-daily.csv",
+                           "ward-2026-05-trainings.csv", "ward-2026-05-inspections.csv"}) {
+    INFO(name);
+    CHECK(std::filesystem::exists(out / name));
+    CHECK(r.out.find((out / name).string()) != std::string::npos);
+  }
+  const auto json = nlohmann::json::parse(slurp(out / "ward-2026-05.json"));
+  CHECK(json["summary"]["unique_users"] == 7);
+  CHECK(slurp(out / "ward-2026-05-machines.csv").rfind("\xEF\xBB\xBF", 0) == 0);
+
+  // Same database, same command: the same bytes.
+  const auto again = db.dir().path() / "again";
+  REQUIRE(ctl(db, {"report", "ward", "--month", "2026-05", "--out", again.string()}).code == 0);
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    CHECK(slurp(entry.path()) == slurp(again / entry.path().filename()));
+  }
+}
+
+TEST_CASE("labgatectl report ward: fiscal year, formats and JSON output", "[report][ctl]") {
+  ReportDb db;
+  fill_may_2026(db);
+  const auto out = db.dir().path() / "fy";
+  auto r = ctl(db, {"--json", "report", "ward", "--fiscal-year", "2026", "--out", out.string(),
+                    "--format", "csv"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["period"] == "FY2026");
+  CHECK(j["files"].size() == 6);
+  CHECK(std::filesystem::exists(out / "ward-FY2026-months.csv"));
+  CHECK_FALSE(std::filesystem::exists(out / "ward-FY2026.json"));
+}
+
+TEST_CASE("labgatectl report ward: clear answers to bad input", "[report][ctl]") {
+  ReportDb db;
+  fill_may_2026(db);
+  const auto out = (db.dir().path() / "bad").string();
+
+  auto empty = ctl(db, {"report", "ward", "--month", "2026-08", "--out", out});
+  REQUIRE(empty.code == 0);
+  CHECK(empty.out.find("NOTE: No activity was recorded in 2026-08") != std::string::npos);
+  CHECK(std::filesystem::exists(std::filesystem::path(out) / "ward-2026-08.html"));
+
+  auto future = ctl(db, {"report", "ward", "--month", "2999-01", "--out", out});
+  CHECK(future.code == 2);
+  CHECK(future.err.find("2999-01 has not begun yet") != std::string::npos);
+
+  auto before = ctl(db, {"report", "ward", "--month", "2026-03", "--out", out});
+  CHECK(before.code == 1);
+  CHECK(before.err.find("the database starts on 2026-04-01") != std::string::npos);
+
+  auto bad_month = ctl(db, {"report", "ward", "--month", "2026-13", "--out", out});
+  CHECK(bad_month.code == 2);
+  CHECK(bad_month.err.find("bad month '2026-13'") != std::string::npos);
+
+  auto both =
+      ctl(db, {"report", "ward", "--month", "2026-05", "--fiscal-year", "2026", "--out", out});
+  CHECK(both.code == 2);
+  auto neither = ctl(db, {"report", "ward", "--out", out});
+  CHECK(neither.code == 2);
+  CHECK(neither.err.find("exactly one of --month") != std::string::npos);
+  auto no_out = ctl(db, {"report", "ward", "--month", "2026-05"});
+  CHECK(no_out.code == 2);
+  auto bad_format =
+      ctl(db, {"report", "ward", "--month", "2026-05", "--out", out, "--format", "pdf"});
+  CHECK(bad_format.code == 2);
+  CHECK(bad_format.err.find("bad format 'pdf'") != std::string::npos);
+  // Nothing was written for the refused commands.
+  CHECK_FALSE(std::filesystem::exists(std::filesystem::path(out) / "ward-2026-05.html"));
+}
