@@ -1,0 +1,221 @@
+// The database side: loading member-months, rate resolution, issuing with its refusals, the
+// unbilled total at tap time.
+#include "labgate/gateway/billing/statements.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "billing_support.hpp"
+#include "labgate/gateway/billing/render.hpp"
+
+using namespace labgate::test::billing;
+namespace bl = labgate::gateway::billing;
+
+namespace {
+
+template <typename T>
+T must(st::Result<T> r) {
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  return std::move(r).value();
+}
+
+// Two members on plan fablab (id 1) and one without a plan; a laser with two rates (the second
+// from 2026-11-15), coworking at 400/h with 60 included minutes for fablab.
+void seed(st::Database& db) {
+  sql(db,
+      "INSERT INTO plans (id, code, name, windows) VALUES (1, 'fablab', 'Fab lab', '24h');"
+      "INSERT INTO members (id, member_no, name, status, plan_id, created_at) VALUES "
+      " (1, 'M0001', 'Aiko Tanaka', 'active', 1, 0),"
+      " (2, 'M0002', '佐藤 健二', 'active', 1, 0),"
+      " (3, 'M0003', 'No Plan', 'active', NULL, 0);"
+      "INSERT INTO machines (id, name, session_mode, created_at) VALUES "
+      " ('laser', 'Laser', 'hold', 0), ('cnc', 'CNC', 'hold', 0);");
+  const auto from1 = std::to_string(jst(2026, 1, 1));
+  const auto from2 = std::to_string(nov(15, 0));
+  sql(db,
+      "INSERT INTO rates (id, kind, machine_id, effective_from_ms, effective_until_ms, "
+      "unit_seconds, price_per_unit, minimum_charge, grace_seconds, created_at_ms, created_by) "
+      "VALUES (1, 'machine', 'laser', " +
+          from1 + ", " + from2 + ", 900, 300, 0, 60, 0, 't'),(2, 'machine', 'laser', " + from2 +
+          ", NULL, 900, 600, 0, 60, 0, 't'),(3, 'coworking', NULL, " + from1 +
+          ", NULL, 3600, 400, 0, 0, 0, 't');"
+          "INSERT INTO rate_plan_terms (rate_id, plan_id, discount_percent, included_minutes) "
+          "VALUES (1, 1, 10, 0), (2, 1, 10, 0), (3, 1, 0, 60);"
+          "INSERT INTO price_list (code, name, price, day_pass) VALUES "
+          " ('acrylic', 'Acrylic 3 mm', 800, 0), ('day-pass', 'Day pass', 1500, 1);");
+}
+
+}  // namespace
+
+TEST_CASE("loader: rates by effective date or stamp, plan terms, reviews, sales", "[billing][db]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(10, 9), nov(10, 9, 30));        // rate 1: 2 units x 300
+  insert_session(db, 2, 1, "laser", nov(20, 9), nov(20, 9, 30));        // rate 2: 2 x 600
+  insert_session(db, 3, 1, "laser", nov(21, 9), nov(21, 9, 30), 0, 1);  // stamped rate 1
+  insert_session(db, 4, 1, std::nullopt, nov(24, 9), nov(24, 12));      // coworking, day pass
+  insert_session(db, 5, 1, "cnc", nov(24, 10), nov(24, 11));            // no rate
+  insert_session(db, 6, 1, "laser", nov(2, 9), nov(4, 9));              // 48 h, reviewed
+  insert_session(db, 7, 1, "laser", jst(2026, 10, 31, 23), jst(2026, 11, 1, 1));  // October
+  insert_session(db, 8, 2, "laser", nov(11, 9), nov(11, 9, 15));
+  sql(db,
+      "INSERT INTO session_reviews (session_id, billed_seconds, reviewed_at_ms, reviewer) "
+      "VALUES (6, 1800, 0, 'Ren Ito');"
+      "INSERT INTO sales (id, member_id, item_code, quantity, unit_price, at_ms, actor) VALUES "
+      " (1, 1, 'day-pass', 1, 1500, " +
+          std::to_string(nov(24, 8)) + ", 'desk'), (2, 1, 'acrylic', 2, 700, " +
+          std::to_string(nov(24, 13)) + ", 'desk');");
+
+  const auto st = must(bl::member_statement(db, "M0001", "2026-11", tokyo()));
+  REQUIRE(st.lines.size() == 8);
+  CHECK(st.lines[0].session_ids == std::vector<std::int64_t>{6});  // Nov 2, reviewed: 30 min
+  CHECK(st.lines[0].amount == 540);                                // 2 x 300 - 10%
+  CHECK(st.lines[1].session_ids == std::vector<std::int64_t>{1});
+  CHECK(st.lines[1].rate_id == 1);
+  CHECK(st.lines[1].amount == 540);
+  CHECK(st.lines[2].rate_id == 2);
+  CHECK(st.lines[2].amount == 1080);  // 2 x 600 - 10%
+  CHECK(st.lines[3].rate_id == 1);    // the stamp wins over the effective date
+  CHECK(st.lines[4].type == bl::LineType::kSale);
+  CHECK(st.lines[5].rule == "day pass");
+  CHECK(st.lines[6].rule == "no rate");
+  CHECK(st.lines[7].rule == "2 x 700 = 1400");  // the price at sale time, not the list's 800
+  CHECK(st.subtotal_materials == 1500 + 1400);
+  CHECK(st.subtotal_coworking == 0);
+  CHECK(st.total == 540 + 540 + 1080 + 540 + 1500 + 1400);
+  CHECK(st.plan == "fablab");
+
+  // The whole month in one pass: members with usage only, by member_no.
+  const auto all = must(bl::month_statements(db, "2026-11", tokyo()));
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].member_no == "M0001");
+  CHECK(bl::to_json(all[0]) == bl::to_json(st));
+  CHECK(all[1].name == "佐藤 健二");
+  CHECK(all[1].total == 270);  // 15 min at rate 1 (300) - 10%
+  const auto oct = must(bl::member_statement(db, "M0001", "2026-10", tokyo()));
+  REQUIRE(oct.lines.size() == 1);
+  CHECK(oct.lines[0].session_ids == std::vector<std::int64_t>{7});
+}
+
+TEST_CASE("clear answers for bad months, unknown members and empty months", "[billing][db]") {
+  DbFixture f;
+  seed(f.db());
+  auto bad = bl::member_statement(f.db(), "M0001", "2026-13", tokyo());
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().kind == st::ErrorKind::kInvalid);
+  CHECK(bad.error().message == "bad month '2026-13': expected YYYY-MM");
+  for (const char* m : {"2026-1", "26-11-01", "2026/11", ""}) {
+    CHECK_FALSE(bl::month_range(m, tokyo()).ok());
+  }
+  auto unknown = bl::member_statement(f.db(), "M9999", "2026-11", tokyo());
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().kind == st::ErrorKind::kNotFound);
+  CHECK(unknown.error().message == "unknown member 'M9999'");
+  const auto empty = must(bl::member_statement(f.db(), "M0001", "2031-05", tokyo()));
+  CHECK(empty.note == "no usage in 2031-05");
+  CHECK(bl::to_csv(empty).find("no usage in 2031-05") != std::string::npos);
+  auto nobody = bl::month_statements(f.db(), "2031-05", tokyo());
+  REQUIRE_FALSE(nobody.ok());
+  CHECK(nobody.error().message == "no usage in 2031-05");
+  CHECK_FALSE(bl::find_zone("Mars/Olympus").ok());
+  const auto r = must(bl::month_range("2026-11", tokyo()));
+  CHECK(r.begin_ms == nov(1, 0));
+  CHECK(r.end_ms == jst(2026, 12, 1));
+}
+
+TEST_CASE("issue: refusals write nothing; success freezes the month with audit",
+          "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(10, 9), nov(10, 9, 30));
+  insert_session(db, 2, 2, "laser", nov(11, 9), nov(11, 9, 15));
+  insert_session(db, 3, 2, "laser", nov(30, 23), std::nullopt);  // open
+  insert_session(db, 4, 3, "cnc", nov(5, 9), nov(6, 10));        // 25 h: held
+  auto count = [&](const char* table) {
+    return must(db.query_int64(std::string{"SELECT count(*) FROM "} + table));
+  };
+  const auto audit_before = count("audit_log");
+
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", nov(30, 12)};
+  auto early = bl::issue_statements(db, req, tokyo());
+  REQUIRE_FALSE(early.ok());
+  CHECK(early.error().kind == st::ErrorKind::kConflict);
+  CHECK(early.error().message.find("2026-11 has not ended yet") == 0);
+
+  req.now_ms = jst(2026, 12, 1, 0, 0, 0);  // the first instant of December: November is over
+  req.member_no = "M0002";
+  auto open = bl::issue_statements(db, req, tokyo());
+  REQUIRE_FALSE(open.ok());
+  CHECK(open.error().message.find("open session") != std::string::npos);
+  req.member_no = "M0003";
+  auto held = bl::issue_statements(db, req, tokyo());
+  REQUIRE_FALSE(held.ok());
+  CHECK(held.error().message.find("held for review") != std::string::npos);
+  req.member_no = "M9999";
+  CHECK(bl::issue_statements(db, req, tokyo()).error().kind == st::ErrorKind::kNotFound);
+  CHECK(count("statements") == 0);
+  CHECK(count("account_entries") == 0);
+  CHECK(count("audit_log") == audit_before);
+  req.member_no.reset();
+  req.month = "2020-05";
+  CHECK(bl::issue_statements(db, req, tokyo()).error().message ==
+        "no usage in 2020-05: nothing to issue");
+
+  // All members: M0001 issued, the other two refused with their reasons.
+  req.month = "2026-11";
+  const auto report = must(bl::issue_statements(db, req, tokyo()));
+  REQUIRE(report.issued.size() == 1);
+  CHECK(report.issued[0].member_no == "M0001");
+  CHECK(report.issued[0].total == 540);
+  REQUIRE(report.refused.size() == 2);
+  CHECK(report.refused[0].member_no == "M0002");
+  CHECK(report.refused[1].member_no == "M0003");
+  CHECK(count("statements") == 1);
+  CHECK(must(db.query_int64("SELECT amount FROM account_entries WHERE member_id = 1 AND "
+                            "kind = 'statement' AND reference = '2026-11'")) == -540);
+  CHECK(count("audit_log") == audit_before + 1);
+  const auto verdict = must(f.store->verify_audit_chain());
+  CHECK(verdict.ok);
+  const auto body = must(bl::issued_body(db, "M0001", "2026-11"));
+  REQUIRE(body.has_value());
+  CHECK(bl::sha256_hex(*body) == report.issued[0].sha256);
+  CHECK(nlohmann::json::parse(*body)["total"] == 540);
+  const auto rows = must(bl::list_statements(db, std::string{"2026-11"}));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].issued_by == "manager");
+
+  // Twice: refused for the one member, reported for all.
+  req.member_no = "M0001";
+  auto again = bl::issue_statements(db, req, tokyo());
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().message.find("already issued") != std::string::npos);
+  req.member_no.reset();
+  const auto rerun = must(bl::issue_statements(db, req, tokyo()));
+  CHECK(rerun.issued.empty());
+  CHECK(rerun.refused.size() == 3);
+  CHECK(count("statements") == 1);
+}
+
+TEST_CASE("unbilled total: closed usage in months without an issued statement",
+          "[billing][db][unbilled]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  CHECK(must(bl::unbilled_total(db, 1, nov(30, 12), tokyo())) == 0);
+  insert_session(db, 1, 1, "laser", jst(2026, 10, 10, 9), jst(2026, 10, 10, 9, 30));  // 540
+  insert_session(db, 2, 1, "laser", nov(20, 9), nov(20, 9, 30));                      // 1080
+  insert_session(db, 3, 1, "laser", nov(21, 9), std::nullopt);                        // open
+  sql(db,
+      "INSERT INTO sales (member_id, item_code, quantity, unit_price, at_ms, actor) VALUES "
+      "(1, 'acrylic', 1, 800, " +
+          std::to_string(nov(21, 10)) + ", 'desk')");
+  CHECK(must(bl::unbilled_total(db, 1, nov(30, 12), tokyo())) == 540 + 1080 + 800);
+  bl::IssueRequest req{"2026-10", std::string{"M0001"}, "manager", nov(1, 9)};
+  REQUIRE(bl::issue_statements(db, req, tokyo()).ok());
+  CHECK(must(bl::unbilled_total(db, 1, nov(30, 12), tokyo())) == 1080 + 800);
+  CHECK(must(bl::unbilled_total(db, 2, nov(30, 12), tokyo())) == 0);
+  CHECK(bl::unbilled_total(db, 99, nov(30, 12), tokyo()).error().kind == st::ErrorKind::kNotFound);
+}
