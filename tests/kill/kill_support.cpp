@@ -3,9 +3,9 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
-#include <stdexcept>
 
 #include "labgate/gateway/store/store.hpp"
 
@@ -159,12 +159,25 @@ int time_scale() {
 #endif
 }
 
+namespace {
+
+std::vector<std::string> daemon_argv(const std::filesystem::path& db,
+                                     const std::filesystem::path& socket,
+                                     const std::string& start_local,
+                                     const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv{LABGATED_PATH,      "--db",          db.string(),
+                                "--control-socket", socket.string(), "--simulated-clock",
+                                start_local};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return argv;
+}
+
+}  // namespace
+
 Daemon::Daemon(const std::filesystem::path& db, const std::filesystem::path& socket,
-               const std::string& start_local, const std::filesystem::path& log)
-    : socket_(socket),
-      child_({LABGATED_PATH, "--db", db.string(), "--control-socket", socket.string(),
-              "--simulated-clock", start_local},
-             log) {}
+               const std::string& start_local, const std::filesystem::path& log,
+               const std::vector<std::string>& extra_args)
+    : socket_(socket), child_(daemon_argv(db, socket, start_local, extra_args), log) {}
 
 bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
   return wait_until(

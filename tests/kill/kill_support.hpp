@@ -26,6 +26,10 @@ inline constexpr const char* kStartLocalTime = "2026-11-24 10:00:00";
 /// The machines of the demo site.
 inline const std::vector<std::string> kMachines = {"cnc", "laser", "printer-1", "printer-2"};
 
+/// The card readers of the demo site (each an emulated PN532 behind libnfc in these tests).
+inline const std::vector<std::string> kReaders = {"main-in",   "main-out",  "lab-in", "laser",
+                                                  "printer-1", "printer-2", "cnc"};
+
 /// One seeded member and its card.
 struct SeededMember {
   std::string member_no;  ///< "M0001"
@@ -64,9 +68,11 @@ int time_scale();
 /// One run of labgated against `db` with its control socket at `socket`.
 class Daemon {
  public:
-  /// Starts the daemon at local time `start_local`, output appended to `log`.
+  /// Starts the daemon at local time `start_local`, output appended to `log`; `extra_args` are
+  /// appended to its command line (e.g. "--reader-device" overrides).
   Daemon(const std::filesystem::path& db, const std::filesystem::path& socket,
-         const std::string& start_local, const std::filesystem::path& log);
+         const std::string& start_local, const std::filesystem::path& log,
+         const std::vector<std::string>& extra_args = {});
   /// The process.
   Child& child() { return child_; }
   /// Waits until the control socket answers `status` with the site's lines (the store opened

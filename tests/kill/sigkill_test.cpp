@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "emulated_reader.hpp"
 #include "kill_support.hpp"
 
 using namespace labgate::testing;
@@ -43,13 +44,19 @@ struct LoadResult {
 };
 
 // Sends a random mix of door taps, printer taps on/off, card placing and removal on the
-// card-stays machines, staff confirmations and clock jumps, reconnecting whenever the daemon
-// dies, until told to stop.
+// card-stays machines (all through the readers' emulated PN532s and real libnfc), staff
+// confirmations and clock jumps, reconnecting whenever the daemon dies, until told to stop.
+// A card read counts as acknowledged when the daemon's `read-result` reports its outcome, which
+// it does only once the event is committed.
 class Load {
  public:
-  Load(std::filesystem::path socket, const Seed& seed, std::uint32_t rng_seed,
-       std::atomic<std::int64_t>& sim_offset)
-      : socket_(std::move(socket)), seed_(seed), rng_(rng_seed), sim_offset_(sim_offset) {}
+  Load(std::filesystem::path socket, const Seed& seed, EmulatedReaders& readers,
+       std::uint32_t rng_seed, std::atomic<std::int64_t>& sim_offset)
+      : socket_(std::move(socket)),
+        seed_(seed),
+        readers_(readers),
+        rng_(rng_seed),
+        sim_offset_(sim_offset) {}
 
   void run() {
     std::unique_ptr<LineClient> client;
@@ -60,21 +67,50 @@ class Load {
         } catch (const std::exception&) {
           continue;  // daemon restarting; LineClient itself paced the retries
         }
-        placed_.clear();  // a new daemon has new simulated readers: nothing lies on them
       }
-      auto [line, reader] = next_command();
-      std::string reply;
+      const Command c = next_command();
+      auto control = [&](const std::string& line) {
+        return client->request(line, 8s * time_scale());
+      };
       try {
-        reply = client->request(line, 8s * time_scale());
+        if (c.verb == "tap" || c.verb == "place") {
+          auto& emu = readers_.at(c.reader);
+          std::string reply;
+          try {
+            reply = place_and_await(control, emu, c.reader, "iso14443a", c.card, 5s * time_scale());
+          } catch (...) {
+            // The daemon died: a tapped card leaves the field all the same.
+            if (c.verb == "tap") emu.cmd("remove");
+            if (c.verb == "place") placed_.insert(c.reader);
+            throw;
+          }
+          if (c.verb == "tap") {
+            // A dead daemon sees no empty field: the card is gone anyway.
+            remove_and_await(emu, 2s * time_scale());
+          } else {
+            placed_.insert(c.reader);
+          }
+          ++result_.commands;
+          classify_read(c, reply);
+        } else if (c.verb == "remove") {
+          placed_.erase(c.reader);
+          const auto reply = readers_.at(c.reader).cmd("remove");
+          ++result_.commands;
+          if (reply != "ok removed")
+            result_.unexpected.push_back("remove " + c.reader + " -> " + reply);
+        } else {
+          const auto reply = control(c.line);
+          ++result_.commands;
+          if (reply.rfind("ok", 0) != 0 && reply != "err store unavailable") {
+            result_.unexpected.push_back(c.line + " -> " + reply);
+          }
+        }
       } catch (const std::exception&) {
         // Killed before it answered: not an acknowledgement. A reply that might still be in
         // flight belongs to a dead connection, so it can never be read as another's reply.
         ++result_.connection_errors;
         client.reset();
-        continue;
       }
-      ++result_.commands;
-      classify(line, reader, reply);
     }
   }
 
@@ -82,6 +118,13 @@ class Load {
   const LoadResult& result() const { return result_; }
 
  private:
+  struct Command {
+    std::string verb;    // tap, place, remove (card readers) or control
+    std::string reader;  // for card commands
+    std::string card;    // UID hex for tap/place
+    std::string line;    // for control commands
+  };
+
   std::string card(int known_percent) {
     std::uniform_int_distribution<int> pct(0, 99);
     if (pct(rng_) < known_percent) {
@@ -98,7 +141,7 @@ class Load {
     return items[pick(rng_)];
   }
 
-  std::pair<std::string, std::string> next_command() {
+  Command next_command() {
     static const std::vector<std::string> kDoorReaders = {"main-in", "main-out", "lab-in"};
     static const std::vector<std::string> kPrinters = {"printer-1", "printer-2"};
     static const std::vector<std::string> kHeld = {"laser", "cnc"};
@@ -106,63 +149,49 @@ class Load {
     const int r = pct(rng_);
     if (r < 45) {
       const auto& reader = one_of(kDoorReaders);
-      return {"tap " + reader + " iso14443a " + card(80), reader};
+      return {"tap", reader, card(80), {}};
     }
     if (r < 65) {
       // Few members on the printers, so the same member often comes back to tap off.
       const auto& reader = one_of(kPrinters);
       std::uniform_int_distribution<std::size_t> pick(0, 5);
-      return {"tap " + reader + " iso14443a " + seed_.members[pick(rng_)].card_hex, reader};
+      return {"tap", reader, seed_.members[pick(rng_)].card_hex, {}};
     }
     if (r < 85) {
       const auto& reader = one_of(kHeld);
-      if (placed_.count(reader) != 0) return {"remove " + reader, reader};
-      return {"place " + reader + " iso14443a " + card(90), reader};
+      if (placed_.count(reader) != 0) return {"remove", reader, {}, {}};
+      return {"place", reader, card(90), {}};
     }
     if (r < 91 && sim_offset_.load() < kMaxOffsetSeconds) {
       // Counted before it is sent: if the daemon dies first, the next start is merely later.
       sim_offset_ += 40;
-      return {"clock advance 40s", ""};
+      return {"control", {}, {}, "clock advance 40s"};
     }
-    if (r < 96) return {"confirm " + one_of(kMachines), ""};
-    return {"status", ""};
+    if (r < 96) return {"control", {}, {}, "confirm " + one_of(kMachines)};
+    return {"control", {}, {}, "status"};
   }
 
-  void classify(const std::string& line, const std::string& reader, const std::string& reply) {
-    const bool card_read = line.rfind("tap ", 0) == 0 || line.rfind("place ", 0) == 0;
-    if (line.rfind("place ", 0) == 0) placed_.insert(reader);
-    if (line.rfind("remove ", 0) == 0) {
-      placed_.erase(reader);
-      if (reply != "ok " + reader + " removed" && reply != "err no card on " + reader) {
-        result_.unexpected.push_back(line + " -> " + reply);
-      }
-      return;
-    }
-    if (card_read) {
-      if (auto ack = parse_ack(reader, reply)) {
-        if (ack->seq > 0) {
-          result_.acks.push_back(*ack);
-        } else {
-          ++result_.unrecorded;
-        }
-      } else if (reply == "err timeout") {
-        ++result_.ack_timeouts;
+  void classify_read(const Command& c, const std::string& reply) {
+    if (auto ack = parse_ack(c.reader, reply)) {
+      if (ack->seq > 0) {
+        result_.acks.push_back(*ack);
       } else {
-        result_.unexpected.push_back(line + " -> " + reply);
+        ++result_.unrecorded;
       }
-      return;
-    }
-    if (reply.rfind("ok", 0) != 0 && reply != "err store unavailable") {
-      result_.unexpected.push_back(line + " -> " + reply);
+    } else if (reply == "err timeout") {
+      ++result_.ack_timeouts;
+    } else {
+      result_.unexpected.push_back(c.verb + " " + c.reader + " " + c.card + " -> " + reply);
     }
   }
 
   std::filesystem::path socket_;
   const Seed& seed_;
+  EmulatedReaders& readers_;
   std::mt19937 rng_;
   std::atomic<std::int64_t>& sim_offset_;
   std::atomic<bool> stop_{false};
-  std::set<std::string> placed_;
+  std::set<std::string> placed_;  // cards lying on the emulators; they outlive daemon runs
   LoadResult result_;
 };
 
@@ -183,6 +212,9 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
   // The first run adds the machines; then their inspections (an uninspected machine is out of
   // service and every machine tap would be refused).
   const Seed seed = prepare_site(db, sock, dir / "daemon-000.log");
+  // The emulated PN532s outlive the daemon runs, as the readers of a real site do.
+  EmulatedReaders readers(PN532_EMU_PATH, dir.path(), kReaders);
+  const auto reader_args = readers.daemon_args();
 
   std::atomic<std::int64_t> sim_offset{0};
   int run_no = 0;
@@ -195,7 +227,7 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
     sim_offset += 60;  // each start a minute after the last moment the previous run saw
     ++run_no;
     return std::make_unique<Daemon>(db, sock, sim_time(std::chrono::seconds(sim_offset.load())),
-                                    log_of(run_no));
+                                    log_of(run_no), reader_args);
   };
   auto kill_and_reap = [&](Daemon& d) {
     INFO("run " << run_no << ", its log ends:\n" << log_tail(log_of(run_no)));
@@ -212,7 +244,7 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
   auto daemon = start();
   ready(*daemon);
 
-  Load load(sock, seed, seed_value, sim_offset);
+  Load load(sock, seed, readers, seed_value, sim_offset);
   std::thread load_thread([&] { load.run(); });
   struct Joiner {
     Load& load;
@@ -243,6 +275,7 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
       // The last run is for known taps only: nothing of the load may be lying on a reader.
       load.stop();
       load_thread.join();
+      for (const auto& reader : kReaders) REQUIRE(readers.at(reader).cmd("remove") == "ok removed");
     }
     daemon = start();
     ready(*daemon);
@@ -253,7 +286,10 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
   std::vector<Ack> final_acks;
   auto final_tap = [&](const std::string& verb, const std::string& reader,
                        const std::string& card_hex) {
-    auto reply = daemon->request(verb + " " + reader + " iso14443a " + card_hex, 10s * scale);
+    auto control = [&](const std::string& line) { return daemon->request(line, 10s * scale); };
+    auto reply =
+        place_and_await(control, readers.at(reader), reader, "iso14443a", card_hex, 10s * scale);
+    if (verb == "tap") REQUIRE(remove_and_await(readers.at(reader), 10s * scale));
     auto ack = parse_ack(reader, reply);
     INFO(verb << " " << reader << " -> " << reply);
     REQUIRE(ack);

@@ -9,6 +9,7 @@
 #include <future>
 #include <iostream>
 
+#include "emulated_reader.hpp"
 #include "kill_support.hpp"
 
 using namespace labgate::testing;
@@ -31,19 +32,32 @@ TEST_CASE("labgated faults while the store is locked and recovers with its pendi
   const auto sock = dir / "ctl.sock";
   const Seed seed = prepare_site(db, sock, dir / "daemon-0.log");
   const auto log = dir / "daemon-1.log";
-  Daemon daemon(db, sock, sim_time(60s), log);
+  EmulatedReaders readers(PN532_EMU_PATH, dir.path(), {"main-in", "laser", "printer-1"});
+  Daemon daemon(db, sock, sim_time(60s), log, readers.daemon_args());
   REQUIRE(daemon.wait_ready(20s * scale));
   REQUIRE(daemon.confirm_machines());
   // Every write stalls the loop for the store's busy timeout while the lock is held, so the
   // replies below can take many seconds.
   const auto patient = 60s * scale;
+  // Cards go on the readers' emulated PN532s; the reply is the daemon's outcome of that read
+  // once its event is committed ("err timeout" when that did not happen within 5 s, as the
+  // simulated readers' acknowledgement deadline).
+  auto control = [&](const std::string& line) { return daemon.request(line, patient); };
+  auto place = [&](const std::string& reader, const std::string& card) {
+    return place_and_await(control, readers.at(reader), reader, "iso14443a", card, 5s * scale);
+  };
+  auto tap = [&](const std::string& reader, const std::string& card) {
+    auto reply = place(reader, card);
+    remove_and_await(readers.at(reader), 10s * scale);
+    return reply;
+  };
 
   // A running laser session, and the door pulse of an entry, then time for the pulse to end.
   const auto& member = seed.members[0];
-  auto entry = parse_ack("main-in", daemon.request("tap main-in iso14443a " + member.card_hex));
+  auto entry = parse_ack("main-in", tap("main-in", member.card_hex));
   REQUIRE(entry);
   REQUIRE(entry->granted);
-  auto laser = parse_ack("laser", daemon.request("place laser iso14443a " + member.card_hex));
+  auto laser = parse_ack("laser", place("laser", member.card_hex));
   REQUIRE(laser);
   REQUIRE(laser->granted);
   REQUIRE(contains(daemon.request("clock advance 10s"), "10:01:10"));
@@ -57,9 +71,7 @@ TEST_CASE("labgated faults while the store is locked and recovers with its pendi
   const auto locked_at = std::chrono::steady_clock::now();
   // An unknown card at the main door: refused, but its event cannot be written. The hub stops
   // waiting for the acknowledgement after its own deadline.
-  auto held = std::async(std::launch::async, [&] {
-    return daemon.request("tap main-in iso14443a " + seed.unknown_cards[0], patient);
-  });
+  auto held = std::async(std::launch::async, [&] { return tap("main-in", seed.unknown_cards[0]); });
   std::string status;
   REQUIRE(wait_until(
       [&] {
@@ -81,8 +93,7 @@ TEST_CASE("labgated faults while the store is locked and recovers with its pendi
   for (const auto& m : kMachines) CHECK(contains(outputs, m + ".relay=off"));
 
   // A certified member at a printer while the site is in fault: refused, not recorded yet.
-  const auto printer_reply =
-      daemon.request("tap printer-1 iso14443a " + seed.members[1].card_hex, patient);
+  const auto printer_reply = tap("printer-1", seed.members[1].card_hex);
   INFO("printer tap in fault: " << printer_reply);
   auto printer_ack = parse_ack("printer-1", printer_reply);
   CHECK((printer_reply == "err timeout" || (printer_ack && !printer_ack->granted)));
@@ -108,7 +119,9 @@ TEST_CASE("labgated faults while the store is locked and recovers with its pendi
   CHECK(contains(status, "door main locked strike=locked"));
 
   // The site works again, and records what it does at once.
-  auto again = parse_ack("laser", daemon.request("place laser iso14443a " + member.card_hex));
+  // The member takes the card off the laser and presents it again.
+  REQUIRE(remove_and_await(readers.at("laser"), 10s * scale));
+  auto again = parse_ack("laser", place("laser", member.card_hex));
   REQUIRE(again);
   CHECK(again->granted);
   CHECK(again->seq > baseline);

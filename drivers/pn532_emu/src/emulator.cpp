@@ -51,6 +51,9 @@ std::vector<std::string> split_words(const std::string& line) {
   return words;
 }
 
+// One byte on a 115200 baud line: start bit, 8 data bits, stop bit.
+constexpr auto kByteTime = std::chrono::nanoseconds(86'806);
+
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
@@ -70,6 +73,7 @@ struct Emulator::Impl {
   bool byte_delay{false};
   std::optional<EmuClock::time_point> stall_until;
   std::optional<EmuClock::time_point> tap_until;
+  std::uint64_t empty_polls{0};  // "no target" answers since the last place/remove
   Bytes last_response;
   std::string slave;
   int master{-1};
@@ -142,9 +146,14 @@ struct Emulator::Impl {
   void write_bytes(const Bytes& bytes) {
     if (master < 0) return;
     if (byte_delay) {
+      // Absolute deadlines: sleeping a fixed 87 us per byte would add the timer slack to every
+      // byte and run well below 115200 baud.
+      auto due = std::chrono::steady_clock::now();
       for (auto b : bytes) {
         if (::write(master, &b, 1) != 1) return;
-        std::this_thread::sleep_for(std::chrono::microseconds(87));
+        ++stats.bytes_out;
+        due += kByteTime;
+        std::this_thread::sleep_until(due);
       }
       return;
     }
@@ -158,6 +167,7 @@ struct Emulator::Impl {
         return;
       }
       off += static_cast<std::size_t>(n);
+      stats.bytes_out += static_cast<std::uint64_t>(n);
     }
   }
 
@@ -187,6 +197,10 @@ struct Emulator::Impl {
         break;
     }
     ++stats.responses;
+    const bool no_target =
+        data.size() == 2 && data[1] == 0x00 &&
+        (data[0] == cmd::kInListPassiveTarget + 1 || data[0] == cmd::kInAutoPoll + 1);
+    if (no_target) ++empty_polls;
     last_response = frame;
     write_bytes(frame);
   }
@@ -253,8 +267,8 @@ struct Emulator::Impl {
     s += std::string(" fault=") + (stall_until ? "stall" : fault_name(fault));
     s += std::string(" delay=") + (byte_delay ? "on" : "off");
     s += " pty=" + (slave.empty() ? std::string("unplugged") : slave);
-    s += fmt::format(" frames={} bad={} acks={} responses={}", stats.frames, stats.bad_frames,
-                     stats.host_acks, stats.responses);
+    s += fmt::format(" frames={} bad={} acks={} responses={} empty_polls={}", stats.frames,
+                     stats.bad_frames, stats.host_acks, stats.responses, empty_polls);
     return s;
   }
 
@@ -283,12 +297,14 @@ struct Emulator::Impl {
       }
       spdlog::info("pn532-emu: card placed: {} {}", to_string(card->kind), w[2]);
       chip.place(std::move(*card));
+      empty_polls = 0;
       return "ok placed";
     }
     if (verb == "remove") {
       spdlog::info("pn532-emu: card removed");
       chip.remove();
       tap_until.reset();
+      empty_polls = 0;
       return "ok removed";
     }
     if (verb == "hold") {
@@ -380,6 +396,7 @@ struct Emulator::Impl {
         spdlog::info("pn532-emu: tapped card left the field");
         chip.remove();
         tap_until.reset();
+        empty_polls = 0;
       }
       if (!stall_until && master >= 0) {
         if (auto d = chip.poll(now)) send_response(std::move(*d));
@@ -418,7 +435,15 @@ struct Emulator::Impl {
           if (c >= 0) clients[c];
         } else if (watch_master && p.fd == master) {
           ssize_t n = ::read(master, buf, sizeof buf);
-          if (n > 0) on_host_bytes(buf, static_cast<std::size_t>(n), EmuClock::now());
+          if (n > 0) {
+            stats.bytes_in += static_cast<std::uint64_t>(n);
+            // The pty hands over the host's bytes at once; a UART line delivers the last of
+            // them only after every byte's time on the wire.
+            if (byte_delay) {
+              std::this_thread::sleep_until(std::chrono::steady_clock::now() + n * kByteTime);
+            }
+            on_host_bytes(buf, static_cast<std::size_t>(n), EmuClock::now());
+          }
         } else if (clients.count(p.fd)) {
           serve_client(p.fd);
         }

@@ -24,7 +24,7 @@ void usage(const char* argv0) {
       "usage: %s [--link PATH] [--control PATH] [--delay] [--verbose]\n"
       "  --link PATH     symlink to the pty slave (no ':'); libnfc opens pn532_uart:PATH\n"
       "  --control PATH  Unix socket for line commands (place/remove/hold/fault/delay/status)\n"
-      "  --delay         pace output like a 115200 baud line\n"
+      "  --delay         pace the line like 115200 baud (both directions)\n"
       "  --verbose       log every frame\n",
       argv0);
 }

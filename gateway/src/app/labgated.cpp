@@ -7,6 +7,7 @@
 
 #include "labgate/gateway/app/application.hpp"
 #include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 
 namespace cfg = labgate::gateway::config;
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   std::string socket_path;
   std::string sim_clock;
   std::string log_level;
+  std::vector<std::string> reader_devices;
   cli.add_option("-c,--config", config_path,
                  "site configuration (TOML); default: the built-in demo site");
   cli.add_option("--check-config", check_path, "validate a configuration file and exit");
@@ -31,6 +33,10 @@ int main(int argc, char** argv) {
                  "the control socket's `clock` command moves it");
   cli.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error (overrides [log] level)");
+  cli.add_option("--reader-device", reader_devices,
+                 "<reader-id>=<connstring>: open this reader on another device than its config "
+                 "says (a libnfc connstring such as pn532_uart:/dev/ttyUSB0, or sim); repeatable")
+      ->take_all();
   CLI11_PARSE(cli, argc, argv);
 
   if (!check_path.empty()) {
@@ -53,6 +59,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto config = std::move(loaded).value();
+  if (std::string error; !app::override_reader_devices(config, reader_devices, error)) {
+    std::cerr << error << "\n";
+    return 2;
+  }
 
   auto level = spdlog::level::from_str(log_level.empty() ? config.log.level : log_level);
   spdlog::set_level(level);

@@ -1,7 +1,12 @@
 #pragma once
 // Builds the hardware card readers named in the configuration (libnfc connstrings).
 
+#include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "labgate/drivers/devices.hpp"
 #include "labgate/gateway/config/site_config.hpp"
@@ -12,5 +17,38 @@ namespace labgate::gateway::app {
 /// warning when the reader accepts clonable card technologies.
 std::shared_ptr<drivers::Reader> make_hardware_reader(const config::ReaderConfig& reader,
                                                       const config::SiteConfig& site);
+
+/// Applies `--reader-device <reader-id>=<connstring>` overrides to the configured readers
+/// ("sim" makes a reader simulated again). False with `error` set when a spec is malformed or
+/// names no configured reader; the config is then left partly changed and must not be used.
+bool override_reader_devices(config::SiteConfig& site, const std::vector<std::string>& specs,
+                             std::string& error);
+
+/// Remembers, per reader, the outcome of recent card reads once the site acknowledged them
+/// (event durable, or seq 0), so a client of the control socket can learn what a card placed on
+/// a hardware reader did. Loop thread only.
+class ReadLedger {
+ public:
+  /// Outcomes kept per reader; older ones are forgotten.
+  static constexpr std::size_t kKept = 32;
+
+  /// A card read reached the loop on `reader`; returns its number (1, 2, ... per reader).
+  std::uint64_t arrived(const std::string& reader);
+  /// Read `number` of `reader` was decided and recorded; `summary` is TapOutcome::summary().
+  void acknowledged(const std::string& reader, std::uint64_t number, std::string summary);
+
+  /// The control command `read-result <reader> [<after>]`:
+  ///   without <after>: "ok reads=<n>" (card reads that reached the loop so far);
+  ///   with <after>:    "ok read=<k> <summary>" for the oldest acknowledged read k > after
+  ///                    still remembered, or "err pending" when there is none yet.
+  std::string command(const std::vector<std::string>& args) const;
+
+ private:
+  struct Reader {
+    std::uint64_t arrived{0};
+    std::deque<std::pair<std::uint64_t, std::string>> done;  // by read number, ascending
+  };
+  std::map<std::string, Reader> readers_;
+};
 
 }  // namespace labgate::gateway::app

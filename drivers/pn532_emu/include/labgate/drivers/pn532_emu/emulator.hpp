@@ -5,6 +5,9 @@
 //   place <classic|ultralight|desfire|felica> <hex uid> [atqa=HEX] [sak=HEX] [ats=HEX]
 //         [pmm=HEX] [sys=HEX] [baud=212|424|both] [tap=MS]
 //   remove | hold | status
+//   (status: "ok card=<kind:uid|none> fault=.. delay=.. pty=.. frames=N bad=N acks=N
+//    responses=N empty_polls=N"; empty_polls counts "no target" poll answers since the last
+//    place/remove, so empty_polls > 0 after a remove means the host has seen the empty field)
 //   fault garbage|drop|badchecksum|stall <ms>|unplug|replug|none
 //   delay on|off
 // Every reply is one line starting with "ok" or "error".
@@ -20,7 +23,9 @@ namespace labgate::drivers::pn532_emu {
 struct EmulatorOptions {
   std::string link_path;     ///< symlink created to the pty slave; may be empty; must not hold ':'
   std::string control_path;  ///< Unix socket for line commands; empty: in-process execute() only
-  bool byte_delay{false};    ///< pace output at 115200 baud (~87 us per byte)
+  /// Pace the line at 115200 baud (86.8 us per byte): responses are written byte by byte on
+  /// that schedule, and host bytes are taken in only after their own time on the wire.
+  bool byte_delay{false};
 };
 
 /// Counters for tests and the status command.
@@ -30,6 +35,8 @@ struct EmulatorStats {
   std::uint64_t host_acks{0};       ///< host ACKs (aborts)
   std::uint64_t responses{0};       ///< response frames written
   std::uint64_t faults_applied{0};  ///< responses garbled, dropped or corrupted on purpose
+  std::uint64_t bytes_in{0};        ///< bytes read from the host
+  std::uint64_t bytes_out{0};       ///< bytes written to the host
 };
 
 /// The emulator: owns the pty, the control socket and one I/O thread.
