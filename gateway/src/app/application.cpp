@@ -185,7 +185,11 @@ struct Application::Impl {
       r->start([this, on_loop](drivers::ReaderEvent ev) {
         auto handle = [this, ev]() {
           if (!site) return;
-          site->on_reader_event(ev, [this, ev](const TapOutcome& o) {
+          const std::uint64_t read_no = ev.kind == drivers::ReaderEvent::Kind::kCardPresent
+                                            ? read_ledger.arrived(ev.reader_id)
+                                            : 0;
+          site->on_reader_event(ev, [this, ev, read_no](const TapOutcome& o) {
+            if (read_no != 0) read_ledger.acknowledged(ev.reader_id, read_no, o.summary());
             if (hub) hub->acknowledge(ev, o.summary());
           });
         };
@@ -269,6 +273,9 @@ struct Application::Impl {
     });
     hub->add_command("enroll-status", [this](const std::vector<std::string>& args) {
       return enrollments->status_command(args);
+    });
+    hub->add_command("read-result", [this](const std::vector<std::string>& args) {
+      return read_ledger.command(args);
     });
     hub->add_command("all-stop", [this](const std::vector<std::string>&) -> std::string {
       if (!site) return "err store unavailable";
@@ -381,6 +388,9 @@ struct Application::Impl {
   // bridge is detached from the store explicitly before either goes.
   std::unique_ptr<MqttBridge> mqtt;
   std::unique_ptr<drivers::sim::SimHub> hub;
+  // Outcomes of card reads for `read-result`; declared before the site, which may still
+  // acknowledge reads while it is destroyed.
+  ReadLedger read_ledger;
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Site> site;
   std::unique_ptr<Enrollments> enrollments;
