@@ -1,12 +1,499 @@
 // labgatectl: rates, accounts, price list, sales, session review.
+//
+// Every option value is parsed and checked before the store is touched, so a typo exits 2 with
+// one line naming the option and writes nothing.
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "commands.hpp"
 #include "context.hpp"
+#include "output.hpp"
 
 namespace labgate::gateway::ctl {
 
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr std::string_view kDurationHint = "expected a duration like 90s, 15m, 2h or 1h30m";
+
+[[noreturn]] void bad_duration(const std::string& text, std::string_view option) {
+  usage_error(fmt::format("bad {} '{}': {}", option, text, kDurationHint));
+}
+
+// Whole seconds from "90s", "15m", "2h", "1h30m" or "0"; usage error naming `option` otherwise.
+std::int64_t parse_duration(const std::string& text, std::string_view option) {
+  const auto bad = [&]() { bad_duration(text, option); };
+  if (text == "0") return 0;
+  if (text.empty()) bad();
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t j = i;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) != 0) ++j;
+    if (j == i || j == text.size()) bad();
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data() + i, text.data() + j, n);
+    if (ec != std::errc() || end != text.data() + j) bad();
+    std::int64_t scale = 0;
+    switch (text[j]) {
+      case 's':
+        scale = 1;
+        break;
+      case 'm':
+        scale = 60;
+        break;
+      case 'h':
+        scale = 3600;
+        break;
+      case 'd':
+        scale = 86400;
+        break;
+      default:
+        bad_duration(text, option);
+    }
+    if (n > std::numeric_limits<std::int64_t>::max() / scale / 4) bad();
+    total += n * scale;
+    i = j + 1;
+  }
+  return total;
+}
+
+// "15m", "1h30m", "90s" -> "1m30s": how a duration is shown back.
+std::string show_duration(std::int64_t s) {
+  if (s == 0) return "0";
+  std::string out;
+  if (s >= 3600) out += fmt::format("{}h", s / 3600);
+  if (s % 3600 >= 60) out += fmt::format("{}m", (s % 3600) / 60);
+  if (s % 60 != 0) out += fmt::format("{}s", s % 60);
+  return out;
+}
+
+// Integer yen; a usage error naming `option` for anything else (fractions, units, overflow).
+std::int64_t parse_yen(const std::string& text, std::string_view option, bool allow_negative) {
+  std::int64_t v = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  if (!text.empty() && text[0] == '+') ++first;
+  const auto [end, ec] = std::from_chars(first, last, v);
+  if (text.empty() || ec != std::errc() || end != last || (!allow_negative && v < 0)) {
+    usage_error(fmt::format("bad {} '{}': expected a whole number of yen{}", option, text,
+                            allow_negative ? " (negative to take money off)" : ""));
+  }
+  return v;
+}
+
+std::int64_t parse_count(const std::string& text, std::string_view option) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    usage_error(fmt::format("bad {} '{}': expected a whole number", option, text));
+  }
+  return v;
+}
+
+[[noreturn]] void bad_plan_term(const std::string& text) {
+  usage_error(fmt::format(
+      "bad --plan-term '{}': expected PLAN:DISCOUNT%:INCLUDED_MINUTES, e.g. FULL:10%:60", text));
+}
+
+// PLAN:DISCOUNT%:INCLUDED_MIN, e.g. FULL:10%:60.
+st::NewRatePlanTerm parse_plan_term(const std::string& text) {
+  const auto bad = [&]() { bad_plan_term(text); };
+  const auto c1 = text.find(':');
+  const auto c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
+  if (c1 == std::string::npos || c2 == std::string::npos || c1 == 0) bad();
+  if (text.find(':', c2 + 1) != std::string::npos) bad();
+  std::string discount = text.substr(c1 + 1, c2 - c1 - 1);
+  if (!discount.empty() && discount.back() == '%') discount.pop_back();
+  const std::string included = text.substr(c2 + 1);
+  st::NewRatePlanTerm t;
+  t.plan_code = text.substr(0, c1);
+  const auto number = [&](const std::string& part) {
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size()) bad();
+    return v;
+  };
+  t.discount_percent = number(discount);
+  t.included_minutes = number(included);
+  return t;
+}
+
+json null_or(const std::optional<std::int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json to_json(const st::Rate& r) {
+  json terms = json::array();
+  for (const auto& t : r.plan_terms) {
+    terms.push_back({{"plan", t.plan_code},
+                     {"discount_percent", t.discount_percent},
+                     {"included_minutes", t.included_minutes}});
+  }
+  return {{"id", r.id},
+          {"target", r.target()},
+          {"kind", st::to_string(r.kind)},
+          {"effective_from", format_utc(r.effective_from_ms)},
+          {"effective_until",
+           r.effective_until_ms ? json(format_utc(*r.effective_until_ms)) : json(nullptr)},
+          {"unit_seconds", r.unit_seconds},
+          {"price_per_unit", r.price_per_unit},
+          {"idle_price_per_unit", null_or(r.idle_price_per_unit)},
+          {"minimum_charge", r.minimum_charge},
+          {"grace_seconds", r.grace_seconds},
+          {"daily_cap", null_or(r.daily_cap)},
+          {"plan_terms", terms},
+          {"note", r.note},
+          {"created_by", r.created_by},
+          {"created_at", format_utc(r.created_at_ms)}};
+}
+
+json to_json(const st::AccountEntry& e) {
+  return {{"id", e.id},     {"at", format_utc(e.at_ms)}, {"amount", e.amount},
+          {"kind", e.kind}, {"reference", e.reference},  {"actor", e.actor}};
+}
+
+json to_json(const st::Account& a) {
+  json entries = json::array();
+  for (const auto& e : a.entries) entries.push_back(to_json(e));
+  return {{"member_no", a.member_no},
+          {"balance", a.balance},
+          {"credit_limit", a.credit_limit},
+          {"available", a.balance + a.credit_limit},
+          {"entries", entries}};
+}
+
+json to_json(const st::PriceItem& p) {
+  return {{"code", p.code},   {"name", p.name},         {"unit", p.unit},
+          {"price", p.price}, {"day_pass", p.day_pass}, {"active", p.active}};
+}
+
+json to_json(const st::Sale& s) {
+  return {{"id", s.id},
+          {"member_no", s.member_no},
+          {"item", s.item_code},
+          {"quantity", s.quantity},
+          {"unit_price", s.unit_price},
+          {"amount", s.amount()},
+          {"at", format_utc(s.at_ms)},
+          {"note", s.note},
+          {"actor", s.actor}};
+}
+
+json to_json(const st::SessionReview& r) {
+  return {{"session_id", r.session_id},      {"billed_seconds", r.billed_seconds},
+          {"waived", r.billed_seconds == 0}, {"reviewed_at", format_utc(r.reviewed_at_ms)},
+          {"reviewer", r.reviewer},          {"note", r.note}};
+}
+
+template <typename T>
+void print_one(Context& ctx, const T& row, const std::string& text) {
+  if (ctx.json_output()) {
+    std::cout << to_json(row).dump(2) << '\n';
+  } else {
+    std::cout << text << '\n';
+  }
+}
+
+std::string terms_text(const st::Rate& r) {
+  std::string out;
+  for (const auto& t : r.plan_terms) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{}:{}%:{}m", t.plan_code, t.discount_percent, t.included_minutes);
+  }
+  return out;
+}
+
+std::string opt_yen(const std::optional<std::int64_t>& v) {
+  return v ? std::to_string(*v) : std::string("-");
+}
+
+struct Args {
+  // rates
+  std::string machine, unit, price, idle_price, minimum{"0"}, grace{"0"}, daily_cap, from{"now"},
+      note;
+  bool coworking{false}, history{false};
+  std::vector<std::string> plan_terms;
+  // accounts, prices, sales
+  std::string member, amount, reason, code, name, item_unit{"pcs"}, item, qty{"1"};
+  bool day_pass{false}, all{false};
+  // session review
+  std::string session_id, bill;
+  bool waive{false};
+};
+
+void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* rates = app.add_subcommand("rates", "prices of machine and coworking time");
+  rates->require_subcommand(1);
+  auto* set = rates->add_subcommand(
+      "set", "add a rate from a date (the current one ends there; sessions keep their rate)");
+  auto* machine = set->add_option("--machine", a->machine, "machine id");
+  auto* coworking = set->add_flag("--coworking", a->coworking, "the rate for coworking time");
+  machine->excludes(coworking);
+  set->add_option("--unit", a->unit, "billing unit, e.g. 15m (time is rounded up to it)")
+      ->required();
+  set->add_option("--price", a->price, "yen per unit (while busy, with --idle-price)")->required();
+  set->add_option("--idle-price", a->idle_price, "yen per unit while the busy input is off");
+  set->add_option("--minimum", a->minimum, "minimum charge in yen per session (default 0)");
+  set->add_option("--grace", a->grace, "sessions this short are free, e.g. 2m (default 0)");
+  set->add_option("--daily-cap", a->daily_cap, "most yen per member per day for this target");
+  set->add_option("--from", a->from, "YYYY-MM-DD (local midnight) or now (default)");
+  set->add_option("--plan-term", a->plan_terms,
+                  "PLAN:DISCOUNT%:INCLUDED_MIN per plan, e.g. FULL:10%:60 (repeatable)");
+  set->add_option("--note", a->note, "why the rate changes");
+  on(set, cli, [a](Context& ctx) {
+    if (a->machine.empty() && !a->coworking)
+      usage_error("rates set needs --machine M or --coworking");
+    st::NewRate r;
+    r.kind = a->coworking ? st::SessionKind::kCoworking : st::SessionKind::kMachine;
+    if (!a->coworking) r.machine_id = a->machine;
+    r.unit_seconds = parse_duration(a->unit, "--unit");
+    if (r.unit_seconds <= 0)
+      usage_error(fmt::format("bad --unit '{}': must be longer than 0", a->unit));
+    r.price_per_unit = parse_yen(a->price, "--price", false);
+    if (!a->idle_price.empty())
+      r.idle_price_per_unit = parse_yen(a->idle_price, "--idle-price", false);
+    r.minimum_charge = parse_yen(a->minimum, "--minimum", false);
+    r.grace_seconds = parse_duration(a->grace, "--grace");
+    if (!a->daily_cap.empty()) r.daily_cap = parse_yen(a->daily_cap, "--daily-cap", false);
+    if (a->from != "now") {
+      if (!st::is_valid_date(a->from)) {
+        usage_error(fmt::format("bad --from '{}': expected YYYY-MM-DD or now", a->from));
+      }
+      r.effective_from_ms = local_midnight_ms(a->from, ctx.tz());
+    }
+    for (const auto& t : a->plan_terms) r.plan_terms.push_back(parse_plan_term(t));
+    r.note = a->note;
+    auto rate = check(ctx.store().set_rate(r, ctx.actor()));
+    print_one(
+        ctx, rate,
+        fmt::format("rate {} for {} from {}: {} per {} (minimum {}, grace {}, daily cap {})",
+                    rate.id, rate.target(), format_local(rate.effective_from_ms, ctx.tz()),
+                    rate.price_per_unit, show_duration(rate.unit_seconds), rate.minimum_charge,
+                    show_duration(rate.grace_seconds), opt_yen(rate.daily_cap)));
+    return kExitOk;
+  });
+  auto* list = rates->add_subcommand("list", "rates in force and coming (all with --history)");
+  list->add_option("--target", a->machine, "a machine id or coworking");
+  list->add_flag("--history", a->history, "also the rates that ended");
+  on(list, cli, [a](Context& ctx) {
+    auto rows = check(ctx.store().list_rates(opt_text(a->machine), a->history));
+    if (ctx.json_output()) {
+      json out = json::array();
+      for (const auto& r : rows) out.push_back(to_json(r));
+      std::cout << out.dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"ID", "TARGET", "FROM", "UNTIL", "UNIT", "PRICE", "IDLE", "MINIMUM", "GRACE", "CAP",
+             "PLAN TERMS", "NOTE"});
+    for (const auto& r : rows) {
+      t.add({std::to_string(r.id), r.target(), format_local(r.effective_from_ms, ctx.tz()),
+             format_local(r.effective_until_ms, ctx.tz()), show_duration(r.unit_seconds),
+             std::to_string(r.price_per_unit), opt_yen(r.idle_price_per_unit),
+             std::to_string(r.minimum_charge), show_duration(r.grace_seconds), opt_yen(r.daily_cap),
+             terms_text(r), r.note});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+}
+
+void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* accounts = app.add_subcommand("accounts", "members' prepaid balance and credit limit");
+  accounts->require_subcommand(1);
+  auto* topup = accounts->add_subcommand("topup", "add money to a member's balance");
+  topup->add_option("--member", a->member, "member number")->required();
+  topup->add_option("--amount", a->amount, "yen, positive")->required();
+  topup->add_option("--note", a->note, "receipt number, payment method...");
+  on(topup, cli, [a](Context& ctx) {
+    const auto yen = parse_yen(a->amount, "--amount", false);
+    if (yen == 0) usage_error("bad --amount '0': a top-up must be positive");
+    auto e = check(ctx.store().topup(a->member, yen, a->note, ctx.actor()));
+    print_one(ctx, e, fmt::format("topped up {} yen for {}", e.amount, a->member));
+    return kExitOk;
+  });
+  auto* adjust = accounts->add_subcommand("adjust", "correct a member's balance, with a reason");
+  adjust->add_option("--member", a->member, "member number")->required();
+  adjust->add_option("--amount", a->amount, "yen, negative to take money off")->required();
+  adjust->add_option("--reason", a->reason, "why")->required();
+  on(adjust, cli, [a](Context& ctx) {
+    const auto yen = parse_yen(a->amount, "--amount", true);
+    if (yen == 0) usage_error("bad --amount '0': an adjustment of 0 changes nothing");
+    auto e = check(ctx.store().adjust(a->member, yen, a->reason, ctx.actor()));
+    print_one(ctx, e, fmt::format("adjusted {} by {:+} yen: {}", a->member, e.amount, a->reason));
+    return kExitOk;
+  });
+  auto* limit = accounts->add_subcommand("credit-limit", "how far below zero a member may go");
+  limit->add_option("--member", a->member, "member number")->required();
+  limit->add_option("--amount", a->amount, "yen, 0 for prepaid only")->required();
+  on(limit, cli, [a](Context& ctx) {
+    const auto yen = parse_yen(a->amount, "--amount", false);
+    auto acct = check(ctx.store().set_credit_limit(a->member, yen, ctx.actor()));
+    print_one(ctx, acct,
+              fmt::format("credit limit of {} is {} yen (balance {})", acct.member_no,
+                          acct.credit_limit, acct.balance));
+    return kExitOk;
+  });
+  auto* show = accounts->add_subcommand("show", "balance, credit limit and entries");
+  show->add_option("--member", a->member, "member number")->required();
+  on(show, cli, [a](Context& ctx) {
+    auto acct = check(ctx.store().account(a->member));
+    if (ctx.json_output()) {
+      std::cout << to_json(acct).dump(2) << '\n';
+      return kExitOk;
+    }
+    std::cout << fmt::format("{}: balance {} yen, credit limit {} yen, available {} yen\n",
+                             acct.member_no, acct.balance, acct.credit_limit,
+                             acct.balance + acct.credit_limit);
+    Table t({"ID", "TIME", "KIND", "AMOUNT", "REFERENCE", "BY"});
+    for (const auto& e : acct.entries) {
+      t.add({std::to_string(e.id), format_local(e.at_ms, ctx.tz()), e.kind,
+             fmt::format("{:+}", e.amount), e.reference, e.actor});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+}
+
+void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* prices = app.add_subcommand("prices", "the price list of materials and passes");
+  prices->require_subcommand(1);
+  auto* set =
+      prices->add_subcommand("set", "add an item or change it (past sales keep their price)");
+  set->add_option("--code", a->code, "item code, e.g. ACR3")->required();
+  set->add_option("--name", a->name, "item name")->required();
+  set->add_option("--price", a->price, "yen per unit")->required();
+  set->add_option("--unit", a->item_unit, "unit sold, e.g. sheet, g, pcs (default pcs)");
+  set->add_flag("--day-pass", a->day_pass, "buying it makes that day's coworking free");
+  on(set, cli, [a](Context& ctx) {
+    const auto price = parse_yen(a->price, "--price", false);
+    auto p = check(ctx.store().upsert_price_item(
+        {a->code, a->name, a->item_unit, price, a->day_pass}, ctx.actor()));
+    print_one(ctx, p,
+              fmt::format("{} ({}): {} yen per {}{}", p.code, p.name, p.price, p.unit,
+                          p.day_pass ? ", day pass" : ""));
+    return kExitOk;
+  });
+  auto* list = prices->add_subcommand("list", "the items on sale (all with --all)");
+  list->add_flag("--all", a->all, "also inactive items");
+  on(list, cli, [a](Context& ctx) {
+    auto rows = check(ctx.store().list_price_items(a->all));
+    if (ctx.json_output()) {
+      json out = json::array();
+      for (const auto& p : rows) out.push_back(to_json(p));
+      std::cout << out.dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"CODE", "NAME", "UNIT", "PRICE", "DAY PASS", "ACTIVE"});
+    for (const auto& p : rows) {
+      t.add({p.code, p.name, p.unit, std::to_string(p.price), p.day_pass ? "yes" : "no",
+             p.active ? "yes" : "no"});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+  auto* deactivate = prices->add_subcommand("deactivate", "take an item off sale");
+  deactivate->add_option("--code", a->code, "item code")->required();
+  on(deactivate, cli, [a](Context& ctx) {
+    auto p = check(ctx.store().deactivate_price_item(a->code, ctx.actor()));
+    print_one(ctx, p, fmt::format("{} ({}) is no longer sold", p.code, p.name));
+    return kExitOk;
+  });
+
+  auto* sell = app.add_subcommand("sell", "sell a price-list item to a member");
+  sell->add_option("--member", a->member, "member number")->required();
+  sell->add_option("--item", a->item, "item code")->required();
+  sell->add_option("--qty", a->qty, "quantity (default 1)");
+  sell->add_option("--note", a->note, "what it was for");
+  on(sell, cli, [a](Context& ctx) {
+    const auto qty = parse_count(a->qty, "--qty");
+    if (qty <= 0) usage_error(fmt::format("bad --qty '{}': must be at least 1", a->qty));
+    auto s = check(ctx.store().sell(a->member, a->item, qty, a->note, ctx.actor()));
+    print_one(ctx, s,
+              fmt::format("sold {} x {} to {} at {} yen = {} yen (sale {})", s.quantity,
+                          s.item_code, s.member_no, s.unit_price, s.amount(), s.id));
+    return kExitOk;
+  });
+}
+
+void build_review(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  // `sessions` (list) is declared with the history commands; review belongs to billing.
+  CLI::App* sessions = nullptr;
+  try {
+    sessions = app.get_subcommand("sessions");
+  } catch (const CLI::OptionNotFound&) {
+    sessions = app.add_subcommand("sessions", "machine and coworking sessions");
+    sessions->require_subcommand(1);
+  }
+  auto* held = sessions->add_subcommand("held", "sessions over 24 h waiting for a review");
+  on(held, cli, [](Context& ctx) {
+    auto rows = check(ctx.store().list_held_sessions());
+    if (ctx.json_output()) {
+      json out = json::array();
+      for (const auto& s : rows) {
+        out.push_back(
+            {{"id", s.id},
+             {"kind", st::to_string(s.kind)},
+             {"member_no", s.member_no.value_or("")},
+             {"machine_id", s.machine_id ? json(*s.machine_id) : json(nullptr)},
+             {"started_at", format_utc(s.started_at_ms)},
+             {"ended_at", format_utc(s.ended_at_ms.value_or(s.started_at_ms))},
+             {"seconds", (s.ended_at_ms.value_or(s.started_at_ms) - s.started_at_ms) / 1000},
+             {"end_reason", s.end_reason.value_or("")}});
+      }
+      std::cout << out.dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"ID", "KIND", "MEMBER", "MACHINE", "STARTED", "ENDED", "LENGTH", "END REASON"});
+    for (const auto& s : rows) {
+      const auto seconds = (s.ended_at_ms.value_or(s.started_at_ms) - s.started_at_ms) / 1000;
+      t.add({std::to_string(s.id), st::to_string(s.kind), s.member_no.value_or(""),
+             s.machine_id.value_or(""), format_local(s.started_at_ms, ctx.tz()),
+             format_local(s.ended_at_ms, ctx.tz()), show_duration(seconds),
+             s.end_reason.value_or("")});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+  auto* review = sessions->add_subcommand("review", "decide what a held session bills");
+  review->add_option("--id", a->session_id, "session id")->required();
+  auto* bill = review->add_option("--bill", a->bill, "time to bill, e.g. 3h or 2h30m");
+  auto* waive = review->add_flag("--waive", a->waive, "bill nothing");
+  bill->excludes(waive);
+  review->add_option("--note", a->note, "why");
+  on(review, cli, [a](Context& ctx) {
+    const auto id = parse_count(a->session_id, "--id");
+    if (a->bill.empty() && !a->waive)
+      usage_error("sessions review needs --bill DURATION or --waive");
+    const std::int64_t seconds = a->waive ? 0 : parse_duration(a->bill, "--bill");
+    auto r = check(ctx.store().review_session(id, seconds, a->note, ctx.actor()));
+    print_one(ctx, r,
+              r.billed_seconds == 0
+                  ? fmt::format("session {} waived by {}", r.session_id, r.reviewer)
+                  : fmt::format("session {} bills {} (reviewed by {})", r.session_id,
+                                show_duration(r.billed_seconds), r.reviewer));
+    return kExitOk;
+  });
+}
+
+}  // namespace
+
 void build_billing(CLI::App& app, Cli& cli) {
-  (void)app;
-  (void)cli;
+  auto args = std::make_shared<Args>();
+  build_rates(app, cli, args);
+  build_accounts(app, cli, args);
+  build_prices(app, cli, args);
+  build_review(app, cli, args);
 }
 
 }  // namespace labgate::gateway::ctl
