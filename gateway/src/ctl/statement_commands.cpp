@@ -1,12 +1,259 @@
-// labgatectl: monthly statements.
+// labgatectl: monthly statements (show, export, issue, list).
+#include <date/tz.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "context.hpp"
+#include "labgate/gateway/billing/render.hpp"
+#include "labgate/gateway/billing/statements.hpp"
+#include "output.hpp"
 
 namespace labgate::gateway::ctl {
 
+namespace {
+
+namespace bl = labgate::gateway::billing;
+using json = nlohmann::ordered_json;
+
+struct StatementArgs {
+  std::string member;
+  std::string month;
+  std::string format{"text"};
+  std::string out;
+};
+
+const date::time_zone* zone(Context& ctx) {
+  return check(bl::find_zone(ctx.tz()));
+}
+
+void require_month(const std::string& month) {
+  if (month.empty()) return;
+  // month_range is the single parser; any zone will do to validate the text.
+  auto r = bl::month_range(month, date::locate_zone("UTC"));
+  if (!r) usage_error(r.error().message);
+}
+
+std::string yen(std::int64_t v) {
+  return fmt::format("{}", v);
+}
+
+void print_text(const bl::Statement& s) {
+  std::cout << fmt::format("Statement {} for {} {} (plan {}), times in {}\n", s.month, s.member_no,
+                           s.name, s.plan.empty() ? "-" : s.plan, s.time_zone);
+  if (!s.note.empty()) std::cout << s.note << '\n';
+  if (!s.lines.empty()) {
+    Table t({"DATE", "TYPE", "TARGET", "SESSIONS", "START", "END", "BILLABLE", "AMOUNT", "RULE"});
+    for (const auto& l : s.lines) {
+      std::string ids;
+      for (const auto id : l.session_ids) ids += (ids.empty() ? "" : "+") + std::to_string(id);
+      if (l.sale_id) ids = "sale " + std::to_string(*l.sale_id);
+      t.add({l.date, bl::to_string(l.type), l.type == bl::LineType::kSale ? l.item : l.target, ids,
+             l.start.substr(11, 5), l.end.substr(11, 5),
+             l.type == bl::LineType::kSale ? "" : bl::format_duration(l.billable_seconds),
+             yen(l.amount), l.rule});
+    }
+    t.print(std::cout);
+  }
+  std::cout << fmt::format("machine {}  coworking {}  materials {}  total {} yen\n",
+                           s.subtotal_machine, s.subtotal_coworking, s.subtotal_materials, s.total);
+  for (const auto& h : s.held_for_review) {
+    std::cout << fmt::format("held for review: session {} on {} from {}: {}\n", h.session_id,
+                             h.target, h.start, h.explanation);
+  }
+  for (const auto& o : s.open_sessions) {
+    std::cout << fmt::format("open: session {} on {} since {}: {}\n", o.session_id, o.target,
+                             o.start, o.explanation);
+  }
+}
+
+// Member numbers become file names: keep them to a portable character set.
+std::string file_stem(const std::string& member_no) {
+  std::string out;
+  for (const char c : member_no) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+void write_file(const std::filesystem::path& path, const std::string& body) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << body;
+  f.close();
+  if (!f) throw Failure{kExitUnavailable, fmt::format("cannot write {}", path.string())};
+}
+
+int show(Context& ctx, const StatementArgs& a) {
+  const auto* tz = zone(ctx);
+  const auto s = check(bl::member_statement(ctx.store().database(), a.member, a.month, tz));
+  const std::string format = ctx.json_output() ? "json" : a.format;
+  if (format == "csv") {
+    std::cout << bl::to_csv(s);
+  } else if (format == "json") {
+    std::cout << bl::to_json(s) << '\n';
+  } else {
+    print_text(s);
+  }
+  return kExitOk;
+}
+
+int export_statements(Context& ctx, const StatementArgs& a) {
+  const auto* tz = zone(ctx);
+  std::vector<bl::Statement> statements;
+  if (a.member.empty()) {
+    statements = check(bl::month_statements(ctx.store().database(), a.month, tz));
+  } else {
+    statements.push_back(
+        check(bl::member_statement(ctx.store().database(), a.member, a.month, tz)));
+  }
+  const std::filesystem::path dir{a.out};
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw Failure{kExitUnavailable,
+                  fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+  }
+  for (const auto& s : statements) {
+    const std::string stem = fmt::format("statement-{}-{}", s.month, file_stem(s.member_no));
+    write_file(dir / (stem + ".csv"), bl::to_csv(s));
+    write_file(dir / (stem + ".json"), bl::to_json(s) + "\n");
+  }
+  const auto summary = dir / fmt::format("summary-{}.csv", a.month);
+  write_file(summary, bl::summary_csv(statements));
+  std::int64_t total = 0;
+  for (const auto& s : statements) total += s.total;
+  if (ctx.json_output()) {
+    json j = {{"month", a.month},
+              {"directory", std::filesystem::absolute(dir).string()},
+              {"summary", std::filesystem::absolute(summary).string()},
+              {"statements", statements.size()},
+              {"total", total}};
+    std::cout << j.dump(2) << '\n';
+    return kExitOk;
+  }
+  std::cout << fmt::format("wrote {} statement(s) for {} (CSV + JSON each) and {} to {}\n",
+                           statements.size(), a.month, summary.filename().string(),
+                           std::filesystem::absolute(dir).string());
+  Table t({"MEMBER", "NAME", "LINES", "HELD", "OPEN", "TOTAL"});
+  for (const auto& s : statements) {
+    t.add({s.member_no, s.name, std::to_string(s.lines.size()),
+           std::to_string(s.held_for_review.size()), std::to_string(s.open_sessions.size()),
+           yen(s.total)});
+  }
+  t.print(std::cout);
+  std::cout << fmt::format("total {} yen\n", total);
+  return kExitOk;
+}
+
+int issue(Context& ctx, const StatementArgs& a) {
+  const auto* tz = zone(ctx);
+  if (ctx.actor().empty()) usage_error("issuing statements needs --actor");
+  bl::IssueRequest req{a.month, opt_text(a.member), ctx.actor(), ctx.store().now_ms()};
+  const auto report = check(bl::issue_statements(ctx.store().database(), req, tz));
+  if (ctx.json_output()) {
+    json issued = json::array();
+    for (const auto& i : report.issued) {
+      issued.push_back({{"statement_id", i.statement_id},
+                        {"member_no", i.member_no},
+                        {"total", i.total},
+                        {"sha256", i.sha256}});
+    }
+    json refused = json::array();
+    for (const auto& r : report.refused) {
+      refused.push_back({{"member_no", r.member_no}, {"reason", r.reason}});
+    }
+    std::cout << json{{"month", a.month}, {"issued", issued}, {"refused", refused}}.dump(2) << '\n';
+  } else {
+    std::cout << fmt::format("issued {} statement(s) for {}\n", report.issued.size(), a.month);
+    Table t({"MEMBER", "STATEMENT", "TOTAL", "SHA256"});
+    for (const auto& i : report.issued) {
+      t.add({i.member_no, std::to_string(i.statement_id), yen(i.total), i.sha256.substr(0, 16)});
+    }
+    t.print(std::cout);
+    if (!report.refused.empty()) {
+      std::cout << fmt::format("refused {} member(s):\n", report.refused.size());
+      Table r({"MEMBER", "REASON"});
+      for (const auto& x : report.refused) r.add({x.member_no, x.reason});
+      r.print(std::cout);
+    }
+  }
+  return report.refused.empty() ? kExitOk : kExitRefused;
+}
+
+int list(Context& ctx, const StatementArgs& a) {
+  const auto rows = check(bl::list_statements(ctx.store().database(), opt_text(a.month)));
+  if (ctx.json_output()) {
+    json arr = json::array();
+    for (const auto& r : rows) {
+      arr.push_back({{"id", r.id},
+                     {"member_no", r.member_no},
+                     {"name", r.name},
+                     {"month", r.month},
+                     {"issued_at", format_utc(r.issued_at_ms)},
+                     {"issued_by", r.issued_by},
+                     {"total", r.total},
+                     {"sha256", r.sha256}});
+    }
+    std::cout << arr.dump(2) << '\n';
+    return kExitOk;
+  }
+  Table t({"MONTH", "MEMBER", "NAME", "TOTAL", "ISSUED", "BY", "SHA256"});
+  for (const auto& r : rows) {
+    t.add({r.month, r.member_no, r.name, yen(r.total), format_local(r.issued_at_ms, ctx.tz()),
+           r.issued_by, r.sha256.substr(0, 16)});
+  }
+  t.print(std::cout);
+  return kExitOk;
+}
+
+}  // namespace
+
 void build_statements(CLI::App& app, Cli& cli) {
-  (void)app;
-  (void)cli;
+  auto a = std::make_shared<StatementArgs>();
+  auto* statements = app.add_subcommand("statements", "monthly statements per member");
+  statements->require_subcommand(1);
+
+  auto* show_cmd = statements->add_subcommand("show", "one member's statement for a month");
+  show_cmd->add_option("--member", a->member, "member number")->required();
+  show_cmd->add_option("--month", a->month, "YYYY-MM (local)")->required();
+  show_cmd->add_option("--format", a->format, "text, csv or json")
+      ->check(CLI::IsMember({"text", "csv", "json"}));
+  on(show_cmd, cli, [a](Context& ctx) {
+    require_month(a->month);
+    return show(ctx, *a);
+  });
+
+  auto* export_cmd = statements->add_subcommand(
+      "export", "write one CSV and one JSON per member and a summary CSV to a directory");
+  export_cmd->add_option("--month", a->month, "YYYY-MM (local)")->required();
+  export_cmd->add_option("--out", a->out, "directory (created when missing)")->required();
+  export_cmd->add_option("--member", a->member, "only this member");
+  on(export_cmd, cli, [a](Context& ctx) {
+    require_month(a->month);
+    return export_statements(ctx, *a);
+  });
+
+  auto* issue_cmd = statements->add_subcommand(
+      "issue", "freeze a past month: statement rows, account entries and audit, per member");
+  issue_cmd->add_option("--month", a->month, "YYYY-MM (local), must have ended")->required();
+  issue_cmd->add_option("--member", a->member, "only this member");
+  on(issue_cmd, cli, [a](Context& ctx) {
+    require_month(a->month);
+    return issue(ctx, *a);
+  });
+
+  auto* list_cmd = statements->add_subcommand("list", "issued statements");
+  list_cmd->add_option("--month", a->month, "YYYY-MM (local)");
+  on(list_cmd, cli, [a](Context& ctx) {
+    require_month(a->month);
+    return list(ctx, *a);
+  });
 }
 
 }  // namespace labgate::gateway::ctl
