@@ -1,0 +1,144 @@
+// Golden test: the demo site's scripted day (config/demo-day.txt, 2026-11-24) billed with the
+// demo rates below, compared byte for byte with tests/billing/golden/. Every amount in the golden
+// files is checked by hand in tests/billing/golden/README.md.
+// Set LABGATE_UPDATE_GOLDEN=1 to rewrite the files (then check them by hand again).
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "billing_support.hpp"
+#include "labgate/gateway/billing/render.hpp"
+#include "labgate/gateway/billing/statements.hpp"
+
+using namespace labgate::test::billing;
+namespace bl = labgate::gateway::billing;
+
+namespace {
+
+std::string t(unsigned day, int h, int m) {
+  return std::to_string(nov(day, h, m));
+}
+
+// The members, plans and machines of the demo day's "before opening" block, the demo rates, and
+// the sessions the scripted day leaves in the database (ids in the order the daemon opens them).
+void seed_demo_day(st::Database& db) {
+  sql(db,
+      "INSERT INTO plans (id, code, name, windows) VALUES"
+      " (1, 'coworking-day', 'Coworking, staffed hours', 'mon-fri 08:30-17:15'),"
+      " (2, 'fablab', 'Fab lab', 'mon-fri 08:30-17:15; sat 10:00-16:00'),"
+      " (3, 'staff', 'Staff', '24h');"
+      "INSERT INTO members (id, member_no, name, status, plan_id, created_at) VALUES"
+      " (1, 'M0001', 'Aiko Tanaka', 'active', 2, 0), (2, 'M0002', 'Kenji Sato', 'active', 1, 0),"
+      " (3, 'M0003', 'Yuki Suzuki', 'active', 2, 0),"
+      " (4, 'M0004', 'Hiro Takahashi', 'suspended', 2, 0),"
+      " (5, 'M0005', 'Mei Watanabe', 'active', 2, 0), (6, 'S0001', 'Ren Ito (staff)', 'active', 3, "
+      "0);"
+      "INSERT INTO machines (id, name, session_mode, created_at) VALUES"
+      " ('laser', 'Laser cutter', 'hold', 0), ('printer-1', '3D printer 1', 'tap', 0),"
+      " ('printer-2', '3D printer 2', 'tap', 0), ('cnc', 'CNC mill', 'hold', 0);");
+  const std::string from = std::to_string(nov(1, 0));
+  sql(db,
+      "INSERT INTO rates (id, kind, machine_id, effective_from_ms, unit_seconds, price_per_unit,"
+      " idle_price_per_unit, minimum_charge, grace_seconds, daily_cap, created_at_ms, created_by)"
+      " VALUES"
+      " (1, 'machine', 'laser', " +
+          from +
+          ", 900, 600, 200, 600, 60, 6000, 0, 'demo'),"
+          " (2, 'machine', 'printer-1', " +
+          from +
+          ", 1800, 200, NULL, 0, 120, NULL, 0, 'demo'),"
+          " (3, 'machine', 'printer-2', " +
+          from +
+          ", 1800, 200, NULL, 0, 120, NULL, 0, 'demo'),"
+          " (4, 'machine', 'cnc', " +
+          from +
+          ", 900, 800, NULL, 800, 60, NULL, 0, 'demo'),"
+          " (5, 'coworking', NULL, " +
+          from +
+          ", 3600, 300, NULL, 0, 0, 1500, 0, 'demo');"
+          "INSERT INTO rate_plan_terms (rate_id, plan_id, discount_percent, included_minutes) "
+          "VALUES"
+          " (1, 2, 10, 0), (2, 2, 0, 60), (3, 2, 0, 60), (4, 2, 10, 0),"
+          " (1, 3, 100, 0), (2, 3, 100, 0), (3, 3, 100, 0), (4, 3, 100, 0), (5, 3, 100, 0);"
+          "INSERT INTO price_list (code, name, price, day_pass) VALUES"
+          " ('acrylic-3mm', 'アクリル板 3mm (Acrylic sheet)', 450, 0),"
+          " ('day-pass', 'Coworking day pass', 1000, 1);");
+  // id, member, kind, machine, start, end, reason, busy seconds
+  sql(db,
+      "INSERT INTO sessions (id, uuid, member_id, kind, machine_id, started_at_ms, ended_at_ms,"
+      " end_reason, measured_seconds, busy_seconds) VALUES"
+      " (1, 'demo-1', 6, 'coworking', NULL, " +
+          t(24, 8, 25) + ", " + t(24, 22, 0) +
+          ", 'closing_time', 48900, NULL),"
+          " (2, 'demo-2', 1, 'coworking', NULL, " +
+          t(24, 8, 40) + ", " + t(24, 12, 0) +
+          ", 'exit', 12000, NULL),"
+          " (3, 'demo-3', 2, 'coworking', NULL, " +
+          t(24, 8, 45) + ", " + t(24, 17, 30) +
+          ", 'exit', 31500, NULL),"
+          " (4, 'demo-4', 1, 'machine', 'laser', " +
+          t(24, 9, 0) + ", " + t(24, 9, 40) +
+          ", 'card_removed', 2400, 2400),"
+          " (5, 'demo-5', 2, 'machine', 'printer-1', " +
+          t(24, 10, 0) + ", " + t(24, 11, 30) +
+          ", 'tap_off', 5400, 5400),"
+          " (6, 'demo-6', 1, 'coworking', NULL, " +
+          t(24, 13, 0) + ", " + t(24, 17, 30) +
+          ", 'exit', 16200, NULL),"
+          " (7, 'demo-7', 1, 'machine', 'printer-2', " +
+          t(24, 14, 0) + ", " + t(24, 14, 30) + ", 'fire_alarm', 1800, 1800);");
+  // Sold at the desk during the day (labgatectl sell).
+  sql(db,
+      "INSERT INTO sales (id, member_id, item_code, quantity, unit_price, at_ms, actor) VALUES"
+      " (1, 2, 'day-pass', 1, 1000, " +
+          t(24, 8, 50) +
+          ", 'Ren Ito'),"
+          " (2, 1, 'acrylic-3mm', 2, 450, " +
+          t(24, 13, 10) + ", 'Ren Ito');");
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+void compare_golden(const std::string& name, const std::string& actual) {
+  const std::filesystem::path path = std::filesystem::path{LABGATE_GOLDEN_DIR} / name;
+  if (const char* update = std::getenv("LABGATE_UPDATE_GOLDEN"); update && *update == '1') {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << actual;
+  }
+  INFO("golden file " << path);
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(read_file(path) == actual);
+}
+
+template <typename T>
+T must_ok(st::Result<T> r) {
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  return std::move(r).value();
+}
+
+}  // namespace
+
+TEST_CASE("golden: the demo day billed into November 2026 statements", "[billing][golden]") {
+  DbFixture f;
+  seed_demo_day(f.db());
+  const auto statements = must_ok(bl::month_statements(f.db(), "2026-11", tokyo()));
+  REQUIRE(statements.size() == 3);
+  // The hand-checked figures (golden/README.md).
+  CHECK(statements[0].member_no == "M0001");
+  CHECK(statements[0].total == 4020);
+  CHECK(statements[1].member_no == "M0002");
+  CHECK(statements[1].total == 1600);
+  CHECK(statements[2].member_no == "S0001");
+  CHECK(statements[2].total == 0);
+  for (const auto& s : statements) {
+    compare_golden("statement-2026-11-" + s.member_no + ".csv", bl::to_csv(s));
+    compare_golden("statement-2026-11-" + s.member_no + ".json", bl::to_json(s) + "\n");
+  }
+  compare_golden("summary-2026-11.csv", bl::summary_csv(statements));
+}
