@@ -1,0 +1,421 @@
+// Runs the real labgatectl billing commands (rates, accounts, prices, sell, session review)
+// against a temporary database: good input, every typo (exit 2, nothing written) and refusals.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+extern char** environ;
+
+namespace {
+
+using labgate::test::TempDir;
+using json = nlohmann::json;
+
+const std::string kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+struct Run {
+  int code{-1};
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class Ctl {
+ public:
+  Ctl() : db_(dir_.file("labgate.db")) {}
+
+  const std::filesystem::path& db() const { return db_; }
+  const TempDir& dir() const { return dir_; }
+
+  // labgatectl --db <tmp> ARGS..., with USER and LABGATE_SITE_KEY set for the child only.
+  Run operator()(std::vector<std::string> args, bool with_db = true) const {
+    std::vector<std::string> argv_s = {LABGATECTL_PATH};
+    if (with_db) {
+      argv_s.push_back("--db");
+      argv_s.push_back(db_.string());
+    }
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      if (kv.rfind("USER=", 0) == 0 || kv.rfind("LABGATE_SITE_KEY=", 0) == 0) continue;
+      env_s.push_back(kv);
+    }
+    env_s.push_back("USER=ctl-tester");
+    env_s.push_back("LABGATE_SITE_KEY=" + kKey);
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    const auto out_path = dir_.file("stdout.txt");
+    const auto err_path = dir_.file("stderr.txt");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(rc == 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    return r;
+  }
+
+  // Every row of every table, to prove a refused command changed nothing.
+  // Runs SQL on the file directly (sessions come from the daemon, not from labgatectl).
+  void exec(const std::string& sql) const {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    INFO((error != nullptr ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+
+  std::string snapshot() const {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    std::string all;
+    std::vector<std::string> tables;
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name", -1,
+                       &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+    for (const auto& t : tables) {
+      all += "## " + t + "\n";
+      sqlite3_prepare_v2(db, ("SELECT * FROM \"" + t + "\"").c_str(), -1, &st, nullptr);
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); ++c) {
+          const auto* text = sqlite3_column_blob(st, c);
+          const int n = sqlite3_column_bytes(st, c);
+          all += text != nullptr ? std::string(static_cast<const char*>(text), n) : "NULL";
+          all += '|';
+        }
+        all += '\n';
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return all;
+  }
+
+ private:
+  TempDir dir_;
+  std::filesystem::path db_;
+};
+
+void require_ok(const Run& r) {
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.code == 0);
+}
+
+// A refused or malformed command: the exit code, one line on stderr, nothing changed.
+void require_refused(const Ctl& ctl, const std::vector<std::string>& args, int code,
+                     const std::string& text) {
+  const auto before = ctl.snapshot();
+  const auto r = ctl(args);
+  INFO("args: " << args.front() << " ... stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.code == code);
+  CHECK_THAT(r.err, Catch::Contains(text));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.out.empty());
+  CHECK(ctl.snapshot() == before);
+}
+
+void seed(const Ctl& ctl) {
+  require_ok(ctl({"--create", "plans", "add", "--code", "FULL", "--name", "Full time", "--windows",
+                  "mon-fri 08:30-17:15"}));
+  require_ok(ctl({"members", "add", "--no", "M0001", "--name", "Hanako Yamada", "--plan", "FULL"}));
+  require_ok(ctl({"members", "approve", "--no", "M0001"}));
+  require_ok(ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1"}));
+}
+
+json audit_actions(const Ctl& ctl) {
+  const auto r = ctl({"audit", "list", "--json"});
+  require_ok(r);
+  json actions = json::array();
+  for (const auto& row : json::parse(r.out)) actions.push_back(row["action"]);
+  return actions;
+}
+
+}  // namespace
+
+TEST_CASE("labgatectl rates: set, list, supersede, audit", "[billing_ctl]") {
+  Ctl ctl;
+  seed(ctl);
+  const auto set = ctl({"rates",     "set",         "--machine",   "laser1",       "--unit",
+                        "15m",       "--price",     "300",         "--idle-price", "100",
+                        "--minimum", "500",         "--grace",     "2m",           "--daily-cap",
+                        "3000",      "--plan-term", "FULL:10%:60", "--note",       "opening prices",
+                        "--json"});
+  require_ok(set);
+  const auto r = json::parse(set.out);
+  CHECK(r["target"] == "laser1");
+  CHECK(r["unit_seconds"] == 900);
+  CHECK(r["price_per_unit"] == 300);
+  CHECK(r["idle_price_per_unit"] == 100);
+  CHECK(r["minimum_charge"] == 500);
+  CHECK(r["grace_seconds"] == 120);
+  CHECK(r["daily_cap"] == 3000);
+  CHECK(r["effective_until"].is_null());
+  REQUIRE(r["plan_terms"].size() == 1);
+  CHECK(r["plan_terms"][0]["plan"] == "FULL");
+  CHECK(r["plan_terms"][0]["discount_percent"] == 10);
+  CHECK(r["plan_terms"][0]["included_minutes"] == 60);
+  CHECK(r["created_by"] == "ctl-tester");
+
+  require_ok(ctl(
+      {"rates", "set", "--coworking", "--unit", "1h", "--price", "200", "--daily-cap", "1000"}));
+  // A change from a future date ends the rate in force there.
+  const auto next = ctl({"rates", "set", "--machine", "laser1", "--unit", "1h30m", "--price", "900",
+                         "--from", "2099-04-01"});
+  require_ok(next);
+  CHECK_THAT(next.out, Catch::Contains("laser1 from 2099-04-01 00:00:00"));
+  CHECK_THAT(next.out, Catch::Contains("900 per 1h30m"));
+
+  const auto list = json::parse(ctl({"rates", "list", "--json"}).out);
+  REQUIRE(list.size() == 3);
+  CHECK(list[0]["target"] == "coworking");
+  CHECK(list[1]["target"] == "laser1");
+  CHECK(list[1]["effective_until"] == "2099-03-31T15:00:00.000Z");  // Tokyo midnight in UTC
+  CHECK(list[2]["unit_seconds"] == 5400);
+  CHECK(json::parse(ctl({"rates", "list", "--target", "coworking", "--json"}).out).size() == 1);
+  const auto text = ctl({"rates", "list", "--target", "laser1"});
+  require_ok(text);
+  CHECK_THAT(text.out, Catch::Contains("FULL:10%:60m"));
+  CHECK_THAT(text.out, Catch::Contains("2099-04-01 00:00:00"));
+
+  const auto actions = audit_actions(ctl);
+  CHECK(std::count(actions.begin(), actions.end(), "rate_set") == 3);
+  require_ok(ctl({"audit", "verify"}));
+
+  SECTION("refusals and typos write nothing") {
+    const std::vector<std::string> base = {"rates",  "set", "--machine", "laser1",
+                                           "--unit", "15m", "--price",   "300"};
+    const auto with = [&](std::vector<std::string> extra) {
+      auto args = base;
+      args.insert(args.end(), extra.begin(), extra.end());
+      return args;
+    };
+    auto unit_typo = base;
+    unit_typo[5] = "15x";
+    require_refused(ctl, unit_typo, 2, "bad --unit '15x'");
+    auto unit_zero = base;
+    unit_zero[5] = "0";
+    require_refused(ctl, unit_zero, 2, "--unit");
+    auto price_frac = base;
+    price_frac[7] = "3.5";
+    require_refused(ctl, price_frac, 2, "bad --price '3.5'");
+    require_refused(ctl, with({"--grace", "2y"}), 2, "bad --grace '2y'");
+    require_refused(ctl, with({"--grace", "15"}), 2, "bad --grace '15'");
+    require_refused(ctl, with({"--daily-cap", "abc"}), 2, "bad --daily-cap 'abc'");
+    require_refused(ctl, with({"--minimum", "-5"}), 2, "--minimum");
+    require_refused(ctl, with({"--from", "2099-13-01"}), 2, "bad --from '2099-13-01'");
+    require_refused(ctl, with({"--plan-term", "FULL:10"}), 2, "bad --plan-term 'FULL:10'");
+    require_refused(ctl, with({"--plan-term", "FULL:x%:60"}), 2, "bad --plan-term");
+    require_refused(ctl, {"rates", "set", "--unit", "15m", "--price", "300"}, 2,
+                    "--machine M or --coworking");
+    require_refused(ctl, with({"--coworking"}), 2, "excludes");
+    require_refused(ctl, with({"--minimum", "1000", "--daily-cap", "800"}), 2,
+                    "minimum charge 1000 exceeds the daily cap 800");
+    require_refused(ctl, with({"--grace", "24h"}), 2, "shorter than 24 h");
+    require_refused(ctl, with({"--plan-term", "FULL:120%:0"}), 2, "outside 0..100");
+    require_refused(ctl, with({"--plan-term", "GOLD:10%:0"}), 1, "unknown plan 'GOLD'");
+    require_refused(ctl, with({"--from", "2020-01-01"}), 1, "starts in the past");
+    require_refused(ctl, with({"--from", "2099-03-01"}), 1, "overlaps rate");
+    auto lathe = base;
+    lathe[3] = "lathe";
+    require_refused(ctl, lathe, 1, "unknown machine 'lathe'");
+    require_refused(
+        ctl,
+        {"rates", "set", "--coworking", "--unit", "1h", "--price", "200", "--idle-price", "50"}, 2,
+        "not coworking");
+  }
+}
+
+TEST_CASE("labgatectl accounts: top-up, adjust, credit limit, show", "[billing_ctl]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"accounts", "topup", "--member", "M0001", "--amount", "5000", "--note",
+                  "cash, receipt 17"}));
+  const auto adj = ctl({"accounts", "adjust", "--member", "M0001", "--amount", "-500", "--reason",
+                        "refund of a failed cut"});
+  require_ok(adj);
+  CHECK_THAT(adj.out, Catch::Contains("-500"));
+  require_ok(
+      ctl({"accounts", "adjust", "--member", "M0001", "--amount=+200", "--reason", "goodwill"}));
+  require_ok(ctl({"accounts", "credit-limit", "--member", "M0001", "--amount", "10000"}));
+  const auto show = ctl({"accounts", "show", "--member", "M0001", "--json"});
+  require_ok(show);
+  const auto a = json::parse(show.out);
+  CHECK(a["balance"] == 4700);
+  CHECK(a["credit_limit"] == 10000);
+  CHECK(a["available"] == 14700);
+  REQUIRE(a["entries"].size() == 3);
+  CHECK(a["entries"][0]["kind"] == "topup");
+  CHECK(a["entries"][0]["reference"] == "cash, receipt 17");
+  CHECK(a["entries"][1]["amount"] == -500);
+  CHECK(a["entries"][2]["actor"] == "ctl-tester");
+  const auto text = ctl({"accounts", "show", "--member", "M0001"});
+  CHECK_THAT(text.out, Catch::Contains("balance 4700 yen, credit limit 10000 yen"));
+
+  require_refused(ctl, {"accounts", "topup", "--member", "M0001", "--amount", "0"}, 2, "positive");
+  require_refused(ctl, {"accounts", "topup", "--member", "M0001", "--amount", "-5"}, 2,
+                  "bad --amount");
+  require_refused(ctl, {"accounts", "topup", "--member", "M0001", "--amount", "5k"}, 2,
+                  "bad --amount '5k'");
+  require_refused(ctl, {"accounts", "topup", "--member", "M9999", "--amount", "100"}, 1,
+                  "unknown member 'M9999'");
+  require_refused(ctl,
+                  {"accounts", "adjust", "--member", "M0001", "--amount", "0", "--reason", "x"}, 2,
+                  "changes nothing");
+  require_refused(ctl, {"accounts", "credit-limit", "--member", "M0001", "--amount", "-1"}, 2,
+                  "bad --amount");
+  const auto actions = audit_actions(ctl);
+  CHECK(std::count(actions.begin(), actions.end(), "account.topup") == 1);
+  CHECK(std::count(actions.begin(), actions.end(), "account.adjust") == 2);
+  CHECK(std::count(actions.begin(), actions.end(), "account.credit_limit") == 1);
+  require_ok(ctl({"audit", "verify"}));
+}
+
+TEST_CASE("labgatectl prices and sell", "[billing_ctl]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"prices", "set", "--code", "ACR3", "--name", "Acrylic 3 mm A4", "--price", "450",
+                  "--unit", "sheet"}));
+  require_ok(ctl(
+      {"prices", "set", "--code", "DAY", "--name", "Day pass", "--price", "1000", "--day-pass"}));
+  const auto sold = ctl({"sell", "--member", "M0001", "--item", "ACR3", "--qty", "3", "--note",
+                         "shop sign", "--json"});
+  require_ok(sold);
+  const auto s = json::parse(sold.out);
+  CHECK(s["unit_price"] == 450);
+  CHECK(s["amount"] == 1350);
+  CHECK(s["quantity"] == 3);
+  // A new price applies to later sales only.
+  require_ok(ctl({"prices", "set", "--code", "ACR3", "--name", "Acrylic 3 mm A4", "--price", "480",
+                  "--unit", "sheet"}));
+  const auto again = ctl({"sell", "--member", "M0001", "--item", "ACR3"});
+  require_ok(again);
+  CHECK_THAT(again.out, Catch::Contains("sold 1 x ACR3 to M0001 at 480 yen = 480 yen"));
+  const auto list = json::parse(ctl({"prices", "list", "--json"}).out);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0]["price"] == 480);
+  CHECK(list[1]["day_pass"] == true);
+
+  require_refused(ctl, {"sell", "--member", "M0001", "--item", "ACR3", "--qty", "0"}, 2,
+                  "bad --qty '0'");
+  require_refused(ctl, {"sell", "--member", "M0001", "--item", "ACR3", "--qty", "two"}, 2,
+                  "bad --qty 'two'");
+  require_refused(ctl, {"sell", "--member", "M0001", "--item", "GOLD"}, 1,
+                  "unknown price-list item 'GOLD'");
+  require_refused(ctl, {"sell", "--member", "M9999", "--item", "ACR3"}, 1, "unknown member");
+  require_refused(ctl, {"prices", "set", "--code", "X", "--name", "x", "--price", "1.5"}, 2,
+                  "bad --price '1.5'");
+  require_ok(ctl({"prices", "deactivate", "--code", "ACR3"}));
+  require_refused(ctl, {"prices", "deactivate", "--code", "ACR3"}, 1, "already inactive");
+  require_refused(ctl, {"sell", "--member", "M0001", "--item", "ACR3"}, 1, "no longer sold");
+  CHECK(json::parse(ctl({"prices", "list", "--json"}).out).size() == 1);
+  CHECK(json::parse(ctl({"prices", "list", "--all", "--json"}).out).size() == 2);
+  const auto text = ctl({"prices", "list", "--all"});
+  CHECK_THAT(text.out, Catch::Contains("ACR3"));
+  CHECK_THAT(text.out, Catch::Contains("no"));
+  const auto actions = audit_actions(ctl);
+  CHECK(std::count(actions.begin(), actions.end(), "sale") == 2);
+  CHECK(std::count(actions.begin(), actions.end(), "price.deactivate") == 1);
+  require_ok(ctl({"audit", "verify"}));
+}
+
+TEST_CASE("labgatectl sessions held and review", "[billing_ctl]") {
+  Ctl ctl;
+  seed(ctl);
+  // 2026-01-05 10:00 Tokyo; sessions of 25 h (held), 24 h (not held) and 30 h coworking (held).
+  const std::int64_t t0 = 1767574800000;
+  const std::int64_t h = 3600000;
+  ctl.exec(
+      "INSERT INTO sessions (id, uuid, member_id, machine_id, kind, started_at_ms, ended_at_ms, "
+      "end_reason, measured_seconds) VALUES "
+      "(1, 'a', 1, 'laser1', 'machine', " +
+      std::to_string(t0) + ", " + std::to_string(t0 + 25 * h) + ", 'max_duration', 90000), " +
+      "(2, 'b', 1, 'laser1', 'machine', " + std::to_string(t0 + 26 * h) + ", " +
+      std::to_string(t0 + 50 * h) + ", 'tap_off', 86400), " + "(3, 'c', 1, NULL, 'coworking', " +
+      std::to_string(t0) + ", " + std::to_string(t0 + 30 * h) + ", 'closing_time', 108000)");
+  const auto held = ctl({"sessions", "held", "--json"});
+  require_ok(held);
+  const auto hj = json::parse(held.out);
+  REQUIRE(hj.size() == 2);
+  CHECK(hj[0]["id"] == 1);
+  CHECK(hj[0]["seconds"] == 90000);
+  CHECK(hj[0]["member_no"] == "M0001");
+  CHECK(hj[1]["id"] == 3);
+  const auto table = ctl({"sessions", "held"});
+  CHECK_THAT(table.out, Catch::Contains("25h"));
+  CHECK_THAT(table.out, Catch::Contains("2026-01-05 10:00:00"));
+
+  require_refused(ctl, {"sessions", "review", "--id", "1"}, 2, "--bill DURATION or --waive");
+  require_refused(ctl, {"sessions", "review", "--id", "1", "--bill", "3 hours"}, 2,
+                  "bad --bill '3 hours'");
+  require_refused(ctl, {"sessions", "review", "--id", "1", "--bill", "3h", "--waive"}, 2,
+                  "excludes");
+  require_refused(ctl, {"sessions", "review", "--id", "x1", "--waive"}, 2, "bad --id");
+  require_refused(ctl, {"sessions", "review", "--id", "1", "--bill", "26h"}, 2, "lasted only");
+  require_refused(ctl, {"sessions", "review", "--id", "2", "--waive"}, 1,
+                  "only sessions over 24 h");
+  require_refused(ctl, {"sessions", "review", "--id", "9", "--waive"}, 1, "unknown session 9");
+
+  const auto billed = ctl(
+      {"sessions", "review", "--id", "1", "--bill", "3h", "--note", "left the card on the reader"});
+  require_ok(billed);
+  CHECK_THAT(billed.out, Catch::Contains("session 1 bills 3h (reviewed by ctl-tester)"));
+  require_refused(ctl, {"sessions", "review", "--id", "1", "--waive"}, 1, "already reviewed");
+  const auto waived = ctl({"sessions", "review", "--id", "3", "--waive", "--json"});
+  require_ok(waived);
+  CHECK(json::parse(waived.out)["waived"] == true);
+  CHECK(json::parse(ctl({"sessions", "held", "--json"}).out).empty());
+
+  // A month whose statement is issued is frozen: its held sessions can no longer be reviewed.
+  ctl.exec(
+      "INSERT INTO sessions (id, uuid, member_id, machine_id, kind, started_at_ms, ended_at_ms) "
+      "VALUES (4, 'd', 1, 'laser1', 'machine', " +
+      std::to_string(t0 + 60 * h) + ", " + std::to_string(t0 + 90 * h) + ")");
+  ctl.exec(
+      "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
+      "body_json) VALUES (1, '2026-01', 0, 'manager', 0, '', '{}')");
+  require_refused(ctl, {"sessions", "review", "--id", "4", "--bill", "1h"}, 1,
+                  "2026-01 statement of M0001 is already issued");
+  const auto actions = audit_actions(ctl);
+  CHECK(std::count(actions.begin(), actions.end(), "session.review") == 2);
+  require_ok(ctl({"audit", "verify"}));
+}
