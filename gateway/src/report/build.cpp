@@ -67,8 +67,9 @@ std::size_t bucket_of(const std::vector<std::int64_t>& bounds, std::int64_t t) {
 }
 
 // Adds the part of [a, b) lying in each bucket to `out` (same size as buckets).
+template <typename Out>
 void split_add(const std::vector<std::int64_t>& bounds, std::int64_t a, std::int64_t b,
-               const std::function<void(std::size_t, std::int64_t)>& out) {
+               const Out& out) {
   std::size_t i = bucket_of(bounds, a);
   while (a < b && i + 1 < bounds.size()) {
     const std::int64_t seg_end = std::min(b, bounds[i + 1]);
@@ -161,7 +162,7 @@ class Builder {
   st::Status load_machines();
   std::size_t machine_index(const std::string& id);
   st::Status scan_sessions();
-  void add_session(std::int64_t member, const std::optional<std::string>& machine, bool coworking,
+  void add_session(std::int64_t member, const std::string& machine, bool coworking,
                    std::int64_t start, std::optional<std::int64_t> end);
   st::Status scan_door_grants();
   st::Status count_members();
@@ -236,8 +237,8 @@ std::size_t Builder::machine_index(const std::string& id) {
   return machines_.size() - 1;
 }
 
-void Builder::add_session(std::int64_t member, const std::optional<std::string>& machine,
-                          bool coworking, std::int64_t start, std::optional<std::int64_t> end) {
+void Builder::add_session(std::int64_t member, const std::string& machine, bool coworking,
+                          std::int64_t start, std::optional<std::int64_t> end) {
   const std::int64_t e = std::min(end.value_or(clip_end_), clip_end_);
   const std::int64_t a = std::max(start, period_.start_ms);
   const std::int64_t b = std::max(a, e);
@@ -269,7 +270,7 @@ void Builder::add_session(std::int64_t member, const std::optional<std::string>&
     if (b > a) sweep_->add(a, b);
     return;
   }
-  auto& m = machines_[machine_index(machine.value_or(""))];
+  auto& m = machines_[machine_index(machine)];
   const std::size_t mi = static_cast<std::size_t>(&m - machines_.data());
   m.users.add(member);
   if (started_here) {
@@ -288,12 +289,12 @@ st::Status Builder::scan_sessions() {
   // sweep line relies on. The first one walks long or open sessions only; it is served by a
   // partial index on exactly that condition when the schema has one.
   static constexpr const char* kEarly =
-      "SELECT member_id, machine_id, kind, started_at_ms, ended_at_ms FROM sessions "
+      "SELECT member_id, machine_id, kind = 'coworking', started_at_ms, ended_at_ms FROM sessions "
       "WHERE (ended_at_ms IS NULL OR ended_at_ms - started_at_ms > 86400000) "
       "AND started_at_ms < ?1 AND (ended_at_ms IS NULL OR ended_at_ms > ?2) "
       "ORDER BY started_at_ms";
   static constexpr const char* kMain =
-      "SELECT member_id, machine_id, kind, started_at_ms, ended_at_ms FROM sessions "
+      "SELECT member_id, machine_id, kind = 'coworking', started_at_ms, ended_at_ms FROM sessions "
       "WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms";
   const std::int64_t window = period_.start_ms - kLookBackMs;
   for (int pass = 0; pass < 2; ++pass) {
@@ -309,10 +310,9 @@ st::Status Builder::scan_sessions() {
       auto row = q->step();
       if (!row) return row.error();
       if (!*row) break;
-      const bool coworking = q->column_text(2) == "coworking";
-      std::optional<std::string> machine_id;
-      if (!coworking) machine_id = q->column_text(1);
-      add_session(q->column_int64(0), machine_id, coworking, q->column_int64(3),
+      const bool coworking = q->column_bool(2);
+      if (!coworking) machine = q->column_text(1);
+      add_session(q->column_int64(0), machine, coworking, q->column_int64(3),
                   q->column_opt_int64(4));
     }
   }
