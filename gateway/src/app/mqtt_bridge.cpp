@@ -92,7 +92,9 @@ struct MqttBridge::Impl {
     lc.client_id = cfg.mqtt.client_id;
     lc.username = cfg.mqtt.username;
     lc.password = cfg.mqtt.password;
-    if (!cfg.mqtt.ca_file.empty()) lc.tls = mqtt::TlsConfig{cfg.mqtt.ca_file, {}, {}};
+    if (!cfg.mqtt.ca_file.empty()) {
+      lc.tls = mqtt::TlsConfig{cfg.mqtt.ca_file, cfg.mqtt.cert_file, cfg.mqtt.key_file};
+    }
     link = std::make_unique<mqtt::MqttLink>(io, lc);
     connection_observer = link->observe_connection([this](bool up) {
       if (up) publish_discovery();
@@ -206,20 +208,18 @@ struct MqttBridge::Impl {
     }
   }
 
+  // The site records and publishes the alarm and refuses a session still waiting for the plug.
   void plug_timed_out(const std::string& machine_id, bool wanted) {
-    spdlog::error("smart plug of {} did not confirm {}", machine_id, wanted ? "on" : "off");
-    if (!db) return;
-    mqtt::EventHeader h{mqtt::new_event_id(), 0, std::chrono::system_clock::now()};
-    auto msg = mqtt::alarm_message(
-        topics, h,
-        {"plug_unconfirmed", "critical", machine_id,
-         wanted ? "relay on not confirmed: machine locked out" : "relay off not confirmed"});
-    auto r = db->append_outbox({msg.topic, msg.payload, msg.retain}, wall_ms());
-    if (!r.ok()) spdlog::error("mqtt: alarm not recorded: {}", r.error().message);
-    // A relay that may or may not be on must not carry a session: lock the machine out so
-    // staff look at it before anyone uses it again.
-    if (site && wanted) site->lockout(machine_id, "plug_unconfirmed", "labgated");
-    if (drainer) drainer->notify();
+    if (site) {
+      site->relay_unconfirmed(machine_id, wanted);
+    } else {
+      spdlog::error("smart plug of {} did not confirm {} (no site attached)", machine_id,
+                    wanted ? "on" : "off");
+    }
+  }
+
+  void plug_confirmed(const std::string& machine_id, bool on) {
+    if (site) site->relay_confirmed(machine_id, on);
   }
 
   boost::asio::io_context& io;
@@ -264,9 +264,11 @@ std::shared_ptr<drivers::Output> MqttBridge::make_output(const config::DeviceSpe
     if (m.relay.kind == spec.kind && m.relay.id == spec.id) pc.output_id = m.id;
   }
   pc.device_id = spec.id;
-  pc.confirm_timeout = impl_->opts.plug_confirm_timeout;
+  pc.confirm_timeout =
+      impl_->opts.plug_confirm_timeout.value_or(impl_->cfg.mqtt.plug_confirm_timeout);
   mqtt::SmartPlugCallbacks cb;
   Impl* impl = impl_.get();
+  cb.confirmed = [impl](const std::string& id, bool on) { impl->plug_confirmed(id, on); };
   cb.timed_out = [impl](const std::string& id, bool wanted) { impl->plug_timed_out(id, wanted); };
   cb.mismatch = [](const std::string& id, bool on) {
     spdlog::warn("smart plug of {} reports {} without a command", id, on ? "on" : "off");
@@ -290,6 +292,8 @@ void MqttBridge::attach(store::Store& store, Site& site) {
                                                  gateway_tag(i.cfg.site.id, i.cfg.site.gateway));
   i.drainer = std::make_unique<mqtt::OutboxDrainer>(i.io, *i.link, *i.source);
   i.drainer->start();
+  // Sessions on a plug are committed only once the plug confirms ON (Site::relay_confirmed).
+  for (const auto& plug : i.plugs) site.attach_relay(plug->id(), plug, true);
   if (i.cfg.mqtt.command_key) {
     mqtt::CommandKey key{};
     std::copy(i.cfg.mqtt.command_key->begin(), i.cfg.mqtt.command_key->end(), key.begin());

@@ -134,6 +134,19 @@ struct Site::MachineUnit {
   std::string member_no;  // of the running session
   std::string last_state;
   firmware::OutOfServiceReason wanted_oos{firmware::OutOfServiceReason::kNone};
+  bool confirms{false};     // the relay reports its state later (smart plug)
+  bool awaiting_on{false};  // an ON command of a confirming relay is not yet confirmed
+  // A session whose relay has not confirmed ON yet: nothing of it is committed.
+  struct PendingStart {
+    store::NewSession session;
+    store::AccessEvent event;  // session_started
+    std::string topic;
+    std::optional<store::AccessEvent> tap;  // the granted tap, answered at commit
+    TapDone done;
+    TapOutcome outcome;
+  };
+  std::optional<PendingStart> pending_start;
+  std::string abort_reason;  // why the pending start is being abandoned
 };
 
 Site::Site(SiteSetup setup, store::Store& store, Clock& clock)
@@ -156,10 +169,87 @@ void Site::attach_strike(const std::string& door_id, std::shared_ptr<drivers::Ou
   }
 }
 
-void Site::attach_relay(const std::string& machine_id, std::shared_ptr<drivers::Output> relay) {
+void Site::attach_relay(const std::string& machine_id, std::shared_ptr<drivers::Output> relay,
+                        bool confirms) {
   for (auto& m : machines_) {
-    if (m->setup.id == machine_id) m->relay = std::move(relay);
+    if (m->setup.id != machine_id) continue;
+    m->relay = std::move(relay);
+    m->confirms = confirms;
   }
+}
+
+Site::MachineUnit* Site::machine_by_id(const std::string& machine_id) {
+  for (auto& m : machines_) {
+    if (m->setup.id == machine_id) return m.get();
+  }
+  return nullptr;
+}
+
+void Site::relay_confirmed(const std::string& machine_id, bool on) {
+  Batch batch(*this);
+  auto* m = machine_by_id(machine_id);
+  if (m == nullptr || !on) return;
+  m->awaiting_on = false;
+  if (m->pending_start) commit_start(*m);
+}
+
+void Site::relay_unconfirmed(const std::string& machine_id, bool wanted) {
+  Batch batch(*this);
+  auto* m = machine_by_id(machine_id);
+  if (m == nullptr) return;
+  store::AccessEvent e;
+  e.at_ms = wall_ms();
+  e.machine_id = machine_id;
+  e.kind = "relay_unconfirmed";
+  e.decision = store::Decision::kInfo;
+  e.reason = "plug_no_confirm";
+  e.detail = wanted ? "on" : "off";
+  if (m->pending_start) {
+    e.member_id = m->pending_start->session.member_id;
+    e.member_no = m->member_no;
+  }
+  spdlog::error("machine {}: relay did not confirm {}{}", machine_id, wanted ? "on" : "off",
+                m->pending_start ? ": session not started" : "");
+  record(std::move(e), mqtt::Topics(setup_.site_id, setup_.gateway_id).alarm());
+  if (!wanted) return;
+  m->awaiting_on = false;
+  if (!m->pending_start) return;
+  // Out of the session the way staff would take it out (relay off at once, no Grace), then
+  // straight back: the member was refused, the machine itself is not suspect beyond the alarm.
+  m->abort_reason = "plug_no_confirm";
+  const auto now = clock_.mono();
+  apply(*m, m->controller.lockout(firmware::OutOfServiceReason::kProblemReported, now));
+  apply(*m, m->controller.release(now));
+  m->abort_reason.clear();
+}
+
+void Site::commit_start(MachineUnit& m) {
+  auto p = std::move(*m.pending_start);
+  m.pending_start.reset();
+  spdlog::info("machine {}: relay confirmed on; session {} of {} started", m.setup.id,
+               p.session.uuid, m.member_no);
+  enqueue(
+      {[this, s = p.session, e = p.event, topic = p.topic]() -> store::Result<std::int64_t> {
+         auto r = store_.open_session(s, e, {topic, payload(e, 0, R"({"session":"open"})"), false});
+         if (!r.ok()) return r.error();
+         return r.value().seq;
+       },
+       {}});
+  if (p.tap) record(std::move(*p.tap), p.topic, std::move(p.done), p.outcome);
+  publish_machine_state(m);
+}
+
+void Site::abort_start(MachineUnit& m, const std::string& reason) {
+  auto p = std::move(*m.pending_start);
+  m.pending_start.reset();
+  m.session_uuid.reset();
+  spdlog::warn("machine {}: session of {} not started ({})", m.setup.id, m.member_no, reason);
+  if (!p.tap) return;
+  p.tap->decision = store::Decision::kDenied;
+  p.tap->reason = reason;
+  p.outcome.granted = false;
+  p.outcome.reason = reason;
+  record(std::move(*p.tap), p.topic, std::move(p.done), p.outcome);
 }
 
 void Site::bind_input(const std::string& input_id, drivers::InputKind kind,
@@ -728,6 +818,29 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
   outcome.target = m.setup.id;
   if (found) outcome.member_no = found->member.member_no;
 
+  if (m.pending_start) {
+    // The previous grant still waits for its relay: no second decision on this machine.
+    outcome.reason = "relay_pending";
+    store::AccessEvent e;
+    e.at_ms = wall_ms();
+    e.reader_id = event.reader_id;
+    e.machine_id = m.setup.id;
+    e.kind = "tap_machine";
+    e.decision = store::Decision::kDenied;
+    e.reason = outcome.reason;
+    if (found) {
+      e.member_id = found->member.id;
+      e.credential_id = found->credential.id;
+      e.member_no = found->member.member_no;
+    }
+    spdlog::info("machine {}: {} refused, the relay has not confirmed yet", m.setup.id,
+                 outcome.member_no.empty() ? "unknown card" : outcome.member_no);
+    record(std::move(e),
+           mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_session(m.setup.id),
+           std::move(done), outcome);
+    return;
+  }
+
   // The running session's own member: tap-off, or coming back during Grace.
   auto holder = m.controller.member();
   if (found && holder && *holder == found->member.id &&
@@ -869,6 +982,13 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
   spdlog::info("machine {} ({}): {} {} {}", m.setup.id, event.reader_id,
                outcome.member_no.empty() ? "unknown card" : outcome.member_no,
                decision.granted ? "GRANTED" : "DENIED", outcome.reason);
+  if (decision.granted && m.pending_start && !m.pending_start->tap) {
+    // Answered once the relay confirms (granted) or fails to (refused).
+    m.pending_start->tap = std::move(e);
+    m.pending_start->done = std::move(done);
+    m.pending_start->outcome = outcome;
+    return;
+  }
   record(std::move(e), mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_session(m.setup.id),
          std::move(done), outcome);
 }
@@ -936,6 +1056,8 @@ void Site::publish_door_state(DoorUnit& d) {
 }
 
 void Site::publish_machine_state(MachineUnit& m) {
+  // A session waiting for its relay is not in use yet; its commit publishes the state.
+  if (m.pending_start) return;
   std::string state = firmware::to_string(m.controller.state());
   auto holder = m.controller.member();
   std::string key = state + (holder ? ":" + m.member_no : "");
@@ -965,6 +1087,7 @@ void Site::apply(MachineUnit& m, const firmware::MachineEffects& fx,
     if (r == drivers::IoResult::kFatal) {
       spdlog::error("machine {}: relay output {} failed", m.setup.id, m.relay->id());
     }
+    m.awaiting_on = m.confirms && fx.relay && r == drivers::IoResult::kRetry;
   }
   if (fx.warning_beep) spdlog::info("machine {}: warning beep (session ending)", m.setup.id);
   for (const auto& ev : fx.events) {
@@ -1054,8 +1177,16 @@ void Site::record_session_start(MachineUnit& m, const firmware::MachineEvent& ev
   e.decision = store::Decision::kInfo;
   e.reason = "ok";
   e.detail = s.uuid;
-  spdlog::info("machine {}: session {} of {} started, relay on", m.setup.id, s.uuid, m.member_no);
   auto topic = mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_session(m.setup.id);
+  if (m.awaiting_on) {
+    // The relay has been commanded but may not have switched: nothing is committed until it
+    // confirms (relay_confirmed) or fails to (relay_unconfirmed).
+    spdlog::info("machine {}: session of {} waits for the relay to confirm on", m.setup.id,
+                 m.member_no);
+    m.pending_start = MachineUnit::PendingStart{s, e, topic, std::nullopt, {}, {}};
+    return;
+  }
+  spdlog::info("machine {}: session {} of {} started, relay on", m.setup.id, s.uuid, m.member_no);
   enqueue(
       {[this, s, e, topic]() -> store::Result<std::int64_t> {
          auto r = store_.open_session(s, e, {topic, payload(e, 0, R"({"session":"open"})"), false});
@@ -1066,6 +1197,12 @@ void Site::record_session_start(MachineUnit& m, const firmware::MachineEvent& ev
 }
 
 void Site::record_session_end(MachineUnit& m, const firmware::MachineEvent& ev) {
+  if (m.pending_start) {
+    // Ended (card gone, fire alarm, lockout, fault, confirmation timeout) before the relay
+    // confirmed: the session never existed.
+    abort_start(m, m.abort_reason.empty() ? std::string("session_aborted") : m.abort_reason);
+    return;
+  }
   if (!m.session_uuid) {
     spdlog::error("machine {}: a session ended that was never recorded as started", m.setup.id);
     return;

@@ -546,8 +546,9 @@ void Loader::mqtt(const toml::table& root, SiteConfig& out) {
   const toml::table* t = section(root, "mqtt");
   if (t == nullptr) return;
   Section s(*this, *t, "mqtt",
-            {"enabled", "host", "port", "client_id", "username", "password", "ca_file",
-             "base_topic", "command_key", "outbox_retention_days"});
+            {"enabled", "host", "port", "client_id", "username", "password", "ca_file", "cert_file",
+             "key_file", "base_topic", "command_key", "outbox_retention_days",
+             "plug_confirm_timeout_ms"});
   MqttConfig& m = out.mqtt;
   if (auto v = s.boolean("enabled")) m.enabled = *v;
   mqtt_enabled_ = m.enabled;
@@ -562,6 +563,14 @@ void Loader::mqtt(const toml::table& root, SiteConfig& out) {
   if (auto v = s.string("username", false)) m.username = *v;
   if (auto v = s.string("password", false)) m.password = *v;
   if (auto v = s.string("ca_file", false)) m.ca_file = *v;
+  if (auto v = s.string("cert_file", false)) m.cert_file = *v;
+  if (auto v = s.string("key_file", false)) m.key_file = *v;
+  if (!m.cert_file.empty() && m.ca_file.empty())
+    s.error_at("cert_file", "a client certificate needs TLS: set ca_file too");
+  if (!m.key_file.empty() && m.cert_file.empty())
+    s.error_at("key_file", "a private key needs cert_file");
+  if (auto v = s.bounded("plug_confirm_timeout_ms", 100, 60000, "ms"))
+    m.plug_confirm_timeout = std::chrono::milliseconds(*v);
   if (auto v = s.string("base_topic", false)) {
     if (v->empty() || v->find_first_of("+#") != std::string::npos || v->front() == '/' ||
         v->back() == '/')

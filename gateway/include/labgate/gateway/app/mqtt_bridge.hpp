@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,8 +53,9 @@ std::string with_seq(const std::string& payload, std::int64_t seq, std::uint64_t
 struct MqttBridgeOptions {
   /// How often sent outbox rows older than the retention are pruned.
   std::chrono::milliseconds prune_interval{std::chrono::hours(1)};
-  /// Smart plugs: how long a relay command may wait for the plug's confirmation.
-  std::chrono::milliseconds plug_confirm_timeout{3000};
+  /// Smart plugs: how long a relay command may wait for the plug's confirmation; unset = the
+  /// configuration's [mqtt] plug_confirm_timeout_ms.
+  std::optional<std::chrono::milliseconds> plug_confirm_timeout;
   /// Version string shown in Home Assistant.
   std::string sw_version{"labgate"};
 };
@@ -79,9 +81,9 @@ class MqttBridge {
   MqttBridge& operator=(const MqttBridge&) = delete;
 
   /// Builds the output of a "shelly:<id>" or "tasmota:<id>" spec (its id is the id of the
-  /// machine whose relay names this plug); nullptr for any other kind. A plug that never confirms a
-  /// command raises an alarm on the site (once attached) and keeps reporting the relay as not done,
-  /// so the site does not start a session on it.
+  /// machine whose relay names this plug); nullptr for any other kind. attach() hands each plug
+  /// to the site as a confirming relay: a session on it starts only when the plug confirms ON,
+  /// and a missing confirmation (ON or OFF) is an alarm on the site (Site::relay_unconfirmed).
   std::shared_ptr<drivers::Output> make_output(const config::DeviceSpec& spec);
 
   /// Begins connecting; returns at once.

@@ -102,8 +102,19 @@ class Site {
 
   /// Connects a door's strike output.
   void attach_strike(const std::string& door_id, std::shared_ptr<drivers::Output> strike);
-  /// Connects a machine's relay output.
-  void attach_relay(const std::string& machine_id, std::shared_ptr<drivers::Output> relay);
+  /// Connects a machine's relay output. A relay that `confirms` (an MQTT smart plug) answers
+  /// set(true) with kRetry and reports later, through relay_confirmed() or relay_unconfirmed(),
+  /// whether it switched: a session on it is committed (session row, its event, the granted tap
+  /// and its `done`) only once the relay confirms ON. Attaching again replaces the relay.
+  void attach_relay(const std::string& machine_id, std::shared_ptr<drivers::Output> relay,
+                    bool confirms = false);
+  /// The relay of `machine_id` confirmed it is `on`. Commits a session waiting for it.
+  void relay_confirmed(const std::string& machine_id, bool on);
+  /// The relay of `machine_id` did not confirm `wanted` in time. Records and publishes an alarm
+  /// (reason "plug_no_confirm"). For ON, a session waiting for it is not started: the tap is
+  /// answered as refused (reason "plug_no_confirm"), no session row is written, and the machine
+  /// returns to its safe state (relay commanded off, controller out of the session).
+  void relay_unconfirmed(const std::string& machine_id, bool wanted);
   /// Routes an input id to a door contact / exit button / machine busy input / the fire alarm.
   void bind_input(const std::string& input_id, drivers::InputKind kind, const std::string& target);
 
@@ -176,6 +187,10 @@ class Site {
   void record_session_start(MachineUnit& machine, const firmware::MachineEvent& ev,
                             std::optional<std::string> reader_id);
   void record_session_end(MachineUnit& machine, const firmware::MachineEvent& ev);
+  // A session held until its relay confirms: commit it, or refuse the tap that asked for it.
+  void commit_start(MachineUnit& machine);
+  void abort_start(MachineUnit& machine, const std::string& reason);
+  MachineUnit* machine_by_id(const std::string& machine_id);
   // Queues the durable close of a session with its event and outbox row.
   void enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,
                      std::optional<std::int64_t> measured_seconds, store::AccessEvent event,

@@ -156,7 +156,11 @@ struct MqttConfig {
   std::string client_id;  ///< "" = "labgate-<site>-<gateway>"
   std::string username;
   std::string password;
-  std::string ca_file;  ///< "" = plain TCP; otherwise TLS with this CA bundle
+  std::string ca_file;    ///< "" = plain TCP; otherwise TLS with this CA bundle
+  std::string cert_file;  ///< TLS client certificate (PEM) for brokers that require one; "" = none
+  std::string key_file;   ///< private key of cert_file (PEM); "" = inside cert_file
+  /// How long a smart plug may take to confirm a relay command before it counts as failed.
+  std::chrono::milliseconds plug_confirm_timeout{3000};
   std::string base_topic{"labgate/v1"};
   std::optional<Key32> command_key;  ///< nullopt = remote commands refused
   int outbox_retention_days{30};
