@@ -33,7 +33,8 @@ class JsonWriter {
   }
   void num(std::int64_t v) {
     value_prefix();
-    fmt::format_to(std::back_inserter(out_), "{}", v);
+    const fmt::format_int f(v);
+    out_.append(f.data(), f.size());
   }
   void boolean(bool v) {
     value_prefix();
@@ -62,9 +63,13 @@ class JsonWriter {
   }
   void string_raw(std::string_view s) {
     out_ += '"';
-    for (const char c : s) {
-      const auto u = static_cast<unsigned char>(c);
-      switch (c) {
+    std::size_t run = 0;  // start of the pending run of characters that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto u = static_cast<unsigned char>(s[i]);
+      if (u >= 0x20 && u != '"' && u != '\\') continue;
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
+      switch (u) {
         case '"':
           out_ += "\\\"";
           break;
@@ -87,13 +92,10 @@ class JsonWriter {
           out_ += "\\t";
           break;
         default:
-          if (u < 0x20) {
-            fmt::format_to(std::back_inserter(out_), "\\u{:04x}", u);
-          } else {
-            out_ += c;
-          }
+          fmt::format_to(std::back_inserter(out_), "\\u{:04x}", u);
       }
     }
+    out_.append(s.data() + run, s.size() - run);
     out_ += '"';
   }
   std::string& out_;
@@ -126,7 +128,7 @@ std::string ids_text(const std::vector<std::int64_t>& ids) {
   std::string out;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i != 0) out += ' ';
-    out += std::to_string(ids[i]);
+    add_int(out, ids[i]);
   }
   return out;
 }
