@@ -11,6 +11,7 @@
 #include "labgate/drivers/gpio/gpio.hpp"
 #include "labgate/drivers/sim/sim_hub.hpp"
 #include "labgate/gateway/app/clock.hpp"
+#include "labgate/gateway/app/credit.hpp"
 #include "labgate/gateway/app/enrollment.hpp"
 #include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/app/readers.hpp"
@@ -173,6 +174,7 @@ struct Application::Impl {
       site->bind_input(input_id, target.first, target.second);
     }
     site->start();
+    site->set_credit_check(make_credit_check(*db, cfg.site.timezone));
     site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
       return enrollments && db && enrollments->intercept(ev, *db, done);
     });

@@ -146,6 +146,10 @@ struct Site::MachineUnit {
     TapOutcome outcome;
   };
   std::optional<PendingStart> pending_start;
+  // The busy input's recent on-periods (bounded), for the busy seconds of the next session end.
+  bool busy_now{false};
+  Millis busy_since{0};
+  std::deque<std::pair<Millis, Millis>> busy_spans;
   std::string abort_reason;  // why the pending start is being abandoned
 };
 
@@ -606,7 +610,9 @@ void Site::on_input(const drivers::InputEvent& event) {
       return;
     case drivers::InputKind::kBusy:
       for (auto& m : machines_) {
-        if (m->setup.id == target) apply(*m, m->controller.busy(event.active, now));
+        if (m->setup.id != target) continue;
+        note_busy(*m, event.active, now);
+        apply(*m, m->controller.busy(event.active, now));
       }
       return;
     case drivers::InputKind::kFireAlarm: {
@@ -918,6 +924,9 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
     }
   }
   if (holder) req.machine.occupied_by = *holder;
+  if (found && store_ok && credit_check_) {
+    req.credit_ok = credit_check_(found->member.id, m.setup.id, wall_ms());
+  }
   switch (m.controller.state()) {
     case firmware::MachineState::kStartup:
       req.machine.readiness = policy::MachineReadiness::kStartup;
@@ -1135,14 +1144,16 @@ void Site::apply(MachineUnit& m, const firmware::MachineEffects& fx,
 
 void Site::enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,
                          std::optional<std::int64_t> measured_seconds, store::AccessEvent event,
-                         std::string topic, std::string extra_json) {
+                         std::string topic, std::string extra_json,
+                         std::optional<std::int64_t> busy_seconds) {
   enqueue({[this, uuid = std::move(uuid), ended_at_ms, reason = std::move(reason), measured_seconds,
-            event = std::move(event), topic = std::move(topic),
-            extra_json = std::move(extra_json)]() -> store::Result<std::int64_t> {
+            event = std::move(event), topic = std::move(topic), extra_json = std::move(extra_json),
+            busy_seconds]() -> store::Result<std::int64_t> {
              store::SessionRef ref;
              ref.uuid = uuid;
-             auto r = store_.close_session(ref, ended_at_ms, reason, measured_seconds, event,
-                                           {topic, payload(event, 0, extra_json), false});
+             auto r =
+                 store_.close_session(ref, ended_at_ms, reason, measured_seconds, event,
+                                      {topic, payload(event, 0, extra_json), false}, busy_seconds);
              if (!r.ok()) {
                // A session already closed (e.g. by recovery) must not block the queue.
                if (r.error().kind == store::ErrorKind::kConflict ||
@@ -1225,8 +1236,38 @@ void Site::record_session_end(MachineUnit& m, const firmware::MachineEvent& ev) 
   spdlog::info("machine {}: session {} of {} ended ({}), {} s", m.setup.id, uuid, m.member_no,
                reason, measured);
   auto topic = mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_session(m.setup.id);
+  std::optional<std::int64_t> busy;
+  if (m.setup.controller.has_busy_input) busy = busy_seconds(m, ev.started_at, ev.at);
   enqueue_close(uuid, ended, reason, measured, e, topic,
-                R"({"session":"closed","seconds":)" + std::to_string(measured) + "}");
+                R"({"session":"closed","seconds":)" + std::to_string(measured) + "}", busy);
+}
+
+void Site::note_busy(MachineUnit& m, bool busy, Millis now) {
+  if (busy == m.busy_now) return;
+  m.busy_now = busy;
+  if (busy) {
+    m.busy_since = now;
+    return;
+  }
+  m.busy_spans.emplace_back(m.busy_since, now);
+  // A flapping input must not grow memory without bound; older spans only matter to a session
+  // that has already been running for thousands of busy periods.
+  constexpr std::size_t kMaxSpans = 4096;
+  if (m.busy_spans.size() > kMaxSpans) m.busy_spans.pop_front();
+}
+
+std::int64_t Site::busy_seconds(MachineUnit& m, Millis from, Millis to) {
+  Millis total{0};
+  auto add = [&](Millis a, Millis b) {
+    a = std::max(a, from);
+    b = std::min(b, to);
+    if (b > a) total += b - a;
+  };
+  for (const auto& [a, b] : m.busy_spans) add(a, b);
+  if (m.busy_now) add(m.busy_since, to);
+  // Spans before this session's end are billed now; the next session starts after it.
+  while (!m.busy_spans.empty() && m.busy_spans.front().second <= to) m.busy_spans.pop_front();
+  return total.count() / 1000;
 }
 
 // ---------------------------------------------------------------------------------------------

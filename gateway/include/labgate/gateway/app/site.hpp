@@ -94,6 +94,11 @@ class Site {
   /// at a reader binds the next card instead of deciding on it) and then owns `done`.
   using CardInterceptor = std::function<bool(const drivers::ReaderEvent& event, TapDone& done)>;
 
+  /// Billing's verdict at a machine tap: may `member_id` start `machine_id` at `at_ms` (balance
+  /// or credit limit covers the machine's minimum charge)? Doors never ask.
+  using CreditCheck = std::function<bool(std::int64_t member_id, const std::string& machine_id,
+                                         std::int64_t at_ms)>;
+
   /// Builds the controllers. `store` and `clock` must outlive the site.
   Site(SiteSetup setup, store::Store& store, Clock& clock);
   ~Site();
@@ -128,6 +133,8 @@ class Site {
   void on_reader_event(const drivers::ReaderEvent& event, TapDone done = {});
   /// An input changed.
   void on_input(const drivers::InputEvent& event);
+  /// Installs billing's credit check (none: every member has credit).
+  void set_credit_check(CreditCheck check) { credit_check_ = std::move(check); }
   /// Installs the interceptor (one at a time; an empty function removes it).
   void set_card_interceptor(CardInterceptor interceptor) { interceptor_ = std::move(interceptor); }
   /// Lets time pass: controller deadlines, heartbeat, staff changes, retries, closing time.
@@ -194,7 +201,11 @@ class Site {
   // Queues the durable close of a session with its event and outbox row.
   void enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,
                      std::optional<std::int64_t> measured_seconds, store::AccessEvent event,
-                     std::string topic, std::string extra_json = {});
+                     std::string topic, std::string extra_json = {},
+                     std::optional<std::int64_t> busy_seconds = std::nullopt);
+  // Busy input bookkeeping for busy/idle rates.
+  void note_busy(MachineUnit& machine, bool busy, firmware::Millis now);
+  std::int64_t busy_seconds(MachineUnit& machine, firmware::Millis from, firmware::Millis to);
   void presence(DoorUnit& door, policy::Direction direction, std::int64_t member_id,
                 const std::string& member_no);
   void record(store::AccessEvent event, std::string topic, TapDone done = {},
@@ -225,6 +236,7 @@ class Site {
   std::map<std::string, policy::TimeWindows> windows_cache_;
   std::deque<PendingWrite> pending_;
   CardInterceptor interceptor_;
+  CreditCheck credit_check_;
   int batch_depth_{0};
   bool faulted_{false};
   bool fire_{false};
