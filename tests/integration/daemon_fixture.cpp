@@ -118,10 +118,10 @@ Daemon::~Daemon() {
 void Daemon::start(const std::string& clock_start) {
   client_.reset();
   ++starts_;
-  child_ =
-      std::make_unique<Child>(std::vector<std::string>{LABGATED_PATH, "--config", config_path(),
-                                                       "--simulated-clock", clock_start},
-                              dir_ + "/labgated.log");
+  std::vector<std::string> argv{LABGATED_PATH, "--config", config_path(), "--simulated-clock",
+                                clock_start};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  child_ = std::make_unique<Child>(argv, dir_ + "/labgated.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     try {

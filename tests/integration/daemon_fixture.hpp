@@ -30,6 +30,8 @@ class Daemon {
   explicit Daemon(const TempDir& dir, std::string config_text = {});
   ~Daemon();
 
+  /// Extra labgated arguments for every later start() (e.g. "--reader-device" overrides).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   /// Starts labgated with a manual clock at `clock_start` (local JST "YYYY-MM-DD HH:MM") and
   /// waits until the control socket answers.
   void start(const std::string& clock_start = "2026-11-24 10:00");
@@ -55,6 +57,7 @@ class Daemon {
   std::unique_ptr<Child> child_;
   std::unique_ptr<LineClient> client_;
   int starts_{0};
+  std::vector<std::string> extra_args_;
 };
 
 /// Seeds a standard cast into a store: plan "all" (24h), plan "day" (mon-fri 09:00-17:00),

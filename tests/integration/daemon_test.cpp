@@ -1,10 +1,13 @@
-// Integration tests: the real labgated binary on a generated config, driven through the
-// simulated devices' control socket, across the real SQLite file.
+// Integration tests: the real labgated binary on a generated config, across the real SQLite
+// file. Cards are read through real libnfc from one emulated PN532 (pn532-emu) per reader;
+// doors' and machines' inputs and outputs are the simulated devices of the control socket.
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <sstream>
 
 #include "daemon_fixture.hpp"
+#include "emulated_reader.hpp"
 
 using namespace labgate::testing;
 namespace store = labgate::gateway::store;
@@ -19,21 +22,42 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-// A fresh site with the standard cast, running at Tuesday 2026-11-24 10:00 JST.
+// A fresh site with the standard cast, running at Tuesday 2026-11-24 10:00 JST, every reader an
+// emulated PN532 behind libnfc.
 struct Site {
   TempDir dir{"labgate-it"};
+  EmulatedReaders readers{
+      PN532_EMU_PATH, dir.path(), {"front-in", "front-out", "lab-in", "laser", "printer"}};
   Daemon daemon{dir};
   explicit Site(const std::string& clock = "2026-11-24 10:00", bool confirm = true) {
     {
       auto s = daemon.open_store();
       seed_cast(*s);
     }
+    daemon.set_extra_args(readers.daemon_args());
     daemon.start(clock);
     if (confirm) {
       REQUIRE(daemon.cmd("confirm laser") == "ok confirm laser");
       REQUIRE(daemon.cmd("confirm printer") == "ok confirm printer");
     }
   }
+  // "<reader> <tech> <hex>": the card is placed on the reader's emulator; the reply is the
+  // daemon's outcome once the event is recorded ("ok granted front M1 granted seq=3").
+  std::string place(const std::string& card) {
+    std::istringstream in(card);
+    std::string reader, tech, hex;
+    in >> reader >> tech >> hex;
+    return place_and_await([this](const std::string& l) { return daemon.cmd(l); },
+                           readers.at(reader), reader, tech, hex);
+  }
+  // The card leaves the field once its read is acknowledged; returns when the reader saw it go.
+  std::string tap(const std::string& card) {
+    auto reply = place(card);
+    remove(card.substr(0, card.find(' ')));
+    return reply;
+  }
+  void remove(const std::string& reader) { REQUIRE(remove_and_await(readers.at(reader))); }
+
   std::vector<store::AccessEvent> events(store::HistoryFilter f = {}) {
     auto s = daemon.open_store();
     f.limit = 1000;
@@ -56,7 +80,7 @@ TEST_CASE("door: grants and refusals are decided, driven and recorded", "[integr
   Site site;
   auto& d = site.daemon;
 
-  auto granted = d.cmd("tap front-in iso14443a 04000001");
+  auto granted = site.tap("front-in iso14443a 04000001");
   CHECK(starts_with(granted, "ok granted front M1 granted seq="));
   CHECK(d.cmd("output front.strike") == "ok front.strike on");
   CHECK(d.cmd("clock advance 4999ms").rfind("ok", 0) == 0);
@@ -65,16 +89,16 @@ TEST_CASE("door: grants and refusals are decided, driven and recorded", "[integr
   CHECK(d.cmd("output front.strike") == "ok front.strike off");
 
   CHECK(
-      starts_with(d.cmd("tap front-in iso14443a 04000003"), "ok denied front M3 member_suspended"));
-  CHECK(starts_with(d.cmd("tap front-in iso14443a 04999999"),
-                    "ok denied front - unknown_credential"));
+      starts_with(site.tap("front-in iso14443a 04000003"), "ok denied front M3 member_suspended"));
+  CHECK(
+      starts_with(site.tap("front-in iso14443a 04999999"), "ok denied front - unknown_credential"));
   CHECK(d.cmd("output front.strike") == "ok front.strike off");
 
   // M2's plan is weekdays 09:00-17:00: refused in the evening, let out whatever the hour.
   d.cmd("clock set 2026-11-24 17:30");
-  CHECK(starts_with(d.cmd("tap front-in iso14443a 04000002"),
+  CHECK(starts_with(site.tap("front-in iso14443a 04000002"),
                     "ok denied front M2 outside_plan_hours"));
-  CHECK(starts_with(d.cmd("tap front-out iso14443a 04000002"), "ok granted front M2"));
+  CHECK(starts_with(site.tap("front-out iso14443a 04000002"), "ok granted front M2"));
 
   auto evs = site.events();
   int taps = 0;
@@ -130,20 +154,20 @@ TEST_CASE("machine: certification, inspection and the session lifecycle", "[inte
   auto& d = site.daemon;
 
   SECTION("uncertified and expired members are refused; the relay stays off") {
-    CHECK(starts_with(d.cmd("place laser iso14443a 04000002"),
-                      "ok denied laser M2 no_certification"));
-    d.cmd("remove laser");
-    CHECK(starts_with(d.cmd("place laser iso14443a 04000004"),
+    CHECK(
+        starts_with(site.place("laser iso14443a 04000002"), "ok denied laser M2 no_certification"));
+    site.remove("laser");
+    CHECK(starts_with(site.place("laser iso14443a 04000004"),
                       "ok denied laser M4 certification_expired"));
-    d.cmd("remove laser");
+    site.remove("laser");
     CHECK(d.cmd("output laser.relay") == "ok laser.relay off");
   }
 
   SECTION("card removed mid-job: grace, then off; billed until removal") {
-    CHECK(starts_with(d.cmd("place laser iso14443a 04000001"), "ok granted laser M1 granted"));
+    CHECK(starts_with(site.place("laser iso14443a 04000001"), "ok granted laser M1 granted"));
     CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
     d.cmd("clock advance 9m");  // under the 10 min idle timeout
-    d.cmd("remove laser");
+    site.remove("laser");
     d.cmd("clock advance 9999ms");
     CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
     CHECK(contains(d.cmd("status"), "machine laser grace"));
@@ -157,10 +181,10 @@ TEST_CASE("machine: certification, inspection and the session lifecycle", "[inte
   }
 
   SECTION("the busy input defers power-off; billing still stops at the end") {
-    d.cmd("place laser iso14443a 04000001");
+    site.place("laser iso14443a 04000001");
     d.cmd("input laser.busy on");
     d.cmd("clock advance 5m");
-    d.cmd("remove laser");
+    site.remove("laser");
     d.cmd("clock advance 11s");
     CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
     CHECK(contains(d.cmd("status"), "machine laser busy_hold"));
@@ -172,12 +196,12 @@ TEST_CASE("machine: certification, inspection and the session lifecycle", "[inte
   }
 
   SECTION("tap on, tap off; another member cannot take a running machine") {
-    CHECK(starts_with(d.cmd("tap printer iso14443a 04000001"), "ok granted printer M1 granted"));
+    CHECK(starts_with(site.tap("printer iso14443a 04000001"), "ok granted printer M1 granted"));
     CHECK(d.cmd("output printer.relay") == "ok printer.relay on");
-    CHECK(starts_with(d.cmd("tap printer iso14443a 04000002"), "ok denied printer M2"));
+    CHECK(starts_with(site.tap("printer iso14443a 04000002"), "ok denied printer M2"));
     d.cmd("clock advance 45m");
-    CHECK(starts_with(d.cmd("tap printer iso14443a 04000001"),
-                      "ok granted printer M1 session_ended"));
+    CHECK(
+        starts_with(site.tap("printer iso14443a 04000001"), "ok granted printer M1 session_ended"));
     CHECK(d.cmd("output printer.relay") == "ok printer.relay off");
     auto ss = site.sessions();
     REQUIRE(ss.size() == 1);
@@ -197,7 +221,7 @@ TEST_CASE("machine: certification, inspection and the session lifecycle", "[inte
       in.next_due = "2026-11-23";
       REQUIRE(s->record_inspection(in, "test").ok());
     }
-    CHECK(starts_with(d.cmd("place laser iso14443a 04000001"), "ok denied laser M1"));
+    CHECK(starts_with(site.place("laser iso14443a 04000001"), "ok denied laser M1"));
     CHECK(wait_until([&] { return contains(d.cmd("status"), "machine laser out_of_service"); },
                      std::chrono::seconds(5)));
     CHECK(d.cmd("output laser.relay") == "ok laser.relay off");
@@ -209,10 +233,10 @@ TEST_CASE("machines start in startup and need staff confirmation", "[integration
   auto& d = site.daemon;
   CHECK(contains(d.cmd("status"), "machine laser startup relay=off"));
   CHECK(
-      starts_with(d.cmd("place laser iso14443a 04000001"), "ok denied laser M1 machine_not_ready"));
-  d.cmd("remove laser");
+      starts_with(site.place("laser iso14443a 04000001"), "ok denied laser M1 machine_not_ready"));
+  site.remove("laser");
   CHECK(d.cmd("confirm laser") == "ok confirm laser");
-  CHECK(starts_with(d.cmd("place laser iso14443a 04000001"), "ok granted laser M1"));
+  CHECK(starts_with(site.place("laser iso14443a 04000001"), "ok granted laser M1"));
   CHECK(d.cmd("confirm nosuch") == "err unknown machine nosuch");
 
   // Staff confirm with labgatectl, which reaches the daemon through its control socket.
@@ -229,8 +253,8 @@ TEST_CASE("machines start in startup and need staff confirmation", "[integration
 TEST_CASE("fire alarm: egress doors released, every machine cut, logged", "[integration]") {
   Site site;
   auto& d = site.daemon;
-  d.cmd("place laser iso14443a 04000001");
-  d.cmd("tap printer iso14443a 04000001");
+  site.place("laser iso14443a 04000001");
+  site.tap("printer iso14443a 04000001");
   CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
   d.cmd("clock advance 1m");
   CHECK(d.cmd("input fire_alarm.input on") == "ok fire_alarm.input on");
@@ -252,13 +276,13 @@ TEST_CASE("fire alarm: egress doors released, every machine cut, logged", "[inte
 TEST_CASE("labgatectl changes reach the running daemon without a restart", "[integration]") {
   Site site;
   auto& d = site.daemon;
-  CHECK(starts_with(d.cmd("tap front-in iso14443a 04000001"), "ok granted"));
+  CHECK(starts_with(site.tap("front-in iso14443a 04000001"), "ok granted"));
 
   auto r = labgatectl(
       d, {"credentials", "revoke", "--tech", "iso14443a", "--id", "04000001", "--reason", "lost"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(starts_with(d.cmd("tap front-in iso14443a 04000001"),
+  CHECK(starts_with(site.tap("front-in iso14443a 04000001"),
                     "ok denied front M1 credential_revoked"));
 
   r = labgatectl(d, {"machines", "lockout", "--id", "printer", "--reason", "nozzle jam"});
@@ -280,7 +304,7 @@ TEST_CASE("labgatectl changes reach the running daemon without a restart", "[int
 TEST_CASE("a crash mid-session is recovered at the last heartbeat", "[integration]") {
   Site site;
   auto& d = site.daemon;
-  CHECK(starts_with(d.cmd("place laser iso14443a 04000001"), "ok granted laser M1"));
+  CHECK(starts_with(site.place("laser iso14443a 04000001"), "ok granted laser M1"));
   d.cmd("clock advance 2m");
   // Heartbeats are written as the clock runs (every second of daemon time).
   d.kill9();
@@ -300,7 +324,7 @@ TEST_CASE("a crash mid-session is recovered at the last heartbeat", "[integratio
 TEST_CASE("SIGTERM stops cleanly with every relay off", "[integration]") {
   Site site;
   auto& d = site.daemon;
-  d.cmd("place laser iso14443a 04000001");
+  site.place("laser iso14443a 04000001");
   CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
   CHECK(d.stop() == 0);
   auto ss = site.sessions();
@@ -315,10 +339,10 @@ TEST_CASE("SIGTERM stops cleanly with every relay off", "[integration]") {
 TEST_CASE("coworking presence opens at entry and closes at exit or closing time", "[integration]") {
   Site site;
   auto& d = site.daemon;
-  d.cmd("tap front-in iso14443a 04000001");
-  d.cmd("tap front-in iso14443a 04000004");
+  site.tap("front-in iso14443a 04000001");
+  site.tap("front-in iso14443a 04000004");
   d.cmd("clock advance 2h");
-  d.cmd("tap front-out iso14443a 04000001");
+  site.tap("front-out iso14443a 04000001");
   d.cmd("clock set 2026-11-24 22:01");
   store::HistoryFilter f;
   auto ss = site.sessions(f);
@@ -362,5 +386,5 @@ TEST_CASE("the control socket survives hostile input", "[integration]") {
   CHECK(starts_with(d.cmd("clock advance -5s"), "err"));
   CHECK(starts_with(d.cmd("frobnicate"), "err"));
   CHECK(d.cmd("output front.strike") == "ok front.strike off");
-  CHECK(starts_with(d.cmd("tap front-in iso14443a 04000001"), "ok granted"));
+  CHECK(starts_with(site.tap("front-in iso14443a 04000001"), "ok granted"));
 }

@@ -27,7 +27,7 @@ struct NfcSite {
                    const std::function<void(store::Store&)>& seed_more = {}) {
     std::map<std::string, std::string> devices;
     for (const auto& r : hardware) {
-      emu[r] = std::make_unique<EmulatedReader>(dir, r);
+      emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r);
       devices[r] = emu[r]->connstring();
     }
     daemon = std::make_unique<Daemon>(dir, nfc_config(dir.path().string(), devices, accept));
@@ -322,8 +322,8 @@ TEST_CASE("enrollment: the next card on an armed reader is bound, not decided", 
     CHECK(result.out.rfind("enrolled felica card as credential #", 0) == 0);
     CHECK(contains(result.out, "for M2 at front-in"));
 
-    auto timeout = labgatectl(d, {"credentials", "enroll", "--member", "M2", "--reader",
-                                  "front-in", "--timeout", "1", "--socket", d.socket_path()});
+    auto timeout = labgatectl(d, {"credentials", "enroll", "--member", "M2", "--reader", "front-in",
+                                  "--timeout", "1", "--socket", d.socket_path()});
     CHECK(timeout.exit_code == 1);
     CHECK(contains(timeout.err, "no card presented on front-in within 1 s"));
   }

@@ -7,14 +7,6 @@ namespace labgate::testing {
 
 namespace {
 
-// libnfc must not probe the machine's serial ports for devices: only the configured connstrings.
-const bool kEnvironmentSet = [] {
-  ::setenv("LIBNFC_AUTO_SCAN", "false", 0);
-  ::setenv("LIBNFC_INTRUSIVE_SCAN", "false", 0);
-  ::setenv("LIBNFC_LOG_LEVEL", "0", 0);
-  return true;
-}();
-
 void replace_once(std::string& text, const std::string& from, const std::string& to) {
   auto at = text.find(from);
   if (at == std::string::npos) throw std::runtime_error("config has no " + from);
@@ -22,37 +14,6 @@ void replace_once(std::string& text, const std::string& from, const std::string&
 }
 
 }  // namespace
-
-EmulatedReader::EmulatedReader(const TempDir& dir, const std::string& name)
-    : link_(dir / ("pn532-" + name)), socket_(dir / ("emu-" + name + ".sock")) {
-  (void)kEnvironmentSet;
-  child_ =
-      std::make_unique<Child>(std::vector<std::string>{PN532_EMU_PATH, "--link", link_.string(),
-                                                       "--control", socket_.string()},
-                              dir / ("emu-" + name + ".log"));
-  bool up = wait_until(
-      [&] {
-        try {
-          return cmd("status").rfind("ok", 0) == 0;
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      std::chrono::seconds(10));
-  if (!up) throw std::runtime_error("pn532-emu " + name + " did not start");
-}
-
-EmulatedReader::~EmulatedReader() {
-  if (child_ && child_->running()) {
-    child_->signal(SIGTERM);
-    child_->wait(std::chrono::seconds(5));
-  }
-}
-
-std::string EmulatedReader::cmd(const std::string& line) {
-  LineClient client(socket_, std::chrono::milliseconds(500));
-  return client.request(line, std::chrono::seconds(5));
-}
 
 std::string nfc_config(const std::string& dir, const std::map<std::string, std::string>& devices,
                        const std::string& accept) {

@@ -9,30 +9,11 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "emulated_reader.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "process.hpp"
 
 namespace labgate::testing {
-
-/// One pn532-emu process with a pty link and a control socket in a test directory.
-class EmulatedReader {
- public:
-  /// Starts pn532-emu as "<dir>/pn532-<name>" and waits until its control socket answers.
-  EmulatedReader(const TempDir& dir, const std::string& name);
-  ~EmulatedReader();
-  EmulatedReader(const EmulatedReader&) = delete;
-  EmulatedReader& operator=(const EmulatedReader&) = delete;
-
-  /// One control command ("place classic 04000001", "remove", "fault drop", ...); the reply.
-  std::string cmd(const std::string& line);
-  /// The libnfc connstring for the config ("pn532_uart:<link>").
-  std::string connstring() const { return "pn532_uart:" + link_.string(); }
-
- private:
-  std::filesystem::path link_;
-  std::filesystem::path socket_;
-  std::unique_ptr<Child> child_;
-};
 
 /// The standard test config with the named readers switched to libnfc connstrings; when
 /// `accept` is given it replaces the site's accept list (e.g. "[]").

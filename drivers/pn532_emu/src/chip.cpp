@@ -293,8 +293,14 @@ Bytes Chip::write_registers(std::span<const std::uint8_t> c) {
 }
 
 Bytes Chip::type_a_target_data(bool with_ats) const {
-  Bytes d{0x01, card_->atqa[0], card_->atqa[1], card_->sak,
-          static_cast<std::uint8_t>(card_->uid.size())};
+  // Reserved up front: growing a vector built from a short initializer list trips g++ 12's
+  // -Warray-bounds false positive at -O3.
+  Bytes d;
+  d.reserve(6 + card_->uid.size() + card_->ats.size());
+  for (std::uint8_t b : {std::uint8_t{0x01}, card_->atqa[0], card_->atqa[1], card_->sak,
+                         static_cast<std::uint8_t>(card_->uid.size())}) {
+    d.push_back(b);
+  }
   d.insert(d.end(), card_->uid.begin(), card_->uid.end());
   if (with_ats && !card_->ats.empty()) {
     d.push_back(static_cast<std::uint8_t>(card_->ats.size() + 1));  // TL counts itself
@@ -306,7 +312,11 @@ Bytes Chip::type_a_target_data(bool with_ats) const {
 Bytes Chip::felica_target_data(std::span<const std::uint8_t> init) const {
   const std::uint8_t request_code = init.size() >= 4 ? init[3] : 0x00;
   const bool with_sys = request_code == 0x01;
-  Bytes d{0x01, static_cast<std::uint8_t>(with_sys ? 0x14 : 0x12), 0x01};
+  Bytes d;
+  d.reserve(5 + card_->uid.size() + card_->pmm.size());
+  d.push_back(0x01);
+  d.push_back(with_sys ? 0x14 : 0x12);
+  d.push_back(0x01);
   d.insert(d.end(), card_->uid.begin(), card_->uid.end());
   d.insert(d.end(), card_->pmm.begin(), card_->pmm.end());
   if (with_sys) {
