@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -130,6 +131,19 @@ std::string mqtt_section(int port, bool with_key) {
 
 bool starts_with(const std::string& s, const std::string& p) {
   return s.rfind(p, 0) == 0;
+}
+
+// The control socket's status answer joins its lines with " | ".
+bool contains_line(const std::string& status, const std::string& prefix) {
+  std::size_t at = 0;
+  while (at <= status.size()) {
+    auto end = status.find(" | ", at);
+    auto line = status.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (starts_with(line, prefix)) return true;
+    if (end == std::string::npos) break;
+    at = end + 3;
+  }
+  return false;
 }
 
 std::int64_t last_seq(const Daemon& d) {
@@ -373,4 +387,350 @@ TEST_CASE("mqttint: Home Assistant discovery is retained for doors, machines and
       },
       std::chrono::seconds(30)));
   for (const auto& t : want) CHECK(got.count(t) == 1);
+}
+
+namespace {
+
+// A Tasmota plug played by the test: mosquitto_sub on its command topic, and a thread that
+// answers each "ON"/"OFF" on the state topic with mosquitto_pub (unless told to stay silent).
+class FakePlug {
+ public:
+  FakePlug(const TempDir& dir, const Broker& broker, std::string device, bool answers)
+      : broker_(broker), device_(std::move(device)), out_(dir.path().string() + "/plug.out") {
+    sub_ =
+        std::make_unique<Child>(std::vector<std::string>{MOSQUITTO_SUB_PATH, "-h", "127.0.0.1",
+                                                         "-p", std::to_string(broker.port()), "-q",
+                                                         "1", "-t", "cmnd/" + device_ + "/POWER"},
+                                out_);
+    // The subscription may not exist yet: probe until the plug sees a probe.
+    REQUIRE(wait_until(
+        [&] {
+          publish(broker_, "cmnd/" + device_ + "/POWER", "probe");
+          return wait_until([&] { return !lines().empty(); }, std::chrono::milliseconds(500));
+        },
+        std::chrono::seconds(20)));
+    if (answers) {
+      thread_ = std::thread([this] { answer(); });
+    }
+  }
+  ~FakePlug() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Relay commands received (the probes left out), in order.
+  std::vector<std::string> commands() const {
+    std::vector<std::string> out;
+    for (const auto& l : lines()) {
+      if (l == "ON" || l == "OFF") out.push_back(l);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    std::istringstream in(read_file(out_));
+    std::string line;
+    while (std::getline(in, line)) out.push_back(line);
+    return out;
+  }
+  void answer() {
+    std::size_t handled = 0;
+    while (!stop_) {
+      auto cmds = commands();
+      for (; handled < cmds.size(); ++handled) {
+        // A real Tasmota switches, then reports on stat/<topic>/POWER.
+        publish(broker_, "stat/" + device_ + "/POWER", cmds[handled]);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  const Broker& broker_;
+  std::string device_;
+  std::string out_;
+  std::unique_ptr<Child> sub_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+};
+
+// The printer's relay is a Tasmota plug; the rest of the test site is unchanged.
+std::string plug_config(const TempDir& dir, int port) {
+  auto c = test_config(dir.path().string(),
+                       mqtt_section(port, false) + "plug_confirm_timeout_ms = 1500\n");
+  const std::string from = "relay = \"sim\"\ncertification = \"printer\"";
+  auto at = c.find(from);
+  REQUIRE(at != std::string::npos);
+  c.replace(at, from.size(), "relay = \"tasmota:printer-plug\"\ncertification = \"printer\"");
+  return c;
+}
+
+struct PlugRig {
+  TempDir dir{"labgate-mqttint-plug"};
+  Broker broker{dir};
+  std::unique_ptr<Daemon> daemon;
+
+  PlugRig() {
+    daemon = std::make_unique<Daemon>(dir, plug_config(dir, broker.port()));
+    auto s = daemon->open_store();
+    seed_cast(*s);
+  }
+
+  // Starts broker and daemon and waits until the daemon is online.
+  void start(Subscriber& sub) {
+    daemon->start();
+    REQUIRE(wait_until(
+        [&] {
+          for (const auto& [t, p] : sub.messages()) {
+            if (t == std::string(kRoot) + "status" && p == "online") return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(20)));
+    REQUIRE(daemon->cmd("confirm printer") == "ok confirm printer");
+  }
+
+  std::vector<nlohmann::json> events(const Subscriber& sub, const std::string& kind) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& [t, p] : sub.messages()) {
+      auto j = nlohmann::json::parse(p, nullptr, false);
+      if (j.is_object() && j.value("kind", "") == kind) out.push_back(j);
+    }
+    return out;
+  }
+
+  std::vector<labgate::gateway::store::Session> sessions() const {
+    auto s = daemon->open_store();
+    labgate::gateway::store::HistoryFilter f;
+    f.machine_id = "printer";
+    auto r = s->list_sessions(f);
+    REQUIRE(r.ok());
+    return r.value();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mqttint: a smart plug that confirms carries the session", "[plug_confirms]") {
+  PlugRig rig;
+  rig.broker.start();
+  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
+  FakePlug plug(rig.dir, rig.broker, "printer-plug", true);
+  rig.start(sub);
+
+  // The reply comes only after the plug confirmed ON and the session was committed.
+  auto on = rig.daemon->cmd("tap printer iso14443a 04000001");
+  INFO(on);
+  REQUIRE(starts_with(on, "ok granted printer M1"));
+  CHECK(plug.commands() == std::vector<std::string>{"ON"});
+  auto open = rig.sessions();
+  REQUIRE(open.size() == 1);
+  CHECK_FALSE(open[0].ended_at_ms.has_value());
+
+  REQUIRE(starts_with(rig.daemon->cmd("clock advance 2m"), "ok"));
+  auto off = rig.daemon->cmd("tap printer iso14443a 04000001");
+  INFO(off);
+  REQUIRE(starts_with(off, "ok granted printer M1 session_ended"));
+  REQUIRE(wait_until([&] { return plug.commands().size() == 2; }, std::chrono::seconds(10)));
+  CHECK(plug.commands() == std::vector<std::string>{"ON", "OFF"});
+  auto closed = rig.sessions();
+  REQUIRE(closed.size() == 1);
+  CHECK(closed[0].end_reason == "tap_off");
+  CHECK(closed[0].measured_seconds == 120);
+  // Published: the session opened and closed; no alarm, even after the confirmation timeout.
+  REQUIRE(wait_until([&] { return rig.events(sub, "session_ended").size() == 1; },
+                     std::chrono::seconds(20)));
+  CHECK(rig.events(sub, "session_started").size() == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // past the 1.5 s timeout
+  CHECK(rig.events(sub, "relay_unconfirmed").empty());
+  CHECK(contains_line(rig.daemon->cmd("status"), "machine printer idle relay=off"));
+}
+
+TEST_CASE("mqttint: a smart plug that never confirms refuses the session and raises an alarm",
+          "[plug_never_confirms]") {
+  PlugRig rig;
+  rig.broker.start();
+  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
+  FakePlug plug(rig.dir, rig.broker, "printer-plug", false);
+  rig.start(sub);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto reply = rig.daemon->cmd("tap printer iso14443a 04000001");
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  INFO(reply);
+  REQUIRE(starts_with(reply, "ok denied printer M1 plug_no_confirm"));
+  CHECK(waited >= std::chrono::milliseconds(1400));
+  CHECK(rig.sessions().empty());
+  // The machine was commanded back off, and is free again.
+  REQUIRE(wait_until([&] { return plug.commands().size() >= 2; }, std::chrono::seconds(10)));
+  CHECK(plug.commands()[0] == "ON");
+  CHECK(plug.commands()[1] == "OFF");
+  CHECK(contains_line(rig.daemon->cmd("status"), "machine printer idle relay=off user=-"));
+  // Published: the alarm (ON, then OFF unconfirmed too) and the refused tap; never a session.
+  REQUIRE(wait_until([&] { return !rig.events(sub, "relay_unconfirmed").empty(); },
+                     std::chrono::seconds(20)));
+  auto alarm = rig.events(sub, "relay_unconfirmed").front();
+  CHECK(alarm["reason"] == "plug_no_confirm");
+  CHECK(alarm["detail"] == "on");
+  CHECK(alarm["machine"] == "printer");
+  bool on_alarm_topic = false;
+  for (const auto& [t, p] : sub.messages()) {
+    if (t == std::string(kRoot) + "alarm" && p.find("plug_no_confirm") != std::string::npos) {
+      on_alarm_topic = true;
+    }
+  }
+  CHECK(on_alarm_topic);
+  REQUIRE(wait_until([&] { return !rig.events(sub, "tap_machine").empty(); },
+                     std::chrono::seconds(20)));
+  CHECK(rig.events(sub, "tap_machine").front()["decision"] == "denied");
+  CHECK(rig.events(sub, "session_started").empty());
+}
+
+namespace {
+
+void must_run(const std::vector<std::string>& argv) {
+  auto r = run_command(argv, std::chrono::seconds(60));
+  INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ": " << r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+// A throwaway CA and a server certificate for 127.0.0.1 signed by it, made with the openssl CLI.
+void make_ca(const std::string& dir, const std::string& name) {
+  must_run({OPENSSL_PATH, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            dir + "/" + name + ".key", "-out", dir + "/" + name + ".crt", "-days", "2", "-subj",
+            "/CN=labgate test " + name});
+}
+
+void make_server_cert(const std::string& dir, const std::string& ca) {
+  std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+  must_run({OPENSSL_PATH, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/server.key",
+            "-out", dir + "/server.csr", "-subj", "/CN=127.0.0.1"});
+  must_run({OPENSSL_PATH, "x509", "-req", "-in", dir + "/server.csr", "-CA",
+            dir + "/" + ca + ".crt", "-CAkey", dir + "/" + ca + ".key", "-CAcreateserial", "-out",
+            dir + "/server.crt", "-days", "2", "-extfile", dir + "/server.ext"});
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
+
+// The production broker config and ACL, with the paths, ports and site id of this test: the
+// same listeners (TLS, plus the local plaintext one), password file and ACL scheme.
+struct TlsBroker {
+  std::string dir;
+  int tls_port{free_port()};
+  int local_port{free_port()};
+  std::unique_ptr<Child> child;
+
+  explicit TlsBroker(const TempDir& tmp) : dir(tmp.path().string() + "/tls") {
+    std::filesystem::create_directories(dir);
+    make_ca(dir, "ca");
+    make_ca(dir, "other-ca");
+    make_server_cert(dir, "ca");
+    auto conf = read_file(PROJECT_MOSQUITTO_CONF);
+    replace_all(conf, "/etc/mosquitto/passwd", dir + "/passwd");
+    replace_all(conf, "/etc/mosquitto/acl", dir + "/acl");
+    replace_all(conf, "/etc/mosquitto/ca_certificates/ca.crt", dir + "/ca.crt");
+    replace_all(conf, "/etc/mosquitto/certs/server.crt", dir + "/server.crt");
+    replace_all(conf, "/etc/mosquitto/certs/server.key", dir + "/server.key");
+    replace_all(conf, "/var/lib/mosquitto/", dir + "/");
+    replace_all(conf, "listener 8883\n", "listener " + std::to_string(tls_port) + " 127.0.0.1\n");
+    replace_all(conf, "listener 1883 127.0.0.1",
+                "listener " + std::to_string(local_port) + " 127.0.0.1");
+    replace_all(conf, "log_dest syslog", "log_dest file " + dir + "/mosquitto.log");
+    REQUIRE(conf.find("listener " + std::to_string(tls_port)) != std::string::npos);
+    REQUIRE(conf.find(dir + "/server.key") != std::string::npos);
+    if (::geteuid() == 0) conf += "\nuser root\n";
+    std::ofstream(dir + "/mosquitto.conf") << conf;
+    auto acl = read_file(PROJECT_MOSQUITTO_ACL);
+    replace_all(acl, "fablab", "test");  // the example site id of the production ACL
+    std::ofstream(dir + "/acl") << acl;
+    std::ofstream(dir + "/passwd");
+    must_run({MOSQUITTO_PASSWD_PATH, "-b", dir + "/passwd", "gw-test", "gw-secret"});
+    must_run({MOSQUITTO_PASSWD_PATH, "-b", dir + "/passwd", "labgate-console", "console-secret"});
+    child = std::make_unique<Child>(
+        std::vector<std::string>{MOSQUITTO_PATH, "-c", dir + "/mosquitto.conf"},
+        dir + "/mosquitto.out");
+    REQUIRE(wait_until([&] { return port_open(tls_port) && port_open(local_port); },
+                       std::chrono::seconds(10)));
+  }
+  ~TlsBroker() {
+    if (child) {
+      child->signal(SIGTERM);
+      child->wait(std::chrono::seconds(10));
+    }
+  }
+
+  // mosquitto_sub over TLS as the console, with `ca` as trust anchor; waits at most 3 s.
+  RunResult sub_once(const std::string& ca, const std::string& topic) const {
+    return run_command({MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(tls_port),
+                        "--cafile", dir + "/" + ca + ".crt", "-u", "labgate-console", "-P",
+                        "console-secret", "-v", "-t", topic, "-W", "3"},
+                       std::chrono::seconds(20));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mqttint: labgated publishes over the production TLS listener; a wrong CA is refused",
+          "[tls]") {
+  TempDir dir{"labgate-mqttint-tls"};
+  TlsBroker broker(dir);
+  std::string mqtt =
+      "\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = " + std::to_string(broker.tls_port) +
+      "\nusername = \"gw-test\"\npassword = \"gw-secret\"\nca_file = \"" + broker.dir +
+      "/ca.crt\"\n";
+  Daemon daemon(dir, test_config(dir.path().string(), mqtt));
+  {
+    auto s = daemon.open_store();
+    seed_cast(*s);
+  }
+  daemon.start();
+  // "online" is retained: a TLS client that subscribes after the daemon connected still gets
+  // it, which proves the daemon's TLS session and its publish.
+  REQUIRE(wait_until(
+      [&] {
+        auto r = broker.sub_once("ca", std::string(kRoot) + "status");
+        return r.out.find(std::string(kRoot) + "status online") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  // Events drained from the outbox arrive over TLS too (the retained door state of the tap).
+  REQUIRE(starts_with(daemon.cmd("tap front-in iso14443a 04000001"), "ok granted"));
+  REQUIRE(wait_until(
+      [&] {
+        auto r = broker.sub_once("ca", std::string(kRoot) + "door/front/state");
+        return r.out.find("\"door\":\"front\"") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  {
+    auto s = daemon.open_store();
+    REQUIRE(wait_until(
+        [&] {
+          auto n = s->unsent_count();
+          return n.ok() && n.value() == 0;
+        },
+        std::chrono::seconds(30)));
+  }
+
+  // A client that trusts another CA does not get a session (certificate verify failure).
+  auto wrong = broker.sub_once("other-ca", std::string(kRoot) + "status");
+  CHECK(wrong.exit_code != 0);
+  CHECK(wrong.out.find("online") == std::string::npos);
+  // Plain MQTT on the TLS port is refused as well.
+  auto plain = run_command(
+      {MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(broker.tls_port), "-u",
+       "labgate-console", "-P", "console-secret", "-t", std::string(kRoot) + "status", "-W", "3"},
+      std::chrono::seconds(20));
+  CHECK(plain.exit_code != 0);
+  CHECK(plain.out.find("online") == std::string::npos);
+  // The right CA but a wrong password: refused by the password file, as in production.
+  auto bad_pw =
+      run_command({MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(broker.tls_port),
+                   "--cafile", broker.dir + "/ca.crt", "-u", "labgate-console", "-P", "wrong", "-t",
+                   std::string(kRoot) + "status", "-W", "3"},
+                  std::chrono::seconds(20));
+  CHECK(bad_pw.exit_code != 0);
+  CHECK(daemon.stop() == 0);
 }
