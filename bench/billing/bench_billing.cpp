@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -60,7 +61,7 @@ void must(const st::Status& s, const char* what) {
 }
 
 std::string fingerprint(const Options& o) {
-  return fmt::format("members={} sessions={} sales={} seed={}", o.members, o.sessions, o.sales,
+  return fmt::format("v2 members={} sessions={} sales={} seed={}", o.members, o.sessions, o.sales,
                      o.seed);
 }
 
@@ -127,9 +128,14 @@ void generate(st::Store& store, const Options& o, const date::time_zone* tz) {
            "prepare");
   std::set<std::int64_t> open_members;
   const std::int64_t span = month.end_ms - month.begin_ms - 30 * 3'600'000LL;
+  // The daemon inserts a session when it opens, so ids follow start times: generate them that way
+  // (the month scan then reads the table front to back, as it does on a real site).
+  std::vector<std::int64_t> starts(static_cast<std::size_t>(o.sessions));
+  for (auto& v : starts) v = month.begin_ms + pick(0, span);
+  std::sort(starts.begin(), starts.end());
   for (std::int64_t i = 1; i <= o.sessions; ++i) {
     const char* target = targets[pick(0, 4)];
-    const std::int64_t start = month.begin_ms + pick(0, span);
+    const std::int64_t start = starts[static_cast<std::size_t>(i - 1)];
     const std::int64_t kind = pick(0, 999);
     const std::int64_t dur = kind == 0 ? pick(86'401'000, 100'000'000) : pick(1'000, 14'400'000);
     const std::int64_t member_id = pick(1, o.members);
@@ -171,6 +177,12 @@ void generate(st::Store& store, const Options& o, const date::time_zone* tz) {
   must(db.execute_script("PRAGMA synchronous = FULL; ANALYZE;"), "analyze");
 }
 
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 double ms_between(Steady::time_point a, Steady::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -207,14 +219,19 @@ int main(int argc, char** argv) {
     fmt::print("reusing {} ({})\n", o.db, fingerprint(o));
   }
   auto& db = store->database();
+  // The month is read once, front to back: let SQLite map the file instead of a pread per page.
+  must(db.execute_script("PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -262144;"), "pragma");
   const std::int64_t month_sessions =
       must(db.query_int64("SELECT count(*) FROM sessions"), "count");
   if (!o.write_dir.empty()) fs::create_directories(o.write_dir);
 
   std::vector<double> times;
+  std::vector<double> cpu_times;
   int bad = 0;
   for (int run = 0; run < o.runs; ++run) {
     const auto t0 = Steady::now();
+    const double c0 = cpu_ms();
+    double bill_ms = 0, render_ms = 0;
     const auto range = must(bl::month_range("2026-11", tz), "month");
     bl::Engine engine{tz};
     std::size_t statements = 0, lines = 0, bytes = 0;
@@ -222,9 +239,13 @@ int main(int argc, char** argv) {
     std::string summary{bl::kUtf8Bom};
     summary += bl::kSummaryHeader;
     auto n = bl::load_month(db, range, [&](bl::StatementInput&& in) {
+      const auto b0 = Steady::now();
       const auto s = engine.bill(in);
+      const auto b1 = Steady::now();
       const std::string csv = bl::to_csv(s);
       const std::string json = bl::to_json(s);
+      bill_ms += ms_between(b0, b1);
+      render_ms += ms_between(b1, Steady::now());
       bl::append_summary_row(summary, s);
       if (!o.write_dir.empty()) {
         const std::string stem = fmt::format("{}/statement-2026-11-{}", o.write_dir, s.member_no);
@@ -246,19 +267,27 @@ int main(int argc, char** argv) {
     must(n, "load");
     if (!o.write_dir.empty()) std::ofstream(o.write_dir + "/summary-2026-11.csv") << summary;
     const double ms = ms_between(t0, Steady::now());
+    const double cpu = cpu_ms() - c0;
     times.push_back(ms);
+    cpu_times.push_back(cpu);
     if (accounted != month_sessions) {
       fmt::print(stderr, "run {}: {} sessions accounted for, {} in the month\n", run, accounted,
                  month_sessions);
       ++bad;
     }
     fmt::print(
-        "run {}: {:.0f} ms  statements {}  lines {}  sessions {}  CSV+JSON {:.1f} MB  "
-        "total {} yen\n",
-        run + 1, ms, statements, lines, accounted, static_cast<double>(bytes) / 1e6, grand_total);
+        "run {}: {:.0f} ms (cpu {:.0f} ms; load {:.0f}, bill {:.0f}, render {:.0f})  "
+        "statements {}  lines {}  sessions {}  CSV+JSON {:.1f} MB  total {} yen\n",
+        run + 1, ms, cpu, ms - bill_ms - render_ms, bill_ms, render_ms, statements, lines,
+        accounted, static_cast<double>(bytes) / 1e6, grand_total);
   }
   std::sort(times.begin(), times.end());
+  std::sort(cpu_times.begin(), cpu_times.end());
   const double median = times[times.size() / 2];
+  fmt::print(
+      "median cpu {:.0f} ms (process CPU time: the wall figure includes waiting for a core "
+      "on a loaded machine)\n",
+      cpu_times[cpu_times.size() / 2]);
   fmt::print("median {:.0f} ms over {} runs (min {:.0f}, max {:.0f}); target <= 2000 ms: {}\n",
              median, times.size(), times.front(), times.back(), median <= 2000 ? "met" : "NOT met");
   if (bad != 0) {
