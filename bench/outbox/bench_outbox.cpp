@@ -3,6 +3,13 @@
 // publisher (same broker, same run, same QoS and window) as the ceiling.
 //
 //   bench_outbox [--rows 20000] [--window 256] [--rate 1000] [--seconds 3]
+//   bench_outbox --store-backlog 1000000 [--window 256]
+//
+// --store-backlog: the daemon's own drain path end to end. N events are committed through the
+// real store::Store (event row + outbox row per transaction, as the tap path writes them) while
+// no broker runs; then the broker starts, a subscriber connects, and labgated's
+// StoreOutboxSource + OutboxDrainer + MqttLink drain the SQLite outbox until the subscriber has
+// every event; the run checks count and order and prints the rate, the file sizes and memory.
 
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
@@ -15,12 +22,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 
+#include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/mqtt/link.hpp"
 #include "labgate/gateway/mqtt/outbox_drainer.hpp"
+#include "labgate/gateway/store/store.hpp"
 #include "processes.hpp"
 
 namespace mq = labgate::gateway::mqtt;
@@ -131,6 +141,183 @@ double bare_paho_rate(const std::string& uri, std::size_t rows, std::size_t wind
   return static_cast<double>(rows) / secs;
 }
 
+// Resident set size of this process, kB (0 when unknown).
+long rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+// Counts what a QoS 1 subscriber receives and checks that the first delivery of each seq
+// comes in order, with no gap (re-deliveries of an earlier seq are duplicates, not errors).
+class OrderedCounter : public mqtt::callback {
+ public:
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    const std::string& p = msg->get_payload_str();
+    const auto at = p.find("\"seq\":");
+    if (at == std::string::npos) {
+      ++malformed_;
+      return;
+    }
+    const std::int64_t seq = std::stoll(p.substr(at + 6, 20));
+    if (seq <= last_) {
+      ++duplicates_;
+    } else if (seq == last_ + 1) {
+      last_ = seq;
+      received_.store(static_cast<std::size_t>(seq));
+    } else {
+      ++gaps_;
+      last_ = seq;
+    }
+  }
+  std::size_t received() const { return received_.load(); }
+  std::size_t gaps() const { return gaps_.load(); }
+  std::size_t duplicates() const { return duplicates_.load(); }
+  std::size_t malformed() const { return malformed_.load(); }
+
+ private:
+  std::int64_t last_{0};  // only the Paho callback thread touches it
+  std::atomic<std::size_t> received_{0};
+  std::atomic<std::size_t> gaps_{0};
+  std::atomic<std::size_t> duplicates_{0};
+  std::atomic<std::size_t> malformed_{0};
+};
+
+int store_backlog(std::size_t n, std::size_t window) {
+  namespace store = labgate::gateway::store;
+  labgate::testing::TempDir dir;
+  const auto db_path = dir.path() / "outbox.db";
+  store::StoreOptions so;
+  so.site_key =
+      store::parse_site_key("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+          .value();
+  auto opened = store::Store::open(db_path, so);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "store: %s\n", opened.error().message.c_str());
+    return 1;
+  }
+  auto& db = *opened.value();
+
+  // 1. The outage: every event committed through the store while no broker exists. The fill
+  // is not what is measured, so its commits skip fsync; the drain below runs with the store's
+  // own synchronous=FULL, as labgated does.
+  (void)db.database().execute_script("PRAGMA synchronous=OFF;");
+  const auto fill0 = Clock::now();
+  const std::int64_t base_ms = 1'700'000'000'000;
+  for (std::size_t i = 1; i <= n; ++i) {
+    store::AccessEvent e;
+    e.uuid = "bench-" + std::to_string(i);
+    e.at_ms = base_ms + static_cast<std::int64_t>(i);
+    e.kind = "tap_entry";
+    e.decision = store::Decision::kGranted;
+    e.reason = "ok";
+    auto r = db.record_access(e, kTopic, false, [](std::int64_t seq) { return payload_for(seq); });
+    if (!r.ok()) {
+      std::fprintf(stderr, "record_access %zu: %s\n", i, r.error().message.c_str());
+      return 1;
+    }
+  }
+  const double fill_secs = std::chrono::duration<double>(Clock::now() - fill0).count();
+  (void)db.database().execute_script("PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE);");
+  const auto unsent0 = db.unsent_count();
+  const auto db_bytes = file_size_or_zero(db_path);
+
+  // 2. The broker returns; a subscriber is in place before the gateway reconnects. Unlimited
+  // broker queues so a slow subscriber cannot make mosquitto drop QoS 1 messages.
+  labgate::testing::MosquittoBroker broker("max_inflight_messages 0\n");
+  broker.start();
+  mqtt::async_client observer(broker.uri(), "bench-observer");
+  OrderedCounter counter;
+  observer.set_callback(counter);
+  observer.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+  observer.subscribe(kTopic, 1)->wait();
+
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  mq::LinkConfig cfg;
+  cfg.server_uri = broker.uri();
+  cfg.site = "bench";
+  cfg.gateway = "gw1";
+  mq::MqttLink link(io, cfg);
+  labgate::gateway::app::StoreOutboxSource source(
+      db, [] { return std::int64_t{1'800'000'000'000}; }, 0x1234);
+  mq::DrainerConfig dcfg;
+  dcfg.window = window;
+  mq::OutboxDrainer drainer(io, link, source, dcfg);
+  const long rss0 = rss_kb();
+  long rss_peak = rss0;
+  link.start();
+  if (!run_until(
+          io, [&] { return link.connected(); }, 20s)) {
+    std::fprintf(stderr, "no connection\n");
+    return 1;
+  }
+  const auto t0 = Clock::now();
+  drainer.start();
+  std::size_t last_report = 0;
+  auto last_rss = Clock::now();
+  const bool complete = run_until(
+      io,
+      [&] {
+        if (Clock::now() - last_rss > 1s) {
+          last_rss = Clock::now();
+          rss_peak = std::max(rss_peak, rss_kb());
+          const auto got = counter.received();
+          if (got / 100000 != last_report / 100000) {
+            std::fprintf(stderr, "  ... %zu received (%.0f/s)\n", got,
+                         static_cast<double>(got) /
+                             std::chrono::duration<double>(Clock::now() - t0).count());
+            last_report = got;
+          }
+        }
+        return counter.received() >= n || counter.gaps() > 0;
+      },
+      std::chrono::minutes(30));
+  const double drain_secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  rss_peak = std::max(rss_peak, rss_kb());
+  // Let the last acknowledgements be marked, then check the store agrees.
+  run_until(
+      io, [&] { return drainer.stats().marked >= n; }, 30s);
+  const auto unsent1 = db.unsent_count();
+  drainer.stop();
+  link.stop();
+  run_until(
+      io, [] { return false; }, 200ms);
+  observer.disconnect()->wait();
+
+  std::printf("bench_outbox --store-backlog: %zu events through store::Store, window %zu, QoS 1\n",
+              n, window);
+  std::printf("  fill (broker absent, synchronous=OFF) : %.1f s (%.0f events/s)\n", fill_secs,
+              static_cast<double>(n) / fill_secs);
+  std::printf("  database after the fill               : %.1f MB (%lld unsent outbox rows)\n",
+              static_cast<double>(db_bytes) / 1e6,
+              static_cast<long long>(unsent0.ok() ? unsent0.value() : -1));
+  std::printf("  drain until the subscriber had all    : %.1f s, %.0f events/s\n", drain_secs,
+              static_cast<double>(counter.received()) / drain_secs);
+  std::printf("  subscriber: %zu in order, %zu gaps, %zu duplicates, %zu malformed\n",
+              counter.received(), counter.gaps(), counter.duplicates(), counter.malformed());
+  std::printf("  store after the drain                 : %lld unsent, marked %llu\n",
+              static_cast<long long>(unsent1.ok() ? unsent1.value() : -1),
+              static_cast<unsigned long long>(drainer.stats().marked));
+  std::printf("  RSS: %ld kB before the drain, peak %ld kB during it\n", rss0, rss_peak);
+  std::printf("  drainer: published %llu, re-sent %llu, rewinds %llu\n",
+              static_cast<unsigned long long>(drainer.stats().published),
+              static_cast<unsigned long long>(drainer.stats().resent),
+              static_cast<unsigned long long>(drainer.stats().rewinds));
+  const bool ok = complete && counter.received() == n && counter.gaps() == 0 && unsent1.ok() &&
+                  unsent1.value() == 0;
+  return ok ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,8 +330,13 @@ int main(int argc, char** argv) {
   app.add_option("--window", window, "drainer window (and bare Paho window)");
   app.add_option("--rate", rate, "rows/s enqueued in the latency run");
   app.add_option("--seconds", seconds, "duration of the latency run");
+  std::size_t store_rows = 0;
+  app.add_option("--store-backlog", store_rows,
+                 "commit this many events through the real Store with the broker down, then "
+                 "time the drain into a subscriber (other runs skipped)");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
+  if (store_rows > 0) return store_backlog(store_rows, window);
 
   labgate::testing::MosquittoBroker broker;
   broker.start();
