@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, starts labgated on its built-in demo site (simulated readers,
-# relays and inputs, a local SQLite file) and plays a scripted day against it, printing every
-# decision with its reason. Leaves the database in var/demo/ for labgatectl to explore.
+# Installs what is missing, builds, starts one emulated PN532 (pn532-emu) per card reader of the
+# built-in demo site and labgated on that site (its readers opened through real libnfc on the
+# emulators; relays and inputs simulated; a local SQLite file), and plays a scripted day against
+# it, printing every decision with its reason. Leaves the database in var/demo/ for labgatectl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -11,11 +12,12 @@ root=$(pwd)
 echo "== build"
 build=${LABGATE_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target labgated labgatectl labgate-sim
+cmake --build "$build" -j "$(nproc)" --target labgated labgatectl labgate-sim pn532-emu
 
 labgated=$root/$build/gateway/src/app/labgated
 labgatectl=$root/$build/gateway/src/ctl/labgatectl
 sim=$root/$build/drivers/sim/labgate-sim
+pn532_emu=$root/$build/drivers/pn532_emu/pn532-emu
 
 demo=$root/var/demo
 rm -rf "$demo"
@@ -33,7 +35,68 @@ stop_daemon() {
   fi
   daemon_pid=
 }
-trap stop_daemon EXIT
+
+# One emulated PN532 per reader of the demo site: a pty linked at $demo/pn532-<reader> that
+# libnfc opens, and a control socket $demo/emu-<reader>.sock where cards are placed and removed.
+readers=$(sed -n '/^\[\[readers\]\]/,/^id/s/^id *= *"\(.*\)"/\1/p' config/demo-site.toml)
+emu_pids=()
+reader_args=()
+stop_emulators() {
+  for pid in "${emu_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${emu_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  emu_pids=()
+}
+trap 'stop_daemon; stop_emulators' EXIT
+for r in $readers; do
+  "$pn532_emu" --link "$demo/pn532-$r" --control "$demo/emu-$r.sock" >"$demo/emu-$r.log" 2>&1 &
+  emu_pids+=($!)
+  reader_args+=(--reader-device "$r=pn532_uart:$demo/pn532-$r")
+done
+for r in $readers; do
+  for _ in $(seq 1 200); do
+    "$sim" -s "$demo/emu-$r.sock" status >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+done
+# libnfc opens only the connstrings it is given, never probes the machine's serial ports.
+export LIBNFC_AUTO_SCAN=false LIBNFC_INTRUSIVE_SCAN=false LIBNFC_LOG_LEVEL=0
+
+emu() { "$sim" -s "$demo/emu-$1.sock" "${@:2}"; }
+# The emulator's card for "<tech> <hex>": ISO14443A 4-byte UIDs are MIFARE Classic, 7-byte ones
+# Ultralight/NTAG; FeliCa cards answer with their IDm.
+emu_card() {
+  case "$1:${#2}" in
+    iso14443a:8) echo "classic $2" ;;
+    iso14443a:14) echo "ultralight $2" ;;
+    felica:16) echo "felica $2" ;;
+    *) echo "demo: no emulated card for $1 $2" >&2 && return 1 ;;
+  esac
+}
+# Puts a card on a reader's emulator and prints the daemon's decision once its event is recorded
+# (the daemon's read-result command); "tap" also takes the card away again and waits until the
+# reader has seen the empty field.
+present() {
+  local verb=$1 reader=$2 tech=$3 hex=$4 before reply=
+  before=$("$sim" -s "$sock" read-result "$reader") || before="ok reads=0"
+  emu "$reader" place $(emu_card "$tech" "$hex") >/dev/null
+  for _ in $(seq 1 500); do
+    if reply=$("$sim" -s "$sock" read-result "$reader" "${before#ok reads=}" 2>/dev/null); then
+      break
+    fi
+    reply=
+    sleep 0.01
+  done
+  [ "$verb" = tap ] && take_away "$reader"
+  reply=${reply#ok read=* }
+  printf '   %-44s -> %s
+' "$verb $reader $tech $hex" "${reply:-no decision within 5 s}"
+}
+take_away() {
+  emu "$1" remove >/dev/null
+  for _ in $(seq 1 500); do
+    case $(emu "$1" status) in *" empty_polls=0"*) sleep 0.01 ;; *) return 0 ;; esac
+  done
+}
 
 bold=$(tput bold 2>/dev/null || true)
 plain=$(tput sgr0 2>/dev/null || true)
@@ -56,7 +119,7 @@ while IFS= read -r line || [ -n "$line" ]; do
       ;;
     START)
       "$labgated" --db "$db" --control-socket "$sock" --simulated-clock "2026-11-24 08:00" \
-        >"$log" 2>&1 &
+        "${reader_args[@]}" >"$log" 2>&1 &
       daemon_pid=$!
       for _ in $(seq 1 200); do
         [ -S "$sock" ] && "$sim" -s "$sock" clock >/dev/null 2>&1 && break
@@ -64,6 +127,15 @@ while IFS= read -r line || [ -n "$line" ]; do
       done
       printf '\n   labgated started (pid %s) on the built-in demo site, clock at 2026-11-24 08:00 JST\n' \
         "$daemon_pid"
+      printf '   its %s readers are emulated PN532s read through libnfc\n' "$(wc -w <<<"$readers")"
+      ;;
+    "tap "* | "place "*)
+      eval "set -- $line"
+      present "$@"
+      ;;
+    "remove "*)
+      take_away "${line#remove }"
+      printf '   %-44s -> %s\n' "$line" "card left the field"
       ;;
     *)
       reply=$("$sim" -s "$sock" $line 2>&1) || true
@@ -78,6 +150,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < config/demo-day.txt
 
 stop_daemon
+stop_emulators
 echo
 echo "${bold}What was recorded (labgatectl events list, oldest first)${plain}"
 events=$(ctl events list --limit 500)
