@@ -25,7 +25,22 @@ mkdir -p "$demo"
 db=$demo/labgate.db
 sock=$demo/labgated.sock
 log=$demo/labgated.log
-ctl() { "$labgatectl" --config config/demo-site.toml --db "$db" --create --actor demo "$@"; }
+# Staff at the desk act on the demo's simulated day: the evening before it until labgated runs,
+# then at the daemon's own clock (so rates, top-ups and sales fall on the day they are played).
+ctl_now() {
+  local reply
+  if [ -n "${daemon_pid:-}" ] && reply=$("$sim" -s "$sock" clock 2>/dev/null); then
+    echo "${reply#ok }"
+  elif [ -n "${day_over:-}" ]; then
+    echo "2026-12-01 09:00"
+  else
+    echo "2026-11-23 18:00"
+  fi
+}
+ctl() {
+  "$labgatectl" --config config/demo-site.toml --db "$db" --create --actor demo \
+    --simulated-clock "$(ctl_now)" "$@"
+}
 
 daemon_pid=
 stop_daemon() {
@@ -114,7 +129,8 @@ while IFS= read -r line || [ -n "$line" ]; do
         exit 1
       fi
       case "$1 $2" in
-        "certs list") printf '%s\n' "$out" | sed 's/^/     /' ;;
+        "certs list" | "rates list") printf '%s\n' "$out" | sed 's/^/     /' ;;
+        sell*) printf '   %-44s -> %s\n' "(desk) labgatectl $1" "$out" ;;
       esac
       ;;
     START)
@@ -159,4 +175,19 @@ echo
 echo "${bold}Usage sessions (labgatectl sessions list)${plain}"
 ctl sessions list --limit 100 | sed 's/^/   /'
 echo
+# The manager's work happens on 1 December, once November is over.
+day_over=1
+echo
+echo "${bold}November's statements (labgatectl statements export --month 2026-11)${plain}"
+statements=$demo/statements
+ctl statements export --month 2026-11 --out "$statements" | sed 's/^/   /'
+echo "   issuing them freezes November and charges each member's account:"
+ctl statements issue --month 2026-11 | sed 's/^/   /'
+echo
+echo "${bold}The ward report for November (labgatectl report ward --month 2026-11)${plain}"
+report=$demo/ward-report
+ctl report ward --month 2026-11 --out "$report" | sed 's/^/   /'
+echo
+echo "Statements (CSV for Excel, JSON): $statements"
+echo "Ward report (CSV, JSON, printable HTML): $report"
 echo "Database: $db  (explore it with: $labgatectl --config config/demo-site.toml --db $db --help)"

@@ -268,6 +268,10 @@ CREATE TABLE session_reviews (
   reviewer       TEXT NOT NULL,
   note           TEXT NOT NULL DEFAULT ''
 );
+-- Sessions that may reach into a later period from before it (long or still open): the ward
+-- report finds them without walking the whole history before the period.
+CREATE INDEX sessions_long ON sessions(started_at_ms)
+  WHERE ended_at_ms IS NULL OR ended_at_ms - started_at_ms > 86400000;
 CREATE INDEX certifications_granted ON certifications(granted_on);
 CREATE INDEX members_created ON members(created_at);
 CREATE INDEX inspections_done ON inspections(done_on);
