@@ -22,8 +22,10 @@ class JsonWriter {
   JsonWriter& key(std::string_view k) {
     if (!first_) out_ += ',';
     first_ = true;
-    string_raw(k);
-    out_ += ':';
+    // Keys are our own ASCII literals: nothing to escape, so skip the per-character scan.
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
     pending_key_ = true;
     return *this;
   }
@@ -117,20 +119,19 @@ void add_field(std::string& out, std::string_view text) {
 }
 
 void add_int(std::string& out, std::int64_t v) {
-  fmt::format_to(std::back_inserter(out), "{}", v);
+  const fmt::format_int f(v);
+  out.append(f.data(), f.size());
 }
 
 void add_opt(std::string& out, const std::optional<std::int64_t>& v) {
   if (v) add_int(out, *v);
 }
 
-std::string ids_text(const std::vector<std::int64_t>& ids) {
-  std::string out;
+void add_ids(std::string& out, const std::vector<std::int64_t>& ids) {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i != 0) out += ' ';
     add_int(out, ids[i]);
   }
-  return out;
 }
 
 constexpr std::string_view kLineHeader =
@@ -208,7 +209,7 @@ std::string to_csv(const Statement& s) {
     out += ',';
     add_field(out, l.target);
     out += ',';
-    out += ids_text(l.session_ids);
+    add_ids(out, l.session_ids);
     out += ',';
     add_opt(out, l.sale_id);
     out += ',';
