@@ -188,7 +188,12 @@ std::string csv_field(std::string_view text) {
 
 std::string to_csv(const Statement& s) {
   std::string out;
-  out.reserve(512 + s.lines.size() * 200);
+  append_csv(out, s);
+  return out;
+}
+
+void append_csv(std::string& out, const Statement& s) {
+  out.reserve(out.size() + 512 + s.lines.size() * 200);
   out += kUtf8Bom;
   out += "member_no,name,month,plan,time_zone,currency\r\n";
   add_field(out, s.member_no);
@@ -262,12 +267,16 @@ std::string to_csv(const Statement& s) {
     add_field(out, s.note);
     out += "\r\n";
   }
-  return out;
 }
 
 std::string to_json(const Statement& s) {
   std::string out;
-  out.reserve(512 + s.lines.size() * 600);
+  append_json(out, s);
+  return out;
+}
+
+void append_json(std::string& out, const Statement& s) {
+  out.reserve(out.size() + 512 + s.lines.size() * 600);
   JsonWriter w(out);
   w.open_object();
   w.key("member_no").str(s.member_no);
@@ -325,7 +334,6 @@ std::string to_json(const Statement& s) {
   excluded_json(w, s.open_sessions);
   w.key("note").str(s.note);
   w.close_object();
-  return out;
 }
 
 void append_summary_row(std::string& out, const Statement& s) {

@@ -396,7 +396,7 @@ Result<StatementInput> load_member_month(st::Database& db, std::string_view memb
 namespace {
 
 Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, const RateBook& book,
-                                  MonthData& data,
+                                  MonthData& data, std::size_t workers,
                                   const std::function<void(StatementInput&&)>& sink) {
   // Bucket the start-ordered rows by member in O(n): a per-member query loop would cost one
   // index seek per member and an ORDER BY member_id a sort of the whole month.
@@ -442,12 +442,28 @@ Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, con
     inputs[k] = make_input(m, month);
     inputs[k].sessions.reserve(session_count[k]);
   }
-  for (std::size_t i = 0; i < data.sessions.size(); ++i) {
-    const std::size_t k = session_slot[i];
+  static const MemberRow kNoMember{};
+  std::vector<const MemberRow*> member_of(member_ids.size(), &kNoMember);
+  for (std::size_t k = 0; k < member_ids.size(); ++k) {
     const auto it = members.find(member_ids[k]);
-    static const MemberRow kNoMember{};
-    add_session(inputs[k], data.sessions[i], it != members.end() ? it->second : kNoMember, book,
-                data);
+    if (it != members.end()) member_of[k] = &it->second;
+  }
+  // Each worker fills the members of its own slots (k % workers), so no two threads touch the
+  // same input, and each member's sessions stay in scan order.
+  auto fill = [&](std::size_t worker) {
+    for (std::size_t i = 0; i < data.sessions.size(); ++i) {
+      const std::size_t k = session_slot[i];
+      if (k % workers != worker) continue;
+      add_session(inputs[k], data.sessions[i], *member_of[k], book, data);
+    }
+  };
+  if (workers > 1) {
+    std::vector<std::thread> threads;
+    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(fill, w);
+    fill(0);
+    for (auto& t : threads) t.join();
+  } else {
+    fill(0);
   }
   data.sessions.clear();
   data.sessions.shrink_to_fit();
@@ -470,7 +486,7 @@ Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
   BILLING_TRY(book.load(db));
   MonthData data;
   BILLING_TRY(read_month(db, month, std::nullopt, data));
-  return deliver_month(db, month, book, data, sink);
+  return deliver_month(db, month, book, data, 1, sink);
 }
 
 Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
@@ -479,7 +495,7 @@ Result<std::size_t> load_month(st::Database& db, st::Database& helper, const Mon
   BILLING_TRY(book.load(db));
   MonthData data;
   BILLING_TRY(read_month_split(db, helper, month, data));
-  return deliver_month(db, month, book, data, sink);
+  return deliver_month(db, month, book, data, 2, sink);
 }
 
 Result<Statement> member_statement(st::Database& db, std::string_view member_no,

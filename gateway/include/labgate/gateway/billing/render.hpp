@@ -23,6 +23,11 @@ std::string csv_field(std::string_view text);
 std::string to_csv(const Statement& statement);
 /// The statement as compact JSON (UTF-8, not ASCII-escaped).
 std::string to_json(const Statement& statement);
+/// Appends to_csv(statement) to `out`: a caller rendering many statements can reuse one buffer
+/// (clear() keeps its capacity) instead of allocating one per statement.
+void append_csv(std::string& out, const Statement& statement);
+/// Appends to_json(statement) to `out` (see append_csv).
+void append_json(std::string& out, const Statement& statement);
 /// One CSV (BOM, CRLF) with a row per statement: member_no, name, month, plan, lines,
 /// machine, coworking, materials, total, held, open, note.
 std::string summary_csv(const std::vector<Statement>& statements);

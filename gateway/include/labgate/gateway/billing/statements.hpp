@@ -44,8 +44,9 @@ st::Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
                                    const std::function<void(StatementInput&&)>& sink);
 /// load_month with the month's session and sale scan split in two time halves, the later half
 /// read on `helper` (a second connection to the same file; WAL lets both read at once) on a thread
-/// of its own. Same calls in the same order as load_month. The halves are two read transactions:
-/// meant for a finished month, which no writer changes any more.
+/// of its own, and the rows bucketed into members on two threads. Same calls in the same order as
+/// load_month. The halves are two read transactions: meant for a finished month, which no writer
+/// changes any more.
 st::Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
                                    const std::function<void(StatementInput&&)>& sink);
 
