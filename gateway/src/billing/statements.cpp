@@ -491,6 +491,11 @@ Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
 
 Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
                                const std::function<void(StatementInput&&)>& sink) {
+  // One connection must never be used from two threads at once.
+  if (&helper == &db) return load_month(db, month, sink);
+  if (helper.path() != db.path()) {
+    return Error{ErrorKind::kInvalid, 0, "load_month: the helper connection is to another file"};
+  }
   RateBook book;
   BILLING_TRY(book.load(db));
   MonthData data;

@@ -46,7 +46,8 @@ st::Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
 /// read on `helper` (a second connection to the same file; WAL lets both read at once) on a thread
 /// of its own, and the rows bucketed into members on two threads. Same calls in the same order as
 /// load_month. The halves are two read transactions: meant for a finished month, which no writer
-/// changes any more.
+/// changes any more. `helper` being `db` falls back to load_month(db, ...); a helper on another
+/// file is kInvalid.
 st::Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
                                    const std::function<void(StatementInput&&)>& sink);
 
