@@ -1,22 +1,18 @@
 // Runs the real labgatectl billing commands (rates, accounts, prices, sell, session review)
 // against a temporary database: good input, every typo (exit 2, nothing written) and refusals.
-#include <fcntl.h>
-#include <spawn.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "process.hpp"
 #include "temp_dir.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -30,11 +26,6 @@ struct Run {
   std::string out;
   std::string err;
 };
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class Ctl {
  public:
@@ -51,41 +42,10 @@ class Ctl {
       argv_s.push_back(db_.string());
     }
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv = *e;
-      if (kv.rfind("USER=", 0) == 0 || kv.rfind("LABGATE_SITE_KEY=", 0) == 0) continue;
-      env_s.push_back(kv);
-    }
-    env_s.push_back("USER=ctl-tester");
-    env_s.push_back("LABGATE_SITE_KEY=" + kKey);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    const auto out_path = dir_.file("stdout.txt");
-    const auto err_path = dir_.file("stderr.txt");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out_path);
-    r.err = slurp(err_path);
-    return r;
+    // The child gets its own USER (the audit actor) and site key; output is captured.
+    const auto done = labgate::testing::run_command(
+        argv_s, std::chrono::seconds(120), {{"USER", "ctl-tester"}, {"LABGATE_SITE_KEY", kKey}});
+    return Run{done.exit_code, done.out, done.err};
   }
 
   // Every row of every table, to prove a refused command changed nothing.

@@ -1,19 +1,15 @@
 // labgatectl report ward, run as a real process on the May 2026 dataset.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "process.hpp"
 #include "report_fixture.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -25,36 +21,12 @@ struct Run {
   std::string err;
 };
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 Run ctl(const ReportDb& db, std::vector<std::string> args) {
   std::vector<std::string> argv_s = {LABGATECTL_PATH, "--db", db.path().string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const auto out_path = db.dir().file("stdout.txt");
-  const auto err_path = db.dir().file("stderr.txt");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(rc == 0);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  return r;
+  // The child gets its own USER (the audit actor) and site key; output is captured.
+  const auto done = labgate::testing::run_command(argv_s, std::chrono::seconds(120), {});
+  return Run{done.exit_code, done.out, done.err};
 }
 
 }  // namespace
@@ -79,15 +51,17 @@ TEST_CASE("labgatectl report ward --month writes every format and prints a summa
     CHECK(std::filesystem::exists(out / name));
     CHECK(r.out.find((out / name).string()) != std::string::npos);
   }
-  const auto json = nlohmann::json::parse(slurp(out / "ward-2026-05.json"));
+  const auto json = nlohmann::json::parse(labgate::testing::read_file(out / "ward-2026-05.json"));
   CHECK(json["summary"]["unique_users"] == 7);
-  CHECK(slurp(out / "ward-2026-05-machines.csv").rfind("\xEF\xBB\xBF", 0) == 0);
+  CHECK(labgate::testing::read_file(out / "ward-2026-05-machines.csv").rfind("\xEF\xBB\xBF", 0) ==
+        0);
 
   // Same database, same command: the same bytes.
   const auto again = db.dir().path() / "again";
   REQUIRE(ctl(db, {"report", "ward", "--month", "2026-05", "--out", again.string()}).code == 0);
   for (const auto& entry : std::filesystem::directory_iterator(out)) {
-    CHECK(slurp(entry.path()) == slurp(again / entry.path().filename()));
+    CHECK(labgate::testing::read_file(entry.path()) ==
+          labgate::testing::read_file(again / entry.path().filename()));
   }
 }
 

@@ -1,21 +1,17 @@
 // Runs the real labgatectl binary against a temporary database.
-#include <fcntl.h>
-#include <spawn.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "process.hpp"
 #include "temp_dir.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -29,11 +25,6 @@ struct Run {
   std::string out;
   std::string err;
 };
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class Ctl {
  public:
@@ -50,41 +41,10 @@ class Ctl {
       argv_s.push_back(db_.string());
     }
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv = *e;
-      if (kv.rfind("USER=", 0) == 0 || kv.rfind("LABGATE_SITE_KEY=", 0) == 0) continue;
-      env_s.push_back(kv);
-    }
-    env_s.push_back("USER=ctl-tester");
-    env_s.push_back("LABGATE_SITE_KEY=" + kKey);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    const auto out_path = dir_.file("stdout.txt");
-    const auto err_path = dir_.file("stderr.txt");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out_path);
-    r.err = slurp(err_path);
-    return r;
+    // The child gets its own USER (the audit actor) and site key; output is captured.
+    const auto done = labgate::testing::run_command(
+        argv_s, std::chrono::seconds(120), {{"USER", "ctl-tester"}, {"LABGATE_SITE_KEY", kKey}});
+    return Run{done.exit_code, done.out, done.err};
   }
 
   // Every row of every table, to prove a refused command changed nothing.
@@ -184,7 +144,7 @@ TEST_CASE("labgatectl: add, enroll, grant, list, expiring", "[ctl]") {
   CHECK(cj[0]["technology"] == "iso14443a");
   CHECK(cj[0]["label"] == "blue tag");
   CHECK(cj[0]["revoked_at"].is_null());
-  CHECK(slurp(ctl.db()).find("\x04\xA1\xB2\xC3") == std::string::npos);
+  CHECK(labgate::testing::read_file(ctl.db()).find("\x04\xA1\xB2\xC3") == std::string::npos);
 
   const auto all = json::parse(ctl({"certs", "list", "--json"}).out);
   CHECK(all.size() == 2);
