@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "labgate/gateway/billing/render.hpp"
+#include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::billing {
 
@@ -299,45 +300,6 @@ Result<StatementInput> load_member_by_row(st::Database& db, const MemberRow& m,
   for (const auto& r : data.sessions) add_session(in, r, m, book, data);
   for (auto& s : data.sales) in.sales.push_back(std::move(s.item));
   return in;
-}
-
-// The same chain the store writes (see store.cpp): a BLAKE2b-256 over the previous hash and the
-// row as a JSON array, so verify_audit_chain accepts rows written here.
-Status append_audit(st::Database& db, std::int64_t at_ms, std::string_view actor,
-                    std::string_view action, std::string_view subject, const std::string& detail) {
-  auto last = db.prepare("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
-  if (!last) return last.error();
-  auto row = last->step();
-  if (!row) return row.error();
-  std::int64_t id = 1;
-  std::vector<std::uint8_t> prev(crypto_generichash_BYTES, 0);
-  if (*row) {
-    id = last->column_int64(0) + 1;
-    prev = last->column_blob(1);
-  }
-  last->reset();
-  const std::string canonical =
-      nlohmann::json::array({id, at_ms, actor, action, subject, detail}).dump();
-  std::vector<std::uint8_t> hash(crypto_generichash_BYTES);
-  crypto_generichash_state state;
-  crypto_generichash_init(&state, nullptr, 0, hash.size());
-  crypto_generichash_update(&state, prev.data(), prev.size());
-  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(canonical.data()),
-                            canonical.size());
-  crypto_generichash_final(&state, hash.data(), hash.size());
-  auto insert = db.prepare(
-      "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!insert) return insert.error();
-  insert->bind(1, id)
-      .bind(2, at_ms)
-      .bind(3, actor)
-      .bind(4, action)
-      .bind(5, subject)
-      .bind(6, std::string_view{detail})
-      .bind(7, std::span<const std::uint8_t>(prev))
-      .bind(8, std::span<const std::uint8_t>(hash));
-  return insert->run();
 }
 
 }  // namespace
@@ -650,8 +612,8 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
                                            {"statement_id", statement_id},
                                            {"total", s.total},
                                            {"sha256", digest}};
-    BILLING_TRY(append_audit(db, request.now_ms, request.actor, "statement_issue", s.member_no,
-                             detail.dump()));
+    BILLING_TRY(st::append_audit_row(db, request.now_ms, request.actor, "statement_issue",
+                                     s.member_no, detail.dump()));
     report.issued.push_back({statement_id, s.member_no, s.total, digest});
   }
   BILLING_TRY(tx->commit());

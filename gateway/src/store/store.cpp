@@ -656,13 +656,14 @@ Status Store::set_meta(std::string_view key, std::string_view value) {
 
 // ---- audit ----
 
-Status Store::audit(std::string_view actor, std::string_view action, std::string_view subject,
-                    std::string_view detail_json) {
-  if (!db_->in_transaction()) {
+Status append_audit_row(Database& db, std::int64_t at_ms, std::string_view actor,
+                        std::string_view action, std::string_view subject,
+                        std::string_view detail_json) {
+  if (!db.in_transaction()) {
     return Error{ErrorKind::kInternal, 0, "audit rows are written inside a transaction"};
   }
   LABGATE_TRY(require_text(actor, "actor"));
-  auto last = db_->prepare("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
+  auto last = db.prepare("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
   if (!last) return last.error();
   auto row = last->step();
   if (!row) return row.error();
@@ -673,15 +674,14 @@ Status Store::audit(std::string_view actor, std::string_view action, std::string
     prev = last->column_blob(1);
   }
   last->reset();
-  const std::int64_t at = now_ms();
   const auto hash =
-      chain_hash(prev, canonical_audit_row(id, at, actor, action, subject, detail_json));
-  auto insert = db_->prepare(
+      chain_hash(prev, canonical_audit_row(id, at_ms, actor, action, subject, detail_json));
+  auto insert = db.prepare(
       "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert) return insert.error();
   insert->bind(1, id)
-      .bind(2, at)
+      .bind(2, at_ms)
       .bind(3, actor)
       .bind(4, action)
       .bind(5, subject)
@@ -689,6 +689,11 @@ Status Store::audit(std::string_view actor, std::string_view action, std::string
       .bind(7, std::span<const std::uint8_t>(prev))
       .bind(8, std::span<const std::uint8_t>(hash));
   return insert->run();
+}
+
+Status Store::audit(std::string_view actor, std::string_view action, std::string_view subject,
+                    std::string_view detail_json) {
+  return append_audit_row(*db_, now_ms(), actor, action, subject, detail_json);
 }
 
 Status Store::append_audit(std::string_view actor, std::string_view action,

@@ -187,6 +187,12 @@ struct NewPriceItem {
 /// Builds an outbox payload once the sequence number is known.
 using PayloadBuilder = std::function<std::string(std::int64_t seq)>;
 
+/// Appends one hash-chained audit row on `db`, which must be inside a transaction: for modules
+/// (billing) that write their own rows in the same transaction as the change they record.
+Status append_audit_row(Database& db, std::int64_t at_ms, std::string_view actor,
+                        std::string_view action, std::string_view subject,
+                        std::string_view detail_json);
+
 /// The store. See the file comment for the error policy and the site key.
 class Store {
  public:
