@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "db_snapshot.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -48,35 +49,7 @@ class Ctl {
   }
 
   // Every row of every table, to prove a refused command changed nothing.
-  std::string snapshot() const {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    std::string all;
-    std::vector<std::string> tables;
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name", -1,
-                       &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-    }
-    sqlite3_finalize(st);
-    for (const auto& t : tables) {
-      all += "## " + t + "\n";
-      sqlite3_prepare_v2(db, ("SELECT * FROM \"" + t + "\"").c_str(), -1, &st, nullptr);
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int c = 0; c < sqlite3_column_count(st); ++c) {
-          const auto* text = sqlite3_column_blob(st, c);
-          const int n = sqlite3_column_bytes(st, c);
-          all += text != nullptr ? std::string(static_cast<const char*>(text), n) : "NULL";
-          all += '|';
-        }
-        all += '\n';
-      }
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return all;
-  }
+  std::string snapshot() const { return labgate::test::database_snapshot(db_); }
 
  private:
   TempDir dir_;
