@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -233,4 +234,33 @@ TEST_CASE("labgatectl: --config supplies path and key; no database is a clear er
   const auto no_db = ctl({"members", "list"}, false);
   CHECK(no_db.code == 2);
   CHECK_THAT(no_db.err, Catch::Contains("--db"));
+}
+
+TEST_CASE("labgatectl tables line up Japanese names by display width", "[ctl]") {
+  Ctl ctl;
+  require_ok(ctl(
+      {"--create", "plans", "add", "--code", "FULL", "--name", "Full time", "--windows", "24h"}));
+  require_ok(ctl({"members", "add", "--no", "M0001", "--name", "田中 愛子", "--plan", "FULL"}));
+  require_ok(ctl({"members", "add", "--no", "M0002", "--name", "Kenji Sato", "--plan", "FULL"}));
+  const auto r = ctl({"members", "list"});
+  require_ok(r);
+  // Where STATUS starts, in terminal columns (a kanji takes two), must be the same on each line.
+  std::vector<std::size_t> starts;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("--", 0) == 0) continue;
+    const auto at = line.find(line.rfind("MEMBER", 0) == 0 ? "STATUS" : "pending");
+    REQUIRE(at != std::string::npos);
+    std::size_t columns = 0;
+    for (std::size_t i = 0; i < at;) {
+      const auto b = static_cast<unsigned char>(line[i]);
+      const std::size_t len = b < 0x80 ? 1 : b >= 0xE0 ? 3 : 2;
+      columns += len == 3 ? 2 : 1;  // the test's names: ASCII or three-byte kanji/kana
+      i += len;
+    }
+    starts.push_back(columns);
+  }
+  REQUIRE(starts.size() == 3);
+  CHECK(starts[0] == starts[1]);
+  CHECK(starts[1] == starts[2]);
 }

@@ -10,16 +10,50 @@
 
 namespace labgate::gateway::ctl {
 
+namespace {
+
+// Terminal columns a code point takes: Japanese names (kana, kanji, full-width forms) take two,
+// so a byte count would push every later column of their row out of line.
+std::size_t columns_of(char32_t c) {
+  const bool wide = (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0xA4CF) ||
+                    (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0xF900 && c <= 0xFAFF) ||
+                    (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF60) ||
+                    (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x20000 && c <= 0x3FFFD);
+  return wide ? 2 : 1;
+}
+
+// Display width of UTF-8 text; a malformed byte counts as one column.
+std::size_t display_width(const std::string& text) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    std::size_t len = b < 0x80           ? 1
+                      : (b >> 5) == 0x6  ? 2
+                      : (b >> 4) == 0xE  ? 3
+                      : (b >> 3) == 0x1E ? 4
+                                         : 1;
+    if (i + len > text.size()) len = 1;
+    char32_t c = len == 1 ? b : b & (0xFF >> (len + 1));
+    for (std::size_t k = 1; k < len; ++k)
+      c = (c << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    width += columns_of(c);
+    i += len;
+  }
+  return width;
+}
+
+}  // namespace
+
 void Table::print(std::ostream& out) const {
   if (rows_.empty()) {
     out << "(none)\n";
     return;
   }
   std::vector<std::size_t> widths(headers_.size());
-  for (std::size_t i = 0; i < headers_.size(); ++i) widths[i] = headers_[i].size();
+  for (std::size_t i = 0; i < headers_.size(); ++i) widths[i] = display_width(headers_[i]);
   for (const auto& row : rows_) {
     for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
+      widths[i] = std::max(widths[i], display_width(row[i]));
     }
   }
   const auto line = [&](const std::vector<std::string>& cells) {
@@ -27,7 +61,7 @@ void Table::print(std::ostream& out) const {
     for (std::size_t i = 0; i < widths.size(); ++i) {
       const std::string cell = i < cells.size() ? cells[i] : std::string();
       text += cell;
-      if (i + 1 < widths.size()) text.append(widths[i] - cell.size() + 2, ' ');
+      if (i + 1 < widths.size()) text.append(widths[i] - display_width(cell) + 2, ' ');
     }
     while (!text.empty() && text.back() == ' ') text.pop_back();
     out << text << '\n';
