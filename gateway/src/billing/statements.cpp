@@ -3,7 +3,6 @@
 #include <date/date.h>
 #include <date/tz.h>
 #include <fmt/format.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <map>
@@ -485,15 +484,6 @@ Result<std::vector<Statement>> month_statements(st::Database& db, std::string_vi
   if (out.empty()) {
     return Error{ErrorKind::kNotFound, 0, fmt::format("no usage in {}", month)};
   }
-  return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  std::string out;
-  out.reserve(sizeof digest * 2);
-  for (const unsigned char b : digest) fmt::format_to(std::back_inserter(out), "{:02x}", b);
   return out;
 }
 

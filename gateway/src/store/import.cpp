@@ -187,13 +187,6 @@ std::size_t utf8_length(std::string_view text) {
   }));
 }
 
-std::string sha256_hex(std::string_view bytes) {
-  std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                     bytes.size());
-  return to_hex(digest);
-}
-
 CsvTable read_csv(std::string_view bytes) {
   CsvTable t;
   if (bytes.starts_with("\xFF\xFE") || bytes.starts_with("\xFE\xFF")) {

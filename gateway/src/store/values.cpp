@@ -1,6 +1,8 @@
 // Value helpers of the store: enum names, hex, calendar dates.
 #include <date/date.h>
+#include <sodium.h>
 
+#include <array>
 #include <cctype>
 
 #include "labgate/gateway/store/records.hpp"
@@ -85,6 +87,13 @@ Result<std::vector<std::uint8_t>> parse_hex(std::string_view hex) {
   if (high >= 0) return Error{ErrorKind::kInvalid, 0, "bad hex identifier: odd number of digits"};
   if (out.empty()) return Error{ErrorKind::kInvalid, 0, "bad hex identifier: empty"};
   return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size());
+  return to_hex(digest);
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {

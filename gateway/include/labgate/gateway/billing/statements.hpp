@@ -15,6 +15,7 @@
 #include "labgate/gateway/billing/engine.hpp"
 #include "labgate/gateway/store/database.hpp"
 #include "labgate/gateway/store/result.hpp"
+#include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::billing {
 
@@ -117,7 +118,7 @@ st::Result<std::optional<std::string>> issued_body(st::Database& db, std::string
 st::Result<std::int64_t> unbilled_total(st::Database& db, std::int64_t member_id,
                                         std::int64_t now_ms, const date::time_zone* tz);
 
-/// Lowercase hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
+/// Lowercase hex SHA-256, the store's (statement digests).
+using st::sha256_hex;
 
 }  // namespace labgate::gateway::billing

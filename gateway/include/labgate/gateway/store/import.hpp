@@ -61,9 +61,6 @@ bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset = nullptr);
 /// Number of Unicode code points in valid UTF-8 text.
 std::size_t utf8_length(std::string_view text);
 
-/// Lowercase hex SHA-256 of `bytes`.
-std::string sha256_hex(std::string_view bytes);
-
 /// A member row of an import, with the line of the file it came from.
 struct ImportMember {
   std::int64_t line{0};

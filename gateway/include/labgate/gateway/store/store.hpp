@@ -43,6 +43,8 @@ Result<SiteKey> parse_site_key(std::string_view hex);
 Result<std::vector<std::uint8_t>> parse_hex(std::string_view hex);
 /// Lowercase hex of `bytes`.
 std::string to_hex(std::span<const std::uint8_t> bytes);
+/// Lowercase hex SHA-256 of `bytes` (file and statement digests).
+std::string sha256_hex(std::string_view bytes);
 /// True when `date` is a real calendar date written 'YYYY-MM-DD'.
 bool is_valid_date(std::string_view date);
 /// `date` plus `days` as 'YYYY-MM-DD' (date must be valid).
