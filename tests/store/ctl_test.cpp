@@ -11,69 +11,20 @@
 #include <string>
 #include <vector>
 
+#include "ctl_harness.hpp"
 #include "db_snapshot.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 
+using labgate::test::Ctl;
+using labgate::test::kKey;
+using labgate::test::require_ok;
+using labgate::test::require_refused;
+using labgate::test::Run;
 using labgate::test::TempDir;
 using json = nlohmann::json;
-
-const std::string kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-struct Run {
-  int code{-1};
-  std::string out;
-  std::string err;
-};
-
-class Ctl {
- public:
-  Ctl() : db_(dir_.file("labgate.db")) {}
-
-  const std::filesystem::path& db() const { return db_; }
-  const TempDir& dir() const { return dir_; }
-
-  // labgatectl --db <tmp> ARGS..., with USER and LABGATE_SITE_KEY set for the child only.
-  Run operator()(std::vector<std::string> args, bool with_db = true) const {
-    std::vector<std::string> argv_s = {LABGATECTL_PATH};
-    if (with_db) {
-      argv_s.push_back("--db");
-      argv_s.push_back(db_.string());
-    }
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    // The child gets its own USER (the audit actor) and site key; output is captured.
-    const auto done = labgate::testing::run_command(
-        argv_s, std::chrono::seconds(120), {{"USER", "ctl-tester"}, {"LABGATE_SITE_KEY", kKey}});
-    return Run{done.exit_code, done.out, done.err};
-  }
-
-  // Every row of every table, to prove a refused command changed nothing.
-  std::string snapshot() const { return labgate::test::database_snapshot(db_); }
-
- private:
-  TempDir dir_;
-  std::filesystem::path db_;
-};
-
-void require_ok(const Run& r) {
-  INFO("stdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.code == 0);
-}
-
-// A refused or malformed command: the exit code, one line on stderr, nothing changed.
-void require_refused(const Ctl& ctl, const std::vector<std::string>& args, int code,
-                     const std::string& text) {
-  const auto before = ctl.snapshot();
-  const auto r = ctl(args);
-  INFO("args: " << args.front() << " ... stdout: " << r.out << "\nstderr: " << r.err);
-  CHECK(r.code == code);
-  CHECK_THAT(r.err, Catch::Contains(text));
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-  CHECK(r.out.empty());
-  CHECK(ctl.snapshot() == before);
-}
 
 void seed(const Ctl& ctl) {
   require_ok(ctl({"--create", "plans", "add", "--code", "FULL", "--name", "Full time", "--windows",
