@@ -38,7 +38,7 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
         config_.first_connect_retry_max < config_.first_connect_retry_min) {
       throw std::invalid_argument("MQTT first-connect retry bounds are invalid");
     }
-    if (config_.reconnect_min.count() < 1 || config_.reconnect_max < config_.reconnect_min) {
+    if (config_.reconnect_min.count() <= 0 || config_.reconnect_max < config_.reconnect_min) {
       throw std::invalid_argument("MQTT reconnect bounds are invalid");
     }
     if (config_.max_inflight < 1) throw std::invalid_argument("MQTT max_inflight must be >= 1");
@@ -51,38 +51,11 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
     connect_listener_.bind(io_, weak);
     disconnect_listener_.bind(io_, weak);
 
-    // Paho counts publishes queued inside it (not yet written) against maxBufferedMessages,
-    // even when connected; the C++ default of 0 then refuses publishes under load. Offline
-    // buffering stays off: the SQLite outbox is the buffer.
-    ::mqtt::create_options create(MQTTVERSION_3_1_1);
-    create.set_send_while_disconnected(false);
-    create.set_max_buffered_messages(kMaxQueuedInClient);
-    client_ = std::make_unique<::mqtt::async_client>(config_.server_uri, config_.client_id, create,
-                                                     nullptr);
-    auto& io = io_;
-    client_->set_connected_handler([&io, weak](const std::string& cause) {
-      boost::asio::post(io, [weak, cause] {
-        if (auto self = weak.lock()) self->on_connected(cause);
-      });
-    });
-    client_->set_connection_lost_handler([&io, weak](const std::string& cause) {
-      boost::asio::post(io, [weak, cause] {
-        if (auto self = weak.lock()) self->on_connection_lost(cause);
-      });
-    });
-    client_->set_message_callback([&io, weak](::mqtt::const_message_ptr msg) {
-      if (!msg) return;
-      boost::asio::post(io, [weak, topic = msg->get_topic(), payload = msg->to_string()] {
-        if (auto self = weak.lock()) self->on_message(topic, payload);
-      });
-    });
-
     auto builder = ::mqtt::connect_options_builder()
                        .mqtt_version(MQTTVERSION_3_1_1)
                        .clean_session(true)
                        .keep_alive_interval(config_.keep_alive)
                        .connect_timeout(config_.connect_timeout)
-                       .automatic_reconnect(config_.reconnect_min, config_.reconnect_max)
                        .max_inflight(config_.max_inflight)
                        .will(::mqtt::message(topics_.status(), "offline", kQos1, true));
     if (!config_.username.empty()) {
@@ -98,6 +71,8 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
       builder.ssl(ssl.finalize());
     }
     connect_options_ = builder.finalize();
+    // Made now so a malformed server URI fails here rather than at the first connect.
+    make_client();
   }
 
   ~Impl() {
@@ -193,14 +168,15 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
 
   void unobserve_connection(HandlerId id) { observers_.erase(id); }
 
-  // Called on the loop via post().
-  void on_connected(const std::string& cause) {
-    if (connected_ || stopping_) return;
+  // Called on the loop via post(); `epoch` names the client the report came from, and reports
+  // of replaced clients are ignored.
+  void on_connected(std::uint64_t epoch, const std::string& cause) {
+    if (epoch != client_epoch_ || connected_ || stopping_) return;
     connected_ = true;
     ever_connected_ = true;
     ++generation_;
     failed_attempts_ = 0;
-    backoff_ = config_.first_connect_retry_min;
+    backoff_ = config_.reconnect_min;
     spdlog::info("mqtt: connected to {}{}{}", config_.server_uri, cause.empty() ? "" : ": ", cause);
     fail_pending();
     std::map<std::string, int> filters;
@@ -217,26 +193,21 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
     notify_observers(true);
   }
 
-  void on_connection_lost(const std::string& cause) {
-    if (!connected_) return;
-    spdlog::warn("mqtt: connection lost{}{}; reconnecting", cause.empty() ? "" : ": ", cause);
+  void on_connection_lost(std::uint64_t epoch, const std::string& cause) {
+    if (epoch != client_epoch_ || !connected_) return;
+    spdlog::warn("mqtt: connection lost{}{}; reconnecting in {} ms", cause.empty() ? "" : ": ",
+                 cause, backoff_.count());
     set_down(cause);
+    if (!stopping_) schedule_connect();
   }
 
-  void on_connect_failed(int rc) {
+  void on_connect_failed(std::uint64_t epoch, int rc) {
+    if (epoch != client_epoch_) return;
     ++failed_attempts_;
-    // After the first success Paho's automatic reconnect owns retries; a second loop of ours
-    // would race it.
-    if (stopping_ || ever_connected_ || connected_) return;
-    const auto delay = backoff_;
-    backoff_ = std::min(backoff_ * 2, config_.first_connect_retry_max);
+    if (stopping_ || connected_) return;
     spdlog::warn("mqtt: connect to {} failed (rc {}), retry in {} ms", config_.server_uri, rc,
-                 delay.count());
-    retry_timer_.expires_after(delay);
-    retry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-      if (ec) return;
-      if (auto self = weak.lock()) self->attempt_connect();
-    });
+                 backoff_.count());
+    schedule_connect();
   }
 
   void on_publish_done(std::uint64_t id, bool ok) {
@@ -306,7 +277,7 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
             self->on_publish_done(id, ok);
             break;
           case Kind::kConnect:
-            if (!ok) self->on_connect_failed(rc);
+            if (!ok) self->on_connect_failed(id, rc);
             break;
           case Kind::kDisconnect:
             self->finish_disconnect();
@@ -319,14 +290,66 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
     std::weak_ptr<Impl> impl_;
   };
 
+  // Paho keeps the publishes it has accepted but not yet written across a reconnect of the
+  // same client, and writes them first on the new connection: ahead of the rows the drainer
+  // re-sends from the first unacknowledged one, which would reorder what consumers see. So
+  // every connection gets a fresh client, and destroying the old one drops its leftovers.
+  // This is also why Paho's automatic reconnect stays off and the link retries by itself.
+  void make_client() {
+    client_.reset();
+    client_used_ = false;
+    const std::uint64_t epoch = ++client_epoch_;
+    // Paho counts publishes queued inside it (not yet written) against maxBufferedMessages,
+    // even when connected; the C++ default of 0 then refuses publishes under load. Offline
+    // buffering stays off: the SQLite outbox is the buffer.
+    ::mqtt::create_options create(MQTTVERSION_3_1_1);
+    create.set_send_while_disconnected(false);
+    create.set_max_buffered_messages(kMaxQueuedInClient);
+    client_ = std::make_unique<::mqtt::async_client>(config_.server_uri, config_.client_id, create,
+                                                     nullptr);
+    auto& io = io_;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    client_->set_connected_handler([&io, weak, epoch](const std::string& cause) {
+      boost::asio::post(io, [weak, epoch, cause] {
+        if (auto self = weak.lock()) self->on_connected(epoch, cause);
+      });
+    });
+    client_->set_connection_lost_handler([&io, weak, epoch](const std::string& cause) {
+      boost::asio::post(io, [weak, epoch, cause] {
+        if (auto self = weak.lock()) self->on_connection_lost(epoch, cause);
+      });
+    });
+    client_->set_message_callback([&io, weak](::mqtt::const_message_ptr msg) {
+      if (!msg) return;
+      boost::asio::post(io, [weak, topic = msg->get_topic(), payload = msg->to_string()] {
+        if (auto self = weak.lock()) self->on_message(topic, payload);
+      });
+    });
+  }
+
   void attempt_connect() {
     if (stopping_ || connected_) return;
     try {
-      client_->connect(connect_options_, nullptr, connect_listener_);
+      if (client_used_) make_client();
+      client_used_ = true;
+      client_->connect(connect_options_, encode_context(client_epoch_), connect_listener_);
     } catch (const std::exception& e) {
       spdlog::warn("mqtt: connect could not start: {}", e.what());
-      on_connect_failed(-1);
+      on_connect_failed(client_epoch_, -1);
     }
+  }
+
+  // Exponential backoff; the bounds are wider once a connection has existed, because then a
+  // broker restart (seconds) is the likely cause rather than a gateway booting before it.
+  void schedule_connect() {
+    const auto delay = backoff_;
+    const auto ceiling = ever_connected_ ? config_.reconnect_max : config_.first_connect_retry_max;
+    backoff_ = std::min(backoff_ * 2, ceiling);
+    retry_timer_.expires_after(delay);
+    retry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->attempt_connect();
+    });
   }
 
   void broker_subscribe(const std::string& filter, int qos) {
@@ -387,6 +410,8 @@ class MqttLink::Impl : public std::enable_shared_from_this<Impl> {
   bool stopping_{false};
   bool connected_{false};
   bool ever_connected_{false};
+  bool client_used_{false};
+  std::uint64_t client_epoch_{0};
   int failed_attempts_{0};
   std::uint64_t generation_{0};
   std::uint64_t next_publish_id_{1};

@@ -36,9 +36,9 @@ struct LinkConfig {
   /// Backoff of our own retry of a failed first connect (Paho does not retry it).
   std::chrono::milliseconds first_connect_retry_min{500};
   std::chrono::milliseconds first_connect_retry_max{30'000};
-  /// Paho's automatic reconnect after a lost connection (whole seconds, Paho's unit).
-  std::chrono::seconds reconnect_min{1};
-  std::chrono::seconds reconnect_max{30};
+  /// Backoff of the reconnect after a lost connection (the link's own; Paho's is off).
+  std::chrono::milliseconds reconnect_min{1'000};
+  std::chrono::milliseconds reconnect_max{30'000};
   /// Paho's limit of QoS>0 messages in flight; keep it above the drainer window.
   int max_inflight{512};
 };
@@ -47,10 +47,11 @@ struct LinkConfig {
 /// the loop thread, which must be the only thread running `io`. Nothing here blocks the loop.
 ///
 /// On connect the link publishes "online" (retained, QoS 1) to `<root>status`; its last will is
-/// "offline" (retained, QoS 1) on the same topic. A failed first connect is retried with
-/// exponential backoff; later losses are handled by Paho's automatic reconnect. Sessions are
-/// clean: subscriptions are re-made on every connect and nothing unacknowledged survives a
-/// reconnect (callers re-send; the outbox drainer does).
+/// "offline" (retained, QoS 1) on the same topic. Failed connects and lost connections are
+/// retried with exponential backoff, each on a fresh Paho client. Sessions are clean:
+/// subscriptions are re-made on every connect, and nothing accepted before a loss is written
+/// after it, acknowledged or not (callers re-send; the outbox drainer does), so a re-sent
+/// message is never overtaken by a newer one left over from the lost connection.
 class MqttLink final : public MqttTransport {
  public:
   /// Throws std::invalid_argument on a bad config and mqtt::exception on a bad server URI.
