@@ -88,14 +88,15 @@ emu_card() {
   esac
 }
 # Puts a card on a reader's emulator and prints the daemon's decision once its event is recorded
-# (the daemon's read-result command); "tap" also takes the card away again and waits until the
-# reader has seen the empty field.
+# (the daemon's read-result command); "tap" also takes the card away again.
 present() {
   local verb=$1 reader=$2 tech=$3 hex=$4 before reply=
   before=$("$sim" -s "$sock" read-result "$reader") || before="ok reads=0"
+  before=${before#ok reads=}
+  before=${before%% *}
   emu "$reader" place $(emu_card "$tech" "$hex") >/dev/null
   for _ in $(seq 1 500); do
-    if reply=$("$sim" -s "$sock" read-result "$reader" "${before#ok reads=}" 2>/dev/null); then
+    if reply=$("$sim" -s "$sock" read-result "$reader" "$before" 2>/dev/null); then
       break
     fi
     reply=
@@ -106,10 +107,16 @@ present() {
   printf '   %-44s -> %s
 ' "$verb $reader $tech $hex" "${reply:-no decision within 5 s}"
 }
+# Takes the card off a reader and waits until the daemon has handled its removal (the removal
+# count of read-result moved), so the next clock step starts after it.
 take_away() {
+  local before now
+  before=$("$sim" -s "$sock" read-result "$1") || before=
   emu "$1" remove >/dev/null
   for _ in $(seq 1 500); do
-    case $(emu "$1" status) in *" empty_polls=0"*) sleep 0.01 ;; *) return 0 ;; esac
+    now=$("$sim" -s "$sock" read-result "$1") || now=
+    [ "${now##* removals=}" != "${before##* removals=}" ] && return 0
+    sleep 0.01
   done
 }
 

@@ -50,13 +50,16 @@ struct Site {
     return place_and_await([this](const std::string& l) { return daemon.cmd(l); },
                            readers.at(reader), reader, tech, hex);
   }
-  // The card leaves the field once its read is acknowledged; returns when the reader saw it go.
+  // The card leaves the field once its read is acknowledged; returns when the daemon handled it.
   std::string tap(const std::string& card) {
     auto reply = place(card);
     remove(card.substr(0, card.find(' ')));
     return reply;
   }
-  void remove(const std::string& reader) { REQUIRE(remove_and_await(readers.at(reader))); }
+  void remove(const std::string& reader) {
+    REQUIRE(remove_and_await([this](const std::string& l) { return daemon.cmd(l); },
+                             readers.at(reader), reader));
+  }
 
   std::vector<store::AccessEvent> events(store::HistoryFilter f = {}) {
     auto s = daemon.open_store();

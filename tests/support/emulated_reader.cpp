@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <charconv>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -98,7 +100,7 @@ std::string place_and_await(const ControlRequest& control, EmulatedReader& emu,
                             const std::string& hex, std::chrono::milliseconds timeout) {
   const std::string before = control("read-result " + reader);
   if (!starts_with(before, "ok reads=")) return before;
-  const std::string after = before.substr(9);
+  const std::string after = before.substr(9, before.find(' ', 9) - 9);
   const std::string placed = emu.cmd("place " + emulator_card(tech, hex));
   if (placed != "ok placed") return "err emulator: " + placed;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -124,6 +126,36 @@ bool remove_and_await(EmulatedReader& emu, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(2ms);
   }
   return true;
+}
+
+namespace {
+// The removal count in a "ok reads=<n> removals=<m>" reply; nullopt for any other reply.
+std::optional<std::uint64_t> removals_in(const std::string& reply) {
+  const std::string key = " removals=";
+  const auto at = reply.find(key);
+  if (!starts_with(reply, "ok reads=") || at == std::string::npos) return std::nullopt;
+  std::uint64_t n = 0;
+  const char* first = reply.data() + at + key.size();
+  const char* last = reply.data() + reply.size();
+  auto [end, ec] = std::from_chars(first, last, n);
+  if (ec != std::errc{} || end != last) return std::nullopt;
+  return n;
+}
+}  // namespace
+
+bool remove_and_await(const ControlRequest& control, EmulatedReader& emu, const std::string& reader,
+                      std::chrono::milliseconds timeout) {
+  const auto before = removals_in(control("read-result " + reader));
+  if (!before) return false;
+  if (emu.cmd("remove") != "ok removed") return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto now = removals_in(control("read-result " + reader));
+    if (!now) return false;
+    if (*now > *before) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
 }
 
 EmulatedReaders::EmulatedReaders(const std::filesystem::path& binary,

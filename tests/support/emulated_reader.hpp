@@ -61,9 +61,16 @@ std::string place_and_await(const ControlRequest& control, EmulatedReader& emu,
                             const std::string& hex,
                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-/// Removes the card from `emu` and waits until the reader polled the empty field (so its
-/// removal reached the daemon). False when that did not happen within `timeout`.
+/// Removes the card from `emu` and waits until the reader polled the empty field. The daemon
+/// may not have handled the removal yet; use the overload below where that matters. False
+/// when that did not happen within `timeout`.
 bool remove_and_await(EmulatedReader& emu,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// Removes the card from `emu` and waits until the daemon handled the removal on `reader`
+/// (its `read-result` removal count moved), so a clock command sent next acts after it. The
+/// daemon must be running with its site up. False when that did not happen within `timeout`.
+bool remove_and_await(const ControlRequest& control, EmulatedReader& emu, const std::string& reader,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 /// A set of emulators, one per reader id, in one directory.

@@ -194,6 +194,9 @@ struct Application::Impl {
             if (read_no != 0) read_ledger.acknowledged(ev.reader_id, read_no, o.summary());
             if (hub) hub->acknowledge(ev, o.summary());
           });
+          if (ev.kind == drivers::ReaderEvent::Kind::kCardRemoved) {
+            read_ledger.removed(ev.reader_id);
+          }
         };
         if (on_loop) {
           handle();

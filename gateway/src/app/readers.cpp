@@ -60,11 +60,17 @@ void ReadLedger::acknowledged(const std::string& reader, std::uint64_t number,
   while (r.done.size() > kKept) r.done.pop_front();
 }
 
+void ReadLedger::removed(const std::string& reader) {
+  ++readers_[reader].removals;
+}
+
 std::string ReadLedger::command(const std::vector<std::string>& args) const {
   if (args.empty() || args.size() > 2) return "err usage: read-result <reader> [<after>]";
   auto it = readers_.find(args[0]);
   if (args.size() == 1) {
-    return "ok reads=" + std::to_string(it == readers_.end() ? 0 : it->second.arrived);
+    const Reader none;
+    const Reader& r = it == readers_.end() ? none : it->second;
+    return "ok reads=" + std::to_string(r.arrived) + " removals=" + std::to_string(r.removals);
   }
   std::uint64_t after = 0;
   const auto& a = args[1];

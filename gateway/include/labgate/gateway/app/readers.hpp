@@ -36,9 +36,12 @@ class ReadLedger {
   std::uint64_t arrived(const std::string& reader);
   /// Read `number` of `reader` was decided and recorded; `summary` is TapOutcome::summary().
   void acknowledged(const std::string& reader, std::uint64_t number, std::string summary);
+  /// A card left `reader` and the site has handled it (grace or session end has started).
+  void removed(const std::string& reader);
 
   /// The control command `read-result <reader> [<after>]`:
-  ///   without <after>: "ok reads=<n>" (card reads that reached the loop so far);
+  ///   without <after>: "ok reads=<n> removals=<m>" (card reads and removals that reached the
+  ///                    loop so far);
   ///   with <after>:    "ok read=<k> <summary>" for the oldest acknowledged read k > after
   ///                    still remembered, or "err pending" when there is none yet.
   std::string command(const std::vector<std::string>& args) const;
@@ -46,6 +49,7 @@ class ReadLedger {
  private:
   struct Reader {
     std::uint64_t arrived{0};
+    std::uint64_t removals{0};
     std::deque<std::pair<std::uint64_t, std::string>> done;  // by read number, ascending
   };
   std::map<std::string, Reader> readers_;
