@@ -1237,7 +1237,7 @@ void Site::record_session_end(MachineUnit& m, const firmware::MachineEvent& ev) 
                reason, measured);
   auto topic = mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_session(m.setup.id);
   std::optional<std::int64_t> busy;
-  if (m.setup.controller.has_busy_input) busy = busy_seconds(m, ev.started_at, ev.at);
+  if (m.setup.controller.has_busy_input) busy = take_busy_seconds(m, ev.started_at, ev.at);
   enqueue_close(uuid, ended, reason, measured, e, topic,
                 R"({"session":"closed","seconds":)" + std::to_string(measured) + "}", busy);
 }
@@ -1256,7 +1256,7 @@ void Site::note_busy(MachineUnit& m, bool busy, Millis now) {
   if (m.busy_spans.size() > kMaxSpans) m.busy_spans.pop_front();
 }
 
-std::int64_t Site::busy_seconds(MachineUnit& m, Millis from, Millis to) {
+std::int64_t Site::take_busy_seconds(MachineUnit& m, Millis from, Millis to) {
   Millis total{0};
   auto add = [&](Millis a, Millis b) {
     a = std::max(a, from);

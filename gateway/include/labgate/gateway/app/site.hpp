@@ -205,7 +205,8 @@ class Site {
                      std::optional<std::int64_t> busy_seconds = std::nullopt);
   // Busy input bookkeeping for busy/idle rates.
   void note_busy(MachineUnit& machine, bool busy, firmware::Millis now);
-  std::int64_t busy_seconds(MachineUnit& machine, firmware::Millis from, firmware::Millis to);
+  // Busy time of a session ending at `to`; consumes the spans it billed.
+  std::int64_t take_busy_seconds(MachineUnit& machine, firmware::Millis from, firmware::Millis to);
   void presence(DoorUnit& door, policy::Direction direction, std::int64_t member_id,
                 const std::string& member_no);
   void record(store::AccessEvent event, std::string topic, TapDone done = {},
