@@ -3,23 +3,32 @@
 # built-in demo site and labgated on that site (its readers opened through real libnfc on the
 # emulators; relays and inputs simulated; a local SQLite file), and plays a scripted day against
 # it, printing every decision with its reason. Leaves the database in var/demo/ for labgatectl.
+#
+# For the test suite: LABGATE_DEMO_BINARIES=<build dir> skips installing and building and runs
+# the binaries already built there; LABGATE_DEMO_DIR=<dir> writes everything there instead of
+# var/demo (the directory is emptied first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-./scripts/install-deps.sh
+if [ -n "${LABGATE_DEMO_BINARIES:-}" ]; then
+  bin=$(cd "$LABGATE_DEMO_BINARIES" && pwd)
+else
+  ./scripts/install-deps.sh
 
-echo "== build"
-build=${LABGATE_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target labgated labgatectl labgate-sim pn532-emu
+  echo "== build"
+  build=${LABGATE_BUILD_DIR:-build}
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target labgated labgatectl labgate-sim pn532-emu
+  bin=$root/$build
+fi
 
-labgated=$root/$build/gateway/src/app/labgated
-labgatectl=$root/$build/gateway/src/ctl/labgatectl
-sim=$root/$build/drivers/sim/labgate-sim
-pn532_emu=$root/$build/drivers/pn532_emu/pn532-emu
+labgated=$bin/gateway/src/app/labgated
+labgatectl=$bin/gateway/src/ctl/labgatectl
+sim=$bin/drivers/sim/labgate-sim
+pn532_emu=$bin/drivers/pn532_emu/pn532-emu
 
-demo=$root/var/demo
+demo=${LABGATE_DEMO_DIR:-$root/var/demo}
 rm -rf "$demo"
 mkdir -p "$demo"
 db=$demo/labgate.db
