@@ -18,7 +18,9 @@ else
 
   echo "== build"
   build=${LABGATE_BUILD_DIR:-build}
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # The same configuration as test.sh, so running one after the other rebuilds nothing.
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+    >/dev/null
   cmake --build "$build" -j "$(nproc)" --target labgated labgatectl labgate-sim pn532-emu
   bin=$root/$build
 fi
