@@ -9,25 +9,17 @@
 #include <string>
 #include <vector>
 
-#include "process.hpp"
-#include "temp_dir.hpp"
+#include "ctl_harness.hpp"
 
 namespace {
-
-using labgate::test::TempDir;
 
 const std::string kHeader =
     "member_no,name,email,plan,valid_from,valid_until,status,credit_limit\n";
 
-struct Run {
-  int code{-1};
-  std::string out;
-  std::string err;
-};
-
-class Ctl {
+// The shared labgatectl harness on a database that knows the roster's plans.
+class Ctl : public labgate::test::Ctl {
  public:
-  Ctl() : db_(dir_.file("labgate.db")) {
+  Ctl() : labgate::test::Ctl("import-tester") {
     for (const char* plan : {"fablab", "coworking-day", "coworking-full"}) {
       const auto r = (*this)({"--create", "plans", "add", "--code", plan, "--name", plan,
                               "--windows", "mon-fri 08:30-17:15"});
@@ -38,53 +30,27 @@ class Ctl {
 
   // Writes `bytes` to a file in the temp dir and returns its path.
   std::string write(const std::string& name, const std::string& bytes) const {
-    const auto p = dir_.file(name);
+    const auto p = dir().file(name);
     std::ofstream(p, std::ios::binary) << bytes;
     return p.string();
   }
 
-  // labgatectl --db <tmp> ARGS..., with USER set for the audit actor.
-  Run operator()(std::vector<std::string> args) const {
-    std::vector<std::string> argv_s = {LABGATECTL_PATH, "--db", db_.string()};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    // The child gets its own USER (the audit actor) and site key; output is captured.
-    const auto done = labgate::testing::run_command(
-        argv_s, std::chrono::seconds(120),
-        {{"USER", "import-tester"},
-         {"LABGATE_SITE_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}});
-    return Run{done.exit_code, done.out, done.err};
-  }
-
-  // One integer from the database, read directly.
-  std::int64_t count(const std::string& sql) const {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    const auto n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-  }
-  std::int64_t members() const { return count("SELECT count(*) FROM members"); }
-  std::int64_t audits() const { return count("SELECT count(*) FROM audit_log"); }
-
+  // The first column of the first row, read directly from the database as text.
   std::string text(const std::string& sql) const {
     sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_open_v2(this->db().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
     sqlite3_stmt* st = nullptr;
     REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    std::string out(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    const auto* value = sqlite3_column_text(st, 0);
+    std::string out(value != nullptr ? reinterpret_cast<const char*>(value) : "");
     sqlite3_finalize(st);
     sqlite3_close(db);
     return out;
   }
-
- private:
-  TempDir dir_;
-  std::filesystem::path db_;
+  std::int64_t count(const std::string& sql) const { return std::stoll(text(sql)); }
+  std::int64_t members() const { return count("SELECT count(*) FROM members"); }
+  std::int64_t audits() const { return count("SELECT count(*) FROM audit_log"); }
 };
 
 std::vector<std::string> lines(const std::string& s) {

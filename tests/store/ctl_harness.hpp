@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "db_snapshot.hpp"
@@ -30,7 +31,9 @@ struct Run {
 /// labgatectl on a database in its own temporary directory.
 class Ctl {
  public:
-  Ctl() : db_(dir_.file("labgate.db")) {}
+  /// `user` is the child's USER, which labgatectl records as the audit actor.
+  explicit Ctl(std::string user = "ctl-tester")
+      : user_(std::move(user)), db_(dir_.file("labgate.db")) {}
 
   const std::filesystem::path& db() const { return db_; }
   const TempDir& dir() const { return dir_; }
@@ -44,8 +47,8 @@ class Ctl {
     }
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     // The child gets its own USER (the audit actor) and site key; output is captured.
-    const auto done = labgate::testing::run_command(
-        argv_s, std::chrono::seconds(120), {{"USER", "ctl-tester"}, {"LABGATE_SITE_KEY", kKey}});
+    const auto done = labgate::testing::run_command(argv_s, std::chrono::seconds(120),
+                                                    {{"USER", user_}, {"LABGATE_SITE_KEY", kKey}});
     return Run{done.exit_code, done.out, done.err};
   }
 
@@ -65,6 +68,7 @@ class Ctl {
   std::string snapshot() const { return labgate::test::database_snapshot(db_); }
 
  private:
+  std::string user_;
   TempDir dir_;
   std::filesystem::path db_;
 };

@@ -95,12 +95,30 @@ std::string emulator_card(const std::string& tech, const std::string& hex) {
   throw std::invalid_argument("no emulated card for " + tech + " " + hex);
 }
 
+namespace {
+// A counter of the daemon's "ok reads=<n> removals=<m>" reply ("reads" or "removals"); nullopt
+// for any other reply.
+std::optional<std::uint64_t> read_counter(const std::string& reply, const std::string& name) {
+  if (!starts_with(reply, "ok ")) return std::nullopt;
+  const std::string key = " " + name + "=";
+  const auto at = reply.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const char* first = reply.data() + at + key.size();
+  const char* last = reply.data() + reply.size();
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(first, last, n);
+  if (ec != std::errc{} || (end != last && *end != ' ')) return std::nullopt;
+  return n;
+}
+}  // namespace
+
 std::string place_and_await(const ControlRequest& control, EmulatedReader& emu,
                             const std::string& reader, const std::string& tech,
                             const std::string& hex, std::chrono::milliseconds timeout) {
   const std::string before = control("read-result " + reader);
-  if (!starts_with(before, "ok reads=")) return before;
-  const std::string after = before.substr(9, before.find(' ', 9) - 9);
+  const auto reads = read_counter(before, "reads");
+  if (!reads) return before;
+  const std::string after = std::to_string(*reads);
   const std::string placed = emu.cmd("place " + emulator_card(tech, hex));
   if (placed != "ok placed") return "err emulator: " + placed;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -128,29 +146,14 @@ bool remove_and_await(EmulatedReader& emu, std::chrono::milliseconds timeout) {
   return true;
 }
 
-namespace {
-// The removal count in a "ok reads=<n> removals=<m>" reply; nullopt for any other reply.
-std::optional<std::uint64_t> removals_in(const std::string& reply) {
-  const std::string key = " removals=";
-  const auto at = reply.find(key);
-  if (!starts_with(reply, "ok reads=") || at == std::string::npos) return std::nullopt;
-  std::uint64_t n = 0;
-  const char* first = reply.data() + at + key.size();
-  const char* last = reply.data() + reply.size();
-  auto [end, ec] = std::from_chars(first, last, n);
-  if (ec != std::errc{} || end != last) return std::nullopt;
-  return n;
-}
-}  // namespace
-
 bool remove_and_await(const ControlRequest& control, EmulatedReader& emu, const std::string& reader,
                       std::chrono::milliseconds timeout) {
-  const auto before = removals_in(control("read-result " + reader));
+  const auto before = read_counter(control("read-result " + reader), "removals");
   if (!before) return false;
   if (emu.cmd("remove") != "ok removed") return false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto now = removals_in(control("read-result " + reader));
+    const auto now = read_counter(control("read-result " + reader), "removals");
     if (!now) return false;
     if (*now > *before) return true;
     if (std::chrono::steady_clock::now() > deadline) return false;
