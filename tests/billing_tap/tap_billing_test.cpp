@@ -16,6 +16,7 @@
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "process.hpp"
+#include "test_keys.hpp"
 
 namespace app = labgate::gateway::app;
 namespace store = labgate::gateway::store;
@@ -26,7 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kSiteKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 const std::vector<std::uint8_t> kCard{0x04, 0x00, 0x00, 0x01};
 
 template <typename T>
@@ -48,7 +48,7 @@ struct Rig {
 
   Rig() {
     store::StoreOptions so;
-    so.site_key = must(store::parse_site_key(kSiteKey));
+    so.site_key = must(store::parse_site_key(labgate::testing::test_key()));
     so.clock = [this] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall().time_since_epoch())
           .count();

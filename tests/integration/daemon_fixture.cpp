@@ -13,7 +13,7 @@ std::string test_config(const std::string& dir, const std::string& extra) {
 id = "test"
 gateway = "gw-test"
 timezone = "Asia/Tokyo"
-key = ")" + std::string(kTestKey) +
+key = ")" + test_key() +
                   R"("
 accept = ["iso14443a", "felica"]
 closing_time = "22:00"
@@ -107,7 +107,7 @@ input = "sim"
 }
 
 Daemon::Daemon(const TempDir& dir, std::string config_text) : dir_(dir.path().string()) {
-  std::ofstream(config_path()) << (config_text.empty() ? test_config(dir_) : config_text);
+  write_private_file(config_path(), config_text.empty() ? test_config(dir_) : config_text);
 }
 
 Daemon::~Daemon() {
@@ -162,7 +162,7 @@ std::string Daemon::log() const {
 
 std::unique_ptr<store::Store> Daemon::open_store() const {
   store::StoreOptions o;
-  o.site_key = store::parse_site_key(kTestKey).value();
+  o.site_key = store::parse_site_key(test_key()).value();
   o.time_zone = "Asia/Tokyo";
   auto s = store::Store::open(db_path(), o);
   if (!s.ok()) throw std::runtime_error("open store: " + s.error().message);

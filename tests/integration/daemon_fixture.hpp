@@ -10,23 +10,20 @@
 
 #include "labgate/gateway/store/store.hpp"
 #include "process.hpp"
+#include "test_keys.hpp"
 
 namespace labgate::testing {
 
-/// The site key of every generated test config (hex).
-inline constexpr const char* kTestKey =
-    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-/// A small site: door "front" (entry reader front-in, exit reader front-out, contact, exit
-/// button, fail-secure, presence), door "lab" (fail-safe, entry reader lab-in), machine "laser"
-/// (card stays, busy input, certification laser, grace 10 s, idle 600 s), machine "printer"
-/// (tap on/off, certification printer, grace 5 s), a fire alarm. `extra` is appended.
+/// A small site keyed with test_key(): door "front" (entry reader front-in, exit reader front-out,
+/// contact, exit button, fail-secure, presence), door "lab" (fail-safe, entry reader lab-in),
+/// machine "laser" (card stays, busy input, certification laser, grace 10 s, idle 600 s), machine
+/// "printer" (tap on/off, certification printer, grace 5 s), a fire alarm. `extra` is appended.
 std::string test_config(const std::string& dir, const std::string& extra = {});
 
 /// One running daemon. Destruction SIGKILLs it if still alive.
 class Daemon {
  public:
-  /// Writes the config to dir/site.toml and seeds nothing; call start().
+  /// Writes the config to dir/site.toml (mode 0600) and seeds nothing; call start().
   explicit Daemon(const TempDir& dir, std::string config_text = {});
   ~Daemon();
 

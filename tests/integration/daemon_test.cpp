@@ -368,14 +368,14 @@ TEST_CASE("--check-config refuses a broken config with its line", "[integration]
   auto text = test_config(dir.path().string());
   auto pos = text.find("strike_pulse_s = 5");
   text.replace(pos, 18, "strike_pulse_s = 1");
-  std::ofstream(path) << text;
+  write_private_file(path, text);
   auto r = run_command({LABGATED_PATH, "--check-config", path.string()});
   CHECK(r.exit_code == 1);
   CHECK(contains(r.err, "bad.toml:"));
   CHECK(contains(r.err, "strike_pulse"));
 
   auto good = dir / "good.toml";
-  std::ofstream(good) << test_config(dir.path().string());
+  write_private_file(good, test_config(dir.path().string()));
   r = run_command({LABGATED_PATH, "--check-config", good.string()});
   CHECK(r.exit_code == 0);
 }

@@ -24,8 +24,8 @@ namespace mqtt = labgate::gateway::mqtt;
 
 namespace {
 
-constexpr const char* kCommandKey =
-    "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0";
+// Random per test run: a command key printed in the repository is refused by labgated.
+const std::string& kCommandKey = test_command_key();
 constexpr const char* kRoot = "labgate/v1/test/gw-test/";
 
 int free_port() {

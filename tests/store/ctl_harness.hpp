@@ -15,11 +15,12 @@
 #include "db_snapshot.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
+#include "test_keys.hpp"
 
 namespace labgate::test {
 
-/// The site key every CLI test uses.
-inline const std::string kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+/// The site key every CLI test uses: random per test run (see test_keys.hpp).
+inline const std::string kKey = labgate::testing::test_key();
 
 /// Output and exit code of one labgatectl run.
 struct Run {

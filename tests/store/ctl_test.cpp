@@ -158,19 +158,15 @@ TEST_CASE("labgatectl: --config supplies path and key; no database is a clear er
   Ctl ctl;
   seed(ctl);
   const auto config = ctl.dir().file("labgate.toml");
-  {
-    std::ofstream out(config);
-    out << "[store]\npath = \"labgate.db\"\n\n[site]\nkey = \"" << kKey << "\"\n";
-  }
+  labgate::testing::write_private_file(
+      config, "[store]\npath = \"labgate.db\"\n\n[site]\nkey = \"" + kKey + "\"\n");
   const auto r = ctl({"--config", config.string(), "members", "list", "--json"}, false);
   require_ok(r);
   CHECK(json::parse(r.out).size() == 1);
 
   // A wrong key in the config is refused before anything is touched.
-  {
-    std::ofstream out(config);
-    out << "[store]\npath = \"labgate.db\"\n\n[site]\nkey = \"" << std::string(64, 'f') << "\"\n";
-  }
+  labgate::testing::write_private_file(
+      config, "[store]\npath = \"labgate.db\"\n\n[site]\nkey = \"" + std::string(64, 'f') + "\"\n");
   const auto before = ctl.snapshot();
   const auto wrong = ctl({"--config", config.string(), "members", "list"}, false);
   CHECK(wrong.code == 2);
