@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   if (!check_path.empty()) {
-    auto loaded = cfg::load_config_file(check_path);
+    // The same checks as a start: a published key or a file every user can read fails here too.
+    auto loaded = cfg::load_site_file(check_path);
     if (!loaded.has_value()) {
       std::cerr << cfg::to_string(loaded.error()) << "\n";
       return 1;
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
 
   auto loaded = config_path.empty()
                     ? cfg::load_config_string(cfg::embedded_demo_config(), "built-in demo site")
-                    : cfg::load_config_file(config_path);
+                    : cfg::load_site_file(config_path);
   if (!loaded.has_value()) {
     std::cerr << cfg::to_string(loaded.error()) << "\n";
     return 1;
@@ -79,7 +80,11 @@ int main(int argc, char** argv) {
     }
     options.manual_clock_start = start;
   }
-  if (config_path.empty()) spdlog::info("no --config given: running the built-in demo site");
+  if (config_path.empty()) {
+    spdlog::warn(
+        "no --config given: running the built-in demo site (public demo key: never use it for a "
+        "real site; `labgatectl init` writes a config with keys of its own)");
+  }
   try {
     app::Application application(std::move(config), options);
     return application.run();

@@ -820,6 +820,10 @@ std::string to_string(const std::vector<ConfigError>& errors) {
   return out;
 }
 
+bool is_valid_id(std::string_view id) {
+  return valid_id(id);
+}
+
 std::optional<DeviceSpec> parse_device_spec(std::string_view text, std::string_view sim_id,
                                             std::string& error) {
   DeviceSpec spec;

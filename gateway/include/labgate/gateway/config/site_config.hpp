@@ -49,6 +49,10 @@ struct DeviceSpec {
   std::string text;        ///< the spec as written in the file
 };
 
+/// Whether `id` is a valid site, gateway, reader, door, machine or plan id: 1-32 characters of
+/// a-z, 0-9, '_' and '-', starting with a letter or digit.
+bool is_valid_id(std::string_view id);
+
 /// Parses a device spec; `sim_id` becomes the id of a "sim" device. nullopt with `error` set
 /// when the spec is malformed or names an unknown kind.
 std::optional<DeviceSpec> parse_device_spec(std::string_view text, std::string_view sim_id,
@@ -209,5 +213,23 @@ LoadResult load_config_file(const std::filesystem::path& path);
 
 /// The bundled demo site (config/demo-site.toml), compiled in.
 std::string_view embedded_demo_config();
+
+/// SHA-256 (lower-case hex) of every 64-hex-digit string printed in the labgate repository's
+/// configs, tests, benchmarks, docs and scripts, collected at build time; sorted.
+const std::vector<std::string_view>& published_key_digests();
+/// Whether `key`, written as lower-case hex, is one of the published strings.
+bool is_published_key(const Key32& key);
+/// Whether `key` is the built-in demo site's key (public by design).
+bool is_demo_key(const Key32& key);
+
+/// The published keys of `cfg` (site.key, mqtt.command_key): each error names the key, says it
+/// is published and how to make a fresh one. Empty when both are the site's own.
+std::vector<ConfigError> published_key_errors(const SiteConfig& cfg);
+/// An error when the config file at `path` (which holds keys) is readable or writable by every
+/// user, giving the chmod that fixes it; nullopt when its mode is fine or it cannot be stat'ed.
+std::optional<ConfigError> key_file_mode_error(const std::filesystem::path& path);
+/// load_config_file() for a real site, as labgated and --check-config use it: also refuses
+/// published keys and a file that every user can read.
+LoadResult load_site_file(const std::filesystem::path& path);
 
 }  // namespace labgate::gateway::config
