@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <fmt/format.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <toml++/toml.h>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "context.hpp"
+#include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "output.hpp"
 
@@ -223,6 +225,26 @@ void print_one(Context& ctx, const T& row, const std::string& text) {
 
 // ---- opening the store ----
 
+// labgated refuses these configs; labgatectl only warns, so staff can still reach the
+// database of a site whose config needs fixing. The built-in demo's key is public by design.
+void warn_about_keys(const std::string& config_path, const std::string& key_hex) {
+  config::Key32 key{};
+  std::size_t len = 0;
+  if (sodium_hex2bin(key.data(), key.size(), key_hex.data(), key_hex.size(), nullptr, &len,
+                     nullptr) != 0 ||
+      len != key.size() || config::is_demo_key(key)) {
+    return;
+  }
+  if (config::is_published_key(key)) {
+    std::cerr << "labgatectl: warning: " << config_path
+              << ": site.key is published in the labgate repository; labgated refuses it "
+                 "(`labgatectl init` makes a config with a fresh key)\n";
+  }
+  if (auto e = config::key_file_mode_error(config_path)) {
+    std::cerr << "labgatectl: warning: " << config_path << ": " << e->message << "\n";
+  }
+}
+
 std::filesystem::path resolve_config(Cli& cli, std::optional<std::string>& key_hex) {
   std::filesystem::path db = cli.db;
   if (!cli.config.empty()) {
@@ -239,7 +261,10 @@ std::filesystem::path resolve_config(Cli& cli, std::optional<std::string>& key_h
       // A relative path in the config is relative to the config file, as for the daemon.
       if (db.is_relative()) db = std::filesystem::path(cli.config).parent_path() / db;
     }
-    if (auto key = config["site"]["key"].value<std::string>()) key_hex = *key;
+    if (auto key = config["site"]["key"].value<std::string>()) {
+      key_hex = *key;
+      warn_about_keys(cli.config, *key);
+    }
   }
   if (db.empty()) usage_error("no database: give --db PATH or --config FILE");
   return db;
@@ -248,6 +273,7 @@ std::filesystem::path resolve_config(Cli& cli, std::optional<std::string>& key_h
 }  // namespace
 
 int run(Cli& cli) {
+  if (cli.standalone_action) return cli.standalone_action();
   if (!cli.action) usage_error("no command given (see --help)");
   std::optional<std::string> key_hex;
   const auto path = resolve_config(cli, key_hex);
@@ -851,6 +877,7 @@ void build(CLI::App& app, Cli& cli) {
   build_statements(app, cli);
   build_reports(app, cli);
   build_import(app, cli);
+  build_init(app, cli);
 }
 
 }  // namespace labgate::gateway::ctl

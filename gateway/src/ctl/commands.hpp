@@ -34,6 +34,7 @@ struct Cli {
   bool json{false};
   bool create{false};
   std::function<int(Context&)> action;
+  std::function<int()> standalone_action;  ///< a command that opens no store (init)
 };
 
 /// Declares every subcommand on `app`; the one parsed stores its action in `cli`.
@@ -46,6 +47,8 @@ void build_statements(CLI::App& app, Cli& cli);
 void build_reports(CLI::App& app, Cli& cli);
 /// `members import`: the roster from CSV, all or nothing. Call after the members command exists.
 void build_import(CLI::App& app, Cli& cli);
+/// `init`: a starting config with fresh keys. Needs no database.
+void build_init(CLI::App& app, Cli& cli);
 /// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
 std::string usage_hint(CLI::App& app);
 /// Opens the store as `cli` says and runs the chosen action; throws Failure.
