@@ -128,6 +128,25 @@ struct SimHub::Impl final : Dispatcher, std::enable_shared_from_this<SimHub::Imp
   std::map<std::string, std::shared_ptr<SimOutput>> outputs;
   std::map<std::string, std::shared_ptr<SimInput>> inputs;
   std::map<std::string, CommandHandler> extra_commands;
+  // Devices of the daemon that are not simulated: id -> what it is, per class.
+  std::map<DeviceClass, std::map<std::string, std::string>> hardware;
+
+  // The reply for a device id the hub does not own: why it is refused, or "unknown".
+  std::string not_simulated(DeviceClass cls, const std::string& id, const std::string& verb,
+                            const char* drives) const {
+    const char* noun = cls == DeviceClass::kReader   ? "reader"
+                       : cls == DeviceClass::kOutput ? "output"
+                                                     : "input";
+    auto of_class = hardware.find(cls);
+    if (of_class != hardware.end()) {
+      auto found = of_class->second.find(id);
+      if (found != of_class->second.end()) {
+        return "err " + std::string(noun) + " " + id + " is " + found->second + ": " + verb + " " +
+               drives + " simulated " + noun + "s only";
+      }
+    }
+    return "err unknown " + std::string(noun) + " " + quote(id);
+  }
 
   std::unique_ptr<Local::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_retry;
@@ -418,7 +437,7 @@ std::optional<std::string> SimHub::Impl::cmd_card(const std::shared_ptr<Session>
   const std::string verb = tap ? "tap" : "place";
   if (args.size() != 3) return "err usage: " + verb + " <reader> <tech> <hex>";
   auto found = readers.find(args[0]);
-  if (found == readers.end()) return "err unknown reader " + quote(args[0]);
+  if (found == readers.end()) return not_simulated(DeviceClass::kReader, args[0], verb, "drives");
   const auto& reader = found->second;
   auto tech = parse_card_technology(args[1]);
   if (!tech) return "err unknown technology " + quote(args[1]) + " (iso14443a, felica, desfire)";
@@ -474,7 +493,8 @@ std::optional<std::string> SimHub::Impl::cmd_card(const std::shared_ptr<Session>
 std::string SimHub::Impl::cmd_remove(const std::vector<std::string>& args) {
   if (args.size() != 1) return "err usage: remove <reader>";
   auto found = readers.find(args[0]);
-  if (found == readers.end()) return "err unknown reader " + quote(args[0]);
+  if (found == readers.end())
+    return not_simulated(DeviceClass::kReader, args[0], "remove", "drives");
   cancel_dwell(args[0]);
   if (found->second->remove() == SimResult::kNoChange) return "err no card on " + args[0];
   return "ok " + args[0] + " removed";
@@ -485,7 +505,7 @@ std::string SimHub::Impl::cmd_input(const std::vector<std::string>& args) {
     return "err usage: input <id> on|off";
   }
   auto found = inputs.find(args[0]);
-  if (found == inputs.end()) return "err unknown input " + quote(args[0]);
+  if (found == inputs.end()) return not_simulated(DeviceClass::kInput, args[0], "input", "drives");
   found->second->set(args[1] == "on");
   return "ok " + args[0] + " " + args[1];
 }
@@ -493,7 +513,7 @@ std::string SimHub::Impl::cmd_input(const std::vector<std::string>& args) {
 std::string SimHub::Impl::cmd_press(const std::vector<std::string>& args) {
   if (args.size() != 1) return "err usage: press <id>";
   auto found = inputs.find(args[0]);
-  if (found == inputs.end()) return "err unknown input " + quote(args[0]);
+  if (found == inputs.end()) return not_simulated(DeviceClass::kInput, args[0], "press", "drives");
   found->second->set(true);
   found->second->set(false);
   return "ok " + args[0] + " pressed";
@@ -502,12 +522,18 @@ std::string SimHub::Impl::cmd_press(const std::vector<std::string>& args) {
 std::string SimHub::Impl::cmd_output(const std::vector<std::string>& args) {
   if (args.size() != 1) return "err usage: output <id>";
   auto found = outputs.find(args[0]);
-  if (found == outputs.end()) return "err unknown output " + quote(args[0]);
+  if (found == outputs.end())
+    return not_simulated(DeviceClass::kOutput, args[0], "output", "reads");
   return "ok " + args[0] + (found->second->level() ? " on" : " off");
 }
 
 std::string SimHub::Impl::cmd_outputs(const std::vector<std::string>& args) {
   if (!args.empty()) return "err usage: outputs";
+  auto hw = hardware.find(DeviceClass::kOutput);
+  if (outputs.empty() && hw != hardware.end() && !hw->second.empty()) {
+    return "err no simulated outputs: outputs lists simulated outputs only, and the " +
+           std::to_string(hw->second.size()) + " outputs here are hardware";
+  }
   std::string reply = "ok";
   for (const auto& [id, out] : outputs) reply += " " + id + (out->level() ? "=on" : "=off");
   return reply;
@@ -516,7 +542,8 @@ std::string SimHub::Impl::cmd_outputs(const std::vector<std::string>& args) {
 std::string SimHub::Impl::cmd_output_fault(const std::vector<std::string>& args) {
   if (args.size() != 2) return "err usage: output-fault <id> none|retry|fatal";
   auto found = outputs.find(args[0]);
-  if (found == outputs.end()) return "err unknown output " + quote(args[0]);
+  if (found == outputs.end())
+    return not_simulated(DeviceClass::kOutput, args[0], "output-fault", "drives");
   if (args[1] == "none") {
     found->second->inject_fault(std::nullopt);
   } else if (args[1] == "retry") {
@@ -532,7 +559,8 @@ std::string SimHub::Impl::cmd_output_fault(const std::vector<std::string>& args)
 std::string SimHub::Impl::cmd_reader_down(const std::vector<std::string>& args) {
   if (args.empty()) return "err usage: reader-down <reader> [detail...]";
   auto found = readers.find(args[0]);
-  if (found == readers.end()) return "err unknown reader " + quote(args[0]);
+  if (found == readers.end())
+    return not_simulated(DeviceClass::kReader, args[0], "reader-down", "drives");
   std::string detail;
   for (std::size_t i = 1; i < args.size(); ++i) detail += (i > 1 ? " " : "") + args[i];
   if (detail.empty()) detail = "simulated failure";
@@ -544,7 +572,8 @@ std::string SimHub::Impl::cmd_reader_down(const std::vector<std::string>& args) 
 std::string SimHub::Impl::cmd_reader_up(const std::vector<std::string>& args) {
   if (args.size() != 1) return "err usage: reader-up <reader>";
   auto found = readers.find(args[0]);
-  if (found == readers.end()) return "err unknown reader " + quote(args[0]);
+  if (found == readers.end())
+    return not_simulated(DeviceClass::kReader, args[0], "reader-up", "drives");
   found->second->recover();
   return "ok " + args[0] + " up";
 }
@@ -627,6 +656,14 @@ std::shared_ptr<SimOutput> SimHub::output(const std::string& id) const {
 std::shared_ptr<SimInput> SimHub::input(const std::string& id) const {
   auto found = impl_->inputs.find(id);
   return found == impl_->inputs.end() ? nullptr : found->second;
+}
+
+void SimHub::declare_hardware(DeviceClass device_class, const std::string& id, std::string what) {
+  const bool simulated = device_class == DeviceClass::kReader   ? impl_->readers.count(id) != 0
+                         : device_class == DeviceClass::kOutput ? impl_->outputs.count(id) != 0
+                                                                : impl_->inputs.count(id) != 0;
+  if (simulated) throw std::invalid_argument("'" + id + "' is a simulated device");
+  impl_->hardware[device_class][id] = std::move(what);
 }
 
 void SimHub::add_command(std::string name, CommandHandler handler) {

@@ -80,6 +80,40 @@ struct Application::Impl {
     throw std::runtime_error("input " + spec.text + ": unsupported device");
   }
 
+  // A device the daemon drives for real keeps its simulated name ("<owner>.<role>") on the
+  // control socket, so a simulated-device command aimed at it is refused with the reason
+  // instead of "unknown".
+  void declare_hardware(drivers::sim::DeviceClass cls, const config::DeviceSpec& spec,
+                        const std::string& owner, const char* role) {
+    if (spec.kind == config::DeviceSpec::Kind::kSim) return;
+    const char* noun = cls == drivers::sim::DeviceClass::kOutput ? "output" : "input";
+    const std::string what = spec.kind == config::DeviceSpec::Kind::kGpio
+                                 ? std::string("a gpio ") + noun + " (" + spec.text + ")"
+                                 : "an MQTT smart plug (" + spec.text + ")";
+    hub->declare_hardware(cls, owner + "." + role, what);
+  }
+
+  void declare_hardware_devices() {
+    using drivers::sim::DeviceClass;
+    for (const auto& d : cfg.doors) {
+      declare_hardware(DeviceClass::kOutput, d.strike, d.id, "strike");
+      if (d.contact) declare_hardware(DeviceClass::kInput, *d.contact, d.id, "contact");
+      if (d.exit_button) declare_hardware(DeviceClass::kInput, *d.exit_button, d.id, "exit_button");
+    }
+    for (const auto& m : cfg.machines) {
+      declare_hardware(DeviceClass::kOutput, m.relay, m.id, "relay");
+      if (m.busy) declare_hardware(DeviceClass::kInput, *m.busy, m.id, "busy");
+    }
+    if (cfg.fire_alarm.input) {
+      declare_hardware(DeviceClass::kInput, *cfg.fire_alarm.input, "fire_alarm", "input");
+    }
+    for (const auto& r : cfg.readers) {
+      if (!r.simulated) {
+        hub->declare_hardware(DeviceClass::kReader, r.id, "a hardware reader (" + r.device + ")");
+      }
+    }
+  }
+
   void build_devices() {
     for (const auto& d : cfg.doors) {
       auto strike = make_output(d.strike);
@@ -230,7 +264,10 @@ struct Application::Impl {
       if (args.empty()) {
         return "ok " + local_time_string(clock().wall(), cfg.site.timezone);
       }
-      if (!manual) return "err the clock is the system clock (start with --simulated-clock)";
+      if (!manual) {
+        return "err the clock is the system clock: clock " + args[0] +
+               " moves a simulated clock only (labgated --simulated-clock)";
+      }
       if (args[0] == "advance" && args.size() == 2) {
         milliseconds d{};
         if (!parse_duration(args[1], d)) return "err bad duration: " + args[1];
@@ -353,6 +390,7 @@ struct Application::Impl {
     hub = std::make_unique<drivers::sim::SimHub>(io);
     if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
     build_devices();
+    declare_hardware_devices();
     add_commands();
     auto sock = socket_path();
     if (!sock.empty()) {

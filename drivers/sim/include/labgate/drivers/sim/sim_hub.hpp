@@ -22,6 +22,10 @@
 //   reader-down <reader> [detail...]     simulated failure (kReaderDown) -> "ok <reader> down"
 //   reader-up <reader>                   recovery (kReaderUp)            -> "ok <reader> up"
 //   help                          -> "ok <command names>"
+//
+// A device the daemon drives for real (declare_hardware()) is refused by every command above
+// with the reason: "err reader front-in is a hardware reader (pn532_uart:/dev/ttyS0): tap drives
+// simulated readers only". `outputs` lists simulated outputs only.
 //   <name> ...                    a command added with add_command()
 //
 // <tech> is iso14443a (4, 7 or 10 byte UID), felica (8 byte IDm) or desfire (4 or 7 byte UID);
@@ -69,6 +73,9 @@ struct SimHubOptions {
   std::size_t max_clients{32};
 };
 
+/// The three kinds of device the hub's commands drive.
+enum class DeviceClass { kReader, kOutput, kInput };
+
 /// Owns simulated readers, outputs and inputs by id and serves the control socket.
 class SimHub {
  public:
@@ -102,6 +109,13 @@ class SimHub {
   std::shared_ptr<SimOutput> output(const std::string& id) const;
   /// Device by id; nullptr when unknown.
   std::shared_ptr<SimInput> input(const std::string& id) const;
+
+  /// Records that `id` names a device of the daemon that is not simulated (a hardware reader, a
+  /// gpio line, a smart plug), described by `what` ("a hardware reader (pn532_uart:/dev/ttyS0)").
+  /// The commands that drive simulated devices refuse it and say why: "err reader <id> is
+  /// <what>: tap drives simulated readers only". Throws std::invalid_argument when a simulated
+  /// device of that class has this id.
+  void declare_hardware(DeviceClass device_class, const std::string& id, std::string what);
 
   /// Adds a command (run synchronously on the loop). Throws std::invalid_argument when `name`
   /// is empty, contains whitespace, or is a built-in or already added command.
