@@ -504,6 +504,36 @@ TEST_CASE("added commands", "[sim]") {
         "boom broken okay plain status");
 }
 
+TEST_CASE("devices declared hardware are refused with the reason", "[sim]") {
+  Rig rig;
+  rig.hub.create_input("front.contact", InputKind::kDoorContact);
+  rig.hub.declare_hardware(DeviceClass::kReader, "front-in", "a hardware reader (pn532_uart:x)");
+  rig.hub.declare_hardware(DeviceClass::kOutput, "front.strike", "a gpio output (gpio:0:17)");
+  rig.hub.declare_hardware(DeviceClass::kInput, "front.exit_button", "a gpio input (gpio:0:4)");
+  CHECK_THROWS_AS(rig.hub.declare_hardware(DeviceClass::kInput, "front.contact", "a gpio input"),
+                  std::invalid_argument);
+  rig.serve();
+  auto c = rig.client();
+  const std::string reader = "err reader front-in is a hardware reader (pn532_uart:x): ";
+  CHECK(c->ask("tap front-in iso14443a 04a1b2c3") == reader + "tap drives simulated readers only");
+  CHECK(c->ask("reader-down front-in") == reader + "reader-down drives simulated readers only");
+  CHECK(c->ask("press front.exit_button") ==
+        "err input front.exit_button is a gpio input (gpio:0:4): press drives simulated inputs "
+        "only");
+  CHECK(c->ask("input front.exit_button on") ==
+        "err input front.exit_button is a gpio input (gpio:0:4): input drives simulated inputs "
+        "only");
+  CHECK(c->ask("output front.strike") ==
+        "err output front.strike is a gpio output (gpio:0:17): output reads simulated outputs "
+        "only");
+  // Every output is hardware: an empty list would look like a site with no outputs.
+  CHECK(c->ask("outputs") ==
+        "err no simulated outputs here (1 hardware): outputs lists simulated outputs only");
+  // A simulated input next to them works, and an id declared for one class is unknown in another.
+  CHECK(c->ask("input front.contact on") == "ok front.contact on");
+  CHECK(c->ask("input front.strike on") == "err unknown input front.strike");
+}
+
 TEST_CASE("pipelined commands are answered in order", "[sim]") {
   Rig rig;
   Recorder<ReaderEvent> rec;

@@ -531,8 +531,8 @@ std::string SimHub::Impl::cmd_outputs(const std::vector<std::string>& args) {
   if (!args.empty()) return "err usage: outputs";
   auto hw = hardware.find(DeviceClass::kOutput);
   if (outputs.empty() && hw != hardware.end() && !hw->second.empty()) {
-    return "err no simulated outputs: outputs lists simulated outputs only, and the " +
-           std::to_string(hw->second.size()) + " outputs here are hardware";
+    return "err no simulated outputs here (" + std::to_string(hw->second.size()) +
+           " hardware): outputs lists simulated outputs only";
   }
   std::string reply = "ok";
   for (const auto& [id, out] : outputs) reply += " " + id + (out->level() ? "=on" : "=off");
