@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -208,7 +209,14 @@ void write_config(const fs::path& out, const std::string& text, bool force, std:
            fmt::format("cannot write {}: {}", tmp_path.string(), std::strerror(errno)));
   }
   tmp.fd = -1;
-  if (::rename(tmp_path.c_str(), out.c_str()) != 0)
+  // Without --force a file that appeared since the check above is still not replaced.
+  const int renamed =
+      force ? ::rename(tmp_path.c_str(), out.c_str())
+            : ::renameat2(AT_FDCWD, tmp_path.c_str(), AT_FDCWD, out.c_str(), RENAME_NOREPLACE);
+  if (renamed != 0 && errno == EEXIST)
+    refuse(kExitRefused,
+           fmt::format("{} exists; not overwritten (--force replaces it)", out.string()));
+  if (renamed != 0)
     refuse(kExitUnavailable, fmt::format("cannot rename {} to {}: {}", tmp_path.string(),
                                          out.string(), std::strerror(errno)));
   tmp.keep = true;
