@@ -3,19 +3,19 @@
 // gateway has to survive (wrong key, UID clone, corrupted CMAC, card pulled mid-exchange).
 #include <freefare.h>
 #include <nfc/nfc.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "emulated_reader.hpp"
+#include "process.hpp"
 
 using labgate::testing::EmulatedReader;
+using labgate::testing::TempDir;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
@@ -27,20 +27,6 @@ std::uint8_t kKey0[16] = {0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87,
                           0x98, 0xA9, 0xBA, 0xCB, 0xDC, 0xED, 0xFE, 0x0F};
 std::uint8_t kKey1[16] = {0xA0, 0xB1, 0xC2, 0xD3, 0xE4, 0xF5, 0x06, 0x17,
                           0x28, 0x39, 0x4A, 0x5B, 0x6C, 0x7D, 0x8E, 0x9F};
-
-struct TempDir {
-  TempDir() {
-    static int n = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("labgate-desfire-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::filesystem::path path;
-};
 
 struct Key {
   explicit Key(std::uint8_t* value, std::uint8_t version = 0)
@@ -132,7 +118,7 @@ void personalise(Session& s) {
 // A pn532-emu process in its own directory with a factory-fresh card placed.
 struct Rig {
   explicit Rig(const std::string& name, const std::string& options = "")
-      : emu(PN532_EMU_PATH, dir.path, name) {
+      : dir("labgate-desfire"), emu(PN532_EMU_PATH, dir.path(), name) {
     REQUIRE(emu.cmd("place desfire " + kUid + options) == "ok placed");
   }
   TempDir dir;
@@ -287,4 +273,17 @@ TEST_CASE("a random-ID card shows its real UID only after authentication", "[fre
   REQUIRE(mifare_desfire_get_card_uid(s.tag, &uid) == 0);
   CHECK(std::string(uid) == kUid);
   std::free(uid);
+}
+
+TEST_CASE("mifare-desfire-info from libfreefare-bin reads the emulated card", "[freefare]") {
+  Rig rig("f");
+  const auto info =
+      labgate::testing::run_command({"/usr/bin/mifare-desfire-info"}, std::chrono::seconds(20),
+                                    {{"LIBNFC_DEFAULT_DEVICE", rig.emu.connstring()}});
+  INFO(info.out << info.err);
+  CHECK(info.exit_code == 0);
+  CHECK(info.out.find("Version information for tag " + kUid) != std::string::npos);
+  CHECK(info.out.find("Storage size:         0x18 (=4096 bytes)") != std::string::npos);
+  CHECK(info.out.find("Master Key settings (0x0f)") != std::string::npos);
+  CHECK(info.out.find("Use random UID: no") != std::string::npos);
 }
