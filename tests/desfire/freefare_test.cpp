@@ -287,3 +287,52 @@ TEST_CASE("mifare-desfire-info from libfreefare-bin reads the emulated card", "[
   CHECK(info.out.find("Master Key settings (0x0f)") != std::string::npos);
   CHECK(info.out.find("Use random UID: no") != std::string::npos);
 }
+
+TEST_CASE("the factory DES PICC key: legacy authentication, FormatPICC, then an AES PICC key",
+          "[freefare]") {
+  Rig rig("g");
+  {
+    Session s(rig.emu.connstring());
+    Aid aid;
+    REQUIRE(mifare_desfire_create_application_aes(s.tag, aid.a, 0x0B, 2) == 0);
+    std::uint8_t zero8[8] = {};
+    MifareDESFireKey des = mifare_desfire_des_key_new(zero8);
+    REQUIRE(mifare_desfire_authenticate(s.tag, 0, des) == 0);  // legacy 0x0A
+    REQUIRE(mifare_desfire_format_picc(s.tag) == 0);
+    MifareDESFireAID* aids = nullptr;
+    std::size_t count = 99;
+    REQUIRE(mifare_desfire_get_application_ids(s.tag, &aids, &count) == 0);
+    CHECK(count == 0);
+    mifare_desfire_free_application_ids(aids);
+    REQUIRE(mifare_desfire_authenticate(s.tag, 0, des) == 0);
+    {
+      Key aes(kKey0, 0x42);
+      REQUIRE(mifare_desfire_change_key(s.tag, 0, aes.k, des) == 0);
+    }
+    CHECK(mifare_desfire_authenticate(s.tag, 0, des) < 0);  // the DES key is gone
+    mifare_desfire_key_free(des);
+    REQUIRE(s.auth(0, kKey0) == 0);
+    std::uint8_t v = 0;
+    REQUIRE(mifare_desfire_get_key_version(s.tag, 0, &v) == 0);
+    CHECK(v == 0x42);
+    REQUIRE(mifare_desfire_change_key_settings(s.tag, 0x09) == 0);
+    std::uint8_t settings = 0, keys = 0;
+    REQUIRE(mifare_desfire_get_key_settings(s.tag, &settings, &keys) == 0);
+    CHECK(settings == 0x09);
+    CHECK(keys == 1);
+    REQUIRE(mifare_desfire_set_configuration(s.tag, false, true) == 0);
+  }
+  // Random ID from the next power-up on; the real UID needs the key.
+  REQUIRE(rig.emu.cmd("remove") == "ok removed");
+  REQUIRE(rig.emu.cmd("place desfire " + kUid) == "ok placed remembered");
+  Session s(rig.emu.connstring());
+  CHECK(s.uid().rfind("08", 0) == 0);
+  Aid aid;
+  CHECK(mifare_desfire_create_application_aes(s.tag, aid.a, 0x0B, 2) < 0);  // 0x09: key needed
+  CHECK(mifare_desfire_last_picc_error(s.tag) == 0xAE);
+  REQUIRE(s.auth(0, kKey0) == 0);
+  char* uid = nullptr;
+  REQUIRE(mifare_desfire_get_card_uid(s.tag, &uid) == 0);
+  CHECK(std::string(uid) == kUid);
+  std::free(uid);
+}

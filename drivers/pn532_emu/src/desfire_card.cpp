@@ -312,6 +312,8 @@ DesfireCard::Answer DesfireCard::execute(std::span<const std::uint8_t> c) {
       return write_data(c);
     case 0x51:
       return get_card_uid(c);
+    case 0x5C:
+      return set_configuration(c);
     default:
       return fail(st::kIllegalCommand);
   }
@@ -435,19 +437,54 @@ DesfireCard::Answer DesfireCard::get_key_settings(std::span<const std::uint8_t> 
   return ok({app.settings, keys});
 }
 
+std::size_t DesfireCard::enciphered_length(std::size_t secured) const {
+  return session_->type == KeyType::kAes ? padded(secured + 4, df::kAesBlock)
+                                         : padded(secured + 2, 8);
+}
+
+// Enciphered command: header in clear, then E(secured || CRC || zero padding). EV1 AES: CRC32
+// over header and secured data; legacy: CRC16 (CRC_A) over the secured data only.
+std::optional<Bytes> DesfireCard::open_enciphered(std::span<const std::uint8_t> c,
+                                                  std::size_t header, std::size_t secured) {
+  const Bytes pt = decipher_command(c.subspan(header));
+  Bytes data(pt.begin(), pt.begin() + static_cast<std::ptrdiff_t>(secured));
+  std::size_t end = secured;
+  bool intact = false;
+  if (session_->type == KeyType::kAes) {
+    Bytes covered(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(header));
+    covered.insert(covered.end(), data.begin(), data.end());
+    intact = read_le32(pt, secured) == df::desfire_crc32(covered);
+    end += 4;
+  } else {
+    const auto crc = crc_a(data);
+    intact = pt[secured] == (crc & 0xFF) && pt[secured + 1] == (crc >> 8);
+    end += 2;
+  }
+  if (!intact || !all_zero(View(pt).subspan(end))) return std::nullopt;
+  return data;
+}
+
 DesfireCard::Answer DesfireCard::change_key_settings(std::span<const std::uint8_t> c) {
-  if (!session_ || session_->type != KeyType::kAes || session_->key_no != 0) {
-    return fail(st::kAuthenticationError);
-  }
-  if (c.size() != 1 + df::kAesBlock) return fail(st::kLengthError);
+  if (!authenticated_with(0)) return fail(st::kAuthenticationError);
+  if (c.size() != 1 + enciphered_length(1)) return fail(st::kLengthError);
   Application& app = current();
-  const Bytes pt = decipher_command(c.subspan(1));
-  const Bytes covered{c[0], pt[0]};
-  if (read_le32(pt, 1) != df::desfire_crc32(covered) || !all_zero(View(pt).subspan(5))) {
-    return fail(st::kIntegrityError);
-  }
+  auto settings = open_enciphered(c, 1, 1);
+  if (!settings) return fail(st::kIntegrityError);
   if (!(app.settings & kSettingsChangeable)) return fail(st::kPermissionDenied);
-  app.settings = pt[0];
+  app.settings = (*settings)[0];
+  return ok({});
+}
+
+DesfireCard::Answer DesfireCard::set_configuration(std::span<const std::uint8_t> c) {
+  if (selected_ != 0 || !authenticated_with(0)) return fail(st::kAuthenticationError);
+  // Option 0 only: the PICC configuration byte (bit 0 format disabled, bit 1 random ID).
+  if (c.size() < 2 || c[1] != 0x00) return fail(st::kParameterError);
+  if (c.size() != 2 + enciphered_length(1)) return fail(st::kLengthError);
+  auto flags = open_enciphered(c, 2, 1);
+  if (!flags) return fail(st::kIntegrityError);
+  format_disabled_ = format_disabled_ || ((*flags)[0] & 0x01);
+  // Takes effect at the next power-up, and cannot be switched off again (as on the real card).
+  random_uid_ = random_uid_ || ((*flags)[0] & 0x02);
   return ok({});
 }
 
@@ -566,6 +603,7 @@ DesfireCard::Answer DesfireCard::delete_application(std::span<const std::uint8_t
 DesfireCard::Answer DesfireCard::format_picc(std::span<const std::uint8_t> c) {
   if (auto e = start(c, 1)) return *e;
   if (selected_ != 0 || !authenticated_with(0)) return fail(st::kAuthenticationError);
+  if (format_disabled_) return fail(st::kPermissionDenied);
   apps_.clear();
   return ok({});
 }
@@ -702,7 +740,7 @@ DesfireCard::Answer DesfireCard::write_data(std::span<const std::uint8_t> c) {
   if (w.length == 0) return fail(st::kLengthError);
   if (w.offset + w.length > f.data.size()) return fail(st::kBoundaryError);
   if (w.mode == kModeEnciphered) {
-    w.expected = padded(w.length + 4, df::kAesBlock);
+    w.expected = enciphered_length(w.length);
   } else if (w.mode == kModeMaced) {
     w.expected = w.length + df::kDesfireMacLength;
   } else {
@@ -719,14 +757,11 @@ DesfireCard::Answer DesfireCard::finish_write() {
   pending_write_.reset();
   Bytes data;
   if (w.mode == kModeEnciphered) {
-    const Bytes pt = decipher_command(w.body);
-    data.assign(pt.begin(), pt.begin() + static_cast<std::ptrdiff_t>(w.length));
-    Bytes covered = w.header;
-    covered.insert(covered.end(), data.begin(), data.end());
-    if (read_le32(pt, w.length) != df::desfire_crc32(covered) ||
-        !all_zero(View(pt).subspan(w.length + 4))) {
-      return fail(st::kIntegrityError);
-    }
+    Bytes whole = w.header;
+    whole.insert(whole.end(), w.body.begin(), w.body.end());
+    auto plain = open_enciphered(whole, w.header.size(), w.length);
+    if (!plain) return fail(st::kIntegrityError);
+    data = std::move(*plain);
   } else {
     data.assign(w.body.begin(), w.body.begin() + static_cast<std::ptrdiff_t>(w.length));
     Bytes full = w.header;

@@ -2,7 +2,8 @@
 // A MIFARE DESFire EV1 card as NXP specifies it, byte-compatible with libfreefare 0.4.0: native
 // commands plain or ISO 7816 wrapped, AES authentication with EV1 CMAC secure messaging, legacy
 // DES/2K3DES authentication for the factory PICC master key, applications, keys and standard data
-// files in plain, MACed and enciphered communication. No I/O and no clock: the chip feeds it one
+// files in plain, MACed and enciphered communication, SetConfiguration (random ID, format
+// disable). No I/O and no clock: the chip feeds it one
 // command at a time. Every input, however malformed, gets a status code and never a crash.
 
 #include <array>
@@ -126,6 +127,10 @@ class DesfireCard {
   // The master key is authenticated, or the key settings bit lets anyone through.
   bool master_or(const Application& app, std::uint8_t free_bit) const;
   Bytes decipher_command(std::span<const std::uint8_t> ct);
+  std::size_t enciphered_length(std::size_t secured) const;
+  // The secured bytes of an enciphered command, nullopt when its CRC or padding is wrong.
+  std::optional<Bytes> open_enciphered(std::span<const std::uint8_t> c, std::size_t header,
+                                       std::size_t secured);
   Application& current();
   bool authenticated_with(std::uint8_t key_no) const;
   std::size_t used_bytes() const;
@@ -151,6 +156,7 @@ class DesfireCard {
   Answer write_data(std::span<const std::uint8_t> c);
   Answer finish_write();
   Answer get_card_uid(std::span<const std::uint8_t> c);
+  Answer set_configuration(std::span<const std::uint8_t> c);
   // Communication mode for an operation on a file of the selected application guarded by two
   // access-right nibbles; nullopt with `status` set when there is no such file or no right.
   std::optional<std::uint8_t> file_mode(std::uint8_t file_no, int shift_a, int shift_b,
@@ -167,6 +173,7 @@ class DesfireCard {
   std::optional<PendingWrite> pending_write_;
   std::deque<Answer> queued_;  // further frames of a long answer, sent on 0xAF
   bool corrupt_mac_{false};
+  bool format_disabled_{false};
 };
 
 }  // namespace labgate::drivers::pn532_emu
