@@ -3,10 +3,13 @@
 // gateway has to survive (wrong key, UID clone, corrupted CMAC, card pulled mid-exchange).
 #include <freefare.h>
 #include <nfc/nfc.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <string>
 #include <vector>
@@ -172,6 +175,27 @@ TEST_CASE("libfreefare personalises a card and reads it back after a new tap", "
     REQUIRE(mifare_desfire_get_key_version(s.tag, 0, &v) == 0);
     CHECK(v == 0x10);
   }
+  SECTION("the change key moves the read right; the read key then loses it") {
+    REQUIRE(s.auth(0, kKey0) == 0);
+    const std::uint16_t rights = MDAR(MDAR_KEY0, MDAR_KEY0, MDAR_DENY, MDAR_KEY0);
+    REQUIRE(mifare_desfire_change_file_settings(s.tag, 1, MDCM_ENCIPHERED, rights) == 0);
+    mifare_desfire_file_settings fs{};
+    REQUIRE(mifare_desfire_get_file_settings(s.tag, 1, &fs) == 0);
+    CHECK(fs.access_rights == rights);
+    CHECK(fs.settings.standard_file.file_size == 128);
+    std::uint8_t buf[256] = {};
+    CHECK(mifare_desfire_read_data_ex(s.tag, 1, 0, 100, buf, MDCM_ENCIPHERED) == 100);
+    REQUIRE(s.select() == 0);
+    REQUIRE(s.auth(1, kKey1) == 0);
+    CHECK(mifare_desfire_read_data_ex(s.tag, 1, 0, 100, buf, MDCM_ENCIPHERED) < 0);
+    CHECK(mifare_desfire_last_picc_error(s.tag) == 0xAE);
+    // The error ended the session on the card; libfreefare 0.4.0 abort()s if it is used on, so
+    // authenticate again first.
+    REQUIRE(s.select() == 0);
+    REQUIRE(s.auth(1, kKey1) == 0);
+    CHECK(mifare_desfire_change_file_settings(s.tag, 2, MDCM_PLAIN, 0xEEEE) < 0);  // not key 0
+    CHECK(mifare_desfire_last_picc_error(s.tag) == 0xAE);
+  }
   SECTION("the write key may not read") {
     REQUIRE(s.auth(0, kKey0) == 0);
     std::uint8_t buf[256] = {};
@@ -335,4 +359,39 @@ TEST_CASE("the factory DES PICC key: legacy authentication, FormatPICC, then an 
   REQUIRE(mifare_desfire_get_card_uid(s.tag, &uid) == 0);
   CHECK(std::string(uid) == kUid);
   std::free(uid);
+}
+
+// A finding for the gateway: libfreefare 0.4.0 calls abort() ("No room for CMAC!") when an
+// answer that must carry a CMAC comes short. Any card can send that, so whatever process runs
+// libfreefare against untrusted cards can be killed by one tap. This pins the behaviour down (in
+// a forked child) so the gateway side can guard against it.
+TEST_CASE("libfreefare 0.4.0 aborts on an answer without its CMAC", "[freefare]") {
+  Rig rig("h");
+  {
+    Session s(rig.emu.connstring());
+    personalise(s);
+  }
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::signal(SIGABRT, SIG_DFL);  // not Catch's handler: the parent judges how the child died
+    nfc_context* ctx = nullptr;
+    nfc_init(&ctx);
+    nfc_device* dev = ctx ? nfc_open(ctx, rig.emu.connstring().c_str()) : nullptr;
+    MifareTag* tags = dev ? freefare_get_tags(dev) : nullptr;
+    if (!tags || !tags[0] || mifare_desfire_connect(tags[0]) < 0) ::_exit(10);
+    Aid aid;
+    Key k1(kKey1);
+    if (mifare_desfire_select_application(tags[0], aid.a) < 0) ::_exit(11);
+    if (mifare_desfire_authenticate_aes(tags[0], 1, k1.k) < 0) ::_exit(12);
+    if (rig.emu.cmd("fault nomac") != "ok fault nomac") ::_exit(13);
+    std::uint8_t v = 0;
+    (void)mifare_desfire_get_key_version(tags[0], 1, &v);
+    ::_exit(0);  // not reached with libfreefare 0.4.0
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO("child status " << status);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
 }

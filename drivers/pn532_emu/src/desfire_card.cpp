@@ -1,6 +1,7 @@
 #include "labgate/drivers/pn532_emu/desfire_card.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "labgate/drivers/desfire/crypto.hpp"
 
@@ -194,10 +195,9 @@ Bytes DesfireCard::with_mac(Bytes payload) {
     m.push_back(st::kOk);
     session_->iv = df::desfire_cmac(session_->key, session_->iv, m);
     auto mac = df::desfire_truncate_mac(session_->iv);
-    if (corrupt_mac_) {
-      corrupt_mac_ = false;
-      mac[0] ^= 0x5A;
-    }
+    const MacFault fault = std::exchange(mac_fault_, MacFault::kNone);
+    if (fault == MacFault::kMissing) return payload;
+    if (fault == MacFault::kWrong) mac[0] ^= 0x5A;
     payload.insert(payload.end(), mac.begin(), mac.end());
   }
   return payload;
@@ -314,6 +314,8 @@ DesfireCard::Answer DesfireCard::execute(std::span<const std::uint8_t> c) {
       return get_card_uid(c);
     case 0x5C:
       return set_configuration(c);
+    case 0x5F:
+      return change_file_settings(c);
     default:
       return fail(st::kIllegalCommand);
   }
@@ -676,6 +678,34 @@ DesfireCard::Answer DesfireCard::delete_file(std::span<const std::uint8_t> c) {
   if (!app.files.count(c[1])) return fail(st::kFileNotFound);
   if (!master_or(app, kFreeCreateDelete)) return fail(st::kAuthenticationError);
   app.files.erase(c[1]);
+  return ok({});
+}
+
+DesfireCard::Answer DesfireCard::change_file_settings(std::span<const std::uint8_t> c) {
+  if (c.size() < 2) return fail(st::kLengthError);
+  if (selected_ == 0) return fail(st::kPermissionDenied);
+  auto it = current().files.find(c[1]);
+  if (it == current().files.end()) return fail(st::kFileNotFound);
+  File& f = it->second;
+  const std::uint8_t change = f.access & 0x0F;
+  Bytes settings;  // comm, access rights (2 bytes LE)
+  if (change == kFree) {
+    // Free change right: the new settings travel in clear (CMACed within a session).
+    if (auto e = start(c, 5)) return *e;
+    settings.assign(c.begin() + 2, c.end());
+  } else {
+    if (change == kNever) return fail(st::kPermissionDenied);
+    if (!authenticated_with(change)) return fail(st::kAuthenticationError);
+    if (c.size() != 2 + enciphered_length(3)) return fail(st::kLengthError);
+    auto plain = open_enciphered(c, 2, 3);
+    if (!plain) return fail(st::kIntegrityError);
+    settings = std::move(*plain);
+  }
+  if (settings[0] != kModePlain && settings[0] != kModeMaced && settings[0] != kModeEnciphered) {
+    return fail(st::kParameterError);
+  }
+  f.comm = settings[0];
+  f.access = static_cast<std::uint16_t>(settings[1] | settings[2] << 8);
   return ok({});
 }
 

@@ -353,7 +353,7 @@ struct Emulator::Impl {
     if (verb == "fault") {
       if (w.size() < 2)
         return "error usage: fault garbage|drop|badchecksum|stall <ms>|unplug|replug|leave <n>|"
-               "badmac|slow <ms>|none";
+               "badmac|nomac|slow <ms>|none";
       const std::string& f = w[1];
       if (f == "none") {
         fault = Fault::kNone;
@@ -384,11 +384,13 @@ struct Emulator::Impl {
         }
         return "ok fault " + f + " " + w[2];
       }
-      if (f == "badmac") {
+      if (f == "badmac" || f == "nomac") {
         if (!chip.card() || !chip.card()->desfire) return "error no DESFire card in the field";
-        chip.card()->desfire->corrupt_next_mac();
-        spdlog::warn("pn532-emu: FAULT the next DESFire CMAC is wrong");
-        return "ok fault badmac";
+        chip.card()->desfire->corrupt_next_mac(f == "badmac" ? DesfireCard::MacFault::kWrong
+                                                             : DesfireCard::MacFault::kMissing);
+        spdlog::warn("pn532-emu: FAULT the next DESFire CMAC is {}",
+                     f == "badmac" ? "wrong" : "left out");
+        return "ok fault " + f;
       }
       if (f == "stall") {
         char* end = nullptr;

@@ -2,7 +2,8 @@
 // A MIFARE DESFire EV1 card as NXP specifies it, byte-compatible with libfreefare 0.4.0: native
 // commands plain or ISO 7816 wrapped, AES authentication with EV1 CMAC secure messaging, legacy
 // DES/2K3DES authentication for the factory PICC master key, applications, keys and standard data
-// files in plain, MACed and enciphered communication, SetConfiguration (random ID, format
+// files in plain, MACed and enciphered communication with their access rights (read, write,
+// read&write, change: ChangeFileSettings), SetConfiguration (random ID, format
 // disable). No I/O and no clock: the chip feeds it one
 // command at a time. Every input, however malformed, gets a status code and never a crash.
 
@@ -66,8 +67,11 @@ class DesfireCard {
   /// wrapping gets SW 67 00.
   Bytes transceive(std::span<const std::uint8_t> frame);
 
-  /// Fault: the next answer that carries a CMAC carries a wrong one (its state stays correct).
-  void corrupt_next_mac() { corrupt_mac_ = true; }
+  /// What the mac faults do to the next answer that carries a CMAC.
+  enum class MacFault : std::uint8_t { kNone, kWrong, kMissing };
+  /// Fault: the next answer that carries a CMAC carries a wrong one (kWrong) or none at all
+  /// (kMissing); the card's own IV stays correct.
+  void corrupt_next_mac(MacFault f = MacFault::kWrong) { mac_fault_ = f; }
   /// AIDs of the applications on the card, in creation order of their numbers.
   std::vector<std::uint32_t> application_ids() const;
 
@@ -152,6 +156,7 @@ class DesfireCard {
   Answer get_file_settings(std::span<const std::uint8_t> c);
   Answer create_std_data_file(std::span<const std::uint8_t> c);
   Answer delete_file(std::span<const std::uint8_t> c);
+  Answer change_file_settings(std::span<const std::uint8_t> c);
   Answer read_data(std::span<const std::uint8_t> c);
   Answer write_data(std::span<const std::uint8_t> c);
   Answer finish_write();
@@ -172,7 +177,7 @@ class DesfireCard {
   std::optional<PendingAuth> pending_auth_;
   std::optional<PendingWrite> pending_write_;
   std::deque<Answer> queued_;  // further frames of a long answer, sent on 0xAF
-  bool corrupt_mac_{false};
+  MacFault mac_fault_{MacFault::kNone};
   bool format_disabled_{false};
 };
 

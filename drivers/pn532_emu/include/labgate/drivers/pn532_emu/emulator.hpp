@@ -16,6 +16,8 @@
 //   fault garbage|drop|badchecksum|stall <ms>|unplug|replug|none
 //   fault leave <n>   the card leaves the field after n more InDataExchange exchanges
 //   fault badmac      the next DESFire answer carrying a CMAC carries a wrong one
+//   fault nomac       the next DESFire answer carrying a CMAC comes without it (libfreefare
+//                     0.4.0 abort()s on that: "No room for CMAC!")
 //   fault slow <ms>   answers to card exchanges come ms late (until "fault none")
 //   delay on|off
 // Every reply is one line starting with "ok" or "error".
