@@ -395,3 +395,21 @@ TEST_CASE("libfreefare 0.4.0 aborts on an answer without its CMAC", "[freefare]"
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
 }
+
+// A second finding for the gateway: libfreefare 0.4.0's ReadData copies every byte the card
+// sends, in as many 0xAF frames as it likes, into the caller's buffer, whatever length was asked
+// for. A plain read needs no key, so any card can overflow a buffer sized for the request.
+TEST_CASE("libfreefare 0.4.0 ReadData writes past the requested length", "[freefare]") {
+  Rig rig("i");
+  Session s(rig.emu.connstring());
+  Aid aid;
+  REQUIRE(mifare_desfire_create_application_aes(s.tag, aid.a, 0x0F, 1) == 0);
+  REQUIRE(s.select() == 0);
+  const std::uint16_t free_read = MDAR(MDAR_FREE, MDAR_FREE, MDAR_FREE, MDAR_FREE);
+  REQUIRE(mifare_desfire_create_std_data_file(s.tag, 3, MDCM_PLAIN, free_read, 7) == 0);
+  REQUIRE(rig.emu.cmd("fault longread 300") == "ok fault longread 300");
+  std::vector<std::uint8_t> buf(4096, 0x00);
+  const ssize_t got = mifare_desfire_read_data_ex(s.tag, 3, 0, 7, buf.data(), MDCM_PLAIN);
+  CHECK(got == 7 + 300);  // asked for 7
+  CHECK(buf[7 + 299] == 0xA5);
+}

@@ -151,6 +151,8 @@ TEST_CASE("pn532-emu remembers DESFire cards by UID and takes the card faults", 
   CHECK(emu.execute("place desfire 04aabbccddeeff") == "ok placed");
   CHECK(emu.execute("fault badmac") == "ok fault badmac");
   CHECK(emu.execute("fault nomac") == "ok fault nomac");
+  CHECK(emu.execute("fault longread 64") == "ok fault longread 64");
+  CHECK(emu.execute("fault longread 0") == "error usage: fault longread <bytes>");
   CHECK(emu.execute("fault leave 3") == "ok fault leave 3");
   CHECK(emu.execute("fault slow 20") == "ok fault slow 20");
   CHECK(emu.execute("fault leave x") == "error usage: fault leave <exchanges>");

@@ -750,6 +750,7 @@ DesfireCard::Answer DesfireCard::read_data(std::span<const std::uint8_t> c) {
   if (offset + length > f.data.size()) return fail(st::kBoundaryError);
   Bytes data(f.data.begin() + static_cast<std::ptrdiff_t>(offset),
              f.data.begin() + static_cast<std::ptrdiff_t>(offset + length));
+  data.resize(data.size() + std::exchange(oversize_read_, 0), 0xA5);
   if (*mode == kModeEnciphered) return ok_enciphered(std::move(data));
   return ok(std::move(data));
 }

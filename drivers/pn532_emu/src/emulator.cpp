@@ -353,7 +353,7 @@ struct Emulator::Impl {
     if (verb == "fault") {
       if (w.size() < 2)
         return "error usage: fault garbage|drop|badchecksum|stall <ms>|unplug|replug|leave <n>|"
-               "badmac|nomac|slow <ms>|none";
+               "badmac|nomac|longread <bytes>|slow <ms>|none";
       const std::string& f = w[1];
       if (f == "none") {
         fault = Fault::kNone;
@@ -367,6 +367,16 @@ struct Emulator::Impl {
         fault = f == "garbage" ? Fault::kGarbage : f == "drop" ? Fault::kDrop : Fault::kBadChecksum;
         spdlog::warn("pn532-emu: FAULT {} on every response until 'fault none'", f);
         return "ok fault " + f;
+      }
+      if (f == "longread") {
+        char* end = nullptr;
+        long n = w.size() == 3 ? std::strtol(w[2].c_str(), &end, 10) : -1;
+        if (n <= 0 || end == nullptr || *end != '\0' || n > 65'536)
+          return "error usage: fault longread <bytes>";
+        if (!chip.card() || !chip.card()->desfire) return "error no DESFire card in the field";
+        chip.card()->desfire->oversize_next_read(static_cast<std::size_t>(n));
+        spdlog::warn("pn532-emu: FAULT the next DESFire ReadData answer is {} bytes too long", n);
+        return "ok fault longread " + w[2];
       }
       if (f == "leave" || f == "slow") {
         char* end = nullptr;

@@ -72,6 +72,9 @@ class DesfireCard {
   /// Fault: the next answer that carries a CMAC carries a wrong one (kWrong) or none at all
   /// (kMissing); the card's own IV stays correct.
   void corrupt_next_mac(MacFault f = MacFault::kWrong) { mac_fault_ = f; }
+  /// Fault: the next successful ReadData answer carries `extra` more bytes than asked for, in
+  /// further 0xAF frames (libfreefare 0.4.0 copies them all into the caller's buffer).
+  void oversize_next_read(std::size_t extra) { oversize_read_ = extra; }
   /// AIDs of the applications on the card, in creation order of their numbers.
   std::vector<std::uint32_t> application_ids() const;
 
@@ -178,6 +181,7 @@ class DesfireCard {
   std::optional<PendingWrite> pending_write_;
   std::deque<Answer> queued_;  // further frames of a long answer, sent on 0xAF
   MacFault mac_fault_{MacFault::kNone};
+  std::size_t oversize_read_{0};
   bool format_disabled_{false};
 };
 

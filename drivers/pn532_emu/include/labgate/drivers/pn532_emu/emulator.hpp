@@ -18,6 +18,8 @@
 //   fault badmac      the next DESFire answer carrying a CMAC carries a wrong one
 //   fault nomac       the next DESFire answer carrying a CMAC comes without it (libfreefare
 //                     0.4.0 abort()s on that: "No room for CMAC!")
+//   fault longread <bytes>  the next DESFire ReadData answer is that many bytes longer than
+//                     asked (libfreefare 0.4.0 writes them all into the caller's buffer)
 //   fault slow <ms>   answers to card exchanges come ms late (until "fault none")
 //   delay on|off
 // Every reply is one line starting with "ok" or "error".
