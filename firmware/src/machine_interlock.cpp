@@ -267,7 +267,8 @@ MachineEffects MachineInterlock::begin(Millis& now) {
 }
 
 void MachineInterlock::finish(MachineEffects& fx) {
-  // An input can make a deadline due at once (a session resumed past its maximum duration).
+  // No input should leave a deadline already due (a resume past the maximum is refused); this pass
+  // keeps the outputs true if one ever did.
   advance(last_now_, fx);
   fx.state = state_;
   fx.relay = relay();

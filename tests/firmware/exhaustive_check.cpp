@@ -10,7 +10,8 @@
 // built from the inputs alone; a violation prints the shortest input trace that reproduces it.
 //
 // Usage: labgate_firmware_exhaustive [--scale N] [--quick] [--only door|machine]
-//   --scale N  multiplies every timing constant by N (a longer run; the orderings stay the same)
+//   --scale N  multiplies every base timing constant (1-3 ms) by N; default 2, more is a longer run
+//              of the same orderings
 //   --quick    a smaller lattice for slow builds (sanitizers); see machine_lattice below
 //   --full-key keys machine states on every field, dead ones included (slower, same verdict)
 //   --verbose  prints states and time per config
@@ -806,7 +807,11 @@ bool explore(const typename Sys::Config& cfg, Stats& stats) {
 }
 
 struct Options {
-  std::int64_t scale{1};
+  // Scale 2: every window between two distinct deadlines holds at least one integer reading
+  // strictly inside it besides the -1/0/+1 readings at its ends (see firmware/README.md). At scale
+  // 1 a card removed 1 ms before the maximum with grace 2 leaves no reading between the maximum
+  // and the Grace end, so a resume after the maximum could not even be tried.
+  std::int64_t scale{2};
   bool quick{false};
   std::string only;
   bool verbose{false};
