@@ -149,12 +149,16 @@ const char* to_string(MachineEventKind k) {
       return "grace_started";
     case MachineEventKind::kTrap:
       return "trap";
-    case MachineEventKind::kBusySensorAlarm:
-      return "busy_sensor_alarm";
-    case MachineEventKind::kBusyHoldLimit:
+  }
+  return "unknown";
+}
+
+const char* to_string(MachineAlarmKind k) {
+  switch (k) {
+    case MachineAlarmKind::kBusySensor:
+      return "busy_sensor";
+    case MachineAlarmKind::kBusyHoldLimit:
       return "busy_hold_limit";
-    case MachineEventKind::kBusyAlarmCleared:
-      return "busy_alarm_cleared";
   }
   return "unknown";
 }
@@ -307,9 +311,7 @@ void MachineInterlock::advance(Millis now, MachineEffects& fx) {
       const std::optional<Millis> hold = hold_deadline();
       if (!hold || now < *hold) return;
       // A job this long, or a busy input stuck high: nobody is at the machine, so power goes off.
-      fx.events.push_back(
-          {MachineEventKind::kBusyHoldLimit, last_member_, *hold, hold_since_, EndReason::kTapOff});
-      busy_alarm_ = true;
+      raise_busy_alarm(MachineAlarmKind::kBusyHoldLimit, last_member_, *hold, fx);
       settle(*hold, fx);
     } else {
       return;
@@ -388,6 +390,13 @@ void MachineInterlock::resume(Millis now, MachineEffects& fx) {
   change_state(MachineState::kInUse, now, fx);
 }
 
+void MachineInterlock::raise_busy_alarm(MachineAlarmKind kind, std::int64_t member, Millis at,
+                                        MachineEffects& fx) {
+  busy_alarm_ = true;
+  busy_alarm_kind_ = kind;
+  fx.alarms.push_back({kind, true, member, at});
+}
+
 void MachineInterlock::after_use(Millis at, MachineEffects& fx) {
   if (busy_trusted()) {
     hold_since_ = at;
@@ -431,9 +440,7 @@ MachineEffects MachineInterlock::grant(std::int64_t member, Millis now) noexcept
       if (state_ == MachineState::kIdle && busy_trusted()) {
         // Nothing runs on an idle machine, so a busy input already high is a stuck sensor: it
         // must not hold power once this member leaves.
-        busy_alarm_ = true;
-        fx.events.push_back(
-            {MachineEventKind::kBusySensorAlarm, member, now, now, EndReason::kTapOff});
+        raise_busy_alarm(MachineAlarmKind::kBusySensor, member, now, fx);
       }
       change_state(MachineState::kInUse, now, fx);
       break;
@@ -514,8 +521,7 @@ MachineEffects MachineInterlock::busy(bool active, Millis now) noexcept {
     // Seen low again: the sensor works, and its next rise is a real job.
     busy_alarm_ = false;
     fx.result = InputResult::kAccepted;
-    fx.events.push_back({MachineEventKind::kBusyAlarmCleared, session_ ? member_ : last_member_,
-                         now, now, EndReason::kTapOff});
+    fx.alarms.push_back({busy_alarm_kind_, false, session_ ? member_ : last_member_, now});
   }
   switch (state_) {
     case MachineState::kInUse:

@@ -138,6 +138,7 @@ struct MachineInterlockTestPeer {
     k.add(m.last_member_);
     k.add(m.busy_);
     k.add(m.busy_alarm_);
+    k.en(m.busy_alarm_kind_);
     if (full || m.state_ == MachineState::kBusyHold) k.time(m.hold_since_, c.busy_hold_max);
     k.add(m.fire_active_);
     k.add(m.fault_active_);
@@ -426,6 +427,7 @@ struct MachineRef {
   Millis hold_start{0};
   Millis hold_session_start{0};
   bool busy_alarm{false};
+  MachineAlarmKind busy_alarm_kind{MachineAlarmKind::kBusySensor};
 };
 
 struct MachineSys {
@@ -587,21 +589,21 @@ struct MachineSys {
         case MachineEventKind::kGraceStarted:
           v.require(r.session && e.member == r.member, "I11 Grace belongs to the open session");
           break;
-        case MachineEventKind::kBusySensorAlarm:
-        case MachineEventKind::kBusyHoldLimit:
-          v.require(!r.busy_alarm, "I9 alarms raise and clear in pairs");
-          r.busy_alarm = true;
-          break;
-        case MachineEventKind::kBusyAlarmCleared:
-          v.require(r.busy_alarm, "I9 alarms raise and clear in pairs");
-          r.busy_alarm = false;
-          break;
         case MachineEventKind::kTrap:
           v.require(false, "I10 no trap state");
           break;
         case MachineEventKind::kSessionEnded:
           break;
       }
+    }
+    last = prev_now;
+    for (const MachineAlarm& a : fx.alarms) {
+      v.require(a.at >= last && a.at <= t, "I8 alarms are in time order");
+      last = a.at;
+      v.require(a.raised != r.busy_alarm && (a.raised || a.kind == r.busy_alarm_kind),
+                "I9 alarms raise and clear in pairs");
+      r.busy_alarm = a.raised;
+      r.busy_alarm_kind = a.kind;
     }
     for (const auto& tr : fx.transitions) {
       if (tr.from == MachineState::kIdle && tr.to == MachineState::kInUse && busy_before) {
@@ -679,6 +681,7 @@ struct MachineSys {
       bits = bits * 2 + b;
     }
     k.add(bits);
+    k.en(r.busy_alarm_kind);
     const Millis session = cfg.max_session + cfg.grace;
     if (r.session) {
       k.add(r.member);

@@ -23,8 +23,8 @@
 //    resumes either, even in a Grace that card removal or the idle timeout started earlier.
 // Tap-off ends a session at once without Grace. Lockout, fire alarm and fault cut the relay at
 // once. After the session, the relay stays on in kBusyHold while the busy input is active, for at
-// most busy_hold_max (then kBusyHoldLimit, relay off). A busy input already high when a session
-// starts from kIdle raises kBusySensorAlarm and holds no power until it has been seen low.
+// most busy_hold_max (then the kBusyHoldLimit alarm, relay off). A busy input already high when a
+// session starts from kIdle raises the kBusySensor alarm and holds no power until it is seen low.
 //
 // Priority of conditions when one clears: fire alarm > fault > lockout > staff confirmation
 // pending (after a fire alarm or at boot) > check-off pending > idle.
@@ -111,16 +111,27 @@ enum class MachineEventKind {
   kSessionResumed,  ///< the member came back during Grace; the session continues
   kGraceStarted,    ///< the session is ending; `reason` says why, `at` when the cause occurred
   kTrap,            ///< the controller found itself in an impossible state
-  /// Alarm raised: the busy input was already high when a session started from kIdle. Until it
-  /// is seen low it counts as stuck: it neither holds power after the session nor keeps the
-  /// session from idling out. `member` is the new session's member.
-  kBusySensorAlarm,
-  /// Alarm raised: kBusyHold reached busy_hold_max and the relay was cut. `at` is the limit,
-  /// `started_at` when the hold began, `member` the previous session's member.
+};
+
+/// Why the busy input is under suspicion. While it is, the busy input neither holds power after a
+/// session nor keeps a session from idling out; it clears when the input is seen low.
+enum class MachineAlarmKind {
+  /// The busy input was already high when a session started from kIdle (nothing runs on an idle
+  /// machine, so the sensor is presumed stuck).
+  kBusySensor,
+  /// kBusyHold reached busy_hold_max; the relay was cut.
   kBusyHoldLimit,
-  /// The busy alarm (either kind) cleared: the busy input went low. `member` is the running
-  /// session's member, else the previous session's.
-  kBusyAlarmCleared,
+};
+
+/// An alarm raised or cleared. Alarms come in pairs: one raise, then one clear of the same kind.
+/// Kept apart from MachineEvent so that code switching over event kinds is not affected.
+struct MachineAlarm {
+  MachineAlarmKind kind{MachineAlarmKind::kBusySensor};
+  bool raised{true};       ///< true: raised; false: cleared (the busy input went low)
+  std::int64_t member{0};  ///< the running session's member, else the previous session's
+  Millis at{};             ///< when it was raised (for kBusyHoldLimit: the limit) or cleared
+
+  friend bool operator==(const MachineAlarm&, const MachineAlarm&) = default;
 };
 
 /// One machine event.
@@ -144,6 +155,7 @@ struct MachineEffects {
   bool warning_beep{false};                              ///< sound one Grace warning beep now
   FixedVector<MachineEvent, 6> events;                   ///< events to record, in order
   FixedVector<Transition<MachineState>, 6> transitions;  ///< state changes, in order
+  FixedVector<MachineAlarm, 2> alarms;                   ///< alarms raised/cleared, in order
 
   friend bool operator==(const MachineEffects&, const MachineEffects&) = default;
 };
@@ -160,6 +172,8 @@ const char* to_string(OutOfServiceReason r);
 const char* to_string(EndReason r);
 /// Stable lowercase name ("session_started", "session_ended", ...).
 const char* to_string(MachineEventKind k);
+/// Stable lowercase name ("busy_sensor", "busy_hold_limit").
+const char* to_string(MachineAlarmKind k);
 
 struct MachineInterlockTestPeer;
 
@@ -233,6 +247,7 @@ class MachineInterlock {
   void end_session(EndReason reason, Millis end_at, MachineEffects& fx);
   void end_session_at_once(EndReason reason, Millis now, MachineEffects& fx);
   void resume(Millis now, MachineEffects& fx);
+  void raise_busy_alarm(MachineAlarmKind kind, std::int64_t member, Millis at, MachineEffects& fx);
   void after_use(Millis now, MachineEffects& fx);
   std::optional<Millis> idle_deadline() const;
   std::optional<Millis> max_deadline() const;
@@ -261,7 +276,8 @@ class MachineInterlock {
   std::int64_t last_member_{0};  // member of the session that led into kBusyHold
   bool busy_{false};
   bool busy_alarm_{false};  // the busy input is suspect until it is seen low
-  Millis hold_since_{0};    // when kBusyHold began
+  MachineAlarmKind busy_alarm_kind_{MachineAlarmKind::kBusySensor};
+  Millis hold_since_{0};  // when kBusyHold began
   bool fire_active_{false};
   bool fault_active_{false};
   OutOfServiceReason lockout_{OutOfServiceReason::kNone};
