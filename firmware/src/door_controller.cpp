@@ -265,7 +265,7 @@ void DoorController::change_state(DoorState to, Millis at, DoorEffects& fx) {
 
 void DoorController::settle(Millis at, DoorEffects& fx) {
   DoorState to;
-  if (fire_active_ && config_.egress) {
+  if (fire_active_ && config_.fire_release) {
     to = DoorState::kFireRelease;
   } else if (fault_active_ || config_error_ != DoorConfigError::kNone) {
     to = DoorState::kFault;
@@ -387,7 +387,7 @@ DoorEffects DoorController::fire_alarm(bool active, Millis now) noexcept {
     return fx;
   }
   fire_active_ = active;
-  if (config_.egress) {
+  if (config_.fire_release) {
     fx.result = InputResult::kAccepted;
     fx.events.push_back(active ? DoorEvent::kFireReleaseOn : DoorEvent::kFireReleaseOff);
     settle(now, fx);

@@ -39,6 +39,7 @@ MachineConfigError validate(const MachineConfig& config) {
   if (config.warn_interval <= Millis{0}) return MachineConfigError::kWarnIntervalNotPositive;
   if (config.idle_timeout < Millis{0}) return MachineConfigError::kNegativeIdleTimeout;
   if (config.max_session < Millis{0}) return MachineConfigError::kNegativeMaxSession;
+  if (config.busy_hold_max < Millis{0}) return MachineConfigError::kNegativeBusyHoldMax;
   return MachineConfigError::kNone;
 }
 
@@ -66,6 +67,8 @@ const char* to_string(MachineConfigError e) {
       return "negative_idle_timeout";
     case MachineConfigError::kNegativeMaxSession:
       return "negative_max_session";
+    case MachineConfigError::kNegativeBusyHoldMax:
+      return "negative_busy_hold_max";
   }
   return "unknown";
 }
@@ -150,6 +153,16 @@ const char* to_string(MachineEventKind k) {
   return "unknown";
 }
 
+const char* to_string(MachineAlarmKind k) {
+  switch (k) {
+    case MachineAlarmKind::kBusySensor:
+      return "busy_sensor";
+    case MachineAlarmKind::kBusyHoldLimit:
+      return "busy_hold_limit";
+  }
+  return "unknown";
+}
+
 MachineInterlock::MachineInterlock(const MachineConfig& config, Millis now) noexcept
     : config_(config), config_error_(validate(config)), last_now_(now) {
   if (config_error_ != MachineConfigError::kNone) {
@@ -206,8 +219,22 @@ Indicator MachineInterlock::indicator() const {
   return Indicator::kFault;
 }
 
+bool MachineInterlock::busy_trusted() const {
+  return config_.has_busy_input && busy_ && !busy_alarm_;
+}
+
+bool MachineInterlock::max_passed(Millis now) const {
+  return config_.max_session != Millis{0} && started_at_ + config_.max_session <= now;
+}
+
+bool MachineInterlock::may_resume(Millis now) const {
+  return state_ == MachineState::kGrace && grace_reason_ != EndReason::kMaxDuration &&
+         !max_passed(now);
+}
+
 std::optional<Millis> MachineInterlock::idle_deadline() const {
-  if (state_ != MachineState::kInUse || config_.idle_timeout == Millis{0} || busy_) {
+  // A busy input under suspicion does not keep a session alive.
+  if (state_ != MachineState::kInUse || config_.idle_timeout == Millis{0} || busy_trusted()) {
     return std::nullopt;
   }
   return last_activity_ + config_.idle_timeout;
@@ -218,10 +245,16 @@ std::optional<Millis> MachineInterlock::max_deadline() const {
   return started_at_ + config_.max_session;
 }
 
+std::optional<Millis> MachineInterlock::hold_deadline() const {
+  if (state_ != MachineState::kBusyHold || config_.busy_hold_max == Millis{0}) return std::nullopt;
+  return hold_since_ + config_.busy_hold_max;
+}
+
 std::optional<Millis> MachineInterlock::next_deadline() const {
   if (state_ == MachineState::kGrace) {
     return next_beep_ < grace_until_ ? next_beep_ : grace_until_;
   }
+  if (state_ == MachineState::kBusyHold) return hold_deadline();
   const std::optional<Millis> idle = idle_deadline();
   const std::optional<Millis> max = max_deadline();
   if (idle && max) return *idle < *max ? *idle : *max;
@@ -238,7 +271,8 @@ MachineEffects MachineInterlock::begin(Millis& now) {
 }
 
 void MachineInterlock::finish(MachineEffects& fx) {
-  // An input can make a deadline due at once (a session resumed past its maximum duration).
+  // No input should leave a deadline already due (a resume past the maximum is refused); this pass
+  // keeps the outputs true if one ever did.
   advance(last_now_, fx);
   fx.state = state_;
   fx.relay = relay();
@@ -273,6 +307,12 @@ void MachineInterlock::advance(Millis now, MachineEffects& fx) {
       } else {
         return;
       }
+    } else if (state_ == MachineState::kBusyHold) {
+      const std::optional<Millis> hold = hold_deadline();
+      if (!hold || now < *hold) return;
+      // A job this long, or a busy input stuck high: nobody is at the machine, so power goes off.
+      raise_busy_alarm(MachineAlarmKind::kBusyHoldLimit, last_member_, *hold, fx);
+      settle(*hold, fx);
     } else {
       return;
     }
@@ -350,8 +390,16 @@ void MachineInterlock::resume(Millis now, MachineEffects& fx) {
   change_state(MachineState::kInUse, now, fx);
 }
 
+void MachineInterlock::raise_busy_alarm(MachineAlarmKind kind, std::int64_t member, Millis at,
+                                        MachineEffects& fx) {
+  busy_alarm_ = true;
+  busy_alarm_kind_ = kind;
+  fx.alarms.push_back({kind, true, member, at});
+}
+
 void MachineInterlock::after_use(Millis at, MachineEffects& fx) {
-  if (config_.has_busy_input && busy_) {
+  if (busy_trusted()) {
+    hold_since_ = at;
     change_state(MachineState::kBusyHold, at, fx);
   } else {
     settle(at, fx);
@@ -389,6 +437,11 @@ MachineEffects MachineInterlock::grant(std::int64_t member, Millis now) noexcept
       card_present_ = config_.mode == SessionMode::kCardStays;
       fx.events.push_back(
           {MachineEventKind::kSessionStarted, member, now, now, EndReason::kTapOff});
+      if (state_ == MachineState::kIdle && busy_trusted()) {
+        // Nothing runs on an idle machine, so a busy input already high is a stuck sensor: it
+        // must not hold power once this member leaves.
+        raise_busy_alarm(MachineAlarmKind::kBusySensor, member, now, fx);
+      }
       change_state(MachineState::kInUse, now, fx);
       break;
     case MachineState::kInUse:
@@ -403,7 +456,8 @@ MachineEffects MachineInterlock::grant(std::int64_t member, Millis now) noexcept
     case MachineState::kGrace:
       if (member != member_) {
         fx.result = InputResult::kMachineInUse;
-      } else if (grace_reason_ == EndReason::kMaxDuration) {
+      } else if (!may_resume(now)) {
+        // The maximum duration ended the session, or passed while Grace ran: nothing resumes.
         fx.result = InputResult::kUnavailable;
       } else {
         card_present_ = config_.mode == SessionMode::kCardStays;
@@ -463,13 +517,19 @@ MachineEffects MachineInterlock::busy(bool active, Millis now) noexcept {
   }
   // The flag is tracked in every state: it decides later whether power may be cut.
   busy_ = active;
+  if (!active && busy_alarm_) {
+    // Seen low again: the sensor works, and its next rise is a real job.
+    busy_alarm_ = false;
+    fx.result = InputResult::kAccepted;
+    fx.alarms.push_back({busy_alarm_kind_, false, session_ ? member_ : last_member_, now});
+  }
   switch (state_) {
     case MachineState::kInUse:
       last_activity_ = now;
       fx.result = InputResult::kAccepted;
       break;
     case MachineState::kGrace:
-      if (active && grace_reason_ == EndReason::kIdleTimeout &&
+      if (active && grace_reason_ == EndReason::kIdleTimeout && may_resume(now) &&
           (card_present_ || config_.mode == SessionMode::kTapOnTapOff)) {
         fx.result = InputResult::kAccepted;
         resume(now, fx);
@@ -498,7 +558,7 @@ MachineEffects MachineInterlock::activity(Millis now) noexcept {
   if (state_ == MachineState::kInUse) {
     last_activity_ = now;
     fx.result = InputResult::kAccepted;
-  } else if (state_ == MachineState::kGrace && grace_reason_ == EndReason::kIdleTimeout &&
+  } else if (grace_reason_ == EndReason::kIdleTimeout && may_resume(now) &&
              (card_present_ || config_.mode == SessionMode::kTapOnTapOff)) {
     fx.result = InputResult::kAccepted;
     resume(now, fx);

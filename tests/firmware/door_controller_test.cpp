@@ -549,15 +549,35 @@ TEST_CASE("a pulse that outlives the fire alarm leaves the door unlocked",
   CHECK(o.tick(ms(32000)).state == S::kHeldOpen);
 }
 
-TEST_CASE("a non-egress door ignores the fire alarm", "[firmware][door][fire]") {
+// Issue 20, 2f: this case used `egress = false` to say "no fire release"; that key is the exit
+// reader's policy. The assertions are unchanged; the door now opts out with fire_release.
+TEST_CASE("a door without fire release ignores the fire alarm", "[firmware][door][fire]") {
   DoorConfig c = secure();
-  c.egress = false;
+  c.fire_release = false;
   DoorController d{c};
   auto fx = d.fire_alarm(true, ms(0));
   require_ignored(fx, d, false);
   CHECK(d.state() == S::kLocked);
   CHECK(d.fire_active());
   CHECK(d.grant(ms(10)).state == S::kUnlocked);
+}
+
+TEST_CASE("a door whose exit reader checks plans still releases on fire",
+          "[firmware][door][fire]") {
+  // An escape-route door with egress = false (the exit reader checks plans like an entry reader)
+  // stayed locked in a fire alarm before fire release had its own flag.
+  for (FailMode mode : {FailMode::kSecure, FailMode::kSafe}) {
+    DoorConfig c;
+    c.fail_mode = mode;
+    c.egress = false;
+    DoorController d{c};
+    auto fx = d.fire_alarm(true, ms(0));
+    CHECK(fx.result == InputResult::kAccepted);
+    CHECK(fx.state == S::kFireRelease);
+    CHECK(fx.strike_release);
+    CHECK(list(fx.events) == std::vector<E>{E::kFireReleaseOn});
+  }
+  CHECK(DoorConfig{}.fire_release);
 }
 
 TEST_CASE("fault follows the fail mode", "[firmware][door][fault]") {

@@ -26,6 +26,8 @@ using K = MachineEventKind;
 using R = EndReason;
 using T = Transition<MachineState>;
 using Ev = MachineEvent;
+using AK = MachineAlarmKind;
+using Al = MachineAlarm;
 
 constexpr std::int64_t kAlice = 7;
 constexpr std::int64_t kBob = 8;
@@ -398,17 +400,21 @@ TEST_CASE("maximum duration wins a tie with the idle timeout", "[firmware][machi
   CHECK(list(fx.events) == std::vector<Ev>{grace(kAlice, ms(60000), ms(0), R::kMaxDuration)});
 }
 
-TEST_CASE("a session resumed past its maximum ends at the maximum", "[firmware][machine]") {
+// Issue 20, 2a changed this case: the old code resumed at 25000 and then stamped a Grace for the
+// maximum at 20000, earlier than the resume. The maximum passed during Grace: no resume.
+TEST_CASE("a card back in grace after the maximum is refused", "[firmware][machine]") {
   MachineConfig c = card_config();
   c.max_session = ms(20000);
   MachineInterlock m = ready(c);
   m.grant(kAlice, ms(0));
   m.card_removed(ms(10000));
   auto fx = m.grant(kAlice, ms(25000));
+  CHECK(fx.result == InputResult::kUnavailable);
   CHECK(fx.state == S::kGrace);
-  REQUIRE(fx.events.size() == 2);
-  CHECK(fx.events[0].kind == K::kSessionResumed);
-  CHECK(fx.events[1] == grace(kAlice, ms(20000), ms(0), R::kMaxDuration));
+  CHECK(fx.events.empty());
+  fx = m.tick(ms(40000));
+  CHECK(fx.state == S::kIdle);
+  CHECK(list(fx.events) == std::vector<Ev>{ended(kAlice, ms(10000), ms(0), R::kCardRemoved)});
 }
 
 TEST_CASE("tap on, tap off", "[firmware][machine][tap]") {
@@ -811,4 +817,174 @@ TEST_CASE("machine enums have stable distinct names", "[firmware][machine]") {
   CHECK(std::string(to_string(static_cast<SessionMode>(99))) == "unknown");
   CHECK(std::string(to_string(static_cast<OutOfServiceReason>(99))) == "unknown");
   CHECK(std::string(to_string(static_cast<MachineConfigError>(99))) == "unknown");
+}
+
+// Issue 20, 2a: an input that arrives after a deadline passed, with no tick in between, must see
+// the state that deadline left behind. Max passing during Grace forbids a resume.
+TEST_CASE("a card back after the maximum passed in grace does not resume", "[firmware][machine]") {
+  MachineConfig c = card_config();
+  c.grace = ms(3);
+  c.max_session = ms(4);
+  MachineInterlock m = ready(c);
+  m.grant(kAlice, ms(0));
+  auto fx = m.card_removed(ms(3));
+  CHECK(list(fx.events) == std::vector<Ev>{grace(kAlice, ms(3), ms(0), R::kCardRemoved)});
+  fx = m.grant(kAlice, ms(5));
+  CHECK(fx.result == InputResult::kUnavailable);
+  CHECK(fx.feedback == Feedback::kDenied);
+  CHECK(fx.state == S::kGrace);
+  CHECK(fx.events.empty());
+  CHECK(fx.transitions.empty());
+  fx = m.tick(ms(6));
+  CHECK(fx.state == S::kIdle);
+  CHECK_FALSE(fx.relay);
+  CHECK(list(fx.events) == std::vector<Ev>{ended(kAlice, ms(3), ms(0), R::kCardRemoved)});
+}
+
+TEST_CASE("tap mode: activity after the maximum passed in an idle grace does not resume",
+          "[firmware][machine][tap]") {
+  MachineConfig c = tap_config();
+  c.grace = ms(3);
+  c.idle_timeout = ms(4);
+  c.max_session = ms(6);
+  MachineInterlock m = ready(c);
+  m.grant(kAlice, ms(0));
+  CHECK(m.grant(kAlice, ms(1)).result == InputResult::kAccepted);
+  // Idle deadline at 5 (Grace until 8), maximum at 6: the grant at 7 comes after both.
+  auto fx = m.grant(kAlice, ms(7));
+  CHECK(fx.result == InputResult::kUnavailable);
+  CHECK(fx.feedback == Feedback::kDenied);
+  CHECK(fx.state == S::kGrace);
+  CHECK(list(fx.events) == std::vector<Ev>{grace(kAlice, ms(5), ms(0), R::kIdleTimeout)});
+  CHECK(list(fx.transitions) == std::vector<T>{{S::kInUse, S::kGrace, ms(5)}});
+  require_ignored(m.activity(ms(7)), m, true);
+  fx = m.tick(ms(8));
+  CHECK(fx.state == S::kIdle);
+  CHECK(list(fx.events) == std::vector<Ev>{ended(kAlice, ms(5), ms(0), R::kIdleTimeout)});
+}
+
+TEST_CASE("a grant one millisecond before the maximum still resumes", "[firmware][machine]") {
+  MachineConfig c = card_config();
+  c.grace = ms(3);
+  c.max_session = ms(4);
+  MachineInterlock m = ready(c);
+  m.grant(kAlice, ms(0));
+  m.card_removed(ms(2));
+  auto fx = m.grant(kAlice, ms(3));
+  CHECK(fx.state == S::kInUse);
+  CHECK(fx.feedback == Feedback::kGranted);
+  fx = m.tick(ms(4));
+  CHECK(list(fx.events) == std::vector<Ev>{grace(kAlice, ms(4), ms(0), R::kMaxDuration)});
+}
+
+namespace {
+
+// Tap mode with a busy input and a hold limit: Alice's session ran from 0, her job started at
+// `busy_at`, and she tapped off at `off_at`, leaving the machine in kBusyHold.
+MachineInterlock busy_hold_after_alice(Millis hold_max, Millis busy_at, Millis off_at) {
+  MachineConfig c = tap_config();
+  c.has_busy_input = true;
+  c.busy_hold_max = hold_max;
+  MachineInterlock m = ready(c);
+  m.grant(kAlice, ms(0));
+  m.busy(true, busy_at);
+  m.tap_off(kAlice, off_at);
+  return m;
+}
+
+}  // namespace
+
+// Issue 20, 2d: a busy input stuck high must not hold power for ever.
+TEST_CASE("busy hold ends at its configured maximum", "[firmware][machine][busy]") {
+  MachineInterlock m = busy_hold_after_alice(ms(60000), ms(1000), ms(5000));
+  CHECK(m.state() == S::kBusyHold);
+  CHECK(m.next_deadline() == ms(65000));
+  require_ignored(m.tick(ms(64999)), m, true);
+  auto fx = m.tick(ms(65000));
+  CHECK(fx.result == InputResult::kAccepted);
+  CHECK(fx.state == S::kIdle);
+  CHECK_FALSE(fx.relay);
+  CHECK(fx.events.empty());
+  CHECK(list(fx.alarms) == std::vector<Al>{{AK::kBusyHoldLimit, true, kAlice, ms(65000)}});
+  CHECK(list(fx.transitions) == std::vector<T>{{S::kBusyHold, S::kIdle, ms(65000)}});
+
+  SECTION("the alarm clears when the busy input falls") {
+    fx = m.busy(false, ms(70000));
+    CHECK(fx.result == InputResult::kAccepted);
+    CHECK(list(fx.alarms) == std::vector<Al>{{AK::kBusyHoldLimit, false, kAlice, ms(70000)}});
+  }
+  SECTION("the stuck input holds no power after the next session") {
+    fx = m.grant(kBob, ms(70000));
+    CHECK(fx.state == S::kInUse);
+    CHECK(list(fx.events) == std::vector<Ev>{started(kBob, ms(70000))});
+    CHECK(fx.alarms.empty());  // the alarm is already up
+    fx = m.tap_off(kBob, ms(71000));
+    CHECK(fx.state == S::kIdle);
+    CHECK_FALSE(fx.relay);
+  }
+}
+
+TEST_CASE("an input after the busy hold limit is handled after the limit",
+          "[firmware][machine][busy]") {
+  MachineInterlock m = busy_hold_after_alice(ms(100), ms(10), ms(20));
+  // Alice comes back after the limit: the hold is over, so she starts from Idle with the input
+  // still high (a stuck sensor now), and the grant reports the limit first.
+  auto fx = m.grant(kAlice, ms(500));
+  CHECK(fx.state == S::kInUse);
+  CHECK(list(fx.alarms) == std::vector<Al>{{AK::kBusyHoldLimit, true, kAlice, ms(120)}});
+  CHECK(list(fx.events) == std::vector<Ev>{started(kAlice, ms(500))});
+  CHECK(list(fx.transitions) ==
+        std::vector<T>{{S::kBusyHold, S::kIdle, ms(120)}, {S::kIdle, S::kInUse, ms(500)}});
+}
+
+TEST_CASE("a busy input already high at session start raises an alarm and holds no power",
+          "[firmware][machine][busy]") {
+  MachineConfig c = tap_config();
+  c.has_busy_input = true;
+  c.idle_timeout = ms(60000);
+  MachineInterlock m = ready(c);
+  CHECK(m.busy(true, ms(100)).result == InputResult::kIgnored);
+  auto fx = m.grant(kAlice, ms(1000));
+  CHECK(fx.state == S::kInUse);
+  CHECK(fx.relay);
+  CHECK(list(fx.events) == std::vector<Ev>{started(kAlice, ms(1000))});
+  CHECK(list(fx.alarms) == std::vector<Al>{{AK::kBusySensor, true, kAlice, ms(1000)}});
+  // A suspect input does not keep the session from idling out.
+  CHECK(m.next_deadline() == ms(61000));
+
+  SECTION("tap-off cuts the power") {
+    fx = m.tap_off(kAlice, ms(5000));
+    CHECK(fx.state == S::kIdle);
+    CHECK_FALSE(fx.relay);
+    CHECK(list(fx.events) == std::vector<Ev>{ended(kAlice, ms(5000), ms(1000), R::kTapOff)});
+  }
+  SECTION("once seen low, the next rise is a real job that holds power") {
+    fx = m.busy(false, ms(2000));
+    CHECK(list(fx.alarms) == std::vector<Al>{{AK::kBusySensor, false, kAlice, ms(2000)}});
+    m.busy(true, ms(3000));
+    CHECK(m.next_deadline() == std::nullopt);
+    CHECK(m.tap_off(kAlice, ms(5000)).state == S::kBusyHold);
+  }
+}
+
+TEST_CASE("the previous member resumes from busy hold without a sensor alarm",
+          "[firmware][machine][busy]") {
+  MachineInterlock m = busy_hold_after_alice(ms(60000), ms(1000), ms(2000));
+  auto fx = m.grant(kAlice, ms(3000));
+  CHECK(fx.state == S::kInUse);
+  CHECK(list(fx.events) == std::vector<Ev>{started(kAlice, ms(3000))});
+  CHECK(fx.alarms.empty());
+  CHECK(m.tap_off(kAlice, ms(4000)).state == S::kBusyHold);
+  CHECK(m.next_deadline() == ms(64000));
+}
+
+TEST_CASE("busy hold maximum validation and names", "[firmware][machine][busy]") {
+  MachineConfig c = tap_config();
+  c.busy_hold_max = ms(-1);
+  CHECK(validate(c) == MachineConfigError::kNegativeBusyHoldMax);
+  CHECK(std::string(to_string(MachineConfigError::kNegativeBusyHoldMax)) ==
+        "negative_busy_hold_max");
+  CHECK(std::string(to_string(AK::kBusySensor)) == "busy_sensor");
+  CHECK(std::string(to_string(AK::kBusyHoldLimit)) == "busy_hold_limit");
+  CHECK(std::string(to_string(static_cast<AK>(9))) == "unknown");
 }

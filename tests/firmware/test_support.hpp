@@ -45,6 +45,7 @@ LABGATE_ENUM_STRING_MAKER(labgate::firmware::MachineConfigError)
 LABGATE_ENUM_STRING_MAKER(labgate::firmware::OutOfServiceReason)
 LABGATE_ENUM_STRING_MAKER(labgate::firmware::EndReason)
 LABGATE_ENUM_STRING_MAKER(labgate::firmware::MachineEventKind)
+LABGATE_ENUM_STRING_MAKER(labgate::firmware::MachineAlarmKind)
 
 #undef LABGATE_ENUM_STRING_MAKER
 
@@ -63,6 +64,15 @@ struct StringMaker<labgate::firmware::MachineEvent> {
            " member=" + std::to_string(e.member) + " at=" + std::to_string(e.at.count()) +
            " started=" + std::to_string(e.started_at.count()) +
            " reason=" + labgate::firmware::to_string(e.reason) + "}";
+  }
+};
+
+template <>
+struct StringMaker<labgate::firmware::MachineAlarm> {
+  static std::string convert(const labgate::firmware::MachineAlarm& a) {
+    return std::string("{") + labgate::firmware::to_string(a.kind) +
+           (a.raised ? " raised" : " cleared") + " member=" + std::to_string(a.member) +
+           " at=" + std::to_string(a.at.count()) + "}";
   }
 };
 

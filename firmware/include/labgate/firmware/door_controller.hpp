@@ -8,10 +8,16 @@
 // caller should call tick() at least at next_deadline(); calling it more often is harmless. Time
 // that goes backwards is treated as no time passing.
 //
-// Priority of conditions: fire alarm (egress doors only) > fault > normal operation. When a
-// fire alarm or fault ends, the door settles into the state its contact and strike pulse imply:
-// closed -> kLocked (kUnlocked while a pulse still runs), open -> kHeldOpen (kOpen while a pulse
-// still runs).
+// Clock contract: `now` must come from a monotonic clock (std::chrono::steady_clock or the like),
+// never from wall time. A reading below the highest one so far is clamped to it, so a backwards
+// jump of J delays every pending deadline by J, and a forward jump of wall time would fire every
+// deadline at once; only a monotonic source keeps the strike pulse, held-open limit, idle, maximum,
+// Grace and busy-hold times true.
+//
+// Priority of conditions: fire alarm (doors with fire_release only) > fault > normal operation.
+// When a fire alarm or fault ends, the door settles into the state its contact and strike pulse
+// imply: closed -> kLocked (kUnlocked while a pulse still runs), open -> kHeldOpen (kOpen while a
+// pulse still runs).
 
 #include <cstdint>
 #include <optional>
@@ -31,8 +37,10 @@ struct DoorConfig {
   Millis strike_pulse{5000};              ///< how long a grant releases the strike (>= 3 s)
   Millis held_open_limit{30000};          ///< open longer than this after a legitimate open: alarm
   FailMode fail_mode{FailMode::kSecure};  ///< strike state while in kFault
-  bool egress{true};                      ///< an egress door: the fire alarm releases it
-  bool has_contact{true};  ///< a door contact is wired; without it contact inputs are ignored
+  bool egress{true};  ///< exit reader policy, used by the gateway only; the firmware ignores it
+  bool fire_release{true};  ///< the fire alarm releases this door (escape routes); separate
+                            ///< from `egress`, which only says who may leave
+  bool has_contact{true};   ///< a door contact is wired; without it contact inputs are ignored
 };
 
 /// Why a DoorConfig is invalid.
@@ -56,7 +64,7 @@ enum class DoorState {
   kOpen,         ///< door opened after a grant or exit; held-open timer runs
   kHeldOpen,     ///< alarm: open longer than held_open_limit (or open when an override ended)
   kForcedOpen,   ///< alarm: opened without grant or exit
-  kFireRelease,  ///< fire alarm asserted on an egress door: released until the alarm clears
+  kFireRelease,  ///< fire alarm asserted on a fire_release door: released until it clears
   kFault,        ///< the system cannot decide; the strike follows the fail mode
 };
 
@@ -78,8 +86,8 @@ enum class DoorEvent {
   kHeldOpenCleared,    ///< held-open alarm cleared (door closed)
   kForcedOpen,         ///< forced-open alarm raised
   kForcedOpenCleared,  ///< forced-open alarm cleared (door closed)
-  kFireReleaseOn,      ///< fire alarm asserted on an egress door
-  kFireReleaseOff,     ///< fire alarm cleared on an egress door
+  kFireReleaseOn,      ///< fire alarm asserted on a fire_release door
+  kFireReleaseOff,     ///< fire alarm cleared on a fire_release door
   kFaultEnter,         ///< fault condition started
   kFaultLeave,         ///< fault condition ended
   kRelocked,           ///< the strike went from released to locked
@@ -134,7 +142,7 @@ class DoorController {
   DoorEffects remote_unlock(Millis now) noexcept;
   /// The door contact reports a position (edges only matter; repeats are ignored).
   DoorEffects contact(DoorContact position, Millis now) noexcept;
-  /// The fire-alarm input changed. Only egress doors react.
+  /// The fire-alarm input changed. Only doors with fire_release react.
   DoorEffects fire_alarm(bool active, Millis now) noexcept;
   /// The gateway entered (true) or left (false) a fault: store or reader down.
   DoorEffects fault(bool active, Millis now) noexcept;
@@ -149,7 +157,7 @@ class DoorController {
   DoorContact contact_position() const { return contact_; }
   /// What released the strike most recently (kNone while no pulse runs).
   UnlockCause unlock_cause() const { return pulse_until_ ? cause_ : UnlockCause::kNone; }
-  /// Whether the fire alarm is asserted (regardless of egress).
+  /// Whether the fire alarm is asserted (regardless of fire_release).
   bool fire_active() const { return fire_active_; }
   /// Whether a fault is asserted.
   bool fault_active() const { return fault_active_; }

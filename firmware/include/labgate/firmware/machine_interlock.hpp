@@ -6,6 +6,12 @@
 // processed first, each at the time it fell due, and only then is the input applied. Call tick()
 // at least at next_deadline(). Time that goes backwards is treated as no time passing.
 //
+// Clock contract: `now` must come from a monotonic clock (std::chrono::steady_clock or the like),
+// never from wall time. A reading below the highest one so far is clamped to it, so a backwards
+// jump of J delays every pending deadline by J, and a forward jump of wall time would fire every
+// deadline at once; only a monotonic source keeps the strike pulse, held-open limit, idle, maximum,
+// Grace and busy-hold times true.
+//
 // Session timing. A session ends at the moment its end cause occurred: tap-off, card removal,
 // the idle deadline, the maximum-duration deadline, a lockout, the fire alarm, a fault. Grace is a
 // safety wind-down that is not billed: card removal, the idle timeout and the maximum duration
@@ -13,9 +19,12 @@
 // Grace runs out, carrying the earlier end time. A session that resumes during Grace never ended.
 //  - card removed (kCardStays): the same member presenting the card again (grant()) resumes.
 //  - idle timeout: the same member's grant(), activity() or the busy input rising resumes.
-//  - maximum duration: nothing resumes; the session must end.
+//  - maximum duration: nothing resumes; the session must end. Once the maximum has passed nothing
+//    resumes either, even in a Grace that card removal or the idle timeout started earlier.
 // Tap-off ends a session at once without Grace. Lockout, fire alarm and fault cut the relay at
-// once. After the session, the relay stays on in kBusyHold while the busy input is active.
+// once. After the session, the relay stays on in kBusyHold while the busy input is active, for at
+// most busy_hold_max (then the kBusyHoldLimit alarm, relay off). A busy input already high when a
+// session starts from kIdle raises the kBusySensor alarm and holds no power until it is seen low.
 //
 // Priority of conditions when one clears: fire alarm > fault > lockout > staff confirmation
 // pending (after a fire alarm or at boot) > check-off pending > idle.
@@ -42,6 +51,7 @@ struct MachineConfig {
   Millis idle_timeout{900000};   ///< no activity for this long ends the session; 0 = never
   Millis max_session{14400000};  ///< a session ends after this long; 0 = unlimited
   bool has_busy_input{false};    ///< a busy input (current sense, job state) is wired
+  Millis busy_hold_max{0};       ///< longest kBusyHold after a session; 0 = no limit
   bool needs_checkoff{false};    ///< staff must check the machine after each use
 };
 
@@ -53,6 +63,7 @@ enum class MachineConfigError {
   kWarnIntervalNotPositive,  ///< warn_interval <= 0
   kNegativeIdleTimeout,      ///< idle_timeout < 0
   kNegativeMaxSession,       ///< max_session < 0
+  kNegativeBusyHoldMax,      ///< busy_hold_max < 0
 };
 
 /// Checks a machine configuration; kNone when it is usable.
@@ -102,6 +113,27 @@ enum class MachineEventKind {
   kTrap,            ///< the controller found itself in an impossible state
 };
 
+/// Why the busy input is under suspicion. While it is, the busy input neither holds power after a
+/// session nor keeps a session from idling out; it clears when the input is seen low.
+enum class MachineAlarmKind {
+  /// The busy input was already high when a session started from kIdle (nothing runs on an idle
+  /// machine, so the sensor is presumed stuck).
+  kBusySensor,
+  /// kBusyHold reached busy_hold_max; the relay was cut.
+  kBusyHoldLimit,
+};
+
+/// An alarm raised or cleared. Alarms come in pairs: one raise, then one clear of the same kind.
+/// Kept apart from MachineEvent so that code switching over event kinds is not affected.
+struct MachineAlarm {
+  MachineAlarmKind kind{MachineAlarmKind::kBusySensor};
+  bool raised{true};       ///< true: raised; false: cleared (the busy input went low)
+  std::int64_t member{0};  ///< the running session's member, else the previous session's
+  Millis at{};             ///< when it was raised (for kBusyHoldLimit: the limit) or cleared
+
+  friend bool operator==(const MachineAlarm&, const MachineAlarm&) = default;
+};
+
 /// One machine event.
 struct MachineEvent {
   MachineEventKind kind{MachineEventKind::kSessionStarted};
@@ -123,6 +155,7 @@ struct MachineEffects {
   bool warning_beep{false};                              ///< sound one Grace warning beep now
   FixedVector<MachineEvent, 6> events;                   ///< events to record, in order
   FixedVector<Transition<MachineState>, 6> transitions;  ///< state changes, in order
+  FixedVector<MachineAlarm, 2> alarms;                   ///< alarms raised/cleared, in order
 
   friend bool operator==(const MachineEffects&, const MachineEffects&) = default;
 };
@@ -139,6 +172,8 @@ const char* to_string(OutOfServiceReason r);
 const char* to_string(EndReason r);
 /// Stable lowercase name ("session_started", "session_ended", ...).
 const char* to_string(MachineEventKind k);
+/// Stable lowercase name ("busy_sensor", "busy_hold_limit").
+const char* to_string(MachineAlarmKind k);
 
 struct MachineInterlockTestPeer;
 
@@ -212,9 +247,14 @@ class MachineInterlock {
   void end_session(EndReason reason, Millis end_at, MachineEffects& fx);
   void end_session_at_once(EndReason reason, Millis now, MachineEffects& fx);
   void resume(Millis now, MachineEffects& fx);
+  void raise_busy_alarm(MachineAlarmKind kind, std::int64_t member, Millis at, MachineEffects& fx);
   void after_use(Millis now, MachineEffects& fx);
   std::optional<Millis> idle_deadline() const;
   std::optional<Millis> max_deadline() const;
+  std::optional<Millis> hold_deadline() const;
+  bool busy_trusted() const;
+  bool max_passed(Millis now) const;
+  bool may_resume(Millis now) const;
   Indicator indicator() const;
 
   MachineConfig config_;
@@ -235,6 +275,9 @@ class MachineInterlock {
 
   std::int64_t last_member_{0};  // member of the session that led into kBusyHold
   bool busy_{false};
+  bool busy_alarm_{false};  // the busy input is suspect until it is seen low
+  MachineAlarmKind busy_alarm_kind_{MachineAlarmKind::kBusySensor};
+  Millis hold_since_{0};  // when kBusyHold began
   bool fire_active_{false};
   bool fault_active_{false};
   OutOfServiceReason lockout_{OutOfServiceReason::kNone};
