@@ -197,6 +197,10 @@ TEST_CASE("each refusal points at the offending line with a clear message") {
        "expected an integer, got a floating-point number"},
       {"wrong type: boolean", door_head + "egress = \"yes\" # <-\n",
        "doors[0].egress: expected true or false, got a string"},
+      {"escape-route door that stays locked in a fire",
+       door_head + "fail_mode = \"safe\"\nfire_release = false # <-\n",
+       "doors[0].fire_release: a fail_mode = \"safe\" door is on an escape route and must release "
+       "on fire (fire_release = true)"},
       {"wrong type: section", "store = 5 # <-\n",
        "'store': expected a table ([store]), got an integer"},
       {"wrong type: array of tables", site_header("[readers] # <-\nid = \"x\"\n"),

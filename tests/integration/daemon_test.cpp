@@ -276,6 +276,30 @@ TEST_CASE("fire alarm: egress doors released, every machine cut, logged", "[inte
   CHECK(logged);
 }
 
+// An escape-route door whose exit reader checks plans (egress = false) must still release on
+// fire: fire release is its own key, not the exit reader's policy. A perimeter door may opt out.
+TEST_CASE("fire alarm: release follows fire_release, not the exit reader's egress policy",
+          "[integration]") {
+  TempDir dir{"labgate-fire"};
+  std::string config = test_config(dir.path().string());
+  const std::string safe_door = "fail_mode = \"safe\"\n";
+  const std::string secure_door = "fail_mode = \"secure\"\n";
+  REQUIRE(config.find(safe_door) != std::string::npos);
+  REQUIRE(config.find(secure_door) != std::string::npos);
+  config.replace(config.find(safe_door), safe_door.size(), safe_door + "egress = false\n");
+  config.replace(config.find(secure_door), secure_door.size(),
+                 secure_door + "fire_release = false\n");
+  Daemon d(dir, config);
+  d.start();
+  CHECK(d.cmd("output lab.strike") == "ok lab.strike off");
+  CHECK(d.cmd("input fire_alarm.input on") == "ok fire_alarm.input on");
+  CHECK(d.cmd("output lab.strike") == "ok lab.strike on");
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+  d.cmd("input fire_alarm.input off");
+  CHECK(d.cmd("output lab.strike") == "ok lab.strike off");
+  CHECK(d.stop() == 0);
+}
+
 TEST_CASE("labgatectl changes reach the running daemon without a restart", "[integration]") {
   Site site;
   auto& d = site.daemon;

@@ -84,6 +84,7 @@ SiteSetup site_setup_from(const config::SiteConfig& c) {
     ds.controller.held_open_limit = d.held_open;
     ds.controller.fail_mode = to_firmware(d.fail_mode);
     ds.controller.egress = d.egress;
+    ds.controller.fire_release = d.fire_release;
     ds.controller.has_contact = d.contact.has_value();
     s.doors.push_back(std::move(ds));
   }

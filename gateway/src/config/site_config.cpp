@@ -642,10 +642,10 @@ void Loader::readers(const toml::table& root, SiteConfig& out) {
 void Loader::doors(const toml::table& root, SiteConfig& out) {
   auto tables = table_array(root, "doors", kMaxDoors);
   for (std::size_t i = 0; i < tables.size(); ++i) {
-    Section s(
-        *this, *tables[i], "doors[" + std::to_string(i) + "]",
-        {"id", "name", "entry_reader", "exit_reader", "strike", "contact", "exit_button",
-         "fail_mode", "strike_pulse_s", "held_open_s", "egress", "presence", "anti_passback"});
+    Section s(*this, *tables[i], "doors[" + std::to_string(i) + "]",
+              {"id", "name", "entry_reader", "exit_reader", "strike", "contact", "exit_button",
+               "fail_mode", "strike_pulse_s", "held_open_s", "egress", "fire_release", "presence",
+               "anti_passback"});
     DoorConfig d;
     auto id = s.id("id");
     if (id && (out.find_door(*id) != nullptr || out.find_machine(*id) != nullptr)) {
@@ -678,6 +678,13 @@ void Loader::doors(const toml::table& root, SiteConfig& out) {
       d.strike_pulse = std::chrono::seconds{*v};
     if (auto v = s.bounded("held_open_s", 1, 3600, "s")) d.held_open = std::chrono::seconds{*v};
     if (auto v = s.boolean("egress")) d.egress = *v;
+    if (auto v = s.boolean("fire_release")) d.fire_release = *v;
+    // A fail-safe door is one on an escape route (it opens when power fails); such a door that
+    // stayed locked in a fire alarm would trap people, so the combination is never accepted.
+    if (d.fail_mode == FailMode::kSafe && !d.fire_release)
+      s.error_at("fire_release",
+                 "a fail_mode = \"safe\" door is on an escape route and must release on fire "
+                 "(fire_release = true)");
     if (auto v = s.boolean("presence")) d.presence = *v;
     if (auto v = s.boolean("anti_passback")) d.anti_passback = *v;
     if (d.anti_passback && !d.presence)

@@ -114,7 +114,10 @@ struct DoorConfig {
   std::chrono::seconds strike_pulse{5};  ///< at least 3 s
   std::chrono::seconds held_open{30};    ///< open longer than this after a grant = alarm
   bool egress{true};                     ///< exit reader lets every known member out
-  bool presence{true};                   ///< readers count for presence and coworking time
+  /// The fire alarm releases this door. Separate from `egress` (who may leave through the exit
+  /// reader): an escape-route door must release on fire whatever its exit reader checks.
+  bool fire_release{true};
+  bool presence{true};  ///< readers count for presence and coworking time
   bool anti_passback{false};
 };
 
