@@ -120,7 +120,7 @@ else
 fi
 
 bind() {
-  mkdir -p "$2"
+  [ -d "$1" ] && mkdir -p "$2"
   mount --bind "$1" "$2"
   mounts+=("$2")
 }
