@@ -189,7 +189,9 @@ say "installed with apt-get install ./$deb"
 say "labgated --version: $(labgated --version)"
 say "labgatectl --version: $(labgatectl --version)"
 
-if labgatectl init --help >/dev/null 2>&1; then
+# Supported when the help lists the subcommand ("labgatectl init --help" alone proves nothing:
+# CLI11 answers --help before it notices an unknown subcommand).
+if labgatectl --help | grep -Eq '^ +init( |$)'; then
   labgatectl init --site fresh --gateway gw1 --out /etc/labgate/site.toml
   say "labgatectl init wrote /etc/labgate/site.toml ($(stat -c '%a %U:%G' /etc/labgate/site.toml))"
 else
