@@ -71,7 +71,7 @@ check_start=$SECONDS
 timings=()
 phase_done() {
   local took=$((SECONDS - phase_start))
-  timings+=("$(printf '%-34s %3dm%02ds' "$1" $((took / 60)) $((took % 60)))")
+  timings+=("$(printf '%-42s %3dm%02ds' "$1" $((took / 60)) $((took % 60)))")
   echo "== fresh-check: $1 took $((took / 60))m$((took % 60))s"
   phase_start=$SECONDS
 }
