@@ -60,7 +60,10 @@ mirror=${mirror%/}
 # The archive must answer: the install steps inside the root fetch from it on every run.
 if ! python3 - "$mirror/dists/$suite/Release" <<'EOF'; then
 import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=20).read(64)
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=20).read(64)
+except Exception as e:
+    sys.exit(f"fresh-check: {sys.argv[1]}: {e}")
 EOF
   fail "the Debian archive $mirror cannot be reached (fetching dists/$suite/Release failed);" \
     "the check needs it and does not skip"
