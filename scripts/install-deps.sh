@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages labgate builds, tests and runs with.
-# Safe to run repeatedly: it only asks apt for what is missing.
+# Safe to run repeatedly: it only asks apt for what is missing. The list is what a minimal Debian 12
+# (debootstrap --variant=minbase) lacks; scripts/fresh-check.sh proves it on such a root.
+# The last line packages and checks: man pages (help2man), the .deb (cpack needs file and
+# dpkg-shlibdeps), the unit's exposure (systemd-analyze) and the fresh root (debootstrap).
 set -euo pipefail
 
 packages=(
@@ -9,11 +12,12 @@ packages=(
   libboost-dev
   libnfc-dev libnfc-bin libfreefare-dev libfreefare-bin
   libsqlite3-dev sqlite3
-  libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients
   catch2 libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libssl-dev zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   python3
+  help2man file dpkg-dev systemd debootstrap
 )
 
 missing=()

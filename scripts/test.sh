@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: once in a normal build and once with
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzz targets for a bounded time.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzz targets for a bounded time, then
+# the README on a fresh minimal Debian 12 root (scripts/fresh-check.sh: needs root and the Debian
+# archive; it tests the committed tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,10 @@ if [ -x scripts/fuzz.sh ]; then
   ./scripts/fuzz.sh
 fi
 
+echo "== fresh Debian 12 root (scripts/fresh-check.sh)"
+fresh=passed
+./scripts/fresh-check.sh || fresh=FAILED
+
 passed=0
 failed=0
 for log in build/ctest.log build-asan/ctest.log; do
@@ -38,5 +44,5 @@ for log in build/ctest.log build-asan/ctest.log; do
   passed=$((passed + total - bad))
   failed=$((failed + bad))
 done
-echo "suite: ${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ]
+echo "suite: ${passed} passed, ${failed} failed; fresh-root check ${fresh}"
+[ "$failed" -eq 0 ] && [ "$fresh" = passed ]

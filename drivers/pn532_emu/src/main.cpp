@@ -9,6 +9,7 @@
 #include <string>
 
 #include "labgate/drivers/pn532_emu/emulator.hpp"
+#include "labgate/version.hpp"
 
 namespace {
 
@@ -21,7 +22,7 @@ void on_signal(int) {
 void usage(const char* argv0) {
   std::fprintf(
       stderr,
-      "usage: %s [--link PATH] [--control PATH] [--delay] [--verbose]\n"
+      "usage: %s [--link PATH] [--control PATH] [--delay] [--verbose] | --version\n"
       "  --link PATH     symlink to the pty slave (no ':'); libnfc opens pn532_uart:PATH\n"
       "  --control PATH  Unix socket for line commands (place/remove/hold/fault/delay/status)\n"
       "  --delay         pace the line like 115200 baud (both directions)\n"
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
       spdlog::set_level(spdlog::level::debug);
     } else if (a == "--help" || a == "-h") {
       usage(argv[0]);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("pn532-emu %s\n", labgate::kVersionLine);
       return 0;
     } else {
       usage(argv[0]);

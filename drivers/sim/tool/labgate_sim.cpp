@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "labgate/version.hpp"
+
 namespace {
 
 constexpr int kExitOk = 0;
@@ -32,6 +34,7 @@ constexpr std::size_t kMaxLine = 1024;
 void usage(std::ostream& out) {
   out << "usage: labgate-sim [-s SOCKET] [-t SECONDS] COMMAND [ARGS...]\n"
          "       labgate-sim [-s SOCKET] [-t SECONDS] -     (commands from stdin)\n"
+         "       labgate-sim --version\n"
          "SOCKET defaults to $LABGATE_SIM_SOCKET; SECONDS (reply timeout) to 30.\n"
          "Commands: see 'labgate-sim help'.\n"
          "Exit: 0 ok, 1 an err reply, 2 usage, 3 cannot connect, 4 connection lost/timeout.\n";
@@ -143,6 +146,10 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       usage(std::cout);
+      return kExitOk;
+    }
+    if (arg == "--version") {
+      std::cout << "labgate-sim " << labgate::kVersionLine << "\n";
       return kExitOk;
     }
     if ((arg == "-s" || arg == "--socket") && i + 1 < argc) {

@@ -9,6 +9,7 @@
 #include "labgate/gateway/app/clock.hpp"
 #include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/config/site_config.hpp"
+#include "labgate/version.hpp"
 
 namespace cfg = labgate::gateway::config;
 namespace app = labgate::gateway::app;
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
                  "<reader-id>=<connstring>: open this reader on another device than its config "
                  "says (a libnfc connstring such as pn532_uart:/dev/ttyUSB0, or sim); repeatable")
       ->take_all();
+  cli.set_version_flag("--version", std::string("labgated ") + labgate::kVersionLine);
   CLI11_PARSE(cli, argc, argv);
 
   if (!check_path.empty()) {

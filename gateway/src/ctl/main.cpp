@@ -8,17 +8,21 @@
 #include <string>
 
 #include "commands.hpp"
+#include "labgate/version.hpp"
 
 int main(int argc, char** argv) {
   using labgate::gateway::ctl::Failure;
   CLI::App app{"labgatectl: labgate staff tool (members, cards, certifications, machines, logs)"};
   labgate::gateway::ctl::Cli cli;
   labgate::gateway::ctl::build(app, cli);
+  app.set_version_flag("--version", std::string("labgatectl ") + labgate::kVersionLine);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "labgatectl: " << e.what() << labgate::gateway::ctl::usage_hint(app) << '\n';

@@ -14,6 +14,7 @@
 
 #include "labgate/gateway/mqtt/command.hpp"
 #include "labgate/gateway/mqtt/topics.hpp"
+#include "labgate/version.hpp"
 
 namespace mqtt = labgate::gateway::mqtt;
 
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   app.add_option("--nonce", nonce, "nonce hex (default: 16 random bytes); for tests only");
   app.add_option("--ts", ts, "timestamp in unix ms (default: now); for tests only");
   app.add_flag("--topic-only", topic_only, "print the command topic and exit");
+  app.set_version_flag("--version", std::string("labgate-mqtt-sign ") + labgate::kVersionLine);
   CLI11_PARSE(app, argc, argv);
 
   try {
