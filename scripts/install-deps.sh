@@ -15,7 +15,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients
   catch2 libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
+  zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   python3
   help2man file dpkg-dev systemd debootstrap
 )
