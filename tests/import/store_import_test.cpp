@@ -51,7 +51,12 @@ st::ImportMember row(std::int64_t line, std::string no, std::string name) {
 std::vector<st::ImportMember> good_rows(int n) {
   std::vector<st::ImportMember> out;
   for (int k = 0; k < n; ++k) {
-    auto m = row(k + 2, "R" + std::to_string(1000 + k), "Member " + std::to_string(k));
+    // Appended, not `"R" + std::to_string(...)`: GCC 12 at -O3 reports a false -Wrestrict.
+    std::string no = "R";
+    no += std::to_string(1000 + k);
+    std::string name = "Member ";
+    name += std::to_string(k);
+    auto m = row(k + 2, no, name);
     m.member.plan_code = "fablab";
     if (k % 2 == 0) m.status = st::MemberStatus::kActive;
     if (k % 3 == 0) m.credit_limit = 1000 * k;

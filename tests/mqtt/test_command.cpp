@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "fake_transport.hpp"
@@ -165,6 +166,71 @@ TEST_CASE("the replay cache covers the skew window and is bounded", "[unit][comm
     CHECK(v.verify(topic, unlock(kKey, kNow, std::string(32, 'A')), kNow).reason ==
           RejectReason::kReplayed);
   }
+}
+
+namespace {
+
+// A journal kept in this process: two verifiers sharing one play the daemon before and after a
+// restart. The store's own journal (SQLite) is tested in store.unit and mqttint.restart.
+class MemoryJournal final : public NonceJournal {
+ public:
+  Outcome record(std::string_view nonce, std::int64_t forget_after_ms,
+                 std::int64_t now_ms) override {
+    ++calls;
+    if (failing) return Outcome::kFailed;
+    for (auto it = rows.begin(); it != rows.end();) {
+      it = it->second < now_ms ? rows.erase(it) : std::next(it);
+    }
+    return rows.emplace(std::string(nonce), forget_after_ms).second ? Outcome::kRecorded
+                                                                    : Outcome::kAlreadySeen;
+  }
+  std::map<std::string, std::int64_t> rows;
+  bool failing{false};
+  int calls{0};
+};
+
+}  // namespace
+
+TEST_CASE("with a journal, a replay is refused after a restart", "[unit][command]") {
+  const auto topic = kTopics.command("door_unlock");
+  MemoryJournal journal;
+  {
+    CommandVerifier before(kKey, kTopics.root() + "cmd/", {}, &journal);
+    REQUIRE(before.verify(topic, unlock(kKey, kNow), kNow).ok());
+    CHECK(journal.rows.at(kNonce) == kNow + 30'000);
+  }
+  // A new verifier remembers nothing in memory; the journal still knows the nonce.
+  CommandVerifier after(kKey, kTopics.root() + "cmd/", {}, &journal);
+  const auto replay = after.verify(topic, unlock(kKey, kNow), kNow + 5'000);
+  CHECK(replay.reason == RejectReason::kReplayed);
+  CHECK(replay.reply_id == "req-1");
+  CHECK(after.verify(topic, unlock(kKey, kNow + 5'000, std::string(32, 'e')), kNow + 5'000).ok());
+  // Once remembered in memory again, a further replay costs no journal write.
+  const int calls = journal.calls;
+  CHECK(after.verify(topic, unlock(kKey, kNow), kNow + 6'000).reason == RejectReason::kReplayed);
+  CHECK(journal.calls == calls);
+  // Messages refused before the nonce check are never written.
+  CHECK(after.verify(topic, unlock(kOtherKey, kNow, std::string(32, 'f')), kNow).reason ==
+        RejectReason::kBadMac);
+  CHECK(after.verify(topic, unlock(kKey, kNow - 60'000, std::string(32, 'f')), kNow).reason ==
+        RejectReason::kStale);
+  CHECK(journal.calls == calls);
+  CHECK(journal.rows.count(std::string(32, 'f')) == 0);
+}
+
+TEST_CASE("with a journal that cannot record, commands are refused", "[unit][command]") {
+  const auto topic = kTopics.command("door_unlock");
+  MemoryJournal journal;
+  journal.failing = true;
+  CommandVerifier v(kKey, kTopics.root() + "cmd/", {}, &journal);
+  const auto r = v.verify(topic, unlock(kKey, kNow), kNow);
+  CHECK_FALSE(r.ok());
+  CHECK(r.reason == RejectReason::kNotRecorded);
+  CHECK(std::string(to_string(r.reason)) == "not_recorded");
+  // Not remembered either: once the journal works again the same command is accepted.
+  CHECK(v.replay_cache_size() == 0);
+  journal.failing = false;
+  CHECK(v.verify(topic, unlock(kKey, kNow), kNow + 1'000).ok());
 }
 
 TEST_CASE("oversized and malformed payloads are rejected", "[unit][command]") {

@@ -258,15 +258,31 @@ TEST_CASE("mqttint: kill -9 of the daemon mid-drain loses nothing", "[crash]") {
   require_complete_in_order(sub, last_seq(*rig.daemon));
 }
 
+namespace {
+
+// A daemon with the command key, started after the broker and a subscriber on its replies.
+struct CommandRig {
+  Rig rig{true};
+  std::unique_ptr<Subscriber> sub;
+  std::string topic = std::string(kRoot) + "cmd/door_unlock";
+  mqtt::CommandKey key = *mqtt::parse_command_key(kCommandKey);
+
+  CommandRig() {
+    rig.broker.start();
+    sub = std::make_unique<Subscriber>(rig.dir, rig.broker, std::string(kRoot) + "reply/#");
+    rig.daemon->start();
+  }
+};
+
+}  // namespace
+
 TEST_CASE("mqttint: forged, replayed, stale and malformed commands move no relay", "[commands]") {
-  Rig rig(true);
-  rig.broker.start();
-  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "reply/#");
-  rig.daemon->start();
+  CommandRig c;
+  auto& rig = c.rig;
+  auto& sub = *c.sub;
   auto& d = *rig.daemon;
-  const std::string topic = std::string(kRoot) + "cmd/door_unlock";
-  auto key = mqtt::parse_command_key(kCommandKey);
-  REQUIRE(key);
+  const std::string& topic = c.topic;
+  const mqtt::CommandKey* key = &c.key;
   mqtt::CommandKey wrong = *key;
   wrong[0] ^= 0x01;
 
@@ -351,6 +367,74 @@ TEST_CASE("mqttint: forged, replayed, stale and malformed commands move no relay
     }
     CHECK(unlocks == 1);
   }
+}
+
+TEST_CASE("mqttint: a command accepted before a restart is refused as replayed after it",
+          "[replay_restart]") {
+  CommandRig c;
+  auto& d = *c.rig.daemon;
+  // Every reply on reply/<id>, in arrival order (the subscriber's session outlives the daemon).
+  auto replies = [&](const std::string& id) {
+    std::vector<nlohmann::json> out;
+    for (const auto& [t, p] : c.sub->messages()) {
+      if (t == std::string(kRoot) + "reply/" + id) out.push_back(nlohmann::json::parse(p));
+    }
+    return out;
+  };
+  // Publishes until the n-th reply for `id` arrives: the router subscribes only once the
+  // daemon is connected, and a message sent before that is not delivered to it.
+  auto send_until_answered = [&](const std::string& payload, const std::string& id, std::size_t n) {
+    return wait_until(
+        [&] {
+          return publish(c.rig.broker, c.topic, payload) &&
+                 wait_until([&] { return replies(id).size() >= n; }, std::chrono::seconds(2));
+        },
+        std::chrono::seconds(30));
+  };
+
+  // Dated 20 s ahead (inside the 30 s skew): the captured message is still fresh for up to 50 s,
+  // so a slow restart cannot turn the replay into a merely stale message.
+  const auto captured = mqtt::sign_command(c.key, c.topic, "before-1", mqtt::unix_ms_now() + 20'000,
+                                           R"({"door":"front"})");
+  REQUIRE(send_until_answered(captured, "before-1", 1));
+  REQUIRE(replies("before-1")[0]["ok"] == true);
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+
+  // A real restart of labgated on the same database.
+  REQUIRE(d.stop() == 0);
+  d.start();
+  REQUIRE(d.cmd("output front.strike") == "ok front.strike off");
+
+  // The captured message, sent again: refused as a replay, and the strike stays off. (Before
+  // the restart it may already have been answered "replayed" if it was sent twice.)
+  const std::size_t before_restart = replies("before-1").size();
+  REQUIRE(send_until_answered(captured, "before-1", before_restart + 1));
+  const auto all = replies("before-1");
+  std::string seen;
+  for (const auto& r : all) seen += r.dump() + "\n";
+  INFO(seen);
+  for (std::size_t i = before_restart; i < all.size(); ++i) {
+    CHECK(all[i]["ok"] == false);
+    CHECK(all[i]["error"] == "replayed");
+  }
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+
+  // A fresh command from the same issuer is accepted.
+  const auto fresh =
+      mqtt::sign_command(c.key, c.topic, "after-1", mqtt::unix_ms_now(), R"({"door":"front"})");
+  REQUIRE(send_until_answered(fresh, "after-1", 1));
+  CHECK(replies("after-1")[0]["ok"] == true);
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+
+  // Only the two accepted commands acted (and were audited).
+  auto s = d.open_store();
+  auto audit = s->list_audit();
+  REQUIRE(audit.ok());
+  int unlocks = 0;
+  for (const auto& a : audit.value()) {
+    if (a.action == "mqtt_door_unlock") ++unlocks;
+  }
+  CHECK(unlocks == 2);
 }
 
 TEST_CASE("mqttint: Home Assistant discovery is retained for doors, machines and the gateway",

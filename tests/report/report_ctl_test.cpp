@@ -117,3 +117,32 @@ TEST_CASE("labgatectl report ward: clear answers to bad input", "[report][ctl]")
   // Nothing was written for the refused commands.
   CHECK_FALSE(std::filesystem::exists(std::filesystem::path(out) / "ward-2026-05.html"));
 }
+
+TEST_CASE("labgatectl report ward: names that would start a formula are neutralised in CSV",
+          "[report][ctl][csv]") {
+  ReportDb db;
+  fill_may_2026(db);
+  // Names are staff input: a machine named like an Excel formula and a training named with a
+  // leading minus must reach the spreadsheet as text.
+  db.exec(
+      "UPDATE machines SET name = '@SUM(1+1)*cmd|'' /C calc''!A0' WHERE id = 'laser';"
+      "UPDATE certification_types SET name = '-2+3,\"basic\"' WHERE code = 'printer';");
+  const auto out = db.dir().path() / "csv";
+  auto r = ctl(
+      db, {"report", "ward", "--month", "2026-05", "--out", out.string(), "--format", "csv,html"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto machines = labgate::testing::read_file(out / "ward-2026-05-machines.csv");
+  INFO(machines);
+  CHECK(machines.rfind("\xEF\xBB\xBFmachine_id,name,sessions,hours,unique_users\r\n", 0) == 0);
+  CHECK(machines.find("\r\nlaser,'@SUM(1+1)*cmd|' /C calc'!A0,") != std::string::npos);
+  CHECK(machines.find(",@SUM") == std::string::npos);
+  const auto trainings = labgate::testing::read_file(out / "ward-2026-05-trainings.csv");
+  INFO(trainings);
+  CHECK(trainings.find("\r\nprinter,\"'-2+3,\"\"basic\"\"\",") != std::string::npos);
+  const auto inspections = labgate::testing::read_file(out / "ward-2026-05-inspections.csv");
+  CHECK(inspections.find("\r\nlaser,'@SUM(1+1)*cmd|' /C calc'!A0,") != std::string::npos);
+  // The HTML page is not a spreadsheet: the name is shown as entered (escaped for HTML).
+  const auto html = labgate::testing::read_file(out / "ward-2026-05.html");
+  CHECK(html.find("@SUM(1+1)*cmd|' /C calc'!A0") != std::string::npos);
+}

@@ -698,3 +698,28 @@ TEST_CASE("certifications list and expiring window", "[store]") {
   REQUIRE(m2.size() == 2);
   CHECK_FALSE(m2.back().expires_on);  // never expires, sorted last
 }
+
+TEST_CASE("command nonces are remembered across a re-open until they expire", "[store]") {
+  Fixture f;
+  const std::string nonce(32, 'a');
+  {
+    auto store = f.open();
+    CHECK(must(store->remember_command_nonce(nonce, kT0 + 60'000, kT0)));
+    CHECK_FALSE(must(store->remember_command_nonce(nonce, kT0 + 60'000, kT0 + 1'000)));
+    CHECK(must(store->remember_command_nonce(std::string(32, 'b'), kT0 + 30'000, kT0)));
+    CHECK(must(store->command_nonce_count()) == 2);
+  }
+  // A new connection (the daemon after a restart) still refuses the nonce.
+  auto store = f.open();
+  CHECK_FALSE(must(store->remember_command_nonce(nonce, kT0 + 60'000, kT0 + 2'000)));
+  // At its expiry it is still remembered (and 'b', expired, is pruned by this insert).
+  CHECK_FALSE(must(store->remember_command_nonce(nonce, kT0 + 120'000, kT0 + 60'000)));
+  CHECK(must(store->command_nonce_count()) == 1);
+  // One millisecond later it is forgotten: the next insert prunes it.
+  CHECK(must(store->remember_command_nonce(std::string(32, 'c'), kT0 + 90'000, kT0 + 60'001)));
+  CHECK(must(store->command_nonce_count()) == 1);
+  CHECK(must(store->remember_command_nonce(nonce, kT0 + 150'000, kT0 + 60'001)));
+  auto empty = store->remember_command_nonce("", kT0, kT0);
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().kind == ErrorKind::kInvalid);
+}

@@ -26,6 +26,25 @@ std::int64_t system_ms() {
       .count();
 }
 
+// The verifier's durable nonce memory in the daemon's store. Commands are rare and off the tap
+// path; the write is one small transaction on the loop, like the audit row that follows it.
+class StoreNonceJournal final : public mqtt::NonceJournal {
+ public:
+  explicit StoreNonceJournal(store::Store& store) : store_(store) {}
+  Outcome record(std::string_view nonce, std::int64_t forget_after_ms,
+                 std::int64_t now_ms) override {
+    auto r = store_.remember_command_nonce(nonce, forget_after_ms, now_ms);
+    if (!r.ok()) {
+      spdlog::error("mqtt: command nonce not recorded: {}", r.error().message);
+      return Outcome::kFailed;
+    }
+    return r.value() ? Outcome::kRecorded : Outcome::kAlreadySeen;
+  }
+
+ private:
+  store::Store& store_;
+};
+
 }  // namespace
 
 std::string with_seq(const std::string& payload, std::int64_t seq, std::uint64_t gateway_tag) {
@@ -232,6 +251,7 @@ struct MqttBridge::Impl {
   Site* site{nullptr};
   std::unique_ptr<StoreOutboxSource> source;
   std::unique_ptr<mqtt::OutboxDrainer> drainer;
+  std::unique_ptr<mqtt::NonceJournal> nonces;  // declared before the router that uses it
   std::unique_ptr<mqtt::CommandRouter> router;
   std::vector<std::shared_ptr<mqtt::SmartPlugOutput>> plugs;
   std::int64_t last_seq{-1};
@@ -297,7 +317,9 @@ void MqttBridge::attach(store::Store& store, Site& site) {
   if (i.cfg.mqtt.command_key) {
     mqtt::CommandKey key{};
     std::copy(i.cfg.mqtt.command_key->begin(), i.cfg.mqtt.command_key->end(), key.begin());
-    i.router = std::make_unique<mqtt::CommandRouter>(*i.link, i.topics, key);
+    i.nonces = std::make_unique<StoreNonceJournal>(store);
+    i.router = std::make_unique<mqtt::CommandRouter>(*i.link, i.topics, key, mqtt::VerifierConfig{},
+                                                     mqtt::unix_ms_now, i.nonces.get());
     i.register_commands();
     i.router->start();
   } else {
@@ -311,6 +333,7 @@ void MqttBridge::detach() {
   auto& i = *impl_;
   if (i.router) i.router->stop();
   i.router.reset();
+  i.nonces.reset();
   if (i.drainer) i.drainer->stop();
   i.drainer.reset();
   i.source.reset();

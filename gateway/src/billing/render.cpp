@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "labgate/gateway/csv/writer.hpp"
+
 namespace labgate::gateway::billing {
 
 namespace {
@@ -105,57 +107,16 @@ class JsonWriter {
   bool pending_key_{false};
 };
 
-void add_field(std::string& out, std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += text;
-    return;
-  }
-  out += '"';
-  for (const char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
-void add_int(std::string& out, std::int64_t v) {
-  const fmt::format_int f(v);
-  out.append(f.data(), f.size());
-}
-
-void add_opt(std::string& out, const std::optional<std::int64_t>& v) {
-  if (v) add_int(out, *v);
-}
-
-void add_ids(std::string& out, const std::vector<std::int64_t>& ids) {
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i != 0) out += ' ';
-    add_int(out, ids[i]);
-  }
-}
-
 constexpr std::string_view kLineHeader =
     "type,date,target,sessions,sale,item,quantity,rate,start,end,seconds,included_seconds_used,"
     "billable_seconds,unit_seconds,units,unit_price,busy_seconds,busy_units,idle_units,"
     "idle_unit_price,gross,minimum_applied,discount,cap_reduction,amount,rule\r\n";
 
-void excluded_rows(std::string& out, std::string_view section,
+void excluded_rows(csv::Writer& w, std::string_view section,
                    const std::vector<ExcludedSession>& rows) {
   for (const auto& e : rows) {
-    out += section;
-    out += ',';
-    add_int(out, e.session_id);
-    out += ',';
-    add_field(out, e.target);
-    out += ',';
-    out += e.start;
-    out += ',';
-    out += e.end;
-    out += ',';
-    add_opt(out, e.seconds);
-    out += ',';
-    add_field(out, e.explanation);
-    out += "\r\n";
+    w.text(section).number(e.session_id).text(e.target).text(e.start).text(e.end);
+    w.number(e.seconds).text(e.explanation).end_row();
   }
 }
 
@@ -180,12 +141,6 @@ void excluded_json(JsonWriter& w, const std::vector<ExcludedSession>& rows) {
 
 }  // namespace
 
-std::string csv_field(std::string_view text) {
-  std::string out;
-  add_field(out, text);
-  return out;
-}
-
 std::string to_csv(const Statement& s) {
   std::string out;
   append_csv(out, s);
@@ -194,79 +149,41 @@ std::string to_csv(const Statement& s) {
 
 void append_csv(std::string& out, const Statement& s) {
   out.reserve(out.size() + 512 + s.lines.size() * 200);
-  out += kUtf8Bom;
-  out += "member_no,name,month,plan,time_zone,currency\r\n";
-  add_field(out, s.member_no);
-  out += ',';
-  add_field(out, s.name);
-  out += ',';
-  add_field(out, s.month);
-  out += ',';
-  add_field(out, s.plan);
-  out += ',';
-  add_field(out, s.time_zone);
-  out += ",JPY\r\n\r\n";
+  csv::Writer w(out);
+  w.bom().row({"member_no", "name", "month", "plan", "time_zone", "currency"});
+  w.text(s.member_no).text(s.name).text(s.month).text(s.plan).text(s.time_zone).text("JPY");
+  w.end_row().end_row();
   out += kLineHeader;
   for (const auto& l : s.lines) {
-    out += to_string(l.type);
-    out += ',';
-    out += l.date;
-    out += ',';
-    add_field(out, l.target);
-    out += ',';
-    add_ids(out, l.session_ids);
-    out += ',';
-    add_opt(out, l.sale_id);
-    out += ',';
-    add_field(out, l.item);
-    out += ',';
-    if (l.type == LineType::kSale) add_int(out, l.quantity);
-    out += ',';
-    add_opt(out, l.rate_id);
-    out += ',';
-    out += l.start;
-    out += ',';
-    out += l.end;
+    w.text(to_string(l.type)).text(l.date).text(l.target).numbers(l.session_ids);
+    w.number(l.sale_id).text(l.item);
+    if (l.type == LineType::kSale) {
+      w.number(l.quantity);
+    } else {
+      w.empty();
+    }
+    w.number(l.rate_id).text(l.start).text(l.end);
     for (const std::int64_t v : {l.seconds, l.included_seconds_used, l.billable_seconds,
                                  l.unit_seconds, l.units, l.unit_price}) {
-      out += ',';
-      add_int(out, v);
+      w.number(v);
     }
     for (const auto& v : {l.busy_seconds, l.busy_units, l.idle_units, l.idle_unit_price}) {
-      out += ',';
-      add_opt(out, v);
+      w.number(v);
     }
-    out += ',';
-    add_int(out, l.gross);
-    out += l.minimum_applied ? ",yes," : ",no,";
-    add_int(out, l.discount);
-    out += ',';
-    add_int(out, l.cap_reduction);
-    out += ',';
-    add_int(out, l.amount);
-    out += ',';
-    add_field(out, l.rule);
-    out += "\r\n";
+    w.number(l.gross).text(l.minimum_applied ? "yes" : "no").number(l.discount);
+    w.number(l.cap_reduction).number(l.amount).text(l.rule).end_row();
   }
-  out += "\r\nsubtotal,machine,";
-  add_int(out, s.subtotal_machine);
-  out += "\r\nsubtotal,coworking,";
-  add_int(out, s.subtotal_coworking);
-  out += "\r\nsubtotal,materials,";
-  add_int(out, s.subtotal_materials);
-  out += "\r\ntotal,,";
-  add_int(out, s.total);
-  out += "\r\n";
+  w.end_row();
+  w.text("subtotal").text("machine").number(s.subtotal_machine).end_row();
+  w.text("subtotal").text("coworking").number(s.subtotal_coworking).end_row();
+  w.text("subtotal").text("materials").number(s.subtotal_materials).end_row();
+  w.text("total").empty().number(s.total).end_row();
   if (!s.held_for_review.empty() || !s.open_sessions.empty()) {
-    out += "\r\nsection,session_id,target,start,end,seconds,explanation\r\n";
-    excluded_rows(out, "held_for_review", s.held_for_review);
-    excluded_rows(out, "open", s.open_sessions);
+    w.end_row().row({"section", "session_id", "target", "start", "end", "seconds", "explanation"});
+    excluded_rows(w, "held_for_review", s.held_for_review);
+    excluded_rows(w, "open", s.open_sessions);
   }
-  if (!s.note.empty()) {
-    out += "\r\nnote,";
-    add_field(out, s.note);
-    out += "\r\n";
-  }
+  if (!s.note.empty()) w.end_row().text("note").text(s.note).end_row();
 }
 
 std::string to_json(const Statement& s) {
@@ -337,23 +254,15 @@ void append_json(std::string& out, const Statement& s) {
 }
 
 void append_summary_row(std::string& out, const Statement& s) {
-  add_field(out, s.member_no);
-  out += ',';
-  add_field(out, s.name);
-  out += ',';
-  add_field(out, s.month);
-  out += ',';
-  add_field(out, s.plan);
+  csv::Writer w(out);
+  w.text(s.member_no).text(s.name).text(s.month).text(s.plan);
   for (const std::int64_t v :
        {static_cast<std::int64_t>(s.lines.size()), s.subtotal_machine, s.subtotal_coworking,
         s.subtotal_materials, s.total, static_cast<std::int64_t>(s.held_for_review.size()),
         static_cast<std::int64_t>(s.open_sessions.size())}) {
-    out += ',';
-    add_int(out, v);
+    w.number(v);
   }
-  out += ',';
-  add_field(out, s.note);
-  out += "\r\n";
+  w.text(s.note).end_row();
 }
 
 std::string summary_csv(const std::vector<Statement>& statements) {

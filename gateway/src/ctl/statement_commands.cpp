@@ -50,7 +50,12 @@ void print_text(const bl::Statement& s) {
     Table t({"DATE", "TYPE", "TARGET", "SESSIONS", "START", "END", "BILLABLE", "AMOUNT", "RULE"});
     for (const auto& l : s.lines) {
       std::string ids;
-      for (const auto id : l.session_ids) ids += (ids.empty() ? "" : "+") + std::to_string(id);
+      for (const auto id : l.session_ids) {
+        // Appending in place: `"+" + std::to_string(id)` made GCC 12 at -O3 report a false
+        // -Wrestrict inside the inlined string concatenation.
+        if (!ids.empty()) ids += '+';
+        ids += std::to_string(id);
+      }
       if (l.sale_id) ids = "sale " + std::to_string(*l.sale_id);
       t.add({l.date, bl::to_string(l.type), l.type == bl::LineType::kSale ? l.item : l.target, ids,
              l.start.substr(11, 5), l.end.substr(11, 5),

@@ -180,6 +180,8 @@ const char* to_string(RejectReason reason) {
       return "replayed";
     case RejectReason::kReplayCacheFull:
       return "replay_cache_full";
+    case RejectReason::kNotRecorded:
+      return "not_recorded";
     case RejectReason::kUnknownCommand:
       return "unknown_command";
     case RejectReason::kBadArgs:
@@ -226,8 +228,8 @@ std::int64_t unix_ms_now() {
 }
 
 CommandVerifier::CommandVerifier(const CommandKey& key, std::string command_prefix,
-                                 VerifierConfig config)
-    : key_(key), prefix_(std::move(command_prefix)), config_(config) {
+                                 VerifierConfig config, NonceJournal* journal)
+    : key_(key), prefix_(std::move(command_prefix)), config_(config), journal_(journal) {
   ensure_sodium();
 }
 
@@ -313,6 +315,22 @@ VerifyResult CommandVerifier::verify(std::string_view topic, std::string_view pa
   }
   // Remembered from here on even if the command turns out unusable: the sender holds the key,
   // and a replay of it must fail the same way or be refused as a replay.
+  //
+  // The journal is written before the command can act, and its answer is the durable check:
+  // a nonce committed before a restart (or a crash) is refused after it, whatever this
+  // process's memory holds. A crash after the commit and before the effect loses the command,
+  // which is the safe side: the sender gets no reply and retries with a fresh nonce.
+  if (journal_ != nullptr) {
+    switch (journal_->record(*nonce, cmd.ts_ms + skew, now_ms)) {
+      case NonceJournal::Outcome::kRecorded:
+        break;
+      case NonceJournal::Outcome::kAlreadySeen:
+        seen_.emplace(*nonce, cmd.ts_ms + skew);
+        return reject(RejectReason::kReplayed, reply_id, "nonce seen before a restart");
+      case NonceJournal::Outcome::kFailed:
+        return reject(RejectReason::kNotRecorded, reply_id, "nonce could not be recorded");
+    }
+  }
   seen_.emplace(*nonce, cmd.ts_ms + skew);
   cmd.nonce = std::move(*nonce);
 

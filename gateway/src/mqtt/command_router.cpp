@@ -23,10 +23,10 @@ CommandOutcome CommandOutcome::failure(std::string error) {
 }
 
 CommandRouter::CommandRouter(MqttTransport& link, Topics topics, const CommandKey& key,
-                             VerifierConfig config, WallClock clock)
+                             VerifierConfig config, WallClock clock, NonceJournal* journal)
     : link_(link),
       topics_(std::move(topics)),
-      verifier_(key, topics_.root() + "cmd/", config),
+      verifier_(key, topics_.root() + "cmd/", config, journal),
       clock_(std::move(clock)) {}
 
 CommandRouter::~CommandRouter() {

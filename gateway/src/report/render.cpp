@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "labgate/gateway/csv/writer.hpp"
 #include "labgate/gateway/report/ward_report.hpp"
 #include "time.hpp"
 
@@ -62,34 +63,6 @@ std::string status_text(const WardReport& r) {
   if (r.empty) return "no activity recorded";
   return r.complete ? "complete" : "partial";
 }
-
-// ---- CSV ----
-
-std::string csv_field(const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + '"';
-}
-
-class Csv {
- public:
-  Csv() : text_("\xEF\xBB\xBF") {}
-  void row(const std::vector<std::string>& cells) {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (i > 0) text_ += ',';
-      text_ += csv_field(cells[i]);
-    }
-    text_ += "\r\n";
-  }
-  std::string take() { return std::move(text_); }
-
- private:
-  std::string text_;
-};
 
 std::string num(std::int64_t v) {
   return std::to_string(v);
@@ -371,56 +344,62 @@ std::string render_json(const WardReport& r) {
 
 std::vector<CsvFile> render_csv(const WardReport& r) {
   std::vector<CsvFile> files;
-  {
-    Csv c;
-    c.row({"item", "value"});
-    for (const auto& row : summary_rows(r)) c.row(row);
-    files.push_back({"summary", c.take()});
-  }
-  {
-    Csv c;
-    c.row({"machine_id", "name", "sessions", "hours", "unique_users"});
+  // Each table goes through the shared writer: names and ids come from staff input, so a text
+  // cell is neutralised there when it would start a formula; counts are number cells.
+  const auto table = [&files](std::string suffix, const auto& fill) {
+    std::string body;
+    csv::Writer w(body);
+    w.bom();
+    fill(w);
+    files.push_back({std::move(suffix), std::move(body)});
+  };
+  table("summary", [&](csv::Writer& w) {
+    w.row({"item", "value"});
+    for (const auto& row : summary_rows(r)) w.text(row[0]).text(row[1]).end_row();
+  });
+  table("machines", [&](csv::Writer& w) {
+    w.row({"machine_id", "name", "sessions", "hours", "unique_users"});
     for (const auto& m : r.machines) {
-      c.row({m.id, m.name, num(m.sessions), format_hours(m.ms), num(m.unique_users)});
+      w.text(m.id).text(m.name).number(m.sessions).text(format_hours(m.ms));
+      w.number(m.unique_users).end_row();
     }
-    files.push_back({"machines", c.take()});
-  }
-  {
-    Csv c;
-    c.row(daily_head(r));
-    for (const auto& d : r.days) c.row(daily_row(d));
-    files.push_back({"daily", c.take()});
-  }
-  {
-    Csv c;
-    c.row({"type", "name", "granted", "granted_since_revoked", "revoked_in_period"});
+  });
+  table("daily", [&](csv::Writer& w) {
+    for (const auto& h : daily_head(r)) w.text(h);
+    w.end_row();
+    for (const auto& d : r.days) {
+      for (const auto& cell : daily_row(d)) w.text(cell);
+      w.end_row();
+    }
+  });
+  table("trainings", [&](csv::Writer& w) {
+    w.row({"type", "name", "granted", "granted_since_revoked", "revoked_in_period"});
     for (const auto& t : r.trainings) {
-      c.row(
-          {t.type_code, t.name, num(t.granted), num(t.granted_revoked), num(t.revoked_in_period)});
+      w.text(t.type_code).text(t.name).number(t.granted).number(t.granted_revoked);
+      w.number(t.revoked_in_period).end_row();
     }
-    files.push_back({"trainings", c.take()});
-  }
-  {
-    Csv c;
-    c.row(
+  });
+  table("inspections", [&](csv::Writer& w) {
+    w.row(
         {"machine_id", "name", "passed", "failed", "overdue_at_end", "due_at_end", "overdue_days"});
     for (const auto& f : r.inspections) {
-      c.row({f.machine_id, f.name, num(f.passed), num(f.failed), f.overdue_at_end ? "yes" : "no",
-             f.due_at_end.value_or(""), num(f.overdue_days)});
+      w.text(f.machine_id).text(f.name).number(f.passed).number(f.failed);
+      w.text(f.overdue_at_end ? "yes" : "no").text(f.due_at_end.value_or(""));
+      w.number(f.overdue_days).end_row();
     }
-    files.push_back({"inspections", c.take()});
-  }
+  });
   if (r.period.kind == PeriodKind::kFiscalYear) {
-    Csv c;
-    c.row({"month", "machine_sessions", "machine_hours", "coworking_sessions",
-           "coworking_member_hours", "coworking_peak", "unique_users", "new_members", "trainings",
-           "inspections"});
-    for (const auto& m : r.months) {
-      c.row({m.month, num(m.machine_sessions), format_hours(m.machine_ms),
-             num(m.coworking_sessions), format_hours(m.coworking_ms), num(m.coworking_peak),
-             num(m.unique_users), num(m.new_members), num(m.trainings), num(m.inspections)});
-    }
-    files.push_back({"months", c.take()});
+    table("months", [&](csv::Writer& w) {
+      w.row({"month", "machine_sessions", "machine_hours", "coworking_sessions",
+             "coworking_member_hours", "coworking_peak", "unique_users", "new_members", "trainings",
+             "inspections"});
+      for (const auto& m : r.months) {
+        w.text(m.month).number(m.machine_sessions).text(format_hours(m.machine_ms));
+        w.number(m.coworking_sessions).text(format_hours(m.coworking_ms));
+        w.number(m.coworking_peak).number(m.unique_users).number(m.new_members);
+        w.number(m.trainings).number(m.inspections).end_row();
+      }
+    });
   }
   return files;
 }

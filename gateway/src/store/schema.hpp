@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -275,6 +275,17 @@ CREATE INDEX sessions_long ON sessions(started_at_ms)
 CREATE INDEX certifications_granted ON certifications(granted_on);
 CREATE INDEX members_created ON members(created_at);
 CREATE INDEX inspections_done ON inspections(done_on);
+)sql",
+    // ---- version 3: replay protection of signed MQTT commands ----
+    R"sql(
+-- Nonces of accepted MQTT commands, kept until their timestamp leaves the allowed skew, so a
+-- command captured on the wire is refused as a replay after a restart of the daemon too. Written
+-- before the command acts; expired rows are deleted as new ones arrive.
+CREATE TABLE command_nonces (
+  nonce           TEXT PRIMARY KEY,
+  forget_after_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX command_nonces_expiry ON command_nonces(forget_after_ms);
 )sql",
 };
 

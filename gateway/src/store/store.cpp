@@ -636,6 +636,39 @@ Result<std::int64_t> Store::unsent_count() {
   return db_->query_int64("SELECT count(*) FROM outbox WHERE sent_at_ms IS NULL");
 }
 
+// ---- signed MQTT commands ----
+
+// Why nonces and not a floor on command timestamps: a floor (refuse ts <= the last accepted
+// ts) also refuses honest commands, those of a second issuer whose clock runs a little behind
+// and any command signed before a restart but delivered after it, and one command dated up to
+// the skew ahead would move it for everyone. The nonce table gives exactly the answer of the
+// verifier's in-memory cache, and checking and recording is one INSERT in one transaction, so
+// there is no moment at which a nonce is accepted but not yet recorded. The table stays small:
+// a row lives at most twice the allowed skew (a minute by default) and is pruned on an insert.
+Result<bool> Store::remember_command_nonce(std::string_view nonce, std::int64_t forget_after_ms,
+                                           std::int64_t now_ms) {
+  LABGATE_TRY(require_text(nonce, "command nonce"));
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto prune = db_->prepare("DELETE FROM command_nonces WHERE forget_after_ms < ?1");
+  if (!prune) return prune.error();
+  prune->bind(1, now_ms);
+  LABGATE_TRY(prune->run());
+  auto insert = db_->prepare(
+      "INSERT INTO command_nonces (nonce, forget_after_ms) VALUES (?1, ?2) "
+      "ON CONFLICT (nonce) DO NOTHING");
+  if (!insert) return insert.error();
+  insert->bind(1, nonce).bind(2, forget_after_ms);
+  LABGATE_TRY(insert->run());
+  const bool recorded = db_->changes() == 1;
+  LABGATE_TRY(tx->commit());
+  return recorded;
+}
+
+Result<std::int64_t> Store::command_nonce_count() {
+  return db_->query_int64("SELECT count(*) FROM command_nonces");
+}
+
 // ---- meta ----
 
 Result<std::optional<std::string>> Store::meta(std::string_view key) {

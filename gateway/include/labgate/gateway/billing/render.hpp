@@ -1,8 +1,9 @@
 #pragma once
 // Statement rendering. Both formats are byte-identical for identical statements: nothing in the
 // body depends on when or where it was rendered.
-//  - CSV: UTF-8 with a byte order mark (so Excel in Japan opens it as UTF-8), CRLF line ends,
-//    RFC 4180 quoting. Sections: header, lines, subtotals and total, held and open sessions.
+//  - CSV: written by csv::Writer (UTF-8 with a byte order mark so Excel in Japan opens it as
+//    UTF-8, CRLF line ends, RFC 4180 quoting, text cells that would start a formula prefixed with
+//    an apostrophe). Sections: header, lines, subtotals and total, held and open sessions.
 //  - JSON: one object with keys in a fixed order (member_no, name, month, plan, time_zone,
 //    currency, lines, subtotals, total, held_for_review, open_sessions, note), compact.
 
@@ -11,14 +12,13 @@
 #include <vector>
 
 #include "labgate/gateway/billing/engine.hpp"
+#include "labgate/gateway/csv/writer.hpp"
 
 namespace labgate::gateway::billing {
 
 /// The UTF-8 byte order mark that starts every CSV file.
-inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+inline constexpr std::string_view kUtf8Bom = csv::kUtf8Bom;
 
-/// One CSV field, quoted per RFC 4180 when it holds a comma, quote, CR or LF.
-std::string csv_field(std::string_view text);
 /// The statement as CSV (BOM, CRLF).
 std::string to_csv(const Statement& statement);
 /// The statement as compact JSON (UTF-8, not ASCII-escaped).

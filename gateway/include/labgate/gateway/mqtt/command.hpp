@@ -65,12 +65,13 @@ enum class RejectReason {
   kStale,            ///< timestamp outside the allowed skew
   kReplayed,         ///< nonce already seen within the window
   kReplayCacheFull,  ///< too many fresh nonces to remember; fail closed
+  kNotRecorded,      ///< the nonce could not be recorded durably; fail closed
   kUnknownCommand,   ///< topic names no known command, or is not a command topic
   kBadArgs,          ///< args missing, of the wrong type, or with unknown keys
 };
 
 /// Stable reply name: "oversized", "malformed", "bad_mac", "stale", "replayed",
-/// "replay_cache_full", "unknown_command", "bad_args".
+/// "replay_cache_full", "not_recorded", "unknown_command", "bad_args".
 const char* to_string(RejectReason reason);
 
 /// Outcome of CommandVerifier::verify().
@@ -91,12 +92,34 @@ struct VerifierConfig {
   std::size_t replay_capacity{4096};
 };
 
-/// Checks command messages. No I/O and no clock of its own (time is passed in); the only state
-/// is the replay cache, which remembers each accepted nonce until its timestamp is older than
-/// the allowed skew, so a replay is rejected for as long as its timestamp would pass.
+/// Durable memory of the nonces a verifier accepted, so that a command captured on the wire is
+/// refused as a replay after the daemon restarts too (the daemon keeps it in SQLite).
+class NonceJournal {
+ public:
+  /// Outcome of record().
+  enum class Outcome {
+    kRecorded,     ///< durably remembered until `forget_after_ms`
+    kAlreadySeen,  ///< already remembered and not yet forgotten: the message is a replay
+    kFailed,       ///< could not be recorded (storage error)
+  };
+  virtual ~NonceJournal() = default;
+  /// Remembers `nonce` until `forget_after_ms` (unix ms), in one durable write that checks and
+  /// records at once; may forget entries whose time is before `now_ms`. Returns only once the
+  /// nonce is committed, so the command it authorises can act after it.
+  virtual Outcome record(std::string_view nonce, std::int64_t forget_after_ms,
+                         std::int64_t now_ms) = 0;
+};
+
+/// Checks command messages. No I/O and no clock of its own (time is passed in). It remembers
+/// each accepted nonce until its timestamp is older than the allowed skew, so a replay is
+/// rejected for as long as its timestamp would pass: in memory, and, when a NonceJournal is
+/// given, durably across restarts.
 class CommandVerifier {
  public:
-  CommandVerifier(const CommandKey& key, std::string command_prefix, VerifierConfig config = {});
+  /// `journal`, when given, must outlive the verifier; a nonce it reports as seen is a replay,
+  /// and a nonce it cannot record is refused (kNotRecorded).
+  CommandVerifier(const CommandKey& key, std::string command_prefix, VerifierConfig config = {},
+                  NonceJournal* journal = nullptr);
 
   /// Verifies one message. `command_prefix` given at construction is `<root>cmd/`; the command
   /// name is the rest of `topic`. `now_ms` is the gateway's wall clock in unix ms.
@@ -111,6 +134,7 @@ class CommandVerifier {
   CommandKey key_;
   std::string prefix_;
   VerifierConfig config_;
+  NonceJournal* journal_;
   std::unordered_map<std::string, std::int64_t> seen_;  // nonce -> forget after (unix ms)
   std::int64_t next_prune_ms_{0};
 };

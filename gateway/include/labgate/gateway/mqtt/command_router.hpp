@@ -46,9 +46,10 @@ class CommandRouter {
   /// Wall clock in unix ms; injectable for tests.
   using WallClock = std::function<std::int64_t()>;
 
-  /// `link` must outlive the router.
+  /// `link` must outlive the router, and so must `journal` when given (see CommandVerifier).
   CommandRouter(MqttTransport& link, Topics topics, const CommandKey& key,
-                VerifierConfig config = {}, WallClock clock = unix_ms_now);
+                VerifierConfig config = {}, WallClock clock = unix_ms_now,
+                NonceJournal* journal = nullptr);
   ~CommandRouter();
 
   CommandRouter(const CommandRouter&) = delete;

@@ -170,7 +170,8 @@ std::string format_hours(std::int64_t ms);
 /// The report as JSON (UTF-8, 2-space indent, trailing newline). Byte-identical for equal reports.
 std::string render_json(const WardReport& report);
 
-/// One CSV table: its file-name suffix ("machines") and its bytes (UTF-8 BOM, CRLF, RFC 4180).
+/// One CSV table: its file-name suffix ("machines") and its bytes (csv::Writer: UTF-8 BOM, CRLF,
+/// RFC 4180, a text cell that would start a formula prefixed with an apostrophe).
 struct CsvFile {
   std::string suffix;
   std::string content;

@@ -31,7 +31,7 @@
 namespace labgate::gateway::store {
 
 /// Schema version this code writes; a file with a higher PRAGMA user_version is refused.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 /// PRAGMA application_id of a labgate database ("LBGT").
 inline constexpr std::int32_t kApplicationId = 0x4C424754;
 
@@ -283,6 +283,16 @@ class Store {
   Result<std::int64_t> unsent_count();
   /// The last sequence number assigned (0 before the first).
   Result<std::int64_t> last_seq();
+
+  // ---- signed MQTT commands ----
+
+  /// Durably remembers the nonce of an accepted command until `forget_after_ms`, first
+  /// forgetting the nonces whose time is before `now_ms`. One small transaction: true when
+  /// recorded, false when the nonce is already remembered (a replay, also across a restart).
+  Result<bool> remember_command_nonce(std::string_view nonce, std::int64_t forget_after_ms,
+                                      std::int64_t now_ms);
+  /// Number of nonces remembered (tests and status).
+  Result<std::int64_t> command_nonce_count();
 
   // ---- meta ----
 
