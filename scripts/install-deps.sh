@@ -12,7 +12,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
   catch2 libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
+  libssl-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   python3
 )
 
