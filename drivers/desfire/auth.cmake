@@ -3,7 +3,8 @@
 # DESFire card so the reader side never links the card side.
 find_package(OpenSSL 3 REQUIRED)
 add_library(labgate_desfire_auth STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/src/diversify.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/src/diversify.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/site_keys.cpp)
 target_include_directories(labgate_desfire_auth PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
 target_link_libraries(labgate_desfire_auth
   PUBLIC labgate_drivers_core
