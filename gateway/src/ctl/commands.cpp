@@ -851,6 +851,7 @@ void build(CLI::App& app, Cli& cli) {
   build_statements(app, cli);
   build_reports(app, cli);
   build_import(app, cli);
+  build_keys(app, cli);
 }
 
 }  // namespace labgate::gateway::ctl
