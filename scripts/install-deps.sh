@@ -7,12 +7,12 @@ packages=(
   build-essential cmake pkg-config ninja-build git ca-certificates tzdata
   clang clang-format libclang-rt-14-dev
   libboost-dev
-  libnfc-dev libnfc-bin libfreefare-dev
+  libnfc-dev libnfc-bin libfreefare-dev libfreefare-bin
   libsqlite3-dev sqlite3
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
   catch2 libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
+  libssl-dev zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   python3
 )
 
