@@ -1,36 +1,11 @@
 #include "labgate/drivers/desfire/diversify.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
-#include <memory>
 
 namespace labgate::drivers::desfire {
 namespace {
 
-using Block = std::array<std::uint8_t, 16>;
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-
-// AES-128-CBC with a zero IV and no padding over whole blocks; returns the last ciphertext block.
-// With one block this is AES-ECB, which is what the CMAC subkeys need.
-Block cbc_last_block(const AesKey& key, std::span<const std::uint8_t> data) {
-  CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-  const Block iv{};
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cbc(), nullptr, key.data(), iv.data()) != 1 ||
-      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
-    throw DiversifyError("AES-128-CBC initialisation failed");
-  std::vector<std::uint8_t> out(data.size() + 16);
-  int len = 0;
-  if (EVP_EncryptUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) !=
-          1 ||
-      static_cast<std::size_t>(len) != data.size())
-    throw DiversifyError("AES-128-CBC encryption failed");
-  Block last{};
-  std::copy_n(out.begin() + len - 16, 16, last.begin());
-  std::fill(out.begin(), out.end(), std::uint8_t{0});
-  return last;
-}
+using Block = AesBlock;
 
 // SP 800-38B subkey step: shift left one bit, fold the carry back with R128 = 0x87.
 Block double_block(const Block& in) {
@@ -51,8 +26,7 @@ AesKey diversify_aes128(const AesKey& master, std::span<const std::uint8_t> m) {
                          std::to_string(m.size()));
   // OpenSSL's CMAC pads to the next block only; AN10922 always works on two blocks, so the
   // subkeys are derived here and the final block is masked by hand before the CBC pass.
-  const Block zero{};
-  const Block l = cbc_last_block(master, zero);
+  const Block l = aes128_ecb_encrypt(master, Block{});
   const Block k1 = double_block(l);
   const Block k2 = double_block(k1);
 
@@ -64,8 +38,11 @@ AesKey diversify_aes128(const AesKey& master, std::span<const std::uint8_t> m) {
   if (padded) d[used] = 0x80;
   const Block& mask = padded ? k2 : k1;
   for (std::size_t i = 0; i < 16; ++i) d[16 + i] ^= mask[i];
-  AesKey key = cbc_last_block(master, d);
+  Bytes cipher = aes128_cbc_encrypt(master, Block{}, d);
+  AesKey key{};
+  std::copy(cipher.end() - 16, cipher.end(), key.begin());
   std::fill(d.begin(), d.end(), std::uint8_t{0});
+  std::fill(cipher.begin(), cipher.end(), std::uint8_t{0});
   return key;
 }
 

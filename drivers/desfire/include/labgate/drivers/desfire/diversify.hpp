@@ -1,16 +1,14 @@
 #pragma once
 // Per-card AES-128 keys diversified from a site master key, as NXP AN10922 §2.2 specifies.
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <vector>
 
-namespace labgate::drivers::desfire {
+#include "labgate/drivers/desfire/crypto.hpp"
 
-/// An AES-128 key, raw bytes.
-using AesKey = std::array<std::uint8_t, 16>;
+namespace labgate::drivers::desfire {
 
 /// Thrown for a diversification input outside AN10922's 1..31 bytes, or a crypto library failure.
 class DiversifyError : public std::runtime_error {
