@@ -2,7 +2,10 @@
 // pty), decides, drives its simulated outputs and records events; reader faults put the door in
 // its fail mode and the reader comes back.
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <thread>
 
 #include "nfc_rig.hpp"
@@ -24,13 +27,15 @@ struct NfcSite {
   std::unique_ptr<Daemon> daemon;
 
   explicit NfcSite(const std::vector<std::string>& hardware, const std::string& accept = {},
-                   const std::function<void(store::Store&)>& seed_more = {}) {
+                   const std::function<void(store::Store&)>& seed_more = {},
+                   const std::string& extra_config = {}) {
     std::map<std::string, std::string> devices;
     for (const auto& r : hardware) {
       emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r);
       devices[r] = emu[r]->connstring();
     }
-    daemon = std::make_unique<Daemon>(dir, nfc_config(dir.path().string(), devices, accept));
+    daemon = std::make_unique<Daemon>(
+        dir, nfc_config(dir.path().string(), devices, accept) + extra_config);
     {
       auto s = daemon->open_store();
       seed_cast(*s);
@@ -327,4 +332,84 @@ TEST_CASE("enrollment: the next card on an armed reader is bound, not decided", 
     CHECK(timeout.exit_code == 1);
     CHECK(contains(timeout.err, "no card presented on front-in within 1 s"));
   }
+}
+
+namespace {
+
+const std::vector<std::uint8_t> kDesfireUid{0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+
+// A key file made by the real labgatectl, and the [desfire] section that names it.
+std::string desfire_section(const TempDir& dir) {
+  const std::string kf = (dir / "site.keys").string();
+  auto r = run_command({LABGATECTL_PATH, "--db", (dir / "keys-audit.db").string(), "--create",
+                        "keys", "--key-file", kf, "init"});
+  REQUIRE(r.exit_code == 0);
+  return "\n[desfire]\nkey_file = \"" + kf + "\"\n";
+}
+
+}  // namespace
+
+// The finding of issue 11: a PN532 emulator answering only DESFire's ATQA/SAK/ATS with an
+// enrolled UID opened the entrance. The same emulated card must now be refused.
+TEST_CASE("desfire: a card that only presents an issued DESFire UID is refused", "[desfire]") {
+  auto issued = [](store::Store& s) {
+    REQUIRE(s.enroll_credential("M1", "desfire", kDesfireUid, "member card", "test").ok());
+    // As `credentials issue` records it: the card was issued with key version 1.
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  TempDir keys{"labgate-nfcint-keys"};
+  NfcSite site({"front-in"}, {}, issued, desfire_section(keys));
+  auto& d = site.d();
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566") == "ok placed");
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  CHECK(e.decision == store::Decision::kDenied);
+  CHECK(e.reason == "card_not_authenticated");
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+  CHECK(contains(d.log(), "not authenticated"));
+  // The keys never reach the log.
+  auto file = run_command({"/bin/cat", (keys / "site.keys").string()});
+  for (std::size_t at = file.out.find("read = \""); at != std::string::npos;
+       at = file.out.find("read = \"", at + 1)) {
+    CHECK_FALSE(contains(d.log(), file.out.substr(at + 8, 32)));
+  }
+}
+
+TEST_CASE("desfire: UID-enrolled cards need issuing unless the site accepts desfire-uid",
+          "[desfire]") {
+  auto by_uid = [](store::Store& s) {
+    REQUIRE(s.enroll_credential("M1", "desfire", kDesfireUid, "old card", "test").ok());
+  };
+  SECTION("default: refused with credential_needs_issue") {
+    NfcSite site({"front-in"}, {}, by_uid);
+    REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566") == "ok placed");
+    auto e = site.await_event("tap_entry", "front-in", 1);
+    CHECK(e.decision == store::Decision::kDenied);
+    CHECK(e.reason == "credential_needs_issue");
+  }
+  SECTION("accept desfire-uid: granted as a clonable UID, with a warning at start") {
+    NfcSite site({"front-in"}, "[\"desfire-uid\"]", by_uid);
+    REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566") == "ok placed");
+    auto e = site.await_event("tap_entry", "front-in", 1);
+    CHECK(e.decision == store::Decision::kGranted);
+    CHECK(contains(site.d().log(), "desfire-uid"));
+  }
+}
+
+TEST_CASE("desfire: a key file others can read stops the daemon at start", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  ::chmod((keys / "site.keys").c_str(), 0644);
+  TempDir dir{"labgate-nfcint"};
+  EmulatedReader emu(PN532_EMU_PATH, dir.path(), "front-in");
+  const auto config = dir / "site.toml";
+  {
+    std::ofstream out(config);
+    out << nfc_config(dir.path().string(), {{"front-in", emu.connstring()}}) << section;
+  }
+  auto r = run_command({LABGATED_PATH, "--config", config.string()}, 20s);
+  CHECK(r.exit_code != 0);
+  CHECK(contains(r.out + r.err, "chmod 600"));
 }

@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -275,6 +275,14 @@ CREATE INDEX sessions_long ON sessions(started_at_ms)
 CREATE INDEX certifications_granted ON certifications(granted_on);
 CREATE INDEX members_created ON members(created_at);
 CREATE INDEX inspections_done ON inspections(done_on);
+)sql",
+    // ---- version 3: DESFire cards issued with per-card keys ----
+    R"sql(
+-- The site key version a DESFire card was issued with (labgatectl credentials issue). NULL on a
+-- DESFire credential means it was enrolled by UID alone: such a card "needs issuing" and is
+-- refused at the door unless the site accepts "desfire-uid".
+ALTER TABLE credentials ADD COLUMN issued_key_version INTEGER
+  CHECK (issued_key_version IS NULL OR (technology = 'desfire' AND issued_key_version BETWEEN 1 AND 255));
 )sql",
 };
 

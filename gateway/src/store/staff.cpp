@@ -40,7 +40,7 @@ constexpr std::string_view kMemberSelect =
 
 constexpr std::string_view kCredentialSelect =
     "SELECT c.id, c.member_id, c.technology, c.id_hash, c.label, c.enrolled_at, c.revoked_at, "
-    "c.revoked_reason FROM credentials c ";
+    "c.revoked_reason, c.issued_key_version FROM credentials c ";
 
 }  // namespace
 

@@ -49,7 +49,7 @@ struct CardProof {
 struct Card {
   CardTechnology technology{CardTechnology::kIso14443aUid};
   std::vector<std::uint8_t> identifier;
-  std::optional<CardProof> proof;  ///< set for DESFire cards by a reader that authenticates
+  std::optional<CardProof> proof{};  ///< set for DESFire cards by a reader that authenticates
 };
 
 /// Something a reader reports.
