@@ -168,3 +168,42 @@ TEST_CASE("make_card validates its input", "[chip]") {
   REQUIRE(c);
   CHECK(c->sak == 0x09);
 }
+
+TEST_CASE("a DESFire card answers through InDataExchange and can leave mid-exchange", "[chip]") {
+  Chip chip;
+  field_on(chip, 0x02);
+  answer(chip, {0x12, 0x14});
+  chip.place(card("desfire", "04112233445566"));
+  answer(chip, {0x4A, 0x01, 0x00});
+  // ISO-wrapped GetVersion: 7 bytes, then 91 AF.
+  const Bytes v = answer(chip, {0x40, 0x01, 0x90, 0x60, 0x00, 0x00, 0x00});
+  REQUIRE(v.size() == 2 + 7 + 2);
+  CHECK(Bytes(v.end() - 2, v.end()) == Bytes{0x91, 0xAF});
+  chip.leave_after(1u);
+  CHECK(answer(chip, {0x40, 0x01, 0x90, 0xAF, 0x00, 0x00, 0x00}).back() == 0xAF);
+  CHECK(answer(chip, {0x40, 0x01, 0x90, 0xAF, 0x00, 0x00, 0x00}) == Bytes{0x41, 0x01});
+  CHECK_FALSE(chip.card());
+}
+
+TEST_CASE("a random-ID DESFire card shows a new 08 ID after the field was off", "[chip]") {
+  Chip chip;
+  field_on(chip, 0x02);
+  chip.place(card("desfire", "04112233445566", {{"random_uid", "1"}}));
+  const Bytes first = answer(chip, {0x4A, 0x01, 0x00});
+  REQUIRE(first.size() >= 11);
+  CHECK(first[6] == 4);     // NFCID1 length
+  CHECK(first[7] == 0x08);  // random ID
+  // Selecting by the shown ID works while the field stays on (libfreefare's connect).
+  const Bytes by_id(first.begin() + 7, first.begin() + 11);
+  Bytes select{0x4A, 0x01, 0x00};
+  select.insert(select.end(), by_id.begin(), by_id.end());
+  CHECK(answer(chip, select)[1] == 0x01);
+  answer(chip, {0x32, 0x01, 0x00});
+  answer(chip, {0x32, 0x01, 0x01});
+  const Bytes second = answer(chip, {0x4A, 0x01, 0x00});
+  CHECK(Bytes(second.begin() + 7, second.begin() + 11) != by_id);  // 2^-24 false failure
+  std::string err;
+  CHECK_FALSE(make_card("desfire", "04112233445566", {{"random_uid", "yes"}}, err));
+  CHECK_FALSE(make_card("desfire", "04112233445566", {{"picc", "3des"}}, err));
+  CHECK_FALSE(make_card("classic", "01020304", {{"clone", "1"}}, err));
+}

@@ -138,3 +138,26 @@ TEST_CASE("pn532-emu refuses a link path with ':'", "[emu]") {
   CHECK_FALSE(emu.start(error));
   CHECK(error.find(':') != std::string::npos);
 }
+
+TEST_CASE("pn532-emu remembers DESFire cards by UID and takes the card faults", "[emu]") {
+  labgate::drivers::pn532_emu::Emulator emu({"", "", false});
+  CHECK(emu.execute("fault badmac") == "error no DESFire card in the field");
+  CHECK(emu.execute("place desfire 04112233445566") == "ok placed");
+  CHECK(emu.execute("remove") == "ok removed");
+  CHECK(emu.execute("place desfire 04112233445566") == "ok placed remembered");
+  CHECK(emu.execute("place desfire 04112233445566 clone=1") == "ok placed clone");
+  CHECK(emu.execute("place desfire 04112233445566") == "ok placed remembered");
+  CHECK(emu.execute("place desfire 04112233445566 fresh=1") == "ok placed");
+  CHECK(emu.execute("place desfire 04aabbccddeeff") == "ok placed");
+  CHECK(emu.execute("fault badmac") == "ok fault badmac");
+  CHECK(emu.execute("fault nomac") == "ok fault nomac");
+  CHECK(emu.execute("fault longread 64") == "ok fault longread 64");
+  CHECK(emu.execute("fault longread 0") == "error usage: fault longread <bytes>");
+  CHECK(emu.execute("fault leave 3") == "ok fault leave 3");
+  CHECK(emu.execute("fault slow 20") == "ok fault slow 20");
+  CHECK(emu.execute("fault leave x") == "error usage: fault leave <exchanges>");
+  CHECK(emu.execute("fault slow -5") == "error usage: fault slow <ms>");
+  CHECK(emu.execute("fault slow") == "error usage: fault slow <ms>");
+  CHECK(emu.execute("fault none") == "ok fault none");
+  CHECK(emu.execute("place classic 01020304 clone=1") == "error unknown option 'clone'");
+}

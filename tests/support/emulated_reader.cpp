@@ -120,7 +120,8 @@ std::string place_and_await(const ControlRequest& control, EmulatedReader& emu,
   if (!reads) return before;
   const std::string after = std::to_string(*reads);
   const std::string placed = emu.cmd("place " + emulator_card(tech, hex));
-  if (placed != "ok placed") return "err emulator: " + placed;
+  // A DESFire card tapped again answers "ok placed remembered": the same card, keys and files.
+  if (!starts_with(placed, "ok placed")) return "err emulator: " + placed;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const std::string r = control("read-result " + reader + " " + after);

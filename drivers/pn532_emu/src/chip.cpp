@@ -80,8 +80,22 @@ std::optional<EmuCard> make_card(const std::string& type, const std::string& hex
     error = "an ISO14443A UID has 4, 7 or 10 bytes";
     return std::nullopt;
   }
+  bool random_uid = false;
+  bool aes_picc = false;
   for (const auto& [key, value] : options) {
-    if (key == "atqa") {
+    if (c.kind == CardKind::kDesfire && key == "random_uid") {
+      if (value != "0" && value != "1") {
+        error = "random_uid is 0 or 1";
+        return std::nullopt;
+      }
+      random_uid = value == "1";
+    } else if (c.kind == CardKind::kDesfire && key == "picc") {
+      if (value != "des" && value != "aes") {
+        error = "picc is des or aes";
+        return std::nullopt;
+      }
+      aes_picc = value == "aes";
+    } else if (key == "atqa") {
       auto v = from_hex(value);
       if (!v || v->size() != 2) {
         error = "atqa needs 2 bytes";
@@ -123,10 +137,15 @@ std::optional<EmuCard> make_card(const std::string& type, const std::string& hex
         error = "baud is 212, 424 or both";
         return std::nullopt;
       }
-    } else if (key != "tap") {  // tap= is the emulator's business, not the card's
+    } else if (key != "tap" &&
+               !(c.kind == CardKind::kDesfire && (key == "clone" || key == "fresh"))) {
+      // tap=, clone= and fresh= are the emulator's business, not the card's.
       error = "unknown option '" + key + "'";
       return std::nullopt;
     }
+  }
+  if (c.kind == CardKind::kDesfire) {
+    c.desfire = std::make_shared<DesfireCard>(c.uid, random_uid, aes_picc);
   }
   return c;
 }
@@ -151,6 +170,17 @@ void Chip::place(EmuCard card) {
   card_ = std::move(card);
   selected_ = false;
   desfire_block_ = 0;
+  if (card_->desfire) card_->desfire->power_up();
+}
+
+const Bytes& Chip::anticollision_uid() const {
+  return card_->desfire ? card_->desfire->anticollision_uid() : card_->uid;
+}
+
+void Chip::activated() {
+  selected_ = true;
+  desfire_block_ = 0;
+  if (card_ && card_->desfire) card_->desfire->activate();
 }
 
 void Chip::remove() {
@@ -225,7 +255,12 @@ ChipReply Chip::on_command(std::span<const std::uint8_t> c, EmuClock::time_point
       return reply({rc, kStatusOk});
     case cmd::kRfConfiguration:
       if (c.size() < 3) return syntax_error();
-      if (c[1] == 0x01) rf_on_ = (c[2] & 0x01) != 0;
+      if (c[1] == 0x01) {
+        const bool was_on = rf_on_;
+        rf_on_ = (c[2] & 0x01) != 0;
+        // A card powers up again when the field comes back: a random-ID card shows a new ID.
+        if (rf_on_ && !was_on && card_ && card_->desfire) card_->desfire->power_up();
+      }
       if (c[1] == 0x05) {
         if (c.size() < 5) return syntax_error();
         retries_passive_ = c[4];
@@ -296,12 +331,13 @@ Bytes Chip::type_a_target_data(bool with_ats) const {
   // Reserved up front: growing a vector built from a short initializer list trips g++ 12's
   // -Warray-bounds false positive at -O3.
   Bytes d;
-  d.reserve(6 + card_->uid.size() + card_->ats.size());
+  const Bytes& uid = anticollision_uid();
+  d.reserve(6 + uid.size() + card_->ats.size());
   for (std::uint8_t b : {std::uint8_t{0x01}, card_->atqa[0], card_->atqa[1], card_->sak,
-                         static_cast<std::uint8_t>(card_->uid.size())}) {
+                         static_cast<std::uint8_t>(uid.size())}) {
     d.push_back(b);
   }
-  d.insert(d.end(), card_->uid.begin(), card_->uid.end());
+  d.insert(d.end(), uid.begin(), uid.end());
   if (with_ats && !card_->ats.empty()) {
     d.push_back(static_cast<std::uint8_t>(card_->ats.size() + 1));  // TL counts itself
     d.insert(d.end(), card_->ats.begin(), card_->ats.end());
@@ -338,7 +374,7 @@ std::optional<Bytes> Chip::target_for_list(std::uint8_t brty,
         if (init[i] == 0x88 && (i == 0 || i == 4) && init.size() > 4) continue;
         plain.push_back(init[i]);
       }
-      if (plain != card_->uid) return std::nullopt;
+      if (plain != anticollision_uid()) return std::nullopt;
     }
     return type_a_target_data((parameters_ & kParamAutoRats) != 0);
   }
@@ -392,8 +428,7 @@ ChipReply Chip::list_passive(std::span<const std::uint8_t> c, EmuClock::time_poi
   }
   Bytes init(c.begin() + 3, c.end());
   if (auto t = target_for_list(c[2], init)) {
-    selected_ = true;
-    desfire_block_ = 0;
+    activated();
     Bytes d{cmd::kInListPassiveTarget + 1, 0x01};
     d.insert(d.end(), t->begin(), t->end());
     r.data = std::move(d);
@@ -434,8 +469,7 @@ std::optional<Bytes> Chip::poll(EmuClock::time_point now) {
     for (auto type : pending_->types) {
       if (auto t = target_for_autopoll(type)) {
         pending_.reset();
-        selected_ = true;
-        desfire_block_ = 0;
+        activated();
         Bytes d{cmd::kInAutoPoll + 1, 0x01, type, static_cast<std::uint8_t>(t->size())};
         d.insert(d.end(), t->begin(), t->end());
         return d;
@@ -450,8 +484,7 @@ std::optional<Bytes> Chip::poll(EmuClock::time_point now) {
   if (pending_->command == cmd::kInListPassiveTarget) {
     if (auto t = target_for_list(pending_->types[0], pending_->initiator_data)) {
       pending_.reset();
-      selected_ = true;
-      desfire_block_ = 0;
+      activated();
       Bytes d{cmd::kInListPassiveTarget + 1, 0x01};
       d.insert(d.end(), t->begin(), t->end());
       return d;
@@ -463,6 +496,15 @@ std::optional<Bytes> Chip::poll(EmuClock::time_point now) {
 Bytes Chip::exchange(std::uint8_t rc, std::span<const std::uint8_t> payload) {
   if (!card_) return {rc, kStatusTimeout};  // the card left the field: no answer before timeout
   if (!selected_) return {rc, kStatusWrongContext};
+  if (leave_after_) {
+    if (*leave_after_ == 0) {
+      // The card left the field mid-exchange: the chip hears nothing and times out.
+      leave_after_.reset();
+      remove();
+      return {rc, kStatusTimeout};
+    }
+    --*leave_after_;
+  }
   auto answer = card_answer(payload, false);
   if (!answer) return {rc, kStatusTimeout};
   Bytes d{rc, kStatusOk};
@@ -492,35 +534,9 @@ std::optional<Bytes> Chip::card_answer(std::span<const std::uint8_t> f, bool raw
         if ((f[0] & 0xE6) == 0xA2) return Bytes{static_cast<std::uint8_t>(0xA2 | desfire_block_)};
         return std::nullopt;
       }
-      // Native DESFire commands, plain or ISO 7816 wrapped (90 cmd 00 00 Lc data 00).
-      const bool wrapped = f.size() >= 5 && f[0] == 0x90;
-      const std::uint8_t command = wrapped ? f[1] : f[0];
-      Bytes body;
-      std::uint8_t status = 0x1C;  // ILLEGAL_COMMAND_CODE
-      if (command == 0x60) {
-        body = {0x04, 0x01, 0x01, 0x01, 0x00, 0x18, 0x05};
-        status = 0xAF;
-        desfire_block_ = 1;
-      } else if (command == 0xAF && desfire_block_ == 1) {
-        body = {0x04, 0x01, 0x01, 0x01, 0x04, 0x18, 0x05};
-        status = 0xAF;
-        desfire_block_ = 2;
-      } else if (command == 0xAF && desfire_block_ == 2) {
-        body = card.uid;
-        body.resize(7, 0x00);
-        body.insert(body.end(), {0xBA, 0x34, 0x4C, 0x39, 0x50, 0x12, 0x20});
-        status = 0x00;
-        desfire_block_ = 0;
-      } else if (command == 0x5A) {
-        status = 0x00;
-      }
-      if (wrapped) {
-        body.push_back(0x91);
-        body.push_back(status);
-        return body;
-      }
-      body.insert(body.begin(), status);
-      return body;
+      // Native DESFire commands, plain or ISO 7816 wrapped, go to the card model.
+      if (!card.desfire) return std::nullopt;
+      return card.desfire->transceive(f);
     }
     case CardKind::kFelica: {
       // FeliCa frames are LEN CMD ...; LEN counts itself.

@@ -1,6 +1,8 @@
 #include "labgate/drivers/pn532_emu/emulator.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -13,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -84,6 +87,11 @@ struct Emulator::Impl {
   std::thread thread;
   bool running{false};
   std::mt19937 rng{0x5eed};
+  // DESFire cards seen in this run, by UID hex: placing the same UID again brings the same card
+  // (keys, applications, files) back, as a member tapping their issued card again.
+  std::map<std::string, std::shared_ptr<DesfireCard>> desfire_cards;
+  std::chrono::milliseconds card_delay{0};  // fault slow: answers from the card come late
+  std::optional<std::pair<EmuClock::time_point, Bytes>> delayed;  // a late card answer
 
   // --- pty -------------------------------------------------------------------------------------
   bool open_pty(std::string& error) {
@@ -217,6 +225,7 @@ struct Emulator::Impl {
           ++stats.host_acks;
           if (chip.has_pending()) spdlog::info("pn532-emu: host ACK aborts the pending command");
           chip.abort_pending();
+          delayed.reset();
           continue;
         case DecodeStatus::kNack:
           spdlog::info("pn532-emu: host NACK, repeating the last response");
@@ -239,6 +248,7 @@ struct Emulator::Impl {
         continue;
       }
       ++stats.frames;
+      delayed.reset();  // a new command: the host stopped waiting for a late answer
       spdlog::debug("pn532-emu: <- {}", hex_dump(r.data));
       write_bytes(ack_frame());
       ChipReply reply = chip.on_command(r.data, now);
@@ -249,7 +259,13 @@ struct Emulator::Impl {
       }
       if (reply.data) {
         spdlog::debug("pn532-emu: -> {}", hex_dump(*reply.data));
-        send_response(std::move(*reply.data));
+        const bool card_exchange =
+            r.data[0] == cmd::kInDataExchange || r.data[0] == cmd::kInCommunicateThru;
+        if (card_exchange && card_delay.count() > 0) {
+          delayed.emplace(now + card_delay, std::move(*reply.data));
+        } else {
+          send_response(std::move(*reply.data));
+        }
       }
     }
   }
@@ -295,10 +311,26 @@ struct Emulator::Impl {
           return "error tap needs milliseconds";
         tap_until = now + std::chrono::milliseconds(ms);
       }
-      spdlog::info("pn532-emu: card placed: {} {}", to_string(card->kind), w[2]);
+      std::string how;
+      if (card->kind == CardKind::kDesfire) {
+        const std::string key = fmt::format("{:02x}", fmt::join(card->uid, ""));
+        const bool clone = opts.count("clone") && opts["clone"] == "1";
+        const bool fresh = opts.count("fresh") && opts["fresh"] == "1";
+        auto known = desfire_cards.find(key);
+        if (clone) {
+          // Same UID, none of the keys or files: what a UID cloner produces.
+          how = " clone";
+        } else if (known != desfire_cards.end() && !fresh) {
+          card->desfire = known->second;
+          how = " remembered";
+        } else {
+          desfire_cards[key] = card->desfire;
+        }
+      }
+      spdlog::info("pn532-emu: card placed: {} {}{}", to_string(card->kind), w[2], how);
       chip.place(std::move(*card));
       empty_polls = 0;
-      return "ok placed";
+      return "ok placed" + how;
     }
     if (verb == "remove") {
       spdlog::info("pn532-emu: card removed");
@@ -320,17 +352,54 @@ struct Emulator::Impl {
     }
     if (verb == "fault") {
       if (w.size() < 2)
-        return "error usage: fault garbage|drop|badchecksum|stall <ms>|unplug|replug|none";
+        return "error usage: fault garbage|drop|badchecksum|stall <ms>|unplug|replug|leave <n>|"
+               "badmac|nomac|longread <bytes>|slow <ms>|none";
       const std::string& f = w[1];
       if (f == "none") {
         fault = Fault::kNone;
         stall_until.reset();
+        card_delay = std::chrono::milliseconds(0);
+        chip.leave_after(std::nullopt);
         spdlog::warn("pn532-emu: FAULT cleared");
         return "ok fault none";
       }
       if (f == "garbage" || f == "drop" || f == "badchecksum") {
         fault = f == "garbage" ? Fault::kGarbage : f == "drop" ? Fault::kDrop : Fault::kBadChecksum;
         spdlog::warn("pn532-emu: FAULT {} on every response until 'fault none'", f);
+        return "ok fault " + f;
+      }
+      if (f == "longread") {
+        char* end = nullptr;
+        long n = w.size() == 3 ? std::strtol(w[2].c_str(), &end, 10) : -1;
+        if (n <= 0 || end == nullptr || *end != '\0' || n > 65'536)
+          return "error usage: fault longread <bytes>";
+        if (!chip.card() || !chip.card()->desfire) return "error no DESFire card in the field";
+        chip.card()->desfire->oversize_next_read(static_cast<std::size_t>(n));
+        spdlog::warn("pn532-emu: FAULT the next DESFire ReadData answer is {} bytes too long", n);
+        return "ok fault longread " + w[2];
+      }
+      if (f == "leave" || f == "slow") {
+        char* end = nullptr;
+        long n = w.size() == 3 ? std::strtol(w[2].c_str(), &end, 10) : -1;
+        if (n < 0 || end == nullptr || *end != '\0' || n > 3'600'000) {
+          return f == "leave" ? "error usage: fault leave <exchanges>"
+                              : "error usage: fault slow <ms>";
+        }
+        if (f == "leave") {
+          chip.leave_after(static_cast<unsigned>(n));
+          spdlog::warn("pn532-emu: FAULT the card leaves the field after {} more exchanges", n);
+        } else {
+          card_delay = std::chrono::milliseconds(n);
+          spdlog::warn("pn532-emu: FAULT card answers {} ms late until 'fault none'", n);
+        }
+        return "ok fault " + f + " " + w[2];
+      }
+      if (f == "badmac" || f == "nomac") {
+        if (!chip.card() || !chip.card()->desfire) return "error no DESFire card in the field";
+        chip.card()->desfire->corrupt_next_mac(f == "badmac" ? DesfireCard::MacFault::kWrong
+                                                             : DesfireCard::MacFault::kMissing);
+        spdlog::warn("pn532-emu: FAULT the next DESFire CMAC is {}",
+                     f == "badmac" ? "wrong" : "left out");
         return "ok fault " + f;
       }
       if (f == "stall") {
@@ -400,6 +469,11 @@ struct Emulator::Impl {
       }
       if (!stall_until && master >= 0) {
         if (auto d = chip.poll(now)) send_response(std::move(*d));
+        if (delayed && now >= delayed->first) {
+          Bytes late = std::move(delayed->second);
+          delayed.reset();
+          send_response(std::move(late));
+        }
       }
       std::optional<EmuClock::time_point> wake_at = stall_until;
       auto earliest = [&](std::optional<EmuClock::time_point> t) {
@@ -407,6 +481,7 @@ struct Emulator::Impl {
       };
       earliest(tap_until);
       if (!stall_until) earliest(chip.pending_deadline());
+      if (!stall_until && delayed) earliest(delayed->first);
       int timeout = -1;
       if (wake_at) {
         auto ms = std::chrono::ceil<std::chrono::milliseconds>(*wake_at - now).count();

@@ -7,10 +7,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "labgate/drivers/pn532_emu/desfire_card.hpp"
 
 namespace labgate::drivers::pn532_emu {
 
@@ -39,11 +42,15 @@ struct EmuCard {
   std::uint16_t system_code{0x0003};             ///< FeliCa system code
   bool felica_212{true};                         ///< answers polling at 212 kbps
   bool felica_424{true};                         ///< answers polling at 424 kbps
+  /// The DESFire EV1 card model (kDesfire only). Shared so that the emulator can keep a card's
+  /// keys and files across remove/place of the same card.
+  std::shared_ptr<DesfireCard> desfire;
 };
 
 /// Builds a card from the control protocol's words: type name, hex identifier and key=value options
-/// (atqa=0344 sak=20 ats=... pmm=... sys=0003 baud=212|424|both). nullopt with `error` set when
-/// the type, identifier length or an option is invalid.
+/// (atqa=0344 sak=20 ats=... pmm=... sys=0003 baud=212|424|both; DESFire: random_uid=0|1,
+/// picc=des|aes). A DESFire card comes factory-fresh. nullopt with `error` set when the type,
+/// identifier length or an option is invalid. tap=, clone= and fresh= are the emulator's.
 std::optional<EmuCard> make_card(const std::string& type, const std::string& hex_uid,
                                  const std::map<std::string, std::string>& options,
                                  std::string& error);
@@ -100,6 +107,9 @@ class Chip {
   const std::optional<EmuCard>& card() const { return card_; }
   /// Whether the chip is in power-down (woken by the next frame).
   bool powered_down() const { return powered_down_; }
+  /// Fault: after `n` more InDataExchange exchanges with the card, the card leaves the field (the
+  /// next exchange times out as on a real chip). nullopt clears it.
+  void leave_after(std::optional<unsigned> n) { leave_after_ = n; }
   /// Value of a register from the register map (0 when never written).
   std::uint8_t reg(std::uint16_t address) const;
 
@@ -126,6 +136,8 @@ class Chip {
   std::vector<std::uint8_t> felica_target_data(std::span<const std::uint8_t> init) const;
   std::optional<std::vector<std::uint8_t>> card_answer(std::span<const std::uint8_t> frame,
                                                        bool raw);
+  const std::vector<std::uint8_t>& anticollision_uid() const;
+  void activated();
 
   std::map<std::uint16_t, std::uint8_t> registers_;
   std::optional<EmuCard> card_;
@@ -136,6 +148,7 @@ class Chip {
   std::uint8_t parameters_{0};
   std::uint8_t retries_passive_{0xFF};  // MxRtyPassiveActivation
   std::uint8_t desfire_block_{0};       // ISO14443-4 block number toggle
+  std::optional<unsigned> leave_after_;
 };
 
 }  // namespace labgate::drivers::pn532_emu

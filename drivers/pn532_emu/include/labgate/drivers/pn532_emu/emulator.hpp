@@ -4,11 +4,23 @@
 // injects faults:
 //   place <classic|ultralight|desfire|felica> <hex uid> [atqa=HEX] [sak=HEX] [ats=HEX]
 //         [pmm=HEX] [sys=HEX] [baud=212|424|both] [tap=MS]
+//         DESFire only: [random_uid=0|1] [picc=des|aes] [clone=1] [fresh=1]
+//   (a DESFire card is remembered by UID for the whole run: placing the same UID again brings
+//    back the same card with its keys and files, reply "ok placed remembered"; clone=1 places
+//    a factory-fresh card with that UID that is not remembered, reply "ok placed clone";
+//    fresh=1 forgets the remembered card and places a factory-fresh one, reply "ok placed")
 //   remove | hold | status
 //   (status: "ok card=<kind:uid|none> fault=.. delay=.. pty=.. frames=N bad=N acks=N
 //    responses=N empty_polls=N"; empty_polls counts "no target" poll answers since the last
 //    place/remove, so empty_polls > 0 after a remove means the host has seen the empty field)
 //   fault garbage|drop|badchecksum|stall <ms>|unplug|replug|none
+//   fault leave <n>   the card leaves the field after n more InDataExchange exchanges
+//   fault badmac      the next DESFire answer carrying a CMAC carries a wrong one
+//   fault nomac       the next DESFire answer carrying a CMAC comes without it (libfreefare
+//                     0.4.0 abort()s on that: "No room for CMAC!")
+//   fault longread <bytes>  the next DESFire ReadData answer is that many bytes longer than
+//                     asked (libfreefare 0.4.0 writes them all into the caller's buffer)
+//   fault slow <ms>   answers to card exchanges come ms late (until "fault none")
 //   delay on|off
 // Every reply is one line starting with "ok" or "error".
 
