@@ -2,12 +2,15 @@
 // pty), decides, drives its simulated outputs and records events; reader faults put the door in
 // its fail mode and the reader comes back.
 
+#include <nfc/nfc.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <thread>
 
+#include "labgate/drivers/desfire/issuer.hpp"
+#include "labgate/gateway/keys/key_file.hpp"
 #include "nfc_rig.hpp"
 
 using namespace labgate::testing;
@@ -28,7 +31,8 @@ struct NfcSite {
 
   explicit NfcSite(const std::vector<std::string>& hardware, const std::string& accept = {},
                    const std::function<void(store::Store&)>& seed_more = {},
-                   const std::string& extra_config = {}) {
+                   const std::string& extra_config = {},
+                   const std::function<void(NfcSite&)>& before_start = {}) {
     std::map<std::string, std::string> devices;
     for (const auto& r : hardware) {
       emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r);
@@ -41,6 +45,7 @@ struct NfcSite {
       seed_cast(*s);
       if (seed_more) seed_more(*s);
     }
+    if (before_start) before_start(*this);
     daemon->start();
     REQUIRE(daemon->cmd("confirm laser") == "ok confirm laser");
     REQUIRE(daemon->cmd("confirm printer") == "ok confirm printer");
@@ -412,4 +417,63 @@ TEST_CASE("desfire: a key file others can read stops the daemon at start", "[des
   auto r = run_command({LABGATED_PATH, "--config", config.string()}, 20s);
   CHECK(r.exit_code != 0);
   CHECK(contains(r.out + r.err, "chmod 600"));
+}
+
+namespace {
+
+// The desk's work done through real libnfc on the door's emulated PN532 before the daemon opens
+// it: a factory card becomes credential `credential` under the key file's current version.
+void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t credential) {
+  auto file = labgate::gateway::keys::load_key_file(key_file);
+  REQUIRE(file);
+  labgate::drivers::desfire::ApplicationSettings app;
+  const std::string system_id = "test";  // the test config's site id, the default
+  app.system_id.assign(system_id.begin(), system_id.end());
+  const auto keys = file->site_keys(app);
+  REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  nfc_context* ctx = nullptr;
+  nfc_init(&ctx);
+  REQUIRE(ctx);
+  nfc_device* dev = nfc_open(ctx, emu.connstring().c_str());
+  REQUIRE(dev);
+  REQUIRE(nfc_initiator_init(dev) >= 0);
+  nfc_target t{};
+  REQUIRE(nfc_initiator_select_passive_target(dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t) > 0);
+  auto r =
+      labgate::drivers::desfire::issue_card(dev, kDesfireUid, keys, *keys.current(), credential);
+  nfc_close(dev);
+  nfc_exit(ctx);
+  INFO(r.failure);
+  REQUIRE(r.ok);
+  REQUIRE(emu.cmd("remove") == "ok removed");
+}
+
+}  // namespace
+
+TEST_CASE("desfire: a card issued with diversified keys is granted after AES authentication",
+          "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  std::int64_t credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
+    REQUIRE(c.ok());
+    credential = c.value().id;
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  auto issue = [&](NfcSite& site) {
+    issue_on(*site.emu.at("front-in"), (keys / "site.keys").string(),
+             static_cast<std::uint64_t>(credential));
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, issue);
+  auto& d = site.d();
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  INFO(d.log());
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M1"));
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
 }

@@ -1,7 +1,8 @@
 #pragma once
-// The door's side of DESFire authentication, through libfreefare on the reader's own libnfc
-// device and thread: select the labgate application, AES-authenticate with the read key
-// diversified for this card, read the credential file with MACed communication, check its MAC.
+// The door's side of DESFire authentication, in native DESFire commands on the reader's own
+// libnfc device and thread: select the labgate application, AES-authenticate (EV1, three passes)
+// with the read key diversified for this card, read the credential file with MACed
+// communication, check the answer's CMAC and the file's MAC.
 
 #include <memory>
 
