@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "labgate/drivers/desfire/issuer.hpp"
+#include "labgate/drivers/devices.hpp"
 #include "labgate/gateway/keys/key_file.hpp"
 #include "nfc_rig.hpp"
 
@@ -423,14 +424,15 @@ namespace {
 
 // The desk's work done through real libnfc on the door's emulated PN532 before the daemon opens
 // it: a factory card becomes credential `credential` under the key file's current version.
-void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t credential) {
+void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t credential,
+              const std::vector<std::uint8_t>& uid = kDesfireUid) {
   auto file = labgate::gateway::keys::load_key_file(key_file);
   REQUIRE(file);
   labgate::drivers::desfire::ApplicationSettings app;
   const std::string system_id = "test";  // the test config's site id, the default
   app.system_id.assign(system_id.begin(), system_id.end());
   const auto keys = file->site_keys(app);
-  REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  REQUIRE(emu.cmd("place desfire " + labgate::drivers::to_hex(uid)).rfind("ok placed", 0) == 0);
   nfc_context* ctx = nullptr;
   nfc_init(&ctx);
   REQUIRE(ctx);
@@ -476,4 +478,80 @@ TEST_CASE("desfire: a card issued with diversified keys is granted after AES aut
   CHECK(e.decision == store::Decision::kGranted);
   CHECK(e.member_no == std::optional<std::string>("M1"));
   CHECK(d.cmd("output front.strike") == "ok front.strike on");
+}
+
+// Every way a DESFire tap can be forged or broken is refused with card_not_authenticated and
+// leaves the daemon running: a UID clone of an issued card, a card keyed by another site, a
+// wrong (tampered or replayed) answer MAC, an oversized answer, removal mid-authentication.
+TEST_CASE("desfire: clones, foreign keys, bad MACs and removal are refused", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  TempDir other{"labgate-nfcint-other"};
+  const std::string section = desfire_section(keys);
+  desfire_section(other);  // another site's key file
+  const std::vector<std::uint8_t> foreign_uid{0x04, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0x01};
+  std::int64_t credential = 0;
+  std::int64_t foreign_credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
+    REQUIRE(c.ok());
+    credential = c.value().id;
+    auto f = s.enroll_credential("M1", "desfire", foreign_uid, "second card", "test");
+    REQUIRE(f.ok());
+    foreign_credential = f.value().id;
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  auto issue = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    issue_on(emu, (keys / "site.keys").string(), static_cast<std::uint64_t>(credential));
+    issue_on(emu, (other / "site.keys").string(), static_cast<std::uint64_t>(foreign_credential),
+             foreign_uid);
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, issue);
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+  int taps = 0;
+  auto tap = [&](const std::string& place) {
+    REQUIRE(emu.cmd(place).rfind("ok placed", 0) == 0);
+    auto e = site.await_event("tap_entry", "front-in", ++taps);
+    return e;
+  };
+  auto refused = [&](const store::AccessEvent& e) {
+    INFO(d.log());
+    CHECK(e.decision == store::Decision::kDenied);
+    CHECK(e.reason == "card_not_authenticated");
+  };
+
+  auto first = tap("place desfire 04112233445566");
+  CHECK(first.decision == store::Decision::kGranted);
+
+  // Faults arm on the card in the field and strike at its next tap.
+  REQUIRE(emu.cmd("fault badmac") == "ok fault badmac");
+  site.remove_card("front-in");
+  refused(tap("place desfire 04112233445566"));
+  CHECK(contains(d.log(), "MAC wrong"));
+
+  REQUIRE(emu.cmd("fault longread 300").rfind("ok fault longread", 0) == 0);
+  site.remove_card("front-in");
+  refused(tap("place desfire 04112233445566"));
+
+  site.remove_card("front-in");
+  REQUIRE(emu.cmd("fault leave 4") == "ok fault leave 4");
+  refused(tap("place desfire 04112233445566"));
+  REQUIRE(emu.cmd("fault none") == "ok fault none");
+  site.remove_card("front-in");
+
+  refused(tap("place desfire 04aabbccddee01"));  // keyed by another site
+  CHECK(contains(d.log(), "wrong key"));
+  site.remove_card("front-in");
+
+  refused(tap("place desfire 04112233445566 clone=1"));
+  site.remove_card("front-in");
+
+  // None of it broke anything: the genuine card still opens the door.
+  auto again = tap("place desfire 04112233445566");
+  INFO(d.log());
+  CHECK(again.decision == store::Decision::kGranted);
 }
