@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "labgate/drivers/desfire/authenticator.hpp"
 #include "labgate/drivers/desfire/issuer.hpp"
 #include "labgate/drivers/devices.hpp"
 #include "labgate/gateway/keys/key_file.hpp"
@@ -441,12 +442,20 @@ void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t cr
   REQUIRE(nfc_initiator_init(dev) >= 0);
   nfc_target t{};
   REQUIRE(nfc_initiator_select_passive_target(dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t) > 0);
-  auto r =
-      labgate::drivers::desfire::issue_card(dev, kDesfireUid, keys, *keys.current(), credential);
+  auto r = labgate::drivers::desfire::issue_card(dev, uid, keys, *keys.current(), credential);
+  // The door's code must accept what the desk wrote.
+  labgate::drivers::Card card{labgate::drivers::CardTechnology::kDesfire, uid};
+  if (r.ok) {
+    labgate::drivers::desfire::DesfireAuthenticator auth(keys);
+    auth.authenticate(dev, t, card);
+  }
   nfc_close(dev);
   nfc_exit(ctx);
   INFO(r.failure);
   REQUIRE(r.ok);
+  REQUIRE(card.proof);
+  INFO(card.proof->failure);
+  REQUIRE(card.proof->authenticated);
   REQUIRE(emu.cmd("remove") == "ok removed");
 }
 
@@ -554,4 +563,55 @@ TEST_CASE("desfire: clones, foreign keys, bad MACs and removal are refused", "[d
   auto again = tap("place desfire 04112233445566");
   INFO(d.log());
   CHECK(again.decision == store::Decision::kGranted);
+}
+
+// Rotation: cards of the old version open the door until the date staff set, then are refused
+// with key_version_retired; cards issued under the new version work throughout.
+TEST_CASE("desfire: after a key rotation the old version is accepted until its date", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  const std::string kf = (keys / "site.keys").string();
+  const std::vector<std::uint8_t> new_uid{0x04, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+  std::int64_t old_credential = 0;
+  std::int64_t new_credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test");
+    REQUIRE(c.ok());
+    old_credential = c.value().id;
+    auto n = s.enroll_credential("M1", "desfire", new_uid, "v2 card", "test");
+    REQUIRE(n.ok());
+    new_credential = n.value().id;
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  auto issue_and_rotate = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    issue_on(emu, kf, static_cast<std::uint64_t>(old_credential));
+    auto r = run_command({LABGATECTL_PATH, "--db", (keys / "keys-audit.db").string(),
+                          "--simulated-clock", "2026-11-24 09:00", "keys", "--key-file", kf,
+                          "rotate", "--old-valid-until", "2026-11-25"});
+    REQUIRE(r.exit_code == 0);
+    issue_on(emu, kf, static_cast<std::uint64_t>(new_credential), new_uid);
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, issue_and_rotate);
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+  int taps = 0;
+  auto tap = [&](const std::string& uid) {
+    REQUIRE(emu.cmd("place desfire " + uid).rfind("ok placed", 0) == 0);
+    auto e = site.await_event("tap_entry", "front-in", ++taps);
+    site.remove_card("front-in");
+    return e;
+  };
+  CHECK(tap("04112233445566").decision == store::Decision::kGranted);  // v1, before its date
+  CHECK(tap("04223344556677").decision == store::Decision::kGranted);  // v2
+  d.cmd("clock advance 48h");
+  auto old_card = tap("04112233445566");
+  INFO(d.log());
+  CHECK(old_card.decision == store::Decision::kDenied);
+  CHECK(old_card.reason == "key_version_retired");
+  CHECK(contains(old_card.detail, "2026-11-25"));
+  CHECK(tap("04223344556677").decision == store::Decision::kGranted);
 }
