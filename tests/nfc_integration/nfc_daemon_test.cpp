@@ -459,6 +459,17 @@ void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t cr
   REQUIRE(emu.cmd("remove") == "ok removed");
 }
 
+// The issued card's first tap at front-in opens the door for M1.
+void expect_granted_tap(NfcSite& site) {
+  auto& d = site.d();
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  INFO(d.log());
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M1"));
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+}
+
 }  // namespace
 
 TEST_CASE("desfire: a card issued with diversified keys is granted after AES authentication",
@@ -480,13 +491,7 @@ TEST_CASE("desfire: a card issued with diversified keys is granted after AES aut
              static_cast<std::uint64_t>(credential));
   };
   NfcSite site({"front-in"}, {}, enrolled, section, issue);
-  auto& d = site.d();
-  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
-  auto e = site.await_event("tap_entry", "front-in", 1);
-  INFO(d.log());
-  CHECK(e.decision == store::Decision::kGranted);
-  CHECK(e.member_no == std::optional<std::string>("M1"));
-  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+  expect_granted_tap(site);
 }
 
 // Every way a DESFire tap can be forged or broken is refused with card_not_authenticated and
@@ -614,4 +619,38 @@ TEST_CASE("desfire: after a key rotation the old version is accepted until its d
   CHECK(old_card.reason == "key_version_retired");
   CHECK(contains(old_card.detail, "2026-11-25"));
   CHECK(tap("04223344556677").decision == store::Decision::kGranted);
+}
+
+// The desk: `labgatectl credentials issue` writes a factory card through real libnfc and enrols
+// it; the door then grants it. A card already issued is refused and nothing is recorded.
+TEST_CASE("desfire: labgatectl credentials issue at a desk reader, then the door grants",
+          "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  labgate::testing::RunResult issued, again, listed;
+  auto desk = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    const std::vector<std::string> base{LABGATECTL_PATH, "--config", site.d().config_path(), "--db",
+                                        site.d().db_path()};
+    auto with = [&](std::vector<std::string> extra) {
+      auto argv = base;
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      return run_command(argv, 60s);
+    };
+    issued = with(
+        {"credentials", "issue", "--member", "M1", "--device", emu.connstring(), "--timeout", "5"});
+    again = with(
+        {"credentials", "issue", "--member", "M1", "--device", emu.connstring(), "--timeout", "5"});
+    listed = with({"credentials", "list", "--needs-issue"});
+    REQUIRE(emu.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, {}, section, desk);
+  INFO(issued.out << issued.err);
+  REQUIRE(issued.exit_code == 0);
+  CHECK(contains(issued.out, "key version 1"));
+  CHECK(again.exit_code == 1);
+  CHECK(contains(again.err, "already"));
+  CHECK_FALSE(contains(listed.out, "desfire"));
+  expect_granted_tap(site);
 }
