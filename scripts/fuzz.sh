@@ -7,7 +7,8 @@ seconds=${FUZZ_SECONDS:-20}
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLABGATE_FUZZ=ON -DLABGATE_BUILD_BENCH=OFF >/dev/null
-targets=(labgate_config_fuzz fuzz_command fuzz_pn532_frames labgate_roster_fuzz fuzz_desfire_apdu)
+targets=(labgate_config_fuzz fuzz_command fuzz_pn532_frames labgate_roster_fuzz fuzz_desfire_apdu
+  fuzz_desfire_credential_file)
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 
 run() {
@@ -24,4 +25,5 @@ run mqtt-command "$(find build-fuzz -name fuzz_command -type f | head -1 | sed '
 run pn532-frames "$(find build-fuzz -name fuzz_pn532_frames -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=600
 run roster "$(find build-fuzz -name labgate_roster_fuzz -type f | head -1 | sed 's|^build-fuzz/|./|')" tests/import/fuzz_corpus -max_len=16384
 run desfire-apdu "$(find build-fuzz -name fuzz_desfire_apdu -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=600
+run desfire-credential-file "$(find build-fuzz -name fuzz_desfire_credential_file -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=128
 echo "fuzz: no crash"

@@ -13,6 +13,7 @@
 //   total     placed -> relay commanded; the target is total <= wire + 30 ms at p99.
 
 #include <fmt/core.h>
+#include <nfc/nfc.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -27,12 +28,15 @@
 #include <random>
 #include <thread>
 
+#include "labgate/drivers/desfire/authenticator.hpp"
+#include "labgate/drivers/desfire/issuer.hpp"
 #include "labgate/drivers/nfc/nfc_reader.hpp"
 #include "labgate/drivers/pn532_emu/emulator.hpp"
 #include "labgate/drivers/sim/sim_devices.hpp"
 #include "labgate/gateway/app/clock.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/config/site_config.hpp"
+#include "labgate/gateway/keys/key_file.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "latency.hpp"
 #include "seed.hpp"
@@ -62,7 +66,33 @@ struct Options {
   std::int64_t sessions{20'000};
   std::uint64_t seed{42};
   std::string start{"2026-11-24 09:00"};
+  bool desfire{false};  // an issued DESFire card: AES authentication and the MACed file read
 };
+
+constexpr const char* kDesfireHex = "04b3e5c1223344";
+
+// Writes a factory DESFire card on the emulator through libnfc, before the reader opens it.
+bool issue(drivers::pn532_emu::Emulator& emu, const drivers::desfire::SiteKeys& keys,
+           const std::vector<std::uint8_t>& uid, std::int64_t credential) {
+  if (emu.execute("place desfire " + drivers::to_hex(uid)).rfind("ok placed", 0) != 0) return false;
+  nfc_context* ctx = nullptr;
+  nfc_init(&ctx);
+  if (!ctx) return false;
+  nfc_device* dev = nfc_open(ctx, emu.connstring().c_str());
+  nfc_target t{};
+  bool ok = dev && nfc_initiator_init(dev) >= 0 &&
+            nfc_initiator_select_passive_target(dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t) > 0;
+  if (ok) {
+    auto r = drivers::desfire::issue_card(dev, uid, keys, keys.versions.front(),
+                                          static_cast<std::uint64_t>(credential));
+    if (!r.ok) fmt::print(stderr, "issuing the DESFire card: {}\n", r.failure);
+    ok = r.ok;
+  }
+  if (dev) nfc_close(dev);
+  nfc_exit(ctx);
+  emu.execute("remove");
+  return ok;
+}
 
 double micros(Steady::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();
@@ -175,8 +205,16 @@ int run(const Options& o) {
   nm.name = "Bench member";
   nm.plan_code = "staff";
   const std::vector<std::uint8_t> uid{0x04, 0xb3, 0xe5, 0xc1};
-  if (!st.add_member(nm, "bench").ok() || !st.approve_member(kMember, "bench").ok() ||
-      !st.enroll_credential(kMember, "iso14443a", uid, "bench card", "bench").ok() ||
+  const std::vector<std::uint8_t> desfire_uid{0x04, 0xb3, 0xe5, 0xc1, 0x22, 0x33, 0x44};
+  std::int64_t credential = 0;
+  auto enroll = [&] {
+    auto r = o.desfire
+                 ? st.enroll_credential(kMember, "desfire", desfire_uid, "bench card", "bench", 1)
+                 : st.enroll_credential(kMember, "iso14443a", uid, "bench card", "bench");
+    if (r.ok()) credential = r.value().id;
+    return r.ok();
+  };
+  if (!st.add_member(nm, "bench").ok() || !st.approve_member(kMember, "bench").ok() || !enroll() ||
       !st.grant_certification(kMember, "3d-printer", "Trainer", std::string("2026-06-01"), "bench")
            .ok()) {
     fmt::print(stderr, "cannot add the benchmark member\n");
@@ -188,7 +226,9 @@ int run(const Options& o) {
   // The loop thread owns the site, as in labgated.
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
-  app::Site site(app::site_setup_from(cfg), st, clock);
+  auto setup = app::site_setup_from(cfg);
+  setup.key_accept_until[1] = "";
+  app::Site site(std::move(setup), st, clock);
   std::shared_ptr<StampedRelay> relay;
   for (const auto& d : cfg.doors) {
     site.attach_strike(d.id, std::make_shared<drivers::sim::SimOutput>(d.strike.id));
@@ -219,10 +259,22 @@ int run(const Options& o) {
     return 1;
   }
 
+  // DESFire: fresh site keys, and the card issued through libnfc as the desk would.
+  drivers::desfire::SiteKeys keys;
+  keys.versions.push_back(labgate::gateway::keys::generate_version(1, "").keys);
+  keys.application.aid = cfg.desfire.aid;
+  keys.application.system_id.assign(cfg.desfire.system_id.begin(), cfg.desfire.system_id.end());
+  if (o.desfire && !issue(emu, keys, desfire_uid, credential)) {
+    work.reset();
+    loop.join();
+    return 1;
+  }
+
   ReadLog log;
   drivers::nfc::NfcReaderConfig rc;
   rc.id = kMachine;  // the printer's reader has the machine's id in the demo site
   rc.connstring = emu.connstring();
+  if (o.desfire) rc.desfire = std::make_shared<drivers::desfire::DesfireAuthenticator>(keys);
   drivers::nfc::NfcReader reader(rc);
   reader.start([&](drivers::ReaderEvent ev) {
     const auto now = Steady::now();
@@ -273,7 +325,9 @@ int run(const Options& o) {
     std::this_thread::sleep_for(std::chrono::microseconds(phase_us(rng)));
     const auto before = emu.stats();
     const auto placed = Steady::now();
-    if (emu.execute(std::string("place classic ") + kCardHex) != "ok placed") {
+    const std::string placing = o.desfire ? std::string("place desfire ") + kDesfireHex
+                                          : std::string("place classic ") + kCardHex;
+    if (emu.execute(placing).rfind("ok placed", 0) != 0) {
       status = 1;
       break;
     }
@@ -363,6 +417,8 @@ int main(int argc, char** argv) {
   cli.add_option("--sessions", o.sessions, "seeded past sessions");
   cli.add_option("--seed", o.seed, "random seed (seeding, tap phases)");
   cli.add_option("--start", o.start, "site local time of the first tap (a working day)");
+  cli.add_flag("--desfire", o.desfire,
+               "tap an issued DESFire card: AES authentication and the MACed credential file read");
   CLI11_PARSE(cli, argc, argv);
   // The daemon's messages are formatted as in production but go nowhere.
   auto logger =

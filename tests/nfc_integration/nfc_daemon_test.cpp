@@ -2,9 +2,17 @@
 // pty), decides, drives its simulated outputs and records events; reader faults put the door in
 // its fail mode and the reader comes back.
 
+#include <nfc/nfc.h>
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <thread>
 
+#include "labgate/drivers/desfire/authenticator.hpp"
+#include "labgate/drivers/desfire/issuer.hpp"
+#include "labgate/drivers/devices.hpp"
+#include "labgate/gateway/keys/key_file.hpp"
 #include "nfc_rig.hpp"
 
 using namespace labgate::testing;
@@ -24,18 +32,22 @@ struct NfcSite {
   std::unique_ptr<Daemon> daemon;
 
   explicit NfcSite(const std::vector<std::string>& hardware, const std::string& accept = {},
-                   const std::function<void(store::Store&)>& seed_more = {}) {
+                   const std::function<void(store::Store&)>& seed_more = {},
+                   const std::string& extra_config = {},
+                   const std::function<void(NfcSite&)>& before_start = {}) {
     std::map<std::string, std::string> devices;
     for (const auto& r : hardware) {
       emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r);
       devices[r] = emu[r]->connstring();
     }
-    daemon = std::make_unique<Daemon>(dir, nfc_config(dir.path().string(), devices, accept));
+    daemon = std::make_unique<Daemon>(
+        dir, nfc_config(dir.path().string(), devices, accept) + extra_config);
     {
       auto s = daemon->open_store();
       seed_cast(*s);
       if (seed_more) seed_more(*s);
     }
+    if (before_start) before_start(*this);
     daemon->start();
     REQUIRE(daemon->cmd("confirm laser") == "ok confirm laser");
     REQUIRE(daemon->cmd("confirm printer") == "ok confirm printer");
@@ -327,4 +339,318 @@ TEST_CASE("enrollment: the next card on an armed reader is bound, not decided", 
     CHECK(timeout.exit_code == 1);
     CHECK(contains(timeout.err, "no card presented on front-in within 1 s"));
   }
+}
+
+namespace {
+
+const std::vector<std::uint8_t> kDesfireUid{0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+
+// A key file made by the real labgatectl, and the [desfire] section that names it.
+std::string desfire_section(const TempDir& dir) {
+  const std::string kf = (dir / "site.keys").string();
+  auto r = run_command({LABGATECTL_PATH, "--db", (dir / "keys-audit.db").string(), "--create",
+                        "keys", "--key-file", kf, "init"});
+  REQUIRE(r.exit_code == 0);
+  return "\n[desfire]\nkey_file = \"" + kf + "\"\n";
+}
+
+}  // namespace
+
+// The finding of issue 11: a PN532 emulator answering only DESFire's ATQA/SAK/ATS with an
+// enrolled UID opened the entrance. The same emulated card must now be refused.
+TEST_CASE("desfire: a card that only presents an issued DESFire UID is refused", "[desfire]") {
+  auto issued = [](store::Store& s) {
+    REQUIRE(s.enroll_credential("M1", "desfire", kDesfireUid, "member card", "test").ok());
+    // As `credentials issue` records it: the card was issued with key version 1.
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  TempDir keys{"labgate-nfcint-keys"};
+  NfcSite site({"front-in"}, {}, issued, desfire_section(keys));
+  auto& d = site.d();
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566") == "ok placed");
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  CHECK(e.decision == store::Decision::kDenied);
+  CHECK(e.reason == "card_not_authenticated");
+  CHECK(d.cmd("output front.strike") == "ok front.strike off");
+  CHECK(contains(d.log(), "not authenticated"));
+  // The keys never reach the log.
+  auto file = run_command({"/bin/cat", (keys / "site.keys").string()});
+  for (std::size_t at = file.out.find("read = \""); at != std::string::npos;
+       at = file.out.find("read = \"", at + 1)) {
+    CHECK_FALSE(contains(d.log(), file.out.substr(at + 8, 32)));
+  }
+}
+
+TEST_CASE("desfire: UID-enrolled cards need issuing unless the site accepts desfire-uid",
+          "[desfire]") {
+  auto by_uid = [](store::Store& s) {
+    REQUIRE(s.enroll_credential("M1", "desfire", kDesfireUid, "old card", "test").ok());
+  };
+  SECTION("default: refused with credential_needs_issue") {
+    NfcSite site({"front-in"}, {}, by_uid);
+    REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566") == "ok placed");
+    auto e = site.await_event("tap_entry", "front-in", 1);
+    CHECK(e.decision == store::Decision::kDenied);
+    CHECK(e.reason == "credential_needs_issue");
+  }
+  SECTION("accept desfire-uid: granted as a clonable UID, with a warning at start") {
+    NfcSite site({"front-in"}, "[\"desfire-uid\"]", by_uid);
+    REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566") == "ok placed");
+    auto e = site.await_event("tap_entry", "front-in", 1);
+    CHECK(e.decision == store::Decision::kGranted);
+    CHECK(contains(site.d().log(), "desfire-uid"));
+  }
+}
+
+TEST_CASE("desfire: a key file others can read stops the daemon at start", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  ::chmod((keys / "site.keys").c_str(), 0644);
+  TempDir dir{"labgate-nfcint"};
+  EmulatedReader emu(PN532_EMU_PATH, dir.path(), "front-in");
+  const auto config = dir / "site.toml";
+  {
+    std::ofstream out(config);
+    out << nfc_config(dir.path().string(), {{"front-in", emu.connstring()}}) << section;
+  }
+  auto r = run_command({LABGATED_PATH, "--config", config.string()}, 20s);
+  CHECK(r.exit_code != 0);
+  CHECK(contains(r.out + r.err, "chmod 600"));
+}
+
+namespace {
+
+// The desk's work done through real libnfc on the door's emulated PN532 before the daemon opens
+// it: a factory card becomes credential `credential` under the key file's current version.
+void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t credential,
+              const std::vector<std::uint8_t>& uid = kDesfireUid) {
+  auto file = labgate::gateway::keys::load_key_file(key_file);
+  REQUIRE(file);
+  labgate::drivers::desfire::ApplicationSettings app;
+  const std::string system_id = "test";  // the test config's site id, the default
+  app.system_id.assign(system_id.begin(), system_id.end());
+  const auto keys = file->site_keys(app);
+  REQUIRE(emu.cmd("place desfire " + labgate::drivers::to_hex(uid)).rfind("ok placed", 0) == 0);
+  nfc_context* ctx = nullptr;
+  nfc_init(&ctx);
+  REQUIRE(ctx);
+  nfc_device* dev = nfc_open(ctx, emu.connstring().c_str());
+  REQUIRE(dev);
+  REQUIRE(nfc_initiator_init(dev) >= 0);
+  nfc_target t{};
+  REQUIRE(nfc_initiator_select_passive_target(dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t) > 0);
+  auto r = labgate::drivers::desfire::issue_card(dev, uid, keys, *keys.current(), credential);
+  // The door's code must accept what the desk wrote.
+  labgate::drivers::Card card{labgate::drivers::CardTechnology::kDesfire, uid};
+  if (r.ok) {
+    labgate::drivers::desfire::DesfireAuthenticator auth(keys);
+    auth.authenticate(dev, t, card);
+  }
+  nfc_close(dev);
+  nfc_exit(ctx);
+  INFO(r.failure);
+  REQUIRE(r.ok);
+  REQUIRE(card.proof);
+  INFO(card.proof->failure);
+  REQUIRE(card.proof->authenticated);
+  REQUIRE(emu.cmd("remove") == "ok removed");
+}
+
+// The issued card's first tap at front-in opens the door for M1.
+void expect_granted_tap(NfcSite& site) {
+  auto& d = site.d();
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  INFO(d.log());
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M1"));
+  CHECK(d.cmd("output front.strike") == "ok front.strike on");
+}
+
+}  // namespace
+
+TEST_CASE("desfire: a card issued with diversified keys is granted after AES authentication",
+          "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  std::int64_t credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
+    REQUIRE(c.ok());
+    credential = c.value().id;
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  auto issue = [&](NfcSite& site) {
+    issue_on(*site.emu.at("front-in"), (keys / "site.keys").string(),
+             static_cast<std::uint64_t>(credential));
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, issue);
+  expect_granted_tap(site);
+}
+
+// Every way a DESFire tap can be forged or broken is refused with card_not_authenticated and
+// leaves the daemon running: a UID clone of an issued card, a card keyed by another site, a
+// wrong (tampered or replayed) answer MAC, an oversized answer, removal mid-authentication.
+TEST_CASE("desfire: clones, foreign keys, bad MACs and removal are refused", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  TempDir other{"labgate-nfcint-other"};
+  const std::string section = desfire_section(keys);
+  desfire_section(other);  // another site's key file
+  const std::vector<std::uint8_t> foreign_uid{0x04, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0x01};
+  std::int64_t credential = 0;
+  std::int64_t foreign_credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
+    REQUIRE(c.ok());
+    credential = c.value().id;
+    auto f = s.enroll_credential("M1", "desfire", foreign_uid, "second card", "test");
+    REQUIRE(f.ok());
+    foreign_credential = f.value().id;
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  auto issue = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    issue_on(emu, (keys / "site.keys").string(), static_cast<std::uint64_t>(credential));
+    issue_on(emu, (other / "site.keys").string(), static_cast<std::uint64_t>(foreign_credential),
+             foreign_uid);
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, issue);
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+  int taps = 0;
+  auto tap = [&](const std::string& place) {
+    REQUIRE(emu.cmd(place).rfind("ok placed", 0) == 0);
+    auto e = site.await_event("tap_entry", "front-in", ++taps);
+    return e;
+  };
+  auto refused = [&](const store::AccessEvent& e) {
+    INFO(d.log());
+    CHECK(e.decision == store::Decision::kDenied);
+    CHECK(e.reason == "card_not_authenticated");
+  };
+
+  auto first = tap("place desfire 04112233445566");
+  CHECK(first.decision == store::Decision::kGranted);
+
+  // Faults arm on the card in the field and strike at its next tap.
+  REQUIRE(emu.cmd("fault badmac") == "ok fault badmac");
+  site.remove_card("front-in");
+  refused(tap("place desfire 04112233445566"));
+  CHECK(contains(d.log(), "MAC wrong"));
+
+  REQUIRE(emu.cmd("fault longread 300").rfind("ok fault longread", 0) == 0);
+  site.remove_card("front-in");
+  refused(tap("place desfire 04112233445566"));
+
+  site.remove_card("front-in");
+  REQUIRE(emu.cmd("fault leave 4") == "ok fault leave 4");
+  refused(tap("place desfire 04112233445566"));
+  REQUIRE(emu.cmd("fault none") == "ok fault none");
+  site.remove_card("front-in");
+
+  refused(tap("place desfire 04aabbccddee01"));  // keyed by another site
+  CHECK(contains(d.log(), "wrong key"));
+  site.remove_card("front-in");
+
+  refused(tap("place desfire 04112233445566 clone=1"));
+  site.remove_card("front-in");
+
+  // None of it broke anything: the genuine card still opens the door.
+  auto again = tap("place desfire 04112233445566");
+  INFO(d.log());
+  CHECK(again.decision == store::Decision::kGranted);
+}
+
+// Rotation: cards of the old version open the door until the date staff set, then are refused
+// with key_version_retired; cards issued under the new version work throughout.
+TEST_CASE("desfire: after a key rotation the old version is accepted until its date", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  const std::string kf = (keys / "site.keys").string();
+  const std::vector<std::uint8_t> new_uid{0x04, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+  std::int64_t old_credential = 0;
+  std::int64_t new_credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test");
+    REQUIRE(c.ok());
+    old_credential = c.value().id;
+    auto n = s.enroll_credential("M1", "desfire", new_uid, "v2 card", "test");
+    REQUIRE(n.ok());
+    new_credential = n.value().id;
+    REQUIRE(s.database()
+                .execute_script("UPDATE credentials SET issued_key_version = 1 "
+                                "WHERE technology = 'desfire'")
+                .ok());
+  };
+  auto issue_and_rotate = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    issue_on(emu, kf, static_cast<std::uint64_t>(old_credential));
+    auto r = run_command({LABGATECTL_PATH, "--db", (keys / "keys-audit.db").string(),
+                          "--simulated-clock", "2026-11-24 09:00", "keys", "--key-file", kf,
+                          "rotate", "--old-valid-until", "2026-11-25"});
+    REQUIRE(r.exit_code == 0);
+    issue_on(emu, kf, static_cast<std::uint64_t>(new_credential), new_uid);
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, issue_and_rotate);
+  auto& d = site.d();
+  auto& emu = *site.emu.at("front-in");
+  int taps = 0;
+  auto tap = [&](const std::string& uid) {
+    REQUIRE(emu.cmd("place desfire " + uid).rfind("ok placed", 0) == 0);
+    auto e = site.await_event("tap_entry", "front-in", ++taps);
+    site.remove_card("front-in");
+    return e;
+  };
+  CHECK(tap("04112233445566").decision == store::Decision::kGranted);  // v1, before its date
+  CHECK(tap("04223344556677").decision == store::Decision::kGranted);  // v2
+  d.cmd("clock advance 48h");
+  auto old_card = tap("04112233445566");
+  INFO(d.log());
+  CHECK(old_card.decision == store::Decision::kDenied);
+  CHECK(old_card.reason == "key_version_retired");
+  CHECK(contains(old_card.detail, "2026-11-25"));
+  CHECK(tap("04223344556677").decision == store::Decision::kGranted);
+}
+
+// The desk: `labgatectl credentials issue` writes a factory card through real libnfc and enrols
+// it; the door then grants it. A card already issued is refused and nothing is recorded.
+TEST_CASE("desfire: labgatectl credentials issue at a desk reader, then the door grants",
+          "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  labgate::testing::RunResult issued, again, listed;
+  auto desk = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    const std::vector<std::string> base{LABGATECTL_PATH, "--config", site.d().config_path(), "--db",
+                                        site.d().db_path()};
+    auto with = [&](std::vector<std::string> extra) {
+      auto argv = base;
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      return run_command(argv, 60s);
+    };
+    issued = with(
+        {"credentials", "issue", "--member", "M1", "--device", emu.connstring(), "--timeout", "5"});
+    again = with(
+        {"credentials", "issue", "--member", "M1", "--device", emu.connstring(), "--timeout", "5"});
+    listed = with({"credentials", "list", "--needs-issue"});
+    REQUIRE(emu.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, {}, section, desk);
+  INFO(issued.out << issued.err);
+  REQUIRE(issued.exit_code == 0);
+  CHECK(contains(issued.out, "key version 1"));
+  CHECK(again.exit_code == 1);
+  CHECK(contains(again.err, "already"));
+  CHECK_FALSE(contains(listed.out, "desfire"));
+  expect_granted_tap(site);
 }

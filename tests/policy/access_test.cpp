@@ -98,6 +98,22 @@ static std::vector<Row<DoorRequest>> door_rows() {
          r.tap.reader_technologies = TechnologySet{Technology::kIso14443a};
        },
        Reason::kTechnologyNotAllowed},
+      {"desfire card that did not authenticate",
+       [](DoorRequest& r) {
+         r.tap.proof = CardProof{false, true, true, "wrong key"};
+       },
+       Reason::kCardNotAuthenticated},
+      {"desfire enrolled by uid, not issued",
+       [](DoorRequest& r) {
+         r.tap.proof = CardProof{false, true, true, "application not found"};
+         r.tap.credential->needs_issue = true;
+       },
+       Reason::kCredentialNeedsIssue},
+      {"desfire keys of a retired version",
+       [](DoorRequest& r) {
+         r.tap.proof = CardProof{true, false, true, "key version 1 ended 2026-03-01"};
+       },
+       Reason::kKeyVersionRetired},
       {"felica accepted by the site",
        [](DoorRequest& r) { r.tap.credential->technology = Technology::kFelica; },
        Reason::kGranted},

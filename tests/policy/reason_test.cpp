@@ -21,7 +21,8 @@ TEST_CASE("reason codes are stable, unique and round-trip") {
     CHECK_FALSE(describe(r).empty());
     CHECK(describe(r).size() <= 32);
   }
-  CHECK(codes.size() == 22);
+  CHECK(codes.size() == 25);
+  CHECK(to_string(Reason::kCardNotAuthenticated) == "card_not_authenticated");
   CHECK_FALSE(parse_reason("Granted"));
   CHECK_FALSE(parse_reason(""));
 }

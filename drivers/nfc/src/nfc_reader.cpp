@@ -205,6 +205,19 @@ void NfcReader::run() {
             failed("select", NFC_EIO);
             break;
           }
+          if (c->technology == CardTechnology::kDesfire) {
+            // On this thread, before the loop hears of the card: a DESFire card is only
+            // believed once it has proved it holds its diversified key.
+            if (config_.desfire) {
+              config_.desfire->authenticate(dev, t, *c);
+            } else {
+              c->proof = CardProof{false, 0, 0, "this reader has no DESFire keys"};
+            }
+            if (stopping()) break;
+            if (!c->proof || !c->proof->authenticated)
+              spdlog::warn("reader {}: DESFire card {} not authenticated: {}", config_.id,
+                           to_hex(c->identifier), c->proof ? c->proof->failure : "no proof");
+          }
           spdlog::info("reader {}: card {} {}", config_.id, to_string(c->technology),
                        to_hex(c->identifier));
           current = t;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cstdlib>
 #include <map>
@@ -147,10 +148,24 @@ struct Application::Impl {
       input_targets[in->id()] = {drivers::InputKind::kFireAlarm, "site"};
       inputs.push_back(in);
     }
-    for (const auto& r : cfg.readers) {
-      readers.push_back(r.simulated ? hub->create_reader(r.id) : make_hardware_reader(r, cfg));
+    const bool hardware = std::any_of(cfg.readers.begin(), cfg.readers.end(),
+                                      [](const config::ReaderConfig& r) { return !r.simulated; });
+    // Simulated readers carry no cryptography: the sim reports DESFire cards unproven, and they
+    // are refused. A site with real readers takes DESFire cards only with its key file; without
+    // [desfire] key_file every DESFire card is refused as not authenticated.
+    DesfireSetup desfire;
+    if (hardware && !cfg.desfire.key_file.empty()) {
+      desfire = load_desfire_setup(cfg);
+    } else if (hardware) {
+      spdlog::warn("no [desfire] key_file: DESFire cards cannot be authenticated and are refused");
     }
-    for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica}) {
+    key_accept_until = desfire.accept_until;
+    for (const auto& r : cfg.readers) {
+      readers.push_back(r.simulated ? hub->create_reader(r.id)
+                                    : make_hardware_reader(r, cfg, desfire));
+    }
+    for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica,
+                   policy::Technology::kDesfireUid}) {
       if (cfg.site.accept.contains(t)) {
         spdlog::warn("site accepts {} cards, which can be cloned", policy::to_string(t));
       }
@@ -201,7 +216,9 @@ struct Application::Impl {
   }
 
   void start_site() {
-    site = std::make_unique<Site>(site_setup_from(cfg), *db, clock());
+    auto setup = site_setup_from(cfg);
+    setup.key_accept_until = key_accept_until;
+    site = std::make_unique<Site>(std::move(setup), *db, clock());
     for (auto& [id, out] : strikes) site->attach_strike(id, out);
     for (auto& [id, out] : relays) site->attach_relay(id, out);
     for (auto& [input_id, target] : input_targets) {
@@ -442,6 +459,7 @@ struct Application::Impl {
   std::map<std::string, std::pair<drivers::InputKind, std::string>> input_targets;
   std::vector<std::shared_ptr<drivers::Input>> inputs;
   std::vector<std::shared_ptr<drivers::Reader>> readers;
+  std::map<int, std::string> key_accept_until;  // DESFire key versions the readers hold
   std::chrono::steady_clock::time_point last_store_attempt{};
   std::chrono::steady_clock::time_point last_watchdog{};
   std::uint64_t watchdog_usec{0};

@@ -4,17 +4,51 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <stdexcept>
 
+#include "labgate/drivers/desfire/authenticator.hpp"
 #include "labgate/drivers/nfc/nfc_reader.hpp"
+#include "labgate/gateway/keys/key_file.hpp"
 
 namespace labgate::gateway::app {
 
+DesfireSetup load_desfire_setup(const config::SiteConfig& site) {
+  if (site.desfire.key_file.empty())
+    throw std::runtime_error(
+        "[desfire] key_file is not set: hardware readers need the site's DESFire keys "
+        "(create them with `labgatectl keys init --key-file PATH`)");
+  std::filesystem::path path = site.desfire.key_file;
+  const std::filesystem::path source = site.source;
+  if (path.is_relative() && std::filesystem::is_regular_file(source))
+    path = source.parent_path() / path;
+  auto file = keys::load_key_file(path);
+  if (!file) throw std::runtime_error(file.error());
+  drivers::desfire::ApplicationSettings app;
+  app.aid = site.desfire.aid;
+  app.system_id.assign(site.desfire.system_id.begin(), site.desfire.system_id.end());
+  app.random_uid = site.desfire.random_uid;
+  DesfireSetup out;
+  out.authenticator =
+      std::make_shared<drivers::desfire::DesfireAuthenticator>(file->site_keys(std::move(app)));
+  for (const auto& v : file->versions) {
+    out.accept_until[v.keys.number] = v.accept_until.value_or("");
+    spdlog::info("DESFire key version {} ({}): read key {}", int{v.keys.number},
+                 v.accept_until ? "accepted until " + *v.accept_until : "current",
+                 drivers::desfire::fingerprint(v.keys.read));
+  }
+  return out;
+}
+
 std::shared_ptr<drivers::Reader> make_hardware_reader(const config::ReaderConfig& reader,
-                                                      const config::SiteConfig& site) {
+                                                      const config::SiteConfig& site,
+                                                      const DesfireSetup& desfire) {
   drivers::nfc::NfcReaderConfig nc;
   nc.id = reader.id;
   nc.connstring = reader.device;
-  for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica}) {
+  nc.desfire = desfire.authenticator;
+  for (auto t : {policy::Technology::kIso14443a, policy::Technology::kFelica,
+                 policy::Technology::kDesfireUid}) {
     if (policy::technology_accepted(t, site.site.accept, reader.accept)) {
       spdlog::warn("reader {} accepts {} cards: they can be cloned (site opt-in)", reader.id,
                    policy::to_string(t));

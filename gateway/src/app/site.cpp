@@ -634,6 +634,35 @@ void Site::on_input(const drivers::InputEvent& event) {
   }
 }
 
+policy::CardProof Site::desfire_proof(const drivers::Card& card,
+                                      const std::optional<store::CredentialMatch>& match,
+                                      const policy::LocalDate& today) const {
+  policy::CardProof p;
+  if (!card.proof) {
+    p.detail = "the reader did not authenticate the card";
+    return p;
+  }
+  p.authenticated = card.proof->authenticated;
+  p.detail = card.proof->failure;
+  if (!p.authenticated) return p;
+  const int version = card.proof->key_version;
+  auto it = setup_.key_accept_until.find(version);
+  if (it == setup_.key_accept_until.end()) {
+    p.key_version_accepted = false;
+    p.detail = "key version " + std::to_string(version) + " is not in the key file";
+  } else if (!it->second.empty() && it->second < policy::to_string(today)) {
+    p.key_version_accepted = false;
+    p.detail = "key version " + std::to_string(version) + " was accepted until " + it->second +
+               "; rekey the card at the desk";
+  }
+  // The file's credential id must be the one the card's (authenticated) UID is enrolled as: a
+  // card reissued to someone else keeps no old identity.
+  if (match)
+    p.credential_matches =
+        match->credential.id == static_cast<std::int64_t>(card.proof->credential);
+  return p;
+}
+
 policy::TapContext Site::tap_context(const drivers::ReaderEvent& event,
                                      const std::optional<store::CredentialMatch>& match,
                                      bool store_ok) {
@@ -646,11 +675,15 @@ policy::TapContext Site::tap_context(const drivers::ReaderEvent& event,
   }
   ctx.store_available = store_ok;
   ctx.fire_alarm = fire_;
+  if (event.card && event.card->technology == drivers::CardTechnology::kDesfire) {
+    ctx.proof = desfire_proof(*event.card, match, setup_.calendar.to_local(ctx.at).date);
+  }
   if (match) {
     policy::CredentialFacts cf;
     cf.technology = policy::parse_technology(match->credential.technology)
                         .value_or(policy::Technology::kIso14443a);
     cf.revoked = match->credential.revoked_at_ms.has_value();
+    cf.needs_issue = match->credential.needs_issue();
     ctx.credential = cf;
     policy::MemberFacts mf;
     mf.id = match->member.id;

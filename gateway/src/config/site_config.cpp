@@ -173,6 +173,7 @@ class Loader {
   void machines(const toml::table& root, SiteConfig& out);
   void plans(const toml::table& root, SiteConfig& out);
   void fire_alarm(const toml::table& root, SiteConfig& out);
+  void desfire(const toml::table& root, SiteConfig& out);
 
   // Optional section: nullptr when absent, an error when it is not a table.
   const toml::table* section(const toml::table& root, std::string_view name);
@@ -781,12 +782,30 @@ void Loader::fire_alarm(const toml::table& root, SiteConfig& out) {
   out.fire_alarm.input = device(s, "input", "fire_alarm", "input", false);
 }
 
+void Loader::desfire(const toml::table& root, SiteConfig& out) {
+  if (const toml::table* t = section(root, "desfire")) {
+    Section s(*this, *t, "desfire", {"key_file", "aid", "system_id", "random_uid"});
+    if (auto v = s.string("key_file", false)) out.desfire.key_file = *v;
+    if (auto v = s.bounded("aid", 1, 0xFFFFFF, ""))
+      out.desfire.aid = static_cast<std::uint32_t>(*v);
+    if (auto v = s.string("system_id", false)) {
+      // UID (7) + AID (3) + system id must fit AN10922's 31 bytes.
+      if (v->size() > 21)
+        s.error_at("system_id", "at most 21 bytes (AN10922 input is at most 31 bytes)");
+      else
+        out.desfire.system_id = *v;
+    }
+    if (auto v = s.boolean("random_uid")) out.desfire.random_uid = *v;
+  }
+  if (out.desfire.system_id.empty()) out.desfire.system_id = out.site.id.substr(0, 21);
+}
+
 SiteConfig Loader::load(const toml::table& root) {
   SiteConfig out;
   {
     Section top(*this, root, "",
                 {"site", "store", "control", "log", "mqtt", "readers", "doors", "machines", "plans",
-                 "fire_alarm"});
+                 "fire_alarm", "desfire"});
   }
   site(root, out);
   store(root, out);
@@ -797,6 +816,7 @@ SiteConfig Loader::load(const toml::table& root) {
   machines(root, out);
   plans(root, out);
   fire_alarm(root, out);
+  desfire(root, out);
   if (out.mqtt.client_id.empty())
     out.mqtt.client_id = "labgate-" + out.site.id + "-" + out.site.gateway;
   if (!failed()) {

@@ -69,13 +69,16 @@ json to_json(const st::Member& m) {
 }
 
 json to_json(const st::Credential& c) {
-  return {{"id", c.id},
-          {"member_id", c.member_id},
-          {"technology", c.technology},
-          {"label", c.label},
-          {"enrolled_at", format_utc(c.enrolled_at_ms)},
-          {"revoked_at", time_or_null(c.revoked_at_ms)},
-          {"revoked_reason", null_or(c.revoked_reason)}};
+  return {
+      {"id", c.id},
+      {"member_id", c.member_id},
+      {"technology", c.technology},
+      {"label", c.label},
+      {"enrolled_at", format_utc(c.enrolled_at_ms)},
+      {"revoked_at", time_or_null(c.revoked_at_ms)},
+      {"revoked_reason", null_or(c.revoked_reason)},
+      {"issued_key_version", c.issued_key_version ? json(*c.issued_key_version) : json(nullptr)},
+      {"needs_issue", c.needs_issue()}};
 }
 
 json to_json(const st::CertificationType& t) {
@@ -176,11 +179,15 @@ void print_credentials(Context& ctx, const std::vector<st::Credential>& rows) {
     std::cout << to_json_array(rows).dump(2) << '\n';
     return;
   }
-  Table t({"ID", "MEMBER ID", "TECH", "LABEL", "ENROLLED", "REVOKED", "REASON"});
+  Table t({"ID", "MEMBER ID", "TECH", "LABEL", "ENROLLED", "REVOKED", "REASON", "KEYS"});
   for (const auto& c : rows) {
+    // DESFire cards enrolled by UID alone are refused at the door until issued at the desk.
+    std::string keys = "-";
+    if (c.issued_key_version) keys = "v" + std::to_string(*c.issued_key_version);
+    if (c.needs_issue()) keys = "needs issue";
     t.add({std::to_string(c.id), std::to_string(c.member_id), c.technology, c.label,
            format_local(c.enrolled_at_ms, ctx.tz()), format_local(c.revoked_at_ms, ctx.tz()),
-           c.revoked_reason.value_or("")});
+           c.revoked_reason.value_or(""), keys});
   }
   t.print(std::cout);
 }
@@ -321,6 +328,7 @@ struct Args {
   std::int64_t credential_id{0};
   std::string reader, socket;
   int timeout_s{30};
+  bool needs_issue{false};
   // certifications
   std::string type, trainer, date, expiring;
   std::int64_t validity_days{0};
@@ -561,8 +569,16 @@ void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) 
   });
   auto* list = creds->add_subcommand("list", "list cards");
   list->add_option("--member", a->member_no, "only this member's cards");
+  list->add_flag("--needs-issue", a->needs_issue,
+                 "only DESFire cards enrolled by UID, refused until issued at the desk");
   on(list, cli, [a](Context& ctx) {
-    print_credentials(ctx, check(ctx.store().list_credentials(opt_text(a->member_no))));
+    auto rows = check(ctx.store().list_credentials(opt_text(a->member_no)));
+    if (a->needs_issue) {
+      std::erase_if(rows, [](const st::Credential& c) {
+        return !c.needs_issue() || c.revoked_at_ms.has_value();
+      });
+    }
+    print_credentials(ctx, rows);
     return kExitOk;
   });
 }
@@ -878,6 +894,7 @@ void build(CLI::App& app, Cli& cli) {
   build_reports(app, cli);
   build_import(app, cli);
   build_init(app, cli);
+  build_keys(app, cli);
 }
 
 }  // namespace labgate::gateway::ctl

@@ -49,6 +49,8 @@ void build_reports(CLI::App& app, Cli& cli);
 void build_import(CLI::App& app, Cli& cli);
 /// `init`: a starting config with fresh keys. Needs no database.
 void build_init(CLI::App& app, Cli& cli);
+/// `keys init|show|rotate`: the DESFire site key file ([desfire] key_file of --config).
+void build_keys(CLI::App& app, Cli& cli);
 /// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
 std::string usage_hint(CLI::App& app);
 /// Opens the store as `cli` says and runs the chosen action; throws Failure.

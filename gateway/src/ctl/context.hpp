@@ -24,6 +24,8 @@ class Context {
   const std::string& actor() const { return cli_.actor; }
   const std::string& tz() const { return cli_.time_zone; }
   bool json_output() const { return cli_.json; }
+  /// The global options (config path, ...).
+  const Cli& cli() const { return cli_; }
 
  private:
   std::unique_ptr<st::Store> store_;

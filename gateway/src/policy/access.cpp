@@ -16,8 +16,34 @@ const Calendar& calendar_of(const TapContext& tap) {
   return tap.calendar != nullptr ? *tap.calendar : kDefault;
 }
 
+bool technology_allowed(Technology t, const TapContext& tap) {
+  return technology_accepted(t, tap.site_technologies, tap.reader_technologies);
+}
+
+// A DESFire card is believed only once the reader has authenticated it; a card enrolled by UID
+// before issuing passes as the clonable "desfire-uid" where the site opted in.
+Check check_proof(const TapContext& tap) {
+  if (!tap.proof) return std::nullopt;
+  const CardProof& p = *tap.proof;
+  if (p.authenticated) {
+    if (!p.key_version_accepted) return refuse(Reason::kKeyVersionRetired, p.detail);
+    if (tap.credential && !p.credential_matches)
+      return refuse(Reason::kCardNotAuthenticated,
+                    "credential file names another credential than the card's UID");
+    return std::nullopt;
+  }
+  if (tap.credential && tap.credential->needs_issue) {
+    if (technology_allowed(Technology::kDesfireUid, tap)) return std::nullopt;
+    return refuse(Reason::kCredentialNeedsIssue,
+                  "enrolled by UID only; issue the card with keys at the desk");
+  }
+  return refuse(Reason::kCardNotAuthenticated,
+                p.detail.empty() ? std::string("no authentication") : p.detail);
+}
+
 Check check_credential(const TapContext& tap) {
   if (!tap.store_available) return refuse(Reason::kStoreUnavailable, "credential lookup failed");
+  if (auto r = check_proof(tap)) return r;
   if (!tap.credential) return refuse(Reason::kUnknownCredential, "no enrolled card matches");
   if (tap.credential->revoked) return refuse(Reason::kCredentialRevoked, "card revoked");
   if (!tap.member) return refuse(Reason::kUnknownCredential, "card is not assigned to a member");
@@ -41,8 +67,10 @@ Check check_member(const MemberFacts& m, const LocalDate& today) {
 }
 
 Check check_technology(const TapContext& tap) {
-  const Technology t = tap.credential->technology;
-  if (technology_accepted(t, tap.site_technologies, tap.reader_technologies)) return std::nullopt;
+  Technology t = tap.credential->technology;
+  // An unissued DESFire credential is judged as what it is: a UID.
+  if (t == Technology::kDesfire && tap.credential->needs_issue) t = Technology::kDesfireUid;
+  if (technology_allowed(t, tap)) return std::nullopt;
   return refuse(Reason::kTechnologyNotAllowed,
                 std::string(to_string(t)) + " cards are not accepted at this reader");
 }
@@ -80,12 +108,15 @@ std::string_view to_string(Technology t) {
       return "iso14443a";
     case Technology::kFelica:
       return "felica";
+    case Technology::kDesfireUid:
+      return "desfire-uid";
   }
   return "unknown";
 }
 
 std::optional<Technology> parse_technology(std::string_view code) {
-  for (auto t : {Technology::kDesfire, Technology::kIso14443a, Technology::kFelica})
+  for (auto t :
+       {Technology::kDesfire, Technology::kIso14443a, Technology::kFelica, Technology::kDesfireUid})
     if (to_string(t) == code) return t;
   return std::nullopt;
 }

@@ -32,8 +32,11 @@ constexpr std::array<ReasonText, kAllReasons.size()> kTexts = {{
     {"store_unavailable", "System error, ask staff"},
     {"anti_passback", "Anti-passback: tap out first"},
     {"insufficient_credit", "Insufficient credit"},
+    {"card_not_authenticated", "Card not genuine, ask staff"},
+    {"credential_needs_issue", "Card must be reissued at desk"},
+    {"key_version_retired", "Card keys expired, see desk"},
 }};
-static_assert(static_cast<std::size_t>(Reason::kInsufficientCredit) + 1 == kTexts.size());
+static_assert(static_cast<std::size_t>(Reason::kKeyVersionRetired) + 1 == kTexts.size());
 
 }  // namespace
 

@@ -72,6 +72,7 @@ inline Credential read_credential_at(const Statement& s, int c) {
   r.enrolled_at_ms = s.column_int64(c + 5);
   r.revoked_at_ms = s.column_opt_int64(c + 6);
   r.revoked_reason = s.column_opt_text(c + 7);
+  if (auto v = s.column_opt_int64(c + 8)) r.issued_key_version = static_cast<int>(*v);
   return r;
 }
 

@@ -287,6 +287,14 @@ CREATE TABLE command_nonces (
 ) WITHOUT ROWID;
 CREATE INDEX command_nonces_expiry ON command_nonces(forget_after_ms);
 )sql",
+    // ---- version 4: DESFire cards issued with per-card keys ----
+    R"sql(
+-- The site key version a DESFire card was issued with (labgatectl credentials issue). NULL on a
+-- DESFire credential means it was enrolled by UID alone: such a card "needs issuing" and is
+-- refused at the door unless the site accepts "desfire-uid".
+ALTER TABLE credentials ADD COLUMN issued_key_version INTEGER
+  CHECK (issued_key_version IS NULL OR (technology = 'desfire' AND issued_key_version BETWEEN 1 AND 255));
+)sql",
 };
 
 }  // namespace labgate::gateway::store::detail

@@ -40,7 +40,7 @@ constexpr std::string_view kMemberSelect =
 
 constexpr std::string_view kCredentialSelect =
     "SELECT c.id, c.member_id, c.technology, c.id_hash, c.label, c.enrolled_at, c.revoked_at, "
-    "c.revoked_reason FROM credentials c ";
+    "c.revoked_reason, c.issued_key_version FROM credentials c ";
 
 }  // namespace
 
@@ -208,9 +208,11 @@ Result<std::vector<Member>> Store::list_members(std::optional<MemberStatus> stat
 
 // ---- credentials ----
 
-Result<Credential> Store::enroll_credential(std::string_view member_no, std::string_view technology,
-                                            std::span<const std::uint8_t> identifier,
-                                            std::string_view label, std::string_view actor) {
+Result<Credential> Store::enroll_credential(
+    std::string_view member_no, std::string_view technology,
+    std::span<const std::uint8_t> identifier, std::string_view label, std::string_view actor,
+    std::optional<int> issued_key_version,
+    const std::function<Status(std::int64_t credential_id)>& before_commit) {
   if (identifier.empty() || identifier.size() > 32) {
     return invalid(fmt::format("card identifier must be 1 to 32 bytes, got {}", identifier.size()));
   }
@@ -236,14 +238,17 @@ Result<Credential> Store::enroll_credential(std::string_view member_no, std::str
   }
   const std::int64_t now = now_ms();
   auto stmt = db_->prepare(
-      "INSERT INTO credentials (member_id, technology, id_hash, label, enrolled_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
+      "INSERT INTO credentials (member_id, technology, id_hash, label, enrolled_at, "
+      "issued_key_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!stmt) return stmt.error();
+  std::optional<std::int64_t> version;
+  if (issued_key_version) version = *issued_key_version;
   stmt->bind(1, *mid)
       .bind(2, technology)
       .bind(3, std::span<const std::uint8_t>(*hash))
       .bind(4, label)
-      .bind(5, now);
+      .bind(5, now)
+      .bind(6, version);
   if (auto s = stmt->run(); !s) return explain(s.error(), "cannot enroll card");
   Credential out{db_->last_insert_rowid(),
                  *mid,
@@ -252,14 +257,17 @@ Result<Credential> Store::enroll_credential(std::string_view member_no, std::str
                  std::string(label),
                  now,
                  std::nullopt,
-                 std::nullopt};
+                 std::nullopt,
+                 issued_key_version};
   // The audit row names the credential by id and hash prefix, never by the raw identifier.
-  LABGATE_TRY(audit(actor, "credential.enroll", member_no,
-                    json{{"credential_id", out.id},
-                         {"technology", technology},
-                         {"label", label},
-                         {"id_hash", to_hex(std::span(*hash).first(8))}}
-                        .dump()));
+  json detail{{"credential_id", out.id},
+              {"technology", technology},
+              {"label", label},
+              {"id_hash", to_hex(std::span(*hash).first(8))}};
+  if (issued_key_version) detail["issued_key_version"] = *issued_key_version;
+  LABGATE_TRY(audit(actor, issued_key_version ? "credential.issue" : "credential.enroll", member_no,
+                    detail.dump()));
+  if (before_commit) LABGATE_TRY(before_commit(out.id));
   LABGATE_TRY(tx->commit());
   return out;
 }

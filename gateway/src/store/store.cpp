@@ -28,8 +28,8 @@ constexpr int kMemberColCount = 11;
 
 constexpr std::string_view kCredentialCols =
     "c.id, c.member_id, c.technology, c.id_hash, c.label, c.enrolled_at, c.revoked_at, "
-    "c.revoked_reason";
-constexpr int kCredentialColCount = 8;
+    "c.revoked_reason, c.issued_key_version";
+constexpr int kCredentialColCount = 9;
 
 constexpr std::string_view kPlanCols =
     "p.id, p.code, p.name, p.windows, p.holidays_allowed, p.closure_allowed";

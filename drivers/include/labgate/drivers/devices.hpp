@@ -26,7 +26,7 @@ enum class IoResult {
 enum class CardTechnology {
   kIso14443aUid,  ///< MIFARE Classic/Ultralight/NTAG: UID only, clonable
   kFelica,        ///< FeliCa IDm (Suica, PASMO, ...): clonable
-  kDesfire,       ///< DESFire EV1+: authenticated (later issue)
+  kDesfire,       ///< DESFire EV1+: believed only after AES authentication (CardProof)
 };
 
 /// Stable lowercase name of a technology ("iso14443a", "felica", "desfire").
@@ -34,10 +34,22 @@ const char* to_string(CardTechnology t);
 /// Parses a technology name; nullopt when unknown.
 std::optional<CardTechnology> parse_card_technology(const std::string& s);
 
-/// A card as a reader saw it. `identifier` is the UID or IDm, raw bytes.
+/// What the reader proved about a DESFire card before reporting it.
+struct CardProof {
+  /// AES mutual authentication with the card's diversified read key, then the credential file
+  /// read with MACed communication and its MAC checked against the card's real UID.
+  bool authenticated{false};
+  std::uint64_t credential{0};  ///< credential id from the file (authenticated only)
+  std::uint8_t key_version{0};  ///< site key version of the card's keys (authenticated only)
+  std::string failure;          ///< why not authenticated: step and cause, for the log
+};
+
+/// A card as a reader saw it. `identifier` is the UID or IDm, raw bytes; for an authenticated
+/// DESFire card it is the real UID (read with GetCardUID when the card uses random IDs).
 struct Card {
   CardTechnology technology{CardTechnology::kIso14443aUid};
   std::vector<std::uint8_t> identifier;
+  std::optional<CardProof> proof{};  ///< set for DESFire cards by a reader that authenticates
 };
 
 /// Something a reader reports.

@@ -11,12 +11,30 @@
 #include "labgate/drivers/devices.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 
+namespace labgate::drivers::nfc {
+class CardAuthenticator;
+}
+
 namespace labgate::gateway::app {
 
-/// A reader for a non-simulated [[readers]] entry: a libnfc reader on its connstring. Logs a
-/// warning when the reader accepts clonable card technologies.
+/// What every hardware reader of a site needs for DESFire cards, from the key file.
+struct DesfireSetup {
+  std::shared_ptr<drivers::nfc::CardAuthenticator> authenticator;  ///< shared, stateless
+  /// Key version -> last accepted local day ("" = no end), for SiteSetup::key_accept_until.
+  std::map<int, std::string> accept_until;
+};
+
+/// Loads [desfire] key_file (relative to the config file). Throws std::runtime_error saying
+/// what is wrong (not set, missing, unreadable, readable by others, malformed): a site that
+/// configured DESFire keys must not start without them.
+DesfireSetup load_desfire_setup(const config::SiteConfig& site);
+
+/// A reader for a non-simulated [[readers]] entry: a libnfc reader on its connstring that
+/// authenticates DESFire cards with `desfire`. Logs a warning when the reader accepts clonable
+/// card technologies.
 std::shared_ptr<drivers::Reader> make_hardware_reader(const config::ReaderConfig& reader,
-                                                      const config::SiteConfig& site);
+                                                      const config::SiteConfig& site,
+                                                      const DesfireSetup& desfire);
 
 /// Applies `--reader-device <reader-id>=<connstring>` overrides to the configured readers
 /// ("sim" makes a reader simulated again). False with `error` set when a spec is malformed or

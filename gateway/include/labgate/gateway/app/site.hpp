@@ -61,6 +61,9 @@ struct SiteSetup {
   policy::Calendar calendar;
   policy::TechnologySet accepted;  ///< clonable technologies the site opted in to
   std::map<std::string, policy::TechnologySet> reader_accept;  ///< narrower lists per reader
+  /// DESFire key versions the readers hold: version -> last accepted local day ("YYYY-MM-DD",
+  /// inclusive), "" = no end (the current version).
+  std::map<int, std::string> key_accept_until;
   std::vector<DoorSetup> doors;
   std::vector<MachineSetup> machines;
   std::optional<int> closing_minute;  ///< local minute of day open coworking sessions close
@@ -227,6 +230,11 @@ class Site {
   std::optional<policy::TimeWindows> plan_windows(const store::Plan& plan);
   policy::TapContext tap_context(const drivers::ReaderEvent& event,
                                  const std::optional<store::CredentialMatch>& match, bool store_ok);
+  // What the reader proved about a DESFire card, judged against the key versions' dates and
+  // the credential the card's UID is enrolled as.
+  policy::CardProof desfire_proof(const drivers::Card& card,
+                                  const std::optional<store::CredentialMatch>& match,
+                                  const policy::LocalDate& today) const;
 
   SiteSetup setup_;
   store::Store& store_;

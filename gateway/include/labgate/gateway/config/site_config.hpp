@@ -173,6 +173,17 @@ struct MqttConfig {
   int outbox_retention_days{30};
 };
 
+/// [desfire]: cards issued with the labgate application and per-card AES keys.
+struct DesfireConfig {
+  /// The key file (`labgatectl keys init`), relative to the config file; "" = none, allowed only
+  /// while no hardware reader is configured (simulated readers carry no cryptography).
+  std::string key_file;
+  std::uint32_t aid{0x4C4701};  ///< application id, 24 bits ("LG" 01)
+  /// AN10922 system identifier mixed into every card key (1..21 bytes of text); "" = the site id.
+  std::string system_id;
+  bool random_uid{false};  ///< issue cards with random IDs (see docs/KEYS.md)
+};
+
 /// The whole configuration, validated: every reference resolves and every id is unique.
 struct SiteConfig {
   std::string source;  ///< where it was loaded from
@@ -186,6 +197,7 @@ struct SiteConfig {
   std::vector<PlanConfig> plans;
   FireAlarmConfig fire_alarm;
   MqttConfig mqtt;
+  DesfireConfig desfire;
   policy::Calendar calendar;  ///< built from [site] timezone, holidays and closure
 
   /// The reader with this id, or nullptr.

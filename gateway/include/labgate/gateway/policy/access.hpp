@@ -4,7 +4,10 @@
 //
 // Check order, identical for every tap so the logged reason is predictable:
 //   0. site state      store_unavailable
-//   1. credential      unknown_credential, credential_revoked
+//   1. card proof      card_not_authenticated, credential_needs_issue, key_version_retired
+//                      (DESFire only: an unauthenticated card is refused as such before its
+//                      UID's lookup counts, unless it is an unissued "desfire-uid" credential)
+//      credential      unknown_credential, credential_revoked
 //   2. member          member_pending, member_suspended, member_not_yet_valid, member_expired
 //   3. technology      technology_not_allowed
 //   4. calendar/plan   closure, holiday, outside_plan_hours
@@ -38,9 +41,12 @@ enum class Technology {
   kDesfire,    ///< "desfire": authenticated, always accepted
   kIso14443a,  ///< "iso14443a": UID only, clonable, opt-in
   kFelica,     ///< "felica": IDm, clonable, opt-in
+  /// "desfire-uid": a DESFire card enrolled by its UID before cards were issued with keys;
+  /// clonable like the other UID technologies, opt-in.
+  kDesfireUid,
 };
 
-/// "desfire", "iso14443a" or "felica".
+/// "desfire", "iso14443a", "felica" or "desfire-uid".
 std::string_view to_string(Technology t);
 /// Parses a technology code; nullopt when unknown.
 std::optional<Technology> parse_technology(std::string_view code);
@@ -76,6 +82,21 @@ bool technology_accepted(Technology t, const TechnologySet& site,
 struct CredentialFacts {
   Technology technology{Technology::kDesfire};  ///< technology of the enrolled card
   bool revoked{false};                          ///< lost or withdrawn
+  /// A DESFire card enrolled by UID (before issuing with keys): only "desfire-uid" sites take it.
+  bool needs_issue{false};
+};
+
+/// What the reader proved about a DESFire card; absent for UID technologies.
+struct CardProof {
+  /// AES mutual authentication with the card's diversified read key and a credential file
+  /// whose MAC binds it to this card all succeeded.
+  bool authenticated{false};
+  /// The card's keys are of a version still accepted (current, or retired with a date not yet
+  /// passed). Meaningful only when authenticated.
+  bool key_version_accepted{true};
+  /// The credential file names the credential the store found for this card's UID.
+  bool credential_matches{true};
+  std::string detail;  ///< why authentication failed, or the key version's status
 };
 
 /// Lifecycle status of a member record.
@@ -148,6 +169,7 @@ struct TapContext {
   std::optional<TechnologySet> reader_technologies;  ///< the reader's narrower list, if any
   bool store_available{true};                        ///< false when the store lookup failed
   bool fire_alarm{false};                            ///< the fire alarm input is active
+  std::optional<CardProof> proof;                    ///< set for DESFire cards
   std::optional<CredentialFacts> credential;         ///< nullopt = unknown card
   std::optional<MemberFacts> member;                 ///< the card's member (set when credential is)
 };

@@ -32,10 +32,14 @@ enum class Reason {
   kStoreUnavailable,      ///< store_unavailable: the database could not be read
   kAntiPassback,          ///< anti_passback: the member is already recorded on this side
   kInsufficientCredit,    ///< insufficient_credit: reserved for billing
+  kCardNotAuthenticated,  ///< card_not_authenticated: a DESFire card failed AES authentication
+                          ///< or its credential file (UID-only clone, wrong key, tampered file)
+  kCredentialNeedsIssue,  ///< credential_needs_issue: DESFire enrolled by UID, not yet issued
+  kKeyVersionRetired,     ///< key_version_retired: card keys of a version past its accept date
 };
 
 /// Every reason, in declaration order.
-inline constexpr std::array<Reason, 22> kAllReasons = {
+inline constexpr std::array<Reason, 25> kAllReasons = {
     Reason::kGranted,
     Reason::kUnknownCredential,
     Reason::kCredentialRevoked,
@@ -58,6 +62,9 @@ inline constexpr std::array<Reason, 22> kAllReasons = {
     Reason::kStoreUnavailable,
     Reason::kAntiPassback,
     Reason::kInsufficientCredit,
+    Reason::kCardNotAuthenticated,
+    Reason::kCredentialNeedsIssue,
+    Reason::kKeyVersionRetired,
 };
 
 /// The stable snake_case code ("outside_plan_hours").

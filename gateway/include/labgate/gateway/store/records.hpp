@@ -52,6 +52,12 @@ struct Credential {
   std::int64_t enrolled_at_ms{0};
   std::optional<std::int64_t> revoked_at_ms;
   std::optional<std::string> revoked_reason;
+  /// DESFire: the site key version the card was issued with; nullopt = enrolled by UID only.
+  std::optional<int> issued_key_version{};
+
+  /// A DESFire card enrolled by UID alone, not (yet) issued with keys: refused at the door
+  /// unless the site accepts "desfire-uid".
+  bool needs_issue() const { return technology == "desfire" && !issued_key_version; }
 };
 
 /// What the tap path needs about a presented card: the credential (maybe revoked), its member

@@ -31,7 +31,7 @@
 namespace labgate::gateway::store {
 
 /// Schema version this code writes; a file with a higher PRAGMA user_version is refused.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 /// PRAGMA application_id of a labgate database ("LBGT").
 inline constexpr std::int32_t kApplicationId = 0x4C424754;
 
@@ -320,9 +320,14 @@ class Store {
   /// Members by number, optionally of one status.
   Result<std::vector<Member>> list_members(std::optional<MemberStatus> status = std::nullopt);
   /// Enrolls a card for a member. kConflict when the card is already enrolled.
-  Result<Credential> enroll_credential(std::string_view member_no, std::string_view technology,
-                                       std::span<const std::uint8_t> identifier,
-                                       std::string_view label, std::string_view actor);
+  /// For a DESFire card issued at the desk, `issued_key_version` records the site key version
+  /// and `before_commit` writes the card once the credential id is known: its error rolls the
+  /// enrolment back, so a card that was not written is never recorded as issued.
+  Result<Credential> enroll_credential(
+      std::string_view member_no, std::string_view technology,
+      std::span<const std::uint8_t> identifier, std::string_view label, std::string_view actor,
+      std::optional<int> issued_key_version = std::nullopt,
+      const std::function<Status(std::int64_t credential_id)>& before_commit = {});
   /// Revokes a card by its identifier. kConflict when already revoked.
   Result<Credential> revoke_credential(std::string_view technology,
                                        std::span<const std::uint8_t> identifier,

@@ -1,17 +1,29 @@
 #pragma once
 // A card reader behind libnfc (PN532 over UART, ACR122, ...), one reader per instance and thread.
 
+#include <nfc/nfc-types.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "labgate/drivers/devices.hpp"
 
-struct nfc_device;
-
 namespace labgate::drivers::nfc {
+
+/// Proves a card genuine on the reader's thread, on the reader's open device, before the card
+/// is reported. The gateway supplies it with the key material; the reader knows no keys.
+class CardAuthenticator {
+ public:
+  virtual ~CardAuthenticator() = default;
+  /// Runs the exchange with the selected `target` and fills `card.proof` (and, for a card with
+  /// random IDs, replaces `card.identifier` by the real UID). Never throws; leaves the target
+  /// selected so the presence checks can follow.
+  virtual void authenticate(nfc_device* device, const nfc_target& target, Card& card) = 0;
+};
 
 /// Configuration of one libnfc reader.
 struct NfcReaderConfig {
@@ -31,6 +43,9 @@ struct NfcReaderConfig {
   /// First and largest delay between reopen attempts (doubling in between).
   std::chrono::milliseconds backoff_initial{200};
   std::chrono::milliseconds backoff_max{5000};
+  /// Authenticates DESFire cards; nullptr = none, and every DESFire card is reported with a
+  /// failed proof (it cannot be told from a clone).
+  std::shared_ptr<CardAuthenticator> desfire;
 };
 
 /// libnfc reader backend. start() spawns the reader thread; it opens the device, polls the

@@ -1,0 +1,267 @@
+// `labgatectl keys`: creates, shows and rotates the DESFire site master keys. Keys are written
+// only to the key file; the terminal, the audit log and JSON output only ever see fingerprints.
+#include <date/date.h>
+#include <nfc/nfc.h>
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.hpp"
+#include "context.hpp"
+#include "labgate/drivers/desfire/authenticator.hpp"
+#include "labgate/drivers/desfire/issuer.hpp"
+#include "labgate/gateway/keys/key_file.hpp"
+#include "output.hpp"
+
+namespace labgate::gateway::ctl {
+namespace {
+
+using nlohmann::json;
+namespace kf = labgate::gateway::keys;
+using drivers::desfire::fingerprint;
+
+struct KeyArgs {
+  std::string key_file;
+  std::string old_valid_until;
+  // credentials issue
+  std::string member_no, device, label{"DESFire card"};
+  int timeout_s{30};
+};
+
+// The application settings the daemon uses ([desfire] aid and system_id; the site id by
+// default), so the desk diversifies exactly as the doors will.
+drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
+  const std::string& config = ctx.cli().config;
+  if (config.empty())
+    usage_error("credentials issue needs --config (the site's [desfire] settings)");
+  toml::table t;
+  try {
+    t = toml::parse_file(config);
+  } catch (const toml::parse_error& e) {
+    usage_error(fmt::format("cannot read config {}: {}", config, e.description()));
+  }
+  drivers::desfire::ApplicationSettings app;
+  if (auto aid = t["desfire"]["aid"].value<std::int64_t>())
+    app.aid = static_cast<std::uint32_t>(*aid);
+  std::string system_id = t["desfire"]["system_id"].value_or(std::string{});
+  if (system_id.empty()) system_id = t["site"]["id"].value_or(std::string{}).substr(0, 21);
+  app.system_id.assign(system_id.begin(), system_id.end());
+  return app;
+}
+
+// libnfc context and device for the desk reader, closed on every path.
+struct DeskReader {
+  nfc_context* ctx{nullptr};
+  nfc_device* dev{nullptr};
+  explicit DeskReader(const std::string& connstring) {
+    nfc_init(&ctx);
+    if (!ctx) throw Failure{kExitUnavailable, "libnfc initialisation failed"};
+    dev = nfc_open(ctx, connstring.c_str());
+    if (!dev || nfc_initiator_init(dev) < 0 ||
+        nfc_device_set_property_bool(dev, NP_INFINITE_SELECT, false) < 0) {
+      close();
+      throw Failure{kExitUnavailable, "cannot open the desk reader " + connstring};
+    }
+  }
+  ~DeskReader() { close(); }
+  void close() {
+    if (dev) nfc_close(dev);
+    if (ctx) nfc_exit(ctx);
+    dev = nullptr;
+    ctx = nullptr;
+  }
+};
+
+// --key-file, else [desfire] key_file of --config (relative to the config file, as the daemon
+// reads it).
+std::filesystem::path key_file_path(const Context& ctx, const KeyArgs& a) {
+  if (!a.key_file.empty()) return a.key_file;
+  const std::string& config = ctx.cli().config;
+  if (config.empty()) usage_error("no key file: give --key-file PATH or --config FILE");
+  toml::table t;
+  try {
+    t = toml::parse_file(config);
+  } catch (const toml::parse_error& e) {
+    usage_error(fmt::format("cannot read config {}: {}", config, e.description()));
+  }
+  auto path = t["desfire"]["key_file"].value<std::string>();
+  if (!path) usage_error(fmt::format("{}: [desfire] key_file is missing", config));
+  std::filesystem::path p = *path;
+  if (p.is_relative()) p = std::filesystem::path(config).parent_path() / p;
+  return p;
+}
+
+kf::KeyFile load(const std::filesystem::path& path) {
+  auto r = kf::load_key_file(path);
+  if (!r) throw Failure{kExitRefused, r.error()};
+  return std::move(r).value();
+}
+
+json fingerprints(const kf::StoredVersion& v) {
+  return {{"app_master", fingerprint(v.keys.app_master)},
+          {"read", fingerprint(v.keys.read)},
+          {"credential_mac", fingerprint(v.keys.credential_mac)}};
+}
+
+std::string add_days(const std::string& ymd, int days) {
+  // ymd was checked by the store's today() or check_date().
+  const date::year_month_day day{date::year{std::stoi(ymd.substr(0, 4))},
+                                 date::month{static_cast<unsigned>(std::stoi(ymd.substr(5, 2)))},
+                                 date::day{static_cast<unsigned>(std::stoi(ymd.substr(8, 2)))}};
+  return date::format("%F", date::sys_days{day} + date::days{days});
+}
+
+void audit(Context& ctx, const char* action, const std::filesystem::path& path, json detail) {
+  // The key file is already written: a failed audit row is reported, not rolled back.
+  if (auto st = ctx.store().append_audit(ctx.actor(), action, path.string(), detail.dump()); !st)
+    throw Failure{kExitUnavailable,
+                  "key file written, but the audit row failed: " + st.error().message};
+}
+
+}  // namespace
+
+void build_keys(CLI::App& app, Cli& cli) {
+  auto a = std::make_shared<KeyArgs>();
+  auto* keys = app.add_subcommand("keys", "DESFire site master keys (the key file)");
+  keys->require_subcommand(1);
+  keys->add_option("--key-file", a->key_file, "key file (default: [desfire] key_file of --config)");
+
+  auto* init = keys->add_subcommand(
+      "init", "create the key file with fresh random keys (version 1); never overwrites");
+  on(init, cli, [a](Context& ctx) {
+    const auto path = key_file_path(ctx, *a);
+    kf::KeyFile f;
+    f.versions.push_back(kf::generate_version(1, ctx.store().today()));
+    if (auto err = kf::save_key_file(path, f, true)) throw Failure{kExitRefused, *err};
+    audit(ctx, "keys.init", path, {{"version", 1}, {"fingerprints", fingerprints(f.current())}});
+    std::cout << "created " << path.string() << " (mode 0600) with key version 1\n"
+              << "back it up offline now: see docs/KEYS.md\n";
+    return kExitOk;
+  });
+
+  auto* show = keys->add_subcommand("show", "versions, dates and fingerprints (never keys)");
+  on(show, cli, [a](Context& ctx) {
+    const auto path = key_file_path(ctx, *a);
+    const auto f = load(path);
+    const std::string today = ctx.store().today();
+    const std::uint8_t current = f.current().keys.number;
+    auto status = [&](const kf::StoredVersion& v) -> std::string {
+      if (v.keys.number == current) return "current";
+      if (!v.accept_until) return "accepted";
+      return (*v.accept_until >= today ? "accepted until " : "expired on ") + *v.accept_until;
+    };
+    if (ctx.json_output()) {
+      json out = json::array();
+      for (const auto& v : f.versions) {
+        out.push_back({{"version", v.keys.number},
+                       {"created", v.created},
+                       {"accept_until", v.accept_until ? json(*v.accept_until) : json(nullptr)},
+                       {"status", status(v)},
+                       {"fingerprints", fingerprints(v)}});
+      }
+      std::cout << out.dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"VERSION", "STATUS", "CREATED", "APP MASTER", "READ", "CREDENTIAL MAC"});
+    for (const auto& v : f.versions) {
+      t.add({std::to_string(v.keys.number), status(v), v.created.empty() ? "-" : v.created,
+             fingerprint(v.keys.app_master), fingerprint(v.keys.read),
+             fingerprint(v.keys.credential_mac)});
+    }
+    t.print(std::cout);
+    return kExitOk;
+  });
+
+  auto* creds = app.get_subcommand("credentials");
+  auto* issue = creds->add_subcommand(
+      "issue", "write a factory DESFire card at the desk reader and enrol it for a member");
+  issue->add_option("--member", a->member_no, "member number")->required();
+  issue
+      ->add_option("--device", a->device,
+                   "the desk reader's libnfc connstring (the daemon must not poll it)")
+      ->required();
+  issue->add_option("--key-file", a->key_file,
+                    "key file (default: [desfire] key_file of --config)");
+  issue->add_option("--label", a->label, "label of the card");
+  issue->add_option("--timeout", a->timeout_s, "seconds to wait for a card")
+      ->check(CLI::PositiveNumber);
+  on(issue, cli, [a](Context& ctx) {
+    const auto path = key_file_path(ctx, *a);
+    const auto file = load(path);
+    const auto site_keys = file.site_keys(application_of(ctx));
+    const auto& version = *site_keys.current();
+    DeskReader desk(a->device);
+    std::cerr << "place a blank DESFire card on the desk reader...\n";
+    nfc_target t{};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(a->timeout_s);
+    for (;;) {
+      const int r =
+          nfc_initiator_select_passive_target(desk.dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t);
+      if (r > 0) break;
+      if (std::chrono::steady_clock::now() > until)
+        throw Failure{kExitRefused, "no card within " + std::to_string(a->timeout_s) + " s"};
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const nfc_iso14443a_info& nai = t.nti.nai;
+    const bool desfire = (nai.btSak & 0x20) && nai.abtAtqa[0] == 0x03 && nai.abtAtqa[1] == 0x44 &&
+                         nai.szAtsLen > 0 && nai.szUidLen == 7;
+    if (!desfire)
+      throw Failure{kExitRefused, "the card is not a DESFire EV1+ card with a 7-byte UID"};
+    const std::vector<std::uint8_t> uid(nai.abtUid, nai.abtUid + nai.szUidLen);
+    auto written = ctx.store().enroll_credential(
+        a->member_no, "desfire", uid, a->label, ctx.actor(), version.number,
+        [&](std::int64_t id) -> st::Status {
+          auto r = drivers::desfire::issue_card(desk.dev, uid, site_keys, version,
+                                                static_cast<std::uint64_t>(id));
+          if (r.ok) return {};
+          return st::Error{st::ErrorKind::kConflict, 0, "the card was not written: " + r.failure};
+        });
+    auto c = check(std::move(written));
+    if (ctx.json_output()) {
+      std::cout << json{{"credential_id", c.id},
+                        {"member", a->member_no},
+                        {"key_version", version.number}}
+                       .dump(2)
+                << '\n';
+    } else {
+      std::cout << fmt::format("issued credential #{} to {} (key version {})\n", c.id, a->member_no,
+                               int{version.number});
+    }
+    return kExitOk;
+  });
+
+  auto* rotate = keys->add_subcommand(
+      "rotate", "add a new current key version; cards are rekeyed at their next tap or the desk");
+  rotate->add_option("--old-valid-until", a->old_valid_until,
+                     "last day the previous version is accepted (default: today + 90 days)");
+  on(rotate, cli, [a](Context& ctx) {
+    check_date(a->old_valid_until, "--old-valid-until");
+    const auto path = key_file_path(ctx, *a);
+    auto f = load(path);
+    const std::string today = ctx.store().today();
+    const std::string until = a->old_valid_until.empty() ? add_days(today, 90) : a->old_valid_until;
+    if (until < today) usage_error("--old-valid-until " + until + " is in the past");
+    const int next = f.current().keys.number + 1;
+    if (next > 255) throw Failure{kExitRefused, "key version 255 reached: no further rotation"};
+    for (auto& v : f.versions) {
+      if (v.keys.number == next - 1) v.accept_until = until;
+    }
+    f.versions.push_back(kf::generate_version(static_cast<std::uint8_t>(next), today));
+    if (auto err = kf::save_key_file(path, f, false)) throw Failure{kExitUnavailable, *err};
+    audit(ctx, "keys.rotate", path,
+          {{"version", next},
+           {"previous_accepted_until", until},
+           {"fingerprints", fingerprints(f.current())}});
+    std::cout << "key version " << next << " is current; version " << next - 1
+              << " is accepted until " << until
+              << "\nback up the key file again: see docs/KEYS.md\n";
+    return kExitOk;
+  });
+}
+
+}  // namespace labgate::gateway::ctl
