@@ -15,6 +15,11 @@
 
 namespace labgate::gateway::store {
 
+// A branch that appends a migration without bumping the version (or the reverse) must not build:
+// the database would be stamped with a version whose tables it does not have.
+static_assert(detail::kMigrations.size() == static_cast<std::size_t>(kSchemaVersion),
+              "kSchemaVersion must equal the number of migrations");
+
 namespace {
 
 using namespace rows;  // NOLINT: shared private helpers
