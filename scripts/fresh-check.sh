@@ -192,33 +192,9 @@ say "installed with apt-get install ./$deb"
 say "labgated --version: $(labgated --version)"
 say "labgatectl --version: $(labgatectl --version)"
 
-# Supported when the help lists the subcommand ("labgatectl init --help" alone proves nothing:
-# CLI11 answers --help before it notices an unknown subcommand).
-if labgatectl --help | grep -Eq '^ +init( |$)'; then
-  labgatectl init --site fresh --gateway gw1 --out /etc/labgate/site.toml
-  say "labgatectl init wrote /etc/labgate/site.toml ($(stat -c '%a %U:%G' /etc/labgate/site.toml))"
-else
-  echo "   NOTE: this labgatectl has no 'init' command; the daemon starts on a minimal simulated"
-  echo "   site written here instead (its key fresh from /dev/urandom)"
-  install -m 0640 -g labgate /dev/null /etc/labgate/site.toml
-  cat >/etc/labgate/site.toml <<TOML
-[site]
-id = "fresh"
-gateway = "gw1"
-key = "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
-[store]
-path = "/var/lib/labgate/labgate.db"
-[control]
-socket = "/run/labgate/labgated.sock"
-[[readers]]
-id = "front-in"
-device = "sim"
-[[doors]]
-id = "front"
-entry_reader = "front-in"
-strike = "sim"
-TOML
-fi
+labgatectl init --site fresh --gateway gw1 --out /etc/labgate/site.toml
+say "labgatectl init wrote /etc/labgate/site.toml ($(stat -c '%a %U:%G' /etc/labgate/site.toml))"
+[ "$(stat -c '%a %U:%G' /etc/labgate/site.toml)" = "640 root:labgate" ] || exit 1
 labgated --check-config /etc/labgate/site.toml | sed 's/^/   /'
 
 # What systemd does for the unit: the runtime directory for the socket, the state directory as
