@@ -416,6 +416,8 @@ TEST_CASE("desfire: a key file others can read stops the daemon at start", "[des
     std::ofstream out(config);
     out << nfc_config(dir.path().string(), {{"front-in", emu.connstring()}}) << section;
   }
+  // The config itself is private, so the refusal can only be about the key file.
+  ::chmod(config.c_str(), 0600);
   auto r = run_command({LABGATED_PATH, "--config", config.string()}, 20s);
   CHECK(r.exit_code != 0);
   CHECK(contains(r.out + r.err, "chmod 600"));
