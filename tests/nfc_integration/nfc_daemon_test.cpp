@@ -34,10 +34,11 @@ struct NfcSite {
   explicit NfcSite(const std::vector<std::string>& hardware, const std::string& accept = {},
                    const std::function<void(store::Store&)>& seed_more = {},
                    const std::string& extra_config = {},
-                   const std::function<void(NfcSite&)>& before_start = {}) {
+                   const std::function<void(NfcSite&)>& before_start = {},
+                   const std::vector<std::string>& emu_args = {}) {
     std::map<std::string, std::string> devices;
     for (const auto& r : hardware) {
-      emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r);
+      emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r, emu_args);
       devices[r] = emu[r]->connstring();
     }
     daemon = std::make_unique<Daemon>(
@@ -460,6 +461,14 @@ void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t cr
 }
 
 // The issued card's first tap at front-in opens the door for M1.
+// labgatectl on the site's config and database.
+labgate::testing::RunResult ctl_on(NfcSite& site, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{LABGATECTL_PATH, "--config", site.d().config_path(), "--db",
+                                site.d().db_path()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run_command(argv, 60s);
+}
+
 void expect_granted_tap(NfcSite& site) {
   auto& d = site.d();
   REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
@@ -631,13 +640,7 @@ TEST_CASE("desfire: labgatectl credentials issue at a desk reader, then the door
   auto desk = [&](NfcSite& site) {
     auto& emu = *site.emu.at("front-in");
     REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
-    const std::vector<std::string> base{LABGATECTL_PATH, "--config", site.d().config_path(), "--db",
-                                        site.d().db_path()};
-    auto with = [&](std::vector<std::string> extra) {
-      auto argv = base;
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      return run_command(argv, 60s);
-    };
+    auto with = [&](const std::vector<std::string>& extra) { return ctl_on(site, extra); };
     issued = with(
         {"credentials", "issue", "--member", "M1", "--device", emu.connstring(), "--timeout", "5"});
     again = with(
@@ -653,4 +656,41 @@ TEST_CASE("desfire: labgatectl credentials issue at a desk reader, then the door
   CHECK(contains(again.err, "already"));
   CHECK_FALSE(contains(listed.out, "desfire"));
   expect_granted_tap(site);
+}
+
+// --reader: the desk reader is a [[readers]] entry with role = "desk". labgatectl writes the card
+// there; the daemon never opens that reader; a door's reader is refused as a desk. The card then
+// goes to the door (the emulators share their DESFire cards through --cards).
+TEST_CASE("desfire: credentials issue --reader uses the config's desk reader", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string cards = (keys / "cards").string();
+  std::filesystem::create_directories(cards);
+  EmulatedReader desk(PN532_EMU_PATH, keys.path(), "desk", {"--cards", cards});
+  const std::string section = desfire_section(keys) + "\n[[readers]]\nid = \"desk\"\ndevice = \"" +
+                              desk.connstring() + "\"\nrole = \"desk\"\n";
+  labgate::testing::RunResult issued, at_door, unknown;
+  auto at_desk = [&](NfcSite& site) {
+    REQUIRE(desk.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    auto with = [&](const std::vector<std::string>& extra) { return ctl_on(site, extra); };
+    at_door =
+        with({"credentials", "issue", "--member", "M1", "--reader", "front-in", "--timeout", "2"});
+    unknown =
+        with({"credentials", "issue", "--member", "M1", "--reader", "nowhere", "--timeout", "2"});
+    issued = with({"credentials", "issue", "--member", "M1", "--reader", "desk", "--timeout", "5"});
+    REQUIRE(desk.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, {}, section, at_desk, {"--cards", cards});
+  INFO(issued.out << issued.err);
+  CHECK(at_door.exit_code != 0);
+  CHECK(contains(at_door.err, "not a desk reader"));
+  CHECK(unknown.exit_code != 0);
+  CHECK(contains(unknown.err, "no reader nowhere"));
+  REQUIRE(issued.exit_code == 0);
+  CHECK(contains(issued.out, "key version 1"));
+  CHECK(count_events(site.d(), "reader_up", "desk") == 0);
+  expect_granted_tap(site);
+  // The daemon never talks to the desk reader: no frame reached it since the card was written.
+  const auto frames = desk.counter("frames");
+  std::this_thread::sleep_for(300ms);
+  CHECK(desk.counter("frames") == frames);
 }

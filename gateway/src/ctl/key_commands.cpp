@@ -29,22 +29,26 @@ struct KeyArgs {
   std::string key_file;
   std::string old_valid_until;
   // credentials issue
-  std::string member_no, device, label{"DESFire card"};
+  std::string member_no, device, reader, label{"DESFire card"};
   int timeout_s{30};
 };
 
 // The application settings the daemon uses ([desfire] aid and system_id; the site id by
 // default), so the desk diversifies exactly as the doors will.
-drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
+// --config as TOML; `why` says what the command needs from it.
+toml::table config_of(const Context& ctx, const std::string& why) {
   const std::string& config = ctx.cli().config;
-  if (config.empty())
-    usage_error("credentials issue needs --config (the site's [desfire] settings)");
-  toml::table t;
+  if (config.empty()) usage_error(why);
   try {
-    t = toml::parse_file(config);
+    return toml::parse_file(config);
   } catch (const toml::parse_error& e) {
     usage_error(fmt::format("cannot read config {}: {}", config, e.description()));
   }
+}
+
+drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
+  const toml::table t =
+      config_of(ctx, "credentials issue needs --config (the site's [desfire] settings)");
   drivers::desfire::ApplicationSettings app;
   if (auto aid = t["desfire"]["aid"].value<std::int64_t>())
     app.aid = static_cast<std::uint32_t>(*aid);
@@ -52,6 +56,30 @@ drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
   if (system_id.empty()) system_id = t["site"]["id"].value_or(std::string{}).substr(0, 21);
   app.system_id.assign(system_id.begin(), system_id.end());
   return app;
+}
+
+// The connstring of --reader: a [[readers]] entry of --config with role = "desk" (the daemon
+// never opens such a reader, so labgatectl has it to itself), else --device.
+std::string desk_device(const Context& ctx, const KeyArgs& a) {
+  if (a.reader.empty()) return a.device;
+  const std::string& config = ctx.cli().config;
+  const toml::table t = config_of(ctx, "--reader needs --config (its [[readers]])");
+  if (const toml::array* readers = t["readers"].as_array()) {
+    for (const auto& node : *readers) {
+      const toml::table* r = node.as_table();
+      if (!r || (*r)["id"].value_or(std::string{}) != a.reader) continue;
+      if ((*r)["role"].value_or(std::string{}) != "desk")
+        usage_error(fmt::format(
+            "reader {} is not a desk reader: give it role = \"desk\" in {} (the daemon polls "
+            "every other reader, and a card is written on a reader nobody else uses)",
+            a.reader, config));
+      const std::string device = (*r)["device"].value_or(std::string{});
+      if (device.empty() || device == "sim")
+        usage_error(fmt::format("desk reader {} has no libnfc device in {}", a.reader, config));
+      return device;
+    }
+  }
+  usage_error(fmt::format("no reader {} in {}", a.reader, config));
 }
 
 // libnfc context and device for the desk reader, closed on every path.
@@ -181,10 +209,12 @@ void build_keys(CLI::App& app, Cli& cli) {
   auto* issue = creds->add_subcommand(
       "issue", "write a factory DESFire card at the desk reader and enrol it for a member");
   issue->add_option("--member", a->member_no, "member number")->required();
+  auto* device = issue->add_option(
+      "--device", a->device, "the desk reader's libnfc connstring (the daemon must not poll it)");
   issue
-      ->add_option("--device", a->device,
-                   "the desk reader's libnfc connstring (the daemon must not poll it)")
-      ->required();
+      ->add_option("--reader", a->reader,
+                   "the desk reader: a [[readers]] id of --config with role = \"desk\"")
+      ->excludes(device);
   issue->add_option("--key-file", a->key_file,
                     "key file (default: [desfire] key_file of --config)");
   issue->add_option("--label", a->label, "label of the card");
@@ -195,7 +225,9 @@ void build_keys(CLI::App& app, Cli& cli) {
     const auto file = load(path);
     const auto site_keys = file.site_keys(application_of(ctx));
     const auto& version = *site_keys.current();
-    DeskReader desk(a->device);
+    if (a->device.empty() && a->reader.empty())
+      usage_error("credentials issue needs --reader R (a desk reader of --config) or --device");
+    DeskReader desk(desk_device(ctx, *a));
     std::cerr << "place a blank DESFire card on the desk reader...\n";
     nfc_target t{};
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(a->timeout_s);
