@@ -469,6 +469,15 @@ labgate::testing::RunResult ctl_on(NfcSite& site, const std::vector<std::string>
   return run_command(argv, 60s);
 }
 
+// keys rotate on 2026-11-24; version 1 stays accepted through 2026-11-25.
+void rotate_keys(const TempDir& keys) {
+  auto r =
+      run_command({LABGATECTL_PATH, "--db", (keys / "keys-audit.db").string(), "--simulated-clock",
+                   "2026-11-24 09:00", "keys", "--key-file", (keys / "site.keys").string(),
+                   "rotate", "--old-valid-until", "2026-11-25"});
+  REQUIRE(r.exit_code == 0);
+}
+
 void expect_granted_tap(NfcSite& site) {
   auto& d = site.d();
   REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
@@ -603,10 +612,7 @@ TEST_CASE("desfire: after a key rotation the old version is accepted until its d
   auto issue_and_rotate = [&](NfcSite& site) {
     auto& emu = *site.emu.at("front-in");
     issue_on(emu, kf, static_cast<std::uint64_t>(old_credential));
-    auto r = run_command({LABGATECTL_PATH, "--db", (keys / "keys-audit.db").string(),
-                          "--simulated-clock", "2026-11-24 09:00", "keys", "--key-file", kf,
-                          "rotate", "--old-valid-until", "2026-11-25"});
-    REQUIRE(r.exit_code == 0);
+    rotate_keys(keys);
     issue_on(emu, kf, static_cast<std::uint64_t>(new_credential), new_uid);
   };
   NfcSite site({"front-in"}, {}, enrolled, section, issue_and_rotate);
@@ -693,4 +699,60 @@ TEST_CASE("desfire: credentials issue --reader uses the config's desk reader", "
   const auto frames = desk.counter("frames");
   std::this_thread::sleep_for(300ms);
   CHECK(desk.counter("frames") == frames);
+}
+
+// Rekeying at the desk: after a rotation, `credentials rekey` moves an issued card from the old
+// version to the current one (keys and credential file) and records it; the card then works
+// past the old version's date, when a v1 card is refused. Another member's card is refused and
+// left as it was.
+TEST_CASE("desfire: credentials rekey moves a card to the current key version", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  const std::string kf = (keys / "site.keys").string();
+  std::int64_t credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test", 1);
+    REQUIRE(c.ok());
+    credential = c.value().id;
+  };
+  labgate::testing::RunResult wrong_member, rekeyed, again;
+  auto rotate_and_rekey = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    issue_on(emu, kf, static_cast<std::uint64_t>(credential));
+    rotate_keys(keys);
+    REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    auto rekey = [&](const std::string& member) {
+      return ctl_on(site, {"credentials", "rekey", "--member", member, "--device", emu.connstring(),
+                           "--timeout", "5"});
+    };
+    wrong_member = rekey("M2");
+    rekeyed = rekey("M1");
+    again = rekey("M1");
+    REQUIRE(emu.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, rotate_and_rekey);
+  INFO(rekeyed.out << rekeyed.err);
+  CHECK(wrong_member.exit_code != 0);
+  REQUIRE(rekeyed.exit_code == 0);
+  CHECK(contains(rekeyed.out, "from key version 1 to 2"));
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(contains(again.out, "from key version 2 to 2"));
+  auto& d = site.d();
+  {
+    auto s = d.open_store();
+    auto list = s->list_credentials(std::nullopt);
+    REQUIRE(list.ok());
+    REQUIRE(list.value().size() >= 1);
+    for (const auto& c : list.value())
+      if (c.id == credential) CHECK(c.issued_key_version == std::optional<int>(2));
+  }
+  auto audit = ctl_on(site, {"audit", "list"});
+  CHECK(contains(audit.out + audit.err, "credential.rekey"));
+  d.cmd("clock advance 48h");
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  INFO(d.log());
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M1"));
 }
