@@ -64,7 +64,11 @@ stop_daemon() {
 
 # One emulated PN532 per reader of the demo site: a pty linked at $demo/pn532-<reader> that
 # libnfc opens, and a control socket $demo/emu-<reader>.sock where cards are placed and removed.
+# One more, "desk", is the desk reader where labgatectl issues DESFire cards; the daemon never
+# polls it. The emulators keep DESFire cards in $demo/cards, so a card issued at the desk is the
+# same card (keys and files) when it is placed on a door or machine reader.
 readers=$(sed -n '/^\[\[readers\]\]/,/^id/s/^id *= *"\(.*\)"/\1/p' config/demo-site.toml)
+mkdir -p "$demo/cards"
 emu_pids=()
 reader_args=()
 stop_emulators() {
@@ -73,12 +77,13 @@ stop_emulators() {
   emu_pids=()
 }
 trap 'stop_daemon; stop_emulators' EXIT
-for r in $readers; do
-  "$pn532_emu" --link "$demo/pn532-$r" --control "$demo/emu-$r.sock" >"$demo/emu-$r.log" 2>&1 &
+for r in $readers desk; do
+  "$pn532_emu" --link "$demo/pn532-$r" --control "$demo/emu-$r.sock" --cards "$demo/cards" \
+    >"$demo/emu-$r.log" 2>&1 &
   emu_pids+=($!)
-  reader_args+=(--reader-device "$r=pn532_uart:$demo/pn532-$r")
+  [ "$r" = desk ] || reader_args+=(--reader-device "$r=pn532_uart:$demo/pn532-$r")
 done
-for r in $readers; do
+for r in $readers desk; do
   for _ in $(seq 1 200); do
     "$sim" -s "$demo/emu-$r.sock" status >/dev/null 2>&1 && break
     sleep 0.05
@@ -95,17 +100,19 @@ emu_card() {
     iso14443a:8) echo "classic $2" ;;
     iso14443a:14) echo "ultralight $2" ;;
     felica:16) echo "felica $2" ;;
+    desfire:14) echo "desfire $2" ;;
     *) echo "demo: no emulated card for $1 $2" >&2 && return 1 ;;
   esac
 }
-# Puts a card on a reader's emulator and prints the daemon's decision once its event is recorded
+# Puts a card on a reader's emulator (further words are the emulator's place options, such as
+# clone=1) and prints the daemon's decision once its event is recorded
 # (the daemon's read-result command); "tap" also takes the card away again.
 present() {
   local verb=$1 reader=$2 tech=$3 hex=$4 before reply=
   before=$("$sim" -s "$sock" read-result "$reader") || before="ok reads=0"
   before=${before#ok reads=}
   before=${before%% *}
-  emu "$reader" place $(emu_card "$tech" "$hex") >/dev/null
+  emu "$reader" place $(emu_card "$tech" "$hex") "${@:5}" >/dev/null
   for _ in $(seq 1 500); do
     if reply=$("$sim" -s "$sock" read-result "$reader" "$before" 2>/dev/null); then
       break
@@ -116,7 +123,7 @@ present() {
   [ "$verb" = tap ] && take_away "$reader"
   reply=${reply#ok read=* }
   printf '   %-44s -> %s
-' "$verb $reader $tech $hex" "${reply:-no decision within 5 s}"
+' "$verb $reader $tech $hex${5:+ $5}" "${reply:-no decision within 5 s}"
 }
 # Takes the card off a reader and waits until the daemon has handled its removal (the removal
 # count of read-result moved), so the next clock step starts after it.
@@ -131,6 +138,11 @@ take_away() {
   done
 }
 
+# The site's DESFire master keys (docs/KEYS.md): made at the desk before anything else; the
+# daemon reads them with --key-file, since the built-in demo site names no key file.
+keys=$demo/site.keys
+ctl keys init --key-file "$keys" >/dev/null
+
 bold=$(tput bold 2>/dev/null || true)
 plain=$(tput sgr0 2>/dev/null || true)
 
@@ -140,6 +152,19 @@ while IFS= read -r line || [ -n "$line" ]; do
     "" | "# "* | "#") continue ;;
     "## "*) printf '\n%s%s%s\n' "$bold" "${line#\#\# }" "$plain" ;;
     "say "*) printf '   %s\n' "${line#say }" ;;
+    "issue "*)
+      # A blank DESFire card on the desk reader; labgatectl writes the site's application and
+      # the member's credential file on it and enrols it.
+      eval "set -- ${line#issue }"
+      emu desk place desfire "$2" fresh=1 >/dev/null
+      if ! out=$(ctl credentials issue --member "$1" --device "pn532_uart:$demo/pn532-desk" \
+        --key-file "$keys" --timeout 10 2>/dev/null); then
+        echo "labgatectl credentials issue --member $1: $out" >&2
+        exit 1
+      fi
+      emu desk remove >/dev/null
+      printf '   %-44s -> %s\n' "(desk) issue a DESFire card $2" "$out"
+      ;;
     "ctl "*)
       eval "set -- ${line#ctl }"
       if ! out=$(ctl "$@" 2>&1); then
@@ -153,7 +178,7 @@ while IFS= read -r line || [ -n "$line" ]; do
       ;;
     START)
       "$labgated" --db "$db" --control-socket "$sock" --simulated-clock "2026-11-24 08:00" \
-        "${reader_args[@]}" >"$log" 2>&1 &
+        --key-file "$keys" "${reader_args[@]}" >"$log" 2>&1 &
       daemon_pid=$!
       for _ in $(seq 1 200); do
         [ -S "$sock" ] && "$sim" -s "$sock" clock >/dev/null 2>&1 && break

@@ -136,8 +136,11 @@ TEST_CASE("the reference config loads and shows every section") {
   INFO((r ? std::string() : to_string(r.error())));
   REQUIRE(r);
   const SiteConfig& c = r.value();
-  CHECK(c.readers.size() == 3);
+  CHECK(c.readers.size() == 4);
+  REQUIRE(c.find_reader("desk"));
+  CHECK(c.find_reader("desk")->desk);
   REQUIRE(c.find_reader("front-in"));
+  CHECK_FALSE(c.find_reader("front-in")->desk);
   CHECK_FALSE(c.find_reader("front-in")->simulated);
   CHECK(c.find_reader("front-in")->accept == policy::TechnologySet{policy::Technology::kFelica});
   const DoorConfig* front = c.find_door("front");
@@ -256,6 +259,14 @@ TEST_CASE("each refusal points at the offending line with a clear message") {
        "needs [mqtt] enabled = true"},
       {"unknown reader device", "[[readers]]\nid = \"r\"\ndevice = \"usb\" # <-\n",
        "unknown device spec 'usb'"},
+      {"desk reader at a door",
+       "[[readers]]\nid = \"k\"\ndevice = \"pn532_uart:/dev/ttyUSB3\"\nrole = \"desk\"\n"
+       "[[doors]]\nid = \"d\"\nstrike = \"sim\"\nentry_reader = \"k\" # <-\n",
+       "reader 'k' is a desk reader"},
+      {"simulated desk reader", "[[readers]]\nid = \"k\"\ndevice = \"sim\"\nrole = \"desk\" # <-\n",
+       "a desk reader needs a libnfc connstring"},
+      {"unknown reader role", "[[readers]]\nid = \"k\"\ndevice = \"sim\"\nrole = \"door\" # <-\n",
+       "unknown role 'door'"},
       {"too many readers", many_readers, "too many readers: at most 64"},
       {"missing required key", reader_r1 + "[[doors]] # <-\nid = \"d\"\n",
        "missing required key 'doors[0].strike'"},

@@ -376,3 +376,47 @@ TEST_CASE("hostile frames get a status and never break the card", "[desfire-card
   REQUIRE(r.raw({0x5A, 0x33, 0x22, 0x11}).status == 0x00);
   CHECK(r.authenticate(0, kZero));
 }
+
+// pn532-emu --cards: a card left by one emulator is the same card at the next one.
+TEST_CASE("a card's saved state brings back its keys, files and random ID", "[desfire-card]") {
+  DesfireCard card(kUid, true, false);
+  Reader r{card, {}, {}};
+  make_app(r);
+  REQUIRE(r.authenticate(0, kZero));
+  REQUIRE(r.plain({0xCD, 0x02, 0x01, 0x00, 0x10, 8, 0x00, 0x00}).status == 0x00);
+  Bytes cmd{0x3D, 0x02, 0x00, 0x00, 0x00, 4, 0x00, 0x00, 0xCA, 0xFE, 0xBA, 0xBE};
+  const df::AesBlock cm = df::desfire_cmac(*r.session, r.iv, cmd);
+  r.iv = cm;
+  const auto mac = df::desfire_truncate_mac(cm);
+  cmd.insert(cmd.end(), mac.begin(), mac.end());
+  REQUIRE(r.chained(cmd).status == 0x00);
+
+  auto copy = DesfireCard::load(card.save());
+  REQUIRE(copy);
+  CHECK(copy->uid() == kUid);
+  CHECK(copy->random_uid());
+  CHECK(copy->application_ids() == card.application_ids());
+  CHECK(copy->save() == card.save());
+  Reader r2{*copy, {}, {}};
+  REQUIRE(r2.raw({0x5A, 0x33, 0x22, 0x11}).status == 0x00);
+  REQUIRE(r2.authenticate(0, kZero));
+  Reply rd = r2.plain({0xBD, 0x02, 0x00, 0x00, 0x00, 4, 0x00, 0x00});
+  CHECK(rd.status == 0x00);
+  CHECK(rd.data == Bytes{0xCA, 0xFE, 0xBA, 0xBE});
+  // The copy holds the real keys, not a card that accepts anything.
+  REQUIRE(r2.raw({0x5A, 0x33, 0x22, 0x11}).status == 0x00);
+  df::AesKey wrong{};
+  wrong[0] = 1;
+  CHECK_FALSE(r2.authenticate(0, wrong));
+
+  for (const std::string bad :
+       {"", "card 04112233 0 0\napp 0 15 des 1\n", "card 04112233445566 0 0\n",
+        "card 04112233445566 0 0\napp 5 15 des 1\n", "card 04112233445566 0 0\napp 0 15 rsa 1\n",
+        "card 04112233445566 0 0\napp 0 15 des 1\nkey 00 0\n",
+        "card 04112233445566 0 0\napp 0 15 des 1\nkey 00000000000000000000000000000000 0\n"
+        "file 1 0 65535 abc\n",
+        "card 04112233445566 0 0\nbogus\n"}) {
+    INFO(bad);
+    CHECK_FALSE(DesfireCard::load(bad));
+  }
+}

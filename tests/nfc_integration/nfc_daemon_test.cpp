@@ -34,10 +34,11 @@ struct NfcSite {
   explicit NfcSite(const std::vector<std::string>& hardware, const std::string& accept = {},
                    const std::function<void(store::Store&)>& seed_more = {},
                    const std::string& extra_config = {},
-                   const std::function<void(NfcSite&)>& before_start = {}) {
+                   const std::function<void(NfcSite&)>& before_start = {},
+                   const std::vector<std::string>& emu_args = {}) {
     std::map<std::string, std::string> devices;
     for (const auto& r : hardware) {
-      emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r);
+      emu[r] = std::make_unique<EmulatedReader>(PN532_EMU_PATH, dir.path(), r, emu_args);
       devices[r] = emu[r]->connstring();
     }
     daemon = std::make_unique<Daemon>(
@@ -462,6 +463,23 @@ void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t cr
 }
 
 // The issued card's first tap at front-in opens the door for M1.
+// labgatectl on the site's config and database.
+labgate::testing::RunResult ctl_on(NfcSite& site, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{LABGATECTL_PATH, "--config", site.d().config_path(), "--db",
+                                site.d().db_path()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run_command(argv, 60s);
+}
+
+// keys rotate on 2026-11-24; version 1 stays accepted through 2026-11-25.
+void rotate_keys(const TempDir& keys) {
+  auto r =
+      run_command({LABGATECTL_PATH, "--db", (keys / "keys-audit.db").string(), "--simulated-clock",
+                   "2026-11-24 09:00", "keys", "--key-file", (keys / "site.keys").string(),
+                   "rotate", "--old-valid-until", "2026-11-25"});
+  REQUIRE(r.exit_code == 0);
+}
+
 void expect_granted_tap(NfcSite& site) {
   auto& d = site.d();
   REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
@@ -596,10 +614,7 @@ TEST_CASE("desfire: after a key rotation the old version is accepted until its d
   auto issue_and_rotate = [&](NfcSite& site) {
     auto& emu = *site.emu.at("front-in");
     issue_on(emu, kf, static_cast<std::uint64_t>(old_credential));
-    auto r = run_command({LABGATECTL_PATH, "--db", (keys / "keys-audit.db").string(),
-                          "--simulated-clock", "2026-11-24 09:00", "keys", "--key-file", kf,
-                          "rotate", "--old-valid-until", "2026-11-25"});
-    REQUIRE(r.exit_code == 0);
+    rotate_keys(keys);
     issue_on(emu, kf, static_cast<std::uint64_t>(new_credential), new_uid);
   };
   NfcSite site({"front-in"}, {}, enrolled, section, issue_and_rotate);
@@ -633,13 +648,7 @@ TEST_CASE("desfire: labgatectl credentials issue at a desk reader, then the door
   auto desk = [&](NfcSite& site) {
     auto& emu = *site.emu.at("front-in");
     REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
-    const std::vector<std::string> base{LABGATECTL_PATH, "--config", site.d().config_path(), "--db",
-                                        site.d().db_path()};
-    auto with = [&](std::vector<std::string> extra) {
-      auto argv = base;
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      return run_command(argv, 60s);
-    };
+    auto with = [&](const std::vector<std::string>& extra) { return ctl_on(site, extra); };
     issued = with(
         {"credentials", "issue", "--member", "M1", "--device", emu.connstring(), "--timeout", "5"});
     again = with(
@@ -655,4 +664,97 @@ TEST_CASE("desfire: labgatectl credentials issue at a desk reader, then the door
   CHECK(contains(again.err, "already"));
   CHECK_FALSE(contains(listed.out, "desfire"));
   expect_granted_tap(site);
+}
+
+// --reader: the desk reader is a [[readers]] entry with role = "desk". labgatectl writes the card
+// there; the daemon never opens that reader; a door's reader is refused as a desk. The card then
+// goes to the door (the emulators share their DESFire cards through --cards).
+TEST_CASE("desfire: credentials issue --reader uses the config's desk reader", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string cards = (keys / "cards").string();
+  std::filesystem::create_directories(cards);
+  EmulatedReader desk(PN532_EMU_PATH, keys.path(), "desk", {"--cards", cards});
+  const std::string section = desfire_section(keys) + "\n[[readers]]\nid = \"desk\"\ndevice = \"" +
+                              desk.connstring() + "\"\nrole = \"desk\"\n";
+  labgate::testing::RunResult issued, at_door, unknown;
+  auto at_desk = [&](NfcSite& site) {
+    REQUIRE(desk.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    auto with = [&](const std::vector<std::string>& extra) { return ctl_on(site, extra); };
+    at_door =
+        with({"credentials", "issue", "--member", "M1", "--reader", "front-in", "--timeout", "2"});
+    unknown =
+        with({"credentials", "issue", "--member", "M1", "--reader", "nowhere", "--timeout", "2"});
+    issued = with({"credentials", "issue", "--member", "M1", "--reader", "desk", "--timeout", "5"});
+    REQUIRE(desk.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, {}, section, at_desk, {"--cards", cards});
+  INFO(issued.out << issued.err);
+  CHECK(at_door.exit_code != 0);
+  CHECK(contains(at_door.err, "not a desk reader"));
+  CHECK(unknown.exit_code != 0);
+  CHECK(contains(unknown.err, "no reader nowhere"));
+  REQUIRE(issued.exit_code == 0);
+  CHECK(contains(issued.out, "key version 1"));
+  CHECK(count_events(site.d(), "reader_up", "desk") == 0);
+  expect_granted_tap(site);
+  // The daemon never talks to the desk reader: no frame reached it since the card was written.
+  const auto frames = desk.counter("frames");
+  std::this_thread::sleep_for(300ms);
+  CHECK(desk.counter("frames") == frames);
+}
+
+// Rekeying at the desk: after a rotation, `credentials rekey` moves an issued card from the old
+// version to the current one (keys and credential file) and records it; the card then works
+// past the old version's date, when a v1 card is refused. Another member's card is refused and
+// left as it was.
+TEST_CASE("desfire: credentials rekey moves a card to the current key version", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  const std::string kf = (keys / "site.keys").string();
+  std::int64_t credential = 0;
+  auto enrolled = [&](store::Store& s) {
+    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test", 1);
+    REQUIRE(c.ok());
+    credential = c.value().id;
+  };
+  labgate::testing::RunResult wrong_member, rekeyed, again;
+  auto rotate_and_rekey = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    issue_on(emu, kf, static_cast<std::uint64_t>(credential));
+    rotate_keys(keys);
+    REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    auto rekey = [&](const std::string& member) {
+      return ctl_on(site, {"credentials", "rekey", "--member", member, "--device", emu.connstring(),
+                           "--timeout", "5"});
+    };
+    wrong_member = rekey("M2");
+    rekeyed = rekey("M1");
+    again = rekey("M1");
+    REQUIRE(emu.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, enrolled, section, rotate_and_rekey);
+  INFO(rekeyed.out << rekeyed.err);
+  CHECK(wrong_member.exit_code != 0);
+  REQUIRE(rekeyed.exit_code == 0);
+  CHECK(contains(rekeyed.out, "from key version 1 to 2"));
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(contains(again.out, "from key version 2 to 2"));
+  auto& d = site.d();
+  {
+    auto s = d.open_store();
+    auto list = s->list_credentials(std::nullopt);
+    REQUIRE(list.ok());
+    REQUIRE(list.value().size() >= 1);
+    for (const auto& c : list.value())
+      if (c.id == credential) CHECK(c.issued_key_version == std::optional<int>(2));
+  }
+  auto audit = ctl_on(site, {"audit", "list"});
+  CHECK(contains(audit.out + audit.err, "credential.rekey"));
+  d.cmd("clock advance 48h");
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+  auto e = site.await_event("tap_entry", "front-in", 1);
+  INFO(d.log());
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M1"));
 }

@@ -43,9 +43,7 @@ void DesfireAuthenticator::authenticate(nfc_device* device, const nfc_target& /*
   try {
     Exchange x(device);
     const std::uint32_t aid = keys_.application.aid;
-    Bytes select{0x5A};
-    const Bytes aid_bytes = le24(aid);
-    select.insert(select.end(), aid_bytes.begin(), aid_bytes.end());
+    const Bytes select = detail::select_application(aid);
     {
       Bytes data;
       const std::uint8_t st = x.raw(select, data);

@@ -197,4 +197,12 @@ inline Bytes le24(std::uint32_t v) {
           static_cast<std::uint8_t>(v >> 16)};
 }
 
+// SelectApplication of `aid`.
+inline Bytes select_application(std::uint32_t aid) {
+  Bytes select{0x5A};
+  const Bytes aid_bytes = le24(aid);
+  select.insert(select.end(), aid_bytes.begin(), aid_bytes.end());
+  return select;
+}
+
 }  // namespace labgate::drivers::desfire::detail

@@ -1,6 +1,7 @@
 #include "labgate/drivers/pn532_emu/desfire_card.hpp"
 
 #include <algorithm>
+#include <sstream>
 #include <utility>
 
 #include "labgate/drivers/desfire/crypto.hpp"
@@ -134,6 +135,122 @@ std::vector<std::uint32_t> DesfireCard::application_ids() const {
   std::vector<std::uint32_t> out;
   for (const auto& [aid, _] : apps_) out.push_back(aid);
   return out;
+}
+
+namespace {
+
+std::string hex(const Bytes& b) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (auto v : b) {
+    out += kDigits[v >> 4];
+    out += kDigits[v & 0x0F];
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::optional<Bytes> unhex(const std::string& s) {
+  if (s == "-") return Bytes{};
+  if (s.size() % 2 != 0) return std::nullopt;
+  Bytes out;
+  for (std::size_t i = 0; i < s.size(); i += 2) {
+    unsigned v = 0;
+    for (std::size_t j = i; j < i + 2; ++j) {
+      const char c = s[j];
+      v <<= 4;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else
+        return std::nullopt;
+    }
+    out.push_back(static_cast<std::uint8_t>(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+// One line per fact, the PICC level first as application 0:
+//   card <uid> <random_uid> <format_disabled>
+//   app <aid> <settings> <des|aes> <number of keys>
+//   key <value> <version>            (the app's keys, in order)
+//   file <no> <comm> <access> <data> (the app's files)
+std::string DesfireCard::save() const {
+  std::ostringstream out;
+  out << "card " << hex(uid_) << ' ' << int{random_uid_} << ' ' << int{format_disabled_} << '\n';
+  auto app = [&](std::uint32_t aid, const Application& a) {
+    out << "app " << aid << ' ' << int{a.settings} << ' '
+        << (a.type == KeyType::kAes ? "aes" : "des") << ' ' << a.keys.size() << '\n';
+    for (const auto& k : a.keys)
+      out << "key " << hex(Bytes(k.value.begin(), k.value.end())) << ' ' << int{k.version} << '\n';
+    for (const auto& [no, f] : a.files)
+      out << "file " << int{no} << ' ' << int{f.comm} << ' ' << f.access << ' ' << hex(f.data)
+          << '\n';
+  };
+  app(0, picc_);
+  for (const auto& [aid, a] : apps_) app(aid, a);
+  return out.str();
+}
+
+std::optional<DesfireCard> DesfireCard::load(const std::string& text) {
+  std::istringstream in(text);
+  std::string word, uid_hex;
+  int random = 0, disabled = 0;
+  if (!(in >> word >> uid_hex >> random >> disabled) || word != "card") return std::nullopt;
+  auto uid = unhex(uid_hex);
+  if (!uid || uid->size() != 7) return std::nullopt;
+  DesfireCard card(*uid, random == 1, false);
+  card.format_disabled_ = disabled == 1;
+  Application* current = nullptr;
+  bool first = true;
+  while (in >> word) {
+    if (word == "app") {
+      std::uint32_t aid = 0;
+      unsigned settings = 0, nkeys = 0;
+      std::string type;
+      if (!(in >> aid >> settings >> type >> nkeys) || settings > 0xFF ||
+          (type != "aes" && type != "des") || nkeys > kMaxKeys || aid > 0xFFFFFF ||
+          first != (aid == 0))
+        return std::nullopt;
+      current = first ? &card.picc_ : &card.apps_[aid];
+      *current = Application{};
+      current->settings = static_cast<std::uint8_t>(settings);
+      current->type = type == "aes" ? KeyType::kAes : KeyType::kDes;
+      current->keys.reserve(nkeys);
+      first = false;
+    } else if (word == "key" && current) {
+      std::string v;
+      unsigned version = 0;
+      if (!(in >> v >> version) || version > 0xFF) return std::nullopt;
+      auto b = unhex(v);
+      if (!b || b->size() != 16) return std::nullopt;
+      Key k;
+      std::copy(b->begin(), b->end(), k.value.begin());
+      k.version = static_cast<std::uint8_t>(version);
+      current->keys.push_back(k);
+    } else if (word == "file" && current) {
+      unsigned no = 0, comm = 0, access = 0;
+      std::string data;
+      if (!(in >> no >> comm >> access >> data) || no > 0xFF || comm > 0xFF || access > 0xFFFF)
+        return std::nullopt;
+      auto b = unhex(data);
+      if (!b) return std::nullopt;
+      File f;
+      f.comm = static_cast<std::uint8_t>(comm);
+      f.access = static_cast<std::uint16_t>(access);
+      f.data = std::move(*b);
+      current->files[static_cast<std::uint8_t>(no)] = std::move(f);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (first || card.picc_.keys.empty()) return std::nullopt;
+  for (const auto& [aid, a] : card.apps_)
+    if (a.keys.empty()) return std::nullopt;
+  card.power_up();
+  return card;
 }
 
 Bytes DesfireCard::transceive(std::span<const std::uint8_t> f) {

@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,6 +92,44 @@ struct Emulator::Impl {
   // DESFire cards seen in this run, by UID hex: placing the same UID again brings the same card
   // (keys, applications, files) back, as a member tapping their issued card again.
   std::map<std::string, std::shared_ptr<DesfireCard>> desfire_cards;
+
+  // With --cards, the DESFire card in the field (not a clone) is written to the directory as it
+  // leaves it, so another emulator placing the same UID brings back the same card.
+  void keep_desfire() {
+    const auto& c = chip.card();
+    if (options.cards_dir.empty() || !c || !c->desfire) return;
+    const std::string key = fmt::format("{:02x}", fmt::join(c->uid, ""));
+    auto it = desfire_cards.find(key);
+    if (it == desfire_cards.end() || it->second != c->desfire) return;
+    const std::string path = options.cards_dir + "/" + key + ".card";
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << c->desfire->save();
+      if (!out) {
+        spdlog::warn("pn532-emu: cannot write {}", tmp);
+        return;
+      }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) spdlog::warn("pn532-emu: cannot write {}: {}", path, ec.message());
+  }
+  // The card of that UID another emulator left in --cards, if any.
+  std::shared_ptr<DesfireCard> kept_desfire(const std::string& key) {
+    if (options.cards_dir.empty()) return nullptr;
+    std::ifstream in(options.cards_dir + "/" + key + ".card");
+    if (!in) return nullptr;
+    std::stringstream text;
+    text << in.rdbuf();
+    auto card = DesfireCard::load(text.str());
+    if (!card) {
+      spdlog::warn("pn532-emu: {}/{}.card is malformed; placing a factory-fresh card",
+                   options.cards_dir, key);
+      return nullptr;
+    }
+    return std::make_shared<DesfireCard>(std::move(*card));
+  }
   std::chrono::milliseconds card_delay{0};  // fault slow: answers from the card come late
   std::optional<std::pair<EmuClock::time_point, Bytes>> delayed;  // a late card answer
 
@@ -317,6 +357,13 @@ struct Emulator::Impl {
         const bool clone = opts.count("clone") && opts["clone"] == "1";
         const bool fresh = opts.count("fresh") && opts["fresh"] == "1";
         auto known = desfire_cards.find(key);
+        // The directory holds the newest state: another emulator may have changed the card.
+        if (!clone && !fresh) {
+          if (auto kept = kept_desfire(key)) {
+            desfire_cards[key] = std::move(kept);
+            known = desfire_cards.find(key);
+          }
+        }
         if (clone) {
           // Same UID, none of the keys or files: what a UID cloner produces.
           how = " clone";
@@ -327,6 +374,7 @@ struct Emulator::Impl {
           desfire_cards[key] = card->desfire;
         }
       }
+      keep_desfire();
       spdlog::info("pn532-emu: card placed: {} {}{}", to_string(card->kind), w[2], how);
       chip.place(std::move(*card));
       empty_polls = 0;
@@ -334,6 +382,7 @@ struct Emulator::Impl {
     }
     if (verb == "remove") {
       spdlog::info("pn532-emu: card removed");
+      keep_desfire();
       chip.remove();
       tap_until.reset();
       empty_polls = 0;
@@ -463,6 +512,7 @@ struct Emulator::Impl {
       }
       if (tap_until && now >= *tap_until) {
         spdlog::info("pn532-emu: tapped card left the field");
+        keep_desfire();
         chip.remove();
         tap_until.reset();
         empty_polls = 0;

@@ -22,9 +22,11 @@ void on_signal(int) {
 void usage(const char* argv0) {
   std::fprintf(
       stderr,
-      "usage: %s [--link PATH] [--control PATH] [--delay] [--verbose] | --version\n"
+      "usage: %s [--link PATH] [--control PATH] [--cards DIR] [--delay] [--verbose] | --version\n"
       "  --link PATH     symlink to the pty slave (no ':'); libnfc opens pn532_uart:PATH\n"
       "  --control PATH  Unix socket for line commands (place/remove/hold/fault/delay/status)\n"
+      "  --cards DIR     keep DESFire cards in DIR, shared with other emulators (a card carried\n"
+      "                  from reader to reader): written as a card leaves the field\n"
       "  --delay         pace the line like 115200 baud (both directions)\n"
       "  --verbose       log every frame\n",
       argv0);
@@ -40,6 +42,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if ((a == "--link" || a == "--control") && i + 1 < argc) {
       (a == "--link" ? options.link_path : options.control_path) = argv[++i];
+    } else if (a == "--cards" && i + 1 < argc) {
+      options.cards_dir = argv[++i];
     } else if (a == "--delay") {
       options.byte_delay = true;
     } else if (a == "--verbose") {

@@ -109,7 +109,7 @@ struct Application::Impl {
       declare_hardware(DeviceClass::kInput, *cfg.fire_alarm.input, "fire_alarm", "input");
     }
     for (const auto& r : cfg.readers) {
-      if (!r.simulated) {
+      if (!r.simulated && !r.desk) {
         hub->declare_hardware(DeviceClass::kReader, r.id, "a hardware reader (" + r.device + ")");
       }
     }
@@ -148,8 +148,9 @@ struct Application::Impl {
       input_targets[in->id()] = {drivers::InputKind::kFireAlarm, "site"};
       inputs.push_back(in);
     }
-    const bool hardware = std::any_of(cfg.readers.begin(), cfg.readers.end(),
-                                      [](const config::ReaderConfig& r) { return !r.simulated; });
+    const bool hardware =
+        std::any_of(cfg.readers.begin(), cfg.readers.end(),
+                    [](const config::ReaderConfig& r) { return !r.simulated && !r.desk; });
     // Simulated readers carry no cryptography: the sim reports DESFire cards unproven, and they
     // are refused. A site with real readers takes DESFire cards only with its key file; without
     // [desfire] key_file every DESFire card is refused as not authenticated.
@@ -161,6 +162,7 @@ struct Application::Impl {
     }
     key_accept_until = desfire.accept_until;
     for (const auto& r : cfg.readers) {
+      if (r.desk) continue;  // labgatectl's, at the desk: the daemon must not poll it
       readers.push_back(r.simulated ? hub->create_reader(r.id)
                                     : make_hardware_reader(r, cfg, desfire));
     }
@@ -323,7 +325,8 @@ struct Application::Impl {
     });
     {
       std::set<std::string> reader_ids;
-      for (const auto& r : cfg.readers) reader_ids.insert(r.id);
+      for (const auto& r : cfg.readers)
+        if (!r.desk) reader_ids.insert(r.id);
       enrollments = std::make_unique<Enrollments>(std::move(reader_ids), clock());
     }
     hub->add_command("enroll", [this](const std::vector<std::string>& args) -> std::string {

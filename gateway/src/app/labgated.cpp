@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "labgate/gateway/app/application.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   std::string sim_clock;
   std::string log_level;
   std::vector<std::string> reader_devices;
+  std::string key_file;
   cli.add_option("-c,--config", config_path,
                  "site configuration (TOML); default: the built-in demo site");
   cli.add_option("--check-config", check_path, "validate a configuration file and exit");
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
                  "<reader-id>=<connstring>: open this reader on another device than its config "
                  "says (a libnfc connstring such as pn532_uart:/dev/ttyUSB0, or sim); repeatable")
       ->take_all();
+  cli.add_option("--key-file", key_file,
+                 "the site's DESFire key file (overrides [desfire] key_file; see docs/KEYS.md)");
   cli.set_version_flag("--version", std::string("labgated ") + labgate::kVersionLine);
   CLI11_PARSE(cli, argc, argv);
 
@@ -66,6 +70,10 @@ int main(int argc, char** argv) {
     std::cerr << error << "\n";
     return 2;
   }
+
+  // Relative to the working directory, as a command-line path is expected to be (the config's
+  // own key_file is relative to the config file).
+  if (!key_file.empty()) config.desfire.key_file = std::filesystem::absolute(key_file).string();
 
   auto level = spdlog::level::from_str(log_level.empty() ? config.log.level : log_level);
   spdlog::set_level(level);

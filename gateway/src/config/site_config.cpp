@@ -408,8 +408,15 @@ std::optional<DeviceSpec> Loader::device(Section& s, std::string_view key, std::
 
 void Loader::claim_reader(Section& s, std::string_view key, const std::string& reader_id,
                           const std::string& user, const SiteConfig& cfg) {
-  if (cfg.find_reader(reader_id) == nullptr) {
+  const ReaderConfig* reader = cfg.find_reader(reader_id);
+  if (reader == nullptr) {
     s.error_at(key, "unknown reader " + in_quotes(reader_id) + " (not defined in [[readers]])");
+    return;
+  }
+  if (reader->desk) {
+    s.error_at(key, "reader " + in_quotes(reader_id) +
+                        " is a desk reader (role = \"desk\"): labgatectl writes cards on it, "
+                        "the daemon never reads it");
     return;
   }
   auto [it, inserted] = reader_users_.emplace(reader_id, user);
@@ -599,7 +606,8 @@ void Loader::readers(const toml::table& root, SiteConfig& out) {
   std::map<std::string, std::string> connstrings;
   auto tables = table_array(root, "readers", kMaxReaders);
   for (std::size_t i = 0; i < tables.size(); ++i) {
-    Section s(*this, *tables[i], "readers[" + std::to_string(i) + "]", {"id", "device", "accept"});
+    Section s(*this, *tables[i], "readers[" + std::to_string(i) + "]",
+              {"id", "device", "accept", "role"});
     ReaderConfig r;
     auto id = s.id("id");
     if (id) {
@@ -634,6 +642,15 @@ void Loader::readers(const toml::table& root, SiteConfig& out) {
           if (set->contains(tech) && !out.site.accept.contains(tech))
             s.error_at("accept", std::string(policy::to_string(tech)) +
                                      " is not in [site] accept: a reader can only narrow it");
+      }
+    }
+    if (auto role = s.string("role", false)) {
+      if (*role == "desk") {
+        r.desk = true;
+        if (r.simulated)
+          s.error_at("role", "a desk reader needs a libnfc connstring as device, not \"sim\"");
+      } else if (*role != "tap") {
+        s.error_at("role", "unknown role " + in_quotes(*role) + " (expected \"tap\" or \"desk\")");
       }
     }
     if (id) out.readers.push_back(std::move(r));

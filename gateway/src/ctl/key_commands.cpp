@@ -29,22 +29,26 @@ struct KeyArgs {
   std::string key_file;
   std::string old_valid_until;
   // credentials issue
-  std::string member_no, device, label{"DESFire card"};
+  std::string member_no, device, reader, label{"DESFire card"};
   int timeout_s{30};
 };
 
 // The application settings the daemon uses ([desfire] aid and system_id; the site id by
 // default), so the desk diversifies exactly as the doors will.
-drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
+// --config as TOML; `why` says what the command needs from it.
+toml::table config_of(const Context& ctx, const std::string& why) {
   const std::string& config = ctx.cli().config;
-  if (config.empty())
-    usage_error("credentials issue needs --config (the site's [desfire] settings)");
-  toml::table t;
+  if (config.empty()) usage_error(why);
   try {
-    t = toml::parse_file(config);
+    return toml::parse_file(config);
   } catch (const toml::parse_error& e) {
     usage_error(fmt::format("cannot read config {}: {}", config, e.description()));
   }
+}
+
+drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
+  const toml::table t =
+      config_of(ctx, "credentials issue needs --config (the site's [desfire] settings)");
   drivers::desfire::ApplicationSettings app;
   if (auto aid = t["desfire"]["aid"].value<std::int64_t>())
     app.aid = static_cast<std::uint32_t>(*aid);
@@ -52,6 +56,32 @@ drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
   if (system_id.empty()) system_id = t["site"]["id"].value_or(std::string{}).substr(0, 21);
   app.system_id.assign(system_id.begin(), system_id.end());
   return app;
+}
+
+// The connstring of --reader: a [[readers]] entry of --config with role = "desk" (the daemon
+// never opens such a reader, so labgatectl has it to itself), else --device.
+std::string desk_device(const Context& ctx, const KeyArgs& a) {
+  if (a.reader.empty() && a.device.empty())
+    usage_error("give the desk reader: --reader R (role = \"desk\" in --config) or --device");
+  if (a.reader.empty()) return a.device;
+  const std::string& config = ctx.cli().config;
+  const toml::table t = config_of(ctx, "--reader needs --config (its [[readers]])");
+  if (const toml::array* readers = t["readers"].as_array()) {
+    for (const auto& node : *readers) {
+      const toml::table* r = node.as_table();
+      if (!r || (*r)["id"].value_or(std::string{}) != a.reader) continue;
+      if ((*r)["role"].value_or(std::string{}) != "desk")
+        usage_error(fmt::format(
+            "reader {} is not a desk reader: give it role = \"desk\" in {} (the daemon polls "
+            "every other reader, and a card is written on a reader nobody else uses)",
+            a.reader, config));
+      const std::string device = (*r)["device"].value_or(std::string{});
+      if (device.empty() || device == "sim")
+        usage_error(fmt::format("desk reader {} has no libnfc device in {}", a.reader, config));
+      return device;
+    }
+  }
+  usage_error(fmt::format("no reader {} in {}", a.reader, config));
 }
 
 // libnfc context and device for the desk reader, closed on every path.
@@ -76,6 +106,47 @@ struct DeskReader {
     ctx = nullptr;
   }
 };
+
+// The options of a desk command: the member, the desk reader, the key file, the wait.
+void desk_options(CLI::App* sub, KeyArgs& a) {
+  sub->add_option("--member", a.member_no, "member number")->required();
+  auto* device = sub->add_option(
+      "--device", a.device, "the desk reader's libnfc connstring (the daemon must not poll it)");
+  sub->add_option("--reader", a.reader,
+                  "the desk reader: a [[readers]] id of --config with role = \"desk\"")
+      ->excludes(device);
+  sub->add_option("--key-file", a.key_file, "key file (default: [desfire] key_file of --config)");
+  sub->add_option("--timeout", a.timeout_s, "seconds to wait for a card")
+      ->check(CLI::PositiveNumber);
+}
+
+// What the card step tells the store's transaction: a card not written rolls it back.
+st::Status card_status(const drivers::desfire::IssueResult& r, const char* done) {
+  if (r.ok) return {};
+  return st::Error{st::ErrorKind::kConflict, 0,
+                   std::string("the card was not ") + done + ": " + r.failure};
+}
+
+// Waits for a DESFire EV1+ card with a 7-byte UID on the desk reader; its UID.
+std::vector<std::uint8_t> desfire_on(DeskReader& desk, int timeout_s, const char* what) {
+  std::cerr << "place " << what << " on the desk reader...\n";
+  nfc_target t{};
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (;;) {
+    const int r =
+        nfc_initiator_select_passive_target(desk.dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t);
+    if (r > 0) break;
+    if (std::chrono::steady_clock::now() > until)
+      throw Failure{kExitRefused, "no card within " + std::to_string(timeout_s) + " s"};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const nfc_iso14443a_info& nai = t.nti.nai;
+  const bool desfire = (nai.btSak & 0x20) && nai.abtAtqa[0] == 0x03 && nai.abtAtqa[1] == 0x44 &&
+                       nai.szAtsLen > 0 && nai.szUidLen == 7;
+  if (!desfire)
+    throw Failure{kExitRefused, "the card is not a DESFire EV1+ card with a 7-byte UID"};
+  return {nai.abtUid, nai.abtUid + nai.szUidLen};
+}
 
 // --key-file, else [desfire] key_file of --config (relative to the config file, as the daemon
 // reads it).
@@ -180,46 +251,21 @@ void build_keys(CLI::App& app, Cli& cli) {
   auto* creds = app.get_subcommand("credentials");
   auto* issue = creds->add_subcommand(
       "issue", "write a factory DESFire card at the desk reader and enrol it for a member");
-  issue->add_option("--member", a->member_no, "member number")->required();
-  issue
-      ->add_option("--device", a->device,
-                   "the desk reader's libnfc connstring (the daemon must not poll it)")
-      ->required();
-  issue->add_option("--key-file", a->key_file,
-                    "key file (default: [desfire] key_file of --config)");
+  desk_options(issue, *a);
   issue->add_option("--label", a->label, "label of the card");
-  issue->add_option("--timeout", a->timeout_s, "seconds to wait for a card")
-      ->check(CLI::PositiveNumber);
   on(issue, cli, [a](Context& ctx) {
     const auto path = key_file_path(ctx, *a);
     const auto file = load(path);
     const auto site_keys = file.site_keys(application_of(ctx));
     const auto& version = *site_keys.current();
-    DeskReader desk(a->device);
-    std::cerr << "place a blank DESFire card on the desk reader...\n";
-    nfc_target t{};
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(a->timeout_s);
-    for (;;) {
-      const int r =
-          nfc_initiator_select_passive_target(desk.dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t);
-      if (r > 0) break;
-      if (std::chrono::steady_clock::now() > until)
-        throw Failure{kExitRefused, "no card within " + std::to_string(a->timeout_s) + " s"};
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    const nfc_iso14443a_info& nai = t.nti.nai;
-    const bool desfire = (nai.btSak & 0x20) && nai.abtAtqa[0] == 0x03 && nai.abtAtqa[1] == 0x44 &&
-                         nai.szAtsLen > 0 && nai.szUidLen == 7;
-    if (!desfire)
-      throw Failure{kExitRefused, "the card is not a DESFire EV1+ card with a 7-byte UID"};
-    const std::vector<std::uint8_t> uid(nai.abtUid, nai.abtUid + nai.szUidLen);
+    DeskReader desk(desk_device(ctx, *a));
+    const auto uid = desfire_on(desk, a->timeout_s, "a blank DESFire card");
     auto written = ctx.store().enroll_credential(
         a->member_no, "desfire", uid, a->label, ctx.actor(), version.number,
         [&](std::int64_t id) -> st::Status {
-          auto r = drivers::desfire::issue_card(desk.dev, uid, site_keys, version,
-                                                static_cast<std::uint64_t>(id));
-          if (r.ok) return {};
-          return st::Error{st::ErrorKind::kConflict, 0, "the card was not written: " + r.failure};
+          return card_status(drivers::desfire::issue_card(desk.dev, uid, site_keys, version,
+                                                          static_cast<std::uint64_t>(id)),
+                             "written");
         });
     auto c = check(std::move(written));
     if (ctx.json_output()) {
@@ -235,8 +281,39 @@ void build_keys(CLI::App& app, Cli& cli) {
     return kExitOk;
   });
 
+  auto* rekey = creds->add_subcommand(
+      "rekey", "change an issued DESFire card's keys to the current key version at the desk");
+  desk_options(rekey, *a);
+  on(rekey, cli, [a](Context& ctx) {
+    const auto file = load(key_file_path(ctx, *a));
+    const auto site_keys = file.site_keys(application_of(ctx));
+    const auto& version = *site_keys.current();
+    DeskReader desk(desk_device(ctx, *a));
+    const auto uid = desfire_on(desk, a->timeout_s, "the member's DESFire card");
+    int from = 0;
+    auto rekeyed = ctx.store().rekey_credential(
+        a->member_no, uid, version.number, ctx.actor(), [&](const st::Credential& c) -> st::Status {
+          return card_status(drivers::desfire::rekey_card(desk.dev, uid, site_keys, version,
+                                                          static_cast<std::uint64_t>(c.id), from),
+                             "rekeyed");
+        });
+    auto c = check(std::move(rekeyed));
+    if (ctx.json_output()) {
+      std::cout << json{{"credential_id", c.id},
+                        {"member", a->member_no},
+                        {"from_key_version", from},
+                        {"key_version", version.number}}
+                       .dump(2)
+                << '\n';
+    } else {
+      std::cout << fmt::format("rekeyed credential #{} of {} from key version {} to {}\n", c.id,
+                               a->member_no, from, int{version.number});
+    }
+    return kExitOk;
+  });
+
   auto* rotate = keys->add_subcommand(
-      "rotate", "add a new current key version; cards are rekeyed at their next tap or the desk");
+      "rotate", "add a new current key version; cards are rekeyed at the desk (credentials rekey)");
   rotate->add_option("--old-valid-until", a->old_valid_until,
                      "last day the previous version is accepted (default: today + 90 days)");
   on(rotate, cli, [a](Context& ctx) {

@@ -42,6 +42,19 @@ constexpr std::string_view kCredentialSelect =
     "SELECT c.id, c.member_id, c.technology, c.id_hash, c.label, c.enrolled_at, c.revoked_at, "
     "c.revoked_reason, c.issued_key_version FROM credentials c ";
 
+// The credential whose UID hash is `hash`, if any.
+Result<std::optional<Credential>> credential_by_hash(Database& db,
+                                                     std::span<const std::uint8_t> hash) {
+  static const std::string kByHash = std::string(kCredentialSelect) + "WHERE c.id_hash = ?1";
+  auto existing = db.prepare(kByHash);
+  if (!existing) return existing.error();
+  existing->bind(1, hash);
+  auto row = existing->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Credential>{};
+  return std::optional<Credential>{read_credential(*existing)};
+}
+
 }  // namespace
 
 Result<std::int64_t> Store::member_id(std::string_view member_no) {
@@ -222,15 +235,11 @@ Result<Credential> Store::enroll_credential(
   if (!tx) return tx.error();
   auto mid = member_id(member_no);
   if (!mid) return mid.error();
-  static const std::string kByHash = std::string(kCredentialSelect) + "WHERE c.id_hash = ?1";
   {
-    auto existing = db_->prepare(kByHash);
+    auto existing = credential_by_hash(*db_, *hash);
     if (!existing) return existing.error();
-    existing->bind(1, std::span<const std::uint8_t>(*hash));
-    auto row = existing->step();
-    if (!row) return row.error();
-    if (*row) {
-      const Credential c = read_credential(*existing);
+    if (*existing) {
+      const Credential& c = **existing;
       return conflict(
           fmt::format("this card is already enrolled as credential #{}{}", c.id,
                       c.revoked_at_ms ? " (revoked; a revoked card stays revoked)" : ""));
@@ -270,6 +279,41 @@ Result<Credential> Store::enroll_credential(
   if (before_commit) LABGATE_TRY(before_commit(out.id));
   LABGATE_TRY(tx->commit());
   return out;
+}
+
+Result<Credential> Store::rekey_credential(
+    std::string_view member_no, std::span<const std::uint8_t> identifier, int key_version,
+    std::string_view actor,
+    const std::function<Status(const Credential& credential)>& before_commit) {
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto hash = credential_hash("desfire", identifier);
+  if (!hash) return hash.error();
+  auto existing = credential_by_hash(*db_, *hash);
+  if (!existing) return existing.error();
+  if (!*existing) return not_found("this DESFire card is not enrolled: issue it instead");
+  Credential c = std::move(**existing);
+  auto mid = member_id(member_no);
+  if (!mid) return mid.error();
+  if (c.revoked_at_ms) return conflict(fmt::format("credential #{} is revoked", c.id));
+  if (c.member_id != *mid)
+    return conflict(fmt::format("credential #{} belongs to another member", c.id));
+  if (!c.issued_key_version)
+    return conflict(fmt::format("credential #{} was enrolled by UID, never issued", c.id));
+  const int from = *c.issued_key_version;
+  auto stmt = db_->prepare("UPDATE credentials SET issued_key_version = ?1 WHERE id = ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, std::int64_t{key_version}).bind(2, c.id);
+  if (auto s = stmt->run(); !s) return explain(s.error(), "cannot record the rekeyed card");
+  c.issued_key_version = key_version;
+  json detail{{"credential_id", c.id},
+              {"id_hash", to_hex(std::span(*hash).first(8))},
+              {"from_key_version", from},
+              {"to_key_version", key_version}};
+  LABGATE_TRY(audit(actor, "credential.rekey", member_no, detail.dump()));
+  if (before_commit) LABGATE_TRY(before_commit(c));
+  LABGATE_TRY(tx->commit());
+  return c;
 }
 
 Result<Credential> Store::revoke_credential(std::string_view technology,

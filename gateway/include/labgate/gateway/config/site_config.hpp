@@ -93,6 +93,9 @@ struct ReaderConfig {
   std::string device{"sim"};  ///< "sim" or a libnfc connstring ("pn532_uart:/dev/ttyUSB0")
   bool simulated{true};       ///< device == "sim"
   std::optional<policy::TechnologySet> accept;  ///< narrows the site's list; nullopt = site's
+  /// role = "desk": `labgatectl credentials issue --reader` writes cards on it; the daemon never
+  /// opens it and no door or machine may use it.
+  bool desk{false};
 };
 
 /// What a door does without power or when the daemon is gone.

@@ -328,6 +328,14 @@ class Store {
       std::span<const std::uint8_t> identifier, std::string_view label, std::string_view actor,
       std::optional<int> issued_key_version = std::nullopt,
       const std::function<Status(std::int64_t credential_id)>& before_commit = {});
+  /// Records that member `member_no`'s issued DESFire card (by its UID) now holds key version
+  /// `key_version`, with an audit row (credential.rekey); `before_commit(credential_id)` rewrites
+  /// the card inside the transaction, so a card not rewritten is not recorded. kNotFound for a
+  /// card not enrolled; kConflict for a revoked card, another member's card, or one never issued.
+  Result<Credential> rekey_credential(
+      std::string_view member_no, std::span<const std::uint8_t> identifier, int key_version,
+      std::string_view actor,
+      const std::function<Status(const Credential& credential)>& before_commit);
   /// Revokes a card by its identifier. kConflict when already revoked.
   Result<Credential> revoke_credential(std::string_view technology,
                                        std::span<const std::uint8_t> identifier,

@@ -24,4 +24,14 @@ struct IssueResult {
 IssueResult issue_card(nfc_device* device, const std::vector<std::uint8_t>& uid,
                        const SiteKeys& keys, const KeyVersion& version, std::uint64_t credential);
 
+/// Rekeys the selected labgate card (real UID `uid`) to `version`: authenticates with the card's
+/// application master key of the version it holds, changes the read key and then the master key
+/// to `version` (each only when still older; so an interrupted rekey can be run again), and
+/// rewrites the credential file as `credential` under `version`. `from` is set to the version
+/// the master key held. Fails when the card has no labgate application or holds a version that
+/// is not in `keys`. The card must stay on the reader until it returns.
+IssueResult rekey_card(nfc_device* device, const std::vector<std::uint8_t>& uid,
+                       const SiteKeys& keys, const KeyVersion& version, std::uint64_t credential,
+                       int& from);
+
 }  // namespace labgate::drivers::desfire

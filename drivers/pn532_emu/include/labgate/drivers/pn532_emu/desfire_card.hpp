@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace labgate::drivers::pn532_emu {
@@ -77,6 +78,13 @@ class DesfireCard {
   void oversize_next_read(std::size_t extra) { oversize_read_ = extra; }
   /// AIDs of the applications on the card, in creation order of their numbers.
   std::vector<std::uint32_t> application_ids() const;
+
+  /// The card's lasting state (UID, random-ID option, keys, applications, files, format
+  /// disable) as text, so that another emulator can bring back the same card: a card carried
+  /// from one reader to another. Session state is not kept: a card placed again powers up.
+  std::string save() const;
+  /// A card from save()'s text; nullopt when the text is malformed.
+  static std::optional<DesfireCard> load(const std::string& text);
 
  private:
   enum class KeyType : std::uint8_t { kDes, kAes };

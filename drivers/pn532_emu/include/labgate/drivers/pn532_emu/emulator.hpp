@@ -8,7 +8,8 @@
 //   (a DESFire card is remembered by UID for the whole run: placing the same UID again brings
 //    back the same card with its keys and files, reply "ok placed remembered"; clone=1 places
 //    a factory-fresh card with that UID that is not remembered, reply "ok placed clone";
-//    fresh=1 forgets the remembered card and places a factory-fresh one, reply "ok placed")
+//    fresh=1 forgets the remembered card and places a factory-fresh one, reply "ok placed";
+//    with --cards DIR a card another emulator left there is remembered too)
 //   remove | hold | status
 //   (status: "ok card=<kind:uid|none> fault=.. delay=.. pty=.. frames=N bad=N acks=N
 //    responses=N empty_polls=N"; empty_polls counts "no target" poll answers since the last
@@ -38,6 +39,9 @@ struct EmulatorOptions {
   /// Pace the line at 115200 baud (86.8 us per byte): responses are written byte by byte on
   /// that schedule, and host bytes are taken in only after their own time on the wire.
   bool byte_delay{false};
+  /// Directory where DESFire cards are kept between emulators (one file per UID, written as the
+  /// card leaves the field, read when that UID is placed); empty: only for this run.
+  std::string cards_dir;
 };
 
 /// Counters for tests and the status command.
