@@ -41,7 +41,7 @@ inline std::filesystem::path scratch_dir(const std::string& tag) {
 /// An in-process emulator whose frames still cross a real pty.
 struct EmuFixture {
   explicit EmuFixture(const std::string& tag)
-      : dir(scratch_dir(tag)), emu({(dir / "pn532").string(), "", false}) {
+      : dir(scratch_dir(tag)), emu({(dir / "pn532").string(), "", false, ""}) {
     quiet_libnfc();
     std::string error;
     if (!emu.start(error)) throw std::runtime_error(error);

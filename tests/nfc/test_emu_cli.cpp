@@ -133,14 +133,14 @@ TEST_CASE("pn532-emu executable: link, control socket, unplug and replug", "[emu
 }
 
 TEST_CASE("pn532-emu refuses a link path with ':'", "[emu]") {
-  labgate::drivers::pn532_emu::Emulator emu({"bad:path", "", false});
+  labgate::drivers::pn532_emu::Emulator emu({"bad:path", "", false, ""});
   std::string error;
   CHECK_FALSE(emu.start(error));
   CHECK(error.find(':') != std::string::npos);
 }
 
 TEST_CASE("pn532-emu remembers DESFire cards by UID and takes the card faults", "[emu]") {
-  labgate::drivers::pn532_emu::Emulator emu({"", "", false});
+  labgate::drivers::pn532_emu::Emulator emu({"", "", false, ""});
   CHECK(emu.execute("fault badmac") == "error no DESFire card in the field");
   CHECK(emu.execute("place desfire 04112233445566") == "ok placed");
   CHECK(emu.execute("remove") == "ok removed");
