@@ -20,6 +20,7 @@
 
 #include "commands.hpp"
 #include "labgate/gateway/config/site_config.hpp"
+#include "labgate/gateway/keys/private_file.hpp"
 
 namespace labgate::gateway::ctl {
 namespace {
@@ -139,17 +140,6 @@ relay = "sim"  # replace with your relay, e.g. "gpio:gpiochip0:22"
   throw Failure{code, std::move(message)};
 }
 
-/// Removes the temp file unless released (renamed into place).
-struct TempFile {
-  fs::path path;
-  int fd{-1};
-  bool keep{false};
-  ~TempFile() {
-    if (fd >= 0) ::close(fd);
-    if (!keep && !path.empty()) ::unlink(path.c_str());
-  }
-};
-
 /// The group of the config: `labgate` when it exists (the daemon's user reads the file through
 /// it), else the caller's.
 std::pair<gid_t, std::string> config_group() {
@@ -172,59 +162,20 @@ void write_config(const fs::path& out, const std::string& text, bool force, std:
       refuse(kExitRefused, fmt::format("{} is not a regular file", out.string()));
   }
 
-  TempFile tmp;
-  std::array<unsigned char, 6> r{};
-  randombytes_buf(r.data(), r.size());
-  std::string suffix(r.size() * 2 + 1, '\0');
-  sodium_bin2hex(suffix.data(), suffix.size(), r.data(), r.size());
-  suffix.pop_back();
-  const fs::path tmp_path = dir / ("." + out.filename().string() + "." + suffix + ".tmp");
-  // Created 0600 and only then given its group and 0640: it is never readable by others.
-  tmp.fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (tmp.fd < 0)
-    refuse(kExitUnavailable,
-           fmt::format("cannot create {}: {}", tmp_path.string(), std::strerror(errno)));
-  tmp.path = tmp_path;
   auto [gid, name] = config_group();
-  if (::fchown(tmp.fd, static_cast<uid_t>(-1), gid) != 0) {
+  // Created 0600 and only then given its group and 0640: it is never readable by others.
+  auto written =
+      keys::write_private_file(out, text, {.mode = 0640, .group = gid, .replace = force});
+  if (written.exists)
+    refuse(kExitRefused,
+           fmt::format("{} exists; not overwritten (--force replaces it)", out.string()));
+  if (written.error) refuse(kExitUnavailable, *written.error);
+  if (written.group_errno != 0) {
     std::cerr << "labgatectl: warning: cannot give " << out.string() << " to group " << name << " ("
-              << std::strerror(errno) << "); run init as root\n";
+              << std::strerror(written.group_errno) << "); run init as root\n";
     name = std::to_string(::getegid());
   }
   group = name;
-  if (::fchmod(tmp.fd, 0640) != 0)
-    refuse(kExitUnavailable, fmt::format("chmod {}: {}", tmp_path.string(), std::strerror(errno)));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(tmp.fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      refuse(kExitUnavailable,
-             fmt::format("cannot write {}: {}", tmp_path.string(), std::strerror(errno)));
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(tmp.fd) != 0 || ::close(tmp.fd) != 0) {
-    tmp.fd = -1;
-    refuse(kExitUnavailable,
-           fmt::format("cannot write {}: {}", tmp_path.string(), std::strerror(errno)));
-  }
-  tmp.fd = -1;
-  // Without --force a file that appeared since the check above is still not replaced.
-  const int renamed =
-      force ? ::rename(tmp_path.c_str(), out.c_str())
-            : ::renameat2(AT_FDCWD, tmp_path.c_str(), AT_FDCWD, out.c_str(), RENAME_NOREPLACE);
-  if (renamed != 0 && errno == EEXIST)
-    refuse(kExitRefused,
-           fmt::format("{} exists; not overwritten (--force replaces it)", out.string()));
-  if (renamed != 0)
-    refuse(kExitUnavailable, fmt::format("cannot rename {} to {}: {}", tmp_path.string(),
-                                         out.string(), std::strerror(errno)));
-  tmp.keep = true;
-  // The rename is durable only once the folder is on disk too.
-  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 int run_init(const InitArgs& a, const Cli& cli) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "labgate/drivers/devices.hpp"
+#include "labgate/gateway/keys/private_file.hpp"
 
 namespace labgate::gateway::keys {
 namespace {
@@ -203,48 +204,15 @@ std::optional<std::string> save_key_file(const std::filesystem::path& path, cons
   std::error_code ec;
   if (must_be_new && std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
     return "key file " + path.string() + " already exists: refusing to overwrite keys";
-  const std::filesystem::path tmp = path.string() + ".new";
-  std::filesystem::remove(tmp, ec);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return "cannot create " + tmp.string() + ": " + std::strerror(errno);
   std::string text = render_key_file(file);
-  std::size_t done = 0;
-  bool ok = ::fchmod(fd, 0600) == 0;
-  while (ok && done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      ok = false;
-    else
-      done += static_cast<std::size_t>(n);
-  }
+  // Without must_be_new the rename replaces; with it, a file that appeared since the check above
+  // is not replaced either, so two `keys init` cannot both win.
+  auto written =
+      write_private_file(path, text, {.mode = 0600, .group = {}, .replace = !must_be_new});
   OPENSSL_cleanse(text.data(), text.size());
-  ok = ok && ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
-    std::filesystem::remove(tmp, ec);
-    return "cannot write " + tmp.string() + ": " + std::strerror(err);
-  }
-  if (must_be_new) {
-    // link() fails if the name appeared meanwhile, so two `keys init` cannot both win.
-    if (::link(tmp.c_str(), path.c_str()) != 0) {
-      const int e = errno;
-      std::filesystem::remove(tmp, ec);
-      return "cannot create key file " + path.string() + ": " + std::strerror(e);
-    }
-    std::filesystem::remove(tmp, ec);
-  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::filesystem::remove(tmp, ec);
-    return "cannot replace key file " + path.string() + ": " + std::strerror(e);
-  }
-  // The rename is durable only once the directory entry is.
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  if (written.exists)
+    return "key file " + path.string() + " already exists: refusing to overwrite keys";
+  if (written.error) return "cannot write key file " + path.string() + ": " + *written.error;
   return std::nullopt;
 }
 
