@@ -248,8 +248,8 @@ int store_backlog(std::size_t n, std::size_t window) {
   cfg.site = "bench";
   cfg.gateway = "gw1";
   mq::MqttLink link(io, cfg);
-  labgate::gateway::app::StoreOutboxSource source(
-      db, [] { return std::int64_t{1'800'000'000'000}; }, 0x1234);
+  labgate::gateway::app::StoreOutboxSource source(db,
+                                                  [] { return std::int64_t{1'800'000'000'000}; });
   mq::DrainerConfig dcfg;
   dcfg.window = window;
   mq::OutboxDrainer drainer(io, link, source, dcfg);

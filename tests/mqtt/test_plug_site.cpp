@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -300,4 +301,44 @@ TEST_CASE("plug site: a fire alarm while the plug is pending refuses the tap", "
   // The plug's late ON (it may predate the OFF) starts nothing.
   rig.link.deliver("stat/printer-plug/POWER", "ON");
   CHECK(rig.sessions().empty());
+}
+
+TEST_CASE("plug site: every outbox payload is built once, with its own seq", "[unit][plugsite]") {
+  Rig rig;
+  auto granted = rig.tap(kCard);
+  rig.link.deliver("stat/printer-plug/POWER", "ON");
+  REQUIRE(granted->has_value());
+  rig.clock.advance(90s);
+  auto off = rig.tap(kCard);
+  REQUIRE(off->has_value());
+  rig.link.deliver("stat/printer-plug/POWER", "OFF");
+
+  // Session start (held for the plug, then committed), session end, taps and retained states:
+  // each names the seq of its own row; state rows get an id of their own, stable per seq.
+  std::set<std::string> kinds;
+  std::set<std::string> ids;
+  std::size_t states = 0;
+  for (const auto& r : must(rig.db->fetch_unsent(0, 100000))) {
+    INFO(r.topic << " " << r.payload);
+    auto j = nlohmann::json::parse(r.payload, nullptr, false);
+    REQUIRE(j.is_object());
+    CHECK(j["seq"] == r.seq);
+    REQUIRE(j.contains("event_id"));
+    CHECK(ids.insert(j["event_id"].get<std::string>()).second);
+    if (r.retain) {
+      ++states;
+      CHECK(j["event_id"].get<std::string>().size() == 32);
+    } else {
+      kinds.insert(j["kind"].get<std::string>());
+    }
+    if (j.value("kind", "") == "session_started") CHECK(j["session"] == "open");
+    if (j.value("kind", "") == "session_ended") {
+      CHECK(j["session"] == "closed");
+      CHECK(j["seconds"] == 90);
+    }
+  }
+  CHECK(states >= 2);
+  CHECK(kinds.count("session_started") == 1);
+  CHECK(kinds.count("session_ended") == 1);
+  CHECK(kinds.count("tap_machine") == 1);
 }

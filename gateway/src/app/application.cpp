@@ -26,7 +26,11 @@ using std::chrono::milliseconds;
 
 struct Application::Impl {
   Impl(config::SiteConfig c, Options o)
-      : cfg(std::move(c)), opts(std::move(o)), ticker(io), signals(io, SIGINT, SIGTERM) {
+      : cfg(std::move(c)),
+        opts(std::move(o)),
+        ticker(io),
+        deadline_timer(io),
+        signals(io, SIGINT, SIGTERM) {
     if (opts.manual_clock_start) {
       manual = std::make_unique<ManualClock>(*opts.manual_clock_start);
     } else {
@@ -226,6 +230,7 @@ struct Application::Impl {
     for (auto& [input_id, target] : input_targets) {
       site->bind_input(input_id, target.first, target.second);
     }
+    site->set_deadline_listener([this](std::optional<milliseconds> d) { arm_deadline(d); });
     site->start();
     site->set_credit_check(make_credit_check(*db, cfg.site.timezone));
     site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
@@ -272,6 +277,7 @@ struct Application::Impl {
     }
   }
 
+  // Long (one registration per control-socket verb) so the command table reads in one place.
   void add_commands() {
     hub->add_command("status", [this](const std::vector<std::string>&) {
       if (!site) return std::string("ok store unavailable");
@@ -358,6 +364,26 @@ struct Application::Impl {
     }
   }
 
+  // The firmware's next deadline (a strike pulse's end, grace, idle, max session) gets a timer
+  // of its own, so it is met to the millisecond without polling. A manual clock moves only by
+  // the `clock` command, which ticks the site itself.
+  void arm_deadline(std::optional<milliseconds> deadline) {
+    if (manual || deadline == armed_deadline) return;
+    armed_deadline = deadline;
+    if (!deadline) {
+      deadline_timer.cancel();
+      return;
+    }
+    // +1 ms: mono() counts whole milliseconds, so the deadline is due once that one has passed.
+    const auto wait = std::max(milliseconds(0), *deadline - clock().mono() + milliseconds(1));
+    deadline_timer.expires_after(wait);
+    deadline_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      armed_deadline.reset();
+      if (site) site->on_deadline();
+    });
+  }
+
   void schedule_tick() {
     ticker.expires_after(opts.tick);
     ticker.async_wait([this](const boost::system::error_code& ec) {
@@ -394,6 +420,7 @@ struct Application::Impl {
     if (site) site->stop();
     for (auto& [id, out] : relays) out->set(false);
     ticker.cancel();
+    deadline_timer.cancel();
     if (hub) hub->close();
     sd_notify(0, "STOPPING=1");
     if (!mqtt) {
@@ -443,7 +470,9 @@ struct Application::Impl {
   config::SiteConfig cfg;
   Options opts;
   asio::io_context io;
-  asio::steady_timer ticker;
+  asio::steady_timer ticker;  // housekeeping (Options::tick)
+  asio::steady_timer deadline_timer;
+  std::optional<milliseconds> armed_deadline;  // what deadline_timer waits for
   asio::signal_set signals;
   std::unique_ptr<SystemClock> system;
   std::unique_ptr<ManualClock> manual;

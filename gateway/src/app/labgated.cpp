@@ -15,6 +15,7 @@
 namespace cfg = labgate::gateway::config;
 namespace app = labgate::gateway::app;
 
+// Long: the whole command line, then the hand-over to Application, read top to bottom.
 int main(int argc, char** argv) {
   CLI::App cli{"labgated: doors, machines and usage records for a fab lab and coworking space"};
   std::string config_path;

@@ -1,6 +1,5 @@
 #include "labgate/gateway/app/mqtt_bridge.hpp"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/steady_timer.hpp>
@@ -47,33 +46,8 @@ class StoreNonceJournal final : public mqtt::NonceJournal {
 
 }  // namespace
 
-std::string with_seq(const std::string& payload, std::int64_t seq, std::uint64_t gateway_tag) {
-  auto j = nlohmann::json::parse(payload, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return payload;
-  auto it = j.find("seq");
-  const bool seq_ok = it != j.end() && it->is_number_integer() && it->get<std::int64_t>() == seq;
-  const bool has_id = j.contains("event_id");
-  if (seq_ok && has_id) return payload;
-  j["seq"] = seq;
-  if (!has_id) {
-    j["event_id"] = fmt::format("{:016x}{:016x}", gateway_tag, static_cast<std::uint64_t>(seq));
-  }
-  return j.dump();
-}
-
-static std::uint64_t gateway_tag(const std::string& site, const std::string& gateway) {
-  // FNV-1a: stable across restarts, so a row re-sent after a crash keeps its event id.
-  std::uint64_t h = 14695981039346656037ull;
-  for (char c : site + "/" + gateway) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-StoreOutboxSource::StoreOutboxSource(store::Store& store, std::function<std::int64_t()> wall_ms,
-                                     std::uint64_t tag)
-    : store_(store), wall_ms_(std::move(wall_ms)), gateway_tag_(tag) {}
+StoreOutboxSource::StoreOutboxSource(store::Store& store, std::function<std::int64_t()> wall_ms)
+    : store_(store), wall_ms_(std::move(wall_ms)) {}
 
 std::vector<mqtt::OutboxRow> StoreOutboxSource::fetch_unsent(std::int64_t after_seq,
                                                              std::size_t limit) {
@@ -82,7 +56,7 @@ std::vector<mqtt::OutboxRow> StoreOutboxSource::fetch_unsent(std::int64_t after_
   std::vector<mqtt::OutboxRow> out;
   out.reserve(rows.value().size());
   for (auto& r : rows.value()) {
-    out.push_back({r.seq, std::move(r.topic), with_seq(r.payload, r.seq, gateway_tag_), r.retain});
+    out.push_back({r.seq, std::move(r.topic), std::move(r.payload), r.retain});
   }
   return out;
 }
@@ -308,10 +282,13 @@ void MqttBridge::attach(store::Store& store, Site& site) {
   auto& i = *impl_;
   i.db = &store;
   i.site = &site;
-  i.source = std::make_unique<StoreOutboxSource>(store, system_ms,
-                                                 gateway_tag(i.cfg.site.id, i.cfg.site.gateway));
+  i.source = std::make_unique<StoreOutboxSource>(store, system_ms);
   i.drainer = std::make_unique<mqtt::OutboxDrainer>(i.io, *i.link, *i.source);
   i.drainer->start();
+  // The site's commits wake the drainer at once; tick() still looks for rows now and then.
+  site.set_commit_listener([&i] {
+    if (i.drainer) i.drainer->notify();
+  });
   // Sessions on a plug are committed only once the plug confirms ON (Site::relay_confirmed).
   for (const auto& plug : i.plugs) site.attach_relay(plug->id(), plug, true);
   if (i.cfg.mqtt.command_key) {
@@ -338,6 +315,7 @@ void MqttBridge::detach() {
   i.drainer.reset();
   i.source.reset();
   i.db = nullptr;
+  if (i.site) i.site->set_commit_listener({});
   i.site = nullptr;
 }
 

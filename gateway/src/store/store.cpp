@@ -376,7 +376,23 @@ Status Store::insert_outbox(std::int64_t seq, const OutboxMessage& message,
   return stmt->run();
 }
 
+Status Store::insert_outbox(std::int64_t seq, std::string topic, bool retain,
+                            const PayloadBuilder& payload, std::int64_t created_at_ms) {
+  OutboxMessage message{std::move(topic), {}, retain};
+  try {
+    message.payload = payload(seq);
+  } catch (const std::exception& e) {
+    return invalid(fmt::format("building the outbox payload failed: {}", e.what()));
+  }
+  return insert_outbox(seq, message, created_at_ms);
+}
+
 namespace {
+// The payload of a message written whole by the caller.
+PayloadBuilder fixed(const OutboxMessage& outbox) {
+  return [&outbox](std::int64_t) { return outbox.payload; };
+}
+
 Status check_event(const AccessEvent& event, std::string_view topic) {
   LABGATE_TRY(require_text(event.uuid, "event uuid"));
   LABGATE_TRY(require_text(event.kind, "event kind"));
@@ -386,8 +402,7 @@ Status check_event(const AccessEvent& event, std::string_view topic) {
 }  // namespace
 
 Result<std::int64_t> Store::record_access(const AccessEvent& event, const OutboxMessage& outbox) {
-  return record_access(event, outbox.topic, outbox.retain,
-                       [&outbox](std::int64_t) { return outbox.payload; });
+  return record_access(event, outbox.topic, outbox.retain, fixed(outbox));
 }
 
 Result<std::int64_t> Store::record_access(const AccessEvent& event, std::string topic, bool retain,
@@ -400,24 +415,24 @@ Result<std::int64_t> Store::record_access(const AccessEvent& event, std::string 
   AccessEvent row = event;
   row.seq = *seq;
   LABGATE_TRY(insert_event(row));
-  OutboxMessage message{std::move(topic), {}, retain};
-  try {
-    message.payload = payload(*seq);
-  } catch (const std::exception& e) {
-    return invalid(fmt::format("building the outbox payload failed: {}", e.what()));
-  }
-  LABGATE_TRY(insert_outbox(*seq, message, event.at_ms));
+  LABGATE_TRY(insert_outbox(*seq, std::move(topic), retain, payload, event.at_ms));
   LABGATE_TRY(tx->commit());
   return *seq;
 }
 
 Result<SessionWrite> Store::open_session(const NewSession& session, const AccessEvent& event,
                                          const OutboxMessage& outbox) {
+  return open_session(session, event, outbox.topic, outbox.retain, fixed(outbox));
+}
+
+Result<SessionWrite> Store::open_session(const NewSession& session, const AccessEvent& event,
+                                         std::string topic, bool retain,
+                                         const PayloadBuilder& payload) {
   LABGATE_TRY(require_text(session.uuid, "session uuid"));
   if ((session.kind == SessionKind::kMachine) != session.machine_id.has_value()) {
     return invalid("a machine session needs a machine id; a coworking session has none");
   }
-  LABGATE_TRY(check_event(event, outbox.topic));
+  LABGATE_TRY(check_event(event, topic));
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   auto insert = db_->prepare(
@@ -470,7 +485,7 @@ Result<SessionWrite> Store::open_session(const NewSession& session, const Access
   if (!row.member_id) row.member_id = session.member_id;
   if (!row.machine_id) row.machine_id = session.machine_id;
   LABGATE_TRY(insert_event(row));
-  LABGATE_TRY(insert_outbox(*seq, outbox, event.at_ms));
+  LABGATE_TRY(insert_outbox(*seq, std::move(topic), retain, payload, event.at_ms));
   LABGATE_TRY(tx->commit());
   Session out;
   out.id = id;
@@ -509,8 +524,18 @@ Result<SessionWrite> Store::close_session(const SessionRef& ref, std::int64_t en
                                           std::optional<std::int64_t> measured_seconds,
                                           const AccessEvent& event, const OutboxMessage& outbox,
                                           std::optional<std::int64_t> busy_seconds) {
+  return close_session(ref, ended_at_ms, reason, measured_seconds, event, outbox.topic,
+                       outbox.retain, fixed(outbox), busy_seconds);
+}
+
+Result<SessionWrite> Store::close_session(const SessionRef& ref, std::int64_t ended_at_ms,
+                                          std::string_view reason,
+                                          std::optional<std::int64_t> measured_seconds,
+                                          const AccessEvent& event, std::string topic, bool retain,
+                                          const PayloadBuilder& payload,
+                                          std::optional<std::int64_t> busy_seconds) {
   LABGATE_TRY(require_text(reason, "end reason"));
-  LABGATE_TRY(check_event(event, outbox.topic));
+  LABGATE_TRY(check_event(event, topic));
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   auto found = session_by_ref(ref);
@@ -541,7 +566,7 @@ Result<SessionWrite> Store::close_session(const SessionRef& ref, std::int64_t en
   if (!row.member_id) row.member_id = s.member_id;
   if (!row.machine_id) row.machine_id = s.machine_id;
   LABGATE_TRY(insert_event(row));
-  LABGATE_TRY(insert_outbox(*seq, outbox, event.at_ms));
+  LABGATE_TRY(insert_outbox(*seq, std::move(topic), retain, payload, event.at_ms));
   LABGATE_TRY(tx->commit());
   return SessionWrite{*seq, std::move(s)};
 }
@@ -593,12 +618,18 @@ Result<std::vector<Session>> Store::recover_open_sessions(std::string_view reaso
 
 Result<std::int64_t> Store::append_outbox(const OutboxMessage& message,
                                           std::int64_t created_at_ms) {
-  LABGATE_TRY(require_text(message.topic, "outbox topic"));
+  return append_outbox(message.topic, message.retain, fixed(message), created_at_ms);
+}
+
+Result<std::int64_t> Store::append_outbox(std::string topic, bool retain,
+                                          const PayloadBuilder& payload,
+                                          std::int64_t created_at_ms) {
+  LABGATE_TRY(require_text(topic, "outbox topic"));
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   auto seq = next_seq();
   if (!seq) return seq.error();
-  LABGATE_TRY(insert_outbox(*seq, message, created_at_ms));
+  LABGATE_TRY(insert_outbox(*seq, std::move(topic), retain, payload, created_at_ms));
   LABGATE_TRY(tx->commit());
   return *seq;
 }

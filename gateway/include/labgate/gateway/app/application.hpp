@@ -19,7 +19,9 @@ struct Options {
   /// Run on a manual clock starting here (demo and tests); the control socket's `clock`
   /// command moves it.
   std::optional<std::chrono::system_clock::time_point> manual_clock_start;
-  std::chrono::milliseconds tick{20};  ///< how often controller deadlines are checked
+  /// Housekeeping period: heartbeat, held-write retries, staff-change polling, closing time,
+  /// the MQTT outbox check. Controller deadlines do not wait for it: each arms its own timer.
+  std::chrono::milliseconds tick{100};
 };
 
 /// The daemon. Construct, then run() until SIGTERM/SIGINT or request_stop().

@@ -25,14 +25,12 @@ namespace labgate::gateway::app {
 class Site;
 
 /// The OutboxSource of the drainer over store::Store. Storage errors are thrown as
-/// std::runtime_error (the drainer logs them and retries). The JSON "seq" of each payload is
-/// set to the row's own seq when it differs (session rows are written before their seq is
-/// known), so every published event carries the per-gateway sequence number.
+/// std::runtime_error (the drainer logs them and retries). Rows are sent as stored: each payload
+/// was built with its own seq inside the transaction that wrote it (app/journal).
 class StoreOutboxSource final : public mqtt::OutboxSource {
  public:
   /// `store` must outlive the source; `wall_ms` stamps mark_sent().
-  StoreOutboxSource(store::Store& store, std::function<std::int64_t()> wall_ms,
-                    std::uint64_t gateway_tag = 0);
+  StoreOutboxSource(store::Store& store, std::function<std::int64_t()> wall_ms);
 
   std::vector<mqtt::OutboxRow> fetch_unsent(std::int64_t after_seq, std::size_t limit) override;
   void mark_sent(const std::vector<std::int64_t>& seqs) override;
@@ -40,14 +38,7 @@ class StoreOutboxSource final : public mqtt::OutboxSource {
  private:
   store::Store& store_;
   std::function<std::int64_t()> wall_ms_;
-  std::uint64_t gateway_tag_;
 };
-
-/// Sets the top-level "seq" member of a JSON object payload to `seq`, and adds an "event_id"
-/// when the payload has none (state rows): 32 hex digits, `gateway_tag` (16 hex) followed by
-/// the seq, so re-sends of a row carry the same id. Returns the payload unchanged when it is
-/// not a JSON object or already carries both.
-std::string with_seq(const std::string& payload, std::int64_t seq, std::uint64_t gateway_tag = 0);
 
 /// Tuning of the bridge (defaults suit the daemon; tests shorten them).
 struct MqttBridgeOptions {

@@ -1,20 +1,22 @@
 #pragma once
-// The running site: every door and machine of one gateway, the tap path from a card read to a
-// relay command, and the durable record of what happened.
+// The running site: every door and machine of one gateway. Site itself only routes: a reader or
+// input event goes to the unit that serves it, time goes to every unit, and staff's remote
+// actions go to the door or machine unit. The tap path runs one way through the units:
+//
+//   reader event -> Credentials (lookup, policy context) -> DoorUnit / MachineUnit (policy
+//   decision, firmware controller, outputs driven) -> Journal (ordered writes, seq, payload)
+//   -> outbox -> MQTT
 //
 // Threading: a Site lives on the daemon's event loop and every member function is called there.
 // Device callbacks (reader threads, input threads) must post to the loop before calling in.
 //
-// The tap path keeps the relay ahead of the disk: a card read is looked up (indexed SQLite reads),
-// decided by the policy, turned into outputs by the firmware controller, and the outputs are
-// driven; only then is the event committed together with its outbox row. A write that cannot be
-// committed (database busy, full, unreadable) is kept in order in memory and retried, and the
-// site enters its fault mode until the store answers again: each door in its configured fail
-// mode, every machine off.
+// The tap path keeps the relay ahead of the disk: the outputs are driven first; only then is the
+// event committed together with its outbox row. A write that cannot be committed (database busy,
+// full, unreadable) is kept in order in memory and retried, and the site enters its fault mode
+// until the store answers again: each door in its configured fail mode, every machine off.
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,75 +25,26 @@
 #include <vector>
 
 #include "labgate/drivers/devices.hpp"
-#include "labgate/firmware/door_controller.hpp"
-#include "labgate/firmware/machine_interlock.hpp"
 #include "labgate/gateway/app/clock.hpp"
-#include "labgate/gateway/config/site_config.hpp"
-#include "labgate/gateway/policy/access.hpp"
-#include "labgate/gateway/policy/calendar.hpp"
+#include "labgate/gateway/app/site_types.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::app {
 
-/// One door as the site runs it.
-struct DoorSetup {
-  std::string id;
-  std::string name;
-  firmware::DoorConfig controller;
-  std::optional<std::string> entry_reader;  ///< reader outside the door
-  std::optional<std::string> exit_reader;   ///< reader inside the door
-  bool presence{false};       ///< entry/exit here is who is on site and coworking time
-  bool anti_passback{false};  ///< refuse a second passage the same way
-};
-
-/// One machine as the site runs it.
-struct MachineSetup {
-  std::string id;
-  std::string name;
-  std::string reader;
-  firmware::MachineConfig controller;
-  std::optional<std::string> certification;  ///< certification type code required
-  std::int64_t inspection_interval_days{0};
-};
-
-/// Everything the site needs to know that does not change while it runs.
-struct SiteSetup {
-  std::string site_id{"site"};
-  std::string gateway_id{"gw1"};
-  policy::Calendar calendar;
-  policy::TechnologySet accepted;  ///< clonable technologies the site opted in to
-  std::map<std::string, policy::TechnologySet> reader_accept;  ///< narrower lists per reader
-  /// DESFire key versions the readers hold: version -> last accepted local day ("YYYY-MM-DD",
-  /// inclusive), "" = no end (the current version).
-  std::map<int, std::string> key_accept_until;
-  std::vector<DoorSetup> doors;
-  std::vector<MachineSetup> machines;
-  std::optional<int> closing_minute;  ///< local minute of day open coworking sessions close
-  std::chrono::milliseconds heartbeat{5000};
-  std::chrono::milliseconds store_poll{250};  ///< how often staff changes are looked for
-};
-
-/// The doors, machines, calendar and technology lists of a validated configuration, as labgated
-/// runs them.
-SiteSetup site_setup_from(const config::SiteConfig& config);
-
-/// What a card read came to, for the log and for whoever waits for the acknowledgement.
-struct TapOutcome {
-  bool granted{false};
-  std::string reason;     ///< policy reason code, or a session verb ("session_ended")
-  std::string target;     ///< door or machine id
-  std::string member_no;  ///< empty for unknown cards
-  std::string detail;
-  std::int64_t seq{0};  ///< sequence number of the committed event, 0 if not yet committed
-  /// "granted <target> <member> <reason>" / "denied ...": the control socket reply.
-  std::string summary() const;
-};
+class Journal;
+class Credentials;
+class Presence;
+class DoorUnit;
+class MachineUnit;
 
 /// The doors and machines of one gateway. See the file comment.
 class Site {
  public:
   /// Called once a tap's event is durable (or could not be recorded: seq 0).
-  using TapDone = std::function<void(const TapOutcome&)>;
+  using TapDone = app::TapDone;
+  /// Told, after each event the site handled, the earliest firmware deadline (monotonic clock
+  /// of the site's Clock), or none: the loop arms its timer for it.
+  using DeadlineListener = std::function<void(std::optional<firmware::Millis>)>;
 
   /// Looks at a card read before any decision; returns true when it took the card (enrollment
   /// at a reader binds the next card instead of deciding on it) and then owns `done`.
@@ -137,11 +90,21 @@ class Site {
   /// An input changed.
   void on_input(const drivers::InputEvent& event);
   /// Installs billing's credit check (none: every member has credit).
-  void set_credit_check(CreditCheck check) { credit_check_ = std::move(check); }
+  void set_credit_check(CreditCheck check);
   /// Installs the interceptor (one at a time; an empty function removes it).
   void set_card_interceptor(CardInterceptor interceptor) { interceptor_ = std::move(interceptor); }
   /// Lets time pass: controller deadlines, heartbeat, staff changes, retries, closing time.
   void tick();
+  /// Lets time pass for the controllers only (their deadline timer fired).
+  void on_deadline();
+  /// The earliest deadline of any door or machine controller.
+  std::optional<firmware::Millis> next_deadline() const;
+  /// Installs the deadline listener (one at a time).
+  void set_deadline_listener(DeadlineListener listener) {
+    deadline_listener_ = std::move(listener);
+  }
+  /// Runs after the site committed writes (the MQTT bridge wakes its outbox drainer).
+  void set_commit_listener(std::function<void()> listener);
 
   /// Remote unlock of one door (one strike pulse). False when the door is unknown.
   bool remote_unlock(const std::string& door_id, const std::string& actor);
@@ -157,107 +120,40 @@ class Site {
   /// One line per door and machine: "door main locked strike=off ..." (control socket `status`).
   std::vector<std::string> status_lines() const;
   /// True while the site is in fault mode (store unavailable).
-  bool faulted() const { return faulted_; }
+  bool faulted() const;
   /// Number of writes waiting for the store.
-  std::size_t pending_writes() const { return pending_.size(); }
+  std::size_t pending_writes() const;
 
   /// Benchmark hook: time from the card read handed to the loop until the relay or strike
   /// command was issued, for the last tap (microseconds).
   std::int64_t last_decision_micros() const { return last_decision_us_; }
 
  private:
-  struct DoorUnit;
-  struct MachineUnit;
-  struct PendingWrite {
-    std::function<store::Result<std::int64_t>()> write;
-    std::function<void(std::int64_t seq)> after;  // runs once committed (seq) or dropped (0)
-  };
+  // One entry point's work: holds the journal's batch (commits after the outputs are driven)
+  // and, when the outermost closes, tells the deadline listener.
+  class Step;
 
-  // Defers commits until the outermost entry point has driven its outputs.
-  class Batch {
-   public:
-    explicit Batch(Site& site);
-    ~Batch();
-    Batch(const Batch&) = delete;
-    Batch& operator=(const Batch&) = delete;
-
-   private:
-    Site& site_;
-  };
-
-  DoorUnit* door_by_reader(const std::string& reader_id, policy::Direction& direction);
-  MachineUnit* machine_by_reader(const std::string& reader_id);
   void handle_card(const drivers::ReaderEvent& event, TapDone done);
-  void door_tap(DoorUnit& door, policy::Direction direction, const drivers::ReaderEvent& event,
-                TapDone done);
-  void machine_tap(MachineUnit& machine, const drivers::ReaderEvent& event, TapDone done);
-  void apply(DoorUnit& door, const firmware::DoorEffects& fx);
-  void apply(MachineUnit& machine, const firmware::MachineEffects& fx,
-             std::optional<std::string> reader_id = {});
-  void record_session_start(MachineUnit& machine, const firmware::MachineEvent& ev,
-                            std::optional<std::string> reader_id);
-  void record_session_end(MachineUnit& machine, const firmware::MachineEvent& ev);
-  // A session held until its relay confirms: commit it, or refuse the tap that asked for it.
-  void commit_start(MachineUnit& machine);
-  void abort_start(MachineUnit& machine, const std::string& reason);
-  MachineUnit* machine_by_id(const std::string& machine_id);
-  // Queues the durable close of a session with its event and outbox row.
-  void enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,
-                     std::optional<std::int64_t> measured_seconds, store::AccessEvent event,
-                     std::string topic, std::string extra_json = {},
-                     std::optional<std::int64_t> busy_seconds = std::nullopt);
-  // Busy input bookkeeping for busy/idle rates.
-  void note_busy(MachineUnit& machine, bool busy, firmware::Millis now);
-  // Busy time of a session ending at `to`; consumes the spans it billed.
-  std::int64_t take_busy_seconds(MachineUnit& machine, firmware::Millis from, firmware::Millis to);
-  void presence(DoorUnit& door, policy::Direction direction, std::int64_t member_id,
-                const std::string& member_no);
-  void record(store::AccessEvent event, std::string topic, TapDone done = {},
-              TapOutcome outcome = {});
-  void enqueue(PendingWrite write);
-  void flush_pending();
-  void enter_fault(const std::string& why);
-  void leave_fault();
-  void refresh_machines();
-  void close_coworking_at_closing();
-  void publish_door_state(DoorUnit& door);
-  void publish_machine_state(MachineUnit& machine);
-  std::string payload(const store::AccessEvent& event, std::int64_t seq,
-                      const std::string& extra_json = {}) const;
-  std::string new_uuid();
-  std::int64_t wall_ms() const;
-  std::int64_t wall_ms_at(firmware::Millis mono) const;
-  std::optional<policy::TimeWindows> plan_windows(const store::Plan& plan);
-  policy::TapContext tap_context(const drivers::ReaderEvent& event,
-                                 const std::optional<store::CredentialMatch>& match, bool store_ok);
-  // What the reader proved about a DESFire card, judged against the key versions' dates and
-  // the credential the card's UID is enrolled as.
-  policy::CardProof desfire_proof(const drivers::Card& card,
-                                  const std::optional<store::CredentialMatch>& match,
-                                  const policy::LocalDate& today) const;
+  void reader_status(const drivers::ReaderEvent& event);
+  void fire_alarm(bool active);
+  void store_fault(bool faulted);
 
   SiteSetup setup_;
   store::Store& store_;
   Clock& clock_;
-  std::vector<std::unique_ptr<DoorUnit>> doors_;
-  std::vector<std::unique_ptr<MachineUnit>> machines_;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Credentials> credentials_;
+  std::unique_ptr<Presence> presence_;
+  std::unique_ptr<DoorUnit> doors_;
+  std::unique_ptr<MachineUnit> machines_;
   std::map<std::string, std::pair<drivers::InputKind, std::string>> inputs_;
-  std::map<std::string, policy::TimeWindows> windows_cache_;
-  std::deque<PendingWrite> pending_;
   CardInterceptor interceptor_;
-  CreditCheck credit_check_;
-  int batch_depth_{0};
-  bool faulted_{false};
+  DeadlineListener deadline_listener_;
+  int step_depth_{0};
   bool fire_{false};
-  std::string fault_reason_;
   std::int64_t data_version_{-1};
-  firmware::Millis last_heartbeat_{-1};
   std::chrono::steady_clock::time_point last_poll_{};
-  std::chrono::steady_clock::time_point last_retry_{};
-  std::optional<std::int64_t> last_closing_day_;
   std::int64_t last_decision_us_{0};
-  std::uint64_t uuid_counter_{0};
-  std::uint64_t uuid_salt_{0};
 };
 
 }  // namespace labgate::gateway::app

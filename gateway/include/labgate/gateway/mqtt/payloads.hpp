@@ -90,6 +90,50 @@ struct MachineState {
 OutboxMessage machine_state_message(const Topics& topics, const EventHeader& header,
                                     const MachineState& state);
 
+// ---- what labgated publishes ----
+// The daemon's wire format: one JSON object per message with its keys in alphabetical order
+// (consumers and the integration tests read it so). Each is built once, inside the store
+// transaction that assigns its sequence number, so the number in the payload is the outbox
+// row's own.
+
+/// One recorded event (tap, door event, session start or end, alarm), as published.
+struct GatewayEvent {
+  std::string kind;      ///< "tap_entry", "tap_machine", "session_started", "fire_alarm", ...
+  std::string decision;  ///< "granted", "denied" or "info"
+  std::string reason;    ///< policy reason code, end reason, "ok", "alarm", ...
+  std::optional<std::string> reader;
+  std::optional<std::string> door;
+  std::optional<std::string> machine;
+  std::optional<std::string> member;    ///< member number
+  std::string detail;                   ///< omitted when empty
+  std::optional<std::string> session;   ///< "open" / "closed" on a machine session's event
+  std::optional<std::int64_t> seconds;  ///< measured seconds of a closed machine session
+};
+/// `header` carries the event's uuid, its sequence number and when it happened.
+std::string gateway_event_payload(const Topics& topics, const EventHeader& header,
+                                  const GatewayEvent& event);
+
+/// A door's state as labgated retains it on `<root>door/<id>/state`.
+struct DoorStatus {
+  std::string door;
+  std::string state;  ///< firmware state name ("locked", "unlocked", "held_open", ...)
+  bool strike_released{false};
+};
+std::string door_status_payload(const EventHeader& header, const DoorStatus& status);
+
+/// A machine's state as labgated retains it on `<root>machine/<id>/state`.
+struct MachineStatus {
+  std::string machine;
+  std::string state;  ///< firmware state name
+  bool relay{false};
+  std::optional<std::string> user;  ///< member number of the session's holder; null when free
+};
+std::string machine_status_payload(const EventHeader& header, const MachineStatus& status);
+
+/// The event id of a message that has no event of its own (a retained state): derived from the
+/// site, gateway and sequence number, so a row re-sent after a crash keeps its id.
+std::string stable_event_id(const Topics& topics, std::int64_t seq);
+
 /// An alarm.
 struct Alarm {
   std::string kind;      ///< "forced_open", "held_open", "fire_alarm", "plug_unconfirmed", ...

@@ -250,6 +250,9 @@ class Store {
   /// Renews by-use certifications.
   Result<SessionWrite> open_session(const NewSession& session, const AccessEvent& event,
                                     const OutboxMessage& outbox);
+  /// As above, the payload built from the assigned sequence number.
+  Result<SessionWrite> open_session(const NewSession& session, const AccessEvent& event,
+                                    std::string topic, bool retain, const PayloadBuilder& payload);
   /// Closes an open session at `ended_at_ms` (never before its start) and records the event +
   /// outbox row. measured_seconds defaults to the whole duration; busy_seconds (time the
   /// machine's busy input was on, for busy/idle rates) stays NULL when not given. kConflict if
@@ -258,6 +261,13 @@ class Store {
                                      std::string_view reason,
                                      std::optional<std::int64_t> measured_seconds,
                                      const AccessEvent& event, const OutboxMessage& outbox,
+                                     std::optional<std::int64_t> busy_seconds = std::nullopt);
+  /// As above, the payload built from the assigned sequence number.
+  Result<SessionWrite> close_session(const SessionRef& ref, std::int64_t ended_at_ms,
+                                     std::string_view reason,
+                                     std::optional<std::int64_t> measured_seconds,
+                                     const AccessEvent& event, std::string topic, bool retain,
+                                     const PayloadBuilder& payload,
                                      std::optional<std::int64_t> busy_seconds = std::nullopt);
   /// Records the daemon's liveness time (used by recover_open_sessions).
   Status write_heartbeat(std::int64_t now_ms);
@@ -273,6 +283,9 @@ class Store {
 
   /// Appends an outbox row alone (retained state messages); returns its sequence number.
   Result<std::int64_t> append_outbox(const OutboxMessage& message, std::int64_t created_at_ms);
+  /// As above, the payload built from the assigned sequence number.
+  Result<std::int64_t> append_outbox(std::string topic, bool retain, const PayloadBuilder& payload,
+                                     std::int64_t created_at_ms);
   /// Unsent rows with seq > after_seq, in seq order, at most `limit`.
   Result<std::vector<OutboxRow>> fetch_unsent(std::int64_t after_seq, std::int64_t limit);
   /// Marks rows sent, all in one transaction.
@@ -458,6 +471,9 @@ class Store {
   Result<std::int64_t> next_seq();
   Status insert_event(AccessEvent& event);
   Status insert_outbox(std::int64_t seq, const OutboxMessage& message, std::int64_t created_at_ms);
+  // Builds the payload for `seq` (a throwing builder is an invalid write) and inserts the row.
+  Status insert_outbox(std::int64_t seq, std::string topic, bool retain,
+                       const PayloadBuilder& payload, std::int64_t created_at_ms);
   Status audit(std::string_view actor, std::string_view action, std::string_view subject,
                std::string_view detail_json);
   Result<std::int64_t> member_id(std::string_view member_no);
