@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ class Daemon {
   /// Starts labgated with a manual clock at `clock_start` (local JST "YYYY-MM-DD HH:MM") and
   /// waits until the control socket answers.
   void start(const std::string& clock_start = "2026-11-24 10:00");
+  /// Starts labgated on the system clocks (no --simulated-clock), with `env` added to its
+  /// environment (e.g. a preloaded time faker), and waits until the control socket answers.
+  void start_on_system_clock(const std::map<std::string, std::string>& env);
   /// One control-socket command; returns the reply line.
   std::string cmd(const std::string& line);
   /// SIGTERM and wait; returns the exit status.
@@ -50,6 +54,8 @@ class Daemon {
   std::unique_ptr<gateway::store::Store> open_store() const;
 
  private:
+  void launch(std::vector<std::string> argv, const std::map<std::string, std::string>& env);
+
   std::string dir_;
   std::unique_ptr<Child> child_;
   std::unique_ptr<LineClient> client_;
