@@ -86,6 +86,7 @@ mode = "card_stays"
 grace_s = 10
 idle_timeout_s = 600
 max_session_s = 7200
+busy_hold_max_s = 1800
 inspection_interval_days = 90
 
 [[machines]]

@@ -17,7 +17,8 @@ namespace labgate::testing {
 
 /// A small site keyed with test_key(): door "front" (entry reader front-in, exit reader front-out,
 /// contact, exit button, fail-secure, presence), door "lab" (fail-safe, entry reader lab-in),
-/// machine "laser" (card stays, busy input, certification laser, grace 10 s, idle 600 s), machine
+/// machine "laser" (card stays, busy input, certification laser, grace 10 s, idle 600 s,
+/// busy hold at most 30 min), machine
 /// "printer" (tap on/off, certification printer, grace 5 s), a fire alarm. `extra` is appended.
 std::string test_config(const std::string& dir, const std::string& extra = {});
 

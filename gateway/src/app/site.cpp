@@ -101,6 +101,7 @@ SiteSetup site_setup_from(const config::SiteConfig& c) {
     ms.controller.grace = m.grace;
     ms.controller.idle_timeout = m.idle_timeout;
     ms.controller.max_session = m.max_session;
+    ms.controller.busy_hold_max = m.busy_hold_max;
     ms.controller.has_busy_input = m.busy.has_value();
     ms.controller.needs_checkoff = m.needs_checkoff;
     s.machines.push_back(std::move(ms));
@@ -1160,6 +1161,7 @@ void Site::apply(MachineUnit& m, const firmware::MachineEffects& fx,
         spdlog::info("machine {}: session of {} resumed", m.setup.id, m.member_no);
         break;
       case firmware::MachineEventKind::kTrap: {
+        // Not the busy alarms: they come in fx.alarms, recorded below.
         spdlog::critical("machine {}: controller trapped an impossible state; relay off",
                          m.setup.id);
         store::AccessEvent e;
@@ -1173,7 +1175,29 @@ void Site::apply(MachineUnit& m, const firmware::MachineEffects& fx,
       }
     }
   }
+  for (const auto& a : fx.alarms) record_machine_alarm(m, a);
   publish_machine_state(m);
+}
+
+void Site::record_machine_alarm(MachineUnit& m, const firmware::MachineAlarm& a) {
+  // kind: "busy_sensor" / "busy_hold_limit" when raised, with "_cleared" when the busy input is
+  // seen low again; staff see why a machine's power was cut or held back.
+  std::string kind = firmware::to_string(a.kind);
+  if (a.raised) {
+    spdlog::warn("machine {}: alarm {} (busy input suspect; it holds no power until seen low)",
+                 m.setup.id, kind);
+  } else {
+    spdlog::info("machine {}: alarm {} cleared (busy input low)", m.setup.id, kind);
+    kind += "_cleared";
+  }
+  store::AccessEvent e;
+  e.at_ms = wall_ms_at(a.at);
+  e.machine_id = m.setup.id;
+  if (a.member != 0) e.member_id = a.member;
+  e.kind = kind;
+  e.decision = store::Decision::kInfo;
+  e.reason = "alarm";
+  record(std::move(e), mqtt::Topics(setup_.site_id, setup_.gateway_id).alarm());
 }
 
 void Site::enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string reason,

@@ -197,6 +197,7 @@ class Site {
   void record_session_start(MachineUnit& machine, const firmware::MachineEvent& ev,
                             std::optional<std::string> reader_id);
   void record_session_end(MachineUnit& machine, const firmware::MachineEvent& ev);
+  void record_machine_alarm(MachineUnit& machine, const firmware::MachineAlarm& alarm);
   // A session held until its relay confirms: commit it, or refuse the tap that asked for it.
   void commit_start(MachineUnit& machine);
   void abort_start(MachineUnit& machine, const std::string& reason);
