@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "labgate/gateway/mqtt/topics.hpp"
@@ -124,6 +125,9 @@ struct Site::DoorUnit {
   firmware::DoorController controller;
   std::shared_ptr<drivers::Output> strike;
   std::string last_state;
+  // Fault causes of this door besides the site's store fault (its entry and exit readers that
+  // are down): the door leaves its fail mode only when none is left.
+  std::set<std::string> readers_down;
 };
 
 struct Site::MachineUnit {
@@ -400,7 +404,8 @@ void Site::leave_fault() {
   faulted_ = false;
   spdlog::warn("site fault cleared: the store answers again");
   auto now = clock_.mono();
-  for (auto& d : doors_) apply(*d, d->controller.fault(false, now));
+  // A door whose reader is still down still cannot decide: it stays in its fail mode.
+  for (auto& d : doors_) apply(*d, d->controller.fault(!d->readers_down.empty(), now));
   for (auto& m : machines_) apply(*m, m->controller.fault(false, now));
   store::AccessEvent e;
   e.at_ms = wall_ms();
@@ -550,6 +555,9 @@ void Site::on_reader_event(const drivers::ReaderEvent& event, TapDone done) {
       handle_card(event, std::move(done));
       return;
     case Kind::kCardRemoved:
+      // A removal that only says the reader went down: the kReaderDown right behind it winds
+      // the session down, with that reason.
+      if (event.reader_lost) return;
       if (auto* m = machine_by_reader(event.reader_id)) {
         apply(*m, m->controller.card_removed(clock_.mono()));
       }
@@ -569,10 +577,17 @@ void Site::on_reader_event(const drivers::ReaderEvent& event, TapDone done) {
       if (auto* d = door_by_reader(event.reader_id, dir)) {
         e.door_id = d->setup.id;
         // A door whose reader is down cannot decide: it sits in its fail mode until the reader
-        // returns. Other doors and readers carry on.
-        if (!faulted_) apply(*d, d->controller.fault(down, clock_.mono()));
+        // returns and the store answers. Other doors and readers carry on.
+        if (down) {
+          d->readers_down.insert(event.reader_id);
+        } else {
+          d->readers_down.erase(event.reader_id);
+        }
+        apply(*d, d->controller.fault(!d->readers_down.empty() || faulted_, clock_.mono()));
       } else if (auto* m = machine_by_reader(event.reader_id)) {
         e.machine_id = m->setup.id;
+        // Nobody can take the card away or tap off: the session winds down as after a removal.
+        apply(*m, m->controller.reader(!down, clock_.mono()));
       }
       if (down) {
         spdlog::error("reader {} down: {}", event.reader_id, event.detail);
