@@ -4,6 +4,7 @@
 # (debootstrap --variant=minbase) lacks; scripts/fresh-check.sh proves it on such a root.
 # The last line packages and checks: man pages (help2man), the .deb (cpack needs file and
 # dpkg-shlibdeps), the unit's exposure (systemd-analyze) and the fresh root (debootstrap).
+# libfaketime lets a test jump the daemon's wall clock (tests/integration/clock_test.cpp).
 set -euo pipefail
 
 packages=(
@@ -13,7 +14,7 @@ packages=(
   libnfc-dev libnfc-bin libfreefare-dev libfreefare-bin
   libsqlite3-dev sqlite3
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients
-  catch2 libbenchmark-dev
+  catch2 libbenchmark-dev libfaketime
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   python3

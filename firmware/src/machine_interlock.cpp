@@ -133,6 +133,8 @@ const char* to_string(EndReason r) {
       return "fault";
     case EndReason::kPowerLossRecovered:
       return "power_loss_recovered";
+    case EndReason::kReaderDown:
+      return "reader_down";
   }
   return "unknown";
 }
@@ -228,8 +230,9 @@ bool MachineInterlock::max_passed(Millis now) const {
 }
 
 bool MachineInterlock::may_resume(Millis now) const {
+  // With the reader down nobody can show that the member is still at the machine.
   return state_ == MachineState::kGrace && grace_reason_ != EndReason::kMaxDuration &&
-         !max_passed(now);
+         !max_passed(now) && !reader_down_;
 }
 
 std::optional<Millis> MachineInterlock::idle_deadline() const {
@@ -423,7 +426,9 @@ MachineEffects MachineInterlock::grant(std::int64_t member, Millis now) noexcept
   MachineEffects fx = begin(now);
   fx.result = InputResult::kAccepted;
   fx.feedback = Feedback::kGranted;
-  switch (state_) {
+  // A grant cannot come from a reader that is down; whatever claims one starts nothing.
+  const MachineState state = reader_down_ ? MachineState::kFault : state_;
+  switch (state) {
     case MachineState::kIdle:
     case MachineState::kBusyHold:
       if (state_ == MachineState::kBusyHold && member != last_member_) {
@@ -601,6 +606,20 @@ MachineEffects MachineInterlock::fire_alarm(bool active, Millis now) noexcept {
       needs_confirm_ = true;
     }
     settle(now, fx);
+  }
+  finish(fx);
+  return fx;
+}
+
+MachineEffects MachineInterlock::reader(bool up, Millis now) noexcept {
+  MachineEffects fx = begin(now);
+  if (up == reader_down_) {
+    reader_down_ = !up;
+    fx.result = InputResult::kAccepted;
+    if (!up) {
+      card_present_ = false;
+      if (state_ == MachineState::kInUse) start_grace(EndReason::kReaderDown, now, fx);
+    }
   }
   finish(fx);
   return fx;

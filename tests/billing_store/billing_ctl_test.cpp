@@ -1,6 +1,7 @@
 // Runs the real labgatectl billing commands (rates, accounts, prices, sell, session review)
 // against a temporary database: good input, every typo (exit 2, nothing written) and refusals.
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -328,4 +329,49 @@ TEST_CASE("labgatectl statements export: text that would start a formula reaches
       ctl({"statements", "show", "--member", "M0002", "--month", "2026-11", "--format", "csv"});
   require_ok(shown);
   CHECK(shown.out == statement);
+}
+
+TEST_CASE("labgatectl statements export: writes only where asked, one file per member",
+          "[billing_ctl][export]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"prices", "set", "--code", "ACR3", "--name", "Acrylic 3 mm", "--price", "450"}));
+  require_ok(ctl({"sell", "--member", "M0001", "--item", "ACR3", "--qty", "1"}));
+  // Two member numbers that the old file naming mapped to one name: one statement was lost.
+  for (const char* no : {"M'1", "M_1"}) {
+    require_ok(ctl({"members", "add", "--no", no, "--name", "Twin", "--plan", "FULL"}));
+    require_ok(ctl({"members", "approve", "--no", no}));
+    require_ok(ctl({"sell", "--member", no, "--item", "ACR3", "--qty", "1"}));
+  }
+  ctl.exec("UPDATE sales SET at_ms = 1794279600000");  // 2026-11-10 12:00 in Tokyo
+  const auto out = ctl.dir().path() / "statements";
+  require_ok(ctl({"statements", "export", "--month", "2026-11", "--out", out.string()}));
+  CHECK(std::filesystem::exists(out / "statement-2026-11-M_271.csv"));
+  CHECK(std::filesystem::exists(out / "statement-2026-11-M_5f1.csv"));
+  CHECK(std::filesystem::exists(out / "statement-2026-11-M0001.csv"));
+  struct stat st {};
+  REQUIRE(::stat((out / "statement-2026-11-M0001.csv").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
+
+  // A symlink planted at a statement's name is refused, and its target is untouched.
+  const auto planted = ctl.dir().path() / "planted";
+  std::filesystem::create_directory(planted);
+  const auto victim = ctl.dir().path() / "victim.txt";
+  std::ofstream(victim) << "precious";
+  std::filesystem::create_symlink(victim, planted / "statement-2026-11-M0001.csv");
+  const auto refused =
+      ctl({"statements", "export", "--month", "2026-11", "--out", planted.string()});
+  CHECK(refused.code != 0);
+  CHECK(refused.err.find("symbolic link") != std::string::npos);
+  CHECK(labgate::testing::read_file(victim) == "precious");
+
+  // A folder every user may write to is refused.
+  const auto open_dir = ctl.dir().path() / "open";
+  std::filesystem::create_directory(open_dir);
+  ::chmod(open_dir.c_str(), 0777);
+  const auto open_refused =
+      ctl({"statements", "export", "--month", "2026-11", "--out", open_dir.string()});
+  CHECK(open_refused.code != 0);
+  CHECK(open_refused.err.find("other users") != std::string::npos);
+  CHECK(std::filesystem::is_empty(open_dir));
 }

@@ -142,6 +142,7 @@ struct MachineInterlockTestPeer {
     if (full || m.state_ == MachineState::kBusyHold) k.time(m.hold_since_, c.busy_hold_max);
     k.add(m.fire_active_);
     k.add(m.fault_active_);
+    k.add(m.reader_down_);
     k.en(m.lockout_);
     k.add(m.needs_confirm_);
     k.add(m.checkoff_pending_);
@@ -428,6 +429,8 @@ struct MachineRef {
   Millis hold_session_start{0};
   bool busy_alarm{false};
   MachineAlarmKind busy_alarm_kind{MachineAlarmKind::kBusySensor};
+  bool reader_down{false};  // the machine's reader is down
+  Millis down_at{0};        // since when
 };
 
 struct MachineSys {
@@ -454,13 +457,16 @@ struct MachineSys {
     kFireOff,
     kFaultOn,
     kFaultOff,
+    kReaderDown,
+    kReaderUp,
     kTick,
     kInputs
   };
   static constexpr const char* kNames[kInputs] = {
-      "staff_confirm", "grant(A)", "grant(B)",  "deny",     "card_removed",   "tap_off(A)",
-      "tap_off(B)",    "busy(on)", "busy(off)", "activity", "lockout(staff)", "lockout(problem)",
-      "release",       "fire_on",  "fire_off",  "fault_on", "fault_off",      "tick"};
+      "staff_confirm",  "grant(A)",         "grant(B)",    "deny",      "card_removed",
+      "tap_off(A)",     "tap_off(B)",       "busy(on)",    "busy(off)", "activity",
+      "lockout(staff)", "lockout(problem)", "release",     "fire_on",   "fire_off",
+      "fault_on",       "fault_off",        "reader_down", "reader_up", "tick"};
 
   const Config& cfg;
 
@@ -506,6 +512,10 @@ struct MachineSys {
         return m.fault(true, t);
       case kFaultOff:
         return m.fault(false, t);
+      case kReaderDown:
+        return m.reader(false, t);
+      case kReaderUp:
+        return m.reader(true, t);
       default:
         return m.tick(t);
     }
@@ -554,6 +564,13 @@ struct MachineSys {
       case kFaultOff:
         r.fault = false;
         break;
+      case kReaderDown:
+        if (!r.reader_down) r.down_at = t;
+        r.reader_down = true;
+        break;
+      case kReaderUp:
+        r.reader_down = false;
+        break;
       default:
         break;
     }
@@ -581,6 +598,7 @@ struct MachineSys {
         case MachineEventKind::kSessionStarted:
           v.require(!r.session && grant_input && e.member == granted_member && e.at == t,
                     "I11 a session starts only in its member's grant");
+          v.require(!r.reader_down, "R2 no session starts while the machine's reader is down");
           r.session = true;
           r.member = e.member;
           r.start = e.at;
@@ -623,6 +641,10 @@ struct MachineSys {
     v.require(in_session == r.session, "I11 the state shows a session exactly while one is open");
     v.require(!r.session || max == Millis{0} || t < r.start + max + cfg.grace,
               "M3 no session outlives max + grace");
+    v.require(!(r.reader_down && fx.state == MachineState::kInUse),
+              "R1 a machine whose reader is down is never InUse");
+    v.require(!(r.reader_down && r.session) || t < r.down_at + cfg.grace,
+              "R3 a session open when its reader went down ends within Grace");
     if (fx.relay) {
       v.require(!r.fire && !r.fault && !r.lockout,
                 "M1 relay on requires no fire, fault or lockout");
@@ -658,6 +680,7 @@ struct MachineSys {
     const Millis far = now + ms(2 * horizon(cfg));
     m.fire_alarm(false, far);
     m.fault(false, far);
+    m.reader(true, far);
     m.release(far);
     m.busy(false, far);
     // A session with no idle or maximum limit runs until its member leaves.
@@ -677,7 +700,7 @@ struct MachineSys {
     // ended_* anchors live within one call, and closed anchors are never read again.
     std::int64_t bits = 0;
     for (bool b : {r.fire, r.fault, r.lockout, r.confirmed, r.granted[1], r.granted[2],
-                   r.busy_suspect, r.session, r.hold, r.busy_alarm}) {
+                   r.busy_suspect, r.session, r.hold, r.busy_alarm, r.reader_down}) {
       bits = bits * 2 + b;
     }
     k.add(bits);
@@ -686,6 +709,7 @@ struct MachineSys {
     if (r.session) {
       k.add(r.member);
       k.time(r.start, session);
+      if (r.reader_down) k.time(r.down_at, cfg.grace);
     }
     if (r.hold) {
       k.add(r.hold_member);

@@ -787,11 +787,12 @@ TEST_CASE("machine enums have stable distinct names", "[firmware][machine]") {
                                           "awaiting_checkoff", "out_of_service", "fire_alarm",
                                           "fault"});
   names.clear();
-  for (int i = 0; i <= static_cast<int>(R::kPowerLossRecovered); ++i) {
+  for (int i = 0; i <= static_cast<int>(R::kReaderDown); ++i) {
     names.push_back(to_string(R(i)));
   }
   CHECK(names == std::vector<std::string>{"tap_off", "card_removed", "idle_timeout", "max_duration",
-                                          "staff", "fire_alarm", "fault", "power_loss_recovered"});
+                                          "staff", "fire_alarm", "fault", "power_loss_recovered",
+                                          "reader_down"});
   names.clear();
   for (int i = 0; i <= static_cast<int>(OutOfServiceReason::kInternalError); ++i) {
     names.push_back(to_string(OutOfServiceReason(i)));
@@ -987,4 +988,78 @@ TEST_CASE("busy hold maximum validation and names", "[firmware][machine][busy]")
   CHECK(std::string(to_string(AK::kBusySensor)) == "busy_sensor");
   CHECK(std::string(to_string(AK::kBusyHoldLimit)) == "busy_hold_limit");
   CHECK(std::string(to_string(static_cast<AK>(9))) == "unknown");
+}
+
+TEST_CASE("a machine reader going down starts grace as a card removal does",
+          "[firmware][machine][reader]") {
+  for (const auto& c : {card_config(), tap_config()}) {
+    INFO(to_string(c.mode));
+    MachineInterlock m = ready(c);
+    m.grant(kAlice, ms(1000));
+    auto fx = m.reader(false, ms(10000));
+    CHECK(fx.result == InputResult::kAccepted);
+    CHECK(fx.state == S::kGrace);
+    CHECK(fx.relay);
+    CHECK(m.reader_down());
+    CHECK(list(fx.events) == std::vector<Ev>{grace(kAlice, ms(10000), ms(1000), R::kReaderDown)});
+
+    // Whatever claims a grant while the reader is down starts and resumes nothing.
+    fx = m.grant(kAlice, ms(20000));
+    CHECK(fx.result == InputResult::kUnavailable);
+    CHECK(fx.state == S::kGrace);
+    CHECK(m.grant(kBob, ms(20000)).result == InputResult::kUnavailable);
+    CHECK(m.activity(ms(20000)).state == S::kGrace);
+
+    // The session ends exactly as after a removal: billed until the reader went down.
+    fx = m.tick(ms(40000));
+    CHECK(fx.state == S::kIdle);
+    CHECK_FALSE(fx.relay);
+    CHECK(list(fx.events) == std::vector<Ev>{ended(kAlice, ms(10000), ms(1000), R::kReaderDown)});
+
+    // No new session until the reader is back.
+    CHECK(m.grant(kBob, ms(50000)).result == InputResult::kUnavailable);
+    CHECK(m.reader(true, ms(60000)).result == InputResult::kAccepted);
+    fx = m.grant(kBob, ms(61000));
+    CHECK(fx.result == InputResult::kAccepted);
+    CHECK(fx.state == S::kInUse);
+  }
+}
+
+TEST_CASE("the reader back within grace: the member's card resumes the session",
+          "[firmware][machine][reader]") {
+  MachineInterlock m = ready(card_config());
+  m.grant(kAlice, ms(1000));
+  m.reader(false, ms(10000));
+  m.reader(true, ms(15000));
+  auto fx = m.grant(kAlice, ms(15500));  // the card, still on the reader, is seen again
+  CHECK(fx.result == InputResult::kAccepted);
+  CHECK(fx.state == S::kInUse);
+  CHECK(list(fx.events) ==
+        std::vector<Ev>{{K::kSessionResumed, kAlice, ms(15500), ms(1000), R::kReaderDown}});
+}
+
+TEST_CASE("a reader down keeps a running job in busy hold within its limit",
+          "[firmware][machine][reader][busy]") {
+  MachineConfig c = card_config();
+  c.has_busy_input = true;
+  c.busy_hold_max = ms(60000);
+  MachineInterlock m = ready(c);
+  m.grant(kAlice, ms(0));
+  m.busy(true, ms(100));
+  m.reader(false, ms(1000));
+  auto fx = m.tick(ms(31000));
+  CHECK(fx.state == S::kBusyHold);
+  CHECK(fx.relay);
+  CHECK(list(fx.events) == std::vector<Ev>{ended(kAlice, ms(1000), ms(0), R::kReaderDown)});
+  fx = m.tick(ms(91000));
+  CHECK(fx.state == S::kIdle);
+  CHECK_FALSE(fx.relay);
+}
+
+TEST_CASE("reader inputs that change nothing are ignored", "[firmware][machine][reader]") {
+  MachineInterlock m = ready(card_config());
+  require_ignored(m.reader(true, ms(10)), m, false);
+  CHECK(m.reader(false, ms(20)).result == InputResult::kAccepted);
+  require_ignored(m.reader(false, ms(30)), m, false);
+  CHECK(m.state() == S::kIdle);
 }

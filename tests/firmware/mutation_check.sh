@@ -21,7 +21,10 @@ a <= at the strike pulse end becomes <@door_controller.cpp@pulse_until_ && *puls
 a door without fire release releases on fire@door_controller.cpp@  if (fire_active_ && config_.fire_release) {@  if (fire_active_) {@door
 a pulse is allowed during a fire release@door_controller.cpp@      state_ != DoorState::kFireRelease && config_error_ == DoorConfigError::kNone;@      config_error_ == DoorConfigError::kNone;@door
 a machine Fault that never clears@machine_interlock.cpp@    fault_active_ = active;@    fault_active_ = fault_active_ || active;@machine
-a member may resume after the maximum passed in Grace (the issue 20 bug)@machine_interlock.cpp@ &&\n         !max_passed(now);@;@machine
+a member may resume after the maximum passed in Grace (the issue 20 bug)@machine_interlock.cpp@ &&\n         !max_passed(now) && !reader_down_;@ && !reader_down_;@machine
+a machine reader going down does not start Grace@machine_interlock.cpp@      if (state_ == MachineState::kInUse) start_grace(EndReason::kReaderDown, now, fx);@      (void)0;@machine
+a session resumes while its reader is down@machine_interlock.cpp@!max_passed(now) && !reader_down_;@!max_passed(now);@machine
+a grant starts a session while the reader is down@machine_interlock.cpp@reader_down_ ? MachineState::kFault : state_;@state_;@machine
 overdue deadlines run after the input@machine_interlock.cpp@  if (!known(state_)) trap(now, fx);\n  advance(now, fx);@  if (!known(state_)) trap(now, fx);@machine
 busy hold has no limit@machine_interlock.cpp@      if (!hold || now < *hold) return;@      return;@machine
 a busy input stuck high at session start still holds power@machine_interlock.cpp@      if (state_ == MachineState::kIdle && busy_trusted()) {@      if (state_ == MachineState::kIdle && busy_trusted() && member < 0) {@machine

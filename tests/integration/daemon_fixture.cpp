@@ -86,6 +86,7 @@ mode = "card_stays"
 grace_s = 10
 idle_timeout_s = 600
 max_session_s = 7200
+busy_hold_max_s = 1800
 inspection_interval_days = 90
 
 [[machines]]
@@ -116,12 +117,18 @@ Daemon::~Daemon() {
 }
 
 void Daemon::start(const std::string& clock_start) {
+  launch({LABGATED_PATH, "--config", config_path(), "--simulated-clock", clock_start}, {});
+}
+
+void Daemon::start_on_system_clock(const std::map<std::string, std::string>& env) {
+  launch({LABGATED_PATH, "--config", config_path()}, env);
+}
+
+void Daemon::launch(std::vector<std::string> argv, const std::map<std::string, std::string>& env) {
   client_.reset();
   ++starts_;
-  std::vector<std::string> argv{LABGATED_PATH, "--config", config_path(), "--simulated-clock",
-                                clock_start};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  child_ = std::make_unique<Child>(argv, dir_ + "/labgated.log");
+  child_ = std::make_unique<Child>(argv, dir_ + "/labgated.log", env);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     try {

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,8 @@ namespace labgate::testing {
 
 /// A small site keyed with test_key(): door "front" (entry reader front-in, exit reader front-out,
 /// contact, exit button, fail-secure, presence), door "lab" (fail-safe, entry reader lab-in),
-/// machine "laser" (card stays, busy input, certification laser, grace 10 s, idle 600 s), machine
+/// machine "laser" (card stays, busy input, certification laser, grace 10 s, idle 600 s,
+/// busy hold at most 30 min), machine
 /// "printer" (tap on/off, certification printer, grace 5 s), a fire alarm. `extra` is appended.
 std::string test_config(const std::string& dir, const std::string& extra = {});
 
@@ -32,6 +34,9 @@ class Daemon {
   /// Starts labgated with a manual clock at `clock_start` (local JST "YYYY-MM-DD HH:MM") and
   /// waits until the control socket answers.
   void start(const std::string& clock_start = "2026-11-24 10:00");
+  /// Starts labgated on the system clocks (no --simulated-clock), with `env` added to its
+  /// environment (e.g. a preloaded time faker), and waits until the control socket answers.
+  void start_on_system_clock(const std::map<std::string, std::string>& env);
   /// One control-socket command; returns the reply line.
   std::string cmd(const std::string& line);
   /// SIGTERM and wait; returns the exit status.
@@ -50,6 +55,8 @@ class Daemon {
   std::unique_ptr<gateway::store::Store> open_store() const;
 
  private:
+  void launch(std::vector<std::string> argv, const std::map<std::string, std::string>& env);
+
   std::string dir_;
   std::unique_ptr<Child> child_;
   std::unique_ptr<LineClient> client_;

@@ -2,6 +2,7 @@
 // file. Cards are read through real libnfc from one emulated PN532 (pn532-emu) per reader;
 // doors' and machines' inputs and outputs are the simulated devices of the control socket.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
@@ -67,6 +68,16 @@ struct Site {
     auto r = s->list_events(f);
     REQUIRE(r.ok());
     return r.value();
+  }
+  // The kinds of a machine's recorded events, oldest first, each followed by a space.
+  std::string event_kinds(const std::string& machine) {
+    store::HistoryFilter f;
+    f.machine_id = machine;
+    auto evs = events(f);
+    std::sort(evs.begin(), evs.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    std::string kinds;
+    for (const auto& e : evs) kinds += e.kind + " ";
+    return kinds;
   }
   std::vector<store::Session> sessions(store::HistoryFilter f = {}) {
     auto s = daemon.open_store();
@@ -196,6 +207,36 @@ TEST_CASE("machine: certification, inspection and the session lifecycle", "[inte
     auto ss = site.sessions();
     REQUIRE(ss.size() == 1);
     CHECK(ss[0].measured_seconds == std::optional<std::int64_t>(300));
+  }
+
+  SECTION("busy hold ends at its limit, with an alarm") {
+    site.place("laser iso14443a 04000001");
+    d.cmd("input laser.busy on");
+    d.cmd("clock advance 5m");
+    site.remove("laser");
+    d.cmd("clock advance 10s");  // grace over: the running job holds the relay
+    CHECK(contains(d.cmd("status"), "machine laser busy_hold"));
+    REQUIRE(starts_with(d.cmd("clock advance 1799s"), "ok"));
+    CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
+    d.cmd("clock advance 1s");  // busy_hold_max_s = 1800: one stuck sensor cannot hold for ever
+    CHECK(d.cmd("output laser.relay") == "ok laser.relay off");
+    d.cmd("input laser.busy off");
+    CHECK(site.event_kinds("laser") ==
+          "reader_up session_started tap_machine grace_started session_ended "
+          "busy_hold_limit busy_hold_limit_cleared ");
+  }
+
+  SECTION("a busy input already high at the start holds no power after tap-off") {
+    d.cmd("input laser.busy on");  // stuck: nothing runs on an idle machine
+    CHECK(starts_with(site.place("laser iso14443a 04000001"), "ok granted laser M1 granted"));
+    CHECK(d.cmd("output laser.relay") == "ok laser.relay on");
+    site.remove("laser");
+    d.cmd("clock advance 10s");
+    CHECK(d.cmd("output laser.relay") == "ok laser.relay off");
+    d.cmd("input laser.busy off");
+    CHECK(site.event_kinds("laser") ==
+          "reader_up session_started busy_sensor tap_machine grace_started "
+          "session_ended busy_sensor_cleared ");
   }
 
   SECTION("tap on, tap off; another member cannot take a running machine") {

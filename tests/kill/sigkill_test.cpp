@@ -387,9 +387,9 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
     CHECK(check.integer("SELECT count(*) FROM outbox o LEFT JOIN access_events e ON e.seq = o.seq "
                         "WHERE e.seq IS NULL AND (o.retain = 0 OR o.topic NOT LIKE '%/state')") ==
           0);
-    // Every outbox payload of an event names its own sequence number. Known gap: the session
-    // open/close writes (Site::record_session_*, Site::presence) build their payload before
-    // the number exists and carry "seq":0; they are counted and printed, not failed.
+    // Every outbox payload of an event names its own sequence number. The first check is the
+    // old, lenient one (session events once carried "seq":0); the journal now builds every
+    // payload after the seq is assigned, so the strict check below holds too.
     CHECK(check.integer("SELECT count(*) FROM access_events e JOIN outbox o ON o.seq = e.seq "
                         "WHERE json_extract(o.payload, '$.seq') IS NOT e.seq AND NOT ("
                         "json_extract(o.payload, '$.seq') = 0 AND e.kind IN ('session_started', "
@@ -399,6 +399,8 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
                      "SELECT count(*) FROM access_events e JOIN outbox o "
                      "ON o.seq = e.seq WHERE json_extract(o.payload, '$.seq') = 0")
               << " session event payloads carry seq 0 instead of their sequence number\n";
+    CHECK(check.integer("SELECT count(*) FROM outbox WHERE json_extract(payload, '$.seq') IS NOT "
+                        "seq") == 0);
     // Events are stored in sequence order.
     CHECK(check.integer("SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY id) AS prev "
                         "FROM access_events) WHERE prev >= seq") == 0);

@@ -62,6 +62,7 @@ struct Rig {
     emu.run("remove");
     const int i = log.wait_for(Kind::kCardRemoved, from, kRemovedBound);
     REQUIRE(i >= 0);
+    CHECK_FALSE(log.at(static_cast<std::size_t>(i)).reader_lost);  // seen to leave
     return ms_between(t0, log.at(static_cast<std::size_t>(i)).at);
   }
   // Every card the reader ever reported must be one that was placed.
@@ -201,6 +202,8 @@ void exercise_fault(const std::string& tag, const std::string& fault_line,
     const int removed = rig.log.wait_for(Kind::kCardRemoved, from, 0ms);
     REQUIRE(removed >= 0);
     CHECK(removed < down);
+    // ... and says so: the card was not seen to leave.
+    CHECK(rig.log.at(static_cast<std::size_t>(removed)).reader_lost);
     rig.emu.run("remove");
   }
   const auto t1 = Clock::now();

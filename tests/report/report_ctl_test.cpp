@@ -1,5 +1,7 @@
 // labgatectl report ward, run as a real process on the May 2026 dataset.
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -145,4 +147,25 @@ TEST_CASE("labgatectl report ward: names that would start a formula are neutrali
   // The HTML page is not a spreadsheet: the name is shown as entered (escaped for HTML).
   const auto html = labgate::testing::read_file(out / "ward-2026-05.html");
   CHECK(html.find("@SUM(1+1)*cmd|' /C calc'!A0") != std::string::npos);
+}
+
+TEST_CASE("labgatectl report ward writes only where asked", "[report][ctl][export]") {
+  ReportDb db;
+  fill_may_2026(db);
+  const auto out = db.dir().path() / "reports";
+  std::filesystem::create_directory(out);
+  const auto victim = db.dir().path() / "victim.txt";
+  std::ofstream(victim) << "precious";
+  std::filesystem::create_symlink(victim, out / "ward-2026-05.json");
+  auto r = ctl(db, {"report", "ward", "--month", "2026-05", "--out", out.string()});
+  CHECK(r.code != 0);
+  CHECK(r.err.find("symbolic link") != std::string::npos);
+  CHECK(labgate::testing::read_file(victim) == "precious");
+
+  std::filesystem::remove(out / "ward-2026-05.json");
+  r = ctl(db, {"report", "ward", "--month", "2026-05", "--out", out.string()});
+  REQUIRE(r.code == 0);
+  struct stat st {};
+  REQUIRE(::stat((out / "ward-2026-05.html").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
 }

@@ -110,8 +110,10 @@ bool NfcReader::wait_for(std::chrono::milliseconds d) {
   return !cv_.wait_for(lock, d, [this] { return stopping_; });
 }
 
-void NfcReader::emit(ReaderEvent::Kind kind, std::optional<Card> card, std::string detail) {
+void NfcReader::emit(ReaderEvent::Kind kind, std::optional<Card> card, std::string detail,
+                     bool reader_lost) {
   ReaderEvent e;
+  e.reader_lost = reader_lost;
   e.kind = kind;
   e.reader_id = config_.id;
   e.card = std::move(card);
@@ -252,7 +254,7 @@ void NfcReader::run() {
     }
     if (card)
       emit(ReaderEvent::Kind::kCardRemoved, card,
-           down_reason.empty() ? "reader stopped" : "reader down");
+           down_reason.empty() ? "reader stopped" : "reader down", !down_reason.empty());
     if (!down_reason.empty()) {
       spdlog::error("reader {}: down: {}", config_.id, down_reason);
       emit(ReaderEvent::Kind::kReaderDown, std::nullopt, down_reason);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "labgate/gateway/app/presence.hpp"
 #include "labgate/gateway/mqtt/payloads.hpp"
 
@@ -15,7 +17,9 @@ struct DoorUnit::Door {
   firmware::DoorController controller;
   std::shared_ptr<drivers::Output> strike;
   std::string last_state;
-  unsigned causes{0};  // FaultCause bits now active
+  // Fault causes of this door besides the site's store fault (its entry and exit readers that
+  // are down): the door leaves its fail mode only when none is left.
+  std::set<std::string> readers_down;
 };
 
 DoorUnit::DoorUnit(const SiteSetup& setup, store::Store& store, Clock& clock, Journal& journal,
@@ -154,22 +158,25 @@ void DoorUnit::fire_alarm(bool active) {
   for (auto& d : doors_) apply(*d, d->controller.fire_alarm(active, now));
 }
 
-void DoorUnit::fault(FaultCause cause, bool active, const Route* route) {
-  const auto bit = static_cast<unsigned>(cause);
-  const auto now = clock_.mono();
-  auto set = [&](Door& d) {
-    d.causes = active ? (d.causes | bit) : (d.causes & ~bit);
-    apply(d, d.controller.fault(active, now));
-  };
-  if (route == nullptr) {
-    // The store's fault sets and clears every door.
-    for (auto& d : doors_) set(*d);
-    return;
-  }
+void DoorUnit::store_fault(bool active) {
+  store_fault_ = active;
+  for (auto& d : doors_) apply_faults(*d);
+}
+
+void DoorUnit::reader_status(const Route& route, const std::string& reader_id, bool down) {
   // A door whose reader is down cannot decide: it sits in its fail mode until the reader
-  // returns. During a store fault the door is already there.
-  Door& d = *doors_.at(route->door);
-  if ((d.causes & static_cast<unsigned>(FaultCause::kStore)) == 0) set(d);
+  // returns and the store answers. Other doors and readers carry on.
+  Door& d = *doors_.at(route.door);
+  if (down) {
+    d.readers_down.insert(reader_id);
+  } else {
+    d.readers_down.erase(reader_id);
+  }
+  apply_faults(d);
+}
+
+void DoorUnit::apply_faults(Door& d) {
+  apply(d, d.controller.fault(store_fault_ || !d.readers_down.empty(), clock_.mono()));
 }
 
 void DoorUnit::tick() {

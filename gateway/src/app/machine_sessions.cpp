@@ -43,10 +43,12 @@ void MachineUnit::apply(Machine& m, const firmware::MachineEffects& fx, const Ca
         spdlog::info("machine {}: session of {} resumed", m.setup.id, m.member_no);
         break;
       case firmware::MachineEventKind::kTrap:
+        // Not the busy alarms: they come in fx.alarms, recorded below.
         trapped(m);
         break;
     }
   }
+  for (const auto& a : fx.alarms) record_alarm(m, a);
   publish_state(m);
 }
 
@@ -120,6 +122,22 @@ void MachineUnit::grace_started(Machine& m, const firmware::MachineEvent& ev) {
 void MachineUnit::trapped(Machine& m) {
   spdlog::critical("machine {}: controller trapped an impossible state; relay off", m.setup.id);
   journal_.record(machine_event(m, journal_.wall_ms(), "trap", "alarm"), journal_.topics().alarm());
+}
+
+void MachineUnit::record_alarm(Machine& m, const firmware::MachineAlarm& a) {
+  // kind: "busy_sensor" / "busy_hold_limit" when raised, with "_cleared" when the busy input is
+  // seen low again; staff see why a machine's power was cut or held back.
+  std::string kind = firmware::to_string(a.kind);
+  if (a.raised) {
+    spdlog::warn("machine {}: alarm {} (busy input suspect; it holds no power until seen low)",
+                 m.setup.id, kind);
+  } else {
+    spdlog::info("machine {}: alarm {} cleared (busy input low)", m.setup.id, kind);
+    kind += "_cleared";
+  }
+  auto e = machine_event(m, journal_.wall_ms_at(a.at), std::move(kind), "alarm");
+  if (a.member != 0) e.member_id = a.member;
+  journal_.record(std::move(e), journal_.topics().alarm());
 }
 
 void MachineUnit::commit_start(Machine& m) {

@@ -305,10 +305,15 @@ void MachineUnit::fire_alarm(bool active) {
   for (auto& m : machines_) apply(*m, m->controller.fire_alarm(active, now));
 }
 
-void MachineUnit::fault(FaultCause cause, bool active) {
-  (void)cause;  // only the store's fault reaches machines today
+void MachineUnit::store_fault(bool active) {
   const auto now = clock_.mono();
   for (auto& m : machines_) apply(*m, m->controller.fault(active, now));
+}
+
+void MachineUnit::reader_status(std::size_t machine, bool down) {
+  // Nobody can take the card away or tap off: the session winds down as after a removal.
+  Machine& m = *machines_.at(machine);
+  apply(m, m.controller.reader(!down, clock_.mono()));
 }
 
 void MachineUnit::relay_confirmed(const std::string& machine_id, bool on) {

@@ -54,6 +54,7 @@ SiteSetup site_setup_from(const config::SiteConfig& c) {
     ms.controller.grace = m.grace;
     ms.controller.idle_timeout = m.idle_timeout;
     ms.controller.max_session = m.max_session;
+    ms.controller.busy_hold_max = m.busy_hold_max;
     ms.controller.has_busy_input = m.busy.has_value();
     ms.controller.needs_checkoff = m.needs_checkoff;
     s.machines.push_back(std::move(ms));
@@ -185,6 +186,9 @@ void Site::on_reader_event(const drivers::ReaderEvent& event, TapDone done) {
       handle_card(event, std::move(done));
       return;
     case Kind::kCardRemoved:
+      // A removal that only says the reader went down: the kReaderDown right behind it winds
+      // the session down, with that reason.
+      if (event.reader_lost) return;
       if (auto m = machines_->route(event.reader_id)) machines_->card_removed(*m);
       return;
     case Kind::kReaderDown:
@@ -227,9 +231,10 @@ void Site::reader_status(const drivers::ReaderEvent& event) {
   e.detail = event.detail;
   if (auto door = doors_->route(event.reader_id)) {
     e.door_id = doors_->id(*door);
-    doors_->fault(FaultCause::kReader, down, &*door);
+    doors_->reader_status(*door, event.reader_id, down);
   } else if (auto machine = machines_->route(event.reader_id)) {
     e.machine_id = machines_->id(*machine);
+    machines_->reader_status(*machine, down);
   }
   if (down) {
     spdlog::error("reader {} down: {}", event.reader_id, event.detail);
@@ -276,8 +281,8 @@ void Site::fire_alarm(bool active) {
 }
 
 void Site::store_fault(bool faulted) {
-  doors_->fault(FaultCause::kStore, faulted);
-  machines_->fault(FaultCause::kStore, faulted);
+  doors_->store_fault(faulted);
+  machines_->store_fault(faulted);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -716,7 +716,8 @@ void Loader::machines(const toml::table& root, SiteConfig& out) {
   for (std::size_t i = 0; i < tables.size(); ++i) {
     Section s(*this, *tables[i], "machines[" + std::to_string(i) + "]",
               {"id", "name", "reader", "relay", "busy", "certification", "mode", "grace_s",
-               "idle_timeout_s", "max_session_s", "needs_checkoff", "inspection_interval_days"});
+               "idle_timeout_s", "max_session_s", "busy_hold_max_s", "needs_checkoff",
+               "inspection_interval_days"});
     MachineConfig m;
     auto id = s.id("id");
     if (id && (out.find_door(*id) != nullptr || out.find_machine(*id) != nullptr)) {
@@ -751,6 +752,8 @@ void Loader::machines(const toml::table& root, SiteConfig& out) {
       m.idle_timeout = std::chrono::seconds{*v};
     if (auto v = s.bounded("max_session_s", 0, 7 * 86400, "s"))
       m.max_session = std::chrono::seconds{*v};
+    if (auto v = s.bounded("busy_hold_max_s", 0, 7 * 86400, "s"))
+      m.busy_hold_max = std::chrono::seconds{*v};
     if (auto v = s.boolean("needs_checkoff")) m.needs_checkoff = *v;
     if (auto v = s.bounded("inspection_interval_days", 0, 3650, "days"))
       m.inspection_interval_days = static_cast<int>(*v);

@@ -2,7 +2,6 @@
 #include <date/tz.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +10,7 @@
 #include "context.hpp"
 #include "labgate/gateway/billing/render.hpp"
 #include "labgate/gateway/billing/statements.hpp"
+#include "labgate/gateway/files/files.hpp"
 #include "output.hpp"
 
 namespace labgate::gateway::ctl {
@@ -77,21 +77,9 @@ void print_text(const bl::Statement& s) {
 }
 
 // Member numbers become file names: keep them to a portable character set.
-std::string file_stem(const std::string& member_no) {
-  std::string out;
-  for (const char c : member_no) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_';
-    out += ok ? c : '_';
-  }
-  return out;
-}
-
 void write_file(const std::filesystem::path& path, const std::string& body) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << body;
-  f.close();
-  if (!f) throw Failure{kExitUnavailable, fmt::format("cannot write {}", path.string())};
+  const auto r = files::write_atomically(path, body, {files::kExportMode, {}, true});
+  if (r.error) throw Failure{kExitUnavailable, fmt::format("cannot write {}", *r.error)};
 }
 
 int show(Context& ctx, const StatementArgs& a) {
@@ -118,14 +106,10 @@ int export_statements(Context& ctx, const StatementArgs& a) {
         check(bl::member_statement(ctx.store().database(), a.member, a.month, tz)));
   }
   const std::filesystem::path dir{a.out};
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    throw Failure{kExitUnavailable,
-                  fmt::format("cannot create {}: {}", dir.string(), ec.message())};
-  }
+  if (auto why = files::prepare_export_folder(dir)) throw Failure{kExitUnavailable, *why};
   for (const auto& s : statements) {
-    const std::string stem = fmt::format("statement-{}-{}", s.month, file_stem(s.member_no));
+    const std::string stem =
+        fmt::format("statement-{}-{}", s.month, files::file_name_part(s.member_no));
     write_file(dir / (stem + ".csv"), bl::to_csv(s));
     write_file(dir / (stem + ".json"), bl::to_json(s) + "\n");
   }

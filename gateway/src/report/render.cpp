@@ -1,11 +1,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <system_error>
 
 #include "labgate/gateway/csv/writer.hpp"
+#include "labgate/gateway/files/files.hpp"
 #include "labgate/gateway/report/ward_report.hpp"
 #include "time.hpp"
 
@@ -509,31 +508,13 @@ std::string render_html(const WardReport& r) {
 st::Result<std::vector<std::filesystem::path>> write_report(const WardReport& report,
                                                             const std::filesystem::path& dir,
                                                             const std::vector<Format>& formats) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return st::Error{st::ErrorKind::kUnavailable, 0,
-                     fmt::format("cannot create {}: {}", dir.string(), ec.message())};
-  }
+  if (auto why = files::prepare_export_folder(dir))
+    return st::Error{st::ErrorKind::kUnavailable, 0, *why};
   std::vector<std::filesystem::path> written;
   auto put = [&](const std::string& name, const std::string& bytes) -> st::Status {
     const auto path = dir / name;
-    // Written beside and renamed, so a reader never sees half a report.
-    const auto tmp = dir / (name + ".tmp");
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      out.flush();
-      if (!out) {
-        return st::Error{st::ErrorKind::kUnavailable, 0,
-                         fmt::format("cannot write {}", tmp.string())};
-      }
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-      return st::Error{st::ErrorKind::kUnavailable, 0,
-                       fmt::format("cannot write {}: {}", path.string(), ec.message())};
-    }
+    const auto r = files::write_atomically(path, bytes, {files::kExportMode, {}, true});
+    if (r.error) return st::Error{st::ErrorKind::kUnavailable, 0, "cannot write " + *r.error};
     written.push_back(path);
     return {};
   };

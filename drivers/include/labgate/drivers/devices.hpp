@@ -64,6 +64,10 @@ struct ReaderEvent {
   std::string reader_id;
   std::optional<Card> card;  ///< set for kCardPresent
   std::string detail;        ///< human-readable cause for kReaderDown
+  /// kCardRemoved: the card was not seen to leave; the reader went down with it in the field,
+  /// and its kReaderDown follows. A consumer that treats a down reader on its own (a machine
+  /// winding its session down "because the reader is down") can ignore such a removal.
+  bool reader_lost{false};
   Clock::time_point at{};
 };
 

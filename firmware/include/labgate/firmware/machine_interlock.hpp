@@ -21,6 +21,10 @@
 //  - idle timeout: the same member's grant(), activity() or the busy input rising resumes.
 //  - maximum duration: nothing resumes; the session must end. Once the maximum has passed nothing
 //    resumes either, even in a Grace that card removal or the idle timeout started earlier.
+//  - reader down: treated as a card removal in both modes (nobody can take the card away or tap
+//    off, so the member is no longer in control): Grace, then the end; BusyHold still keeps a
+//    running job powered within its limit. While the reader is down nothing starts or resumes;
+//    once it is back, the member's card seen again resumes within Grace.
 // Tap-off ends a session at once without Grace. Lockout, fire alarm and fault cut the relay at
 // once. After the session, the relay stays on in kBusyHold while the busy input is active, for at
 // most busy_hold_max (then the kBusyHoldLimit alarm, relay off). A busy input already high when a
@@ -102,6 +106,7 @@ enum class EndReason {
   kFireAlarm,           ///< the fire alarm cut the machine
   kFault,               ///< the gateway faulted (store down) or the controller trapped
   kPowerLossRecovered,  ///< closed by the gateway at start-up after a crash or power loss
+  kReaderDown,          ///< the machine's reader went down and did not come back within Grace
 };
 
 /// Kind of machine event the gateway records.
@@ -210,6 +215,11 @@ class MachineInterlock {
   /// The fire-alarm input changed. Active: relay cut, session ended (kFireAlarm). Cleared: the
   /// machine needs staff confirmation (kStartup).
   MachineEffects fire_alarm(bool active, Millis now) noexcept;
+  /// The machine's reader went down (`up` false) or came back. Down: a session in kInUse enters
+  /// Grace (kReaderDown) as on a card removal, and no session starts or resumes until it is up.
+  MachineEffects reader(bool up, Millis now) noexcept;
+  /// Whether the machine's reader is down.
+  bool reader_down() const { return reader_down_; }
   /// The gateway entered (true) or left (false) a fault: relay off, session ended (kFault).
   MachineEffects fault(bool active, Millis now) noexcept;
   /// Lets time pass: idle timeout, maximum duration, Grace beeps and end.
@@ -280,6 +290,7 @@ class MachineInterlock {
   Millis hold_since_{0};  // when kBusyHold began
   bool fire_active_{false};
   bool fault_active_{false};
+  bool reader_down_{false};  // the machine's reader cannot see cards
   OutOfServiceReason lockout_{OutOfServiceReason::kNone};
   bool needs_confirm_{true};  // boot counts as a power loss
   bool checkoff_pending_{false};

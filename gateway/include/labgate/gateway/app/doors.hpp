@@ -61,8 +61,10 @@ class DoorUnit {
   bool remote_unlock(const std::string& door_id);
   /// The fire alarm changed: doors with fire release open.
   void fire_alarm(bool active);
-  /// A fault cause started or ended: for the store, every door; for a reader, its door.
-  void fault(FaultCause cause, bool active, const Route* route = nullptr);
+  /// The store stopped (true) or started again (false) answering: a fault cause of every door.
+  void store_fault(bool active);
+  /// A reader of a door went down or came back: a fault cause of that door.
+  void reader_status(const Route& route, const std::string& reader_id, bool down);
 
   /// Handles the deadlines that have fallen due.
   void tick();
@@ -78,12 +80,15 @@ class DoorUnit {
   void apply(Door& door, const firmware::DoorEffects& fx);
   void record_effect_event(Door& door, firmware::DoorEvent ev, std::int64_t at_ms);
   void publish_state(Door& door);
+  // The door is in its fail mode while any fault cause is left.
+  void apply_faults(Door& door);
 
   store::Store& store_;
   Clock& clock_;
   Journal& journal_;
   Presence& presence_;
   std::vector<std::unique_ptr<Door>> doors_;
+  bool store_fault_{false};
 };
 
 }  // namespace labgate::gateway::app

@@ -60,8 +60,11 @@ class MachineUnit {
   void busy(const std::string& machine_id, bool active);
   /// The fire alarm changed: every relay off; after it, staff confirm again.
   void fire_alarm(bool active);
-  /// A fault cause started or ended (today: the store, for every machine).
-  void fault(FaultCause cause, bool active);
+  /// The store stopped (true) or started again (false) answering: every relay off meanwhile.
+  void store_fault(bool active);
+  /// The machine's reader went down or came back: down winds a session down through Grace as a
+  /// card removal does, and nothing starts until it is back.
+  void reader_status(std::size_t machine, bool down);
 
   /// The relay of `machine_id` confirmed `on` (see Site::relay_confirmed).
   void relay_confirmed(const std::string& machine_id, bool on);
@@ -109,6 +112,7 @@ class MachineUnit {
   void session_ended(Machine& m, const firmware::MachineEvent& ev, const Cause& cause);
   void grace_started(Machine& m, const firmware::MachineEvent& ev);
   void trapped(Machine& m);
+  void record_alarm(Machine& m, const firmware::MachineAlarm& alarm);
   void commit_start(Machine& m);
   void abort_start(Machine& m, const std::string& reason);
   void publish_state(Machine& m);

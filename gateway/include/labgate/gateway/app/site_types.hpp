@@ -92,11 +92,4 @@ inline std::optional<firmware::Millis> earliest(std::optional<firmware::Millis> 
 /// clock); none when the tap was answered without a decision.
 using DrivenAt = std::optional<std::chrono::steady_clock::time_point>;
 
-/// Why a door or a machine cannot decide. Tracked per cause, so that one cause clearing does not
-/// hide another.
-enum class FaultCause : unsigned {
-  kStore = 1u << 0,   ///< the store does not answer (the whole site)
-  kReader = 1u << 1,  ///< the unit's own reader is down
-};
-
 }  // namespace labgate::gateway::app

@@ -142,6 +142,9 @@ struct MachineConfig {
   std::chrono::seconds grace{30};
   std::chrono::seconds idle_timeout{900};   ///< 0 = none
   std::chrono::seconds max_session{14400};  ///< 0 = none
+  /// Longest time a job may keep the relay on after its session (busy input high); then the
+  /// relay is cut with an alarm, so one stuck current sensor cannot power a machine for ever.
+  std::chrono::seconds busy_hold_max{14400};  ///< 0 = no limit
   bool needs_checkoff{false};
   int inspection_interval_days{90};  ///< 0 = no inspection regime
 };

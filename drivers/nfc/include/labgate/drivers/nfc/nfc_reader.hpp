@@ -73,7 +73,8 @@ class NfcReader final : public Reader {
   void run();
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
   bool stopping() const;
-  void emit(ReaderEvent::Kind kind, std::optional<Card> card, std::string detail);
+  void emit(ReaderEvent::Kind kind, std::optional<Card> card, std::string detail,
+            bool reader_lost = false);
 
   NfcReaderConfig config_;
   ReaderSink sink_;

@@ -1,4 +1,4 @@
-#include "labgate/gateway/keys/private_file.hpp"
+#include "labgate/gateway/files/files.hpp"
 
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -11,13 +11,24 @@
 #include <cstring>
 #include <string>
 
-namespace labgate::gateway::keys {
+namespace labgate::gateway::files {
 
 namespace fs = std::filesystem;
 
-PrivateFileResult write_private_file(const fs::path& path, std::string_view text,
-                                     const PrivateFileOptions& options) {
-  PrivateFileResult result;
+WriteResult write_atomically(const fs::path& path, std::string_view text,
+                             const WriteOptions& options) {
+  WriteResult result;
+  if (options.replace) {
+    // rename() would replace a symlink itself rather than write through it, but a link at an
+    // export's name is somebody's plan for that name: refuse it and say so.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      result.error = S_ISLNK(st.st_mode)
+                         ? path.string() + " is a symbolic link; refusing to write through it"
+                         : path.string() + " exists and is not a regular file";
+      return result;
+    }
+  }
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   // A random name: a leftover or a planted file of a known name cannot block or redirect us.
   std::array<unsigned char, 6> r{};
@@ -83,4 +94,44 @@ PrivateFileResult write_private_file(const fs::path& path, std::string_view text
   return result;
 }
 
-}  // namespace labgate::gateway::keys
+std::optional<std::string> prepare_export_folder(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) return "cannot create " + dir.string() + ": " + ec.message();
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+                    fs::perm_options::replace, ec);
+    if (ec) return "cannot set the mode of " + dir.string() + ": " + ec.message();
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return "cannot open " + dir.string() + ": " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return dir.string() + " is not a folder";
+  const bool others_write = (st.st_mode & S_IWOTH) != 0;
+  const bool sticky_and_ours = (st.st_mode & S_ISVTX) != 0 && st.st_uid == ::geteuid();
+  if (others_write && !sticky_and_ours)
+    return dir.string() +
+           " can be written by other users, who could replace what is exported there; use a "
+           "folder of your own (or one with the sticky bit that belongs to you)";
+  return std::nullopt;
+}
+
+std::string file_name_part(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    const bool keep =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (keep) {
+      out += c;
+      continue;
+    }
+    const auto b = static_cast<unsigned char>(c);
+    out += '_';
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+}  // namespace labgate::gateway::files
