@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "labgate/gateway/app/site.hpp"
+#include "labgate/gateway/app/site_types.hpp"
 
 namespace labgate::gateway::app {
 

@@ -23,10 +23,6 @@ namespace labgate::gateway::app {
 /// The machines of the site. See the file comment.
 class MachineUnit {
  public:
-  /// Billing's verdict: may `member_id` start `machine_id` at `at_ms`?
-  using CreditCheck = std::function<bool(std::int64_t member_id, const std::string& machine_id,
-                                         std::int64_t at_ms)>;
-
   /// Builds one interlock per machine. Every reference must outlive the unit.
   MachineUnit(const SiteSetup& setup, store::Store& store, Clock& clock, Journal& journal);
   ~MachineUnit();

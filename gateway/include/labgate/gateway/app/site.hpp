@@ -50,10 +50,8 @@ class Site {
   /// at a reader binds the next card instead of deciding on it) and then owns `done`.
   using CardInterceptor = std::function<bool(const drivers::ReaderEvent& event, TapDone& done)>;
 
-  /// Billing's verdict at a machine tap: may `member_id` start `machine_id` at `at_ms` (balance
-  /// or credit limit covers the machine's minimum charge)? Doors never ask.
-  using CreditCheck = std::function<bool(std::int64_t member_id, const std::string& machine_id,
-                                         std::int64_t at_ms)>;
+  /// Billing's verdict at a machine tap (see app::CreditCheck).
+  using CreditCheck = app::CreditCheck;
 
   /// Builds the controllers. `store` and `clock` must outlive the site.
   Site(SiteSetup setup, store::Store& store, Clock& clock);

@@ -76,6 +76,11 @@ struct TapOutcome {
 /// Called once a tap's event is durable (or could not be recorded: seq 0).
 using TapDone = std::function<void(const TapOutcome&)>;
 
+/// Billing's verdict at a machine tap: may `member_id` start `machine_id` at `at_ms` (balance
+/// or credit limit covers the machine's minimum charge)? Doors never ask.
+using CreditCheck =
+    std::function<bool(std::int64_t member_id, const std::string& machine_id, std::int64_t at_ms)>;
+
 /// What the journal runs once the tap's event is committed under `seq` (0: dropped): `done`
 /// answered with `outcome` and that seq. Empty when `done` is.
 std::function<void(std::int64_t seq)> tap_answer(TapDone done, TapOutcome outcome);
