@@ -185,7 +185,14 @@ struct Application::Impl {
     std::filesystem::path p(db_path());
     if (p.has_parent_path()) {
       std::error_code ec;
-      std::filesystem::create_directories(p.parent_path(), ec);
+      // A data folder made here is as private as the package's: 0750, whatever the umask.
+      if (std::filesystem::create_directories(p.parent_path(), ec)) {
+        std::filesystem::permissions(p.parent_path(),
+                                     std::filesystem::perms::owner_all |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::group_exec,
+                                     std::filesystem::perm_options::replace, ec);
+      }
     }
     auto opened = store::Store::open(p, so);
     if (!opened.ok()) {
@@ -194,6 +201,7 @@ struct Application::Impl {
       return false;
     }
     db = std::move(opened.value());
+    if (const auto& w = db->database().exposure_warning(); !w.empty()) spdlog::warn("{}", w);
     sync_plans();
     return true;
   }

@@ -312,6 +312,8 @@ int run(Cli& cli) {
   }
   if (key_hex) options.site_key = check(st::parse_site_key(*key_hex));
   Context ctx(check(st::Store::open(path, options)), cli);
+  if (const auto& w = ctx.store().database().exposure_warning(); !w.empty())
+    std::cerr << "warning: " << w << '\n';
   return cli.action(ctx);
 }
 
