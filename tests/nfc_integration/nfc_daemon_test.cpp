@@ -901,7 +901,7 @@ TEST_CASE("desfire: credentials issue --take-ownership sets the site's PICC mast
   TempDir keys{"labgate-nfcint-keys"};
   const std::string section = desfire_section(keys);
   TempDir old_keys{"labgate-nfcint-old"};
-  labgate::testing::RunResult plain, owned_des, owned_aes, refused_no_picc, reformat;
+  labgate::testing::RunResult plain, owned_des, owned_aes, refused_no_picc, reformat, random_off;
   std::string des_default_fail, aes_default_fail;
   df::PiccOwner plain_owner{}, des_owner{}, des_default{}, aes_owner{}, aes_default{};
   auto desk = [&](NfcSite& site) {
@@ -962,6 +962,8 @@ TEST_CASE("desfire: credentials issue --take-ownership sets the site's PICC mast
         labgate::gateway::keys::save_key_file(old_keys / "site.keys", without_picc, true));
     REQUIRE(emu.cmd("place desfire 04445566778899").rfind("ok placed", 0) == 0);
     refused_no_picc = issue("M1", {"--take-ownership"}, (old_keys / "site.keys").string());
+    // This site's config leaves random IDs off.
+    random_off = issue("M1", {"--take-ownership", "--random-id"});
     REQUIRE(emu.cmd("remove") == "ok removed");
   };
   NfcSite site({"front-in"}, {}, {}, section, desk);
@@ -983,6 +985,9 @@ TEST_CASE("desfire: credentials issue --take-ownership sets the site's PICC mast
   CHECK(refused_no_picc.exit_code == 1);
   CHECK(contains(refused_no_picc.err, "no PICC master key"));
   CHECK(contains(refused_no_picc.err, "keys rotate"));
+  INFO(issue_cmd_out(random_off));
+  CHECK(random_off.exit_code == 1);
+  CHECK(contains(random_off.err, "random IDs are off for this site"));
   // Every issued card opens the door, the owned and reformatted ones included.
   for (const std::string uid : {"04112233445566", "04223344556677", "04334455667788"}) {
     auto e = site.tap_and_remove("place desfire " + uid);
