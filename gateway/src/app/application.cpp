@@ -428,8 +428,9 @@ struct Application::Impl {
     admin_server = std::make_unique<admin::Server>(io, *admin_actions, std::move(o));
     try {
       admin_server->listen();
-    } catch (const std::system_error& e) {
-      // Doors and machines do not depend on it: run on without the channel, loudly.
+    } catch (const std::exception& e) {
+      // Doors and machines do not depend on it: run on without the channel, loudly. (Asio's
+      // errors are boost::system::system_error, not std::system_error.)
       spdlog::error("admin channel unavailable: {}", e.what());
       admin_server.reset();
     }

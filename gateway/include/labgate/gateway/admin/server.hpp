@@ -92,7 +92,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   /// Creates the socket (0660, group as configured) and starts accepting. Refuses to take over
-  /// a socket a running process still answers on. Throws std::system_error on failure.
+  /// a socket a running process still answers on. Throws std::system_error (or Asio's
+  /// boost::system::system_error) on failure.
   void listen();
   /// Hands a committed event or state change to every subscriber (queued, never waited for).
   void publish(const StreamEvent& event);
