@@ -527,3 +527,30 @@ TEST_CASE("admin channel: a subscriber sees each tap within 100 ms of its commit
   WARN("worst of 50 taps, tap sent to stream line read: " << worst << " ms");
   CHECK(worst < 100.0);
 }
+
+TEST_CASE("admin channel: a second daemon never takes over a socket that is answered",
+          "[daemon][admin]") {
+  AdminSite first;
+  TempDir dir2("labgate-admin2");
+  auto config = test_config(dir2.path().string());
+  const std::string own = dir2.path().string() + "/admin.sock";
+  config.replace(config.find(own), own.size(), first.daemon.admin_socket_path());
+  Daemon second(dir2, config);
+  {
+    auto s = second.open_store();
+    seed_cast(*s);
+  }
+  second.start();
+  // It runs (its control socket answers) without the channel, and says why.
+  CHECK(second.cmd("status").rfind("ok", 0) == 0);
+  CHECK(second.log().find("admin channel unavailable") != std::string::npos);
+  CHECK(second.log().find("is in use by a running process") != std::string::npos);
+  AdminClient c(first.daemon.admin_socket_path());
+  CHECK(c.request(req("unlock", "alice", {{"door", "front"}}))["ok"] == true);
+  CHECK(first.daemon.cmd("output front.strike") == "ok front.strike on");
+  CHECK(second.cmd("output front.strike") == "ok front.strike off");
+  // Its stop leaves the first daemon's socket file alone.
+  CHECK(second.stop() == 0);
+  AdminClient again(first.daemon.admin_socket_path());
+  CHECK(again.request(req("status", "alice"))["ok"] == true);
+}
