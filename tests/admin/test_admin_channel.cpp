@@ -291,6 +291,10 @@ TEST_CASE("admin channel: each request, with the acting user in the audit log", 
     INFO(r.err);
     CHECK(r.exit_code == 0);
     CHECK(site.audited(me("root"), "machine_confirm", "laser"));
+    r = labgatectl(site.daemon, {"live", "all-stop", "--as", "two words"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("bad --as") != std::string::npos);
+    CHECK_FALSE(site.machine("laser").locked_out);
     r = labgatectl(site.daemon, {"live", "status"});
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("door front") != std::string::npos);

@@ -18,11 +18,13 @@
 
 #include "commands.hpp"
 #include "context.hpp"
+#include "labgate/gateway/admin/protocol.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 
 namespace labgate::gateway::ctl {
 
 using nlohmann::json;
+namespace admin = labgate::gateway::admin;
 
 namespace {
 
@@ -116,20 +118,25 @@ std::string admin_socket(const Cli& cli, const LiveArgs& a) {
 
 // --as, else the OS user (from the user database, not $USER: the daemon sees the uid anyway).
 std::string acting_user(const LiveArgs& a) {
-  if (!a.as.empty()) return a.as;
-  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr) {
-    return pw->pw_name;
+  std::string name = a.as;
+  if (name.empty()) {
+    const passwd* pw = ::getpwuid(::getuid());
+    name =
+        pw != nullptr && pw->pw_name != nullptr ? pw->pw_name : "uid" + std::to_string(::getuid());
   }
-  return "uid" + std::to_string(::getuid());
+  if (!admin::valid_user_name(name)) {
+    usage_error(fmt::format("bad --as '{}': 1-64 of A-Z a-z 0-9 . _ @ -", name));
+  }
+  return name;
 }
 
 // One request; a refusal becomes a Failure with the daemon's message.
 json request(const Cli& cli, const LiveArgs& a, const std::string& op,
              json fields = json::object()) {
-  AdminConnection c(admin_socket(cli, a));
-  fields["v"] = 1;
+  fields["v"] = admin::kProtocolVersion;
   fields["op"] = op;
   fields["as"] = acting_user(a);
+  AdminConnection c(admin_socket(cli, a));
   c.send(fields);
   auto reply = c.reply();
   if (reply.value("ok", false) != true) {
@@ -152,8 +159,9 @@ int print(const Cli& cli, const json& reply, const std::string& text) {
 }
 
 int watch(const Cli& cli, const LiveArgs& a) {
+  const json subscribe{{"v", admin::kProtocolVersion}, {"op", "subscribe"}, {"as", acting_user(a)}};
   AdminConnection c(admin_socket(cli, a));
-  c.send({{"v", 1}, {"op", "subscribe"}, {"as", acting_user(a)}});
+  c.send(subscribe);
   auto reply = c.reply();
   if (reply.value("ok", false) != true) {
     throw Failure{kExitRefused, reply.value("error", std::string("refused"))};
