@@ -370,6 +370,7 @@ void Site::flush_pending() {
     auto after = std::move(front.after);
     pending_.pop_front();
     if (after) after(r.value());
+    if (commit_observer_ && r.value() > 0) commit_observer_(r.value());
   }
 }
 

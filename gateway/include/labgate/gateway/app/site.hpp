@@ -138,6 +138,11 @@ class Site {
   void on_input(const drivers::InputEvent& event);
   /// Installs billing's credit check (none: every member has credit).
   void set_credit_check(CreditCheck check) { credit_check_ = std::move(check); }
+  /// Called on the loop with the seq of each write the store committed (an event with its outbox
+  /// row, a session, a state message), after the outputs were driven. Must not block.
+  using CommitObserver = std::function<void(std::int64_t seq)>;
+  /// Installs the commit observer (the admin channel's live stream; empty: none).
+  void set_commit_observer(CommitObserver observer) { commit_observer_ = std::move(observer); }
   /// Installs the interceptor (one at a time; an empty function removes it).
   void set_card_interceptor(CardInterceptor interceptor) { interceptor_ = std::move(interceptor); }
   /// Lets time pass: controller deadlines, heartbeat, staff changes, retries, closing time.
@@ -247,6 +252,7 @@ class Site {
   std::deque<PendingWrite> pending_;
   CardInterceptor interceptor_;
   CreditCheck credit_check_;
+  CommitObserver commit_observer_;
   int batch_depth_{0};
   bool faulted_{false};
   bool fire_{false};
