@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 #include "labgate/gateway/store/store.hpp"
 #include "latency.hpp"
 #include "seed.hpp"
+#include "stream_clients.hpp"
 
 namespace labgate::bench::decision {
 namespace {
@@ -54,6 +56,7 @@ struct Options {
   std::string db;
   bool keep_db{false};
   std::string log{"null"};
+  int stream_clients{0};
 };
 
 double micros_between(Steady::time_point a, Steady::time_point b) {
@@ -228,8 +231,12 @@ class Bench {
       }
       clock_.advance(std::chrono::milliseconds(o_.tap_interval_ms));
       site_->tick();
+      if (between_taps_) between_taps_();
     }
   }
+
+  // Work done between taps, outside the measured calls (the admin channel's writes).
+  void set_between_taps(std::function<void()> f) { between_taps_ = std::move(f); }
 
   app::Site& site() { return *site_; }
   std::int64_t mismatches() const { return mismatches_; }
@@ -441,6 +448,7 @@ class Bench {
   std::int64_t uncommitted_{0};
   std::int64_t days_{1};
   std::map<std::string, std::int64_t> outcomes_;
+  std::function<void()> between_taps_;
 };
 
 void print_tables(const std::map<std::string, Samples>& samples) {
@@ -627,6 +635,32 @@ int run(const Options& o) {
     print_tables(samples);
     std::fflush(stdout);
 
+    if (o.stream_clients > 0) {
+      // The same taps again with subscribers on the admin channel's live stream.
+      const auto sock = (dir.empty() ? db_path.parent_path() : dir) /
+                        fmt::format("bench-admin-{}.sock", ::getpid());
+      StreamClients clients(bench.site(), st, sock.string(), o.stream_clients);
+      bench.set_between_taps([&clients] { clients.pump(); });
+      std::map<std::string, Samples> streamed;
+      const auto t_stream = Steady::now();
+      bench.run(o.taps, streamed);
+      const double stream_s = std::chrono::duration<double>(Steady::now() - t_stream).count();
+      bench.set_between_taps({});
+      const auto rep = clients.finish();
+      fmt::print("\nwith {} stream clients on the admin channel: {} taps in {:.1f} s\n",
+                 rep.clients, o.taps, stream_s);
+      print_tables(streamed);
+      fmt::print("\nStream: commit -> line read by a subscriber\n{}\n", format_header("stream"));
+      fmt::print("{}\n", format_row("every line", rep.commit_to_receipt.summary()));
+      fmt::print("lines per subscriber {}, fewest read {}, subscribers dropped {}\n", rep.published,
+                 rep.received_min, rep.dropped);
+      if (rep.dropped > 0 || rep.received_min < rep.published) {
+        fmt::print(stderr, "FAIL: a stream client lost lines\n");
+        status = 2;
+      }
+      std::fflush(stdout);
+    }
+
     if (o.profile_taps > 0) {
       SqlProfile profile;
       sqlite3* handle = st.database().handle();
@@ -720,6 +754,10 @@ int main(int argc, char** argv) {
   cli.add_flag("--keep-db", o.keep_db, "keep the database file afterwards");
   cli.add_option("--log", o.log, "labgated log output: null (formatted, discarded), off, stderr")
       ->check(CLI::IsMember({"null", "off", "stderr"}));
+  cli.add_option("--stream-clients", o.stream_clients,
+                 "then the same taps again with this many live-stream subscribers on the admin "
+                 "channel (0: none)")
+      ->check(CLI::Range(0, 64));
   CLI11_PARSE(cli, argc, argv);
   return labgate::bench::decision::run(o);
 }

@@ -3,7 +3,8 @@
 // DesfireAuthenticator with a genuine emulated card issued with the site's keys, and the input
 // alters those answers one exchange at a time: passed through, replaced, cut, bit-flipped,
 // lengthened, or the card leaves. So the parsing after a real authentication (MACed read,
-// credential file) sees hostile bytes as well as the steps before it.
+// credential file) sees hostile bytes as well as the steps before it. The same input then alters
+// the answers to the desk's read-only survey (survey_card) of that card.
 // Input: per exchange one control byte, then its operands:
 //   0 pass | 1 len bytes: replace | 2 n: cut to n | 3 i: flip bit i | 4 len bytes: append | 5 gone
 #include <nfc/nfc.h>
@@ -134,5 +135,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // harness really reaches the end of the tap path; any proof must name the issued credential.
   if (size == 0 && !(c.proof && c.proof->authenticated)) __builtin_trap();
   if (c.proof && c.proof->authenticated && c.proof->credential != 7) __builtin_trap();
+
+  // The desk's survey parses answers of its own (PICC key settings, application list, seed
+  // file, key version, legacy DES authentication, GetCardUID): the same alterations again.
+  static const df::SiteKeys desk_keys = [] {
+    df::SiteKeys k = site_keys();
+    k.picc_master = df::AesKey{0x2A};
+    k.application.random_uid = true;
+    return k;
+  }();
+  DesfireCard desk_card = issued;
+  desk_card.power_up();
+  wire = Wire{&desk_card, std::span<const std::uint8_t>(data, size), true};
+  df::CardSurvey survey;
+  const auto r =
+      df::survey_card(nullptr, kUid, desk_keys, {.format = true, .take_ownership = true}, survey);
+  // Unaltered, the survey must recognise the site's issued card on a factory PICC key.
+  if (size == 0 && !(r.ok && survey.labgate_ours && survey.owner == df::PiccOwner::kFactory))
+    __builtin_trap();
+  if (r.ok && survey.uid != kUid) __builtin_trap();
   return 0;
 }

@@ -53,6 +53,23 @@ TEST_CASE("key file round trip keeps every version, key and date", "[keyfile]") 
   CHECK(loaded->find(2)->keys.app_master == f.versions[1].keys.app_master);
   CHECK(loaded->find(2)->keys.credential_mac == f.versions[1].keys.credential_mac);
   CHECK(loaded->find(3) == nullptr);
+  CHECK_FALSE(loaded->picc_master);  // a file without one (written before it existed) loads
+}
+
+TEST_CASE("the PICC master key round-trips and a malformed one is refused unquoted", "[keyfile]") {
+  KeyFile f = two_versions();
+  f.picc_master = generate_picc_master();
+  auto back = parse_key_file(render_key_file(f));
+  REQUIRE(back);
+  REQUIRE(back->picc_master);
+  CHECK(*back->picc_master == *f.picc_master);
+  CHECK(back->site_keys({}).picc_master == f.picc_master);
+  auto bad = parse_key_file(
+      "format = 1\npicc_master = \"0011223344556677\"\n" +
+      render_key_file(two_versions()).substr(render_key_file(two_versions()).find("[[versions]]")));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().find("picc_master") != std::string::npos);
+  CHECK(bad.error().find("0011223344556677") == std::string::npos);
 }
 
 TEST_CASE("generated keys are fresh and distinct", "[keyfile]") {

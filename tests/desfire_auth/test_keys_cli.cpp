@@ -60,6 +60,39 @@ TEST_CASE("keys init, show and rotate never print a key", "[keyscli]") {
   }
   CHECK(show.out.find("accepted until 2099-01-31") != std::string::npos);
   CHECK(audit.out.find("keys.rotate") != std::string::npos);
+  // The PICC master key: made by init, shown by its fingerprint only.
+  REQUIRE(file->picc_master);
+  CHECK(all.find(hex(*file->picc_master)) == std::string::npos);
+  CHECK(show.out.find("PICC master (owned cards): " +
+                      labgate::drivers::desfire::fingerprint(*file->picc_master)) !=
+        std::string::npos);
+}
+
+// A key file written before the PICC master key existed still loads; `keys show` says that
+// taking ownership needs one, and `keys rotate` adds it (once: it is never replaced).
+TEST_CASE("an older key file without a PICC master key loads; rotate adds one", "[keyscli]") {
+  TempDir dir;
+  const std::string kf = (dir / "site.keys").string();
+  REQUIRE(ctl(dir, {"keys", "--key-file", kf, "init"}).exit_code == 0);
+  auto file = labgate::gateway::keys::load_key_file(kf);
+  REQUIRE(file);
+  labgate::gateway::keys::KeyFile without_picc = *file;
+  without_picc.picc_master.reset();
+  REQUIRE_FALSE(labgate::gateway::keys::save_key_file(kf, without_picc, false));
+  auto show = ctl(dir, {"keys", "--key-file", kf, "show"});
+  REQUIRE(show.exit_code == 0);
+  CHECK(show.out.find("PICC master: none") != std::string::npos);
+  auto rotate = ctl(dir, {"keys", "--key-file", kf, "rotate"});
+  REQUIRE(rotate.exit_code == 0);
+  CHECK(rotate.out.find("added a PICC master key") != std::string::npos);
+  auto rotated = labgate::gateway::keys::load_key_file(kf);
+  REQUIRE(rotated);
+  REQUIRE(rotated->picc_master);
+  REQUIRE(ctl(dir, {"keys", "--key-file", kf, "rotate"}).exit_code == 0);
+  auto again = labgate::gateway::keys::load_key_file(kf);
+  REQUIRE(again);
+  REQUIRE(again->picc_master);
+  CHECK(*again->picc_master == *rotated->picc_master);
 }
 
 TEST_CASE("keys show refuses a world-readable key file", "[keyscli]") {

@@ -28,6 +28,10 @@ heartbeat_ms = 1000
 socket = ")" + dir +
                   R"(/ctl.sock"
 
+[admin]
+socket = ")" + dir +
+                  R"(/admin.sock"
+
 [log]
 level = "debug"
 

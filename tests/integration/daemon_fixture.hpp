@@ -50,6 +50,7 @@ class Daemon {
   std::string db_path() const { return dir_ + "/lab.db"; }
   std::string config_path() const { return dir_ + "/site.toml"; }
   std::string socket_path() const { return dir_ + "/ctl.sock"; }
+  std::string admin_socket_path() const { return dir_ + "/admin.sock"; }
 
   /// Opens the store on the daemon's database (another connection, as labgatectl would).
   std::unique_ptr<gateway::store::Store> open_store() const;

@@ -93,6 +93,16 @@ struct NfcSite {
     REQUIRE(wait_until([&] { return frames(reader) >= start + 8; }, 5s));
   }
 
+  // Places `place` on front-in, waits for its tap_entry event (the `taps`-th) and removes the
+  // card again; the event.
+  int taps{0};
+  store::AccessEvent tap_and_remove(const std::string& place) {
+    REQUIRE(emu.at("front-in")->cmd(place).rfind("ok placed", 0) == 0);
+    auto e = await_event("tap_entry", "front-in", ++taps);
+    remove_card("front-in");
+    return e;
+  }
+
   int granted(const std::string& reader) {
     int n = 0;
     for (const auto& e : events_of(d())) {
@@ -426,6 +436,29 @@ TEST_CASE("desfire: a key file others can read stops the daemon at start", "[des
 
 namespace {
 
+// Places `place` on the emulator and runs `steps` on the selected card through real libnfc.
+void on_card(EmulatedReader& emu, const std::string& place,
+             const std::function<void(nfc_device*, const nfc_target&)>& steps) {
+  REQUIRE(emu.cmd(place).rfind("ok placed", 0) == 0);
+  nfc_context* ctx = nullptr;
+  nfc_init(&ctx);
+  REQUIRE(ctx);
+  nfc_device* dev = nfc_open(ctx, emu.connstring().c_str());
+  REQUIRE(dev);
+  REQUIRE(nfc_initiator_init(dev) >= 0);
+  nfc_target t{};
+  REQUIRE(nfc_initiator_select_passive_target(dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t) > 0);
+  steps(dev, t);
+  nfc_close(dev);
+  nfc_exit(ctx);
+  REQUIRE(emu.cmd("remove") == "ok removed");
+}
+
+// The UID a card showed in anticollision.
+std::vector<std::uint8_t> uid_of(const nfc_target& t) {
+  return {t.nti.nai.abtUid, t.nti.nai.abtUid + t.nti.nai.szUidLen};
+}
+
 // The desk's work done through real libnfc on the door's emulated PN532 before the daemon opens
 // it: a factory card becomes credential `credential` under the key file's current version.
 void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t credential,
@@ -436,30 +469,20 @@ void issue_on(EmulatedReader& emu, const std::string& key_file, std::uint64_t cr
   const std::string system_id = "test";  // the test config's site id, the default
   app.system_id.assign(system_id.begin(), system_id.end());
   const auto keys = file->site_keys(app);
-  REQUIRE(emu.cmd("place desfire " + labgate::drivers::to_hex(uid)).rfind("ok placed", 0) == 0);
-  nfc_context* ctx = nullptr;
-  nfc_init(&ctx);
-  REQUIRE(ctx);
-  nfc_device* dev = nfc_open(ctx, emu.connstring().c_str());
-  REQUIRE(dev);
-  REQUIRE(nfc_initiator_init(dev) >= 0);
-  nfc_target t{};
-  REQUIRE(nfc_initiator_select_passive_target(dev, {NMT_ISO14443A, NBR_106}, nullptr, 0, &t) > 0);
-  auto r = labgate::drivers::desfire::issue_card(dev, uid, keys, *keys.current(), credential);
-  // The door's code must accept what the desk wrote.
+  labgate::drivers::desfire::IssueResult r;
   labgate::drivers::Card card{labgate::drivers::CardTechnology::kDesfire, uid};
-  if (r.ok) {
-    labgate::drivers::desfire::DesfireAuthenticator auth(keys);
-    auth.authenticate(dev, t, card);
-  }
-  nfc_close(dev);
-  nfc_exit(ctx);
+  on_card(emu, "place desfire " + labgate::drivers::to_hex(uid),
+          [&](nfc_device* dev, const nfc_target& t) {
+            r = labgate::drivers::desfire::issue_card(dev, uid, keys, *keys.current(), credential);
+            // The door's code must accept what the desk wrote.
+            if (r.ok)
+              labgate::drivers::desfire::DesfireAuthenticator(keys).authenticate(dev, t, card);
+          });
   INFO(r.failure);
   REQUIRE(r.ok);
   REQUIRE(card.proof);
   INFO(card.proof->failure);
   REQUIRE(card.proof->authenticated);
-  REQUIRE(emu.cmd("remove") == "ok removed");
 }
 
 // The issued card's first tap at front-in opens the door for M1.
@@ -757,4 +780,292 @@ TEST_CASE("desfire: credentials rekey moves a card to the current key version", 
   INFO(d.log());
   CHECK(e.decision == store::Decision::kGranted);
   CHECK(e.member_no == std::optional<std::string>("M1"));
+}
+
+namespace {
+
+namespace df = labgate::drivers::desfire;
+
+// The site's keys as the desk and the doors use them (the test config's site id "test").
+df::SiteKeys site_keys_of(const TempDir& keys, bool random_uid = false) {
+  auto file = labgate::gateway::keys::load_key_file(keys / "site.keys");
+  REQUIRE(file);
+  df::ApplicationSettings app;
+  const std::string system_id = "test";
+  app.system_id.assign(system_id.begin(), system_id.end());
+  app.random_uid = random_uid;
+  return file->site_keys(app);
+}
+
+// Another site's application (AID 0x030201) created on the card in the field, as any reader
+// may on a factory card (PICC key settings 0x0F).
+void add_foreign_application(nfc_device* dev) {
+  const std::uint8_t create[] = {0xCA, 0x01, 0x02, 0x03, 0x0F, 0x81};
+  std::uint8_t rx[8];
+  REQUIRE(nfc_initiator_transceive_bytes(dev, create, sizeof create, rx, sizeof rx, 500) == 1);
+  REQUIRE(rx[0] == 0x00);
+}
+
+// What the desk finds out about the card (read-only): who holds the PICC master key.
+df::PiccOwner picc_owner(nfc_device* dev, const std::vector<std::uint8_t>& uid,
+                         const df::SiteKeys& keys, std::string& failure) {
+  df::CardSurvey survey;
+  const auto r = df::survey_card(dev, uid, keys, {.format = true}, survey);
+  failure = r.failure;
+  return r.ok ? survey.owner : df::PiccOwner::kUnknown;
+}
+
+std::string issue_cmd_out(const labgate::testing::RunResult& r) {
+  return r.out + r.err;
+}
+
+}  // namespace
+
+// `credentials issue` refuses a card holding another site's application (another AID, or the
+// labgate AID under keys that are not ours), and a card it issued before; nothing is recorded.
+// --format erases such a card with its factory PICC master key and issues it; the door grants.
+TEST_CASE("desfire: credentials issue refuses another site's card unless --format", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  TempDir other{"labgate-nfcint-other"};
+  const std::string section = desfire_section(keys);
+  desfire_section(other);  // another labgate site's key file
+  labgate::testing::RunResult foreign_aid, foreign_aid_fmt, foreign_lg, foreign_lg_fmt, again,
+      again_fmt;
+  auto desk = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    auto issue = [&](const std::string& member, bool format) {
+      std::vector<std::string> args{"credentials", "issue",          "--member",  member,
+                                    "--device",    emu.connstring(), "--timeout", "5"};
+      if (format) args.push_back("--format");
+      return ctl_on(site, args);
+    };
+    // Another AID on the card.
+    on_card(emu, "place desfire 04112233445566",
+            [](nfc_device* dev, const nfc_target&) { add_foreign_application(dev); });
+    REQUIRE(emu.cmd("place desfire 04112233445566") == "ok placed remembered");
+    foreign_aid = issue("M1", false);
+    foreign_aid_fmt = issue("M1", true);
+    again = issue("M1", false);
+    again_fmt = issue("M1", true);
+    REQUIRE(emu.cmd("remove") == "ok removed");
+    // The labgate AID written under another site's keys.
+    const std::vector<std::uint8_t> uid2{0x04, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+    issue_on(emu, (other / "site.keys").string(), 99, uid2);
+    REQUIRE(emu.cmd("place desfire 04223344556677") == "ok placed remembered");
+    foreign_lg = issue("M2", false);
+    foreign_lg_fmt = issue("M2", true);
+    REQUIRE(emu.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, {}, section, desk);
+  INFO(issue_cmd_out(foreign_aid));
+  CHECK(foreign_aid.exit_code == 1);
+  CHECK(contains(foreign_aid.err, "applications of another site (AID 030201)"));
+  CHECK(contains(foreign_aid.err, "--format"));
+  INFO(issue_cmd_out(foreign_aid_fmt));
+  REQUIRE(foreign_aid_fmt.exit_code == 0);
+  INFO(issue_cmd_out(again));
+  CHECK(again.exit_code == 1);
+  CHECK(contains(again.err, "already issued by this site"));
+  // --format on a card the store already holds: refused by the store before the card is
+  // touched (a card keeps its one credential), so the door still grants it below.
+  INFO(issue_cmd_out(again_fmt));
+  CHECK(again_fmt.exit_code == 1);
+  CHECK(contains(again_fmt.err, "already enrolled"));
+  INFO(issue_cmd_out(foreign_lg));
+  CHECK(foreign_lg.exit_code == 1);
+  CHECK(contains(foreign_lg.err, "labgate application whose keys are not this site's"));
+  INFO(issue_cmd_out(foreign_lg_fmt));
+  REQUIRE(foreign_lg_fmt.exit_code == 0);
+  {
+    auto s = site.d().open_store();
+    auto m1 = s->find_credential("desfire", kDesfireUid);
+    REQUIRE(m1.ok());
+    REQUIRE(m1.value());
+    CHECK(m1.value()->member.member_no == "M1");
+  }
+  expect_granted_tap(site);
+  site.remove_card("front-in");
+  REQUIRE(site.emu.at("front-in")->cmd("place desfire 04223344556677").rfind("ok placed", 0) == 0);
+  auto e = site.await_event("tap_entry", "front-in", 2);
+  INFO(site.d().log());
+  CHECK(e.decision == store::Decision::kGranted);
+  CHECK(e.member_no == std::optional<std::string>("M2"));
+}
+
+// The PICC master key: a plain issue leaves the factory key; --take-ownership replaces it by the
+// site's key diversified for the card (from a DES and from an AES factory key), after which the
+// factory key no longer opens the card and the site's does; --format then works on the owned
+// card with the site's key. A key file without a PICC master key cannot take ownership.
+TEST_CASE("desfire: credentials issue --take-ownership sets the site's PICC master key",
+          "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys);
+  TempDir old_keys{"labgate-nfcint-old"};
+  labgate::testing::RunResult plain, owned_des, owned_aes, refused_no_picc, reformat, random_off;
+  std::string des_default_fail, aes_default_fail;
+  df::PiccOwner plain_owner{}, des_owner{}, des_default{}, aes_owner{}, aes_default{};
+  auto desk = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    const auto site_keys = site_keys_of(keys);
+    auto no_picc = site_keys;
+    no_picc.picc_master.reset();
+    auto issue = [&](const std::string& member, std::vector<std::string> extra,
+                     const std::string& key_file = {}) {
+      std::vector<std::string> args{"credentials", "issue",          "--member",  member,
+                                    "--device",    emu.connstring(), "--timeout", "5"};
+      if (!key_file.empty()) args.insert(args.end(), {"--key-file", key_file});
+      args.insert(args.end(), extra.begin(), extra.end());
+      return ctl_on(site, args);
+    };
+    // Issues the card `place` puts down, then asks who holds its PICC master key, with the
+    // site's keys and with keys that know only the factory default.
+    auto issue_then_probe = [&](const std::string& place, const std::string& member,
+                                std::vector<std::string> extra, df::PiccOwner& owner,
+                                df::PiccOwner& default_owner, std::string& default_failure) {
+      REQUIRE(emu.cmd(place).rfind("ok placed", 0) == 0);
+      auto r = issue(member, std::move(extra));
+      REQUIRE(emu.cmd("remove") == "ok removed");
+      on_card(emu, place, [&](nfc_device* dev, const nfc_target& t) {
+        std::string failure;
+        owner = picc_owner(dev, uid_of(t), site_keys, failure);
+        default_owner = picc_owner(dev, uid_of(t), no_picc, default_failure);
+      });
+      return r;
+    };
+    df::PiccOwner ignored{};
+    std::string ignored_failure;
+    plain = issue_then_probe("place desfire 04112233445566", "M1", {}, plain_owner, ignored,
+                             ignored_failure);
+    owned_des = issue_then_probe("place desfire 04223344556677", "M2", {"--take-ownership"},
+                                 des_owner, des_default, des_default_fail);
+    // The owned card again, its record lost (a database restored from an older backup):
+    // --format authenticates with the site's PICC key, erases the card and issues it anew.
+    {
+      auto s = site.d().open_store();
+      REQUIRE(s->database()
+                  .execute_script("DELETE FROM credentials WHERE member_id = "
+                                  "(SELECT id FROM members WHERE member_no = 'M2')")
+                  .ok());
+    }
+    REQUIRE(emu.cmd("place desfire 04223344556677").rfind("ok placed", 0) == 0);
+    reformat = issue("M2", {"--format"});
+    REQUIRE(emu.cmd("remove") == "ok removed");
+    owned_aes = issue_then_probe("place desfire 04334455667788 picc=aes", "M1",
+                                 {"--take-ownership"}, aes_owner, aes_default, aes_default_fail);
+
+    // A key file from before the PICC master key: ownership is refused, the card untouched.
+    auto file = labgate::gateway::keys::load_key_file(keys / "site.keys");
+    REQUIRE(file);
+    labgate::gateway::keys::KeyFile without_picc = *file;
+    without_picc.picc_master.reset();
+    REQUIRE_FALSE(
+        labgate::gateway::keys::save_key_file(old_keys / "site.keys", without_picc, true));
+    REQUIRE(emu.cmd("place desfire 04445566778899").rfind("ok placed", 0) == 0);
+    refused_no_picc = issue("M1", {"--take-ownership"}, (old_keys / "site.keys").string());
+    // This site's config leaves random IDs off.
+    random_off = issue("M1", {"--take-ownership", "--random-id"});
+    REQUIRE(emu.cmd("remove") == "ok removed");
+  };
+  NfcSite site({"front-in"}, {}, {}, section, desk);
+  INFO(issue_cmd_out(plain));
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain_owner == df::PiccOwner::kFactory);  // never changed without --take-ownership
+  INFO(issue_cmd_out(owned_des));
+  REQUIRE(owned_des.exit_code == 0);
+  CHECK(des_owner == df::PiccOwner::kSite);
+  CHECK(des_default == df::PiccOwner::kUnknown);  // the factory DES key no longer works
+  CHECK(contains(des_default_fail, "neither the factory default nor this site's"));
+  INFO(issue_cmd_out(reformat));
+  CHECK(reformat.exit_code == 0);
+  INFO(issue_cmd_out(owned_aes));
+  REQUIRE(owned_aes.exit_code == 0);
+  CHECK(aes_owner == df::PiccOwner::kSite);
+  CHECK(aes_default == df::PiccOwner::kUnknown);  // nor the factory AES key
+  INFO(issue_cmd_out(refused_no_picc));
+  CHECK(refused_no_picc.exit_code == 1);
+  CHECK(contains(refused_no_picc.err, "no PICC master key"));
+  CHECK(contains(refused_no_picc.err, "keys rotate"));
+  INFO(issue_cmd_out(random_off));
+  CHECK(random_off.exit_code == 1);
+  CHECK(contains(random_off.err, "random IDs are off for this site"));
+  // Every issued card opens the door, the owned and reformatted ones included.
+  for (const std::string uid : {"04112233445566", "04223344556677", "04334455667788"}) {
+    auto e = site.tap_and_remove("place desfire " + uid);
+    INFO(uid << site.d().log());
+    CHECK(e.decision == store::Decision::kGranted);
+  }
+}
+
+// Random IDs: the card is issued with --random-id (after --take-ownership), then shows a new
+// random 08xxxxxx ID at every tap. The door reads the seed, authenticates with keys diversified
+// from it, reads the real UID with GetCardUID and grants; the store recorded the keyed hash of
+// the real UID. A UID clone, with or without random IDs, is refused.
+TEST_CASE("desfire: a card issued with --random-id is granted; its clones are not", "[desfire]") {
+  TempDir keys{"labgate-nfcint-keys"};
+  const std::string section = desfire_section(keys) + "random_uid = true\n";
+  labgate::testing::RunResult without_owner, issued;
+  std::vector<std::uint8_t> shown1, shown2, survey_uid;
+  auto desk = [&](NfcSite& site) {
+    auto& emu = *site.emu.at("front-in");
+    auto issue = [&](std::vector<std::string> extra) {
+      std::vector<std::string> args{"credentials", "issue",          "--member",  "M1",
+                                    "--device",    emu.connstring(), "--timeout", "5"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      return ctl_on(site, args);
+    };
+    REQUIRE(emu.cmd("place desfire 04112233445566").rfind("ok placed", 0) == 0);
+    without_owner = issue({"--random-id"});
+    issued = issue({"--random-id", "--take-ownership"});
+    REQUIRE(emu.cmd("remove") == "ok removed");
+    const auto site_keys = site_keys_of(keys, true);
+    on_card(emu, "place desfire 04112233445566", [&](nfc_device* dev, const nfc_target& t) {
+      shown1 = uid_of(t);
+      df::CardSurvey survey;
+      const auto r = df::survey_card(dev, shown1, site_keys, {.format = true}, survey);
+      INFO(r.failure);
+      CHECK(r.ok);
+      CHECK(survey.owner == df::PiccOwner::kSite);
+      survey_uid = survey.uid;
+    });
+    on_card(emu, "place desfire 04112233445566",
+            [&](nfc_device*, const nfc_target& t) { shown2 = uid_of(t); });
+  };
+  NfcSite site({"front-in"}, {}, {}, section, desk);
+  INFO(issue_cmd_out(without_owner));
+  CHECK(without_owner.exit_code == 1);
+  CHECK(contains(without_owner.err, "--random-id needs --take-ownership"));
+  INFO(issue_cmd_out(issued));
+  REQUIRE(issued.exit_code == 0);
+  REQUIRE(shown1.size() == 4);
+  CHECK(shown1[0] == 0x08);
+  CHECK(shown1 != shown2);  // a fresh random ID at every power-up
+  CHECK(survey_uid == kDesfireUid);
+  {
+    // The store holds the keyed hash of the real UID, never of a random ID.
+    auto s = site.d().open_store();
+    auto real = s->find_credential("desfire", kDesfireUid);
+    REQUIRE(real.ok());
+    REQUIRE(real.value());
+    CHECK(real.value()->member.member_no == "M1");
+    auto hash = s->credential_hash("desfire", kDesfireUid);
+    REQUIRE(hash.ok());
+    CHECK(real.value()->credential.id_hash == hash.value());
+    auto by_random = s->find_credential("desfire", shown1);
+    REQUIRE(by_random.ok());
+    CHECK_FALSE(by_random.value());
+  }
+  auto& d = site.d();
+  auto tap = [&](const std::string& place) { return site.tap_and_remove(place); };
+  for (int i = 0; i < 2; ++i) {
+    auto e = tap("place desfire 04112233445566");
+    INFO(d.log());
+    CHECK(e.decision == store::Decision::kGranted);
+    CHECK(e.member_no == std::optional<std::string>("M1"));
+  }
+  auto clone = tap("place desfire 04112233445566 clone=1");
+  CHECK(clone.decision == store::Decision::kDenied);
+  CHECK(clone.reason == "card_not_authenticated");
+  auto random_clone = tap("place desfire 04112233445566 clone=1 random_uid=1");
+  CHECK(random_clone.decision == store::Decision::kDenied);
+  CHECK(random_clone.reason == "card_not_authenticated");
 }

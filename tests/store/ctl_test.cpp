@@ -211,3 +211,20 @@ TEST_CASE("labgatectl tables line up Japanese names by display width", "[ctl]") 
   CHECK(starts[0] == starts[1]);
   CHECK(starts[1] == starts[2]);
 }
+
+TEST_CASE("labgatectl tables show stored control characters as escapes", "[ctl][text]") {
+  Ctl ctl;
+  seed(ctl);
+  // A name with a line break and a terminal escape, as an older database may hold it.
+  ctl.exec(
+      "UPDATE members SET name = 'line1' || char(10) || 'line2' || char(13) || char(27) || "
+      "'[31mred' WHERE member_no = 'M0001'");
+  const auto table = ctl({"members", "list"});
+  require_ok(table);
+  CHECK_THAT(table.out, Catch::Contains("line1\\nline2\\r\\x1b[31mred"));
+  CHECK(table.out.find('\x1b') == std::string::npos);
+  CHECK(table.out.find('\r') == std::string::npos);
+  // JSON output keeps the text exactly (escaped by the JSON writer).
+  const auto j = json::parse(ctl({"members", "list", "--json"}).out);
+  CHECK(j[0]["name"] == "line1\nline2\r\x1b[31mred");
+}

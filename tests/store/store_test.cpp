@@ -1,6 +1,7 @@
 #include "labgate/gateway/store/store.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -722,4 +723,30 @@ TEST_CASE("command nonces are remembered across a re-open until they expire", "[
   auto empty = store->remember_command_nonce("", kT0, kT0);
   REQUIRE_FALSE(empty.ok());
   CHECK(empty.error().kind == ErrorKind::kInvalid);
+}
+
+TEST_CASE("store: the database and its WAL and SHM files are private whatever the umask",
+          "[store][files]") {
+  Fixture f;
+  const mode_t saved = ::umask(022);
+  {
+    auto s = f.open();
+    must(s->add_plan({"FULL", "Full time", "mon-fri 08:30-17:15"}, "test"));
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      const auto p = f.path.string() + suffix;
+      INFO(p);
+      REQUIRE(::stat(p.c_str(), &st) == 0);
+      CHECK((st.st_mode & 0777) == 0640);
+    }
+    CHECK(s->database().exposure_warning().empty());
+  }
+  ::umask(saved);
+
+  // A file that every user may read is opened, with a warning that says how to fix it.
+  REQUIRE(::chmod(f.path.c_str(), 0644) == 0);
+  auto again = f.open();
+  const auto& w = again->database().exposure_warning();
+  CHECK_THAT(w, Catch::Contains("can be read by every user"));
+  CHECK_THAT(w, Catch::Contains("chmod 640 " + f.path.string()));
 }

@@ -26,7 +26,11 @@ bool is_random_uid(const std::vector<std::uint8_t>& uid) {
   return uid.size() == 4 && uid[0] == 0x08;
 }
 
-DesfireAuthenticator::DesfireAuthenticator(SiteKeys keys) : keys_(std::move(keys)) {}
+DesfireAuthenticator::DesfireAuthenticator(SiteKeys keys) : keys_(std::move(keys)) {
+  // A door never needs the card-level key of owned cards: it stays at the desk.
+  if (keys_.picc_master) OPENSSL_cleanse(keys_.picc_master->data(), keys_.picc_master->size());
+  keys_.picc_master.reset();
+}
 
 DesfireAuthenticator::~DesfireAuthenticator() {
   for (auto& v : keys_.versions) {

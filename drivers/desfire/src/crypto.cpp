@@ -152,6 +152,16 @@ std::uint32_t desfire_crc32(ByteView data) {
   return ~static_cast<std::uint32_t>(crc);
 }
 
+std::uint16_t iso14443a_crc(ByteView data) {
+  std::uint16_t crc = 0x6363;
+  for (std::uint8_t b : data) {
+    b = static_cast<std::uint8_t>(b ^ (crc & 0xFF));
+    b = static_cast<std::uint8_t>(b ^ (b << 4));
+    crc = static_cast<std::uint16_t>((crc >> 8) ^ (b << 8) ^ (b << 3) ^ (b >> 4));
+  }
+  return crc;
+}
+
 void random_bytes(std::span<std::uint8_t> out) {
   if (out.empty()) return;
   if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) openssl_failed("RAND_bytes");

@@ -100,6 +100,108 @@ class Exchange {
         rnd_a[12], rnd_a[13], rnd_a[14], rnd_a[15], rnd_b[12], rnd_b[13], rnd_b[14], rnd_b[15]};
     session_key_ = sk;
     iv_ = AesBlock{};
+    legacy_ = false;
+  }
+
+  // Legacy DESFire authentication (0x0A) with a DES/2K3DES key, as a factory PICC master key
+  // needs. The card sends E(RndB); the reader answers in "send mode" (C_i = D(P_i ^ C_i-1)),
+  // the card proves itself with E(RndA rotated). Afterwards commands and answers are plain
+  // except ChangeKey (legacy_change_key).
+  void authenticate_des(std::uint8_t key_no, const TdesKey& key) {
+    authenticating_ = true;
+    Bytes enc_b;
+    std::uint8_t st = raw({0x0A, key_no}, enc_b);
+    if (st != kAdditionalFrame || enc_b.size() != 8)
+      throw Failure{"DES authentication refused: status " + hex_byte(st)};
+    const Bytes rnd_b = tdes_cbc_decrypt(key, DesBlock{}, enc_b);
+    const Bytes rnd_a = random_bytes(8);
+    Bytes token = rnd_a;
+    const Bytes rot_b = rotate_left(rnd_b);
+    token.insert(token.end(), rot_b.begin(), rot_b.end());
+    Bytes cmd{kAdditionalFrame};
+    const Bytes sent = legacy_send(key, token);
+    cmd.insert(cmd.end(), sent.begin(), sent.end());
+    Bytes enc_a;
+    st = raw(cmd, enc_a);
+    authenticating_ = false;
+    if (st != kOk || enc_a.size() != 8)
+      throw Failure{"the card refused our DES proof (wrong key?): status " + hex_byte(st)};
+    const Bytes rot_a = tdes_cbc_decrypt(key, DesBlock{}, enc_a);
+    if (CRYPTO_memcmp(rot_a.data(), rotate_left(rnd_a).data(), 8) != 0)
+      throw Failure{"the card's answer to our DES challenge is wrong"};
+    // Single DES (K1 == K2, the factory key): the session key is RndA[0..3] || RndB[0..3] twice.
+    for (std::size_t i = 0; i < 4; ++i) {
+      session_key_[i] = session_key_[8 + i] = rnd_a[i];
+      session_key_[4 + i] = session_key_[12 + i] = rnd_b[i];
+    }
+    legacy_ = true;
+    iv_ = AesBlock{};
+  }
+
+  // Legacy "send mode" encipherment with the DES decryption function, IV zero.
+  static Bytes legacy_send(const TdesKey& key, ByteView plain) {
+    Bytes out;
+    DesBlock prev{};
+    for (std::size_t i = 0; i + 8 <= plain.size(); i += 8) {
+      Bytes block(plain.begin() + static_cast<std::ptrdiff_t>(i),
+                  plain.begin() + static_cast<std::ptrdiff_t>(i + 8));
+      for (std::size_t j = 0; j < 8; ++j) block[j] ^= prev[j];
+      const Bytes c = tdes_cbc_decrypt(key, DesBlock{}, block);
+      std::copy_n(c.begin(), 8, prev.begin());
+      out.insert(out.end(), c.begin(), c.end());
+    }
+    return out;
+  }
+
+  // ChangeKey of the session's own key in a legacy session to an AES key (`key_no` carries the
+  // PICC's key-type flag 0x80): E(key || version || CRC_A || zero padding to 24 bytes). The
+  // card ends the session and answers with its status only.
+  void legacy_change_own_key_to_aes(std::uint8_t key_no, const AesKey& key, std::uint8_t version,
+                                    const char* what) {
+    if (!legacy_) throw Failure{std::string(what) + ": no DES session"};
+    Bytes p(key.begin(), key.end());
+    p.push_back(version);
+    const std::uint16_t crc = iso14443a_crc(p);
+    p.push_back(static_cast<std::uint8_t>(crc));
+    p.push_back(static_cast<std::uint8_t>(crc >> 8));
+    p.resize(24, 0x00);
+    Bytes tx{0xC4, key_no};
+    const Bytes ct = legacy_send(session_key_, p);
+    OPENSSL_cleanse(p.data(), p.size());
+    tx.insert(tx.end(), ct.begin(), ct.end());
+    Bytes data;
+    const std::uint8_t st = raw(tx, data);
+    legacy_ = false;
+    if (st != kOk) throw Failure{std::string(what) + ": card status " + hex_byte(st)};
+  }
+
+  // Authentication that may fail (probing which key a card holds): true on success. A refused
+  // attempt leaves the card unauthenticated, as after any error.
+  bool try_authenticate(std::uint8_t key_no, const AesKey& key) {
+    try {
+      authenticate(key_no, key);
+      return true;
+    } catch (const Failure&) {
+      authenticating_ = false;
+      return false;
+    }
+  }
+  bool try_authenticate_des(std::uint8_t key_no, const TdesKey& key) {
+    try {
+      authenticate_des(key_no, key);
+      return true;
+    } catch (const Failure&) {
+      authenticating_ = false;
+      legacy_ = false;
+      return false;
+    }
+  }
+
+  // A command without data in whichever session is open: MACed answer in an AES session, a
+  // plain status in a legacy one.
+  Bytes session_command(const Bytes& cmd, const char* what) {
+    if (legacy_) return plain(cmd, what);
+    return maced(cmd, what);
   }
 
   // A command in the session whose answer carries the 8-byte CMAC (MACed communication).
@@ -188,6 +290,7 @@ class Exchange {
  private:
   nfc_device* dev_;
   bool authenticating_{false};
+  bool legacy_{false};
   AesKey session_key_{};
   AesBlock iv_{};
 };

@@ -66,13 +66,7 @@ std::size_t padded(std::size_t n, std::size_t block) {
 
 // ISO/IEC 14443-3 CRC_A, the 16-bit CRC of legacy (DES) DESFire secure messaging.
 std::uint16_t crc_a(View data) {
-  std::uint16_t crc = 0x6363;
-  for (std::uint8_t b : data) {
-    b = static_cast<std::uint8_t>(b ^ (crc & 0xFF));
-    b = static_cast<std::uint8_t>(b ^ (b << 4));
-    crc = static_cast<std::uint16_t>((crc >> 8) ^ (b << 8) ^ (b << 3) ^ (b >> 4));
-  }
-  return crc;
+  return df::iso14443a_crc(data);
 }
 
 df::TdesKey des_key(const std::array<std::uint8_t, 16>& v) {

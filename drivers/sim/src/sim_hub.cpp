@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "labgate/drivers/unix_socket.hpp"
+
 namespace labgate::drivers::sim {
 
 namespace asio = boost::asio;
@@ -245,9 +247,7 @@ class Session : public std::enable_shared_from_this<Session> {
       close();
       return;
     }
-    std::string line = in_.substr(0, n - 1);
-    in_.erase(0, n);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string line = take_line(in_, n);
     disarm();
     auto hub = hub_.lock();
     if (!hub) {
@@ -674,35 +674,6 @@ void SimHub::add_command(std::string name, CommandHandler handler) {
   if (!handler) throw std::invalid_argument("sim command '" + name + "' has no handler");
   impl_->extra_commands.emplace(std::move(name), std::move(handler));
 }
-
-namespace {
-
-// A socket file nobody accepts on any more is left over from a crash; one that still answers
-// belongs to a running process and must not be stolen.
-void remove_stale_socket(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return;
-    throw std::system_error(errno, std::generic_category(), "cannot inspect " + path);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    throw std::system_error(std::make_error_code(std::errc::file_exists),
-                            path + " exists and is not a socket");
-  }
-  asio::io_context probe_io;
-  Local::socket probe(probe_io);
-  error_code ec;
-  probe.connect(Local::endpoint(path), ec);
-  if (!ec) {
-    throw std::system_error(std::make_error_code(std::errc::address_in_use),
-                            path + " is in use by a running process");
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    throw std::system_error(errno, std::generic_category(), "cannot remove stale " + path);
-  }
-}
-
-}  // namespace
 
 void SimHub::listen(const std::string& socket_path) {
   if (impl_->acceptor) throw std::logic_error("sim hub already listening");

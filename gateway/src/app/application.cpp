@@ -1,5 +1,6 @@
 #include "labgate/gateway/app/application.hpp"
 
+#include <grp.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -11,6 +12,7 @@
 
 #include "labgate/drivers/gpio/gpio.hpp"
 #include "labgate/drivers/sim/sim_hub.hpp"
+#include "labgate/gateway/admin/server.hpp"
 #include "labgate/gateway/app/clock.hpp"
 #include "labgate/gateway/app/credit.hpp"
 #include "labgate/gateway/app/enrollment.hpp"
@@ -189,7 +191,14 @@ struct Application::Impl {
     std::filesystem::path p(db_path());
     if (p.has_parent_path()) {
       std::error_code ec;
-      std::filesystem::create_directories(p.parent_path(), ec);
+      // A data folder made here is as private as the package's: 0750, whatever the umask.
+      if (std::filesystem::create_directories(p.parent_path(), ec)) {
+        std::filesystem::permissions(p.parent_path(),
+                                     std::filesystem::perms::owner_all |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::group_exec,
+                                     std::filesystem::perm_options::replace, ec);
+      }
     }
     auto opened = store::Store::open(p, so);
     if (!opened.ok()) {
@@ -198,6 +207,7 @@ struct Application::Impl {
       return false;
     }
     db = std::move(opened.value());
+    if (const auto& w = db->database().exposure_warning(); !w.empty()) spdlog::warn("{}", w);
     sync_plans();
     return true;
   }
@@ -233,6 +243,7 @@ struct Application::Impl {
     site->set_deadline_listener([this](std::optional<milliseconds> d) { arm_deadline(d); });
     site->start();
     site->set_credit_check(make_credit_check(*db, cfg.site.timezone));
+    site->set_commit_observer([this](std::int64_t seq) { stream_commit(seq); });
     site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
       return enrollments && db && enrollments->intercept(ev, *db, done);
     });
@@ -352,6 +363,103 @@ struct Application::Impl {
     });
   }
 
+  // The admin channel's actions, over the running site (none while the store is unavailable).
+  struct AdminActions final : admin::Actions {
+    explicit AdminActions(Impl& owner) : app(owner) {}
+    using R = admin::ActionResult;
+    static R unavailable() {
+      return R::failure(admin::ErrorCode::kUnavailable, "store unavailable");
+    }
+    static R unknown(const char* what, const std::string& id) {
+      return R::failure(admin::ErrorCode::kNotFound, std::string("unknown ") + what + " " + id);
+    }
+    R status() override {
+      if (!app.site) return unavailable();
+      R r;
+      r.data = {{"lines", app.site->status_lines()},
+                {"faulted", app.site->faulted()},
+                {"pending_writes", app.site->pending_writes()}};
+      return r;
+    }
+    R unlock(const std::string& door, const std::string& actor) override {
+      if (!app.site) return unavailable();
+      if (!app.site->remote_unlock(door, actor)) return unknown("door", door);
+      return R{true, {}, {}, {{"door", door}}};
+    }
+    R lockout(const std::string& machine, const std::string& reason,
+              const std::string& actor) override {
+      if (!app.site) return unavailable();
+      if (!app.site->lockout(machine, reason, actor)) return unknown("machine", machine);
+      return R{true, {}, {}, {{"machine", machine}, {"reason", reason}}};
+    }
+    R release(const std::string& machine, const std::string& actor) override {
+      if (!app.site) return unavailable();
+      if (!app.site->release(machine, actor)) return unknown("machine", machine);
+      return R{true, {}, {}, {{"machine", machine}}};
+    }
+    R confirm(const std::string& machine, const std::string& actor) override {
+      if (!app.site) return unavailable();
+      if (!app.site->confirm(machine, actor)) return unknown("machine", machine);
+      return R{true, {}, {}, {{"machine", machine}}};
+    }
+    R all_stop(const std::string& actor) override {
+      if (!app.site) return unavailable();
+      app.site->all_stop(actor);
+      return R{};
+    }
+    // As the signed MQTT `reload`: everything staff change lives in the store, which the site
+    // reads per tap and polls for changes, so there is nothing to re-read; the configuration
+    // file needs a restart. The request is audited all the same.
+    R reload(const std::string& actor) override {
+      if (!app.db) return unavailable();
+      auto st = app.db->append_audit(actor, "admin_reload", "site", R"({"reloaded":[]})");
+      if (!st.ok()) spdlog::error("admin: audit of reload: {}", st.error().message);
+      return R{true,
+               {},
+               {},
+               {{"reloaded", nlohmann::json::array()},
+                {"note",
+                 "members, cards, certifications, plans and machines are read from the store "
+                 "as they change; the site configuration needs a restart"}}};
+    }
+    Impl& app;
+  };
+
+  void start_admin() {
+    if (cfg.admin.socket.empty()) return;
+    admin::ServerOptions o;
+    o.socket_path = cfg.admin.socket;
+    o.max_clients = static_cast<std::size_t>(cfg.admin.max_clients);
+    o.max_queued_lines = static_cast<std::size_t>(cfg.admin.client_queue);
+    if (!cfg.admin.group.empty()) {
+      // Looked up once at start (the user database may be slow); never on the loop later.
+      const group* g = ::getgrnam(cfg.admin.group.c_str());
+      if (g == nullptr)
+        throw std::runtime_error("[admin] group " + cfg.admin.group + " does not exist");
+      o.group = g->gr_gid;
+    }
+    admin_actions = std::make_unique<AdminActions>(*this);
+    admin_server = std::make_unique<admin::Server>(io, *admin_actions, std::move(o));
+    try {
+      admin_server->listen();
+    } catch (const std::exception& e) {
+      // Doors and machines do not depend on it: run on without the channel, loudly. (Asio's
+      // errors are boost::system::system_error, not std::system_error.)
+      spdlog::error("admin channel unavailable: {}", e.what());
+      admin_server.reset();
+    }
+  }
+
+  // One committed write, to the live stream. Its topic and payload are the outbox row the store
+  // just wrote (one indexed read, only while someone subscribes).
+  void stream_commit(std::int64_t seq) {
+    if (!admin_server || !admin_server->has_subscribers() || !db) return;
+    auto rows = db->fetch_unsent(seq - 1, 1);
+    if (!rows.ok() || rows.value().empty() || rows.value().front().seq != seq) return;
+    auto& row = rows.value().front();
+    admin_server->publish({seq, std::move(row.topic), std::move(row.payload), row.retain});
+  }
+
   // A long jump of the manual clock is taken in steps so periodic work (heartbeat, retries,
   // staff-change polling) happens along the way as it would in real time.
   void advance_in_steps(milliseconds total) {
@@ -422,6 +530,7 @@ struct Application::Impl {
     ticker.cancel();
     deadline_timer.cancel();
     if (hub) hub->close();
+    if (admin_server) admin_server->close();
     sd_notify(0, "STOPPING=1");
     if (!mqtt) {
       io.stop();
@@ -439,6 +548,7 @@ struct Application::Impl {
     build_devices();
     declare_hardware_devices();
     add_commands();
+    start_admin();
     auto sock = socket_path();
     if (!sock.empty()) {
       std::filesystem::path p(sock);
@@ -486,6 +596,9 @@ struct Application::Impl {
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Site> site;
   std::unique_ptr<Enrollments> enrollments;
+  // After the site and store: destroyed first, so no request reaches a site that is gone.
+  std::unique_ptr<AdminActions> admin_actions;
+  std::unique_ptr<admin::Server> admin_server;
   std::map<std::string, std::shared_ptr<drivers::Output>> strikes;
   std::map<std::string, std::shared_ptr<drivers::Output>> relays;
   std::map<std::string, std::pair<drivers::InputKind, std::string>> input_targets;

@@ -193,6 +193,7 @@ void Journal::flush() {
     auto after = std::move(front.after);
     pending_.pop_front();
     if (after) after(r.value());
+    if (commit_observer_ && r.value() > 0) commit_observer_(r.value());
   }
   if (committed && commit_listener_) commit_listener_();
 }

@@ -133,6 +133,10 @@ void Site::set_commit_listener(std::function<void()> listener) {
   journal_->set_commit_listener(std::move(listener));
 }
 
+void Site::set_commit_observer(CommitObserver observer) {
+  journal_->set_commit_observer(std::move(observer));
+}
+
 bool Site::faulted() const {
   return journal_->faulted();
 }

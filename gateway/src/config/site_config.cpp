@@ -538,6 +538,13 @@ void Loader::control_and_log(const toml::table& root, SiteConfig& out) {
     Section s(*this, *t, "control", {"socket"});
     if (auto v = s.string("socket", false)) out.control.socket = *v;
   }
+  if (const toml::table* t = section(root, "admin")) {
+    Section s(*this, *t, "admin", {"socket", "group", "client_queue", "max_clients"});
+    if (auto v = s.string("socket", false)) out.admin.socket = *v;
+    if (auto v = s.string("group", false)) out.admin.group = *v;
+    if (auto v = s.bounded("client_queue", 4, 100000, "lines")) out.admin.client_queue = *v;
+    if (auto v = s.bounded("max_clients", 1, 1024, "clients")) out.admin.max_clients = *v;
+  }
   if (const toml::table* t = section(root, "log")) {
     Section s(*this, *t, "log", {"level"});
     if (auto v = s.string("level", false)) {
@@ -824,8 +831,8 @@ SiteConfig Loader::load(const toml::table& root) {
   SiteConfig out;
   {
     Section top(*this, root, "",
-                {"site", "store", "control", "log", "mqtt", "readers", "doors", "machines", "plans",
-                 "fire_alarm", "desfire"});
+                {"site", "store", "control", "admin", "log", "mqtt", "readers", "doors", "machines",
+                 "plans", "fire_alarm", "desfire"});
   }
   site(root, out);
   store(root, out);

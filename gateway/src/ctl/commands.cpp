@@ -312,6 +312,8 @@ int run(Cli& cli) {
   }
   if (key_hex) options.site_key = check(st::parse_site_key(*key_hex));
   Context ctx(check(st::Store::open(path, options)), cli);
+  if (const auto& w = ctx.store().database().exposure_warning(); !w.empty())
+    std::cerr << "warning: " << w << '\n';
   return cli.action(ctx);
 }
 
@@ -334,7 +336,7 @@ struct Args {
   std::int64_t validity_days{0};
   bool renew_by_use{false}, include_revoked{false};
   // machines
-  std::string machine, cert_type, mode{"hold"}, inspector, result, next_due, notes;
+  std::string machine, cert_type, mode{"hold"}, inspector, result, next_due, notes, as;
   std::int64_t interval{0};
   bool needs_checkoff{false};
   // history
@@ -708,15 +710,12 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* confirm = machines->add_subcommand(
       "confirm", "confirm a machine is safe after start-up or check it off after use");
   confirm->add_option("--id", a->machine, "machine id")->required();
-  confirm->add_option("--socket", a->socket, "daemon control socket (default: config [control])");
-  on(confirm, cli, [a, &cli](Context& ctx) {
-    auto reply = control_request(control_socket(cli, *a),
-                                 fmt::format("confirm {} {}", a->machine, actor_word(ctx)));
-    if (reply.rfind("ok", 0) != 0) {
-      throw Failure{kExitRefused, reply.rfind("err ", 0) == 0 ? reply.substr(4) : reply};
-    }
-    std::cout << "machine " << a->machine << " confirmed\n";
-    return kExitOk;
+  confirm->add_option("--admin-socket", a->socket,
+                      "the daemon's admin socket (default: [admin] socket of --config)");
+  confirm->add_option("--as", a->as, "the staff user acting (default: your OS user)");
+  // Over the admin channel, like `live confirm`: it needs no database of its own.
+  confirm->callback([a, &cli] {
+    cli.standalone_action = [a, &cli] { return live_confirm(cli, a->machine, a->socket, a->as); };
   });
   auto* inspect = machines->add_subcommand("inspect", "record a safety inspection");
   inspect->add_option("--id", a->machine, "machine id")->required();
@@ -895,6 +894,7 @@ void build(CLI::App& app, Cli& cli) {
   build_import(app, cli);
   build_init(app, cli);
   build_keys(app, cli);
+  build_live(app, cli);
 }
 
 }  // namespace labgate::gateway::ctl

@@ -51,6 +51,13 @@ void build_import(CLI::App& app, Cli& cli);
 void build_init(CLI::App& app, Cli& cli);
 /// `keys init|show|rotate`: the DESFire site key file ([desfire] key_file of --config).
 void build_keys(CLI::App& app, Cli& cli);
+/// `live status|unlock|lockout|release|confirm|all-stop|reload|watch`: the running daemon, over
+/// its admin channel. Needs no database.
+void build_live(CLI::App& app, Cli& cli);
+/// Confirms `machine` on the running daemon over the admin channel (`socket` "" = from the
+/// config), acting as `as` ("" = the OS user); prints the result. Throws Failure.
+int live_confirm(const Cli& cli, const std::string& machine, const std::string& socket,
+                 const std::string& as);
 /// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
 std::string usage_hint(CLI::App& app);
 /// Opens the store as `cli` says and runs the chosen action; throws Failure.

@@ -31,6 +31,7 @@ struct KeyArgs {
   // credentials issue
   std::string member_no, device, reader, label{"DESFire card"};
   int timeout_s{30};
+  drivers::desfire::IssueOptions issue;
 };
 
 // The application settings the daemon uses ([desfire] aid and system_id; the site id by
@@ -55,6 +56,7 @@ drivers::desfire::ApplicationSettings application_of(const Context& ctx) {
   std::string system_id = t["desfire"]["system_id"].value_or(std::string{});
   if (system_id.empty()) system_id = t["site"]["id"].value_or(std::string{}).substr(0, 21);
   app.system_id.assign(system_id.begin(), system_id.end());
+  app.random_uid = t["desfire"]["random_uid"].value_or(false);
   return app;
 }
 
@@ -127,7 +129,8 @@ st::Status card_status(const drivers::desfire::IssueResult& r, const char* done)
                    std::string("the card was not ") + done + ": " + r.failure};
 }
 
-// Waits for a DESFire EV1+ card with a 7-byte UID on the desk reader; its UID.
+// Waits for a DESFire EV1+ card with a 7-byte UID (or a random ID) on the desk reader; the UID
+// it showed.
 std::vector<std::uint8_t> desfire_on(DeskReader& desk, int timeout_s, const char* what) {
   std::cerr << "place " << what << " on the desk reader...\n";
   nfc_target t{};
@@ -141,11 +144,12 @@ std::vector<std::uint8_t> desfire_on(DeskReader& desk, int timeout_s, const char
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const nfc_iso14443a_info& nai = t.nti.nai;
-  const bool desfire = (nai.btSak & 0x20) && nai.abtAtqa[0] == 0x03 && nai.abtAtqa[1] == 0x44 &&
-                       nai.szAtsLen > 0 && nai.szUidLen == 7;
-  if (!desfire)
+  const bool desfire =
+      (nai.btSak & 0x20) && nai.abtAtqa[0] == 0x03 && nai.abtAtqa[1] == 0x44 && nai.szAtsLen > 0;
+  std::vector<std::uint8_t> uid(nai.abtUid, nai.abtUid + std::min<std::size_t>(nai.szUidLen, 10));
+  if (!desfire || (uid.size() != 7 && !drivers::desfire::is_random_uid(uid)))
     throw Failure{kExitRefused, "the card is not a DESFire EV1+ card with a 7-byte UID"};
-  return {nai.abtUid, nai.abtUid + nai.szUidLen};
+  return uid;
 }
 
 // --key-file, else [desfire] key_file of --config (relative to the config file, as the daemon
@@ -208,8 +212,12 @@ void build_keys(CLI::App& app, Cli& cli) {
     const auto path = key_file_path(ctx, *a);
     kf::KeyFile f;
     f.versions.push_back(kf::generate_version(1, ctx.store().today()));
+    f.picc_master = kf::generate_picc_master();
     if (auto err = kf::save_key_file(path, f, true)) throw Failure{kExitRefused, *err};
-    audit(ctx, "keys.init", path, {{"version", 1}, {"fingerprints", fingerprints(f.current())}});
+    audit(ctx, "keys.init", path,
+          {{"version", 1},
+           {"fingerprints", fingerprints(f.current())},
+           {"picc_master", fingerprint(*f.picc_master)}});
     std::cout << "created " << path.string() << " (mode 0600) with key version 1\n"
               << "back it up offline now: see docs/KEYS.md\n";
     return kExitOk;
@@ -245,26 +253,49 @@ void build_keys(CLI::App& app, Cli& cli) {
              fingerprint(v.keys.credential_mac)});
     }
     t.print(std::cout);
+    if (f.picc_master)
+      std::cout << "PICC master (owned cards): " << fingerprint(*f.picc_master) << '\n';
+    else
+      std::cout << "PICC master: none, so `credentials issue --take-ownership` is refused; "
+                   "`keys rotate` adds one\n";
     return kExitOk;
   });
 
   auto* creds = app.get_subcommand("credentials");
   auto* issue = creds->add_subcommand(
-      "issue", "write a factory DESFire card at the desk reader and enrol it for a member");
+      "issue",
+      "write a DESFire card at the desk reader and enrol it for a member. A card holding another "
+      "site's applications is refused unless --format; the PICC master key is changed only with "
+      "--take-ownership");
   desk_options(issue, *a);
   issue->add_option("--label", a->label, "label of the card");
+  issue->add_flag("--format", a->issue.format,
+                  "erase the card first (FormatPICC with its PICC master key: the factory "
+                  "default, or this site's on a card it owns); everything on the card is lost");
+  issue->add_flag("--take-ownership", a->issue.take_ownership,
+                  "replace the factory PICC master key by the site's, diversified per card: "
+                  "nobody else can then format the card");
+  issue->add_flag("--random-id", a->issue.random_id,
+                  "switch the card to random IDs (irreversible); needs [desfire] random_uid = "
+                  "true and --take-ownership (or a card the site owns)");
   on(issue, cli, [a](Context& ctx) {
     const auto path = key_file_path(ctx, *a);
     const auto file = load(path);
     const auto site_keys = file.site_keys(application_of(ctx));
     const auto& version = *site_keys.current();
     DeskReader desk(desk_device(ctx, *a));
-    const auto uid = desfire_on(desk, a->timeout_s, "a blank DESFire card");
+    const auto shown = desfire_on(desk, a->timeout_s, "a blank DESFire card");
+    // Read-only first: a refused card is left as it was and nothing is recorded.
+    drivers::desfire::CardSurvey card;
+    if (auto r = drivers::desfire::survey_card(desk.dev, shown, site_keys, a->issue, card); !r.ok)
+      throw Failure{kExitRefused, "the card was not written: " + r.failure};
+    // The store keeps the keyed hash of the real UID (GetCardUID on a random-ID card), the one
+    // the door finds after authentication.
     auto written = ctx.store().enroll_credential(
-        a->member_no, "desfire", uid, a->label, ctx.actor(), version.number,
+        a->member_no, "desfire", card.uid, a->label, ctx.actor(), version.number,
         [&](std::int64_t id) -> st::Status {
-          return card_status(drivers::desfire::issue_card(desk.dev, uid, site_keys, version,
-                                                          static_cast<std::uint64_t>(id)),
+          return card_status(drivers::desfire::issue_card(desk.dev, card, site_keys, version,
+                                                          static_cast<std::uint64_t>(id), a->issue),
                              "written");
         });
     auto c = check(std::move(written));
@@ -329,6 +360,9 @@ void build_keys(CLI::App& app, Cli& cli) {
       if (v.keys.number == next - 1) v.accept_until = until;
     }
     f.versions.push_back(kf::generate_version(static_cast<std::uint8_t>(next), today));
+    // Never replaced once there: the cards the site owns hold keys diversified from it.
+    const bool picc_added = !f.picc_master;
+    if (picc_added) f.picc_master = kf::generate_picc_master();
     if (auto err = kf::save_key_file(path, f, false)) throw Failure{kExitUnavailable, *err};
     audit(ctx, "keys.rotate", path,
           {{"version", next},
@@ -336,6 +370,8 @@ void build_keys(CLI::App& app, Cli& cli) {
            {"fingerprints", fingerprints(f.current())}});
     std::cout << "key version " << next << " is current; version " << next - 1
               << " is accepted until " << until
+              << (picc_added ? "\nadded a PICC master key (credentials issue --take-ownership)"
+                             : "")
               << "\nback up the key file again: see docs/KEYS.md\n";
     return kExitOk;
   });

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "labgate/gateway/text/text.hpp"
+
 namespace labgate::gateway::ctl {
 
 namespace {
@@ -43,6 +45,11 @@ std::size_t display_width(const std::string& text) {
 }
 
 }  // namespace
+
+void Table::add(std::vector<std::string> row) {
+  for (auto& cell : row) cell = text::visible(cell);
+  rows_.push_back(std::move(row));
+}
 
 void Table::print(std::ostream& out) const {
   if (rows_.empty()) {

@@ -13,8 +13,9 @@ namespace labgate::gateway::ctl {
 class Table {
  public:
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
-  /// Appends a row (missing cells print empty).
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  /// Appends a row (missing cells print empty). Cells are stored text: control characters and
+  /// invalid bytes are shown as escapes, so a name cannot drive the terminal or break the table.
+  void add(std::vector<std::string> row);
   /// Prints the table, or "(none)" when it has no rows.
   void print(std::ostream& out) const;
 

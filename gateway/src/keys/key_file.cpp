@@ -73,6 +73,7 @@ drivers::desfire::SiteKeys KeyFile::site_keys(drivers::desfire::ApplicationSetti
   drivers::desfire::SiteKeys out;
   out.application = std::move(app);
   for (const auto& v : versions) out.versions.push_back(v.keys);
+  out.picc_master = picc_master;
   return out;
 }
 
@@ -86,7 +87,7 @@ policy::Result<KeyFile, std::string> parse_key_file(std::string_view text) {
            std::string(e.description());
   }
   for (const auto& [k, v] : root) {
-    if (k.str() != "format" && k.str() != "versions")
+    if (k.str() != "format" && k.str() != "versions" && k.str() != "picc_master")
       return "unknown key '" + std::string(k.str()) + "'";
   }
   if (root["format"].value<std::int64_t>() != 1)
@@ -95,6 +96,12 @@ policy::Result<KeyFile, std::string> parse_key_file(std::string_view text) {
   if (!arr || arr->empty()) return std::string("no [[versions]]: the file holds no keys");
   if (arr->size() > 255) return std::string("more than 255 key versions");
   KeyFile file;
+  if (root.contains("picc_master")) {
+    std::string error;
+    auto picc = key_of(root, "picc_master", error, "top level");
+    if (!picc) return error;
+    file.picc_master = *picc;
+  }
   for (std::size_t i = 0; i < arr->size(); ++i) {
     const std::string where = "versions[" + std::to_string(i) + "]";
     const toml::table* t = (*arr)[i].as_table();
@@ -139,6 +146,7 @@ std::string render_key_file(const KeyFile& file) {
   out << "# labgate DESFire site master keys. SECRET: mode 0600, owned by the daemon user.\n"
          "# Keep an offline backup (see docs/KEYS.md): without this file no card can be read.\n"
          "format = 1\n";
+  if (file.picc_master) out << "picc_master = \"" << hex(*file.picc_master) << "\"\n";
   auto sorted = file.versions;
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.keys.number < b.keys.number; });
@@ -225,6 +233,13 @@ StoredVersion generate_version(std::uint8_t number, std::string created) {
       throw std::runtime_error("the random generator failed: no keys were written");
   }
   return v;
+}
+
+drivers::desfire::AesKey generate_picc_master() {
+  AesKey k{};
+  if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1)
+    throw std::runtime_error("the random generator failed: no keys were written");
+  return k;
 }
 
 }  // namespace labgate::gateway::keys

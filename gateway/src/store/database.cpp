@@ -1,8 +1,13 @@
 #include "labgate/gateway/store/database.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 namespace labgate::gateway::store {
@@ -188,6 +193,44 @@ std::optional<std::string> Statement::column_opt_text(int col) const {
 
 // ---- Database ----
 
+namespace {
+
+// The database holds members' names and e-mails: its owner (the daemon's user) writes it, the
+// labgate group reads it for reports, nobody else. SQLite gives the -wal and -shm files the
+// database file's own mode, so creating the file with this mode covers all three.
+constexpr mode_t kDatabaseMode = 0640;
+
+// Creates `path` with kDatabaseMode whatever the umask; an existing file is left as it is.
+std::optional<Error> create_private(const std::filesystem::path& path) {
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kDatabaseMode);
+  if (fd < 0) {
+    if (errno == EEXIST) return std::nullopt;
+    return Error{ErrorKind::kUnavailable, 0,
+                 fmt::format("cannot create database {}: {}", path.string(), std::strerror(errno))};
+  }
+  const bool moded = ::fchmod(fd, kDatabaseMode) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!moded) {
+    ::unlink(path.c_str());
+    return Error{ErrorKind::kUnavailable, 0,
+                 fmt::format("cannot set the mode of {}: {}", path.string(), std::strerror(err))};
+  }
+  return std::nullopt;
+}
+
+std::string exposure_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & S_IRWXO) == 0) return {};
+  return fmt::format(
+      "database {} can be read by every user on this machine (mode {:o}): it holds members' "
+      "personal data; run: chmod 640 {} {}-wal {}-shm",
+      path.string(), st.st_mode & 0777, path.string(), path.string(), path.string());
+}
+
+}  // namespace
+
 Database::Database(sqlite3* db, std::filesystem::path path, bool read_only)
     : db_(db), path_(std::move(path)), read_only_(read_only) {}
 
@@ -207,6 +250,10 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& pa
     flags |= SQLITE_OPEN_READWRITE;
     if (options.create) flags |= SQLITE_OPEN_CREATE;
   }
+  const bool on_disk = !path.empty() && path != ":memory:";
+  if (on_disk && !options.read_only && options.create) {
+    if (auto e = create_private(path)) return *e;
+  }
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -216,6 +263,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& pa
     return error_from_sqlite(rc, std::move(msg));
   }
   std::unique_ptr<Database> db(new Database(raw, path, options.read_only));
+  if (on_disk) db->exposure_warning_ = exposure_of(path);
   sqlite3_busy_timeout(raw, static_cast<int>(options.busy_timeout.count()));
   sqlite3_extended_result_codes(raw, 1);
 

@@ -138,55 +138,6 @@ Error import_error(Error e, std::int64_t line, std::string_view member_no) {
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset) {
-  const auto n = bytes.size();
-  std::size_t i = 0;
-  auto fail = [&] {
-    if (bad_offset != nullptr) *bad_offset = i;
-    return false;
-  };
-  while (i < n) {
-    const auto b0 = static_cast<unsigned char>(bytes[i]);
-    if (b0 < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    // Per the Unicode table of well-formed sequences: the second byte's range excludes
-    // overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4).
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-      len = 2;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-      len = 3;
-      if (b0 == 0xE0) lo = 0xA0;
-      if (b0 == 0xED) hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-      len = 4;
-      if (b0 == 0xF0) lo = 0x90;
-      if (b0 == 0xF4) hi = 0x8F;
-    } else {
-      return fail();
-    }
-    if (i + len > n) return fail();
-    const auto b1 = static_cast<unsigned char>(bytes[i + 1]);
-    if (b1 < lo || b1 > hi) return fail();
-    for (std::size_t k = 2; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(bytes[i + k]);
-      if (b < 0x80 || b > 0xBF) return fail();
-    }
-    i += len;
-  }
-  return true;
-}
-
-std::size_t utf8_length(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
 CsvTable read_csv(std::string_view bytes) {
   CsvTable t;
   if (bytes.starts_with("\xFF\xFE") || bytes.starts_with("\xFE\xFF")) {

@@ -104,9 +104,13 @@ class Journal {
 
   /// Installs the fault listener (one).
   void set_fault_listener(FaultListener listener) { fault_listener_ = std::move(listener); }
-  /// Runs after writes were committed (the MQTT bridge wakes its drainer).
+  /// Runs once after each flush that committed writes (the MQTT bridge wakes its drainer).
   void set_commit_listener(std::function<void()> listener) {
     commit_listener_ = std::move(listener);
+  }
+  /// Runs with the seq of each committed write (the admin channel's live stream).
+  void set_commit_observer(std::function<void(std::int64_t seq)> observer) {
+    commit_observer_ = std::move(observer);
   }
 
   /// True while the store is unavailable.
@@ -135,6 +139,7 @@ class Journal {
   std::deque<PendingWrite> pending_;
   FaultListener fault_listener_;
   std::function<void()> commit_listener_;
+  std::function<void(std::int64_t)> commit_observer_;
   int batch_depth_{0};
   bool faulted_{false};
   std::string fault_reason_;

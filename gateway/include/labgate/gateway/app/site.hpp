@@ -101,8 +101,13 @@ class Site {
   void set_deadline_listener(DeadlineListener listener) {
     deadline_listener_ = std::move(listener);
   }
-  /// Runs after the site committed writes (the MQTT bridge wakes its outbox drainer).
+  /// Runs once after each flush that committed writes (the MQTT bridge wakes its drainer).
   void set_commit_listener(std::function<void()> listener);
+  /// Called on the loop with the seq of each write the store committed (an event with its outbox
+  /// row, a session, a state message), after the outputs were driven. Must not block.
+  using CommitObserver = std::function<void(std::int64_t seq)>;
+  /// Installs the commit observer (the admin channel's live stream; empty: none).
+  void set_commit_observer(CommitObserver observer);
 
   /// Remote unlock of one door (one strike pulse). False when the door is unknown.
   bool remote_unlock(const std::string& door_id, const std::string& actor);

@@ -82,6 +82,17 @@ struct ControlConfig {
   std::string socket{"var/labgated.sock"};  ///< simulated devices' control socket; "" = none
 };
 
+/// [admin]: the staff channel (docs/ADMIN.md).
+struct AdminConfig {
+  /// Unix socket of the admin channel, mode 0660; "" = none. systemd's RuntimeDirectory makes
+  /// /run/labgate.
+  std::string socket{"/run/labgate/admin.sock"};
+  /// Group owning the socket whose members may use it; "" = the daemon's own group.
+  std::string group;
+  std::int64_t client_queue{256};  ///< lines a client may fall behind before it is closed
+  std::int64_t max_clients{64};
+};
+
 /// [log]
 struct LogConfig {
   std::string level{"info"};  ///< trace, debug, info, warn, error, critical, off
@@ -196,6 +207,7 @@ struct SiteConfig {
   SiteSection site;
   StoreConfig store;
   ControlConfig control;
+  AdminConfig admin;
   LogConfig log;
   std::vector<ReaderConfig> readers;
   std::vector<DoorConfig> doors;

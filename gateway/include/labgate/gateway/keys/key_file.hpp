@@ -25,6 +25,9 @@ struct StoredVersion {
 /// The whole file: at least one version, numbers unique, the highest is current.
 struct KeyFile {
   std::vector<StoredVersion> versions;
+  /// Master of owned cards' PICC master keys (top-level `picc_master`); nullopt in a file
+  /// written before labgate took ownership of cards (`keys rotate` adds one).
+  std::optional<drivers::desfire::AesKey> picc_master;
 
   /// The highest-numbered version; the file is never empty once loaded or created.
   const StoredVersion& current() const;
@@ -50,5 +53,7 @@ std::optional<std::string> save_key_file(const std::filesystem::path& path, cons
 
 /// A fresh version with random keys from the operating system's generator (OpenSSL RAND_bytes).
 StoredVersion generate_version(std::uint8_t number, std::string created);
+/// A fresh random PICC master key master (OpenSSL RAND_bytes).
+drivers::desfire::AesKey generate_picc_master();
 
 }  // namespace labgate::gateway::keys

@@ -132,6 +132,10 @@ class Database {
   bool read_only() const { return read_only_; }
   /// The file this connection opened.
   const std::filesystem::path& path() const { return path_; }
+  /// What open() found wrong with the file's permissions (other users may read or write it:
+  /// members' names and e-mails are personal data), with the chmod that fixes it; empty when
+  /// nothing. The caller shows it: the daemon logs it, labgatectl prints it.
+  const std::string& exposure_warning() const { return exposure_warning_; }
   /// Builds an Error from the connection's current error state and `rc`.
   Error error(int rc, std::string_view context) const;
   /// The raw handle, for tests and tools that need a pragma this class does not wrap.
@@ -148,6 +152,7 @@ class Database {
   };
   sqlite3* db_;
   std::filesystem::path path_;
+  std::string exposure_warning_;
   bool read_only_;
   std::unordered_map<std::string, CacheEntry> cache_;
   std::unordered_map<sqlite3_stmt*, CacheEntry*> by_stmt_;

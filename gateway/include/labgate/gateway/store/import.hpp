@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "labgate/gateway/store/store.hpp"
+#include "labgate/gateway/text/text.hpp"
 
 namespace labgate::gateway::store {
 
@@ -54,12 +55,9 @@ struct CsvTable {
 /// closed) are reported with the record's line and the reader resumes at the next line.
 CsvTable read_csv(std::string_view bytes);
 
-/// True when `bytes` is well-formed UTF-8 (no overlong forms, surrogates or code points past
-/// U+10FFFF). `bad_offset`, when given, receives the offset of the first bad byte.
-bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset = nullptr);
-
-/// Number of Unicode code points in valid UTF-8 text.
-std::size_t utf8_length(std::string_view text);
+// The UTF-8 checks are the text validator's (labgate/gateway/text/text.hpp).
+using text::is_valid_utf8;
+using text::utf8_length;
 
 /// A member row of an import, with the line of the file it came from.
 struct ImportMember {

@@ -32,7 +32,8 @@ bool is_random_uid(const std::vector<std::uint8_t>& uid);
 /// by anyone, which gives away part of what random IDs hide: that is the price of per-card keys.
 class DesfireAuthenticator final : public nfc::CardAuthenticator {
  public:
-  /// Copies the keys; `keys.versions` may hold retired versions still accepted.
+  /// Copies the keys (without SiteKeys::picc_master, which only the desk uses);
+  /// `keys.versions` may hold retired versions still accepted.
   explicit DesfireAuthenticator(SiteKeys keys);
   ~DesfireAuthenticator() override;
   /// See nfc::CardAuthenticator. Every failure names its step in `card.proof->failure`.

@@ -61,6 +61,10 @@ Bytes tdes_cbc_decrypt(const TdesKey& key, const DesBlock& iv, ByteView data);
 /// little-endian after the data it protects in enciphered frames and in ChangeKey.
 std::uint32_t desfire_crc32(ByteView data);
 
+/// ISO/IEC 14443-3 CRC_A (initial value 0x6363), the 16-bit CRC legacy (DES) DESFire secure
+/// messaging puts after enciphered data, little-endian.
+std::uint16_t iso14443a_crc(ByteView data);
+
 /// Fills `out` from OpenSSL's CSPRNG; throws std::runtime_error if it cannot.
 void random_bytes(std::span<std::uint8_t> out);
 /// Convenience: `n` fresh random bytes.

@@ -32,6 +32,10 @@ struct ApplicationSettings {
 struct SiteKeys {
   std::vector<KeyVersion> versions;
   ApplicationSettings application;
+  /// Master of the PICC master key of cards the site owns (`credentials issue
+  /// --take-ownership`), diversified per card; nullopt for a key file written before it existed.
+  /// Not versioned: an owned card keeps its PICC key across key rotations.
+  std::optional<AesKey> picc_master;
 
   /// The version with this number, or nullptr.
   const KeyVersion* find(std::uint8_t number) const;

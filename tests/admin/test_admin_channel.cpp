@@ -1,0 +1,560 @@
+// The admin channel's contract, through the real labgated: each request, the peer check, a
+// stalled client, hostile input, and the live stream's latency.
+
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+
+using namespace labgate::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace store = labgate::gateway::store;
+
+namespace {
+
+int connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+// A JSON-line client of the admin channel.
+class AdminClient {
+ public:
+  explicit AdminClient(const std::string& path) : fd_(connect_unix(path)) {
+    if (fd_ < 0) throw std::runtime_error("connect " + path + ": " + std::strerror(errno));
+  }
+  ~AdminClient() { ::close(fd_); }
+  AdminClient(const AdminClient&) = delete;
+  AdminClient& operator=(const AdminClient&) = delete;
+
+  bool send_raw(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  // The next line; nullopt on timeout or end of stream (eof() tells which).
+  std::optional<std::string> line(std::chrono::milliseconds timeout = 5s) {
+    const auto until = Clock::now() + timeout;
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string l = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return l;
+      }
+      if (eof_) return std::nullopt;
+      const auto left = std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count());
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
+        if (left == 0) return std::nullopt;
+        continue;
+      }
+      char chunk[65536];
+      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n <= 0) {
+        eof_ = true;
+        continue;
+      }
+      buf_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  // The reply to a request (stream lines before it are kept aside).
+  json request(const json& req) {
+    REQUIRE(send_raw(req.dump() + "\n"));
+    return reply();
+  }
+  json reply() {
+    for (;;) {
+      auto l = line();
+      REQUIRE(l);
+      auto j = json::parse(*l);
+      if (j.contains("ok")) return j;
+      stream_.push_back(j);
+    }
+  }
+  // The next stream line.
+  std::optional<json> next(std::chrono::milliseconds timeout = 5s) {
+    if (!stream_.empty()) {
+      auto j = stream_.front();
+      stream_.erase(stream_.begin());
+      return j;
+    }
+    auto l = line(timeout);
+    if (!l) return std::nullopt;
+    return json::parse(*l);
+  }
+  bool eof() const { return eof_; }
+
+ private:
+  int fd_;
+  std::string buf_;
+  bool eof_{false};
+  std::vector<json> stream_;
+};
+
+json req(const std::string& op, const std::string& as, json fields = json::object()) {
+  fields["v"] = 1;
+  fields["op"] = op;
+  fields["as"] = as;
+  return fields;
+}
+
+std::string me(const std::string& as) {
+  return as + "@uid:" + std::to_string(::getuid());
+}
+
+struct AdminSite {
+  TempDir dir{"labgate-admin"};
+  Daemon daemon;
+  explicit AdminSite(const std::string& admin_extra = {})
+      : daemon(dir, with_admin_extra(test_config(dir.path().string()), admin_extra)) {
+    {
+      auto s = daemon.open_store();
+      seed_cast(*s);
+    }
+    daemon.start();
+    REQUIRE(daemon.cmd("confirm laser") == "ok confirm laser");
+    REQUIRE(daemon.cmd("confirm printer") == "ok confirm printer");
+  }
+  static std::string with_admin_extra(std::string config, const std::string& extra) {
+    if (extra.empty()) return config;
+    auto at = config.find("/admin.sock\"\n");
+    REQUIRE(at != std::string::npos);
+    config.insert(at + 13, extra + "\n");
+    return config;
+  }
+  std::vector<store::AuditEntry> audit() {
+    auto s = daemon.open_store();
+    auto rows = s->list_audit(100000);
+    REQUIRE(rows.ok());
+    return rows.value();
+  }
+  bool audited(const std::string& actor, const std::string& action, const std::string& subject) {
+    for (const auto& a : audit()) {
+      if (a.actor == actor && a.action == action && a.subject == subject) return true;
+    }
+    return false;
+  }
+  store::Machine machine(const std::string& id) {
+    auto s = daemon.open_store();
+    auto machines = s->list_machines();
+    REQUIRE(machines.ok());
+    for (auto& m : machines.value()) {
+      if (m.id == id) return m;
+    }
+    FAIL("no machine " << id);
+    return {};
+  }
+  // A granted tap at the lab door by M1; returns its seq.
+  std::int64_t lab_tap() {
+    auto r = daemon.cmd("tap lab-in iso14443a 04000001");
+    auto at = r.find("seq=");
+    INFO(r);
+    REQUIRE(at != std::string::npos);
+    return std::stoll(r.substr(at + 4));
+  }
+};
+
+// Everything a request could have changed: doors and machines as the daemon runs them, and
+// the durable record.
+struct Snapshot {
+  std::string status;
+  std::size_t events{0};
+  std::size_t audit{0};
+  std::string machines;
+  bool operator==(const Snapshot&) const = default;
+};
+
+Snapshot snapshot(AdminSite& site) {
+  Snapshot s;
+  s.status = site.daemon.cmd("status");
+  auto st = site.daemon.open_store();
+  store::HistoryFilter f;
+  f.limit = 1000000;
+  s.events = st->list_events(f).value().size();
+  s.audit = st->list_audit(1000000).value().size();
+  auto machines = st->list_machines();
+  REQUIRE(machines.ok());
+  for (const auto& m : machines.value()) {
+    s.machines += m.id + (m.locked_out ? ":out;" : ":in;");
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("admin channel: each request, with the acting user in the audit log", "[daemon][admin]") {
+  AdminSite site;
+  AdminClient c(site.daemon.admin_socket_path());
+
+  SECTION("status") {
+    auto r = c.request(req("status", "alice", {{"id", 1}}));
+    CHECK(r["ok"] == true);
+    CHECK(r["v"] == 1);
+    CHECK(r["id"] == 1);
+    auto lines = r["lines"].dump();
+    CHECK(lines.find("door front locked") != std::string::npos);
+    CHECK(lines.find("machine laser") != std::string::npos);
+    CHECK(r["faulted"] == false);
+  }
+  SECTION("unlock pulses the strike; an unknown door is not found") {
+    CHECK(site.daemon.cmd("output front.strike") == "ok front.strike off");
+    auto r = c.request(req("unlock", "alice", {{"door", "front"}}));
+    CHECK(r["ok"] == true);
+    CHECK(site.daemon.cmd("output front.strike") == "ok front.strike on");
+    CHECK(site.audited(me("alice"), "remote_unlock", "front"));
+    r = c.request(req("unlock", "alice", {{"door", "nosuch"}}));
+    CHECK(r["ok"] == false);
+    CHECK(r["code"] == "not_found");
+  }
+  SECTION("lockout, then release") {
+    auto r = c.request(req("lockout", "bob", {{"machine", "laser"}, {"reason", "lens cracked"}}));
+    CHECK(r["ok"] == true);
+    auto m = site.machine("laser");
+    CHECK(m.locked_out);
+    CHECK(m.lockout_reason.value_or("") == "lens cracked");
+    CHECK(site.audited(me("bob"), "machine.lockout", "laser"));
+    CHECK(site.daemon.cmd("tap laser iso14443a 04000001").find("denied") != std::string::npos);
+    site.daemon.cmd("remove laser");
+    r = c.request(req("release", "bob", {{"machine", "laser"}}));
+    CHECK(r["ok"] == true);
+    CHECK_FALSE(site.machine("laser").locked_out);
+    CHECK(c.request(req("release", "bob", {{"machine", "nosuch"}}))["code"] == "not_found");
+  }
+  SECTION("confirm") {
+    auto r = c.request(req("confirm", "carol", {{"machine", "printer"}}));
+    CHECK(r["ok"] == true);
+    CHECK(site.audited(me("carol"), "machine_confirm", "printer"));
+    CHECK(c.request(req("confirm", "carol", {{"machine", "nosuch"}}))["code"] == "not_found");
+  }
+  SECTION("all-stop locks out every machine") {
+    CHECK(c.request(req("all-stop", "dave"))["ok"] == true);
+    CHECK(site.machine("laser").locked_out);
+    CHECK(site.machine("printer").locked_out);
+    CHECK(site.audited(me("dave"), "machine.lockout", "printer"));
+  }
+  SECTION("reload answers what it re-read, and is audited") {
+    auto r = c.request(req("reload", "erin"));
+    CHECK(r["ok"] == true);
+    CHECK(r["reloaded"].is_array());
+    CHECK(site.audited(me("erin"), "admin_reload", "site"));
+  }
+  SECTION("subscribe, then requests on the same connection") {
+    CHECK(c.request(req("subscribe", "frank"))["subscribed"] == true);
+    auto seq = site.lab_tap();
+    for (;;) {
+      auto ev = c.next();
+      REQUIRE(ev);
+      CHECK((*ev)["v"] == 1);
+      if ((*ev)["seq"] == seq) {
+        CHECK((*ev)["stream"] == "event");
+        CHECK((*ev)["data"]["member"] == "M1");
+        CHECK((*ev)["data"]["door"] == "lab");
+        break;
+      }
+    }
+    CHECK(c.request(req("status", "frank"))["ok"] == true);
+  }
+  SECTION("labgatectl acts over the channel, as --as or the OS user") {
+    auto r = labgatectl(site.daemon, {"live", "unlock", "--door", "front", "--as", "gina"});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(site.audited(me("gina"), "remote_unlock", "front"));
+    r = labgatectl(site.daemon, {"machines", "confirm", "--id", "laser"});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(site.audited(me("root"), "machine_confirm", "laser"));
+    r = labgatectl(site.daemon, {"live", "all-stop", "--as", "two words"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("bad --as") != std::string::npos);
+    CHECK_FALSE(site.machine("laser").locked_out);
+    r = labgatectl(site.daemon, {"live", "status"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("door front") != std::string::npos);
+    r = labgatectl(site.daemon, {"live", "lockout", "--machine", "nosuch", "--as", "gina"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("unknown machine nosuch") != std::string::npos);
+    // watch: the first tap at the lab door commits its event and the door's new state.
+    Child watch({LABGATECTL_PATH, "--config", site.daemon.config_path(), "live", "watch", "--count",
+                 "2", "--json"},
+                site.dir.path().string() + "/watch.log");
+    REQUIRE(wait_until(
+        [&] { return site.daemon.log().find("admin: root@uid:0 subscribed") != std::string::npos; },
+        10s));
+    const auto seq = site.lab_tap();
+    REQUIRE(watch.wait(10s).value_or(-1) == 0);
+    std::istringstream watched(read_file(site.dir.path() / "watch.log"));
+    bool tap_seen = false, state_seen = false;
+    for (std::string l; std::getline(watched, l);) {
+      auto j = json::parse(l);
+      tap_seen = tap_seen || (j["seq"] == seq && j["data"]["member"] == "M1");
+      state_seen = state_seen || (j["stream"] == "state" && j["data"]["door"] == "lab");
+    }
+    CHECK(tap_seen);
+    CHECK(state_seen);
+  }
+}
+
+TEST_CASE("admin channel: the socket is 0660 for the daemon's group, and other peers are refused",
+          "[daemon][admin]") {
+  AdminSite site;
+  const auto path = site.daemon.admin_socket_path();
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 0777) == 0660);
+  CHECK(st.st_gid == ::getegid());
+
+  // Another uid, outside the group. When the socket's mode keeps it out, connect() fails; when
+  // someone widened the mode, the daemon's own check (SO_PEERCRED) still refuses it.
+  auto as_nobody = [&](bool expect_connect) {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(out[0]);
+      std::string result = "dropped privileges: no";
+      if (::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
+          ::setresuid(65534, 65534, 65534) == 0) {
+        const int fd = connect_unix(path);
+        if (fd < 0) {
+          result = std::string("connect: ") + std::strerror(errno);
+        } else {
+          const std::string line = R"({"v":1,"op":"unlock","as":"mallory","door":"front"})"
+                                   "\n";
+          (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+          result.clear();
+          char chunk[4096];
+          ssize_t n;
+          while ((n = ::read(fd, chunk, sizeof chunk)) > 0) result.append(chunk, n);
+          result += "<eof>";
+        }
+      }
+      (void)!::write(out[1], result.data(), result.size());
+      ::_exit(0);
+    }
+    ::close(out[1]);
+    std::string result;
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::read(out[0], chunk, sizeof chunk)) > 0) result.append(chunk, n);
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    INFO(result);
+    if (expect_connect) {
+      auto nl = result.find('\n');
+      REQUIRE(nl != std::string::npos);
+      auto j = json::parse(result.substr(0, nl));
+      CHECK(j["ok"] == false);
+      CHECK(j["code"] == "forbidden");
+      CHECK(result.substr(nl + 1) == "<eof>");
+    } else {
+      CHECK(result == "connect: Permission denied");
+    }
+  };
+  REQUIRE(::getuid() == 0);  // the harness runs as root; the child drops to nobody
+  REQUIRE(::chmod(site.dir.path().c_str(), 0711) == 0);  // the folder is not what keeps it out
+  as_nobody(false);
+  REQUIRE(::chmod(path.c_str(), 0666) == 0);
+  as_nobody(true);
+  CHECK(site.daemon.cmd("output front.strike") == "ok front.strike off");
+  for (const auto& a : site.audit()) CHECK(a.actor.find("mallory") == std::string::npos);
+  CHECK(site.daemon.log().find("admin: refused") != std::string::npos);
+}
+
+TEST_CASE("admin channel: a stalled client never delays a tap, and is dropped", "[daemon][admin]") {
+  AdminSite site("client_queue = 16");
+  AdminClient live(site.daemon.admin_socket_path());
+  AdminClient stalled(site.daemon.admin_socket_path());
+  REQUIRE(live.request(req("subscribe", "live"))["ok"] == true);
+  REQUIRE(stalled.request(req("subscribe", "stalled"))["ok"] == true);
+  // From here on `stalled` never reads until the end.
+
+  constexpr int kTaps = 600;
+  std::vector<std::int64_t> seqs;
+  std::vector<double> ms;
+  std::size_t received = 0;
+  std::int64_t last_seen = 0;
+  for (int i = 0; i < kTaps; ++i) {
+    const auto t0 = Clock::now();
+    seqs.push_back(site.lab_tap());
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    // The live client keeps up as it goes.
+    while (auto ev = live.next(0ms)) {
+      ++received;
+      last_seen = (*ev)["seq"].get<std::int64_t>();
+    }
+  }
+  while (last_seen < seqs.back()) {
+    auto ev = live.next(5s);
+    REQUIRE(ev);
+    ++received;
+    last_seen = (*ev)["seq"].get<std::int64_t>();
+  }
+  CHECK(received >= static_cast<std::size_t>(kTaps));
+  std::sort(ms.begin(), ms.end());
+  const double p50 = ms[ms.size() / 2];
+  const double p99 = ms[ms.size() * 99 / 100];
+  WARN("with a stalled subscriber: tap round trip p50 " << p50 << " ms, p99 " << p99 << " ms, max "
+                                                        << ms.back() << " ms");
+  CHECK(p99 < 100.0);
+  CHECK(site.daemon.log().find("is not reading; closed") != std::string::npos);
+  // What the kernel held for it is still readable, then the stream ends.
+  std::size_t stalled_lines = 0;
+  while (stalled.line(2s)) ++stalled_lines;
+  CHECK(stalled.eof());
+  CHECK(stalled_lines < static_cast<std::size_t>(kTaps));
+  // The live client is still served.
+  CHECK(live.request(req("status", "live"))["ok"] == true);
+}
+
+TEST_CASE("admin channel: 1,000 hostile lines change nothing", "[daemon][admin]") {
+  AdminSite site;
+  const auto before = snapshot(site);
+  auto client = std::make_unique<AdminClient>(site.daemon.admin_socket_path());
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> byte(1, 255);
+  int errors = 0, closes = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string line;
+    switch (i % 12) {
+      case 0:
+        line = std::string(5000 + i, 'x');  // oversized: answered, then closed
+        break;
+      case 1:
+        line = R"({"v":1,"op":"unlock","as":"m","door":"front")";  // truncated
+        break;
+      case 2:
+        line = R"({"v":2,"op":"all-stop","as":"m"})";
+        break;
+      case 3:
+        line = R"({"op":"all-stop","as":"m"})";
+        break;
+      case 4:
+        line = R"({"v":1,"op":"shutdown","as":"m"})";
+        break;
+      case 5:
+        line = R"({"v":1,"op":"all-stop"})";  // no acting user
+        break;
+      case 6:
+        line = R"({"v":1,"op":"lockout","as":"m","machine":"laser","reason":"x\u0007y"})";
+        break;
+      case 7:
+        line = R"({"v":1,"op":"unlock","as":"m","door":"front\u0000"})";
+        break;
+      case 8:
+        line = "{\"v\":1,\"op\":\"all-stop\",\"as\":\"m\xc3\x28\"}";  // invalid UTF-8
+        break;
+      case 9:
+        line = std::string(1000, '[');  // deep nesting, unterminated
+        break;
+      case 10:
+        line = R"({"v":1,"op":["all-stop"],"as":"m"})";
+        break;
+      default:
+        for (int k = 0; k < 200; ++k) {
+          char ch = static_cast<char>(byte(rng));
+          line.push_back(ch == '\n' ? ' ' : ch);
+        }
+        break;
+    }
+    REQUIRE(client->send_raw(line + "\n"));
+    auto reply = client->line(5s);
+    INFO("line " << i);
+    REQUIRE(reply);
+    auto j = json::parse(*reply);
+    CHECK(j["ok"] == false);
+    CHECK(j["v"] == 1);
+    CHECK(j.contains("code"));
+    ++errors;
+    if (i % 12 == 0) {
+      CHECK(j["code"] == "too_long");
+      CHECK_FALSE(client->line(5s));
+      CHECK(client->eof());
+      ++closes;
+      client = std::make_unique<AdminClient>(site.daemon.admin_socket_path());
+    }
+  }
+  CHECK(errors == 1000);
+  CHECK(closes == 84);
+  CHECK(snapshot(site) == before);
+  // And the channel still works.
+  CHECK(client->request(req("status", "alice"))["ok"] == true);
+}
+
+TEST_CASE("admin channel: a subscriber sees each tap within 100 ms of its commit",
+          "[daemon][admin]") {
+  AdminSite site;
+  AdminClient c(site.daemon.admin_socket_path());
+  REQUIRE(c.request(req("subscribe", "watcher"))["ok"] == true);
+  double worst = 0;
+  for (int i = 0; i < 50; ++i) {
+    // From before the tap is sent: the commit comes later, so this bounds the latency from it.
+    const auto t0 = Clock::now();
+    const auto seq = site.lab_tap();
+    for (;;) {
+      auto ev = c.next(1s);
+      REQUIRE(ev);
+      if ((*ev)["seq"] == seq) break;
+    }
+    worst = std::max(worst, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  WARN("worst of 50 taps, tap sent to stream line read: " << worst << " ms");
+  CHECK(worst < 100.0);
+}
+
+TEST_CASE("admin channel: a second daemon never takes over a socket that is answered",
+          "[daemon][admin]") {
+  AdminSite first;
+  TempDir dir2("labgate-admin2");
+  auto config = test_config(dir2.path().string());
+  const std::string own = dir2.path().string() + "/admin.sock";
+  config.replace(config.find(own), own.size(), first.daemon.admin_socket_path());
+  Daemon second(dir2, config);
+  {
+    auto s = second.open_store();
+    seed_cast(*s);
+  }
+  second.start();
+  // It runs (its control socket answers) without the channel, and says why.
+  CHECK(second.cmd("status").rfind("ok", 0) == 0);
+  CHECK(second.log().find("admin channel unavailable") != std::string::npos);
+  CHECK(second.log().find("is in use by a running process") != std::string::npos);
+  AdminClient c(first.daemon.admin_socket_path());
+  CHECK(c.request(req("unlock", "alice", {{"door", "front"}}))["ok"] == true);
+  CHECK(first.daemon.cmd("output front.strike") == "ok front.strike on");
+  CHECK(second.cmd("output front.strike") == "ok front.strike off");
+  // Its stop leaves the first daemon's socket file alone.
+  CHECK(second.stop() == 0);
+  AdminClient again(first.daemon.admin_socket_path());
+  CHECK(again.request(req("status", "alice"))["ok"] == true);
+}
