@@ -165,9 +165,11 @@ std::vector<std::string> daemon_argv(const std::filesystem::path& db,
                                      const std::filesystem::path& socket,
                                      const std::string& start_local,
                                      const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv{LABGATED_PATH,      "--db",          db.string(),
-                                "--control-socket", socket.string(), "--simulated-clock",
-                                start_local};
+  // The admin channel beside the control socket, in the test's own folder.
+  const auto admin = socket.parent_path() / "admin.sock";
+  std::vector<std::string> argv{
+      LABGATED_PATH,    "--db",         db.string(),         "--control-socket", socket.string(),
+      "--admin-socket", admin.string(), "--simulated-clock", start_local};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return argv;
 }
