@@ -199,7 +199,7 @@ struct Application::Impl {
   }
 
   void sync_plans() {
-    auto existing = db->list_plans();
+    auto existing = db->staff().list_plans();
     if (!existing.ok()) return;
     for (const auto& p : cfg.plans) {
       bool found = false;
@@ -211,7 +211,7 @@ struct Application::Impl {
       np.windows = policy::to_string(p.access.windows);
       np.holidays_allowed = p.access.holidays;
       np.closure_allowed = p.access.closure;
-      if (auto r = db->add_plan(np, "labgated"); !r.ok()) {
+      if (auto r = db->staff().add_plan(np, "labgated"); !r.ok()) {
         spdlog::error("plan {}: {}", p.id, r.error().message);
       }
     }

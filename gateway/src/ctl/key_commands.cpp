@@ -189,7 +189,8 @@ std::string add_days(const std::string& ymd, int days) {
 
 void audit(Context& ctx, const char* action, const std::filesystem::path& path, json detail) {
   // The key file is already written: a failed audit row is reported, not rolled back.
-  if (auto st = ctx.store().append_audit(ctx.actor(), action, path.string(), detail.dump()); !st)
+  if (auto st = ctx.store().audit().append_audit(ctx.actor(), action, path.string(), detail.dump());
+      !st)
     throw Failure{kExitUnavailable,
                   "key file written, but the audit row failed: " + st.error().message};
 }
@@ -260,7 +261,7 @@ void build_keys(CLI::App& app, Cli& cli) {
     const auto& version = *site_keys.current();
     DeskReader desk(desk_device(ctx, *a));
     const auto uid = desfire_on(desk, a->timeout_s, "a blank DESFire card");
-    auto written = ctx.store().enroll_credential(
+    auto written = ctx.store().staff().enroll_credential(
         a->member_no, "desfire", uid, a->label, ctx.actor(), version.number,
         [&](std::int64_t id) -> st::Status {
           return card_status(drivers::desfire::issue_card(desk.dev, uid, site_keys, version,
@@ -291,7 +292,7 @@ void build_keys(CLI::App& app, Cli& cli) {
     DeskReader desk(desk_device(ctx, *a));
     const auto uid = desfire_on(desk, a->timeout_s, "the member's DESFire card");
     int from = 0;
-    auto rekeyed = ctx.store().rekey_credential(
+    auto rekeyed = ctx.store().staff().rekey_credential(
         a->member_no, uid, version.number, ctx.actor(), [&](const st::Credential& c) -> st::Status {
           return card_status(drivers::desfire::rekey_card(desk.dev, uid, site_keys, version,
                                                           static_cast<std::uint64_t>(c.id), from),
