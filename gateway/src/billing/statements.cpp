@@ -109,15 +109,7 @@ class RateBook {
 using MemberRow = st::BillingMember;
 
 // A session row as read from the month scan, before its rate is resolved.
-struct RawSession {
-  std::int64_t id{0};
-  std::int64_t member_id{0};
-  std::string target;
-  std::int64_t started_ms{0};
-  std::optional<std::int64_t> ended_ms;
-  std::optional<std::int64_t> busy;
-  std::optional<std::int64_t> rate_id;
-};
+using RawSession = st::UsageSession;
 
 struct RawSale {
   std::int64_t member_id{0};
@@ -134,18 +126,8 @@ struct MonthData {
 Status read_month(st::Database& db, std::int64_t begin_ms, std::int64_t end_ms,
                   const std::optional<std::int64_t>& member_id, MonthData& out) {
   BILLING_TRY(st::BillingLedger::scan_usage_sessions(
-      db, begin_ms, end_ms, member_id, [&](st::UsageSession&& s) {
-        RawSession r;
-        r.id = s.id;
-        r.member_id = s.member_id;
-        r.target = s.kind == st::SessionKind::kCoworking ? std::string{kCoworkingTarget}
-                                                         : s.machine_id.value_or("");
-        r.started_ms = s.started_at_ms;
-        r.ended_ms = s.ended_at_ms;
-        r.busy = s.busy_seconds;
-        r.rate_id = s.rate_id;
-        out.sessions.push_back(std::move(r));
-      }));
+      db, begin_ms, end_ms, member_id,
+      [&](st::UsageSession&& s) { out.sessions.push_back(std::move(s)); }));
   BILLING_TRY(st::BillingLedger::scan_usage_reviews(
       db, begin_ms, end_ms, member_id, [&](st::SessionReview&& r) {
         out.reviews[r.session_id] = {r.billed_seconds, std::move(r.reviewer)};
@@ -196,11 +178,12 @@ void add_session(StatementInput& in, const RawSession& r, const MemberRow& m, co
                  const MonthData& data) {
   SessionUsage u;
   u.id = r.id;
-  u.target = r.target;
-  u.started_at_ms = r.started_ms;
-  u.ended_at_ms = r.ended_ms;
-  u.busy_seconds = r.busy;
-  u.rate = book.resolve(r.rate_id, r.target, r.started_ms, m.plan_id);
+  u.target = r.kind == st::SessionKind::kCoworking ? std::string{kCoworkingTarget}
+                                                   : r.machine_id.value_or("");
+  u.started_at_ms = r.started_at_ms;
+  u.ended_at_ms = r.ended_at_ms;
+  u.busy_seconds = r.busy_seconds;
+  u.rate = book.resolve(r.rate_id, u.target, r.started_at_ms, m.plan_id);
   if (!data.reviews.empty()) {
     auto it = data.reviews.find(r.id);
     if (it != data.reviews.end()) u.review = it->second;
