@@ -6,8 +6,9 @@
 //                 record tagged with the physical line where it starts;
 //   parse_roster  roster rows from those records (header naming the columns, every field
 //                 checked), every problem of the file reported with its line, never only the first;
-//   StaffRegistry::import_members  the rows written in one transaction with one audit row, after the
-//                 same checks again against the database inside that transaction.
+//   import_members  (StaffRegistry, store.staff()) the rows written in one transaction with one
+//                 audit row, after the same checks again against the database inside that
+//                 transaction.
 //
 // Roster columns (header names, any order, case-insensitive; unknown columns are refused):
 //   member_no (required), name (required, at most 200 characters), email, plan (an existing plan
