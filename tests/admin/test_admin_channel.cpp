@@ -152,7 +152,7 @@ struct AdminSite {
   }
   std::vector<store::AuditEntry> audit() {
     auto s = daemon.open_store();
-    auto rows = s->list_audit(100000);
+    auto rows = s->audit().list_audit(100000);
     REQUIRE(rows.ok());
     return rows.value();
   }
@@ -164,7 +164,7 @@ struct AdminSite {
   }
   store::Machine machine(const std::string& id) {
     auto s = daemon.open_store();
-    auto machines = s->list_machines();
+    auto machines = s->staff().list_machines();
     REQUIRE(machines.ok());
     for (auto& m : machines.value()) {
       if (m.id == id) return m;

@@ -238,13 +238,13 @@ void Site::commit_start(MachineUnit& m) {
   m.pending_start.reset();
   spdlog::info("machine {}: relay confirmed on; session {} of {} started", m.setup.id,
                p.session.uuid, m.member_no);
-  enqueue(
-      {[this, s = p.session, e = p.event, topic = p.topic]() -> store::Result<std::int64_t> {
-         auto r = store_.open_session(s, e, {topic, payload(e, 0, R"({"session":"open"})"), false});
-         if (!r.ok()) return r.error();
-         return r.value().seq;
-       },
-       {}});
+  enqueue({[this, s = p.session, e = p.event, topic = p.topic]() -> store::Result<std::int64_t> {
+             auto r = store_.events().open_session(
+                 s, e, {topic, payload(e, 0, R"({"session":"open"})"), false});
+             if (!r.ok()) return r.error();
+             return r.value().seq;
+           },
+           {}});
   if (p.tap) record(std::move(*p.tap), p.topic, std::move(p.done), p.outcome);
   publish_machine_state(m);
 }
@@ -378,8 +378,8 @@ void Site::record(store::AccessEvent event, std::string topic, TapDone done, Tap
   event.uuid = event.uuid.empty() ? new_uuid() : event.uuid;
   PendingWrite w;
   w.write = [this, event, topic]() {
-    return store_.record_access(event, topic, false,
-                                [this, &event](std::int64_t seq) { return payload(event, seq); });
+    return store_.events().record_access(
+        event, topic, false, [this, &event](std::int64_t seq) { return payload(event, seq); });
   };
   if (done) {
     w.after = [done = std::move(done), outcome = std::move(outcome)](std::int64_t seq) mutable {
@@ -431,12 +431,12 @@ void Site::start() {
     row.role = d->setup.entry_reader && d->setup.exit_reader ? "both"
                : d->setup.exit_reader                        ? "exit"
                                                              : "entry";
-    if (auto r = store_.upsert_door(row, "labgated"); !r.ok()) {
+    if (auto r = store_.staff().upsert_door(row, "labgated"); !r.ok()) {
       spdlog::error("store: cannot record door {}: {}", row.id, r.error().message);
     }
   }
   for (auto& m : machines_) {
-    auto existing = store_.machine(m->setup.id);
+    auto existing = store_.taps().machine(m->setup.id);
     if (existing.ok() && !existing.value()) {
       store::NewMachine nm;
       nm.id = m->setup.id;
@@ -446,7 +446,7 @@ void Site::start() {
           m->setup.controller.mode == firmware::SessionMode::kCardStays ? "hold" : "tap";
       nm.inspection_interval_days = m->setup.inspection_interval_days;
       nm.needs_checkoff = m->setup.controller.needs_checkoff;
-      auto r = store_.add_machine(nm, "labgated");
+      auto r = store_.staff().add_machine(nm, "labgated");
       if (!r.ok() && r.error().kind == store::ErrorKind::kNotFound && nm.certification_type) {
         // The machine still refuses everybody until staff define the certification type
         // (labgatectl cert-types add); recording it now keeps its events and inspections.
@@ -455,7 +455,7 @@ void Site::start() {
             "until staff add it",
             nm.id, *nm.certification_type);
         nm.certification_type.reset();
-        r = store_.add_machine(nm, "labgated");
+        r = store_.staff().add_machine(nm, "labgated");
       }
       if (!r.ok()) {
         spdlog::error("store: cannot record machine {}: {}", nm.id, r.error().message);
@@ -464,7 +464,7 @@ void Site::start() {
   }
 
   // Sessions a crash left open end at the last sign of life, never later.
-  auto recovered = store_.recover_open_sessions("power_loss_recovered");
+  auto recovered = store_.events().recover_open_sessions("power_loss_recovered");
   if (!recovered.ok()) {
     enter_fault("cannot recover open sessions: " + recovered.error().message);
   } else {
@@ -490,7 +490,7 @@ void Site::start() {
   started.decision = store::Decision::kInfo;
   started.reason = "ok";
   record(std::move(started), mqtt::Topics(setup_.site_id, setup_.gateway_id).alarm());
-  if (auto r = store_.write_heartbeat(wall_ms()); !r.ok()) {
+  if (auto r = store_.events().write_heartbeat(wall_ms()); !r.ok()) {
     spdlog::error("store: heartbeat failed: {}", r.error().message);
   }
   last_heartbeat_ = now;
@@ -519,7 +519,7 @@ void Site::stop() {
   e.decision = store::Decision::kInfo;
   e.reason = "ok";
   record(std::move(e), mqtt::Topics(setup_.site_id, setup_.gateway_id).alarm());
-  if (auto r = store_.write_heartbeat(wall_ms()); !r.ok()) {
+  if (auto r = store_.events().write_heartbeat(wall_ms()); !r.ok()) {
     spdlog::error("store: final heartbeat failed: {}", r.error().message);
   }
 }
@@ -758,7 +758,7 @@ void Site::door_tap(DoorUnit& door, policy::Direction direction, const drivers::
   const auto& card = *event.card;
   auto technology = to_policy(card.technology);
   const char* tech_code = drivers::to_string(card.technology);
-  auto match = store_.find_credential(tech_code, card.identifier);
+  auto match = store_.taps().find_credential(tech_code, card.identifier);
   bool store_ok = match.ok();
   if (!store_ok) enter_fault("credential lookup failed: " + match.error().message);
   std::optional<store::CredentialMatch> found;
@@ -770,7 +770,7 @@ void Site::door_tap(DoorUnit& door, policy::Direction direction, const drivers::
   req.door.anti_passback = door.setup.anti_passback;
   req.door.egress = door.setup.controller.egress;
   if (found && door.setup.anti_passback) {
-    auto open = store_.open_coworking_session(found->member.id);
+    auto open = store_.events().open_coworking_session(found->member.id);
     if (open.ok()) {
       req.door.last_direction = open.value() ? policy::Direction::kEntry : policy::Direction::kExit;
     }
@@ -818,7 +818,7 @@ void Site::door_tap(DoorUnit& door, policy::Direction direction, const drivers::
 void Site::presence(DoorUnit& door, policy::Direction direction, std::int64_t member_id,
                     const std::string& member_no) {
   mqtt::Topics topics(setup_.site_id, setup_.gateway_id);
-  auto open = store_.open_coworking_session(member_id);
+  auto open = store_.events().open_coworking_session(member_id);
   if (!open.ok()) return;
   auto at = wall_ms();
   if (direction == policy::Direction::kEntry && !open.value()) {
@@ -839,7 +839,7 @@ void Site::presence(DoorUnit& door, policy::Direction direction, std::int64_t me
     e.detail = s.uuid;
     enqueue(
         {[this, s, e, topic = topics.door_event(door.setup.id)]() -> store::Result<std::int64_t> {
-           auto r = store_.open_session(s, e, {topic, payload(e, 0), false});
+           auto r = store_.events().open_session(s, e, {topic, payload(e, 0), false});
            if (!r.ok()) return r.error();
            return r.value().seq;
          },
@@ -865,7 +865,7 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
   auto now = clock_.mono();
   const auto& card = *event.card;
   const char* tech_code = drivers::to_string(card.technology);
-  auto match = store_.find_credential(tech_code, card.identifier);
+  auto match = store_.taps().find_credential(tech_code, card.identifier);
   bool store_ok = match.ok();
   if (!store_ok) enter_fault("credential lookup failed: " + match.error().message);
   std::optional<store::CredentialMatch> found;
@@ -935,7 +935,7 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
   req.machine.certification_required = m.setup.certification.has_value();
   req.machine.inspection_required = m.setup.inspection_interval_days > 0;
   if (store_ok) {
-    auto row = store_.machine(m.setup.id);
+    auto row = store_.taps().machine(m.setup.id);
     if (row.ok() && row.value()) {
       req.machine.locked_out = row.value()->locked_out;
       req.machine.next_inspection_due = date_of(row.value()->next_inspection_due);
@@ -946,7 +946,8 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
     if (found && m.setup.certification) {
       auto local = setup_.calendar.to_local(clock_.wall());
       auto today = policy::to_string(local.date);
-      auto cert = store_.valid_certification(found->member.id, *m.setup.certification, today);
+      auto cert =
+          store_.taps().valid_certification(found->member.id, *m.setup.certification, today);
       if (cert.ok() && cert.value()) {
         policy::CertificationFacts cf;
         cf.present = true;
@@ -959,7 +960,7 @@ void Site::machine_tap(MachineUnit& m, const drivers::ReaderEvent& event, TapDon
         f.member_no = found->member.member_no;
         f.type_code = *m.setup.certification;
         f.include_revoked = true;
-        auto all = store_.list_certifications(f);
+        auto all = store_.staff().list_certifications(f);
         if (all.ok() && !all.value().empty()) {
           const auto& c = all.value().back();
           policy::CertificationFacts cf;
@@ -1110,7 +1111,7 @@ void Site::publish_door_state(DoorUnit& d) {
   j["time"] = iso8601_utc(clock_.wall());
   auto topic = mqtt::Topics(setup_.site_id, setup_.gateway_id).door_state(d.setup.id);
   enqueue({[this, topic, body = j.dump()]() {
-             return store_.append_outbox({topic, body, true}, wall_ms());
+             return store_.events().append_outbox({topic, body, true}, wall_ms());
            },
            {}});
 }
@@ -1131,7 +1132,7 @@ void Site::publish_machine_state(MachineUnit& m) {
   j["time"] = iso8601_utc(clock_.wall());
   auto topic = mqtt::Topics(setup_.site_id, setup_.gateway_id).machine_state(m.setup.id);
   enqueue({[this, topic, body = j.dump()]() {
-             return store_.append_outbox({topic, body, true}, wall_ms());
+             return store_.events().append_outbox({topic, body, true}, wall_ms());
            },
            {}});
 }
@@ -1225,9 +1226,9 @@ void Site::enqueue_close(std::string uuid, std::int64_t ended_at_ms, std::string
             busy_seconds]() -> store::Result<std::int64_t> {
              store::SessionRef ref;
              ref.uuid = uuid;
-             auto r =
-                 store_.close_session(ref, ended_at_ms, reason, measured_seconds, event,
-                                      {topic, payload(event, 0, extra_json), false}, busy_seconds);
+             auto r = store_.events().close_session(
+                 ref, ended_at_ms, reason, measured_seconds, event,
+                 {topic, payload(event, 0, extra_json), false}, busy_seconds);
              if (!r.ok()) {
                // A session already closed (e.g. by recovery) must not block the queue.
                if (r.error().kind == store::ErrorKind::kConflict ||
@@ -1272,13 +1273,13 @@ void Site::record_session_start(MachineUnit& m, const firmware::MachineEvent& ev
     return;
   }
   spdlog::info("machine {}: session {} of {} started, relay on", m.setup.id, s.uuid, m.member_no);
-  enqueue(
-      {[this, s, e, topic]() -> store::Result<std::int64_t> {
-         auto r = store_.open_session(s, e, {topic, payload(e, 0, R"({"session":"open"})"), false});
-         if (!r.ok()) return r.error();
-         return r.value().seq;
-       },
-       {}});
+  enqueue({[this, s, e, topic]() -> store::Result<std::int64_t> {
+             auto r = store_.events().open_session(
+                 s, e, {topic, payload(e, 0, R"({"session":"open"})"), false});
+             if (!r.ok()) return r.error();
+             return r.value().seq;
+           },
+           {}});
 }
 
 void Site::record_session_end(MachineUnit& m, const firmware::MachineEvent& ev) {
@@ -1368,13 +1369,13 @@ void Site::tick() {
     if (faulted_ && pending_.empty()) {
       // The held writes went through; probe with a write of our own before trusting the store.
       auto v = store_.data_version();
-      auto hb = store_.write_heartbeat(wall_ms());
+      auto hb = store_.events().write_heartbeat(wall_ms());
       if (v.ok() && hb.ok()) leave_fault();
     }
   }
   if (!faulted_ && (last_heartbeat_.count() < 0 || now - last_heartbeat_ >= setup_.heartbeat)) {
     last_heartbeat_ = now;
-    if (auto r = store_.write_heartbeat(wall_ms()); !r.ok()) {
+    if (auto r = store_.events().write_heartbeat(wall_ms()); !r.ok()) {
       enter_fault("heartbeat write failed: " + r.error().message);
     }
   }
@@ -1393,7 +1394,7 @@ void Site::refresh_machines() {
   auto now = clock_.mono();
   auto local = setup_.calendar.to_local(clock_.wall());
   for (auto& m : machines_) {
-    auto row = store_.machine(m->setup.id);
+    auto row = store_.taps().machine(m->setup.id);
     if (!row.ok() || !row.value()) continue;
     auto wanted = firmware::OutOfServiceReason::kNone;
     if (row.value()->locked_out) {
@@ -1427,7 +1428,7 @@ void Site::close_coworking_at_closing() {
   store::HistoryFilter f;
   f.open_only = true;
   f.limit = 100000;
-  auto open = store_.list_sessions(f);
+  auto open = store_.events().list_sessions(f);
   if (!open.ok()) return;
   auto closing_at =
       std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -1458,7 +1459,7 @@ bool Site::remote_unlock(const std::string& door_id, const std::string& actor) {
   for (auto& d : doors_) {
     if (d->setup.id != door_id) continue;
     apply(*d, d->controller.remote_unlock(clock_.mono()));
-    (void)store_.append_audit(actor, "remote_unlock", door_id, "{}");
+    (void)store_.audit().append_audit(actor, "remote_unlock", door_id, "{}");
     return true;
   }
   return false;
@@ -1469,7 +1470,7 @@ bool Site::lockout(const std::string& machine_id, const std::string& reason,
   Batch batch(*this);
   for (auto& m : machines_) {
     if (m->setup.id != machine_id) continue;
-    auto r = store_.lockout_machine(machine_id, reason, actor);
+    auto r = store_.staff().lockout_machine(machine_id, reason, actor);
     if (!r.ok() && r.error().kind != store::ErrorKind::kConflict) {
       spdlog::error("lockout of {} not stored: {}", machine_id, r.error().message);
     }
@@ -1484,7 +1485,7 @@ bool Site::release(const std::string& machine_id, const std::string& actor) {
   Batch batch(*this);
   for (auto& m : machines_) {
     if (m->setup.id != machine_id) continue;
-    auto r = store_.release_machine(machine_id, actor);
+    auto r = store_.staff().release_machine(machine_id, actor);
     if (!r.ok() && r.error().kind != store::ErrorKind::kConflict) {
       spdlog::error("release of {} not stored: {}", machine_id, r.error().message);
     }
@@ -1501,7 +1502,7 @@ bool Site::confirm(const std::string& machine_id, const std::string& actor) {
   for (auto& m : machines_) {
     if (m->setup.id != machine_id) continue;
     apply(*m, m->controller.staff_confirm(clock_.mono()));
-    (void)store_.append_audit(
+    (void)store_.audit().append_audit(
         actor, "machine_confirm", machine_id,
         std::string(R"({"state":")") + firmware::to_string(m->controller.state()) + "\"}");
     return true;
