@@ -177,7 +177,8 @@ while IFS= read -r line || [ -n "$line" ]; do
       esac
       ;;
     START)
-      "$labgated" --db "$db" --control-socket "$sock" --simulated-clock "2026-11-24 08:00" \
+      "$labgated" --db "$db" --control-socket "$sock" --admin-socket "$demo/admin.sock" \
+        --simulated-clock "2026-11-24 08:00" \
         --key-file "$keys" "${reader_args[@]}" >"$log" 2>&1 &
       daemon_pid=$!
       for _ in $(seq 1 200); do

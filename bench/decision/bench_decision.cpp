@@ -688,7 +688,7 @@ int run(const Options& o) {
       auto v = db.query_int64(sql);
       return v.ok() ? v.value() : -1;
     };
-    const std::int64_t last_seq = st.last_seq().ok() ? st.last_seq().value() : -1;
+    const std::int64_t last_seq = st.events().last_seq().ok() ? st.events().last_seq().value() : -1;
     const std::int64_t outbox_rows = count("SELECT count(*) FROM outbox");
     const std::int64_t outbox_max = count("SELECT max(seq) FROM outbox");
     fmt::print("\ndatabase: {:.1f} MiB (+ WAL {:.1f} MiB)\n",

@@ -132,8 +132,8 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
   CHECK(db.query_int64("SELECT count(*) FROM access_events").value() == 3000);
   CHECK(db.query_int64("SELECT count(*) FROM outbox WHERE sent_at_ms IS NOT NULL").value() == 3000);
   CHECK(db.query_int64("SELECT count(*) FROM sessions WHERE ended_at_ms IS NULL").value() == 0);
-  CHECK(st.last_seq().value() == 3000);
-  CHECK(st.unsent_count().value() == 0);
+  CHECK(st.events().last_seq().value() == 3000);
+  CHECK(st.events().unsent_count().value() == 0);
   CHECK(db.query_int64("SELECT count(*) FROM plans").value() ==
         static_cast<std::int64_t>(cfg.plans.size()));
 
@@ -142,7 +142,7 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
     for (int which = 0; which < decision::kCardsPerMember; ++which) {
       const auto card = decision::member_card(m, which);
       auto found =
-          st.find_credential(labgate::drivers::to_string(card.technology), card.identifier);
+          st.taps().find_credential(labgate::drivers::to_string(card.technology), card.identifier);
       REQUIRE(found.ok());
       REQUIRE(found.value().has_value());
       CHECK(found.value()->member.member_no == decision::member_no(m));
@@ -152,7 +152,7 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
     }
   }
   const auto unknown = decision::unknown_card(12345);
-  auto none = st.find_credential("iso14443a", unknown.identifier);
+  auto none = st.taps().find_credential("iso14443a", unknown.identifier);
   REQUIRE(none.ok());
   CHECK_FALSE(none.value().has_value());
 
@@ -163,7 +163,7 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
   for (std::int64_t m = 0; m < 500; ++m) {
     for (const auto& type : pop.cert_types) {
       const auto* fact = pop.cert(m, type);
-      auto valid = st.valid_certification(m + 1, type, today);
+      auto valid = st.taps().valid_certification(m + 1, type, today);
       REQUIRE(valid.ok());
       const std::int32_t day =
           static_cast<std::int32_t>(std::chrono::sys_days(o.first_day).time_since_epoch().count());
@@ -177,7 +177,7 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
 
   // Machines are in the store with a passed inspection due in the future.
   for (const auto& m : cfg.machines) {
-    auto row = st.machine(m.id);
+    auto row = st.taps().machine(m.id);
     REQUIRE(row.ok());
     REQUIRE(row.value().has_value());
     REQUIRE(row.value()->next_inspection_due.has_value());
@@ -191,7 +191,7 @@ TEST_CASE("the seeded database answers the tap path and continues the sequence")
   e.kind = "tap_entry";
   e.decision = store::Decision::kGranted;
   e.reason = "ok";
-  auto seq = st.record_access(e, {"labgate/v1/demo/gw1/door/main/event", "{}", false});
+  auto seq = st.events().record_access(e, {"labgate/v1/demo/gw1/door/main/event", "{}", false});
   REQUIRE(seq.ok());
   CHECK(seq.value() == 3001);
 }

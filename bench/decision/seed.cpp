@@ -151,10 +151,10 @@ SeedTimings seed_database(store::Store& st, const gateway::config::SiteConfig& c
     np.windows = gateway::policy::to_string(p.access.windows);
     np.holidays_allowed = p.access.holidays;
     np.closure_allowed = p.access.closure;
-    (void)take(st.add_plan(np, actor), "plan " + p.id);
+    (void)take(st.staff().add_plan(np, actor), "plan " + p.id);
   }
   std::vector<std::int64_t> plan_ids;
-  for (const auto& p : take(st.list_plans(), "list plans")) plan_ids.push_back(p.id);
+  for (const auto& p : take(st.staff().list_plans(), "list plans")) plan_ids.push_back(p.id);
   if (plan_ids.empty()) throw std::runtime_error("the configuration has no plans");
 
   for (const auto& m : cfg.machines) {
@@ -168,7 +168,7 @@ SeedTimings seed_database(store::Store& st, const gateway::config::SiteConfig& c
     ct.name = m.certification;
     ct.validity_days = kCertValidityDays;
     ct.renew_by_use = index % 2 == 1;  // exercise the renewal UPDATE on some session starts
-    (void)take(st.add_certification_type(ct, actor), "certification type " + ct.code);
+    (void)take(st.staff().add_certification_type(ct, actor), "certification type " + ct.code);
     pop.cert_types.push_back(ct.code);
     pop.cert_validity_days.push_back(ct.validity_days);
     pop.cert_renew_by_use.push_back(ct.renew_by_use);
@@ -181,13 +181,13 @@ SeedTimings seed_database(store::Store& st, const gateway::config::SiteConfig& c
     nm.session_mode = m.mode == gateway::config::SessionMode::kTapOnOff ? "tap" : "hold";
     nm.inspection_interval_days = m.inspection_interval_days;
     nm.needs_checkoff = m.needs_checkoff;
-    (void)take(st.add_machine(nm, actor), "machine " + m.id);
+    (void)take(st.staff().add_machine(nm, actor), "machine " + m.id);
     store::NewInspection in;
     in.machine_id = m.id;
     in.done_on = date_of_day(first_day - 1);
     in.inspector = "bench inspector";
     in.result = "pass";
-    (void)take(st.record_inspection(in, actor), "inspection of " + m.id);
+    (void)take(st.staff().record_inspection(in, actor), "inspection of " + m.id);
   }
   t.setup_s = seconds_since(t0);
 
@@ -342,7 +342,7 @@ SeedTimings seed_database(store::Store& st, const gateway::config::SiteConfig& c
       if (d.exit_reader) door_readers.push_back({*d.exit_reader, d.id, false});
     }
     const gateway::mqtt::Topics topics(cfg.site.id, cfg.site.gateway);
-    const std::int64_t base = take(st.last_seq(), "last seq");
+    const std::int64_t base = take(st.events().last_seq(), "last seq");
     auto event = take(db.prepare("INSERT INTO access_events (uuid, at_ms, seq, reader_id, door_id, "
                                  "machine_id, member_id, credential_id, kind, decision, reason, "
                                  "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "

@@ -135,7 +135,7 @@ StreamClients::StreamClients(gateway::app::Site& site, gateway::store::Store& st
       i.commit_ns[seq] = now_ns();
     }
     if (!i.server->has_subscribers()) return;
-    auto rows = store.fetch_unsent(seq - 1, 1);
+    auto rows = store.events().fetch_unsent(seq - 1, 1);
     if (!rows.ok() || rows.value().empty() || rows.value().front().seq != seq) return;
     auto& row = rows.value().front();
     i.server->publish({seq, std::move(row.topic), std::move(row.payload), row.retain});

@@ -209,13 +209,17 @@ int run(const Options& o) {
   std::int64_t credential = 0;
   auto enroll = [&] {
     auto r = o.desfire
-                 ? st.enroll_credential(kMember, "desfire", desfire_uid, "bench card", "bench", 1)
-                 : st.enroll_credential(kMember, "iso14443a", uid, "bench card", "bench");
+                 ? st.staff().enroll_credential(kMember, "desfire", desfire_uid, "bench card",
+                                                "bench", 1)
+                 : st.staff().enroll_credential(kMember, "iso14443a", uid, "bench card", "bench");
     if (r.ok()) credential = r.value().id;
     return r.ok();
   };
-  if (!st.add_member(nm, "bench").ok() || !st.approve_member(kMember, "bench").ok() || !enroll() ||
-      !st.grant_certification(kMember, "3d-printer", "Trainer", std::string("2026-06-01"), "bench")
+  if (!st.staff().add_member(nm, "bench").ok() ||
+      !st.staff().approve_member(kMember, "bench").ok() || !enroll() ||
+      !st.staff()
+           .grant_certification(kMember, "3d-printer", "Trainer", std::string("2026-06-01"),
+                                "bench")
            .ok()) {
     fmt::print(stderr, "cannot add the benchmark member\n");
     return 1;

@@ -220,7 +220,8 @@ int store_backlog(std::size_t n, std::size_t window) {
     e.kind = "tap_entry";
     e.decision = store::Decision::kGranted;
     e.reason = "ok";
-    auto r = db.record_access(e, kTopic, false, [](std::int64_t seq) { return payload_for(seq); });
+    auto r = db.events().record_access(e, kTopic, false,
+                                       [](std::int64_t seq) { return payload_for(seq); });
     if (!r.ok()) {
       std::fprintf(stderr, "record_access %zu: %s\n", i, r.error().message.c_str());
       return 1;
@@ -228,7 +229,7 @@ int store_backlog(std::size_t n, std::size_t window) {
   }
   const double fill_secs = std::chrono::duration<double>(Clock::now() - fill0).count();
   (void)db.database().execute_script("PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE);");
-  const auto unsent0 = db.unsent_count();
+  const auto unsent0 = db.events().unsent_count();
   const auto db_bytes = file_size_or_zero(db_path);
 
   // 2. The broker returns; a subscriber is in place before the gateway reconnects. Unlimited
@@ -287,7 +288,7 @@ int store_backlog(std::size_t n, std::size_t window) {
   // Let the last acknowledgements be marked, then check the store agrees.
   run_until(
       io, [&] { return drainer.stats().marked >= n; }, 30s);
-  const auto unsent1 = db.unsent_count();
+  const auto unsent1 = db.events().unsent_count();
   drainer.stop();
   link.stop();
   run_until(

@@ -152,7 +152,7 @@ struct AdminSite {
   }
   std::vector<store::AuditEntry> audit() {
     auto s = daemon.open_store();
-    auto rows = s->list_audit(100000);
+    auto rows = s->audit().list_audit(100000);
     REQUIRE(rows.ok());
     return rows.value();
   }
@@ -164,7 +164,7 @@ struct AdminSite {
   }
   store::Machine machine(const std::string& id) {
     auto s = daemon.open_store();
-    auto machines = s->list_machines();
+    auto machines = s->staff().list_machines();
     REQUIRE(machines.ok());
     for (auto& m : machines.value()) {
       if (m.id == id) return m;
@@ -198,9 +198,9 @@ Snapshot snapshot(AdminSite& site) {
   auto st = site.daemon.open_store();
   store::HistoryFilter f;
   f.limit = 1000000;
-  s.events = st->list_events(f).value().size();
-  s.audit = st->list_audit(1000000).value().size();
-  auto machines = st->list_machines();
+  s.events = st->events().list_events(f).value().size();
+  s.audit = st->audit().list_audit(1000000).value().size();
+  auto machines = st->staff().list_machines();
   REQUIRE(machines.ok());
   for (const auto& m : machines.value()) {
     s.machines += m.id + (m.locked_out ? ":out;" : ":in;");

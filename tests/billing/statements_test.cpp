@@ -177,7 +177,7 @@ TEST_CASE("issue: refusals write nothing; success freezes the month with audit",
   CHECK(must(db.query_int64("SELECT amount FROM account_entries WHERE member_id = 1 AND "
                             "kind = 'statement' AND reference = '2026-11'")) == -540);
   CHECK(count("audit_log") == audit_before + 1);
-  const auto verdict = must(f.store->verify_audit_chain());
+  const auto verdict = must(f.store->audit().verify_audit_chain());
   CHECK(verdict.ok);
   const auto body = must(bl::issued_body(db, "M0001", "2026-11"));
   REQUIRE(body.has_value());

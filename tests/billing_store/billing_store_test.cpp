@@ -52,16 +52,19 @@ struct Fixture {
     StoreOptions o;
     o.clock = [this] { return now; };
     store = must(Store::open(dir.file("labgate.db"), o));
-    must(store->add_plan({"FULL", "Full time", "mon-sun 00:00-24:00", true, true}, "staff"));
-    must(store->add_plan({"DROP", "Drop-in", "mon-fri 09:00-17:00", false, false}, "staff"));
-    must(store->add_member(
+    must(
+        store->staff().add_plan({"FULL", "Full time", "mon-sun 00:00-24:00", true, true}, "staff"));
+    must(
+        store->staff().add_plan({"DROP", "Drop-in", "mon-fri 09:00-17:00", false, false}, "staff"));
+    must(store->staff().add_member(
         {"M0001", "Hanako Yamada", "", std::string("FULL"), std::nullopt, std::nullopt}, "staff"));
-    member = must(store->approve_member("M0001", "staff"));
-    must(store->add_member(
+    member = must(store->staff().approve_member("M0001", "staff"));
+    must(store->staff().add_member(
         {"M0002", "Taro Sato", "", std::string("DROP"), std::nullopt, std::nullopt}, "staff"));
-    other = must(store->approve_member("M0002", "staff"));
-    must(store->add_machine({"laser1", "Laser cutter 1", std::nullopt, "hold", 0, false}, "staff"));
-    must(store->add_machine({"mill", "CNC mill", std::nullopt, "tap", 0, false}, "staff"));
+    other = must(store->staff().approve_member("M0002", "staff"));
+    must(store->staff().add_machine({"laser1", "Laser cutter 1", std::nullopt, "hold", 0, false},
+                                    "staff"));
+    must(store->staff().add_machine({"mill", "CNC mill", std::nullopt, "tap", 0, false}, "staff"));
   }
 
   std::int64_t count(const std::string& table) {
@@ -88,19 +91,20 @@ struct Fixture {
     e.decision = Decision::kGranted;
     e.reason = "ok";
     const auto kind = machine ? SessionKind::kMachine : SessionKind::kCoworking;
-    auto w = must(store->open_session({uuid, member.id, machine, kind, start}, e,
-                                      OutboxMessage{"t/session", "{}", false}));
+    auto w = must(store->events().open_session({uuid, member.id, machine, kind, start}, e,
+                                               OutboxMessage{"t/session", "{}", false}));
     if (end) {
       e.uuid = "close-" + uuid;
       e.at_ms = *end;
-      w = must(store->close_session({std::nullopt, w.session.id}, *end, "tap_off", std::nullopt, e,
-                                    OutboxMessage{"t/session", "{}", false}));
+      w = must(store->events().close_session({std::nullopt, w.session.id}, *end, "tap_off",
+                                             std::nullopt, e,
+                                             OutboxMessage{"t/session", "{}", false}));
     }
     return w.session;
   }
 
   void chain_ok() {
-    auto v = must(store->verify_audit_chain());
+    auto v = must(store->audit().verify_audit_chain());
     INFO(v.message);
     CHECK(v.ok);
   }
@@ -126,7 +130,7 @@ NewRate laser_rate(std::optional<std::int64_t> from = std::nullopt) {
 TEST_CASE("a rate is stored with its plan terms and audited", "[billing_store]") {
   Fixture f;
   const auto audit_before = f.count("audit_log");
-  auto r = must(f.store->set_rate(laser_rate(), "manager"));
+  auto r = must(f.store->ledger().set_rate(laser_rate(), "manager"));
   CHECK(r.kind == SessionKind::kMachine);
   CHECK(r.target() == "laser1");
   CHECK(r.effective_from_ms == kT0);  // default: now
@@ -145,7 +149,7 @@ TEST_CASE("a rate is stored with its plan terms and audited", "[billing_store]")
   CHECK(f.count("rate_plan_terms") == 1);
 
   REQUIRE(f.count("audit_log") == audit_before + 1);
-  const auto audit = must(f.store->list_audit());
+  const auto audit = must(f.store->audit().list_audit());
   CHECK(audit.back().action == "rate_set");
   CHECK(audit.back().subject == "laser1");
   CHECK(audit.back().actor == "manager");
@@ -159,15 +163,16 @@ TEST_CASE("a rate is stored with its plan terms and audited", "[billing_store]")
     cw.unit_seconds = 3600;
     cw.price_per_unit = 200;
     cw.daily_cap = 1000;
-    must(f.store->set_rate(cw, "manager"));
-    const auto all = must(f.store->list_rates());
+    must(f.store->ledger().set_rate(cw, "manager"));
+    const auto all = must(f.store->ledger().list_rates());
     REQUIRE(all.size() == 2);
     CHECK(all[0].target() == "coworking");
     CHECK(all[1].target() == "laser1");
-    CHECK(must(f.store->list_rates(std::string("coworking"))).size() == 1);
-    CHECK(must(f.store->list_rates(std::string("laser1"))).size() == 1);
-    CHECK(must(f.store->list_rates(std::string("mill"))).empty());
-    const auto got = must(f.store->current_rate(SessionKind::kCoworking, std::nullopt, kT0));
+    CHECK(must(f.store->ledger().list_rates(std::string("coworking"))).size() == 1);
+    CHECK(must(f.store->ledger().list_rates(std::string("laser1"))).size() == 1);
+    CHECK(must(f.store->ledger().list_rates(std::string("mill"))).empty());
+    const auto got =
+        must(f.store->ledger().current_rate(SessionKind::kCoworking, std::nullopt, kT0));
     REQUIRE(got);
     CHECK(got->price_per_unit == 200);
   }
@@ -176,15 +181,15 @@ TEST_CASE("a rate is stored with its plan terms and audited", "[billing_store]")
 TEST_CASE("rates are effective-dated: a session keeps the rate it started under",
           "[billing_store]") {
   Fixture f;
-  const auto old_rate = must(f.store->set_rate(laser_rate(), "manager"));
-  CHECK_FALSE(must(f.store->current_rate(SessionKind::kMachine, "laser1", kT0 - 1)));
-  CHECK_FALSE(must(f.store->current_rate(SessionKind::kMachine, "mill", kT0)));
+  const auto old_rate = must(f.store->ledger().set_rate(laser_rate(), "manager"));
+  CHECK_FALSE(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", kT0 - 1)));
+  CHECK_FALSE(must(f.store->ledger().current_rate(SessionKind::kMachine, "mill", kT0)));
 
   // A session opens under the old rate at 10:00 and is still running at noon.
   f.now = kT0 + kHour;
   const auto s = f.session("s1", std::string("laser1"), f.now, std::nullopt);
   const auto stamped =
-      must(f.store->current_rate(SessionKind::kMachine, "laser1", s.started_at_ms));
+      must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", s.started_at_ms));
   REQUIRE(stamped);
   CHECK(stamped->id == old_rate.id);
 
@@ -192,25 +197,28 @@ TEST_CASE("rates are effective-dated: a session keeps the rate it started under"
   const std::int64_t change = kT0 + 2 * kHour;
   auto next = laser_rate(change);
   next.price_per_unit = 400;
-  const auto new_rate = must(f.store->set_rate(next, "manager"));
+  const auto new_rate = must(f.store->ledger().set_rate(next, "manager"));
   f.now = kT0 + 3 * kHour;
 
-  const auto superseded = must(f.store->rate(old_rate.id));
+  const auto superseded = must(f.store->ledger().rate(old_rate.id));
   REQUIRE(superseded);
   CHECK(superseded->effective_until_ms == std::optional<std::int64_t>(change));
   // The running session's start still maps to the old rate; the window boundary is exact.
-  CHECK(must(f.store->current_rate(SessionKind::kMachine, "laser1", s.started_at_ms))->id ==
+  CHECK(
+      must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", s.started_at_ms))->id ==
+      old_rate.id);
+  CHECK(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", change - 1))->id ==
         old_rate.id);
-  CHECK(must(f.store->current_rate(SessionKind::kMachine, "laser1", change - 1))->id ==
-        old_rate.id);
-  CHECK(must(f.store->current_rate(SessionKind::kMachine, "laser1", change))->id == new_rate.id);
-  CHECK(must(f.store->current_rate(SessionKind::kMachine, "laser1", f.now))->price_per_unit == 400);
+  CHECK(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", change))->id ==
+        new_rate.id);
+  CHECK(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", f.now))
+            ->price_per_unit == 400);
 
   // Only the rate in force and later ones are listed unless the history is asked for.
-  const auto current = must(f.store->list_rates(std::string("laser1")));
+  const auto current = must(f.store->ledger().list_rates(std::string("laser1")));
   REQUIRE(current.size() == 1);
   CHECK(current[0].id == new_rate.id);
-  const auto history = must(f.store->list_rates(std::string("laser1"), true));
+  const auto history = must(f.store->ledger().list_rates(std::string("laser1"), true));
   REQUIRE(history.size() == 2);
   CHECK(history[0].id == old_rate.id);
   CHECK(history[1].id == new_rate.id);
@@ -219,12 +227,12 @@ TEST_CASE("rates are effective-dated: a session keeps the rate it started under"
     const std::int64_t june = kMay1 + 31 * kDay;
     auto later = laser_rate(june);
     later.price_per_unit = 500;
-    const auto june_rate = must(f.store->set_rate(later, "manager"));
-    CHECK(must(f.store->rate(new_rate.id))->effective_until_ms ==
+    const auto june_rate = must(f.store->ledger().set_rate(later, "manager"));
+    CHECK(must(f.store->ledger().rate(new_rate.id))->effective_until_ms ==
           std::optional<std::int64_t>(june));
-    CHECK(must(f.store->current_rate(SessionKind::kMachine, "laser1", june + 1))->id ==
+    CHECK(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", june + 1))->id ==
           june_rate.id);
-    CHECK(must(f.store->list_rates(std::string("laser1"))).size() == 2);
+    CHECK(must(f.store->ledger().list_rates(std::string("laser1"))).size() == 2);
   }
   f.chain_ok();
 }
@@ -243,7 +251,7 @@ TEST_CASE("current_rate is one indexed query", "[billing_store]") {
 
 TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
   Fixture f;
-  must(f.store->set_rate(laser_rate(), "manager"));
+  must(f.store->ledger().set_rate(laser_rate(), "manager"));
   f.issue_statement(f.other.id, "2026-03");
   f.now = kT0 + kHour;
   const auto rates_before = f.count("rates");
@@ -320,16 +328,17 @@ TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
     DYNAMIC_SECTION(c.name) {
       auto r = laser_rate(f.now + kHour);
       c.edit(r);
-      refused(f.store->set_rate(r, "manager"), c.kind, c.words);
+      refused(f.store->ledger().set_rate(r, "manager"), c.kind, c.words);
     }
   }
 
   SECTION("overlaps a rate that starts later") {
-    must(f.store->set_rate(laser_rate(kMay1), "manager"));
+    must(f.store->ledger().set_rate(laser_rate(kMay1), "manager"));
     const auto with_later = f.count("rates");
-    refused(f.store->set_rate(laser_rate(kMay1 - kDay), "manager"), ErrorKind::kConflict,
+    refused(f.store->ledger().set_rate(laser_rate(kMay1 - kDay), "manager"), ErrorKind::kConflict,
             "overlaps rate");
-    refused(f.store->set_rate(laser_rate(kMay1), "manager"), ErrorKind::kConflict, "overlaps rate");
+    refused(f.store->ledger().set_rate(laser_rate(kMay1), "manager"), ErrorKind::kConflict,
+            "overlaps rate");
     CHECK(f.count("rates") == with_later);
     return;
   }
@@ -337,22 +346,22 @@ TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
     // A statement already issued for May (a clock set back, an import): a rate from May 1 or
     // any later day would change what it says.
     f.issue_statement(f.member.id, "2026-05");
-    refused(f.store->set_rate(laser_rate(kMay1), "manager"), ErrorKind::kConflict,
+    refused(f.store->ledger().set_rate(laser_rate(kMay1), "manager"), ErrorKind::kConflict,
             "rate for laser1 from 2026-05-01 would change the statement already issued for "
             "2026-05 (M0001)");
     // From April 20 it would reach into May as well; from June on it cannot touch May.
-    refused(f.store->set_rate(laser_rate(kMay1 - 10 * kDay), "manager"), ErrorKind::kConflict,
-            "already issued for 2026-05");
+    refused(f.store->ledger().set_rate(laser_rate(kMay1 - 10 * kDay), "manager"),
+            ErrorKind::kConflict, "already issued for 2026-05");
     CHECK(f.count("rates") == rates_before);
-    must(f.store->set_rate(laser_rate(kMay1 + 31 * kDay), "manager"));
+    must(f.store->ledger().set_rate(laser_rate(kMay1 + 31 * kDay), "manager"));
     return;
   }
   CHECK(f.count("rates") == rates_before);
   CHECK(f.count("rate_plan_terms") == terms_before);
   CHECK(f.count("audit_log") == audit_before);
   // The rate in force was not cut short by any refused change.
-  CHECK_FALSE(
-      must(f.store->current_rate(SessionKind::kMachine, "laser1", f.now))->effective_until_ms);
+  CHECK_FALSE(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", f.now))
+                  ->effective_until_ms);
   f.chain_ok();
 }
 
@@ -364,7 +373,7 @@ TEST_CASE("rate edges that are accepted", "[billing_store]") {
     r.daily_cap = 800;
     r.grace_seconds = 86399;
     r.plan_terms = {{"FULL", 100, 0}, {"DROP", 0, 0}};
-    const auto got = must(f.store->set_rate(r, "manager"));
+    const auto got = must(f.store->ledger().set_rate(r, "manager"));
     REQUIRE(got.plan_terms.size() == 2);
     CHECK(got.plan_terms[0].plan_code == "DROP");
     CHECK(got.plan_terms[1].discount_percent == 100);
@@ -372,7 +381,7 @@ TEST_CASE("rate edges that are accepted", "[billing_store]") {
   SECTION("busy and idle prices") {
     auto r = laser_rate();
     r.idle_price_per_unit = 100;
-    CHECK(must(f.store->set_rate(r, "manager")).idle_price_per_unit ==
+    CHECK(must(f.store->ledger().set_rate(r, "manager")).idle_price_per_unit ==
           std::optional<std::int64_t>(100));
   }
   SECTION("a free machine: price 0, no cap") {
@@ -380,26 +389,26 @@ TEST_CASE("rate edges that are accepted", "[billing_store]") {
     r.price_per_unit = 0;
     r.minimum_charge = 0;
     r.daily_cap.reset();
-    CHECK(must(f.store->set_rate(r, "manager")).price_per_unit == 0);
+    CHECK(must(f.store->ledger().set_rate(r, "manager")).price_per_unit == 0);
   }
   f.chain_ok();
 }
 
 TEST_CASE("accounts: top-ups, adjustments, credit limit", "[billing_store]") {
   Fixture f;
-  auto standing = must(f.store->account_standing(f.member.id));
+  auto standing = must(f.store->ledger().account_standing(f.member.id));
   CHECK(standing.balance == 0);
   CHECK(standing.credit_limit == 0);
-  CHECK(must(f.store->account("M0001")).entries.empty());
+  CHECK(must(f.store->ledger().account("M0001")).entries.empty());
 
-  const auto t = must(f.store->topup("M0001", 5000, "cash at reception", "clerk"));
+  const auto t = must(f.store->ledger().topup("M0001", 5000, "cash at reception", "clerk"));
   CHECK(t.amount == 5000);
   CHECK(t.kind == "topup");
   CHECK(t.reference == "cash at reception");
   f.now += kHour;
-  must(f.store->adjust("M0001", -1200, "refund of a failed print", "manager"));
-  must(f.store->adjust("M0001", 200, "goodwill", "manager"));
-  auto acct = must(f.store->set_credit_limit("M0001", 10000, "manager"));
+  must(f.store->ledger().adjust("M0001", -1200, "refund of a failed print", "manager"));
+  must(f.store->ledger().adjust("M0001", 200, "goodwill", "manager"));
+  auto acct = must(f.store->ledger().set_credit_limit("M0001", 10000, "manager"));
   CHECK(acct.credit_limit == 10000);
   CHECK(acct.balance == 4000);
   REQUIRE(acct.entries.size() == 3);
@@ -407,14 +416,14 @@ TEST_CASE("accounts: top-ups, adjustments, credit limit", "[billing_store]") {
   CHECK(acct.entries[1].amount == -1200);
   CHECK(acct.entries[1].reference == "refund of a failed print");
   CHECK(acct.entries[2].actor == "manager");
-  standing = must(f.store->account_standing(f.member.id));
+  standing = must(f.store->ledger().account_standing(f.member.id));
   CHECK(standing.balance == 4000);
   CHECK(standing.credit_limit == 10000);
-  CHECK(must(f.store->set_credit_limit("M0001", 0, "manager")).credit_limit == 0);
+  CHECK(must(f.store->ledger().set_credit_limit("M0001", 0, "manager")).credit_limit == 0);
   // The other member's money is separate.
-  CHECK(must(f.store->account_standing(f.other.id)).balance == 0);
+  CHECK(must(f.store->ledger().account_standing(f.other.id)).balance == 0);
 
-  const auto audit = must(f.store->list_audit());
+  const auto audit = must(f.store->audit().list_audit());
   std::vector<std::string> actions;
   for (const auto& a : audit) {
     if (a.action.rfind("account.", 0) == 0) actions.push_back(a.action);
@@ -424,15 +433,17 @@ TEST_CASE("accounts: top-ups, adjustments, credit limit", "[billing_store]") {
 
   const auto entries = f.count("account_entries");
   const auto audits = f.count("audit_log");
-  refused(f.store->topup("M0001", 0, "", "clerk"), ErrorKind::kInvalid, "positive");
-  refused(f.store->topup("M0001", -100, "", "clerk"), ErrorKind::kInvalid, "positive");
-  refused(f.store->topup("M9999", 100, "", "clerk"), ErrorKind::kNotFound, "unknown member");
-  refused(f.store->adjust("M0001", 0, "nothing", "clerk"), ErrorKind::kInvalid, "0 yen");
-  refused(f.store->adjust("M0001", 100, "", "clerk"), ErrorKind::kInvalid, "reason");
-  refused(f.store->set_credit_limit("M0001", -1, "manager"), ErrorKind::kInvalid, "negative");
-  refused(f.store->set_credit_limit("M9999", 10, "manager"), ErrorKind::kNotFound,
+  refused(f.store->ledger().topup("M0001", 0, "", "clerk"), ErrorKind::kInvalid, "positive");
+  refused(f.store->ledger().topup("M0001", -100, "", "clerk"), ErrorKind::kInvalid, "positive");
+  refused(f.store->ledger().topup("M9999", 100, "", "clerk"), ErrorKind::kNotFound,
           "unknown member");
-  refused(f.store->account("M9999"), ErrorKind::kNotFound, "unknown member");
+  refused(f.store->ledger().adjust("M0001", 0, "nothing", "clerk"), ErrorKind::kInvalid, "0 yen");
+  refused(f.store->ledger().adjust("M0001", 100, "", "clerk"), ErrorKind::kInvalid, "reason");
+  refused(f.store->ledger().set_credit_limit("M0001", -1, "manager"), ErrorKind::kInvalid,
+          "negative");
+  refused(f.store->ledger().set_credit_limit("M9999", 10, "manager"), ErrorKind::kNotFound,
+          "unknown member");
+  refused(f.store->ledger().account("M9999"), ErrorKind::kNotFound, "unknown member");
   CHECK(f.count("account_entries") == entries);
   CHECK(f.count("audit_log") == audits);
   f.chain_ok();
@@ -440,12 +451,13 @@ TEST_CASE("accounts: top-ups, adjustments, credit limit", "[billing_store]") {
 
 TEST_CASE("price list and sales", "[billing_store]") {
   Fixture f;
-  auto acrylic =
-      must(f.store->upsert_price_item({"ACR3", "Acrylic 3 mm A4", "sheet", 450, false}, "manager"));
+  auto acrylic = must(f.store->ledger().upsert_price_item(
+      {"ACR3", "Acrylic 3 mm A4", "sheet", 450, false}, "manager"));
   CHECK(acrylic.active);
-  must(f.store->upsert_price_item({"DAY", "Coworking day pass", "day", 1000, true}, "manager"));
+  must(f.store->ledger().upsert_price_item({"DAY", "Coworking day pass", "day", 1000, true},
+                                           "manager"));
 
-  const auto sale = must(f.store->sell("M0001", "ACR3", 3, "for the sign", "clerk"));
+  const auto sale = must(f.store->ledger().sell("M0001", "ACR3", 3, "for the sign", "clerk"));
   CHECK(sale.unit_price == 450);
   CHECK(sale.quantity == 3);
   CHECK(sale.amount() == 1350);
@@ -453,23 +465,23 @@ TEST_CASE("price list and sales", "[billing_store]") {
   CHECK(sale.member_no == "M0001");
 
   // A price change never changes a past sale.
-  acrylic =
-      must(f.store->upsert_price_item({"ACR3", "Acrylic 3 mm A4", "sheet", 500, false}, "manager"));
+  acrylic = must(f.store->ledger().upsert_price_item(
+      {"ACR3", "Acrylic 3 mm A4", "sheet", 500, false}, "manager"));
   CHECK(acrylic.price == 500);
   f.now += kHour;
-  const auto later = must(f.store->sell("M0001", "ACR3", 1, "", "clerk"));
+  const auto later = must(f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk"));
   CHECK(later.unit_price == 500);
-  const auto pass = must(f.store->sell("M0002", "DAY", 1, "", "clerk", kT0 + 2 * kHour));
+  const auto pass = must(f.store->ledger().sell("M0002", "DAY", 1, "", "clerk", kT0 + 2 * kHour));
   CHECK(pass.at_ms == kT0 + 2 * kHour);
 
-  auto sales = must(f.store->list_sales(std::string("M0001")));
+  auto sales = must(f.store->ledger().list_sales(std::string("M0001")));
   REQUIRE(sales.size() == 2);
   CHECK(sales[0].unit_price == 450);
   CHECK(sales[1].unit_price == 500);
-  CHECK(must(f.store->list_sales()).size() == 3);
-  CHECK(must(f.store->list_sales(std::nullopt, kT0 + kHour, kT0 + 2 * kHour)).size() == 1);
+  CHECK(must(f.store->ledger().list_sales()).size() == 3);
+  CHECK(must(f.store->ledger().list_sales(std::nullopt, kT0 + kHour, kT0 + 2 * kHour)).size() == 1);
 
-  auto items = must(f.store->list_price_items());
+  auto items = must(f.store->ledger().list_price_items());
   REQUIRE(items.size() == 2);
   CHECK(items[0].code == "ACR3");
   CHECK(items[1].day_pass);
@@ -477,40 +489,50 @@ TEST_CASE("price list and sales", "[billing_store]") {
   const auto sales_before = f.count("sales");
   const auto audit_before = f.count("audit_log");
   SECTION("refusals write nothing") {
-    refused(f.store->sell("M0001", "ACR3", 0, "", "clerk"), ErrorKind::kInvalid, "at least 1");
-    refused(f.store->sell("M0001", "ACR3", -2, "", "clerk"), ErrorKind::kInvalid, "at least 1");
-    refused(f.store->sell("M9999", "ACR3", 1, "", "clerk"), ErrorKind::kNotFound, "unknown member");
-    refused(f.store->sell("M0001", "GOLD", 1, "", "clerk"), ErrorKind::kNotFound,
+    refused(f.store->ledger().sell("M0001", "ACR3", 0, "", "clerk"), ErrorKind::kInvalid,
+            "at least 1");
+    refused(f.store->ledger().sell("M0001", "ACR3", -2, "", "clerk"), ErrorKind::kInvalid,
+            "at least 1");
+    refused(f.store->ledger().sell("M9999", "ACR3", 1, "", "clerk"), ErrorKind::kNotFound,
+            "unknown member");
+    refused(f.store->ledger().sell("M0001", "GOLD", 1, "", "clerk"), ErrorKind::kNotFound,
             "unknown price-list item 'GOLD'");
-    refused(f.store->upsert_price_item({"X", "", "pcs", 10, false}, "m"), ErrorKind::kInvalid,
-            "name");
-    refused(f.store->upsert_price_item({"X", "x", "pcs", -10, false}, "m"), ErrorKind::kInvalid,
-            "negative");
-    refused(f.store->deactivate_price_item("GOLD", "m"), ErrorKind::kNotFound, "GOLD");
+    refused(f.store->ledger().upsert_price_item({"X", "", "pcs", 10, false}, "m"),
+            ErrorKind::kInvalid, "name");
+    refused(f.store->ledger().upsert_price_item({"X", "x", "pcs", -10, false}, "m"),
+            ErrorKind::kInvalid, "negative");
+    refused(f.store->ledger().deactivate_price_item("GOLD", "m"), ErrorKind::kNotFound, "GOLD");
     CHECK(f.count("sales") == sales_before);
     CHECK(f.count("audit_log") == audit_before);
   }
   SECTION("an inactive item is not sold; setting it again reactivates it") {
-    CHECK_FALSE(must(f.store->deactivate_price_item("ACR3", "manager")).active);
-    refused(f.store->deactivate_price_item("ACR3", "manager"), ErrorKind::kConflict,
+    CHECK_FALSE(must(f.store->ledger().deactivate_price_item("ACR3", "manager")).active);
+    refused(f.store->ledger().deactivate_price_item("ACR3", "manager"), ErrorKind::kConflict,
             "already inactive");
-    refused(f.store->sell("M0001", "ACR3", 1, "", "clerk"), ErrorKind::kConflict, "no longer sold");
-    CHECK(must(f.store->list_price_items(false)).size() == 1);
-    CHECK(must(f.store->list_price_items(true)).size() == 2);
-    CHECK(must(f.store->upsert_price_item({"ACR3", "Acrylic 3 mm A4", "sheet", 520, false}, "m"))
+    refused(f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk"), ErrorKind::kConflict,
+            "no longer sold");
+    CHECK(must(f.store->ledger().list_price_items(false)).size() == 1);
+    CHECK(must(f.store->ledger().list_price_items(true)).size() == 2);
+    CHECK(must(f.store->ledger().upsert_price_item({"ACR3", "Acrylic 3 mm A4", "sheet", 520, false},
+                                                   "m"))
               .active);
-    CHECK(must(f.store->sell("M0001", "ACR3", 1, "", "clerk")).unit_price == 520);
+    CHECK(must(f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk")).unit_price == 520);
   }
   SECTION("a sale dated in a month already issued is refused") {
     f.issue_statement(f.member.id, "2026-03");
     // 2026-03-31 23:30 in Tokyo belongs to March; 2026-04-01 00:00 Tokyo to April.
-    refused(f.store->sell("M0001", "ACR3", 1, "", "clerk", kT0 - 9 * kHour - 30 * 60 * 1000),
-            ErrorKind::kConflict, "2026-03 statement of M0001 is already issued");
-    CHECK(must(f.store->sell("M0001", "ACR3", 1, "", "clerk", kT0 - 9 * kHour)).unit_price == 500);
+    refused(
+        f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk", kT0 - 9 * kHour - 30 * 60 * 1000),
+        ErrorKind::kConflict, "2026-03 statement of M0001 is already issued");
+    CHECK(
+        must(f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk", kT0 - 9 * kHour)).unit_price ==
+        500);
     // Another member's March is still open.
-    CHECK(must(f.store->sell("M0002", "ACR3", 1, "", "clerk", kT0 - 10 * kHour)).quantity == 1);
+    CHECK(
+        must(f.store->ledger().sell("M0002", "ACR3", 1, "", "clerk", kT0 - 10 * kHour)).quantity ==
+        1);
   }
-  const auto audit = must(f.store->list_audit());
+  const auto audit = must(f.store->audit().list_audit());
   CHECK(std::count_if(audit.begin(), audit.end(),
                       [](const AuditEntry& a) { return a.action == "price.set"; }) >= 3);
   CHECK(std::count_if(audit.begin(), audit.end(),
@@ -529,7 +551,7 @@ TEST_CASE("sessions over 24 h are held until reviewed", "[billing_store]") {
   const auto long_cw =
       f.session("cw", std::nullopt, start + 2 * kDay, start + 2 * kDay + 30 * kHour);
 
-  auto listed = must(f.store->list_held_sessions());
+  auto listed = must(f.store->ledger().list_held_sessions());
   REQUIRE(listed.size() == 2);
   CHECK(listed[0].id == held.id);
   CHECK(listed[0].member_no == std::optional<std::string>("M0001"));
@@ -537,34 +559,38 @@ TEST_CASE("sessions over 24 h are held until reviewed", "[billing_store]") {
 
   const auto reviews = f.count("session_reviews");
   const auto audits = f.count("audit_log");
-  refused(f.store->review_session(day.id, 0, "", "staff"), ErrorKind::kConflict,
+  refused(f.store->ledger().review_session(day.id, 0, "", "staff"), ErrorKind::kConflict,
           "only sessions over 24 h");
-  refused(f.store->review_session(almost.id, 0, "", "staff"), ErrorKind::kConflict,
+  refused(f.store->ledger().review_session(almost.id, 0, "", "staff"), ErrorKind::kConflict,
           "only sessions over 24 h");
-  refused(f.store->review_session(open.id, 0, "", "staff"), ErrorKind::kConflict, "still open");
-  refused(f.store->review_session(9999, 0, "", "staff"), ErrorKind::kNotFound, "unknown session");
-  refused(f.store->review_session(held.id, 86402, "", "staff"), ErrorKind::kInvalid,
+  refused(f.store->ledger().review_session(open.id, 0, "", "staff"), ErrorKind::kConflict,
+          "still open");
+  refused(f.store->ledger().review_session(9999, 0, "", "staff"), ErrorKind::kNotFound,
+          "unknown session");
+  refused(f.store->ledger().review_session(held.id, 86402, "", "staff"), ErrorKind::kInvalid,
           "it lasted only 24h 00m 01s");
-  refused(f.store->review_session(held.id, -1, "", "staff"), ErrorKind::kInvalid, "negative");
-  refused(f.store->review_session(held.id, 10, "", ""), ErrorKind::kInvalid, "reviewer");
+  refused(f.store->ledger().review_session(held.id, -1, "", "staff"), ErrorKind::kInvalid,
+          "negative");
+  refused(f.store->ledger().review_session(held.id, 10, "", ""), ErrorKind::kInvalid, "reviewer");
   CHECK(f.count("session_reviews") == reviews);
   CHECK(f.count("audit_log") == audits);
 
   // The whole length may be billed; 0 waives.
-  const auto r = must(f.store->review_session(held.id, 86401, "really used", "staff"));
+  const auto r = must(f.store->ledger().review_session(held.id, 86401, "really used", "staff"));
   CHECK(r.billed_seconds == 86401);
   CHECK(r.reviewer == "staff");
   CHECK(r.reviewed_at_ms == f.now);
-  refused(f.store->review_session(held.id, 0, "", "staff"), ErrorKind::kConflict,
+  refused(f.store->ledger().review_session(held.id, 0, "", "staff"), ErrorKind::kConflict,
           "already reviewed by staff");
-  const auto w = must(f.store->review_session(long_cw.id, 0, "forgot to badge out", "manager"));
+  const auto w =
+      must(f.store->ledger().review_session(long_cw.id, 0, "forgot to badge out", "manager"));
   CHECK(w.billed_seconds == 0);
-  CHECK(must(f.store->list_held_sessions()).empty());
-  const auto stored = must(f.store->session_review(long_cw.id));
+  CHECK(must(f.store->ledger().list_held_sessions()).empty());
+  const auto stored = must(f.store->ledger().session_review(long_cw.id));
   REQUIRE(stored);
   CHECK(stored->note == "forgot to badge out");
-  CHECK_FALSE(must(f.store->session_review(day.id)));
-  const auto audit = must(f.store->list_audit());
+  CHECK_FALSE(must(f.store->ledger().session_review(day.id)));
+  const auto audit = must(f.store->audit().list_audit());
   CHECK(audit.back().action == "session.review");
   CHECK(audit.back().subject == std::to_string(long_cw.id));
   CHECK_THAT(audit.back().detail, Catch::Contains("\"waived\":true"));
@@ -577,13 +603,14 @@ TEST_CASE("a held session of an issued month can no longer be reviewed", "[billi
   const std::int64_t start = kT0 - 2 * kDay + kHour;
   const auto s = f.session("m", std::string("laser1"), start, start + 26 * kHour);
   f.issue_statement(f.other.id, "2026-03");
-  must(f.store->review_session(s.id, 3600, "", "staff"));  // another member's March is issued
+  must(f.store->ledger().review_session(s.id, 3600, "",
+                                        "staff"));  // another member's March is issued
 
   const auto s2 =
       f.session("m2", std::string("laser1"), start + 27 * kHour, start + 27 * kHour + 25 * kHour);
   f.issue_statement(f.member.id, "2026-03");
-  refused(f.store->review_session(s2.id, 3600, "", "staff"), ErrorKind::kConflict,
+  refused(f.store->ledger().review_session(s2.id, 3600, "", "staff"), ErrorKind::kConflict,
           "2026-03 statement of M0001 is already issued");
-  CHECK_FALSE(must(f.store->session_review(s2.id)));
+  CHECK_FALSE(must(f.store->ledger().session_review(s2.id)));
   f.chain_ok();
 }

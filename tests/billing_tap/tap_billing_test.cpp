@@ -54,19 +54,19 @@ struct Rig {
           .count();
     };
     db = must(store::Store::open(dir.path() / "lab.db", so));
-    (void)must(db->add_plan({"all", "All hours", "24h", true, true}, "test"));
-    (void)must(db->add_certification_type({"printer", "Printer", 730, false}, "test"));
+    (void)must(db->staff().add_plan({"all", "All hours", "24h", true, true}, "test"));
+    (void)must(db->staff().add_certification_type({"printer", "Printer", 730, false}, "test"));
     store::NewMember nm;
     nm.member_no = "M1";
     nm.name = "Member One";
     nm.plan_code = "all";
-    (void)must(db->add_member(nm, "test"));
-    (void)must(db->approve_member("M1", "test"));
-    (void)must(db->enroll_credential("M1", "iso14443a", kCard, "card", "test"));
-    (void)must(
-        db->grant_certification("M1", "printer", "Trainer", std::string("2026-06-01"), "test"));
+    (void)must(db->staff().add_member(nm, "test"));
+    (void)must(db->staff().approve_member("M1", "test"));
+    (void)must(db->staff().enroll_credential("M1", "iso14443a", kCard, "card", "test"));
+    (void)must(db->staff().grant_certification("M1", "printer", "Trainer",
+                                               std::string("2026-06-01"), "test"));
     store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
-    (void)must(db->add_machine(printer, "test"));
+    (void)must(db->staff().add_machine(printer, "test"));
     // 300 yen per 30 min busy, 100 idle, minimum 500.
     store::NewRate rate;
     rate.kind = store::SessionKind::kMachine;
@@ -75,7 +75,7 @@ struct Rig {
     rate.price_per_unit = 300;
     rate.idle_price_per_unit = 100;
     rate.minimum_charge = 500;
-    (void)must(db->set_rate(rate, "manager"));
+    (void)must(db->ledger().set_rate(rate, "manager"));
 
     app::SiteSetup setup;
     setup.site_id = "test";
@@ -130,7 +130,7 @@ struct Rig {
   std::vector<store::Session> sessions() {
     store::HistoryFilter f;
     f.limit = 100;
-    return must(db->list_sessions(f));
+    return must(db->events().list_sessions(f));
   }
 
   std::optional<std::int64_t> session_column(std::int64_t id, const char* column) {
@@ -159,25 +159,25 @@ TEST_CASE("billing at the tap: no money, no machine; the door still opens", "[bi
   CHECK(door.granted);
 
   SECTION("a top-up below the minimum charge is not enough") {
-    (void)must(rig.db->topup("M1", 499, "cash", "desk"));
+    (void)must(rig.db->ledger().topup("M1", 499, "cash", "desk"));
     CHECK(rig.tap("printer").reason == "insufficient_credit");
     CHECK_FALSE(rig.relay->level());
   }
   SECTION("a top-up covering the minimum charge starts the machine") {
-    (void)must(rig.db->topup("M1", 500, "cash", "desk"));
+    (void)must(rig.db->ledger().topup("M1", 500, "cash", "desk"));
     auto granted = rig.tap("printer");
     CHECK(granted.granted);
     CHECK(rig.relay->level());
   }
   SECTION("a credit limit counts as money") {
-    (void)must(rig.db->set_credit_limit("M1", 500, "manager"));
+    (void)must(rig.db->ledger().set_credit_limit("M1", 500, "manager"));
     CHECK(rig.tap("printer").granted);
   }
 }
 
 TEST_CASE("billing at the tap: usage not yet invoiced is owed", "[billing][tap]") {
   Rig rig;
-  (void)must(rig.db->topup("M1", 1000, "cash", "desk"));
+  (void)must(rig.db->ledger().topup("M1", 1000, "cash", "desk"));
   REQUIRE(rig.tap("printer").granted);
   rig.busy(true);
   rig.advance(20min);
@@ -199,9 +199,9 @@ TEST_CASE("billing at the tap: usage not yet invoiced is owed", "[billing][tap]"
 TEST_CASE("billing at the tap: busy seconds and the rate are stamped on the session",
           "[billing][tap]") {
   Rig rig;
-  (void)must(rig.db->set_credit_limit("M1", 100000, "manager"));
-  const auto first_rate = must(rig.db->current_rate(store::SessionKind::kMachine,
-                                                    std::string_view("printer"), rig.db->now_ms()));
+  (void)must(rig.db->ledger().set_credit_limit("M1", 100000, "manager"));
+  const auto first_rate = must(rig.db->ledger().current_rate(
+      store::SessionKind::kMachine, std::string_view("printer"), rig.db->now_ms()));
   REQUIRE(first_rate.has_value());
   rig.busy(true);  // busy before the session starts: only the part inside it counts
   rig.advance(5min);
@@ -219,7 +219,7 @@ TEST_CASE("billing at the tap: busy seconds and the rate are stamped on the sess
   newer.machine_id = "printer";
   newer.unit_seconds = 600;
   newer.price_per_unit = 999;
-  (void)must(rig.db->set_rate(newer, "manager"));
+  (void)must(rig.db->ledger().set_rate(newer, "manager"));
   REQUIRE(rig.tap("printer").reason == "session_ended");
   auto s = rig.sessions();
   REQUIRE(s.size() == 1);

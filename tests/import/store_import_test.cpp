@@ -27,8 +27,9 @@ struct Fixture {
     INFO((s ? std::string() : s.error().message));
     REQUIRE(s.ok());
     store = std::move(*s);
-    REQUIRE(
-        store->add_plan({"fablab", "Fab lab", "mon-fri 08:30-17:15", false, false}, "setup").ok());
+    REQUIRE(store->staff()
+                .add_plan({"fablab", "Fab lab", "mon-fri 08:30-17:15", false, false}, "setup")
+                .ok());
   }
 
   std::int64_t count(const char* sql) {
@@ -74,7 +75,7 @@ st::ImportOptions options(bool dry_run = false) {
 TEST_CASE("import_members: all rows in one transaction with one audit row", "[import]") {
   Fixture f;
   const auto audits_before = f.audits();
-  auto r = f.store->import_members(good_rows(100), options(), "clerk");
+  auto r = f.store->staff().import_members(good_rows(100), options(), "clerk");
   REQUIRE(r.ok());
   CHECK(r->issues.empty());
   CHECK(r->committed);
@@ -92,7 +93,7 @@ TEST_CASE("import_members: all rows in one transaction with one audit row", "[im
                 "WHERE m.member_no = 'R1099'") == 99000);
 
   CHECK(f.audits() == audits_before + 1);
-  auto log = f.store->list_audit();
+  auto log = f.store->audit().list_audit();
   REQUIRE(log.ok());
   const auto& last = log->back();
   CHECK(last.action == "members_import");
@@ -102,12 +103,12 @@ TEST_CASE("import_members: all rows in one transaction with one audit row", "[im
   CHECK(detail["count"] == 100);
   CHECK(detail["sha256"] == std::string(64, 'a'));
   CHECK(detail["file"] == "roster.csv");
-  auto verdict = f.store->verify_audit_chain();
+  auto verdict = f.store->audit().verify_audit_chain();
   REQUIRE(verdict.ok());
   CHECK(verdict->ok);
 
   // The members are ordinary members afterwards.
-  auto m = f.store->member_by_no("R1000");
+  auto m = f.store->taps().member_by_no("R1000");
   REQUIRE(m.ok());
   REQUIRE(m->has_value());
   CHECK((*m)->status == st::MemberStatus::kActive);
@@ -117,8 +118,8 @@ TEST_CASE("import_members: all rows in one transaction with one audit row", "[im
 TEST_CASE("import_members: 99 good rows and 1 bad leave the database unchanged", "[import]") {
   Fixture f;
   REQUIRE(
-      f.store
-          ->add_member({"M0001", "Existing", "", std::nullopt, std::nullopt, std::nullopt}, "clerk")
+      f.store->staff()
+          .add_member({"M0001", "Existing", "", std::nullopt, std::nullopt, std::nullopt}, "clerk")
           .ok());
   const auto members_before = f.members();
   const auto audits_before = f.audits();
@@ -128,7 +129,7 @@ TEST_CASE("import_members: 99 good rows and 1 bad leave the database unchanged",
     auto bad = row(101, "R9999", "Last");
     bad.member.plan_code = "GOLD";
     rows.push_back(bad);
-    auto r = f.store->import_members(rows, options(), "clerk");
+    auto r = f.store->staff().import_members(rows, options(), "clerk");
     REQUIRE(r.ok());
     CHECK_FALSE(r->committed);
     REQUIRE(r->issues.size() == 1);
@@ -138,7 +139,7 @@ TEST_CASE("import_members: 99 good rows and 1 bad leave the database unchanged",
   SECTION("the bad row first: a member already in the database") {
     auto rows = good_rows(99);
     rows.insert(rows.begin(), row(1, "M0001", "Again"));
-    auto r = f.store->import_members(rows, options(), "clerk");
+    auto r = f.store->staff().import_members(rows, options(), "clerk");
     REQUIRE(r.ok());
     REQUIRE(r->issues.size() == 1);
     CHECK(r->issues[0].reason == "member_no 'M0001' is already in the database");
@@ -146,7 +147,7 @@ TEST_CASE("import_members: 99 good rows and 1 bad leave the database unchanged",
   SECTION("a duplicate inside the rows") {
     auto rows = good_rows(99);
     rows.push_back(row(200, "R1050", "Twin"));
-    auto r = f.store->import_members(rows, options(), "clerk");
+    auto r = f.store->staff().import_members(rows, options(), "clerk");
     REQUIRE(r.ok());
     REQUIRE(r->issues.size() == 1);
     CHECK(r->issues[0].line == 200);
@@ -160,7 +161,7 @@ TEST_CASE("import_members: 99 good rows and 1 bad leave the database unchanged",
     b.member.valid_until = "2026-01-01";
     rows.push_back(a);
     rows.push_back(b);
-    auto r = f.store->import_members(rows, options(), "clerk");
+    auto r = f.store->staff().import_members(rows, options(), "clerk");
     REQUIRE(r.ok());
     REQUIRE(r->issues.size() == 2);
     CHECK(r->issues[0].line == 150);
@@ -177,11 +178,11 @@ TEST_CASE("import_members: the check is repeated inside the transaction", "[impo
   // The file was checked while R1005 did not exist; someone added it before the write.
   const auto rows = good_rows(10);
   REQUIRE(
-      f.store
-          ->add_member({"R1005", "Walk-in", "", std::nullopt, std::nullopt, std::nullopt}, "desk")
+      f.store->staff()
+          .add_member({"R1005", "Walk-in", "", std::nullopt, std::nullopt, std::nullopt}, "desk")
           .ok());
   const auto before = f.members();
-  auto r = f.store->import_members(rows, options(), "clerk");
+  auto r = f.store->staff().import_members(rows, options(), "clerk");
   REQUIRE(r.ok());
   REQUIRE(r->issues.size() == 1);
   CHECK(r->issues[0].line == 7);
@@ -191,7 +192,7 @@ TEST_CASE("import_members: the check is repeated inside the transaction", "[impo
 TEST_CASE("import_members: a dry run writes nothing", "[import]") {
   Fixture f;
   const auto audits_before = f.audits();
-  auto r = f.store->import_members(good_rows(20), options(true), "clerk");
+  auto r = f.store->staff().import_members(good_rows(20), options(true), "clerk");
   REQUIRE(r.ok());
   CHECK(r->issues.empty());
   CHECK(r->imported == 20);
@@ -199,7 +200,7 @@ TEST_CASE("import_members: a dry run writes nothing", "[import]") {
   CHECK(f.members() == 0);
   CHECK(f.audits() == audits_before);
   // And the real run afterwards still works.
-  auto real = f.store->import_members(good_rows(20), options(), "clerk");
+  auto real = f.store->staff().import_members(good_rows(20), options(), "clerk");
   REQUIRE(real.ok());
   CHECK(real->committed);
   CHECK(f.members() == 20);
@@ -207,7 +208,7 @@ TEST_CASE("import_members: a dry run writes nothing", "[import]") {
 
 TEST_CASE("import_members: nothing to import is refused", "[import]") {
   Fixture f;
-  auto r = f.store->import_members({}, options(), "clerk");
+  auto r = f.store->staff().import_members({}, options(), "clerk");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().kind == st::ErrorKind::kInvalid);
 }
@@ -226,13 +227,14 @@ TEST_CASE("import: a Japanese roster round-trips byte for byte", "[import]") {
   const auto roster = st::parse_roster(file, lookup);
   REQUIRE(roster.issues.empty());
   REQUIRE(roster.rows.size() == 4);
-  auto r = f.store->import_members(roster.rows, {"名簿.csv", roster.sha256, false}, "clerk");
+  auto r =
+      f.store->staff().import_members(roster.rows, {"名簿.csv", roster.sha256, false}, "clerk");
   REQUIRE(r.ok());
   REQUIRE(r->issues.empty());
 
   const std::vector<std::string> names = {"山田 花子", "佐藤, 太郎", "髙橋 ﾊﾅｺ 𠮷野",
                                           "「ラボ」\"工房\""};
-  auto listed = f.store->list_members();
+  auto listed = f.store->staff().list_members();
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 4);
   std::string again = "member_no,name,email\n";
@@ -251,7 +253,7 @@ TEST_CASE("import: a Japanese roster round-trips byte for byte", "[import]") {
   REQUIRE(back.rows.size() == 4);
   for (std::size_t k = 0; k < 4; ++k) CHECK(back.rows[k].member.name == names[k]);
 
-  auto log = f.store->list_audit();
+  auto log = f.store->audit().list_audit();
   REQUIRE(log.ok());
   CHECK(log->back().subject == "名簿.csv");
   CHECK(nlohmann::json::parse(log->back().detail)["sha256"] == st::sha256_hex(file));

@@ -104,7 +104,7 @@ TEST_CASE("clock: a wall clock that jumps ahead neither ends nor bills a machine
   auto s = d.open_store();
   labgate::gateway::store::HistoryFilter f;
   f.limit = 10;
-  auto sessions = s->list_sessions(f);
+  auto sessions = s->events().list_sessions(f);
   REQUIRE(sessions.ok());
   REQUIRE(sessions.value().size() == 1);
   REQUIRE(sessions.value()[0].measured_seconds.has_value());

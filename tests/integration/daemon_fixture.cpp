@@ -194,10 +194,11 @@ std::vector<std::uint8_t> uid(std::uint8_t last) {
 }  // namespace
 
 void seed_cast(store::Store& s) {
-  must(s.add_plan({"all", "All hours", "24h", true, true}, "test"), "plan all");
-  must(s.add_plan({"day", "Day", "mon-fri 09:00-17:00", false, false}, "test"), "plan day");
-  must(s.add_certification_type({"laser", "Laser", 365, false}, "test"), "type laser");
-  must(s.add_certification_type({"printer", "Printer", 730, false}, "test"), "type printer");
+  must(s.staff().add_plan({"all", "All hours", "24h", true, true}, "test"), "plan all");
+  must(s.staff().add_plan({"day", "Day", "mon-fri 09:00-17:00", false, false}, "test"), "plan day");
+  must(s.staff().add_certification_type({"laser", "Laser", 365, false}, "test"), "type laser");
+  must(s.staff().add_certification_type({"printer", "Printer", 730, false}, "test"),
+       "type printer");
   struct M {
     const char* no;
     const char* plan;
@@ -208,28 +209,29 @@ void seed_cast(store::Store& s) {
     nm.member_no = m.no;
     nm.name = std::string("Member ") + m.no;
     nm.plan_code = m.plan;
-    must(s.add_member(nm, "test"), "member");
-    must(s.approve_member(m.no, "test"), "approve");
+    must(s.staff().add_member(nm, "test"), "member");
+    must(s.staff().approve_member(m.no, "test"), "approve");
     auto id = uid(m.card);
-    must(s.enroll_credential(m.no, "iso14443a", id, "card", "test"), "enroll");
+    must(s.staff().enroll_credential(m.no, "iso14443a", id, "card", "test"), "enroll");
   }
-  must(s.suspend_member("M3", "unpaid", "test"), "suspend");
-  must(s.grant_certification("M1", "laser", "Trainer", std::string("2026-06-01"), "test"), "cert");
-  must(s.grant_certification("M1", "printer", "Trainer", std::string("2026-06-01"), "test"),
+  must(s.staff().suspend_member("M3", "unpaid", "test"), "suspend");
+  must(s.staff().grant_certification("M1", "laser", "Trainer", std::string("2026-06-01"), "test"),
        "cert");
-  must(s.grant_certification("M4", "laser", "Trainer", std::string("2025-01-01"), "test"),
+  must(s.staff().grant_certification("M1", "printer", "Trainer", std::string("2026-06-01"), "test"),
+       "cert");
+  must(s.staff().grant_certification("M4", "laser", "Trainer", std::string("2025-01-01"), "test"),
        "cert expired");
   store::NewMachine laser{"laser", "Laser", std::string("laser"), "hold", 90, false};
   store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 180, false};
-  must(s.add_machine(laser, "test"), "machine laser");
-  must(s.add_machine(printer, "test"), "machine printer");
+  must(s.staff().add_machine(laser, "test"), "machine laser");
+  must(s.staff().add_machine(printer, "test"), "machine printer");
   for (const char* id : {"laser", "printer"}) {
     store::NewInspection in;
     in.machine_id = id;
     in.done_on = "2026-11-01";
     in.inspector = "Inspector";
     in.result = "pass";
-    must(s.record_inspection(in, "test"), "inspection");
+    must(s.staff().record_inspection(in, "test"), "inspection");
   }
 }
 

@@ -65,7 +65,7 @@ struct Site {
   std::vector<store::AccessEvent> events(store::HistoryFilter f = {}) {
     auto s = daemon.open_store();
     f.limit = 1000;
-    auto r = s->list_events(f);
+    auto r = s->events().list_events(f);
     REQUIRE(r.ok());
     return r.value();
   }
@@ -82,7 +82,7 @@ struct Site {
   std::vector<store::Session> sessions(store::HistoryFilter f = {}) {
     auto s = daemon.open_store();
     f.limit = 1000;
-    auto r = s->list_sessions(f);
+    auto r = s->events().list_sessions(f);
     REQUIRE(r.ok());
     return r.value();
   }
@@ -263,7 +263,7 @@ TEST_CASE("machine: certification, inspection and the session lifecycle", "[inte
       in.inspector = "Inspector";
       in.result = "pass";
       in.next_due = "2026-11-23";
-      REQUIRE(s->record_inspection(in, "test").ok());
+      REQUIRE(s->staff().record_inspection(in, "test").ok());
     }
     CHECK(starts_with(site.place("laser iso14443a 04000001"), "ok denied laser M1"));
     CHECK(wait_until([&] { return contains(d.cmd("status"), "machine laser out_of_service"); },

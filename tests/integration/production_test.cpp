@@ -68,8 +68,13 @@ struct RunningDaemon {
   std::unique_ptr<LineClient> client;
 
   RunningDaemon(const TempDir& d, const std::string& config) : dir(d.path()) {
-    std::vector<std::string> argv{LABGATED_PATH, "--db", (dir / "run.db").string(),
-                                  "--control-socket", (dir / "run.sock").string()};
+    std::vector<std::string> argv{LABGATED_PATH,
+                                  "--db",
+                                  (dir / "run.db").string(),
+                                  "--control-socket",
+                                  (dir / "run.sock").string(),
+                                  "--admin-socket",
+                                  (dir / "admin.sock").string()};
     if (!config.empty()) {
       argv.push_back("--config");
       argv.push_back(config);

@@ -57,14 +57,15 @@ Seed seed_database(const std::filesystem::path& db, int members) {
   plan.windows = "24h";
   plan.holidays_allowed = true;
   plan.closure_allowed = true;
-  must(store->add_plan(plan, "kill-test"), "add_plan");
+  must(store->staff().add_plan(plan, "kill-test"), "add_plan");
   for (const auto& [code, name] : std::vector<std::pair<std::string, std::string>>{
            {"laser-cutter", "Laser cutter"}, {"3d-printer", "3D printer"}, {"cnc-mill", "CNC"}}) {
     st::CertificationType type;
     type.code = code;
     type.name = name;
     type.validity_days = 365;
-    must(store->add_certification_type(type, "kill-test"), "add_certification_type " + code);
+    must(store->staff().add_certification_type(type, "kill-test"),
+         "add_certification_type " + code);
   }
   // The last few members hold no certification, so machine taps are also refused for a reason
   // the policy decides (not only "in use" or "not ready").
@@ -81,15 +82,15 @@ Seed seed_database(const std::filesystem::path& db, int members) {
     nm.name = "Member " + std::to_string(i);
     nm.email = "m" + std::to_string(i) + "@example.org";
     nm.plan_code = "staff";
-    must(store->add_member(nm, "kill-test"), "add_member " + m.member_no);
-    must(store->approve_member(m.member_no, "kill-test"), "approve_member " + m.member_no);
+    must(store->staff().add_member(nm, "kill-test"), "add_member " + m.member_no);
+    must(store->staff().approve_member(m.member_no, "kill-test"), "approve_member " + m.member_no);
     const std::vector<std::uint8_t> uid = {0x04, 0x00, 0x00, static_cast<std::uint8_t>(i)};
-    must(store->enroll_credential(m.member_no, "iso14443a", uid, "card", "kill-test"),
+    must(store->staff().enroll_credential(m.member_no, "iso14443a", uid, "card", "kill-test"),
          "enroll_credential " + m.member_no);
     if (m.certified) {
       for (const char* type : {"laser-cutter", "3d-printer", "cnc-mill"}) {
-        must(store->grant_certification(m.member_no, type, "trainer", std::string("2026-11-01"),
-                                        "kill-test"),
+        must(store->staff().grant_certification(m.member_no, type, "trainer",
+                                                std::string("2026-11-01"), "kill-test"),
              "grant_certification " + m.member_no);
       }
     }
@@ -108,7 +109,7 @@ void record_inspections(const std::filesystem::path& db) {
     in.inspector = "inspector";
     in.result = "pass";
     in.notes = "kill test";
-    must(store->record_inspection(in, "kill-test"), "record_inspection " + machine);
+    must(store->staff().record_inspection(in, "kill-test"), "record_inspection " + machine);
   }
 }
 
@@ -165,9 +166,11 @@ std::vector<std::string> daemon_argv(const std::filesystem::path& db,
                                      const std::filesystem::path& socket,
                                      const std::string& start_local,
                                      const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv{LABGATED_PATH,      "--db",          db.string(),
-                                "--control-socket", socket.string(), "--simulated-clock",
-                                start_local};
+  // The admin channel beside the control socket, in the test's own folder.
+  const auto admin = socket.parent_path() / "admin.sock";
+  std::vector<std::string> argv{
+      LABGATED_PATH,    "--db",         db.string(),         "--control-socket", socket.string(),
+      "--admin-socket", admin.string(), "--simulated-clock", start_local};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return argv;
 }

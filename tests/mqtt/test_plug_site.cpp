@@ -37,20 +37,21 @@ T must(store::Result<T> r) {
 }
 
 void seed(store::Store& s) {
-  (void)must(s.add_plan({"all", "All hours", "24h", true, true}, "test"));
-  (void)must(s.add_certification_type({"printer", "Printer", 730, false}, "test"));
+  (void)must(s.staff().add_plan({"all", "All hours", "24h", true, true}, "test"));
+  (void)must(s.staff().add_certification_type({"printer", "Printer", 730, false}, "test"));
   for (auto [no, card] : {std::pair{"M1", kCard}, std::pair{"M2", kOtherCard}}) {
     store::NewMember nm;
     nm.member_no = no;
     nm.name = std::string("Member ") + no;
     nm.plan_code = "all";
-    (void)must(s.add_member(nm, "test"));
-    (void)must(s.approve_member(no, "test"));
-    (void)must(s.enroll_credential(no, "iso14443a", card, "card", "test"));
-    (void)must(s.grant_certification(no, "printer", "Trainer", std::string("2026-06-01"), "test"));
+    (void)must(s.staff().add_member(nm, "test"));
+    (void)must(s.staff().approve_member(no, "test"));
+    (void)must(s.staff().enroll_credential(no, "iso14443a", card, "card", "test"));
+    (void)must(
+        s.staff().grant_certification(no, "printer", "Trainer", std::string("2026-06-01"), "test"));
   }
   store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
-  (void)must(s.add_machine(printer, "test"));
+  (void)must(s.staff().add_machine(printer, "test"));
 }
 
 struct Rig {
@@ -126,13 +127,13 @@ struct Rig {
   std::vector<store::Session> sessions() {
     store::HistoryFilter f;
     f.limit = 1000;
-    return must(db->list_sessions(f));
+    return must(db->events().list_sessions(f));
   }
 
   // Every outbox payload as JSON, in seq order.
   std::vector<nlohmann::json> outbox() {
     std::vector<nlohmann::json> out;
-    for (const auto& r : must(db->fetch_unsent(0, 100000))) {
+    for (const auto& r : must(db->events().fetch_unsent(0, 100000))) {
       auto j = nlohmann::json::parse(r.payload, nullptr, false);
       j["_topic"] = r.topic;
       out.push_back(j);
@@ -318,7 +319,7 @@ TEST_CASE("plug site: every outbox payload is built once, with its own seq", "[u
   std::set<std::string> kinds;
   std::set<std::string> ids;
   std::size_t states = 0;
-  for (const auto& r : must(rig.db->fetch_unsent(0, 100000))) {
+  for (const auto& r : must(rig.db->events().fetch_unsent(0, 100000))) {
     INFO(r.topic << " " << r.payload);
     auto j = nlohmann::json::parse(r.payload, nullptr, false);
     REQUIRE(j.is_object());

@@ -148,14 +148,14 @@ bool contains_line(const std::string& status, const std::string& prefix) {
 
 std::int64_t last_seq(const Daemon& d) {
   auto s = d.open_store();
-  auto r = s->last_seq();
+  auto r = s->events().last_seq();
   REQUIRE(r.ok());
   return r.value();
 }
 
 std::int64_t unsent(const Daemon& d) {
   auto s = d.open_store();
-  auto r = s->unsent_count();
+  auto r = s->events().unsent_count();
   REQUIRE(r.ok());
   return r.value();
 }
@@ -356,7 +356,7 @@ TEST_CASE("mqttint: forged, replayed, stale and malformed commands move no relay
     CHECK(replayed);
     // Accepted commands are audited with their id; rejected ones changed nothing.
     auto s = d.open_store();
-    auto audit = s->list_audit();
+    auto audit = s->audit().list_audit();
     REQUIRE(audit.ok());
     int unlocks = 0;
     for (const auto& a : audit.value()) {
@@ -428,7 +428,7 @@ TEST_CASE("mqttint: a command accepted before a restart is refused as replayed a
 
   // Only the two accepted commands acted (and were audited).
   auto s = d.open_store();
-  auto audit = s->list_audit();
+  auto audit = s->audit().list_audit();
   REQUIRE(audit.ok());
   int unlocks = 0;
   for (const auto& a : audit.value()) {
@@ -587,7 +587,7 @@ struct PlugRig {
     auto s = daemon->open_store();
     labgate::gateway::store::HistoryFilter f;
     f.machine_id = "printer";
-    auto r = s->list_sessions(f);
+    auto r = s->events().list_sessions(f);
     REQUIRE(r.ok());
     return r.value();
   }
@@ -792,7 +792,7 @@ TEST_CASE("mqttint: labgated publishes over the production TLS listener; a wrong
     auto s = daemon.open_store();
     REQUIRE(wait_until(
         [&] {
-          auto n = s->unsent_count();
+          auto n = s->events().unsent_count();
           return n.ok() && n.value() == 0;
         },
         std::chrono::seconds(30)));

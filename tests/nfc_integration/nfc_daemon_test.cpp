@@ -188,7 +188,7 @@ TEST_CASE("machine: card_stays through libnfc; removal starts grace and ends the
 TEST_CASE("technologies: FeliCa and ISO14443A only where the site accepts them", "[tech]") {
   const std::vector<std::uint8_t> idm{0x01, 0x2e, 0x4c, 0x11, 0x22, 0x33, 0x44, 0x55};
   auto enroll_felica = [&](store::Store& s) {
-    REQUIRE(s.enroll_credential("M1", "felica", idm, "suica", "test").ok());
+    REQUIRE(s.staff().enroll_credential("M1", "felica", idm, "suica", "test").ok());
   };
 
   SECTION("accepted: a FeliCa IDm and a MIFARE UID both open the door") {
@@ -289,7 +289,7 @@ TEST_CASE("enrollment: the next card on an armed reader is bound, not decided", 
     CHECK(status.rfind("ok enrolled M2 iso14443a credential=", 0) == 0);
     CHECK(count_events(d, "tap_entry", "front-in") == 0);
     CHECK(d.cmd("output front.strike") == "ok front.strike off");
-    auto creds = d.open_store()->list_credentials(std::string("M2"));
+    auto creds = d.open_store()->staff().list_credentials(std::string("M2"));
     REQUIRE(creds.ok());
     CHECK(creds.value().size() == 2);
 
@@ -371,7 +371,7 @@ std::string desfire_section(const TempDir& dir) {
 // enrolled UID opened the entrance. The same emulated card must now be refused.
 TEST_CASE("desfire: a card that only presents an issued DESFire UID is refused", "[desfire]") {
   auto issued = [](store::Store& s) {
-    REQUIRE(s.enroll_credential("M1", "desfire", kDesfireUid, "member card", "test").ok());
+    REQUIRE(s.staff().enroll_credential("M1", "desfire", kDesfireUid, "member card", "test").ok());
     // As `credentials issue` records it: the card was issued with key version 1.
     REQUIRE(s.database()
                 .execute_script("UPDATE credentials SET issued_key_version = 1 "
@@ -398,7 +398,7 @@ TEST_CASE("desfire: a card that only presents an issued DESFire UID is refused",
 TEST_CASE("desfire: UID-enrolled cards need issuing unless the site accepts desfire-uid",
           "[desfire]") {
   auto by_uid = [](store::Store& s) {
-    REQUIRE(s.enroll_credential("M1", "desfire", kDesfireUid, "old card", "test").ok());
+    REQUIRE(s.staff().enroll_credential("M1", "desfire", kDesfireUid, "old card", "test").ok());
   };
   SECTION("default: refused with credential_needs_issue") {
     NfcSite site({"front-in"}, {}, by_uid);
@@ -521,7 +521,7 @@ TEST_CASE("desfire: a card issued with diversified keys is granted after AES aut
   const std::string section = desfire_section(keys);
   std::int64_t credential = 0;
   auto enrolled = [&](store::Store& s) {
-    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
+    auto c = s.staff().enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
     REQUIRE(c.ok());
     credential = c.value().id;
     REQUIRE(s.database()
@@ -549,10 +549,10 @@ TEST_CASE("desfire: clones, foreign keys, bad MACs and removal are refused", "[d
   std::int64_t credential = 0;
   std::int64_t foreign_credential = 0;
   auto enrolled = [&](store::Store& s) {
-    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
+    auto c = s.staff().enroll_credential("M1", "desfire", kDesfireUid, "issued card", "test");
     REQUIRE(c.ok());
     credential = c.value().id;
-    auto f = s.enroll_credential("M1", "desfire", foreign_uid, "second card", "test");
+    auto f = s.staff().enroll_credential("M1", "desfire", foreign_uid, "second card", "test");
     REQUIRE(f.ok());
     foreign_credential = f.value().id;
     REQUIRE(s.database()
@@ -623,10 +623,10 @@ TEST_CASE("desfire: after a key rotation the old version is accepted until its d
   std::int64_t old_credential = 0;
   std::int64_t new_credential = 0;
   auto enrolled = [&](store::Store& s) {
-    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test");
+    auto c = s.staff().enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test");
     REQUIRE(c.ok());
     old_credential = c.value().id;
-    auto n = s.enroll_credential("M1", "desfire", new_uid, "v2 card", "test");
+    auto n = s.staff().enroll_credential("M1", "desfire", new_uid, "v2 card", "test");
     REQUIRE(n.ok());
     new_credential = n.value().id;
     REQUIRE(s.database()
@@ -736,7 +736,7 @@ TEST_CASE("desfire: credentials rekey moves a card to the current key version", 
   const std::string kf = (keys / "site.keys").string();
   std::int64_t credential = 0;
   auto enrolled = [&](store::Store& s) {
-    auto c = s.enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test", 1);
+    auto c = s.staff().enroll_credential("M1", "desfire", kDesfireUid, "v1 card", "test", 1);
     REQUIRE(c.ok());
     credential = c.value().id;
   };
@@ -766,7 +766,7 @@ TEST_CASE("desfire: credentials rekey moves a card to the current key version", 
   auto& d = site.d();
   {
     auto s = d.open_store();
-    auto list = s->list_credentials(std::nullopt);
+    auto list = s->staff().list_credentials(std::nullopt);
     REQUIRE(list.ok());
     REQUIRE(list.value().size() >= 1);
     for (const auto& c : list.value())
@@ -878,7 +878,7 @@ TEST_CASE("desfire: credentials issue refuses another site's card unless --forma
   REQUIRE(foreign_lg_fmt.exit_code == 0);
   {
     auto s = site.d().open_store();
-    auto m1 = s->find_credential("desfire", kDesfireUid);
+    auto m1 = s->taps().find_credential("desfire", kDesfireUid);
     REQUIRE(m1.ok());
     REQUIRE(m1.value());
     CHECK(m1.value()->member.member_no == "M1");
@@ -1043,14 +1043,14 @@ TEST_CASE("desfire: a card issued with --random-id is granted; its clones are no
   {
     // The store holds the keyed hash of the real UID, never of a random ID.
     auto s = site.d().open_store();
-    auto real = s->find_credential("desfire", kDesfireUid);
+    auto real = s->taps().find_credential("desfire", kDesfireUid);
     REQUIRE(real.ok());
     REQUIRE(real.value());
     CHECK(real.value()->member.member_no == "M1");
     auto hash = s->credential_hash("desfire", kDesfireUid);
     REQUIRE(hash.ok());
     CHECK(real.value()->credential.id_hash == hash.value());
-    auto by_random = s->find_credential("desfire", shown1);
+    auto by_random = s->taps().find_credential("desfire", shown1);
     REQUIRE(by_random.ok());
     CHECK_FALSE(by_random.value());
   }

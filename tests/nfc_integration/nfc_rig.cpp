@@ -32,7 +32,7 @@ std::vector<gateway::store::AccessEvent> events_of(const Daemon& daemon) {
   auto s = daemon.open_store();
   gateway::store::HistoryFilter f;
   f.limit = 1000;
-  auto r = s->list_events(f);
+  auto r = s->events().list_events(f);
   if (!r.ok()) throw std::runtime_error("list_events: " + r.error().message);
   return r.value();
 }
@@ -41,7 +41,7 @@ std::vector<gateway::store::Session> sessions_of(const Daemon& daemon) {
   auto s = daemon.open_store();
   gateway::store::HistoryFilter f;
   f.limit = 1000;
-  auto r = s->list_sessions(f);
+  auto r = s->events().list_sessions(f);
   if (!r.ok()) throw std::runtime_error("list_sessions: " + r.error().message);
   return r.value();
 }

@@ -213,7 +213,7 @@ struct Application::Impl {
   }
 
   void sync_plans() {
-    auto existing = db->list_plans();
+    auto existing = db->staff().list_plans();
     if (!existing.ok()) return;
     for (const auto& p : cfg.plans) {
       bool found = false;
@@ -225,7 +225,7 @@ struct Application::Impl {
       np.windows = policy::to_string(p.access.windows);
       np.holidays_allowed = p.access.holidays;
       np.closure_allowed = p.access.closure;
-      if (auto r = db->add_plan(np, "labgated"); !r.ok()) {
+      if (auto r = db->staff().add_plan(np, "labgated"); !r.ok()) {
         spdlog::error("plan {}: {}", p.id, r.error().message);
       }
     }
@@ -412,7 +412,7 @@ struct Application::Impl {
     // file needs a restart. The request is audited all the same.
     R reload(const std::string& actor) override {
       if (!app.db) return unavailable();
-      auto st = app.db->append_audit(actor, "admin_reload", "site", R"({"reloaded":[]})");
+      auto st = app.db->audit().append_audit(actor, "admin_reload", "site", R"({"reloaded":[]})");
       if (!st.ok()) spdlog::error("admin: audit of reload: {}", st.error().message);
       return R{true,
                {},
@@ -454,7 +454,7 @@ struct Application::Impl {
   // just wrote (one indexed read, only while someone subscribes).
   void stream_commit(std::int64_t seq) {
     if (!admin_server || !admin_server->has_subscribers() || !db) return;
-    auto rows = db->fetch_unsent(seq - 1, 1);
+    auto rows = db->events().fetch_unsent(seq - 1, 1);
     if (!rows.ok() || rows.value().empty() || rows.value().front().seq != seq) return;
     auto& row = rows.value().front();
     admin_server->publish({seq, std::move(row.topic), std::move(row.payload), row.retain});

@@ -32,7 +32,7 @@ Credentials::Credentials(const SiteSetup& setup, store::Store& store, Clock& clo
 
 CardLookup Credentials::lookup(const drivers::Card& card) {
   CardLookup out;
-  auto match = store_.find_credential(drivers::to_string(card.technology), card.identifier);
+  auto match = store_.taps().find_credential(drivers::to_string(card.technology), card.identifier);
   out.store_ok = match.ok();
   if (out.store_ok) {
     out.found = match.value();

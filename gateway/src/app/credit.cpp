@@ -18,7 +18,7 @@ Site::CreditCheck make_credit_check(store::Store& store, std::string time_zone) 
                       std::int64_t at_ms) -> bool {
     // Money is not safety: a billing read that fails is logged and does not refuse the member
     // (a store that is really down has already put the site in its fail mode).
-    auto rate = store.current_rate(store::SessionKind::kMachine, machine_id, at_ms);
+    auto rate = store.ledger().current_rate(store::SessionKind::kMachine, machine_id, at_ms);
     if (!rate.ok()) {
       spdlog::warn("credit check on {}: rate lookup failed: {}", machine_id, rate.error().message);
       return true;
@@ -27,7 +27,7 @@ Site::CreditCheck make_credit_check(store::Store& store, std::string time_zone) 
     const auto& r = *rate.value();
     const std::int64_t required = r.minimum_charge > 0 ? r.minimum_charge : r.price_per_unit;
     if (required <= 0) return true;
-    auto standing = store.account_standing(member_id);
+    auto standing = store.ledger().account_standing(member_id);
     if (!standing.ok()) {
       spdlog::warn("credit check: account lookup failed: {}", standing.error().message);
       return true;

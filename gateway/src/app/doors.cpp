@@ -63,7 +63,7 @@ void DoorUnit::sync_store() {
     row.role = d->setup.entry_reader && d->setup.exit_reader ? "both"
                : d->setup.exit_reader                        ? "exit"
                                                              : "entry";
-    if (auto r = store_.upsert_door(row, "labgated"); !r.ok()) {
+    if (auto r = store_.staff().upsert_door(row, "labgated"); !r.ok()) {
       spdlog::error("store: cannot record door {}: {}", row.id, r.error().message);
     }
   }

@@ -59,8 +59,8 @@ bool Enrollments::intercept(const drivers::ReaderEvent& event, store::Store& sto
   if (slot.state != State::kWaiting) return false;
 
   const char* tech = drivers::to_string(event.card->technology);
-  auto r = store.enroll_credential(slot.member_no, tech, event.card->identifier,
-                                   "enrolled at " + event.reader_id, slot.actor);
+  auto r = store.staff().enroll_credential(slot.member_no, tech, event.card->identifier,
+                                           "enrolled at " + event.reader_id, slot.actor);
   TapOutcome outcome;
   outcome.target = event.reader_id;
   outcome.member_no = slot.member_no;

@@ -96,7 +96,7 @@ void Journal::record(store::AccessEvent event, std::string topic, Committed done
                      std::optional<SessionMark> mark) {
   if (event.uuid.empty()) event.uuid = new_uuid();
   enqueue({[this, event = std::move(event), topic = std::move(topic), mark = std::move(mark)]() {
-             return store_.record_access(event, topic, false, [&](std::int64_t seq) {
+             return store_.events().record_access(event, topic, false, [&](std::int64_t seq) {
                return event_payload(event, seq, mark);
              });
            },
@@ -108,7 +108,7 @@ void Journal::open_session(store::NewSession session, store::AccessEvent event, 
   if (event.uuid.empty()) event.uuid = new_uuid();
   enqueue({[this, s = std::move(session), e = std::move(event), topic = std::move(topic),
             mark = std::move(mark)]() -> store::Result<std::int64_t> {
-             auto r = store_.open_session(
+             auto r = store_.events().open_session(
                  s, e, topic, false, [&](std::int64_t seq) { return event_payload(e, seq, mark); });
              if (!r.ok()) return r.error();
              return r.value().seq;
@@ -123,7 +123,7 @@ void Journal::close_session(SessionClose close, store::AccessEvent event, std::s
             mark = std::move(mark)]() -> store::Result<std::int64_t> {
              store::SessionRef ref;
              ref.uuid = c.uuid;
-             auto r = store_.close_session(
+             auto r = store_.events().close_session(
                  ref, c.ended_at_ms, c.reason, c.measured_seconds, e, topic, false,
                  [&](std::int64_t seq) { return event_payload(e, seq, mark); }, c.busy_seconds);
              if (!r.ok()) {
@@ -144,7 +144,7 @@ void Journal::publish_state(std::string topic,
                             std::function<std::string(const mqtt::EventHeader&)> build) {
   const auto at = clock_.wall();
   enqueue({[this, topic = std::move(topic), build = std::move(build), at]() {
-             return store_.append_outbox(
+             return store_.events().append_outbox(
                  topic, true,
                  [&](std::int64_t seq) {
                    return build({mqtt::stable_event_id(topics_, seq), seq, at});
@@ -225,7 +225,7 @@ void Journal::leave_fault() {
 
 bool Journal::recover_open_sessions() {
   // Sessions a crash left open end at the last sign of life, never later.
-  auto recovered = store_.recover_open_sessions("power_loss_recovered");
+  auto recovered = store_.events().recover_open_sessions("power_loss_recovered");
   if (!recovered.ok()) {
     enter_fault("cannot recover open sessions: " + recovered.error().message);
     return false;
@@ -243,7 +243,7 @@ bool Journal::recover_open_sessions() {
 }
 
 void Journal::heartbeat() {
-  if (auto r = store_.write_heartbeat(wall_ms()); !r.ok()) {
+  if (auto r = store_.events().write_heartbeat(wall_ms()); !r.ok()) {
     spdlog::error("store: heartbeat failed: {}", r.error().message);
   }
   last_heartbeat_ = clock_.mono();
@@ -260,14 +260,14 @@ void Journal::tick() {
     if (faulted_ && pending_.empty()) {
       // The held writes went through; probe with a write of our own before trusting the store.
       auto v = store_.data_version();
-      auto hb = store_.write_heartbeat(wall_ms());
+      auto hb = store_.events().write_heartbeat(wall_ms());
       if (v.ok() && hb.ok()) leave_fault();
     }
   }
   const auto now = clock_.mono();
   if (!faulted_ && (last_heartbeat_.count() < 0 || now - last_heartbeat_ >= heartbeat_interval_)) {
     last_heartbeat_ = now;
-    if (auto r = store_.write_heartbeat(wall_ms()); !r.ok()) {
+    if (auto r = store_.events().write_heartbeat(wall_ms()); !r.ok()) {
       enter_fault("heartbeat write failed: " + r.error().message);
     }
   }

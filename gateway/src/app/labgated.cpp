@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   std::string check_path;
   std::string db_path;
   std::string socket_path;
+  std::string admin_socket;
   std::string sim_clock;
   std::string log_level;
   std::vector<std::string> reader_devices;
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   cli.add_option("--db", db_path, "SQLite database file (overrides [store] path)");
   cli.add_option("--control-socket", socket_path,
                  "simulated devices' control socket (overrides [control] socket; \"\" = none)");
+  cli.add_option("--admin-socket", admin_socket,
+                 "the admin channel's socket (overrides [admin] socket; \"\" = none)");
   cli.add_option("--simulated-clock", sim_clock,
                  "run on a manual clock starting at this local time (\"2026-11-24 08:00\"); "
                  "the control socket's `clock` command moves it");
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
   // Relative to the working directory, as a command-line path is expected to be (the config's
   // own key_file is relative to the config file).
   if (!key_file.empty()) config.desfire.key_file = std::filesystem::absolute(key_file).string();
+  if (cli.count("--admin-socket") > 0) config.admin.socket = admin_socket;
 
   auto level = spdlog::level::from_str(log_level.empty() ? config.log.level : log_level);
   spdlog::set_level(level);

@@ -96,7 +96,7 @@ const std::string& MachineUnit::id(std::size_t machine) const {
 
 void MachineUnit::sync_store() {
   for (auto& m : machines_) {
-    auto existing = store_.machine(m->setup.id);
+    auto existing = store_.taps().machine(m->setup.id);
     if (!existing.ok() || existing.value()) continue;
     store::NewMachine nm;
     nm.id = m->setup.id;
@@ -106,7 +106,7 @@ void MachineUnit::sync_store() {
         m->setup.controller.mode == firmware::SessionMode::kCardStays ? "hold" : "tap";
     nm.inspection_interval_days = m->setup.inspection_interval_days;
     nm.needs_checkoff = m->setup.controller.needs_checkoff;
-    auto r = store_.add_machine(nm, "labgated");
+    auto r = store_.staff().add_machine(nm, "labgated");
     if (!r.ok() && r.error().kind == store::ErrorKind::kNotFound && nm.certification_type) {
       // The machine still refuses everybody until staff define the certification type
       // (labgatectl cert-types add); recording it now keeps its events and inspections.
@@ -115,7 +115,7 @@ void MachineUnit::sync_store() {
           "until staff add it",
           nm.id, *nm.certification_type);
       nm.certification_type.reset();
-      r = store_.add_machine(nm, "labgated");
+      r = store_.staff().add_machine(nm, "labgated");
     }
     if (!r.ok()) spdlog::error("store: cannot record machine {}: {}", nm.id, r.error().message);
   }
@@ -205,7 +205,7 @@ policy::MachineRequest MachineUnit::request(Machine& m, const CardLookup& card,
   req.machine.inspection_required = m.setup.inspection_interval_days > 0;
   const auto& found = card.found;
   if (card.store_ok) {
-    auto row = store_.machine(m.setup.id);
+    auto row = store_.taps().machine(m.setup.id);
     if (row.ok() && row.value()) {
       req.machine.locked_out = row.value()->locked_out;
       req.machine.next_inspection_due = date_of(row.value()->next_inspection_due);
@@ -228,7 +228,7 @@ policy::MachineRequest MachineUnit::request(Machine& m, const CardLookup& card,
 bool MachineUnit::certification(Machine& m, const store::CredentialMatch& found,
                                 policy::MachineRequest& req) {
   const auto today = policy::to_string(setup_.calendar.to_local(clock_.wall()).date);
-  auto cert = store_.valid_certification(found.member.id, *m.setup.certification, today);
+  auto cert = store_.taps().valid_certification(found.member.id, *m.setup.certification, today);
   if (!cert.ok()) {
     journal_.store_failed("certification lookup failed: " + cert.error().message);
     return false;
@@ -246,7 +246,7 @@ bool MachineUnit::certification(Machine& m, const store::CredentialMatch& found,
   f.member_no = found.member.member_no;
   f.type_code = *m.setup.certification;
   f.include_revoked = true;
-  auto all = store_.list_certifications(f);
+  auto all = store_.staff().list_certifications(f);
   if (!all.ok() || all.value().empty()) return true;
   const auto& c = all.value().back();
   policy::CertificationFacts cf;
@@ -352,7 +352,7 @@ bool MachineUnit::lockout(const std::string& machine_id, const std::string& reas
                           const std::string& actor) {
   auto* m = find(machine_id);
   if (m == nullptr) return false;
-  auto r = store_.lockout_machine(machine_id, reason, actor);
+  auto r = store_.staff().lockout_machine(machine_id, reason, actor);
   if (!r.ok() && r.error().kind != store::ErrorKind::kConflict) {
     spdlog::error("lockout of {} not stored: {}", machine_id, r.error().message);
   }
@@ -364,7 +364,7 @@ bool MachineUnit::lockout(const std::string& machine_id, const std::string& reas
 bool MachineUnit::release(const std::string& machine_id, const std::string& actor) {
   auto* m = find(machine_id);
   if (m == nullptr) return false;
-  auto r = store_.release_machine(machine_id, actor);
+  auto r = store_.staff().release_machine(machine_id, actor);
   if (!r.ok() && r.error().kind != store::ErrorKind::kConflict) {
     spdlog::error("release of {} not stored: {}", machine_id, r.error().message);
   }
@@ -378,7 +378,7 @@ bool MachineUnit::confirm(const std::string& machine_id, const std::string& acto
   auto* m = find(machine_id);
   if (m == nullptr) return false;
   apply(*m, m->controller.staff_confirm(clock_.mono()));
-  (void)store_.append_audit(
+  (void)store_.audit().append_audit(
       actor, "machine_confirm", machine_id,
       std::string(R"({"state":")") + firmware::to_string(m->controller.state()) + "\"}");
   return true;
@@ -392,7 +392,7 @@ void MachineUnit::refresh() {
   const auto now = clock_.mono();
   const auto local = setup_.calendar.to_local(clock_.wall());
   for (auto& m : machines_) {
-    auto row = store_.machine(m->setup.id);
+    auto row = store_.taps().machine(m->setup.id);
     if (!row.ok() || !row.value()) continue;
     auto wanted = OutOfServiceReason::kNone;
     if (row.value()->locked_out) {

@@ -32,7 +32,7 @@ class StoreNonceJournal final : public mqtt::NonceJournal {
   explicit StoreNonceJournal(store::Store& store) : store_(store) {}
   Outcome record(std::string_view nonce, std::int64_t forget_after_ms,
                  std::int64_t now_ms) override {
-    auto r = store_.remember_command_nonce(nonce, forget_after_ms, now_ms);
+    auto r = store_.events().remember_command_nonce(nonce, forget_after_ms, now_ms);
     if (!r.ok()) {
       spdlog::error("mqtt: command nonce not recorded: {}", r.error().message);
       return Outcome::kFailed;
@@ -51,7 +51,7 @@ StoreOutboxSource::StoreOutboxSource(store::Store& store, std::function<std::int
 
 std::vector<mqtt::OutboxRow> StoreOutboxSource::fetch_unsent(std::int64_t after_seq,
                                                              std::size_t limit) {
-  auto rows = store_.fetch_unsent(after_seq, static_cast<std::int64_t>(limit));
+  auto rows = store_.events().fetch_unsent(after_seq, static_cast<std::int64_t>(limit));
   if (!rows.ok()) throw std::runtime_error("outbox fetch: " + rows.error().message);
   std::vector<mqtt::OutboxRow> out;
   out.reserve(rows.value().size());
@@ -62,7 +62,8 @@ std::vector<mqtt::OutboxRow> StoreOutboxSource::fetch_unsent(std::int64_t after_
 }
 
 void StoreOutboxSource::mark_sent(const std::vector<std::int64_t>& seqs) {
-  auto st = store_.mark_sent(std::span<const std::int64_t>(seqs.data(), seqs.size()), wall_ms_());
+  auto st = store_.events().mark_sent(std::span<const std::int64_t>(seqs.data(), seqs.size()),
+                                      wall_ms_());
   if (!st.ok()) throw std::runtime_error("outbox mark_sent: " + st.error().message);
 }
 
@@ -129,7 +130,7 @@ struct MqttBridge::Impl {
                           {"error", outcome.error}};
     if (!c.by.empty()) detail["by"] = c.by;
     if (!c.reason.empty()) detail["reason"] = c.reason;
-    auto st = db->append_audit(actor(c), action, subject, detail.dump());
+    auto st = db->audit().append_audit(actor(c), action, subject, detail.dump());
     if (!st.ok()) spdlog::error("mqtt: audit of command {}: {}", c.id, st.error().message);
   }
 
@@ -193,7 +194,7 @@ struct MqttBridge::Impl {
     if (!db || cfg.mqtt.outbox_retention_days <= 0) return;
     const std::int64_t cutoff =
         wall_ms() - std::int64_t{cfg.mqtt.outbox_retention_days} * 86'400'000;
-    auto n = db->prune_sent(cutoff);
+    auto n = db->events().prune_sent(cutoff);
     if (!n.ok()) {
       spdlog::warn("mqtt: outbox prune: {}", n.error().message);
     } else if (n.value() > 0) {
@@ -323,7 +324,7 @@ void MqttBridge::tick() {
   auto& i = *impl_;
   if (!i.db || !i.drainer) return;
   // One indexed read per tick instead of a hook in every write path of the site.
-  auto seq = i.db->last_seq();
+  auto seq = i.db->events().last_seq();
   if (seq.ok() && seq.value() != i.last_seq) {
     i.last_seq = seq.value();
     i.drainer->notify();

@@ -8,14 +8,14 @@ Presence::Presence(const SiteSetup& setup, store::Store& store, Clock& clock, Jo
     : setup_(setup), store_(store), clock_(clock), journal_(journal) {}
 
 std::optional<policy::Direction> Presence::last_direction(std::int64_t member_id) {
-  auto open = store_.open_coworking_session(member_id);
+  auto open = store_.events().open_coworking_session(member_id);
   if (!open.ok()) return std::nullopt;
   return open.value() ? policy::Direction::kEntry : policy::Direction::kExit;
 }
 
 void Presence::passage(const std::string& door_id, policy::Direction direction,
                        std::int64_t member_id, const std::string& member_no) {
-  auto open = store_.open_coworking_session(member_id);
+  auto open = store_.events().open_coworking_session(member_id);
   if (!open.ok()) return;
   const auto at = journal_.wall_ms();
   const auto topic = journal_.topics().door_event(door_id);
@@ -54,7 +54,7 @@ void Presence::tick() {
   store::HistoryFilter f;
   f.open_only = true;
   f.limit = 100000;
-  auto open = store_.list_sessions(f);
+  auto open = store_.events().list_sessions(f);
   if (!open.ok()) return;
   auto closing_at =
       std::chrono::duration_cast<std::chrono::milliseconds>(

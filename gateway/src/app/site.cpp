@@ -327,7 +327,7 @@ void Site::tick() {
 bool Site::remote_unlock(const std::string& door_id, const std::string& actor) {
   Step step(*this);
   if (!doors_->remote_unlock(door_id)) return false;
-  (void)store_.append_audit(actor, "remote_unlock", door_id, "{}");
+  (void)store_.audit().append_audit(actor, "remote_unlock", door_id, "{}");
   return true;
 }
 

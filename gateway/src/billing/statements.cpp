@@ -42,39 +42,28 @@ struct RateRow {
 class RateBook {
  public:
   Status load(st::Database& db) {
-    auto rates = db.prepare(
-        "SELECT id, kind, machine_id, effective_from_ms, effective_until_ms, unit_seconds, "
-        "price_per_unit, idle_price_per_unit, minimum_charge, grace_seconds, daily_cap "
-        "FROM rates ORDER BY effective_from_ms, id");
+    auto rates = st::BillingLedger::all_rates(db);
     if (!rates) return rates.error();
-    for (;;) {
-      auto row = rates->step();
-      if (!row) return row.error();
-      if (!*row) break;
+    for (auto& rate : *rates) {
       RateRow r;
-      r.terms.id = rates->column_int64(0);
-      r.target = rates->column_text(1) == "coworking" ? std::string{kCoworkingTarget}
-                                                      : rates->column_text(2);
-      r.from_ms = rates->column_int64(3);
-      r.until_ms = rates->column_opt_int64(4);
-      r.terms.unit_seconds = rates->column_int64(5);
-      r.terms.price_per_unit = rates->column_int64(6);
-      r.terms.idle_price_per_unit = rates->column_opt_int64(7);
-      r.terms.minimum_charge = rates->column_int64(8);
-      r.terms.grace_seconds = rates->column_int64(9);
-      r.terms.daily_cap = rates->column_opt_int64(10);
+      r.terms.id = rate.id;
+      r.target = rate.kind == st::SessionKind::kCoworking ? std::string{kCoworkingTarget}
+                                                          : rate.machine_id.value_or("");
+      r.from_ms = rate.effective_from_ms;
+      r.until_ms = rate.effective_until_ms;
+      r.terms.unit_seconds = rate.unit_seconds;
+      r.terms.price_per_unit = rate.price_per_unit;
+      r.terms.idle_price_per_unit = rate.idle_price_per_unit;
+      r.terms.minimum_charge = rate.minimum_charge;
+      r.terms.grace_seconds = rate.grace_seconds;
+      r.terms.daily_cap = rate.daily_cap;
       by_target_[r.target].push_back(r.terms.id);
       by_id_.emplace(r.terms.id, std::move(r));
     }
-    auto terms = db.prepare(
-        "SELECT rate_id, plan_id, discount_percent, included_minutes FROM rate_plan_terms");
+    auto terms = st::BillingLedger::all_plan_terms(db);
     if (!terms) return terms.error();
-    for (;;) {
-      auto row = terms->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      terms_[{terms->column_int64(0), terms->column_int64(1)}] = {terms->column_int64(2),
-                                                                  terms->column_int64(3)};
+    for (const auto& t : *terms) {
+      terms_[{t.rate_id, t.plan_id}] = {t.discount_percent, t.included_minutes};
     }
     return {};
   }
@@ -117,33 +106,10 @@ class RateBook {
   std::map<std::pair<std::int64_t, std::int64_t>, std::pair<std::int64_t, std::int64_t>> terms_;
 };
 
-struct MemberRow {
-  std::int64_t id{0};
-  std::string member_no;
-  std::string name;
-  std::optional<std::int64_t> plan_id;
-  std::string plan;
-};
-
-constexpr const char* kMemberColumns =
-    "SELECT m.id, m.member_no, m.name, m.plan_id, COALESCE(p.code, '') FROM members m "
-    "LEFT JOIN plans p ON p.id = m.plan_id ";
-
-MemberRow read_member(const st::Statement& s) {
-  return {s.column_int64(0), s.column_text(1), s.column_text(2), s.column_opt_int64(3),
-          s.column_text(4)};
-}
+using MemberRow = st::BillingMember;
 
 // A session row as read from the month scan, before its rate is resolved.
-struct RawSession {
-  std::int64_t id{0};
-  std::int64_t member_id{0};
-  std::string target;
-  std::int64_t started_ms{0};
-  std::optional<std::int64_t> ended_ms;
-  std::optional<std::int64_t> busy;
-  std::optional<std::int64_t> rate_id;
-};
+using RawSession = st::UsageSession;
 
 struct RawSale {
   std::int64_t member_id{0};
@@ -159,70 +125,19 @@ struct MonthData {
 
 Status read_month(st::Database& db, std::int64_t begin_ms, std::int64_t end_ms,
                   const std::optional<std::int64_t>& member_id, MonthData& out) {
-  const std::string filter = member_id ? " AND member_id = ?3" : "";
-  auto sessions = db.prepare(
-      "SELECT id, member_id, kind, machine_id, started_at_ms, ended_at_ms, busy_seconds, rate_id "
-      "FROM sessions WHERE started_at_ms >= ?1 AND started_at_ms < ?2" +
-      filter + " ORDER BY started_at_ms, id");
-  if (!sessions) return sessions.error();
-  sessions->bind(1, begin_ms).bind(2, end_ms);
-  if (member_id) sessions->bind(3, *member_id);
-  for (;;) {
-    auto row = sessions->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    RawSession r;
-    r.id = sessions->column_int64(0);
-    r.member_id = sessions->column_int64(1);
-    r.target = sessions->column_text(2) == "coworking" ? std::string{kCoworkingTarget}
-                                                       : sessions->column_text(3);
-    r.started_ms = sessions->column_int64(4);
-    r.ended_ms = sessions->column_opt_int64(5);
-    r.busy = sessions->column_opt_int64(6);
-    r.rate_id = sessions->column_opt_int64(7);
-    out.sessions.push_back(std::move(r));
-  }
-  const std::string rv_filter = member_id ? " AND s.member_id = ?3" : "";
-  auto reviews = db.prepare(
-      "SELECT rv.session_id, rv.billed_seconds, rv.reviewer FROM session_reviews rv "
-      "JOIN sessions s ON s.id = rv.session_id "
-      "WHERE s.started_at_ms >= ?1 AND s.started_at_ms < ?2" +
-      rv_filter);
-  if (!reviews) return reviews.error();
-  reviews->bind(1, begin_ms).bind(2, end_ms);
-  if (member_id) reviews->bind(3, *member_id);
-  for (;;) {
-    auto row = reviews->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.reviews[reviews->column_int64(0)] = {reviews->column_int64(1), reviews->column_text(2)};
-  }
-  const std::string sale_filter = member_id ? " AND s.member_id = ?3" : "";
-  auto sales = db.prepare(
-      "SELECT s.id, s.member_id, s.item_code, COALESCE(p.name, s.item_code), s.quantity, "
-      "s.unit_price, s.at_ms, COALESCE(p.day_pass, 0) FROM sales s "
-      "LEFT JOIN price_list p ON p.code = s.item_code "
-      "WHERE s.at_ms >= ?1 AND s.at_ms < ?2" +
-      sale_filter + " ORDER BY s.at_ms, s.id");
-  if (!sales) return sales.error();
-  sales->bind(1, begin_ms).bind(2, end_ms);
-  if (member_id) sales->bind(3, *member_id);
-  for (;;) {
-    auto row = sales->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    RawSale r;
-    r.member_id = sales->column_int64(1);
-    r.item.id = sales->column_int64(0);
-    r.item.item_code = sales->column_text(2);
-    r.item.item_name = sales->column_text(3);
-    r.item.quantity = sales->column_int64(4);
-    r.item.unit_price = sales->column_int64(5);
-    r.item.at_ms = sales->column_int64(6);
-    r.item.day_pass = sales->column_bool(7);
-    out.sales.push_back(std::move(r));
-  }
-  return {};
+  BILLING_TRY(st::BillingLedger::scan_usage_sessions(
+      db, begin_ms, end_ms, member_id,
+      [&](st::UsageSession&& s) { out.sessions.push_back(std::move(s)); }));
+  BILLING_TRY(st::BillingLedger::scan_usage_reviews(
+      db, begin_ms, end_ms, member_id, [&](st::SessionReview&& r) {
+        out.reviews[r.session_id] = {r.billed_seconds, std::move(r.reviewer)};
+      }));
+  return st::BillingLedger::scan_usage_sales(
+      db, begin_ms, end_ms, member_id, [&](st::UsageSale&& s) {
+        out.sales.push_back(
+            {s.member_id, SaleItem{s.id, std::move(s.item_code), std::move(s.item_name), s.quantity,
+                                   s.unit_price, s.at_ms, s.day_pass}});
+      });
 }
 
 Status read_month(st::Database& db, const MonthRange& month,
@@ -254,7 +169,7 @@ StatementInput make_input(const MemberRow& m, const MonthRange& month) {
   StatementInput in;
   in.member_no = m.member_no;
   in.name = m.name;
-  in.plan = m.plan;
+  in.plan = m.plan_code;
   in.month = month.month;
   return in;
 }
@@ -263,29 +178,17 @@ void add_session(StatementInput& in, const RawSession& r, const MemberRow& m, co
                  const MonthData& data) {
   SessionUsage u;
   u.id = r.id;
-  u.target = r.target;
-  u.started_at_ms = r.started_ms;
-  u.ended_at_ms = r.ended_ms;
-  u.busy_seconds = r.busy;
-  u.rate = book.resolve(r.rate_id, r.target, r.started_ms, m.plan_id);
+  u.target = r.kind == st::SessionKind::kCoworking ? std::string{kCoworkingTarget}
+                                                   : r.machine_id.value_or("");
+  u.started_at_ms = r.started_at_ms;
+  u.ended_at_ms = r.ended_at_ms;
+  u.busy_seconds = r.busy_seconds;
+  u.rate = book.resolve(r.rate_id, u.target, r.started_at_ms, m.plan_id);
   if (!data.reviews.empty()) {
     auto it = data.reviews.find(r.id);
     if (it != data.reviews.end()) u.review = it->second;
   }
   in.sessions.push_back(std::move(u));
-}
-
-Result<std::optional<MemberRow>> member_by(st::Database& db, std::string_view where,
-                                           const std::function<void(st::Statement&)>& bind) {
-  auto stmt = db.prepare(std::string{kMemberColumns} + std::string{where});
-  if (!stmt) return stmt.error();
-  bind(*stmt);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<MemberRow>{};
-  auto m = read_member(*stmt);
-  stmt->reset();
-  return std::optional<MemberRow>{std::move(m)};
 }
 
 Result<StatementInput> load_member_by_row(st::Database& db, const MemberRow& m,
@@ -348,7 +251,7 @@ std::string month_of(std::int64_t ms, const date::time_zone* tz) {
 
 Result<StatementInput> load_member_month(st::Database& db, std::string_view member_no,
                                          const MonthRange& month) {
-  auto m = member_by(db, "WHERE m.member_no = ?1", [&](st::Statement& s) { s.bind(1, member_no); });
+  auto m = st::BillingLedger::billing_member(db, member_no);
   if (!m) return m.error();
   if (!*m) return Error{ErrorKind::kNotFound, 0, fmt::format("unknown member '{}'", member_no)};
   return load_member_by_row(db, **m, month);
@@ -384,15 +287,9 @@ Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, con
   std::unordered_map<std::int64_t, MemberRow> members;
   members.reserve(member_ids.size());
   {
-    auto stmt = db.prepare(std::string{kMemberColumns});
-    if (!stmt) return stmt.error();
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      const std::int64_t id = stmt->column_int64(0);
-      if (slot.count(id) != 0) members.emplace(id, read_member(*stmt));
-    }
+    BILLING_TRY(st::BillingLedger::scan_billing_members(db, [&](st::BillingMember&& m) {
+      if (slot.count(m.id) != 0) members.emplace(m.id, std::move(m));
+    }));
   }
   std::vector<StatementInput> inputs(member_ids.size());
   for (std::size_t k = 0; k < member_ids.size(); ++k) {
@@ -506,8 +403,7 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
   std::vector<std::int64_t> member_ids;
   Engine engine{tz};
   if (request.member_no) {
-    auto m = member_by(db, "WHERE m.member_no = ?1",
-                       [&](st::Statement& s) { s.bind(1, *request.member_no); });
+    auto m = st::BillingLedger::billing_member(db, *request.member_no);
     if (!m) return m.error();
     if (!*m) {
       return Error{ErrorKind::kNotFound, 0, fmt::format("unknown member '{}'", *request.member_no)};
@@ -524,29 +420,16 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
       return Error{ErrorKind::kNotFound, 0,
                    fmt::format("no usage in {}: nothing to issue", request.month)};
     }
-    auto ids = db.prepare("SELECT id FROM members WHERE member_no = ?1");
-    if (!ids) return ids.error();
     for (const auto& s : statements) {
-      ids->bind(1, s.member_no);
-      auto row = ids->step();
-      if (!row) return row.error();
-      member_ids.push_back(*row ? ids->column_int64(0) : -1);
-      ids->reset();
+      auto m = st::BillingLedger::billing_member(db, s.member_no);
+      if (!m) return m.error();
+      member_ids.push_back(*m ? (*m)->id : -1);
     }
   }
 
-  std::set<std::int64_t> already;
-  {
-    auto stmt = db.prepare("SELECT member_id FROM statements WHERE month = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, request.month);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      already.insert(stmt->column_int64(0));
-    }
-  }
+  auto issued = st::BillingLedger::members_with_statement(db, request.month);
+  if (!issued) return issued.error();
+  const std::set<std::int64_t> already(issued->begin(), issued->end());
 
   IssueReport report;
   for (std::size_t i = 0; i < statements.size(); ++i) {
@@ -575,36 +458,11 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
     }
     const std::string body = to_json(s);
     const std::string digest = sha256_hex(body);
-    auto insert = db.prepare(
-        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
-        "body_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!insert) return insert.error();
-    insert->bind(1, member_ids[i])
-        .bind(2, request.month)
-        .bind(3, request.now_ms)
-        .bind(4, request.actor)
-        .bind(5, s.total)
-        .bind(6, digest)
-        .bind(7, body);
-    BILLING_TRY(insert->run());
-    const std::int64_t statement_id = db.last_insert_rowid();
-    auto entry = db.prepare(
-        "INSERT INTO account_entries (member_id, at_ms, amount, kind, reference, actor) "
-        "VALUES (?1, ?2, ?3, 'statement', ?4, ?5)");
-    if (!entry) return entry.error();
-    entry->bind(1, member_ids[i])
-        .bind(2, request.now_ms)
-        .bind(3, -s.total)
-        .bind(4, request.month)
-        .bind(5, request.actor);
-    BILLING_TRY(entry->run());
-    const nlohmann::ordered_json detail = {{"month", request.month},
-                                           {"statement_id", statement_id},
-                                           {"total", s.total},
-                                           {"sha256", digest}};
-    BILLING_TRY(st::append_audit_row(db, request.now_ms, request.actor, "statement_issue",
-                                     s.member_no, detail.dump()));
-    report.issued.push_back({statement_id, s.member_no, s.total, digest});
+    auto statement_id = st::BillingLedger::record_statement(
+        db, {member_ids[i], s.member_no, request.month, request.now_ms, request.actor, s.total,
+             digest, body});
+    if (!statement_id) return statement_id.error();
+    report.issued.push_back({*statement_id, s.member_no, s.total, digest});
   }
   BILLING_TRY(tx->commit());
   return report;
@@ -612,71 +470,26 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
 
 Result<std::vector<IssuedRow>> list_statements(st::Database& db,
                                                const std::optional<std::string>& month) {
-  auto stmt = db.prepare(
-      "SELECT s.id, m.member_no, m.name, s.month, s.issued_at_ms, s.issued_by, s.total, s.sha256 "
-      "FROM statements s JOIN members m ON m.id = s.member_id "
-      "WHERE ?1 IS NULL OR s.month = ?1 ORDER BY s.month, m.member_no");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, month);
-  std::vector<IssuedRow> out;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({stmt->column_int64(0), stmt->column_text(1), stmt->column_text(2),
-                   stmt->column_text(3), stmt->column_int64(4), stmt->column_text(5),
-                   stmt->column_int64(6), stmt->column_text(7)});
-  }
-  return out;
+  return st::BillingLedger::list_statements(db, month);
 }
 
 Result<std::optional<std::string>> issued_body(st::Database& db, std::string_view member_no,
                                                std::string_view month) {
-  auto stmt = db.prepare(
-      "SELECT s.body_json FROM statements s JOIN members m ON m.id = s.member_id "
-      "WHERE m.member_no = ?1 AND s.month = ?2");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, member_no).bind(2, month);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<std::string>{};
-  std::string body = stmt->column_text(0);
-  stmt->reset();
-  return std::optional<std::string>{std::move(body)};
+  return st::BillingLedger::statement_body(db, member_no, month);
 }
 
 Result<std::int64_t> unbilled_total(st::Database& db, std::int64_t member_id, std::int64_t now_ms,
                                     const date::time_zone* tz) {
-  auto m = member_by(db, "WHERE m.id = ?1", [&](st::Statement& s) { s.bind(1, member_id); });
+  auto m = st::BillingLedger::billing_member(db, member_id);
   if (!m) return m.error();
   if (!*m) return Error{ErrorKind::kNotFound, 0, fmt::format("unknown member id {}", member_id)};
-  std::optional<std::int64_t> first;
-  for (const char* sql : {"SELECT MIN(started_at_ms) FROM sessions WHERE member_id = ?1",
-                          "SELECT MIN(at_ms) FROM sales WHERE member_id = ?1"}) {
-    auto stmt = db.prepare(sql);
-    if (!stmt) return stmt.error();
-    stmt->bind(1, member_id);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (*row && !stmt->is_null(0)) {
-      const std::int64_t v = stmt->column_int64(0);
-      first = first ? std::min(*first, v) : v;
-    }
-    stmt->reset();
-  }
-  if (!first) return std::int64_t{0};
-  std::set<std::string> issued;
-  {
-    auto stmt = db.prepare("SELECT month FROM statements WHERE member_id = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, member_id);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      issued.insert(stmt->column_text(0));
-    }
-  }
+  auto earliest = st::BillingLedger::first_usage_ms(db, member_id);
+  if (!earliest) return earliest.error();
+  if (!*earliest) return std::int64_t{0};
+  const std::optional<std::int64_t>& first = *earliest;
+  auto months = st::BillingLedger::issued_months(db, member_id);
+  if (!months) return months.error();
+  const std::set<std::string> issued(months->begin(), months->end());
   const std::string last_month = month_of(std::max(now_ms, *first), tz);
   auto range = month_range(month_of(*first, tz), tz);
   if (!range) return range.error();

@@ -92,15 +92,6 @@ std::int64_t parse_yen(const std::string& text, std::string_view option, bool al
   return v;
 }
 
-std::int64_t parse_count(const std::string& text, std::string_view option) {
-  std::int64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    usage_error(fmt::format("bad {} '{}': expected a whole number", option, text));
-  }
-  return v;
-}
-
 [[noreturn]] void bad_plan_term(const std::string& text) {
   usage_error(fmt::format(
       "bad --plan-term '{}': expected PLAN:DISCOUNT%:INCLUDED_MINUTES, e.g. FULL:10%:60", text));
@@ -127,10 +118,6 @@ st::NewRatePlanTerm parse_plan_term(const std::string& text) {
   t.discount_percent = number(discount);
   t.included_minutes = number(included);
   return t;
-}
-
-json null_or(const std::optional<std::int64_t>& v) {
-  return v ? json(*v) : json(nullptr);
 }
 
 json to_json(const st::Rate& r) {
@@ -194,15 +181,6 @@ json to_json(const st::SessionReview& r) {
   return {{"session_id", r.session_id},      {"billed_seconds", r.billed_seconds},
           {"waived", r.billed_seconds == 0}, {"reviewed_at", format_utc(r.reviewed_at_ms)},
           {"reviewer", r.reviewer},          {"note", r.note}};
-}
-
-template <typename T>
-void print_one(Context& ctx, const T& row, const std::string& text) {
-  if (ctx.json_output()) {
-    std::cout << to_json(row).dump(2) << '\n';
-  } else {
-    std::cout << text << '\n';
-  }
 }
 
 std::string terms_text(const st::Rate& r) {
@@ -274,9 +252,9 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
     }
     for (const auto& t : a->plan_terms) r.plan_terms.push_back(parse_plan_term(t));
     r.note = a->note;
-    auto rate = check(ctx.store().set_rate(r, ctx.actor()));
+    auto rate = check(ctx.store().ledger().set_rate(r, ctx.actor()));
     print_one(
-        ctx, rate,
+        ctx, to_json(rate),
         fmt::format("rate {} for {} from {}: {} per {} (minimum {}, grace {}, daily cap {})",
                     rate.id, rate.target(), format_local(rate.effective_from_ms, ctx.tz()),
                     rate.price_per_unit, show_duration(rate.unit_seconds), rate.minimum_charge,
@@ -287,7 +265,7 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   list->add_option("--target", a->machine, "a machine id or coworking");
   list->add_flag("--history", a->history, "also the rates that ended");
   on(list, cli, [a](Context& ctx) {
-    auto rows = check(ctx.store().list_rates(opt_text(a->machine), a->history));
+    auto rows = check(ctx.store().ledger().list_rates(opt_text(a->machine), a->history));
     if (ctx.json_output()) {
       json out = json::array();
       for (const auto& r : rows) out.push_back(to_json(r));
@@ -318,8 +296,8 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(topup, cli, [a](Context& ctx) {
     const auto yen = parse_yen(a->amount, "--amount", false);
     if (yen == 0) usage_error("bad --amount '0': a top-up must be positive");
-    auto e = check(ctx.store().topup(a->member, yen, a->note, ctx.actor()));
-    print_one(ctx, e, fmt::format("topped up {} yen for {}", e.amount, a->member));
+    auto e = check(ctx.store().ledger().topup(a->member, yen, a->note, ctx.actor()));
+    print_one(ctx, to_json(e), fmt::format("topped up {} yen for {}", e.amount, a->member));
     return kExitOk;
   });
   auto* adjust = accounts->add_subcommand("adjust", "correct a member's balance, with a reason");
@@ -329,8 +307,9 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(adjust, cli, [a](Context& ctx) {
     const auto yen = parse_yen(a->amount, "--amount", true);
     if (yen == 0) usage_error("bad --amount '0': an adjustment of 0 changes nothing");
-    auto e = check(ctx.store().adjust(a->member, yen, a->reason, ctx.actor()));
-    print_one(ctx, e, fmt::format("adjusted {} by {:+} yen: {}", a->member, e.amount, a->reason));
+    auto e = check(ctx.store().ledger().adjust(a->member, yen, a->reason, ctx.actor()));
+    print_one(ctx, to_json(e),
+              fmt::format("adjusted {} by {:+} yen: {}", a->member, e.amount, a->reason));
     return kExitOk;
   });
   auto* limit = accounts->add_subcommand("credit-limit", "how far below zero a member may go");
@@ -338,8 +317,8 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   limit->add_option("--amount", a->amount, "yen, 0 for prepaid only")->required();
   on(limit, cli, [a](Context& ctx) {
     const auto yen = parse_yen(a->amount, "--amount", false);
-    auto acct = check(ctx.store().set_credit_limit(a->member, yen, ctx.actor()));
-    print_one(ctx, acct,
+    auto acct = check(ctx.store().ledger().set_credit_limit(a->member, yen, ctx.actor()));
+    print_one(ctx, to_json(acct),
               fmt::format("credit limit of {} is {} yen (balance {})", acct.member_no,
                           acct.credit_limit, acct.balance));
     return kExitOk;
@@ -347,7 +326,7 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* show = accounts->add_subcommand("show", "balance, credit limit and entries");
   show->add_option("--member", a->member, "member number")->required();
   on(show, cli, [a](Context& ctx) {
-    auto acct = check(ctx.store().account(a->member));
+    auto acct = check(ctx.store().ledger().account(a->member));
     if (ctx.json_output()) {
       std::cout << to_json(acct).dump(2) << '\n';
       return kExitOk;
@@ -377,9 +356,9 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   set->add_flag("--day-pass", a->day_pass, "buying it makes that day's coworking free");
   on(set, cli, [a](Context& ctx) {
     const auto price = parse_yen(a->price, "--price", false);
-    auto p = check(ctx.store().upsert_price_item(
+    auto p = check(ctx.store().ledger().upsert_price_item(
         {a->code, a->name, a->item_unit, price, a->day_pass}, ctx.actor()));
-    print_one(ctx, p,
+    print_one(ctx, to_json(p),
               fmt::format("{} ({}): {} yen per {}{}", p.code, p.name, p.price, p.unit,
                           p.day_pass ? ", day pass" : ""));
     return kExitOk;
@@ -387,7 +366,7 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* list = prices->add_subcommand("list", "the items on sale (all with --all)");
   list->add_flag("--all", a->all, "also inactive items");
   on(list, cli, [a](Context& ctx) {
-    auto rows = check(ctx.store().list_price_items(a->all));
+    auto rows = check(ctx.store().ledger().list_price_items(a->all));
     if (ctx.json_output()) {
       json out = json::array();
       for (const auto& p : rows) out.push_back(to_json(p));
@@ -405,8 +384,8 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* deactivate = prices->add_subcommand("deactivate", "take an item off sale");
   deactivate->add_option("--code", a->code, "item code")->required();
   on(deactivate, cli, [a](Context& ctx) {
-    auto p = check(ctx.store().deactivate_price_item(a->code, ctx.actor()));
-    print_one(ctx, p, fmt::format("{} ({}) is no longer sold", p.code, p.name));
+    auto p = check(ctx.store().ledger().deactivate_price_item(a->code, ctx.actor()));
+    print_one(ctx, to_json(p), fmt::format("{} ({}) is no longer sold", p.code, p.name));
     return kExitOk;
   });
 
@@ -418,8 +397,8 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(sell, cli, [a](Context& ctx) {
     const auto qty = parse_count(a->qty, "--qty");
     if (qty <= 0) usage_error(fmt::format("bad --qty '{}': must be at least 1", a->qty));
-    auto s = check(ctx.store().sell(a->member, a->item, qty, a->note, ctx.actor()));
-    print_one(ctx, s,
+    auto s = check(ctx.store().ledger().sell(a->member, a->item, qty, a->note, ctx.actor()));
+    print_one(ctx, to_json(s),
               fmt::format("sold {} x {} to {} at {} yen = {} yen (sale {})", s.quantity,
                           s.item_code, s.member_no, s.unit_price, s.amount(), s.id));
     return kExitOk;
@@ -437,7 +416,7 @@ void build_review(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   }
   auto* held = sessions->add_subcommand("held", "sessions over 24 h waiting for a review");
   on(held, cli, [](Context& ctx) {
-    auto rows = check(ctx.store().list_held_sessions());
+    auto rows = check(ctx.store().ledger().list_held_sessions());
     if (ctx.json_output()) {
       json out = json::array();
       for (const auto& s : rows) {
@@ -476,8 +455,8 @@ void build_review(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
     if (a->bill.empty() && !a->waive)
       usage_error("sessions review needs --bill DURATION or --waive");
     const std::int64_t seconds = a->waive ? 0 : parse_duration(a->bill, "--bill");
-    auto r = check(ctx.store().review_session(id, seconds, a->note, ctx.actor()));
-    print_one(ctx, r,
+    auto r = check(ctx.store().ledger().review_session(id, seconds, a->note, ctx.actor()));
+    print_one(ctx, to_json(r),
               r.billed_seconds == 0
                   ? fmt::format("session {} waived by {}", r.session_id, r.reviewer)
                   : fmt::format("session {} bills {} (reviewed by {})", r.session_id,

@@ -35,12 +35,6 @@ std::vector<std::uint8_t> hex_identifier(const std::string& hex) {
   return std::move(*bytes);
 }
 
-json null_or(const std::optional<std::string>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-json null_or(const std::optional<std::int64_t>& v) {
-  return v ? json(*v) : json(nullptr);
-}
 json time_or_null(const std::optional<std::int64_t>& ms) {
   return ms ? json(format_utc(*ms)) : json(nullptr);
 }
@@ -221,15 +215,6 @@ void print_machines(Context& ctx, const std::vector<st::Machine>& rows) {
   t.print(std::cout);
 }
 
-template <typename T>
-void print_one(Context& ctx, const T& row, const std::string& text) {
-  if (ctx.json_output()) {
-    std::cout << to_json(row).dump(2) << '\n';
-  } else {
-    std::cout << text << '\n';
-  }
-}
-
 // ---- opening the store ----
 
 // labgated refuses these configs; labgatectl only warns, so staff can still reach the
@@ -372,14 +357,14 @@ void build_plans(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   add->add_flag("--holidays-allowed", a->holidays, "access on national holidays");
   add->add_flag("--closure-allowed", a->closure, "access during the year-end closure");
   on(add, cli, [a](Context& ctx) {
-    auto p = check(
-        ctx.store().add_plan({a->code, a->name, a->windows, a->holidays, a->closure}, ctx.actor()));
-    print_one(ctx, p, fmt::format("added plan {} ({})", p.code, p.windows));
+    auto p = check(ctx.store().staff().add_plan(
+        {a->code, a->name, a->windows, a->holidays, a->closure}, ctx.actor()));
+    print_one(ctx, to_json(p), fmt::format("added plan {} ({})", p.code, p.windows));
     return kExitOk;
   });
   auto* list = plans->add_subcommand("list", "list plans");
   on(list, cli, [](Context& ctx) {
-    auto rows = check(ctx.store().list_plans());
+    auto rows = check(ctx.store().staff().list_plans());
     if (ctx.json_output()) {
       std::cout << to_json_array(rows).dump(2) << '\n';
       return kExitOk;
@@ -406,25 +391,27 @@ void build_members(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(add, cli, [a](Context& ctx) {
     check_date(a->valid_from, "--valid-from date");
     check_date(a->valid_until, "--valid-until date");
-    auto m = check(ctx.store().add_member({a->member_no, a->name, a->email, opt_text(a->plan),
-                                           opt_text(a->valid_from), opt_text(a->valid_until)},
-                                          ctx.actor()));
-    print_one(ctx, m, fmt::format("added member {} ({}), status pending", m.member_no, m.name));
+    auto m =
+        check(ctx.store().staff().add_member({a->member_no, a->name, a->email, opt_text(a->plan),
+                                              opt_text(a->valid_from), opt_text(a->valid_until)},
+                                             ctx.actor()));
+    print_one(ctx, to_json(m),
+              fmt::format("added member {} ({}), status pending", m.member_no, m.name));
     return kExitOk;
   });
   auto* approve = members->add_subcommand("approve", "approve (or reinstate) a member");
   approve->add_option("--no", a->member_no, "member number")->required();
   on(approve, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().approve_member(a->member_no, ctx.actor()));
-    print_one(ctx, m, fmt::format("member {} is active", m.member_no));
+    auto m = check(ctx.store().staff().approve_member(a->member_no, ctx.actor()));
+    print_one(ctx, to_json(m), fmt::format("member {} is active", m.member_no));
     return kExitOk;
   });
   auto* suspend = members->add_subcommand("suspend", "suspend a member");
   suspend->add_option("--no", a->member_no, "member number")->required();
   suspend->add_option("--reason", a->reason, "why")->required();
   on(suspend, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().suspend_member(a->member_no, a->reason, ctx.actor()));
-    print_one(ctx, m, fmt::format("member {} is suspended: {}", m.member_no, a->reason));
+    auto m = check(ctx.store().staff().suspend_member(a->member_no, a->reason, ctx.actor()));
+    print_one(ctx, to_json(m), fmt::format("member {} is suspended: {}", m.member_no, a->reason));
     return kExitOk;
   });
   auto* list = members->add_subcommand("list", "list members");
@@ -436,7 +423,7 @@ void build_members(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       if (!status)
         usage_error(fmt::format("bad --status '{}' (pending, active, suspended)", a->status));
     }
-    print_members(ctx, check(ctx.store().list_members(status)));
+    print_members(ctx, check(ctx.store().staff().list_members(status)));
     return kExitOk;
   });
 }
@@ -542,9 +529,10 @@ void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) 
     if (!a->reader.empty()) return enroll_at_reader(ctx, cli, *a);
     if (a->tech.empty()) usage_error("name the card with --tech and --id, or use --reader");
     const auto id = hex_identifier(a->identifier);
-    auto c = check(ctx.store().enroll_credential(a->member_no, a->tech, id, a->label, ctx.actor()));
+    auto c = check(
+        ctx.store().staff().enroll_credential(a->member_no, a->tech, id, a->label, ctx.actor()));
     print_one(
-        ctx, c,
+        ctx, to_json(c),
         fmt::format("enrolled {} card as credential #{} for {}", c.technology, c.id, a->member_no));
     return kExitOk;
   });
@@ -559,14 +547,14 @@ void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) 
   on(revoke, cli, [a, by_cred](Context& ctx) {
     st::Credential c;
     if (by_cred->count() > 0) {
-      c = check(ctx.store().revoke_credential(a->credential_id, a->reason, ctx.actor()));
+      c = check(ctx.store().staff().revoke_credential(a->credential_id, a->reason, ctx.actor()));
     } else if (!a->tech.empty()) {
-      c = check(ctx.store().revoke_credential(a->tech, hex_identifier(a->identifier), a->reason,
-                                              ctx.actor()));
+      c = check(ctx.store().staff().revoke_credential(a->tech, hex_identifier(a->identifier),
+                                                      a->reason, ctx.actor()));
     } else {
       usage_error("name the card with --tech and --id, or --credential");
     }
-    print_one(ctx, c, fmt::format("revoked credential #{}: {}", c.id, a->reason));
+    print_one(ctx, to_json(c), fmt::format("revoked credential #{}: {}", c.id, a->reason));
     return kExitOk;
   });
   auto* list = creds->add_subcommand("list", "list cards");
@@ -574,7 +562,7 @@ void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) 
   list->add_flag("--needs-issue", a->needs_issue,
                  "only DESFire cards enrolled by UID, refused until issued at the desk");
   on(list, cli, [a](Context& ctx) {
-    auto rows = check(ctx.store().list_credentials(opt_text(a->member_no)));
+    auto rows = check(ctx.store().staff().list_credentials(opt_text(a->member_no)));
     if (a->needs_issue) {
       std::erase_if(rows, [](const st::Credential& c) {
         return !c.needs_issue() || c.revoked_at_ms.has_value();
@@ -596,14 +584,14 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       ->check(CLI::NonNegativeNumber);
   add->add_flag("--renew-by-use", a->renew_by_use, "each machine session renews the validity");
   on(add, cli, [a](Context& ctx) {
-    auto t = check(ctx.store().add_certification_type(
+    auto t = check(ctx.store().staff().add_certification_type(
         {a->code, a->name, a->validity_days, a->renew_by_use}, ctx.actor()));
-    print_one(ctx, t, fmt::format("added certification type {}", t.code));
+    print_one(ctx, to_json(t), fmt::format("added certification type {}", t.code));
     return kExitOk;
   });
   auto* list_types = types->add_subcommand("list", "list certification types");
   on(list_types, cli, [](Context& ctx) {
-    auto rows = check(ctx.store().list_certification_types());
+    auto rows = check(ctx.store().staff().list_certification_types());
     if (ctx.json_output()) {
       std::cout << to_json_array(rows).dump(2) << '\n';
       return kExitOk;
@@ -627,9 +615,9 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   grant->add_option("--date", a->date, "training date, YYYY-MM-DD (default today)");
   on(grant, cli, [a](Context& ctx) {
     check_date(a->date, "--date");
-    auto c = check(ctx.store().grant_certification(a->member_no, a->type, a->trainer,
-                                                   opt_text(a->date), ctx.actor()));
-    print_one(ctx, c,
+    auto c = check(ctx.store().staff().grant_certification(a->member_no, a->type, a->trainer,
+                                                           opt_text(a->date), ctx.actor()));
+    print_one(ctx, to_json(c),
               fmt::format("granted {} to {} on {}, expires {}", c.type_code, c.member_no,
                           c.granted_on, c.expires_on.value_or("never")));
     return kExitOk;
@@ -639,8 +627,8 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   revoke->add_option("--type", a->type, "certification type code")->required();
   revoke->add_option("--reason", a->reason, "why")->required();
   on(revoke, cli, [a](Context& ctx) {
-    auto rows =
-        check(ctx.store().revoke_certification(a->member_no, a->type, a->reason, ctx.actor()));
+    auto rows = check(
+        ctx.store().staff().revoke_certification(a->member_no, a->type, a->reason, ctx.actor()));
     if (ctx.json_output()) {
       std::cout << to_json_array(rows).dump(2) << '\n';
     } else {
@@ -666,7 +654,7 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       }
       f.expiring_within_days = std::stoll(n);
     }
-    print_certs(ctx, check(ctx.store().list_certifications(f)));
+    print_certs(ctx, check(ctx.store().staff().list_certifications(f)));
     return kExitOk;
   });
 }
@@ -684,25 +672,25 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       ->check(CLI::NonNegativeNumber);
   add->add_flag("--needs-checkoff", a->needs_checkoff, "staff check-off required after use");
   on(add, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().add_machine(
+    auto m = check(ctx.store().staff().add_machine(
         {a->machine, a->name, opt_text(a->cert_type), a->mode, a->interval, a->needs_checkoff},
         ctx.actor()));
-    print_one(ctx, m, fmt::format("added machine {} ({})", m.id, m.name));
+    print_one(ctx, to_json(m), fmt::format("added machine {} ({})", m.id, m.name));
     return kExitOk;
   });
   auto* lockout = machines->add_subcommand("lockout", "take a machine out of service");
   lockout->add_option("--id", a->machine, "machine id")->required();
   lockout->add_option("--reason", a->reason, "why")->required();
   on(lockout, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().lockout_machine(a->machine, a->reason, ctx.actor()));
-    print_one(ctx, m, fmt::format("machine {} locked out: {}", m.id, a->reason));
+    auto m = check(ctx.store().staff().lockout_machine(a->machine, a->reason, ctx.actor()));
+    print_one(ctx, to_json(m), fmt::format("machine {} locked out: {}", m.id, a->reason));
     return kExitOk;
   });
   auto* release = machines->add_subcommand("release", "put a machine back in service");
   release->add_option("--id", a->machine, "machine id")->required();
   on(release, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().release_machine(a->machine, ctx.actor()));
-    print_one(ctx, m, fmt::format("machine {} released", m.id));
+    auto m = check(ctx.store().staff().release_machine(a->machine, ctx.actor()));
+    print_one(ctx, to_json(m), fmt::format("machine {} released", m.id));
     return kExitOk;
   });
   // Confirmation is an act on the running controller (power-loss startup, check-off after
@@ -729,17 +717,17 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(inspect, cli, [a](Context& ctx) {
     check_date(a->date, "--date");
     check_date(a->next_due, "--next-due date");
-    auto i = check(ctx.store().record_inspection(
+    auto i = check(ctx.store().staff().record_inspection(
         {a->machine, opt_text(a->date), a->inspector, a->result, a->notes, opt_text(a->next_due)},
         ctx.actor()));
-    print_one(ctx, i,
+    print_one(ctx, to_json(i),
               fmt::format("recorded inspection of {} on {}: {}, next due {}", i.machine_id,
                           i.done_on, i.result, i.next_due.value_or("-")));
     return kExitOk;
   });
   auto* list = machines->add_subcommand("list", "list machines");
   on(list, cli, [](Context& ctx) {
-    print_machines(ctx, check(ctx.store().list_machines()));
+    print_machines(ctx, check(ctx.store().staff().list_machines()));
     return kExitOk;
   });
 }
@@ -759,7 +747,7 @@ void build_history(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* elist = events->add_subcommand("list", "list events, newest first");
   add_history_options(elist, *a, true);
   on(elist, cli, [a](Context& ctx) {
-    auto rows = check(ctx.store().list_events(history_filter(*a, ctx.tz())));
+    auto rows = check(ctx.store().events().list_events(history_filter(*a, ctx.tz())));
     if (ctx.json_output()) {
       std::cout << to_json_array(rows).dump(2) << '\n';
       return kExitOk;
@@ -779,7 +767,7 @@ void build_history(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   add_history_options(slist, *a, false);
   slist->add_flag("--open", a->open_only, "only sessions still open");
   on(slist, cli, [a](Context& ctx) {
-    auto rows = check(ctx.store().list_sessions(history_filter(*a, ctx.tz())));
+    auto rows = check(ctx.store().events().list_sessions(history_filter(*a, ctx.tz())));
     if (ctx.json_output()) {
       std::cout << to_json_array(rows).dump(2) << '\n';
       return kExitOk;
@@ -802,7 +790,7 @@ void build_audit(CLI::App& app, Cli& cli) {
   audit->require_subcommand(1);
   auto* verify = audit->add_subcommand("verify", "recompute the chain; exit 1 if it is broken");
   on(verify, cli, [](Context& ctx) {
-    auto v = check(ctx.store().verify_audit_chain());
+    auto v = check(ctx.store().audit().verify_audit_chain());
     if (ctx.json_output()) {
       std::cout << json{{"ok", v.ok},
                         {"rows_checked", v.rows_checked},
@@ -821,7 +809,7 @@ void build_audit(CLI::App& app, Cli& cli) {
   });
   auto* list = audit->add_subcommand("list", "show audit rows, oldest first");
   on(list, cli, [](Context& ctx) {
-    auto rows = check(ctx.store().list_audit(100000));
+    auto rows = check(ctx.store().audit().list_audit(100000));
     if (ctx.json_output()) {
       json out = json::array();
       for (const auto& r : rows) {

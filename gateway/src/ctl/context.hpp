@@ -4,10 +4,15 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cstdint>
 #include <functional>
+#include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "commands.hpp"
 #include "labgate/gateway/store/store.hpp"
@@ -74,6 +79,31 @@ inline std::optional<std::string> opt_text(const std::string& s) {
 inline void check_date(const std::string& value, const char* what) {
   if (!value.empty() && !st::is_valid_date(value)) {
     usage_error(fmt::format("bad {} '{}': expected YYYY-MM-DD", what, value));
+  }
+}
+
+/// A whole number (count, id) from option text; a usage Failure naming `option` otherwise.
+inline std::int64_t parse_count(const std::string& text, std::string_view option) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    usage_error(fmt::format("bad {} '{}': expected a whole number", option, text));
+  }
+  return v;
+}
+
+/// The value as JSON, or null when absent.
+template <typename T>
+nlohmann::ordered_json null_or(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+/// One result row: its JSON in JSON output mode, else the sentence `text`.
+inline void print_one(Context& ctx, const nlohmann::ordered_json& row, const std::string& text) {
+  if (ctx.json_output()) {
+    std::cout << row.dump(2) << '\n';
+  } else {
+    std::cout << text << '\n';
   }
 }
 

@@ -61,11 +61,11 @@ int run_import(Context& ctx, const ImportArgs& a) {
   const auto bytes = read_roster(a.file);
   auto& store = ctx.store();
   std::set<std::string, std::less<>> plans;
-  for (const auto& p : check(store.list_plans())) plans.insert(p.code);
+  for (const auto& p : check(store.staff().list_plans())) plans.insert(p.code);
   st::RosterLookup lookup;
   lookup.plan_exists = [&plans](std::string_view code) { return plans.count(code) > 0; };
   lookup.member_exists = [&store](std::string_view no) {
-    return check(store.member_by_no(no)).has_value();
+    return check(store.taps().member_by_no(no)).has_value();
   };
   const auto roster = st::parse_roster(bytes, lookup);
   if (!roster.issues.empty()) refuse(a.file, roster.issues);
@@ -74,7 +74,7 @@ int run_import(Context& ctx, const ImportArgs& a) {
   options.source = std::filesystem::path(a.file).filename().string();
   options.sha256 = roster.sha256;
   options.dry_run = a.dry_run;
-  const auto result = check(store.import_members(roster.rows, options, ctx.actor()));
+  const auto result = check(store.staff().import_members(roster.rows, options, ctx.actor()));
   if (!result.issues.empty()) refuse(a.file, result.issues);
 
   if (ctx.json_output()) {

@@ -193,7 +193,8 @@ std::string add_days(const std::string& ymd, int days) {
 
 void audit(Context& ctx, const char* action, const std::filesystem::path& path, json detail) {
   // The key file is already written: a failed audit row is reported, not rolled back.
-  if (auto st = ctx.store().append_audit(ctx.actor(), action, path.string(), detail.dump()); !st)
+  if (auto st = ctx.store().audit().append_audit(ctx.actor(), action, path.string(), detail.dump());
+      !st)
     throw Failure{kExitUnavailable,
                   "key file written, but the audit row failed: " + st.error().message};
 }
@@ -291,7 +292,7 @@ void build_keys(CLI::App& app, Cli& cli) {
       throw Failure{kExitRefused, "the card was not written: " + r.failure};
     // The store keeps the keyed hash of the real UID (GetCardUID on a random-ID card), the one
     // the door finds after authentication.
-    auto written = ctx.store().enroll_credential(
+    auto written = ctx.store().staff().enroll_credential(
         a->member_no, "desfire", card.uid, a->label, ctx.actor(), version.number,
         [&](std::int64_t id) -> st::Status {
           return card_status(drivers::desfire::issue_card(desk.dev, card, site_keys, version,
@@ -322,7 +323,7 @@ void build_keys(CLI::App& app, Cli& cli) {
     DeskReader desk(desk_device(ctx, *a));
     const auto uid = desfire_on(desk, a->timeout_s, "the member's DESFire card");
     int from = 0;
-    auto rekeyed = ctx.store().rekey_credential(
+    auto rekeyed = ctx.store().staff().rekey_credential(
         a->member_no, uid, version.number, ctx.actor(), [&](const st::Credential& c) -> st::Status {
           return card_status(drivers::desfire::rekey_card(desk.dev, uid, site_keys, version,
                                                           static_cast<std::uint64_t>(c.id), from),

@@ -131,18 +131,15 @@ Result<T> fail(const st::Error& e) {
   return e;
 }
 
-Result<std::optional<std::int64_t>> first_activity_ms(st::Database& db) {
-  // Each MIN is answered from the end of its index.
-  auto q = db.prepare(
-      "SELECT MIN(x) FROM (SELECT MIN(started_at_ms) AS x FROM sessions UNION ALL "
-      "SELECT MIN(at_ms) FROM access_events UNION ALL SELECT MIN(created_at) FROM members)");
-  if (!q) return q.error();
-  auto row = q->step();
-  if (!row) return row.error();
-  std::optional<std::int64_t> v;
-  if (*row) v = q->column_opt_int64(0);
-  q->reset();
-  return v;
+// The first session, event or member, whichever is earliest.
+Result<std::optional<std::int64_t>> first_activity_ms(st::Store& store) {
+  auto events = store.events().first_activity_ms();
+  if (!events) return events.error();
+  auto members = store.staff().first_member_created_ms();
+  if (!members) return members.error();
+  if (!*events) return *members;
+  if (!*members) return *events;
+  return std::optional<std::int64_t>{std::min(**events, **members)};
 }
 
 struct MachineAcc {
@@ -153,7 +150,7 @@ struct MachineAcc {
 class Builder {
  public:
   Builder(st::Store& store, const Period& period, const ReportOptions& options)
-      : db_(store.database()), period_(period), options_(options) {}
+      : store_(store), period_(period), options_(options) {}
 
   Result<WardReport> run();
 
@@ -169,7 +166,7 @@ class Builder {
   st::Status count_trainings();
   st::Status count_inspections();
 
-  st::Database& db_;
+  st::Store& store_;
   const Period& period_;
   const ReportOptions& options_;
   WardReport r_;
@@ -214,14 +211,11 @@ st::Status Builder::setup_calendar() {
 }
 
 st::Status Builder::load_machines() {
-  auto q = db_.prepare("SELECT id, name FROM machines ORDER BY id");
-  if (!q) return q.error();
-  for (;;) {
-    auto row = q->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    machine_index(q->column_text(0));
-    machines_.back().usage.name = q->column_text(1);
+  auto machines = store_.staff().list_machines();
+  if (!machines) return machines.error();
+  for (const auto& m : *machines) {
+    machine_index(m.id);
+    machines_.back().usage.name = m.name;
   }
   return {};
 }
@@ -286,128 +280,70 @@ void Builder::add_session(std::int64_t member, const std::string& machine, bool 
 
 st::Status Builder::scan_sessions() {
   // Both scans return rows in start order, the first ending where the second begins, which the
-  // sweep line relies on. The first one walks long or open sessions only; it is served by a
-  // partial index on exactly that condition when the schema has one.
-  static constexpr const char* kEarly =
-      "SELECT member_id, machine_id, kind = 'coworking', started_at_ms, ended_at_ms FROM sessions "
-      "WHERE (ended_at_ms IS NULL OR ended_at_ms - started_at_ms > 86400000) "
-      "AND started_at_ms < ?1 AND (ended_at_ms IS NULL OR ended_at_ms > ?2) "
-      "ORDER BY started_at_ms";
-  static constexpr const char* kMain =
-      "SELECT member_id, machine_id, kind = 'coworking', started_at_ms, ended_at_ms FROM sessions "
-      "WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms";
+  // sweep line relies on. The first one walks long or open sessions only.
   const std::int64_t window = period_.start_ms - kLookBackMs;
-  for (int pass = 0; pass < 2; ++pass) {
-    auto q = db_.prepare(pass == 0 ? kEarly : kMain);
-    if (!q) return q.error();
-    if (pass == 0) {
-      q->bind(1, window).bind(2, period_.start_ms);
-    } else {
-      q->bind(1, window).bind(2, std::min(period_.end_ms, clip_end_ + 1));
-    }
-    std::string machine;
-    for (;;) {
-      auto row = q->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      const bool coworking = q->column_bool(2);
-      if (!coworking) machine = q->column_text(1);
-      add_session(q->column_int64(0), machine, coworking, q->column_int64(3),
-                  q->column_opt_int64(4));
-    }
-  }
-  return {};
+  std::string machine;
+  const auto add = [&](st::SessionSpan&& s) {
+    if (!s.coworking) machine = s.machine_id.value_or("");
+    add_session(s.member_id, machine, s.coworking, s.started_at_ms, s.ended_at_ms);
+  };
+  if (auto s = store_.events().scan_long_sessions(window, period_.start_ms, add); !s) return s;
+  return store_.events().scan_sessions_started(window, std::min(period_.end_ms, clip_end_ + 1),
+                                               add);
 }
 
 st::Status Builder::scan_door_grants() {
-  auto q = db_.prepare(
-      "SELECT member_id, at_ms FROM access_events WHERE at_ms >= ?1 AND at_ms < ?2 "
-      "AND decision = 'granted' AND door_id IS NOT NULL AND member_id IS NOT NULL");
-  if (!q) return q.error();
-  q->bind(1, period_.start_ms).bind(2, clip_end_);
-  for (;;) {
-    auto row = q->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    const auto member = q->column_int64(0);
-    users_.add(member);
-    month_users_[bucket_of(month_bounds_, q->column_int64(1))].add(member);
-    ++door_grants_;
-  }
-  return {};
+  return store_.events().scan_door_grants(
+      period_.start_ms, clip_end_, [&](std::int64_t member, std::int64_t at_ms) {
+        users_.add(member);
+        month_users_[bucket_of(month_bounds_, at_ms)].add(member);
+        ++door_grants_;
+      });
 }
 
 st::Status Builder::count_members() {
-  auto q = db_.prepare("SELECT created_at FROM members WHERE created_at >= ?1 AND created_at < ?2");
-  if (!q) return q.error();
-  q->bind(1, period_.start_ms).bind(2, period_.end_ms);
-  for (;;) {
-    auto row = q->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ++r_.new_members;
-    ++r_.months[bucket_of(month_bounds_, q->column_int64(0))].new_members;
-  }
+  auto created = store_.staff().scan_members_created(
+      period_.start_ms, period_.end_ms, [&](std::int64_t created_at_ms) {
+        ++r_.new_members;
+        ++r_.months[bucket_of(month_bounds_, created_at_ms)].new_members;
+      });
+  if (!created) return created;
   // Status is the member's current one (no status history is kept); approval and validity dates
   // place it at the period end.
-  auto a = db_.prepare(
-      "SELECT COUNT(*) FROM members WHERE status = 'active' "
-      "AND COALESCE(approved_at, created_at) < ?1 "
-      "AND (valid_from IS NULL OR valid_from <= ?2) AND (valid_until IS NULL OR valid_until >= "
-      "?2)");
-  if (!a) return a.error();
-  a->bind(1, clip_end_).bind(2, eval_last_day_);
-  auto row = a->step();
-  if (!row) return row.error();
-  r_.active_members_at_end = *row ? a->column_int64(0) : 0;
-  a->reset();
+  auto active = store_.staff().count_active_members(clip_end_, eval_last_day_);
+  if (!active) return active.error();
+  r_.active_members_at_end = *active;
   return {};
 }
 
 st::Status Builder::count_trainings() {
-  auto types = db_.prepare("SELECT code, name FROM certification_types ORDER BY code");
+  auto types = store_.staff().list_certification_types();
   if (!types) return types.error();
   std::map<std::string, TrainingCount> by_code;
-  for (;;) {
-    auto row = types->step();
-    if (!row) return row.error();
-    if (!*row) break;
+  for (const auto& type : *types) {
     TrainingCount t;
-    t.type_code = types->column_text(0);
-    t.name = types->column_text(1);
+    t.type_code = type.code;
+    t.name = type.name;
     by_code.emplace(t.type_code, std::move(t));
   }
-  auto q = db_.prepare(
-      "SELECT type_code, granted_on, revoked_at IS NOT NULL FROM certifications "
-      "WHERE granted_on >= ?1 AND granted_on <= ?2");
-  if (!q) return q.error();
-  q->bind(1, period_.first_day).bind(2, period_.last_day);
-  for (;;) {
-    auto row = q->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    auto& t = by_code[q->column_text(0)];
-    if (t.type_code.empty()) t.type_code = q->column_text(0);
-    ++t.granted;
-    if (q->column_bool(2)) ++t.granted_revoked;
-    const std::string month = q->column_text(1).substr(0, 7);
-    for (auto& m : r_.months) {
-      if (m.month == month) ++m.trainings;
-    }
-  }
-  // Revocations are rare: no index on revoked_at is needed for this scan of a small table.
-  auto rv = db_.prepare(
-      "SELECT type_code, COUNT(*) FROM certifications WHERE revoked_at >= ?1 AND revoked_at < ?2 "
-      "GROUP BY type_code");
-  if (!rv) return rv.error();
-  rv->bind(1, period_.start_ms).bind(2, period_.end_ms);
-  for (;;) {
-    auto row = rv->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    auto& t = by_code[rv->column_text(0)];
-    if (t.type_code.empty()) t.type_code = rv->column_text(0);
-    t.revoked_in_period = rv->column_int64(1);
+  auto granted = store_.staff().scan_certifications_granted(
+      period_.first_day, period_.last_day, [&](st::CertificationGrant&& g) {
+        auto& t = by_code[g.type_code];
+        if (t.type_code.empty()) t.type_code = g.type_code;
+        ++t.granted;
+        if (g.revoked) ++t.granted_revoked;
+        const std::string month = g.granted_on.substr(0, 7);
+        for (auto& m : r_.months) {
+          if (m.month == month) ++m.trainings;
+        }
+      });
+  if (!granted) return granted;
+  auto revoked = store_.staff().revocations_by_type(period_.start_ms, period_.end_ms);
+  if (!revoked) return revoked.error();
+  for (const auto& [code, count] : *revoked) {
+    auto& t = by_code[code];
+    if (t.type_code.empty()) t.type_code = code;
+    t.revoked_in_period = count;
   }
   for (auto& [code, t] : by_code) r_.trainings.push_back(std::move(t));
   return {};
@@ -419,47 +355,34 @@ st::Status Builder::count_inspections() {
     std::optional<std::string> next_due;
   };
   std::map<std::string, std::vector<Done>> history;
-  auto q = db_.prepare(
-      "SELECT machine_id, done_on, next_due, result FROM inspections WHERE done_on <= ?1 "
-      "ORDER BY machine_id, done_on, id");
-  if (!q) return q.error();
-  q->bind(1, period_.last_day);
   std::vector<InspectionFigures> figures(machines_.size());
   for (std::size_t i = 0; i < machines_.size(); ++i) {
     figures[i].machine_id = machines_[i].usage.id;
     figures[i].name = machines_[i].usage.name;
   }
-  for (;;) {
-    auto row = q->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    const std::string machine = q->column_text(0);
-    const std::string on = q->column_text(1);
-    history[machine].push_back({on, q->column_opt_text(2)});
-    if (on >= period_.first_day) {
-      const auto idx = machine_index(machine);
+  auto done = store_.staff().scan_inspections_until(period_.last_day, [&](st::InspectionDone&& in) {
+    history[in.machine_id].push_back({in.done_on, in.next_due});
+    if (in.done_on >= period_.first_day) {
+      const auto idx = machine_index(in.machine_id);
       if (figures.size() < machines_.size()) figures.resize(machines_.size());
       auto& g = figures[idx];
-      g.machine_id = machine;
-      if (q->column_text(3) == "pass") {
+      g.machine_id = in.machine_id;
+      if (in.result == "pass") {
         ++g.passed;
       } else {
         ++g.failed;
       }
       for (auto& m : r_.months) {
-        if (m.month == on.substr(0, 7)) ++m.inspections;
+        if (m.month == in.done_on.substr(0, 7)) ++m.inspections;
       }
     }
-  }
-  auto created = db_.prepare("SELECT id, created_at FROM machines");
-  if (!created) return created.error();
+  });
+  if (!done) return done;
+  auto machines = store_.staff().list_machines();
+  if (!machines) return machines.error();
   std::unordered_map<std::string, std::string> created_on;
-  for (;;) {
-    auto row = created->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    created_on[created->column_text(0)] =
-        detail::local_date(created->column_int64(1), period_.time_zone);
+  for (const auto& m : *machines) {
+    created_on[m.id] = detail::local_date(m.created_at_ms, period_.time_zone);
   }
   for (auto& f : figures) {
     const auto& h = history[f.machine_id];
@@ -498,7 +421,7 @@ Result<WardReport> Builder::run() {
         fmt::format("{} has not begun yet (it starts on {}; today is {} in {})", period_.label,
                     period_.first_day, detail::local_date(options_.as_of_ms, tz), tz)};
   }
-  auto first = first_activity_ms(db_);
+  auto first = first_activity_ms(store_);
   if (!first) return first.error();
   if (!*first) {
     return st::Error{st::ErrorKind::kNotFound, 0,
@@ -515,7 +438,7 @@ Result<WardReport> Builder::run() {
   eval_last_day_ = r_.complete ? period_.last_day : detail::local_date(options_.as_of_ms, tz);
 
   // One read snapshot for every query, so the figures agree with each other.
-  auto tx = st::Transaction::begin(db_, st::Transaction::Mode::kDeferred);
+  auto tx = st::Transaction::begin(store_.database(), st::Transaction::Mode::kDeferred);
   if (!tx) return tx.error();
   if (auto s = setup_calendar(); !s) return s.error();
   if (auto s = load_machines(); !s) return s.error();

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labgate/gateway/store/store.hpp"
+#include "labgate/gateway/store/tap_reads.hpp"
 #include "rows.hpp"
 
 namespace labgate::gateway::store {
@@ -28,7 +29,8 @@ std::chrono::sys_time<std::chrono::milliseconds> sys_ms(std::int64_t ms) {
   return std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
 }
 
-// Local time of `ms` in `tz`; UTC when the zone cannot be loaded (Store::open already checked it).
+// Local time of `ms` in `tz`; UTC when the zone cannot be loaded (BillingLedger::open already
+// checked it).
 date::local_time<std::chrono::milliseconds> local_of(std::int64_t ms, const std::string& tz) {
   try {
     return date::make_zoned(tz, sys_ms(ms)).get_local_time();
@@ -69,30 +71,6 @@ Result<bool> statement_issued(Database& db, std::int64_t member_id, std::string_
   const bool found = *row;
   stmt->reset();
   return found;
-}
-
-constexpr std::string_view kRateSelect =
-    "SELECT id, kind, machine_id, effective_from_ms, effective_until_ms, unit_seconds, "
-    "price_per_unit, idle_price_per_unit, minimum_charge, grace_seconds, daily_cap, note, "
-    "created_at_ms, created_by FROM rates ";
-
-Rate read_rate(const Statement& s) {
-  Rate r;
-  r.id = s.column_int64(0);
-  r.kind = s.column_text(1) == "coworking" ? SessionKind::kCoworking : SessionKind::kMachine;
-  r.machine_id = s.column_opt_text(2);
-  r.effective_from_ms = s.column_int64(3);
-  r.effective_until_ms = s.column_opt_int64(4);
-  r.unit_seconds = s.column_int64(5);
-  r.price_per_unit = s.column_int64(6);
-  r.idle_price_per_unit = s.column_opt_int64(7);
-  r.minimum_charge = s.column_int64(8);
-  r.grace_seconds = s.column_int64(9);
-  r.daily_cap = s.column_opt_int64(10);
-  r.note = s.column_text(11);
-  r.created_at_ms = s.column_int64(12);
-  r.created_by = s.column_text(13);
-  return r;
 }
 
 Status load_terms(Database& db, Rate& rate) {
@@ -200,11 +178,6 @@ Status check_rate_terms(const NewRate& r, const std::string& target) {
   return {};
 }
 
-constexpr std::string_view kSessionSelect =
-    "SELECT s.id, s.uuid, s.member_id, s.machine_id, s.kind, s.started_at_ms, s.ended_at_ms, "
-    "s.end_reason, s.measured_seconds, m.member_no FROM sessions s "
-    "JOIN members m ON m.id = s.member_id ";
-
 constexpr std::string_view kSaleSelect =
     "SELECT sa.id, sa.member_id, m.member_no, sa.item_code, sa.quantity, sa.unit_price, "
     "sa.at_ms, sa.note, sa.actor FROM sales sa JOIN members m ON m.id = sa.member_id ";
@@ -234,14 +207,14 @@ Result<std::optional<PriceItem>> price_item(Database& db, std::string_view code)
 
 // ---- rates ----
 
-Result<Rate> Store::set_rate(const NewRate& rate, std::string_view actor) {
+Result<Rate> BillingLedger::set_rate(const NewRate& rate, std::string_view actor) {
   const std::string target =
       rate.kind == SessionKind::kCoworking ? "coworking" : rate.machine_id.value_or("");
   LABGATE_TRY(check_rate_terms(rate, target));
   LABGATE_TRY(require_text(actor, "actor"));
   const std::int64_t now = now_ms();
   const std::int64_t from = rate.effective_from_ms.value_or(now);
-  const std::string& tz = options_.time_zone;
+  const std::string& tz = options().time_zone;
   if (from < now) {
     return conflict(fmt::format(
         "rate for {} from {} starts in the past: a rate change applies only to sessions that "
@@ -251,7 +224,7 @@ Result<Rate> Store::set_rate(const NewRate& rate, std::string_view actor) {
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   if (rate.kind == SessionKind::kMachine) {
-    auto m = machine(*rate.machine_id);
+    auto m = reads_->machine(*rate.machine_id);
     if (!m) return m.error();
     if (!*m) return not_found(fmt::format("unknown machine '{}'", *rate.machine_id));
   }
@@ -366,7 +339,7 @@ Result<Rate> Store::set_rate(const NewRate& rate, std::string_view actor) {
   return std::move(**out);
 }
 
-Result<std::optional<Rate>> Store::rate(std::int64_t rate_id) {
+Result<std::optional<Rate>> BillingLedger::rate(std::int64_t rate_id) {
   auto stmt = db_->prepare(std::string(kRateSelect) + "WHERE id = ?1");
   if (!stmt) return stmt.error();
   stmt->bind(1, rate_id);
@@ -376,8 +349,8 @@ Result<std::optional<Rate>> Store::rate(std::int64_t rate_id) {
   return r;
 }
 
-Result<std::vector<Rate>> Store::list_rates(std::optional<std::string> target,
-                                            bool include_history) {
+Result<std::vector<Rate>> BillingLedger::list_rates(std::optional<std::string> target,
+                                                    bool include_history) {
   std::optional<std::string> kind;
   std::optional<std::string> machine_id;
   if (target) {
@@ -400,9 +373,9 @@ Result<std::vector<Rate>> Store::list_rates(std::optional<std::string> target,
   return rows;
 }
 
-Result<std::optional<Rate>> Store::current_rate(SessionKind kind,
-                                                std::optional<std::string_view> machine_id,
-                                                std::int64_t at_ms) {
+Result<std::optional<Rate>> BillingLedger::current_rate(SessionKind kind,
+                                                        std::optional<std::string_view> machine_id,
+                                                        std::int64_t at_ms) {
   // Effective windows of one target never overlap (set_rate refuses it), so the latest start at
   // or before at_ms is the only candidate; rates_target serves both the equality and the range.
   static const std::string kSql =
@@ -424,7 +397,7 @@ Result<std::optional<Rate>> Store::current_rate(SessionKind kind,
 
 // ---- accounts ----
 
-Result<AccountStanding> Store::account_standing(std::int64_t member_id) {
+Result<AccountStanding> BillingLedger::account_standing(std::int64_t member_id) {
   auto stmt = db_->prepare(
       "SELECT COALESCE((SELECT SUM(amount) FROM account_entries WHERE member_id = ?1), 0), "
       "COALESCE((SELECT credit_limit FROM accounts WHERE member_id = ?1), 0)");
@@ -437,8 +410,8 @@ Result<AccountStanding> Store::account_standing(std::int64_t member_id) {
   return out;
 }
 
-Result<Account> Store::account(std::string_view member_no) {
-  auto id = member_id(member_no);
+Result<Account> BillingLedger::account(std::string_view member_no) {
+  auto id = reads_->member_id(member_no);
   if (!id) return id.error();
   auto standing = account_standing(*id);
   if (!standing) return standing.error();
@@ -456,151 +429,135 @@ Result<Account> Store::account(std::string_view member_no) {
                  std::move(*entries)};
 }
 
-Result<Account> Store::set_credit_limit(std::string_view member_no, std::int64_t yen,
-                                        std::string_view actor) {
+Result<Account> BillingLedger::set_credit_limit(std::string_view member_no, std::int64_t yen,
+                                                std::string_view actor) {
   if (yen < 0) {
     return invalid(fmt::format("credit limit {} is negative (0 means prepaid only)", yen));
   }
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tx.error();
-  auto id = member_id(member_no);
-  if (!id) return id.error();
-  auto before = account_standing(*id);
-  if (!before) return before.error();
-  auto stmt = db_->prepare(
-      "INSERT INTO accounts (member_id, credit_limit) VALUES (?1, ?2) "
-      "ON CONFLICT (member_id) DO UPDATE SET credit_limit = excluded.credit_limit");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, *id).bind(2, yen);
-  LABGATE_TRY(stmt->run());
-  LABGATE_TRY(audit(actor, "account.credit_limit", member_no,
-                    json{{"from", before->credit_limit}, {"to", yen}}.dump()));
-  auto out = account(member_no);
-  if (!out) return out.error();
-  LABGATE_TRY(tx->commit());
-  return std::move(*out);
+  return audited_change<Account>(actor, [&]() -> Result<Audited<Account>> {
+    auto id = reads_->member_id(member_no);
+    if (!id) return id.error();
+    auto before = account_standing(*id);
+    if (!before) return before.error();
+    auto stmt = db_->prepare(
+        "INSERT INTO accounts (member_id, credit_limit) VALUES (?1, ?2) "
+        "ON CONFLICT (member_id) DO UPDATE SET credit_limit = excluded.credit_limit");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, *id).bind(2, yen);
+    LABGATE_TRY(stmt->run());
+    auto out = account(member_no);
+    if (!out) return out.error();
+    return Audited<Account>{std::move(*out),
+                            {"account.credit_limit", std::string(member_no),
+                             json{{"from", before->credit_limit}, {"to", yen}}.dump()}};
+  });
 }
 
-namespace {
-
-Result<AccountEntry> insert_entry(Database& db, std::int64_t member_id, std::int64_t at_ms,
-                                  std::int64_t amount, std::string_view kind,
-                                  std::string_view reference, std::string_view actor) {
-  auto stmt = db.prepare(
-      "INSERT INTO account_entries (member_id, at_ms, amount, kind, reference, actor) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, member_id)
-      .bind(2, at_ms)
-      .bind(3, amount)
-      .bind(4, kind)
-      .bind(5, reference)
-      .bind(6, actor);
-  LABGATE_TRY(stmt->run());
-  return AccountEntry{db.last_insert_rowid(), member_id,         at_ms, amount, std::string(kind),
-                      std::string(reference), std::string(actor)};
+Result<AccountEntry> BillingLedger::add_entry(std::string_view member_no, std::int64_t yen,
+                                              std::string_view kind, std::string_view reference,
+                                              std::string_view reference_key,
+                                              std::string_view action, std::string_view actor) {
+  LABGATE_TRY(require_text(actor, "actor"));
+  return audited_change<AccountEntry>(actor, [&]() -> Result<Audited<AccountEntry>> {
+    auto id = reads_->member_id(member_no);
+    if (!id) return id.error();
+    const std::int64_t at = now_ms();
+    auto stmt = db_->prepare(
+        "INSERT INTO account_entries (member_id, at_ms, amount, kind, reference, actor) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, *id).bind(2, at).bind(3, yen).bind(4, kind).bind(5, reference).bind(6, actor);
+    LABGATE_TRY(stmt->run());
+    AccountEntry entry{
+        db_->last_insert_rowid(), *id, at, yen, std::string(kind), std::string(reference),
+        std::string(actor)};
+    json detail{{"entry_id", entry.id}, {"amount", yen}, {reference_key, reference}};
+    return Audited<AccountEntry>{std::move(entry),
+                                 {std::string(action), std::string(member_no), detail.dump()}};
+  });
 }
 
-}  // namespace
-
-Result<AccountEntry> Store::topup(std::string_view member_no, std::int64_t yen,
-                                  std::string_view note, std::string_view actor) {
+Result<AccountEntry> BillingLedger::topup(std::string_view member_no, std::int64_t yen,
+                                          std::string_view note, std::string_view actor) {
   if (yen <= 0) {
     return invalid(fmt::format(
         "a top-up must be a positive amount of yen (got {}); use an adjustment to take money off",
         yen));
   }
-  LABGATE_TRY(require_text(actor, "actor"));
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tx.error();
-  auto id = member_id(member_no);
-  if (!id) return id.error();
-  auto entry = insert_entry(*db_, *id, now_ms(), yen, "topup", note, actor);
-  if (!entry) return entry.error();
-  LABGATE_TRY(audit(actor, "account.topup", member_no,
-                    json{{"entry_id", entry->id}, {"amount", yen}, {"note", note}}.dump()));
-  LABGATE_TRY(tx->commit());
-  return std::move(*entry);
+  return add_entry(member_no, yen, "topup", note, "note", "account.topup", actor);
 }
 
-Result<AccountEntry> Store::adjust(std::string_view member_no, std::int64_t yen,
-                                   std::string_view reason, std::string_view actor) {
+Result<AccountEntry> BillingLedger::adjust(std::string_view member_no, std::int64_t yen,
+                                           std::string_view reason, std::string_view actor) {
   if (yen == 0) return invalid("an adjustment of 0 yen changes nothing");
   LABGATE_TRY(require_text(reason, "adjustment reason"));
-  LABGATE_TRY(require_text(actor, "actor"));
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tx.error();
-  auto id = member_id(member_no);
-  if (!id) return id.error();
-  auto entry = insert_entry(*db_, *id, now_ms(), yen, "adjustment", reason, actor);
-  if (!entry) return entry.error();
-  LABGATE_TRY(audit(actor, "account.adjust", member_no,
-                    json{{"entry_id", entry->id}, {"amount", yen}, {"reason", reason}}.dump()));
-  LABGATE_TRY(tx->commit());
-  return std::move(*entry);
+  return add_entry(member_no, yen, "adjustment", reason, "reason", "account.adjust", actor);
 }
 
 // ---- price list and sales ----
 
-Result<PriceItem> Store::upsert_price_item(const NewPriceItem& item, std::string_view actor) {
+Result<PriceItem> BillingLedger::upsert_price_item(const NewPriceItem& item,
+                                                   std::string_view actor) {
   LABGATE_TRY(require_text(item.code, "item code"));
   LABGATE_TRY(require_text(item.name, "item name"));
   LABGATE_TRY(require_text(item.unit, "item unit"));
   if (item.price < 0) {
     return invalid(fmt::format("price {} of item {} is negative", item.price, item.code));
   }
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tx.error();
-  auto before = price_item(*db_, item.code);
-  if (!before) return before.error();
-  auto stmt = db_->prepare(
-      "INSERT INTO price_list (code, name, unit, price, day_pass, active) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
-      "unit = excluded.unit, price = excluded.price, day_pass = excluded.day_pass, active = 1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, item.code)
-      .bind(2, item.name)
-      .bind(3, item.unit)
-      .bind(4, item.price)
-      .bind_bool(5, item.day_pass);
-  LABGATE_TRY(stmt->run());
-  json detail{
-      {"name", item.name}, {"unit", item.unit}, {"price", item.price}, {"day_pass", item.day_pass}};
-  detail["previous_price"] = *before ? json((*before)->price) : json(nullptr);
-  LABGATE_TRY(audit(actor, "price.set", item.code, detail.dump()));
-  auto out = price_item(*db_, item.code);
-  if (!out) return out.error();
-  LABGATE_TRY(tx->commit());
-  return std::move(**out);
+  return audited_change<PriceItem>(actor, [&]() -> Result<Audited<PriceItem>> {
+    auto before = price_item(*db_, item.code);
+    if (!before) return before.error();
+    auto stmt = db_->prepare(
+        "INSERT INTO price_list (code, name, unit, price, day_pass, active) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
+        "unit = excluded.unit, price = excluded.price, day_pass = excluded.day_pass, active = 1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, item.code)
+        .bind(2, item.name)
+        .bind(3, item.unit)
+        .bind(4, item.price)
+        .bind_bool(5, item.day_pass);
+    LABGATE_TRY(stmt->run());
+    json detail{{"name", item.name},
+                {"unit", item.unit},
+                {"price", item.price},
+                {"day_pass", item.day_pass}};
+    detail["previous_price"] = *before ? json((*before)->price) : json(nullptr);
+    auto out = price_item(*db_, item.code);
+    if (!out) return out.error();
+    if (!*out) return Error{ErrorKind::kInternal, 0, "price-list item vanished"};
+    return Audited<PriceItem>{std::move(**out), {"price.set", item.code, detail.dump()}};
+  });
 }
 
-Result<PriceItem> Store::deactivate_price_item(std::string_view code, std::string_view actor) {
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tx.error();
-  auto item = price_item(*db_, code);
-  if (!item) return item.error();
-  if (!*item) return not_found(fmt::format("unknown price-list item '{}'", code));
-  if (!(*item)->active) return conflict(fmt::format("item '{}' is already inactive", code));
-  auto stmt = db_->prepare("UPDATE price_list SET active = 0 WHERE code = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, code);
-  LABGATE_TRY(stmt->run());
-  LABGATE_TRY(audit(actor, "price.deactivate", code, json{{"name", (*item)->name}}.dump()));
-  LABGATE_TRY(tx->commit());
-  (*item)->active = false;
-  return std::move(**item);
+Result<PriceItem> BillingLedger::deactivate_price_item(std::string_view code,
+                                                       std::string_view actor) {
+  return audited_change<PriceItem>(actor, [&]() -> Result<Audited<PriceItem>> {
+    auto item = price_item(*db_, code);
+    if (!item) return item.error();
+    if (!*item) return not_found(fmt::format("unknown price-list item '{}'", code));
+    if (!(*item)->active) return conflict(fmt::format("item '{}' is already inactive", code));
+    auto stmt = db_->prepare("UPDATE price_list SET active = 0 WHERE code = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, code);
+    LABGATE_TRY(stmt->run());
+    (*item)->active = false;
+    std::string detail = json{{"name", (*item)->name}}.dump();
+    return Audited<PriceItem>{std::move(**item),
+                              {"price.deactivate", std::string(code), std::move(detail)}};
+  });
 }
 
-Result<std::vector<PriceItem>> Store::list_price_items(bool include_inactive) {
+Result<std::vector<PriceItem>> BillingLedger::list_price_items(bool include_inactive) {
   auto stmt = db_->prepare(std::string(kPriceSelect) + "WHERE ?1 OR active = 1 ORDER BY code");
   if (!stmt) return stmt.error();
   stmt->bind_bool(1, include_inactive);
   return collect<PriceItem>(*stmt, read_price);
 }
 
-Result<Sale> Store::sell(std::string_view member_no, std::string_view item_code,
-                         std::int64_t quantity, std::string_view note, std::string_view actor,
-                         std::optional<std::int64_t> at_ms) {
+Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view item_code,
+                                 std::int64_t quantity, std::string_view note,
+                                 std::string_view actor, std::optional<std::int64_t> at_ms) {
   if (quantity <= 0) {
     return invalid(fmt::format("quantity must be at least 1 (got {})", quantity));
   }
@@ -608,7 +565,7 @@ Result<Sale> Store::sell(std::string_view member_no, std::string_view item_code,
   const std::int64_t at = at_ms.value_or(now_ms());
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
-  auto id = member_id(member_no);
+  auto id = reads_->member_id(member_no);
   if (!id) return id.error();
   auto item = price_item(*db_, item_code);
   if (!item) return item.error();
@@ -616,7 +573,7 @@ Result<Sale> Store::sell(std::string_view member_no, std::string_view item_code,
   if (!(*item)->active) {
     return conflict(fmt::format("item '{}' ({}) is no longer sold", item_code, (*item)->name));
   }
-  const std::string month = local_month(at, options_.time_zone);
+  const std::string month = local_month(at, options().time_zone);
   auto issued = statement_issued(*db_, *id, month);
   if (!issued) return issued.error();
   if (*issued) {
@@ -655,9 +612,9 @@ Result<Sale> Store::sell(std::string_view member_no, std::string_view item_code,
   return sale;
 }
 
-Result<std::vector<Sale>> Store::list_sales(std::optional<std::string> member_no,
-                                            std::optional<std::int64_t> from_ms,
-                                            std::optional<std::int64_t> to_ms) {
+Result<std::vector<Sale>> BillingLedger::list_sales(std::optional<std::string> member_no,
+                                                    std::optional<std::int64_t> from_ms,
+                                                    std::optional<std::int64_t> to_ms) {
   auto stmt = db_->prepare(std::string(kSaleSelect) +
                            "WHERE (?1 IS NULL OR m.member_no = ?1) AND (?2 IS NULL OR "
                            "sa.at_ms >= ?2) AND (?3 IS NULL OR sa.at_ms < ?3) "
@@ -669,7 +626,7 @@ Result<std::vector<Sale>> Store::list_sales(std::optional<std::string> member_no
 
 // ---- sessions held for review ----
 
-Result<std::vector<Session>> Store::list_held_sessions() {
+Result<std::vector<Session>> BillingLedger::list_held_sessions() {
   auto stmt = db_->prepare(
       std::string(kSessionSelect) +
       "WHERE s.ended_at_ms IS NOT NULL AND (s.ended_at_ms - s.started_at_ms) / 1000 > 86400 "
@@ -679,7 +636,7 @@ Result<std::vector<Session>> Store::list_held_sessions() {
   return collect<Session>(*stmt, read_session);
 }
 
-Result<std::optional<SessionReview>> Store::session_review(std::int64_t session_id) {
+Result<std::optional<SessionReview>> BillingLedger::session_review(std::int64_t session_id) {
   auto stmt = db_->prepare(
       "SELECT session_id, billed_seconds, reviewed_at_ms, reviewer, note FROM session_reviews "
       "WHERE session_id = ?1");
@@ -691,8 +648,10 @@ Result<std::optional<SessionReview>> Store::session_review(std::int64_t session_
   });
 }
 
-Result<SessionReview> Store::review_session(std::int64_t session_id, std::int64_t billed_seconds,
-                                            std::string_view note, std::string_view reviewer) {
+Result<SessionReview> BillingLedger::review_session(std::int64_t session_id,
+                                                    std::int64_t billed_seconds,
+                                                    std::string_view note,
+                                                    std::string_view reviewer) {
   LABGATE_TRY(require_text(reviewer, "reviewer"));
   if (billed_seconds < 0) {
     return invalid(
@@ -726,7 +685,7 @@ Result<SessionReview> Store::review_session(std::int64_t session_id, std::int64_
     return invalid(fmt::format("cannot bill {} for session {}: it lasted only {}",
                                human_seconds(billed_seconds), session_id, human_seconds(length)));
   }
-  const std::string month = local_month(s.started_at_ms, options_.time_zone);
+  const std::string month = local_month(s.started_at_ms, options().time_zone);
   auto issued = statement_issued(*db_, s.member_id, month);
   if (!issued) return issued.error();
   if (*issued) {

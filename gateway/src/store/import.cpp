@@ -400,8 +400,9 @@ std::string format_issue(std::string_view source, const ImportIssue& issue) {
   return fmt::format("{}:{}: {}", source, issue.line, issue.reason);
 }
 
-Result<ImportResult> Store::import_members(const std::vector<ImportMember>& members,
-                                           const ImportOptions& options, std::string_view actor) {
+Result<ImportResult> StaffRegistry::import_members(const std::vector<ImportMember>& members,
+                                                   const ImportOptions& options,
+                                                   std::string_view actor) {
   if (members.empty()) return rows::invalid("nothing to import: no member rows");
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
@@ -421,7 +422,7 @@ Result<ImportResult> Store::import_members(const std::vector<ImportMember>& memb
       if (!fresh) {
         why.push_back(fmt::format("duplicate member_no '{}' (first on line {})", no, it->second));
       } else {
-        auto existing = member_by_no(no);
+        auto existing = reads_->member_by_no(no);
         if (!existing) return existing.error();
         if (*existing) why.push_back(fmt::format("member_no '{}' is already in the database", no));
       }

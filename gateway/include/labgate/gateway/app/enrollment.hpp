@@ -1,7 +1,8 @@
 #pragma once
 // Enrollment at a reader: staff arm a reader for a member, and the next card presented there is
-// bound to that member (store::Store::enroll_credential) instead of being decided on. Runs on
-// the loop thread only; time comes from the daemon's Clock so a manual clock drives timeouts.
+// bound to that member (store::StaffRegistry::enroll_credential) instead of being decided on.
+// Runs on the loop thread only; time comes from the daemon's Clock so a manual clock drives
+// timeouts.
 
 #include <chrono>
 #include <map>

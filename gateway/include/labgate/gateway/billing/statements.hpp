@@ -1,9 +1,9 @@
 #pragma once
 // The database side of billing: loading member-months for the engine (one ordered query over the
 // month for all members, or one indexed query for one member), issuing statements, listing them,
-// and the unbilled total the daemon checks at tap time. Reads the billing tables of schema v2
-// through its own prepared statements; writes only statements, account_entries and audit_log
-// (issue). Errors come back as store::Result values, never as exceptions.
+// and the unbilled total the daemon checks at tap time. Every row is read and written through the
+// store's billing ledger (store::BillingLedger's statement data); this module holds no SQL.
+// Errors come back as store::Result values, never as exceptions.
 
 #include <cstdint>
 #include <functional>
@@ -94,17 +94,8 @@ struct IssueReport {
 st::Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& request,
                                          const date::time_zone* tz);
 
-/// A row of the statements table.
-struct IssuedRow {
-  std::int64_t id{0};
-  std::string member_no;
-  std::string name;
-  std::string month;
-  std::int64_t issued_at_ms{0};
-  std::string issued_by;
-  std::int64_t total{0};
-  std::string sha256;
-};
+/// A row of the statements table, as the billing ledger reads it.
+using IssuedRow = st::IssuedStatementRow;
 /// Issued statements (of one month when given), by month then member_no.
 st::Result<std::vector<IssuedRow>> list_statements(st::Database& db,
                                                    const std::optional<std::string>& month);

@@ -17,8 +17,9 @@
 // - a machine is overdue on a day when its latest inspection done on or before that day has a
 //   next due date before that day, or when it has never been inspected (from its creation day).
 //
-// Reads only, through the store's connection with its own prepared statements. Sessions are read
-// in one streaming pass over two index range scans (see build_ward_report).
+// Reads only, through the store's repositories (events() and staff() report reads), in one read
+// transaction. Sessions are read in one streaming pass over two index range scans (see
+// build_ward_report).
 
 #include <cstdint>
 #include <filesystem>

@@ -6,8 +6,9 @@
 //                 record tagged with the physical line where it starts;
 //   parse_roster  roster rows from those records (header naming the columns, every field
 //                 checked), every problem of the file reported with its line, never only the first;
-//   Store::import_members  the rows written in one transaction with one audit row, after the
-//                 same checks again against the database inside that transaction.
+//   import_members  (StaffRegistry, store.staff()) the rows written in one transaction with one
+//                 audit row, after the same checks again against the database inside that
+//                 transaction.
 //
 // Roster columns (header names, any order, case-insensitive; unknown columns are refused):
 //   member_no (required), name (required, at most 200 characters), email, plan (an existing plan
@@ -67,14 +68,14 @@ struct ImportMember {
   std::optional<std::int64_t> credit_limit;     ///< yen; stored in `accounts` when given
 };
 
-/// Options of Store::import_members.
+/// Options of StaffRegistry::import_members.
 struct ImportOptions {
   std::string source;   ///< file name recorded in the audit row
   std::string sha256;   ///< hex SHA-256 of the file, recorded in the audit row
   bool dry_run{false};  ///< check and write everything, then roll back
 };
 
-/// Outcome of Store::import_members. When `issues` is not empty nothing was written.
+/// Outcome of StaffRegistry::import_members. When `issues` is not empty nothing was written.
 struct ImportResult {
   std::int64_t imported{0};  ///< members written (or that would be, in a dry run)
   std::int64_t active{0};    ///< of which imported as active

@@ -145,7 +145,7 @@ struct AccessEvent {
   Decision decision{Decision::kInfo};
   std::string reason;                    ///< reason code, e.g. "ok", "unknown_card", "cert_expired"
   std::string detail;                    ///< free text or JSON
-  std::optional<std::string> member_no;  ///< filled by Store::list_events, ignored on writes
+  std::optional<std::string> member_no;  ///< filled by EventLog::list_events, ignored on writes
 };
 
 /// A message to publish, stored in the outbox in the same transaction as its cause.
@@ -181,7 +181,7 @@ struct Session {
   std::optional<std::int64_t> ended_at_ms;
   std::optional<std::string> end_reason;
   std::optional<std::int64_t> measured_seconds;
-  std::optional<std::string> member_no;  ///< filled by Store::list_sessions, ignored on writes
+  std::optional<std::string> member_no;  ///< filled by EventLog::list_sessions, ignored on writes
 };
 
 /// One hash-chained audit row.
@@ -222,7 +222,7 @@ struct Rate {
   std::string note;
   std::int64_t created_at_ms{0};
   std::string created_by;
-  std::vector<RatePlanTerm> plan_terms;  ///< by plan code (empty from Store::current_rate)
+  std::vector<RatePlanTerm> plan_terms;  ///< by plan code (empty from BillingLedger::current_rate)
 
   /// The machine id, or "coworking".
   std::string target() const { return machine_id ? *machine_id : std::string("coworking"); }

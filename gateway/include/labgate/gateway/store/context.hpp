@@ -1,0 +1,109 @@
+#pragma once
+// What the Store's repositories share: one connection, the site's clock and time zone, and the
+// key that hashes card identifiers. Each repository (tap reads, event log, staff registry, audit
+// log, billing ledger) is the only owner of its tables' SQL and reaches the others' tables only
+// through their public calls.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "labgate/gateway/store/database.hpp"
+#include "labgate/gateway/store/result.hpp"
+
+namespace labgate::gateway::store {
+
+/// The per-site secret keying credential hashes.
+using SiteKey = std::array<std::uint8_t, 32>;
+
+/// How to open the store.
+struct StoreOptions {
+  DatabaseOptions database{};
+  /// Key for credential hashes. Without it, the calls that hash an identifier fail with kInvalid.
+  std::optional<SiteKey> site_key;
+  /// IANA zone used to turn "now" into today's date (certification expiry, inspections).
+  std::string time_zone{"Asia/Tokyo"};
+  /// Wall clock in ms since the epoch; injectable for tests.
+  std::function<std::int64_t()> clock;
+};
+
+/// The connection and options one Store's repositories share. Outlives them (the Store owns it).
+class StoreContext {
+ public:
+  /// Wraps `db` (not owned); a missing clock becomes the system clock.
+  StoreContext(Database& db, StoreOptions options);
+
+  /// The connection.
+  Database& db() const { return *db_; }
+  /// The options the store was opened with.
+  const StoreOptions& options() const { return options_; }
+  /// Now, from the injected clock.
+  std::int64_t now_ms() const;
+  /// Today's date in the site time zone.
+  std::string today() const;
+  /// Keyed hash of a card identifier, as stored in credentials.id_hash.
+  Result<std::vector<std::uint8_t>> credential_hash(std::string_view technology,
+                                                    std::span<const std::uint8_t> identifier) const;
+
+ private:
+  Database* db_;
+  StoreOptions options_;
+};
+
+/// Base of the repositories: the shared context and the audit row every staff change appends.
+class Repository {
+ protected:
+  explicit Repository(const StoreContext& context) : context_(&context), db_(&context.db()) {}
+
+  /// Now, from the store's clock.
+  std::int64_t now_ms() const { return context_->now_ms(); }
+  /// Today in the site time zone.
+  std::string today() const { return context_->today(); }
+  /// The store's options (time zone, site key).
+  const StoreOptions& options() const { return context_->options(); }
+  /// Appends an audit row stamped now; the caller must be inside a transaction.
+  Status audit(std::string_view actor, std::string_view action, std::string_view subject,
+               std::string_view detail_json) const;
+
+  /// What a change leaves in the audit log.
+  struct AuditNote {
+    std::string action;
+    std::string subject;
+    std::string detail_json;
+  };
+  /// A change's result with its audit note.
+  template <typename T>
+  struct Audited {
+    T value;
+    AuditNote note;
+  };
+  /// Transaction, change, audit, commit: runs `change` (returning Result<Audited<T>>) in one
+  /// write transaction, appends its audit row by `actor`, runs `before_commit` (e.g. writing a
+  /// card) and commits. Any error rolls the change and its row back together.
+  template <typename T, typename Change>
+  Result<T> audited_change(std::string_view actor, Change&& change,
+                           const std::function<Status(const T&)>& before_commit = {}) const {
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tx.error();
+    Result<Audited<T>> done = change();
+    if (!done) return done.error();
+    if (auto s = audit(actor, done->note.action, done->note.subject, done->note.detail_json); !s) {
+      return s.error();
+    }
+    if (before_commit) {
+      if (auto s = before_commit(done->value); !s) return s.error();
+    }
+    if (auto s = tx->commit(); !s) return s.error();
+    return std::move(done->value);
+  }
+
+  const StoreContext* context_;
+  Database* db_;
+};
+
+}  // namespace labgate::gateway::store

@@ -1,0 +1,245 @@
+// The billing ledger's statement data: what billing reads to bill a month (rates, usage, members)
+// and what issuing a statement writes. Static calls on a given connection: billing reads one month
+// on two connections from two threads, and issues inside its own transaction.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "labgate/gateway/store/audit_log.hpp"
+#include "labgate/gateway/store/billing_ledger.hpp"
+#include "rows.hpp"
+
+namespace labgate::gateway::store {
+
+namespace {
+
+using namespace rows;  // NOLINT: shared private helpers
+
+constexpr std::string_view kBillingMemberSelect =
+    "SELECT m.id, m.member_no, m.name, m.plan_id, COALESCE(p.code, '') FROM members m "
+    "LEFT JOIN plans p ON p.id = m.plan_id ";
+
+BillingMember read_billing_member(const Statement& s) {
+  return {s.column_int64(0), s.column_text(1), s.column_text(2), s.column_opt_int64(3),
+          s.column_text(4)};
+}
+
+// Runs `stmt` to the end, handing each row to `sink` through `read`.
+template <typename T, typename Read>
+Status scan(Statement& stmt, Read read, const std::function<void(T&&)>& sink) {
+  return for_each_row(stmt, [&](const Statement& s) { sink(read(s)); });
+}
+
+// The month's rows, optionally of one member: " AND <column> = ?3" uses the member index.
+Result<Statement> month_query(Database& db, std::string sql, std::string_view member_column,
+                              std::string_view order, std::int64_t begin_ms, std::int64_t end_ms,
+                              std::optional<std::int64_t> member_id) {
+  if (member_id) sql += fmt::format(" AND {} = ?3", member_column);
+  sql += order;
+  auto stmt = db.prepare(sql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, begin_ms).bind(2, end_ms);
+  if (member_id) stmt->bind(3, *member_id);
+  return stmt;
+}
+
+}  // namespace
+
+Result<std::vector<Rate>> BillingLedger::all_rates(Database& db) {
+  static const std::string kSql = std::string(kRateSelect) + "ORDER BY effective_from_ms, id";
+  auto stmt = db.prepare(kSql);
+  if (!stmt) return stmt.error();
+  return collect<Rate>(*stmt, read_rate);
+}
+
+Result<std::vector<RatePlanTermRow>> BillingLedger::all_plan_terms(Database& db) {
+  auto stmt = db.prepare(
+      "SELECT rate_id, plan_id, discount_percent, included_minutes FROM rate_plan_terms");
+  if (!stmt) return stmt.error();
+  return collect<RatePlanTermRow>(*stmt, [](const Statement& s) {
+    return RatePlanTermRow{s.column_int64(0), s.column_int64(1), s.column_int64(2),
+                           s.column_int64(3)};
+  });
+}
+
+Status BillingLedger::scan_usage_sessions(Database& db, std::int64_t begin_ms, std::int64_t end_ms,
+                                          std::optional<std::int64_t> member_id,
+                                          const std::function<void(UsageSession&&)>& sink) {
+  auto stmt = month_query(
+      db,
+      "SELECT id, member_id, kind, machine_id, started_at_ms, ended_at_ms, busy_seconds, rate_id "
+      "FROM sessions WHERE started_at_ms >= ?1 AND started_at_ms < ?2",
+      "member_id", " ORDER BY started_at_ms, id", begin_ms, end_ms, member_id);
+  if (!stmt) return stmt.error();
+  return scan<UsageSession>(
+      *stmt,
+      [](const Statement& s) {
+        return UsageSession{
+            s.column_int64(0),
+            s.column_int64(1),
+            s.column_text(2) == "coworking" ? SessionKind::kCoworking : SessionKind::kMachine,
+            s.column_opt_text(3),
+            s.column_int64(4),
+            s.column_opt_int64(5),
+            s.column_opt_int64(6),
+            s.column_opt_int64(7)};
+      },
+      sink);
+}
+
+Status BillingLedger::scan_usage_reviews(Database& db, std::int64_t begin_ms, std::int64_t end_ms,
+                                         std::optional<std::int64_t> member_id,
+                                         const std::function<void(SessionReview&&)>& sink) {
+  auto stmt = month_query(db,
+                          "SELECT rv.session_id, rv.billed_seconds, rv.reviewer FROM "
+                          "session_reviews rv JOIN sessions s ON s.id = rv.session_id "
+                          "WHERE s.started_at_ms >= ?1 AND s.started_at_ms < ?2",
+                          "s.member_id", "", begin_ms, end_ms, member_id);
+  if (!stmt) return stmt.error();
+  return scan<SessionReview>(
+      *stmt,
+      [](const Statement& s) {
+        SessionReview r;
+        r.session_id = s.column_int64(0);
+        r.billed_seconds = s.column_int64(1);
+        r.reviewer = s.column_text(2);
+        return r;
+      },
+      sink);
+}
+
+Status BillingLedger::scan_usage_sales(Database& db, std::int64_t begin_ms, std::int64_t end_ms,
+                                       std::optional<std::int64_t> member_id,
+                                       const std::function<void(UsageSale&&)>& sink) {
+  auto stmt = month_query(
+      db,
+      "SELECT s.id, s.member_id, s.item_code, COALESCE(p.name, s.item_code), s.quantity, "
+      "s.unit_price, s.at_ms, COALESCE(p.day_pass, 0) FROM sales s "
+      "LEFT JOIN price_list p ON p.code = s.item_code WHERE s.at_ms >= ?1 AND s.at_ms < ?2",
+      "s.member_id", " ORDER BY s.at_ms, s.id", begin_ms, end_ms, member_id);
+  if (!stmt) return stmt.error();
+  return scan<UsageSale>(
+      *stmt,
+      [](const Statement& s) {
+        return UsageSale{s.column_int64(0), s.column_int64(1), s.column_text(2),  s.column_text(3),
+                         s.column_int64(4), s.column_int64(5), s.column_int64(6), s.column_bool(7)};
+      },
+      sink);
+}
+
+Result<std::optional<BillingMember>> BillingLedger::billing_member(Database& db,
+                                                                   std::string_view member_no) {
+  static const std::string kSql = std::string(kBillingMemberSelect) + "WHERE m.member_no = ?1";
+  auto stmt = db.prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_no);
+  return first<BillingMember>(*stmt, read_billing_member);
+}
+
+Result<std::optional<BillingMember>> BillingLedger::billing_member(Database& db,
+                                                                   std::int64_t member_id) {
+  static const std::string kSql = std::string(kBillingMemberSelect) + "WHERE m.id = ?1";
+  auto stmt = db.prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_id);
+  return first<BillingMember>(*stmt, read_billing_member);
+}
+
+Status BillingLedger::scan_billing_members(Database& db,
+                                           const std::function<void(BillingMember&&)>& sink) {
+  auto stmt = db.prepare(kBillingMemberSelect);
+  if (!stmt) return stmt.error();
+  return scan<BillingMember>(*stmt, read_billing_member, sink);
+}
+
+Result<std::vector<std::int64_t>> BillingLedger::members_with_statement(Database& db,
+                                                                        std::string_view month) {
+  auto stmt = db.prepare("SELECT member_id FROM statements WHERE month = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, month);
+  return collect<std::int64_t>(*stmt, [](const Statement& s) { return s.column_int64(0); });
+}
+
+Result<std::vector<std::string>> BillingLedger::issued_months(Database& db,
+                                                              std::int64_t member_id) {
+  auto stmt = db.prepare("SELECT month FROM statements WHERE member_id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_id);
+  return collect<std::string>(*stmt, [](const Statement& s) { return s.column_text(0); });
+}
+
+Result<std::optional<std::int64_t>> BillingLedger::first_usage_ms(Database& db,
+                                                                  std::int64_t member_id) {
+  std::optional<std::int64_t> out;
+  for (const char* sql : {"SELECT MIN(started_at_ms) FROM sessions WHERE member_id = ?1",
+                          "SELECT MIN(at_ms) FROM sales WHERE member_id = ?1"}) {
+    auto stmt = db.prepare(sql);
+    if (!stmt) return stmt.error();
+    stmt->bind(1, member_id);
+    auto v = first<std::optional<std::int64_t>>(
+        *stmt, [](const Statement& s) { return s.column_opt_int64(0); });
+    if (!v) return v.error();
+    if (*v && **v) out = out ? std::min(*out, ***v) : ***v;
+  }
+  return out;
+}
+
+Result<std::int64_t> BillingLedger::record_statement(Database& db, const NewStatement& s) {
+  auto insert = db.prepare(
+      "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
+      "body_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!insert) return insert.error();
+  insert->bind(1, s.member_id)
+      .bind(2, s.month)
+      .bind(3, s.issued_at_ms)
+      .bind(4, s.issued_by)
+      .bind(5, s.total)
+      .bind(6, s.sha256)
+      .bind(7, s.body_json);
+  LABGATE_TRY(insert->run());
+  const std::int64_t statement_id = db.last_insert_rowid();
+  auto entry = db.prepare(
+      "INSERT INTO account_entries (member_id, at_ms, amount, kind, reference, actor) "
+      "VALUES (?1, ?2, ?3, 'statement', ?4, ?5)");
+  if (!entry) return entry.error();
+  entry->bind(1, s.member_id)
+      .bind(2, s.issued_at_ms)
+      .bind(3, -s.total)
+      .bind(4, s.month)
+      .bind(5, s.issued_by);
+  LABGATE_TRY(entry->run());
+  const nlohmann::ordered_json detail = {
+      {"month", s.month}, {"statement_id", statement_id}, {"total", s.total}, {"sha256", s.sha256}};
+  LABGATE_TRY(append_audit_row(db, s.issued_at_ms, s.issued_by, "statement_issue", s.member_no,
+                               detail.dump()));
+  return statement_id;
+}
+
+Result<std::vector<IssuedStatementRow>> BillingLedger::list_statements(
+    Database& db, const std::optional<std::string>& month) {
+  auto stmt = db.prepare(
+      "SELECT s.id, m.member_no, m.name, s.month, s.issued_at_ms, s.issued_by, s.total, s.sha256 "
+      "FROM statements s JOIN members m ON m.id = s.member_id "
+      "WHERE ?1 IS NULL OR s.month = ?1 ORDER BY s.month, m.member_no");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, month);
+  return collect<IssuedStatementRow>(*stmt, [](const Statement& s) {
+    return IssuedStatementRow{s.column_int64(0), s.column_text(1),  s.column_text(2),
+                              s.column_text(3),  s.column_int64(4), s.column_text(5),
+                              s.column_int64(6), s.column_text(7)};
+  });
+}
+
+Result<std::optional<std::string>> BillingLedger::statement_body(Database& db,
+                                                                 std::string_view member_no,
+                                                                 std::string_view month) {
+  auto stmt = db.prepare(
+      "SELECT s.body_json FROM statements s JOIN members m ON m.id = s.member_id "
+      "WHERE m.member_no = ?1 AND s.month = ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, member_no).bind(2, month);
+  return first<std::string>(*stmt, [](const Statement& s) { return s.column_text(0); });
+}
+
+}  // namespace labgate::gateway::store
