@@ -146,7 +146,9 @@ std::vector<std::uint8_t> desfire_on(DeskReader& desk, int timeout_s, const char
   const nfc_iso14443a_info& nai = t.nti.nai;
   const bool desfire =
       (nai.btSak & 0x20) && nai.abtAtqa[0] == 0x03 && nai.abtAtqa[1] == 0x44 && nai.szAtsLen > 0;
-  std::vector<std::uint8_t> uid(nai.abtUid, nai.abtUid + std::min<std::size_t>(nai.szUidLen, 10));
+  // libnfc's target structs are packed: copy the length out before std::min takes a reference.
+  const std::size_t uid_length = nai.szUidLen;
+  std::vector<std::uint8_t> uid(nai.abtUid, nai.abtUid + std::min<std::size_t>(uid_length, 10));
   if (!desfire || (uid.size() != 7 && !drivers::desfire::is_random_uid(uid)))
     throw Failure{kExitRefused, "the card is not a DESFire EV1+ card with a 7-byte UID"};
   return uid;
