@@ -639,7 +639,7 @@ int run(const Options& o) {
       // The same taps again with subscribers on the admin channel's live stream.
       const auto sock = (dir.empty() ? db_path.parent_path() : dir) /
                         fmt::format("bench-admin-{}.sock", ::getpid());
-      StreamClients clients(bench.site(), st, sock.string(), o.stream_clients);
+      StreamClients clients(bench.site(), sock.string(), o.stream_clients);
       bench.set_between_taps([&clients] { clients.pump(); });
       std::map<std::string, Samples> streamed;
       const auto t_stream = Steady::now();

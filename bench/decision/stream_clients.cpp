@@ -91,8 +91,7 @@ struct StreamClients::Impl {
   }
 };
 
-StreamClients::StreamClients(gateway::app::Site& site, gateway::store::Store& store,
-                             const std::string& socket_path, int clients)
+StreamClients::StreamClients(gateway::app::Site& site, const std::string& socket_path, int clients)
     : impl_(std::make_unique<Impl>()) {
   auto& i = *impl_;
   i.site = &site;
@@ -128,17 +127,14 @@ StreamClients::StreamClients(gateway::app::Site& site, gateway::store::Store& st
     Impl::Reader* reader = r.get();
     r->thread = std::thread([&i, reader] { i.read_loop(*reader); });
   }
-  // As labgated's composition root: each commit, read back from the outbox, to the channel.
-  site.set_commit_observer([&i, &store](std::int64_t seq) {
+  // As labgated's composition root: each commit's outbox message, to the channel.
+  site.set_commit_observer([&i](std::int64_t seq, const gateway::mqtt::OutboxMessage& m) {
     {
       std::lock_guard lock(i.commits_mutex);
       i.commit_ns[seq] = now_ns();
     }
     if (!i.server->has_subscribers()) return;
-    auto rows = store.events().fetch_unsent(seq - 1, 1);
-    if (!rows.ok() || rows.value().empty() || rows.value().front().seq != seq) return;
-    auto& row = rows.value().front();
-    i.server->publish({seq, std::move(row.topic), std::move(row.payload), row.retain});
+    i.server->publish({seq, m.topic, m.payload, m.retain});
   });
 }
 

@@ -27,8 +27,7 @@ class StreamClients {
  public:
   /// Listens on `socket_path`, connects `clients` subscribers and installs the commit observer
   /// on `site`. Throws std::runtime_error when a subscriber cannot connect.
-  StreamClients(gateway::app::Site& site, gateway::store::Store& store,
-                const std::string& socket_path, int clients);
+  StreamClients(gateway::app::Site& site, const std::string& socket_path, int clients);
   ~StreamClients();
   StreamClients(const StreamClients&) = delete;
   StreamClients& operator=(const StreamClients&) = delete;

@@ -243,7 +243,8 @@ struct Application::Impl {
     site->set_deadline_listener([this](std::optional<milliseconds> d) { arm_deadline(d); });
     site->start();
     site->set_credit_check(make_credit_check(*db, cfg.site.timezone));
-    site->set_commit_observer([this](std::int64_t seq) { stream_commit(seq); });
+    site->set_commit_observer(
+        [this](std::int64_t seq, const mqtt::OutboxMessage& m) { stream_commit(seq, m); });
     site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
       return enrollments && db && enrollments->intercept(ev, *db, done);
     });
@@ -450,14 +451,10 @@ struct Application::Impl {
     }
   }
 
-  // One committed write, to the live stream. Its topic and payload are the outbox row the store
-  // just wrote (one indexed read, only while someone subscribes).
-  void stream_commit(std::int64_t seq) {
-    if (!admin_server || !admin_server->has_subscribers() || !db) return;
-    auto rows = db->events().fetch_unsent(seq - 1, 1);
-    if (!rows.ok() || rows.value().empty() || rows.value().front().seq != seq) return;
-    auto& row = rows.value().front();
-    admin_server->publish({seq, std::move(row.topic), std::move(row.payload), row.retain});
+  // One committed write, to the live stream: the outbox message the journal built for it.
+  void stream_commit(std::int64_t seq, const mqtt::OutboxMessage& m) {
+    if (!admin_server || !admin_server->has_subscribers()) return;
+    admin_server->publish({seq, m.topic, m.payload, m.retain});
   }
 
   // A long jump of the manual clock is taken in steps so periodic work (heartbeat, retries,

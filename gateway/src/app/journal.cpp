@@ -97,7 +97,7 @@ void Journal::record(store::AccessEvent event, std::string topic, Committed done
   if (event.uuid.empty()) event.uuid = new_uuid();
   enqueue({[this, event = std::move(event), topic = std::move(topic), mark = std::move(mark)]() {
              return store_.events().record_access(event, topic, false, [&](std::int64_t seq) {
-               return event_payload(event, seq, mark);
+               return keep(topic, false, event_payload(event, seq, mark));
              });
            },
            std::move(done)});
@@ -108,8 +108,9 @@ void Journal::open_session(store::NewSession session, store::AccessEvent event, 
   if (event.uuid.empty()) event.uuid = new_uuid();
   enqueue({[this, s = std::move(session), e = std::move(event), topic = std::move(topic),
             mark = std::move(mark)]() -> store::Result<std::int64_t> {
-             auto r = store_.events().open_session(
-                 s, e, topic, false, [&](std::int64_t seq) { return event_payload(e, seq, mark); });
+             auto r = store_.events().open_session(s, e, topic, false, [&](std::int64_t seq) {
+               return keep(topic, false, event_payload(e, seq, mark));
+             });
              if (!r.ok()) return r.error();
              return r.value().seq;
            },
@@ -125,7 +126,8 @@ void Journal::close_session(SessionClose close, store::AccessEvent event, std::s
              ref.uuid = c.uuid;
              auto r = store_.events().close_session(
                  ref, c.ended_at_ms, c.reason, c.measured_seconds, e, topic, false,
-                 [&](std::int64_t seq) { return event_payload(e, seq, mark); }, c.busy_seconds);
+                 [&](std::int64_t seq) { return keep(topic, false, event_payload(e, seq, mark)); },
+                 c.busy_seconds);
              if (!r.ok()) {
                // A session already closed (e.g. by recovery) must not block the queue.
                if (r.error().kind == store::ErrorKind::kConflict ||
@@ -147,11 +149,16 @@ void Journal::publish_state(std::string topic,
              return store_.events().append_outbox(
                  topic, true,
                  [&](std::int64_t seq) {
-                   return build({mqtt::stable_event_id(topics_, seq), seq, at});
+                   return keep(topic, true, build({mqtt::stable_event_id(topics_, seq), seq, at}));
                  },
                  wall_ms());
            },
            {}});
+}
+
+std::string Journal::keep(const std::string& topic, bool retain, std::string payload) {
+  if (commit_observer_) built_ = mqtt::OutboxMessage{topic, payload, retain};
+  return payload;
 }
 
 void Journal::enqueue(PendingWrite write) {
@@ -173,6 +180,7 @@ void Journal::flush() {
   bool committed = false;
   while (!pending_.empty()) {
     auto& front = pending_.front();
+    built_.reset();  // a rolled-back attempt's message is not the one that commits
     auto r = front.write();
     if (!r.ok()) {
       const auto& err = r.error();
@@ -193,7 +201,7 @@ void Journal::flush() {
     auto after = std::move(front.after);
     pending_.pop_front();
     if (after) after(r.value());
-    if (commit_observer_ && r.value() > 0) commit_observer_(r.value());
+    if (commit_observer_ && r.value() > 0 && built_) commit_observer_(r.value(), *built_);
   }
   if (committed && commit_listener_) commit_listener_();
 }

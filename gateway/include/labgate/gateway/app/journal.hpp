@@ -108,10 +108,11 @@ class Journal {
   void set_commit_listener(std::function<void()> listener) {
     commit_listener_ = std::move(listener);
   }
-  /// Runs with the seq of each committed write (the admin channel's live stream).
-  void set_commit_observer(std::function<void(std::int64_t seq)> observer) {
-    commit_observer_ = std::move(observer);
-  }
+  /// Runs with each committed write's seq and the outbox message it built (the admin channel's
+  /// live stream), so nobody reads back what was just written.
+  using CommitObserver = std::function<void(std::int64_t seq, const mqtt::OutboxMessage&)>;
+  /// Installs the commit observer (one; empty: none).
+  void set_commit_observer(CommitObserver observer) { commit_observer_ = std::move(observer); }
 
   /// True while the store is unavailable.
   bool faulted() const { return faulted_; }
@@ -125,6 +126,8 @@ class Journal {
   };
 
   void enqueue(PendingWrite write);
+  // Returns `payload`, keeping a copy in built_ for the commit observer.
+  std::string keep(const std::string& topic, bool retain, std::string payload);
   void flush();
   void enter_fault(const std::string& why);
   void leave_fault();
@@ -139,7 +142,9 @@ class Journal {
   std::deque<PendingWrite> pending_;
   FaultListener fault_listener_;
   std::function<void()> commit_listener_;
-  std::function<void(std::int64_t)> commit_observer_;
+  CommitObserver commit_observer_;
+  // The message the write being flushed built, kept only while a commit observer is installed.
+  std::optional<mqtt::OutboxMessage> built_;
   int batch_depth_{0};
   bool faulted_{false};
   std::string fault_reason_;

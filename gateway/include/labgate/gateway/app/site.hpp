@@ -27,6 +27,7 @@
 #include "labgate/drivers/devices.hpp"
 #include "labgate/gateway/app/clock.hpp"
 #include "labgate/gateway/app/site_types.hpp"
+#include "labgate/gateway/mqtt/payloads.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::app {
@@ -103,9 +104,10 @@ class Site {
   }
   /// Runs once after each flush that committed writes (the MQTT bridge wakes its drainer).
   void set_commit_listener(std::function<void()> listener);
-  /// Called on the loop with the seq of each write the store committed (an event with its outbox
-  /// row, a session, a state message), after the outputs were driven. Must not block.
-  using CommitObserver = std::function<void(std::int64_t seq)>;
+  /// Called on the loop with the seq and outbox message of each write the store committed (an event
+  /// with its outbox row, a session, a state message), after the outputs were driven. Must not
+  /// block.
+  using CommitObserver = std::function<void(std::int64_t seq, const mqtt::OutboxMessage& message)>;
   /// Installs the commit observer (the admin channel's live stream; empty: none).
   void set_commit_observer(CommitObserver observer);
 
