@@ -20,7 +20,7 @@
 
 #include "commands.hpp"
 #include "labgate/gateway/config/site_config.hpp"
-#include "labgate/gateway/keys/private_file.hpp"
+#include "labgate/gateway/files/files.hpp"
 
 namespace labgate::gateway::ctl {
 namespace {
@@ -164,8 +164,7 @@ void write_config(const fs::path& out, const std::string& text, bool force, std:
 
   auto [gid, name] = config_group();
   // Created 0600 and only then given its group and 0640: it is never readable by others.
-  auto written =
-      keys::write_private_file(out, text, {.mode = 0640, .group = gid, .replace = force});
+  auto written = files::write_atomically(out, text, {.mode = 0640, .group = gid, .replace = force});
   if (written.exists)
     refuse(kExitRefused,
            fmt::format("{} exists; not overwritten (--force replaces it)", out.string()));

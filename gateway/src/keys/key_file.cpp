@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "labgate/drivers/devices.hpp"
-#include "labgate/gateway/keys/private_file.hpp"
+#include "labgate/gateway/files/files.hpp"
 
 namespace labgate::gateway::keys {
 namespace {
@@ -216,7 +216,7 @@ std::optional<std::string> save_key_file(const std::filesystem::path& path, cons
   // Without must_be_new the rename replaces; with it, a file that appeared since the check above
   // is not replaced either, so two `keys init` cannot both win.
   auto written =
-      write_private_file(path, text, {.mode = 0600, .group = {}, .replace = !must_be_new});
+      files::write_atomically(path, text, {.mode = 0600, .group = {}, .replace = !must_be_new});
   OPENSSL_cleanse(text.data(), text.size());
   if (written.exists)
     return "key file " + path.string() + " already exists: refusing to overwrite keys";
