@@ -388,7 +388,7 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
                                      const date::time_zone* tz) {
   auto range = month_range(request.month, tz);
   if (!range) return range.error();
-  if (request.actor.empty()) return Error{ErrorKind::kInvalid, 0, "an actor is required"};
+  if (request.actor.label.empty()) return Error{ErrorKind::kInvalid, 0, "an actor is required"};
   if (request.now_ms < range->end_ms) {
     return Error{ErrorKind::kConflict, 0,
                  fmt::format("{} has not ended yet (it ends {}): statements are issued for past "

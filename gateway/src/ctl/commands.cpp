@@ -1,8 +1,10 @@
 #include "commands.hpp"
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -144,6 +146,8 @@ json to_json(const st::Session& s) {
           {"measured_seconds", null_or(s.measured_seconds)}};
 }
 
+json to_json(const st::StaffAccount& s);
+
 template <typename T>
 json to_json_array(const std::vector<T>& rows) {
   json out = json::array();
@@ -214,6 +218,40 @@ void print_machines(Context& ctx, const std::vector<st::Machine>& rows) {
   }
   t.print(std::cout);
 }
+
+}  // namespace
+
+std::string os_user_name(uid_t uid) {
+  const passwd* pw = ::getpwuid(uid);
+  return pw != nullptr && pw->pw_name != nullptr ? std::string(pw->pw_name)
+                                                 : "uid" + std::to_string(uid);
+}
+
+std::optional<std::string> direct_write_refusal(const std::filesystem::path& db, uid_t uid) {
+  if (uid == 0) return std::nullopt;
+  struct stat st {};
+  // A database not created yet (--create) will belong to whoever creates it.
+  if (::stat(db.c_str(), &st) != 0) return std::nullopt;
+  if (st.st_uid == uid) return std::nullopt;
+  return fmt::format(
+      "only the daemon's user ({}, the owner of {}) or root may write the database directly; "
+      "you are {} (uid {}). Start labgated and run this again: labgatectl then sends the change "
+      "over the admin channel (docs/ADMIN.md)",
+      os_user_name(st.st_uid), db.string(), os_user_name(uid), uid);
+}
+
+st::Actor Context::actor() const {
+  const uid_t uid = ::getuid();
+  if (auto why = direct_write_refusal(db_path_, uid)) throw Failure{kExitRefused, *why};
+  const std::string os_user = os_user_name(uid);
+  std::string account = cli_.actor.empty() ? os_user : cli_.actor;
+  if (!st::valid_staff_login(account)) {
+    usage_error(fmt::format("bad --actor '{}': 1-64 of A-Z a-z 0-9 . _ @ -", account));
+  }
+  return st::Actor::declared(std::move(account), uid, os_user);
+}
+
+namespace {
 
 // ---- opening the store ----
 
@@ -296,7 +334,12 @@ int run(Cli& cli) {
         fmt::format("database {} does not exist (use --create to make a new one)", path.string())};
   }
   if (key_hex) options.site_key = check(st::parse_site_key(*key_hex));
-  Context ctx(check(st::Store::open(path, options)), cli);
+  auto opened = st::Store::open(path, options);
+  if (!opened) {
+    // Someone else's database often cannot even be opened for writing: say why, not how.
+    if (auto why = direct_write_refusal(path, ::getuid())) throw Failure{kExitRefused, *why};
+  }
+  Context ctx(check(std::move(opened)), cli, path);
   if (const auto& w = ctx.store().database().exposure_warning(); !w.empty())
     std::cerr << "warning: " << w << '\n';
   return cli.action(ctx);
@@ -464,7 +507,7 @@ std::string control_socket(const Cli& cli, const Args& a) {
 
 // The control protocol splits on whitespace: the actor travels as one word.
 std::string actor_word(Context& ctx) {
-  std::string actor = ctx.actor().empty() ? std::string("labgatectl") : ctx.actor();
+  std::string actor = ctx.actor().label;
   for (auto& ch : actor) ch = std::isspace(static_cast<unsigned char>(ch)) ? '_' : ch;
   return actor;
 }
@@ -785,6 +828,56 @@ void build_history(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   });
 }
 
+json to_json(const st::StaffAccount& s) {
+  return {{"login", s.login},
+          {"name", s.name},
+          {"role", s.role},
+          {"active", s.active},
+          {"created_at", format_utc(s.created_at_ms)}};
+}
+
+void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
+  auto* users = app.add_subcommand("users", "staff accounts that --actor may declare");
+  users->require_subcommand(1);
+  auto* add = users->add_subcommand(
+      "add", "add a staff account (the first one is made by its owner declaring it)");
+  add->add_option("--login", a->code, "login, 1-64 of A-Z a-z 0-9 . _ @ -")->required();
+  add->add_option("--name", a->name, "full name");
+  add->add_option("--role", a->status, "desk, trainer, staff, manager or admin")
+      ->required()
+      ->check(CLI::IsMember({"desk", "trainer", "staff", "manager", "admin"}));
+  on(add, cli, [a](Context& ctx) {
+    auto s = check(
+        ctx.store().staff().add_staff_account({a->code, a->name, a->status, true, 0}, ctx.actor()));
+    print_one(ctx, to_json(s), fmt::format("added staff account {} ({})", s.login, s.role));
+    return kExitOk;
+  });
+  for (const bool active : {false, true}) {
+    auto* sub = users->add_subcommand(active ? "enable" : "disable",
+                                      active ? "let an account be declared again"
+                                             : "refuse every change that declares this account");
+    sub->add_option("--login", a->code, "login")->required();
+    on(sub, cli, [a, active](Context& ctx) {
+      auto s = check(ctx.store().staff().set_staff_account_active(a->code, active, ctx.actor()));
+      print_one(ctx, to_json(s),
+                fmt::format("staff account {} {}", s.login, active ? "enabled" : "disabled"));
+      return kExitOk;
+    });
+  }
+  auto* list = users->add_subcommand("list", "list staff accounts");
+  on(list, cli, [](Context& ctx) {
+    auto rows = check(ctx.store().staff().list_staff_accounts());
+    if (ctx.json_output()) {
+      std::cout << to_json_array(rows).dump(2) << '\n';
+      return kExitOk;
+    }
+    Table t({"LOGIN", "NAME", "ROLE", "ACTIVE"});
+    for (const auto& s : rows) t.add({s.login, s.name, s.role, yes_no(s.active)});
+    t.print(std::cout);
+    return kExitOk;
+  });
+}
+
 void build_audit(CLI::App& app, Cli& cli) {
   auto* audit = app.add_subcommand("audit", "the hash-chained audit log");
   audit->require_subcommand(1);
@@ -816,6 +909,9 @@ void build_audit(CLI::App& app, Cli& cli) {
         out.push_back({{"id", r.id},
                        {"at", format_utc(r.at_ms)},
                        {"actor", r.actor},
+                       {"os_uid", null_or(r.os_uid)},
+                       {"os_user", null_or(r.os_user)},
+                       {"account", null_or(r.account)},
                        {"action", r.action},
                        {"subject", r.subject},
                        {"detail", r.detail},
@@ -824,10 +920,12 @@ void build_audit(CLI::App& app, Cli& cli) {
       std::cout << out.dump(2) << '\n';
       return kExitOk;
     }
-    Table t({"ID", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL"});
+    Table t({"ID", "TIME", "ACCOUNT", "OS USER", "ACTION", "SUBJECT", "DETAIL"});
     for (const auto& r : rows) {
-      t.add({std::to_string(r.id), format_local(r.at_ms, ctx.tz()), r.actor, r.action, r.subject,
-             r.detail});
+      std::string os = r.os_uid ? "uid " + std::to_string(*r.os_uid) : "-";
+      if (r.os_user) os = *r.os_user + " (" + os + ")";
+      t.add({std::to_string(r.id), format_local(r.at_ms, ctx.tz()), r.account.value_or(r.actor), os,
+             r.action, r.subject, r.detail});
     }
     t.print(std::cout);
     return kExitOk;
@@ -851,15 +949,15 @@ std::string usage_hint(CLI::App& app) {
 }
 
 void build(CLI::App& app, Cli& cli) {
-  const char* user = std::getenv("USER");
-  cli.actor = user != nullptr && *user != '\0' ? user : "unknown";
   app.fallthrough();  // global options may follow the subcommand
   app.require_subcommand(1);
   app.add_option("--db", cli.db, "database file (overrides [store] path of --config)");
   app.add_option("--config", cli.config, "daemon config (TOML): reads [store] path, [site] key");
   app.add_option("--site-key", cli.site_key,
                  "site key, 64 hex digits (default: [site] key, or $LABGATE_SITE_KEY)");
-  app.add_option("--actor", cli.actor, "who is acting, for the audit log (default: $USER)");
+  app.add_option("--actor", cli.actor,
+                 "the staff account you act as, for the audit log; it must exist and be active "
+                 "(default: your OS login name)");
   app.add_option("--tz", cli.time_zone, "site time zone for dates (default Asia/Tokyo)");
   app.add_option("--busy-timeout-ms", cli.busy_timeout_ms, "wait this long for the daemon's lock")
       ->check(CLI::NonNegativeNumber);
@@ -876,6 +974,7 @@ void build(CLI::App& app, Cli& cli) {
   build_machines(app, cli, args);
   build_history(app, cli, args);
   build_audit(app, cli);
+  build_users(app, cli, args);
   build_billing(app, cli);
   build_statements(app, cli);
   build_reports(app, cli);

@@ -3,9 +3,11 @@
 // store errors and bad options into a Failure with the right exit code.
 
 #include <fmt/format.h>
+#include <sys/types.h>
 
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -24,9 +26,15 @@ namespace st = labgate::gateway::store;
 /// What a running command needs: the open store, the shared options, the output mode.
 class Context {
  public:
-  Context(std::unique_ptr<st::Store> store, const Cli& cli) : store_(std::move(store)), cli_(cli) {}
+  Context(std::unique_ptr<st::Store> store, const Cli& cli, std::filesystem::path db_path)
+      : store_(std::move(store)), cli_(cli), db_path_(std::move(db_path)) {}
   st::Store& store() { return *store_; }
-  const std::string& actor() const { return cli_.actor; }
+  /// Who makes the change a command is about to write, for its audit row: the OS user running
+  /// labgatectl (the kernel's uid, never $USER) and the staff account declared with --actor
+  /// (default: the OS user's login name), which the store checks exists and is active.
+  /// Calling it means "this command writes": it throws a Failure unless this process may
+  /// write the database directly (see may_write_directly()).
+  st::Actor actor() const;
   const std::string& tz() const { return cli_.time_zone; }
   bool json_output() const { return cli_.json; }
   /// The global options (config path, ...).
@@ -35,7 +43,16 @@ class Context {
  private:
   std::unique_ptr<st::Store> store_;
   const Cli& cli_;
+  std::filesystem::path db_path_;
 };
+
+/// Only the daemon's user (the owner of the database file, which labgated creates) and root
+/// write the database directly; anyone else sends changes to the running daemon over the admin
+/// channel. Returns why `uid` may not write `db`, or nullopt when it may.
+std::optional<std::string> direct_write_refusal(const std::filesystem::path& db, uid_t uid);
+
+/// The OS user's login name for `uid`, or "uid<N>" when the user database has none.
+std::string os_user_name(uid_t uid);
 
 /// The exit code for a store error kind.
 inline int exit_code_for(const st::Error& e) {
@@ -48,6 +65,7 @@ inline int exit_code_for(const st::Error& e) {
       return kExitUnavailable;
     case st::ErrorKind::kNotFound:
     case st::ErrorKind::kConflict:
+    case st::ErrorKind::kForbidden:
     case st::ErrorKind::kConstraint:
       return kExitRefused;
   }

@@ -142,7 +142,6 @@ int export_statements(Context& ctx, const StatementArgs& a) {
 
 int issue(Context& ctx, const StatementArgs& a) {
   const auto* tz = zone(ctx);
-  if (ctx.actor().empty()) usage_error("issuing statements needs --actor");
   bl::IssueRequest req{a.month, opt_text(a.member), ctx.actor(), ctx.store().now_ms()};
   const auto report = check(bl::issue_statements(ctx.store().database(), req, tz));
   if (ctx.json_output()) {

@@ -3,9 +3,11 @@
 
 #include <fmt/format.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "labgate/gateway/text/text.hpp"
 #include "rows.hpp"
 
 namespace labgate::gateway::store {
@@ -36,13 +38,46 @@ std::vector<std::uint8_t> chain_hash(std::span<const std::uint8_t> prev, std::st
 
 }  // namespace
 
-Status append_audit_row(Database& db, std::int64_t at_ms, std::string_view actor,
+Actor::Actor(std::string_view what) : label(what), uid(static_cast<std::int64_t>(::getuid())) {}
+
+Actor Actor::declared(std::string account, std::int64_t uid, std::string os_user) {
+  Actor a;
+  a.label = fmt::format("{}@uid:{}", account, uid);
+  a.account = std::move(account);
+  a.uid = uid;
+  a.os_user = std::move(os_user);
+  return a;
+}
+
+Status check_account(Database& db, const Actor& actor) {
+  if (!actor.account) return {};
+  auto stmt = db.prepare("SELECT active FROM staff_accounts WHERE login = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, std::string_view{*actor.account});
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) {
+    return Error{ErrorKind::kForbidden, 0,
+                 fmt::format("staff account '{}' does not exist (labgatectl users add)",
+                             text::visible(*actor.account))};
+  }
+  const bool active = stmt->column_int64(0) != 0;
+  stmt->reset();
+  if (!active) {
+    return Error{ErrorKind::kForbidden, 0,
+                 fmt::format("staff account '{}' is not active", *actor.account)};
+  }
+  return {};
+}
+
+Status append_audit_row(Database& db, std::int64_t at_ms, const Actor& actor,
                         std::string_view action, std::string_view subject,
                         std::string_view detail_json) {
   if (!db.in_transaction()) {
     return Error{ErrorKind::kInternal, 0, "audit rows are written inside a transaction"};
   }
-  LABGATE_TRY(require_text(actor, "actor"));
+  LABGATE_TRY(require_text(actor.label, "actor"));
+  LABGATE_TRY(check_account(db, actor));
   auto last = db.prepare("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
   if (!last) return last.error();
   auto row = last->step();
@@ -55,29 +90,32 @@ Status append_audit_row(Database& db, std::int64_t at_ms, std::string_view actor
   }
   last->reset();
   const auto hash =
-      chain_hash(prev, canonical_audit_row(id, at_ms, actor, action, subject, detail_json));
+      chain_hash(prev, canonical_audit_row(id, at_ms, actor.label, action, subject, detail_json));
   auto insert = db.prepare(
-      "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash, "
+      "os_uid, os_user, account) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!insert) return insert.error();
   insert->bind(1, id)
       .bind(2, at_ms)
-      .bind(3, actor)
+      .bind(3, actor.label)
       .bind(4, action)
       .bind(5, subject)
       .bind(6, detail_json)
       .bind(7, std::span<const std::uint8_t>(prev))
-      .bind(8, std::span<const std::uint8_t>(hash));
+      .bind(8, std::span<const std::uint8_t>(hash))
+      .bind(9, actor.uid)
+      .bind(11, actor.account);
+  if (!actor.os_user.empty()) insert->bind(10, actor.os_user);
   return insert->run();
 }
 
-Status Repository::audit(std::string_view actor, std::string_view action, std::string_view subject,
+Status Repository::audit(const Actor& actor, std::string_view action, std::string_view subject,
                          std::string_view detail_json) const {
   return append_audit_row(*db_, now_ms(), actor, action, subject, detail_json);
 }
 
-Status AuditLog::append_audit(std::string_view actor, std::string_view action,
-                              std::string_view subject, std::string_view detail_json) {
+Status AuditLog::append_audit(const Actor& actor, std::string_view action, std::string_view subject,
+                              std::string_view detail_json) {
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   LABGATE_TRY(audit(actor, action, subject, detail_json));
@@ -86,13 +124,15 @@ Status AuditLog::append_audit(std::string_view actor, std::string_view action,
 
 Result<std::vector<AuditEntry>> AuditLog::list_audit(std::int64_t limit) {
   auto stmt = db_->prepare(
-      "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log "
-      "ORDER BY id LIMIT ?1");
+      "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash, os_uid, os_user, "
+      "account FROM audit_log ORDER BY id LIMIT ?1");
   if (!stmt) return stmt.error();
   stmt->bind(1, limit);
   return collect<AuditEntry>(*stmt, [](const Statement& s) {
-    return AuditEntry{s.column_int64(0), s.column_int64(1), s.column_text(2), s.column_text(3),
-                      s.column_text(4),  s.column_text(5),  s.column_blob(6), s.column_blob(7)};
+    return AuditEntry{s.column_int64(0),    s.column_int64(1),    s.column_text(2),
+                      s.column_text(3),     s.column_text(4),     s.column_text(5),
+                      s.column_blob(6),     s.column_blob(7),     s.column_opt_int64(8),
+                      s.column_opt_text(9), s.column_opt_text(10)};
   });
 }
 

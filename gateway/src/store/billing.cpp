@@ -207,11 +207,12 @@ Result<std::optional<PriceItem>> price_item(Database& db, std::string_view code)
 
 // ---- rates ----
 
-Result<Rate> BillingLedger::set_rate(const NewRate& rate, std::string_view actor) {
+Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
   const std::string target =
       rate.kind == SessionKind::kCoworking ? "coworking" : rate.machine_id.value_or("");
   LABGATE_TRY(check_rate_terms(rate, target));
-  LABGATE_TRY(require_text(actor, "actor"));
+  LABGATE_TRY(check_text(rate.note, "rate note", text::Field::kNote));
+  LABGATE_TRY(require_text(actor.name(), "actor"));
   const std::int64_t now = now_ms();
   const std::int64_t from = rate.effective_from_ms.value_or(now);
   const std::string& tz = options().time_zone;
@@ -316,7 +317,7 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, std::string_view actor
       .bind(9, rate.daily_cap)
       .bind(10, rate.note)
       .bind(11, now)
-      .bind(12, actor);
+      .bind(12, actor.name());
   LABGATE_TRY(insert->run());
   const std::int64_t id = db_->last_insert_rowid();
   for (std::size_t i = 0; i < rate.plan_terms.size(); ++i) {
@@ -430,7 +431,7 @@ Result<Account> BillingLedger::account(std::string_view member_no) {
 }
 
 Result<Account> BillingLedger::set_credit_limit(std::string_view member_no, std::int64_t yen,
-                                                std::string_view actor) {
+                                                const Actor& actor) {
   if (yen < 0) {
     return invalid(fmt::format("credit limit {} is negative (0 means prepaid only)", yen));
   }
@@ -456,8 +457,8 @@ Result<Account> BillingLedger::set_credit_limit(std::string_view member_no, std:
 Result<AccountEntry> BillingLedger::add_entry(std::string_view member_no, std::int64_t yen,
                                               std::string_view kind, std::string_view reference,
                                               std::string_view reference_key,
-                                              std::string_view action, std::string_view actor) {
-  LABGATE_TRY(require_text(actor, "actor"));
+                                              std::string_view action, const Actor& actor) {
+  LABGATE_TRY(require_text(actor.name(), "actor"));
   return audited_change<AccountEntry>(actor, [&]() -> Result<Audited<AccountEntry>> {
     auto id = reads_->member_id(member_no);
     if (!id) return id.error();
@@ -466,11 +467,15 @@ Result<AccountEntry> BillingLedger::add_entry(std::string_view member_no, std::i
         "INSERT INTO account_entries (member_id, at_ms, amount, kind, reference, actor) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (!stmt) return stmt.error();
-    stmt->bind(1, *id).bind(2, at).bind(3, yen).bind(4, kind).bind(5, reference).bind(6, actor);
+    stmt->bind(1, *id)
+        .bind(2, at)
+        .bind(3, yen)
+        .bind(4, kind)
+        .bind(5, reference)
+        .bind(6, actor.name());
     LABGATE_TRY(stmt->run());
-    AccountEntry entry{
-        db_->last_insert_rowid(), *id, at, yen, std::string(kind), std::string(reference),
-        std::string(actor)};
+    AccountEntry entry{db_->last_insert_rowid(), *id,         at, yen, std::string(kind),
+                       std::string(reference),   actor.name()};
     json detail{{"entry_id", entry.id}, {"amount", yen}, {reference_key, reference}};
     return Audited<AccountEntry>{std::move(entry),
                                  {std::string(action), std::string(member_no), detail.dump()}};
@@ -478,29 +483,29 @@ Result<AccountEntry> BillingLedger::add_entry(std::string_view member_no, std::i
 }
 
 Result<AccountEntry> BillingLedger::topup(std::string_view member_no, std::int64_t yen,
-                                          std::string_view note, std::string_view actor) {
+                                          std::string_view note, const Actor& actor) {
   if (yen <= 0) {
     return invalid(fmt::format(
         "a top-up must be a positive amount of yen (got {}); use an adjustment to take money off",
         yen));
   }
+  LABGATE_TRY(check_text(note, "top-up note", text::Field::kNote));
   return add_entry(member_no, yen, "topup", note, "note", "account.topup", actor);
 }
 
 Result<AccountEntry> BillingLedger::adjust(std::string_view member_no, std::int64_t yen,
-                                           std::string_view reason, std::string_view actor) {
+                                           std::string_view reason, const Actor& actor) {
   if (yen == 0) return invalid("an adjustment of 0 yen changes nothing");
-  LABGATE_TRY(require_text(reason, "adjustment reason"));
+  LABGATE_TRY(require_text(reason, "adjustment reason", text::Field::kReason));
   return add_entry(member_no, yen, "adjustment", reason, "reason", "account.adjust", actor);
 }
 
 // ---- price list and sales ----
 
-Result<PriceItem> BillingLedger::upsert_price_item(const NewPriceItem& item,
-                                                   std::string_view actor) {
+Result<PriceItem> BillingLedger::upsert_price_item(const NewPriceItem& item, const Actor& actor) {
   LABGATE_TRY(require_text(item.code, "item code"));
-  LABGATE_TRY(require_text(item.name, "item name"));
-  LABGATE_TRY(require_text(item.unit, "item unit"));
+  LABGATE_TRY(require_text(item.name, "item name", text::Field::kItemName));
+  LABGATE_TRY(require_text(item.unit, "item unit", text::Field::kItemName));
   if (item.price < 0) {
     return invalid(fmt::format("price {} of item {} is negative", item.price, item.code));
   }
@@ -530,8 +535,7 @@ Result<PriceItem> BillingLedger::upsert_price_item(const NewPriceItem& item,
   });
 }
 
-Result<PriceItem> BillingLedger::deactivate_price_item(std::string_view code,
-                                                       std::string_view actor) {
+Result<PriceItem> BillingLedger::deactivate_price_item(std::string_view code, const Actor& actor) {
   return audited_change<PriceItem>(actor, [&]() -> Result<Audited<PriceItem>> {
     auto item = price_item(*db_, code);
     if (!item) return item.error();
@@ -556,12 +560,13 @@ Result<std::vector<PriceItem>> BillingLedger::list_price_items(bool include_inac
 }
 
 Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view item_code,
-                                 std::int64_t quantity, std::string_view note,
-                                 std::string_view actor, std::optional<std::int64_t> at_ms) {
+                                 std::int64_t quantity, std::string_view note, const Actor& actor,
+                                 std::optional<std::int64_t> at_ms) {
   if (quantity <= 0) {
     return invalid(fmt::format("quantity must be at least 1 (got {})", quantity));
   }
-  LABGATE_TRY(require_text(actor, "actor"));
+  LABGATE_TRY(check_text(note, "sale note", text::Field::kNote));
+  LABGATE_TRY(require_text(actor.name(), "actor"));
   const std::int64_t at = at_ms.value_or(now_ms());
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
@@ -595,10 +600,17 @@ Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view it
       .bind(4, (*item)->price)
       .bind(5, at)
       .bind(6, note)
-      .bind(7, actor);
+      .bind(7, actor.name());
   LABGATE_TRY(stmt->run());
-  Sale sale{db_->last_insert_rowid(), *id, std::string(member_no), std::string(item_code), quantity,
-            (*item)->price,           at,  std::string(note),      std::string(actor)};
+  Sale sale{db_->last_insert_rowid(),
+            *id,
+            std::string(member_no),
+            std::string(item_code),
+            quantity,
+            (*item)->price,
+            at,
+            std::string(note),
+            actor.name()};
   LABGATE_TRY(audit(actor, "sale", member_no,
                     json{{"sale_id", sale.id},
                          {"item", sale.item_code},
@@ -650,9 +662,9 @@ Result<std::optional<SessionReview>> BillingLedger::session_review(std::int64_t 
 
 Result<SessionReview> BillingLedger::review_session(std::int64_t session_id,
                                                     std::int64_t billed_seconds,
-                                                    std::string_view note,
-                                                    std::string_view reviewer) {
-  LABGATE_TRY(require_text(reviewer, "reviewer"));
+                                                    std::string_view note, const Actor& reviewer) {
+  LABGATE_TRY(require_text(reviewer.name(), "reviewer"));
+  LABGATE_TRY(check_text(note, "review note", text::Field::kNote));
   if (billed_seconds < 0) {
     return invalid(
         fmt::format("billed seconds {} are negative (0 waives the session)", billed_seconds));
@@ -694,8 +706,7 @@ Result<SessionReview> BillingLedger::review_session(std::int64_t session_id,
                     "of it and can no longer be reviewed",
                     month, s.member_no.value_or("?"), session_id));
   }
-  SessionReview review{session_id, billed_seconds, now_ms(), std::string(reviewer),
-                       std::string(note)};
+  SessionReview review{session_id, billed_seconds, now_ms(), reviewer.name(), std::string(note)};
   auto insert = db_->prepare(
       "INSERT INTO session_reviews (session_id, billed_seconds, reviewed_at_ms, reviewer, note) "
       "VALUES (?1, ?2, ?3, ?4, ?5)");
@@ -703,7 +714,7 @@ Result<SessionReview> BillingLedger::review_session(std::int64_t session_id,
   insert->bind(1, session_id)
       .bind(2, billed_seconds)
       .bind(3, review.reviewed_at_ms)
-      .bind(4, reviewer)
+      .bind(4, reviewer.name())
       .bind(5, note);
   LABGATE_TRY(insert->run());
   LABGATE_TRY(audit(reviewer, "session.review", std::to_string(session_id),

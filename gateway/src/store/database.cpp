@@ -26,6 +26,8 @@ const char* to_string(ErrorKind kind) {
       return "invalid";
     case ErrorKind::kConflict:
       return "conflict";
+    case ErrorKind::kForbidden:
+      return "forbidden";
     case ErrorKind::kInternal:
       return "internal";
   }

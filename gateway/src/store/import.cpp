@@ -78,13 +78,6 @@ std::string column_key(std::string_view header) {
   return key;
 }
 
-bool has_control(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7F;
-  });
-}
-
 bool has_space_or_control(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
@@ -239,12 +232,12 @@ std::vector<std::string> check_import_row(const ImportMember& row) {
   }
   if (m.name.empty()) {
     why.emplace_back("missing name");
-  } else if (has_control(m.name)) {
-    why.emplace_back("name contains a line break or control character");
-  } else if (const auto chars = utf8_length(m.name); chars > kMaxNameChars) {
-    why.push_back(fmt::format("name is {} characters long (at most {})", chars, kMaxNameChars));
+  } else if (auto bad = text::check(text::Field::kName, m.name)) {
+    why.push_back(*bad);
   }
-  if (!m.email.empty() && !valid_email(m.email)) {
+  if (auto bad = text::check(text::Field::kEmail, m.email)) {
+    why.push_back(*bad);
+  } else if (!m.email.empty() && !valid_email(m.email)) {
     why.push_back(fmt::format("malformed email '{}'", m.email));
   }
   if (m.plan_code && m.plan_code->empty()) why.emplace_back("empty plan code");
@@ -402,7 +395,7 @@ std::string format_issue(std::string_view source, const ImportIssue& issue) {
 
 Result<ImportResult> StaffRegistry::import_members(const std::vector<ImportMember>& members,
                                                    const ImportOptions& options,
-                                                   std::string_view actor) {
+                                                   const Actor& actor) {
   if (members.empty()) return rows::invalid("nothing to import: no member rows");
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();

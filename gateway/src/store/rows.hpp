@@ -13,6 +13,7 @@
 #include "labgate/gateway/store/database.hpp"
 #include "labgate/gateway/store/records.hpp"
 #include "labgate/gateway/store/result.hpp"
+#include "labgate/gateway/text/text.hpp"
 
 // Propagates the Error of a Result-returning expression.
 #define LABGATE_TRY(expr)            \
@@ -37,9 +38,20 @@ inline Error conflict(std::string message) {
   return Error{ErrorKind::kConflict, 0, std::move(message)};
 }
 
-inline Status require_text(std::string_view value, std::string_view what) {
-  if (value.empty()) return invalid(fmt::format("{} must not be empty", what));
+// Text that may be empty, checked by the one validator (text.hpp): no control characters, no
+// invalid UTF-8, at most the field's length. Every text a change stores passes here, so the CLI,
+// the roster import, the admin channel and MQTT cannot store what one of them would refuse.
+inline Status check_text(std::string_view value, std::string_view what,
+                         text::Field field = text::Field::kName) {
+  if (auto why = text::check(field, value)) return invalid(fmt::format("bad {}: {}", what, *why));
   return {};
+}
+
+// Text that must not be empty, checked as check_text does.
+inline Status require_text(std::string_view value, std::string_view what,
+                           text::Field field = text::Field::kName) {
+  if (value.empty()) return invalid(fmt::format("{} must not be empty", what));
+  return check_text(value, what, field);
 }
 
 // One pattern for every row type: kXCols lists its columns under the table alias the queries

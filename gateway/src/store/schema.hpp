@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -294,6 +294,25 @@ CREATE INDEX command_nonces_expiry ON command_nonces(forget_after_ms);
 -- refused at the door unless the site accepts "desfire-uid".
 ALTER TABLE credentials ADD COLUMN issued_key_version INTEGER
   CHECK (issued_key_version IS NULL OR (technology = 'desfire' AND issued_key_version BETWEEN 1 AND 255));
+)sql",
+    // ---- version 5: who really acted (staff accounts, OS user of every audit row) ----
+    R"sql(
+-- The staff accounts a person may declare (labgatectl --actor, the admin channel's "as"). A
+-- change declaring an account that is missing or inactive is refused. Accounts are deactivated,
+-- never deleted, so old audit rows keep naming someone who existed.
+CREATE TABLE staff_accounts (
+  login         TEXT PRIMARY KEY,
+  name          TEXT NOT NULL DEFAULT '',
+  role          TEXT NOT NULL CHECK (role IN ('desk', 'trainer', 'staff', 'manager', 'admin')),
+  active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+  created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The OS user the change came from: the kernel's peer credentials on the admin channel, or the
+-- uid of labgatectl writing directly; NULL on rows written before this version. The account is
+-- the staff account declared (NULL for the daemon's own actions and signed MQTT commands).
+ALTER TABLE audit_log ADD COLUMN os_uid INTEGER;
+ALTER TABLE audit_log ADD COLUMN os_user TEXT;
+ALTER TABLE audit_log ADD COLUMN account TEXT;
 )sql",
 };
 

@@ -2,11 +2,13 @@
 // its record commit together or not at all.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "labgate/gateway/store/staff_registry.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "labgate/gateway/store/tap_reads.hpp"
+#include "labgate/gateway/text/text.hpp"
 #include "rows.hpp"
 
 namespace labgate::gateway::store {
@@ -54,7 +56,7 @@ Result<std::optional<Credential>> credential_by_hash(Database& db,
 
 // ---- plans ----
 
-Result<Plan> StaffRegistry::add_plan(const NewPlan& plan, std::string_view actor) {
+Result<Plan> StaffRegistry::add_plan(const NewPlan& plan, const Actor& actor) {
   LABGATE_TRY(require_text(plan.code, "plan code"));
   LABGATE_TRY(require_text(plan.name, "plan name"));
   LABGATE_TRY(require_text(plan.windows, "plan windows"));
@@ -91,9 +93,10 @@ Result<std::vector<Plan>> StaffRegistry::list_plans() {
 
 // ---- members ----
 
-Result<Member> StaffRegistry::add_member(const NewMember& member, std::string_view actor) {
+Result<Member> StaffRegistry::add_member(const NewMember& member, const Actor& actor) {
   LABGATE_TRY(require_text(member.member_no, "member number"));
   LABGATE_TRY(require_text(member.name, "member name"));
+  LABGATE_TRY(check_text(member.email, "e-mail", text::Field::kEmail));
   LABGATE_TRY(require_date(member.valid_from, "valid-from date"));
   LABGATE_TRY(require_date(member.valid_until, "valid-until date"));
   if (member.valid_from && member.valid_until && *member.valid_until < *member.valid_from) {
@@ -178,14 +181,14 @@ Result<StaffRegistry::Audited<Member>> StaffRegistry::set_member_status(
   return reread_member(member_no, "member.suspend", detail.dump());
 }
 
-Result<Member> StaffRegistry::approve_member(std::string_view member_no, std::string_view actor) {
+Result<Member> StaffRegistry::approve_member(std::string_view member_no, const Actor& actor) {
   return audited_change<Member>(
       actor, [&] { return set_member_status(member_no, MemberStatus::kActive, std::nullopt); });
 }
 
 Result<Member> StaffRegistry::suspend_member(std::string_view member_no, std::string_view reason,
-                                             std::string_view actor) {
-  LABGATE_TRY(require_text(reason, "suspension reason"));
+                                             const Actor& actor) {
+  LABGATE_TRY(require_text(reason, "suspension reason", text::Field::kReason));
   return audited_change<Member>(
       actor, [&] { return set_member_status(member_no, MemberStatus::kSuspended, reason); });
 }
@@ -203,9 +206,10 @@ Result<std::vector<Member>> StaffRegistry::list_members(std::optional<MemberStat
 
 Result<Credential> StaffRegistry::enroll_credential(
     std::string_view member_no, std::string_view technology,
-    std::span<const std::uint8_t> identifier, std::string_view label, std::string_view actor,
+    std::span<const std::uint8_t> identifier, std::string_view label, const Actor& actor,
     std::optional<int> issued_key_version,
     const std::function<Status(std::int64_t credential_id)>& before_commit) {
+  LABGATE_TRY(check_text(label, "card label"));
   if (identifier.empty() || identifier.size() > 32) {
     return invalid(fmt::format("card identifier must be 1 to 32 bytes, got {}", identifier.size()));
   }
@@ -262,8 +266,7 @@ Result<Credential> StaffRegistry::enroll_credential(
 
 Result<Credential> StaffRegistry::rekey_credential(
     std::string_view member_no, std::span<const std::uint8_t> identifier, int key_version,
-    std::string_view actor,
-    const std::function<Status(const Credential& credential)>& before_commit) {
+    const Actor& actor, const std::function<Status(const Credential& credential)>& before_commit) {
   const auto change = [&]() -> Result<Audited<Credential>> {
     auto hash = context_->credential_hash("desfire", identifier);
     if (!hash) return hash.error();
@@ -296,23 +299,21 @@ Result<Credential> StaffRegistry::rekey_credential(
 
 Result<Credential> StaffRegistry::revoke_credential(std::string_view technology,
                                                     std::span<const std::uint8_t> identifier,
-                                                    std::string_view reason,
-                                                    std::string_view actor) {
+                                                    std::string_view reason, const Actor& actor) {
   auto hash = context_->credential_hash(technology, identifier);
   if (!hash) return hash.error();
   return revoke_credential_row(std::nullopt, std::move(*hash), reason, actor);
 }
 
 Result<Credential> StaffRegistry::revoke_credential(std::int64_t credential_id,
-                                                    std::string_view reason,
-                                                    std::string_view actor) {
+                                                    std::string_view reason, const Actor& actor) {
   return revoke_credential_row(credential_id, std::nullopt, reason, actor);
 }
 
 Result<Credential> StaffRegistry::revoke_credential_row(
     std::optional<std::int64_t> id, std::optional<std::vector<std::uint8_t>> hash,
-    std::string_view reason, std::string_view actor) {
-  LABGATE_TRY(require_text(reason, "revocation reason"));
+    std::string_view reason, const Actor& actor) {
+  LABGATE_TRY(require_text(reason, "revocation reason", text::Field::kReason));
   return audited_change<Credential>(actor, [&]() -> Result<Audited<Credential>> {
     static const std::string kById = kCredentialSelect + "WHERE c.id = ?1";
     auto find = db_->prepare(kById);
@@ -367,9 +368,9 @@ Result<std::vector<Credential>> StaffRegistry::list_credentials(
 // ---- certification types and certifications ----
 
 Result<CertificationType> StaffRegistry::add_certification_type(const CertificationType& type,
-                                                                std::string_view actor) {
+                                                                const Actor& actor) {
   LABGATE_TRY(require_text(type.code, "certification type code"));
-  LABGATE_TRY(require_text(type.name, "certification type name"));
+  LABGATE_TRY(require_text(type.name, "certification type name", text::Field::kItemName));
   if (type.validity_days < 0) return invalid("validity days must not be negative");
   return audited_change<CertificationType>(actor, [&]() -> Result<Audited<CertificationType>> {
     auto stmt = db_->prepare(
@@ -406,7 +407,7 @@ Result<Certification> StaffRegistry::grant_certification(std::string_view member
                                                          std::string_view type_code,
                                                          std::string_view trainer,
                                                          std::optional<std::string> granted_on,
-                                                         std::string_view actor) {
+                                                         const Actor& actor) {
   LABGATE_TRY(require_text(trainer, "trainer"));
   LABGATE_TRY(require_date(granted_on, "grant date"));
   const std::string on = granted_on.value_or(today());
@@ -452,8 +453,8 @@ Result<Certification> StaffRegistry::grant_certification(std::string_view member
 Result<std::vector<Certification>> StaffRegistry::revoke_certification(std::string_view member_no,
                                                                        std::string_view type_code,
                                                                        std::string_view reason,
-                                                                       std::string_view actor) {
-  LABGATE_TRY(require_text(reason, "revocation reason"));
+                                                                       const Actor& actor) {
+  LABGATE_TRY(require_text(reason, "revocation reason", text::Field::kReason));
   using Certs = std::vector<Certification>;
   return audited_change<Certs>(actor, [&]() -> Result<Audited<Certs>> {
     auto mid = reads_->member_id(member_no);
@@ -514,9 +515,9 @@ Result<std::vector<Certification>> StaffRegistry::list_certifications(
 
 // ---- doors and machines ----
 
-Result<Door> StaffRegistry::upsert_door(const Door& door, std::string_view actor) {
+Result<Door> StaffRegistry::upsert_door(const Door& door, const Actor& actor) {
   LABGATE_TRY(require_text(door.id, "door id"));
-  LABGATE_TRY(require_text(door.name, "door name"));
+  LABGATE_TRY(require_text(door.name, "door name", text::Field::kItemName));
   if (door.fail_mode != "secure" && door.fail_mode != "safe") {
     return invalid(fmt::format("bad fail mode '{}' (secure or safe)", door.fail_mode));
   }
@@ -546,9 +547,9 @@ Result<std::vector<Door>> StaffRegistry::list_doors() {
   });
 }
 
-Result<Machine> StaffRegistry::add_machine(const NewMachine& machine, std::string_view actor) {
+Result<Machine> StaffRegistry::add_machine(const NewMachine& machine, const Actor& actor) {
   LABGATE_TRY(require_text(machine.id, "machine id"));
-  LABGATE_TRY(require_text(machine.name, "machine name"));
+  LABGATE_TRY(require_text(machine.name, "machine name", text::Field::kItemName));
   if (machine.session_mode != "hold" && machine.session_mode != "tap") {
     return invalid(fmt::format("bad session mode '{}' (hold or tap)", machine.session_mode));
   }
@@ -636,19 +637,18 @@ Result<StaffRegistry::Audited<Machine>> StaffRegistry::set_lockout(
 }
 
 Result<Machine> StaffRegistry::lockout_machine(std::string_view machine_id, std::string_view reason,
-                                               std::string_view actor) {
-  LABGATE_TRY(require_text(reason, "lockout reason"));
+                                               const Actor& actor) {
+  LABGATE_TRY(require_text(reason, "lockout reason", text::Field::kReason));
   return audited_change<Machine>(actor, [&] { return set_lockout(machine_id, reason); });
 }
 
-Result<Machine> StaffRegistry::release_machine(std::string_view machine_id,
-                                               std::string_view actor) {
+Result<Machine> StaffRegistry::release_machine(std::string_view machine_id, const Actor& actor) {
   return audited_change<Machine>(actor, [&] { return set_lockout(machine_id, std::nullopt); });
 }
 
-Result<Inspection> StaffRegistry::record_inspection(const NewInspection& in,
-                                                    std::string_view actor) {
+Result<Inspection> StaffRegistry::record_inspection(const NewInspection& in, const Actor& actor) {
   LABGATE_TRY(require_text(in.inspector, "inspector"));
+  LABGATE_TRY(check_text(in.notes, "inspection notes", text::Field::kNote));
   if (in.result != "pass" && in.result != "fail") {
     return invalid(fmt::format("bad inspection result '{}' (pass or fail)", in.result));
   }
@@ -799,6 +799,115 @@ Status StaffRegistry::scan_inspections_until(std::string_view last_day,
     sink(
         InspectionDone{s.column_text(0), s.column_text(1), s.column_opt_text(2), s.column_text(3)});
   });
+}
+
+// ---- staff accounts ----
+
+namespace {
+
+bool valid_role(std::string_view role) {
+  return role == "desk" || role == "trainer" || role == "staff" || role == "manager" ||
+         role == "admin";
+}
+
+Result<std::optional<StaffAccount>> staff_account(Database& db, std::string_view login) {
+  auto stmt = db.prepare(
+      "SELECT login, name, role, active, created_at_ms FROM staff_accounts WHERE login = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, login);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<StaffAccount>{};
+  StaffAccount a{stmt->column_text(0), stmt->column_text(1), stmt->column_text(2),
+                 stmt->column_int64(3) != 0, stmt->column_int64(4)};
+  stmt->reset();
+  return std::optional<StaffAccount>{std::move(a)};
+}
+
+}  // namespace
+
+bool valid_staff_login(std::string_view login) {
+  if (login.empty() || login.size() > 64) return false;
+  return std::all_of(login.begin(), login.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '@' || c == '-';
+  });
+}
+
+Result<StaffAccount> StaffRegistry::add_staff_account(const StaffAccount& account,
+                                                      const Actor& actor) {
+  if (!valid_staff_login(account.login)) {
+    return invalid(
+        fmt::format("bad login '{}': 1-64 of A-Z a-z 0-9 . _ @ -", text::visible(account.login)));
+  }
+  LABGATE_TRY(check_text(account.name, "staff name"));
+  if (!valid_role(account.role)) {
+    return invalid(fmt::format("bad role '{}': desk, trainer, staff, manager or admin",
+                               text::visible(account.role)));
+  }
+  return audited_change<StaffAccount>(actor, [&]() -> Result<Audited<StaffAccount>> {
+    auto count = db_->prepare("SELECT count(*) FROM staff_accounts");
+    if (!count) return count.error();
+    auto row = count->step();
+    if (!row) return row.error();
+    const bool first = count->column_int64(0) == 0;
+    count->reset();
+    // The audit row checks the declared account after the insert, when a new account could
+    // vouch for itself: so the actor is checked before it, unless this is the first account
+    // and its owner declares it.
+    if (!first || (actor.account && *actor.account != account.login)) {
+      LABGATE_TRY(check_account(*db_, actor));
+    }
+    if (auto existing = staff_account(*db_, account.login); !existing) {
+      return existing.error();
+    } else if (*existing) {
+      return conflict(fmt::format("staff account '{}' already exists", account.login));
+    }
+    StaffAccount out{account.login, account.name, account.role, true, now_ms()};
+    auto stmt = db_->prepare(
+        "INSERT INTO staff_accounts (login, name, role, active, created_at_ms) "
+        "VALUES (?1, ?2, ?3, 1, ?4)");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, out.login).bind(2, out.name).bind(3, out.role).bind(4, out.created_at_ms);
+    LABGATE_TRY(stmt->run());
+    return Audited<StaffAccount>{
+        out, {"staff.add", out.login, json{{"name", out.name}, {"role", out.role}}.dump()}};
+  });
+}
+
+Result<StaffAccount> StaffRegistry::set_staff_account_active(std::string_view login, bool active,
+                                                             const Actor& actor) {
+  return audited_change<StaffAccount>(actor, [&]() -> Result<Audited<StaffAccount>> {
+    auto existing = staff_account(*db_, login);
+    if (!existing) return existing.error();
+    if (!*existing) return not_found(fmt::format("no staff account '{}'", text::visible(login)));
+    StaffAccount a = std::move(**existing);
+    if (a.active == active) {
+      return conflict(
+          fmt::format("staff account '{}' is already {}", a.login, active ? "active" : "inactive"));
+    }
+    auto stmt = db_->prepare("UPDATE staff_accounts SET active = ?2 WHERE login = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, a.login).bind_bool(2, active);
+    LABGATE_TRY(stmt->run());
+    a.active = active;
+    return Audited<StaffAccount>{a, {active ? "staff.enable" : "staff.disable", a.login, "{}"}};
+  });
+}
+
+Result<std::vector<StaffAccount>> StaffRegistry::list_staff_accounts() {
+  auto stmt = db_->prepare(
+      "SELECT login, name, role, active, created_at_ms FROM staff_accounts ORDER BY login");
+  if (!stmt) return stmt.error();
+  std::vector<StaffAccount> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back({stmt->column_text(0), stmt->column_text(1), stmt->column_text(2),
+                   stmt->column_int64(3) != 0, stmt->column_int64(4)});
+  }
+  return out;
 }
 
 }  // namespace labgate::gateway::store

@@ -193,7 +193,7 @@ Result<std::int64_t> BillingLedger::record_statement(Database& db, const NewStat
   insert->bind(1, s.member_id)
       .bind(2, s.month)
       .bind(3, s.issued_at_ms)
-      .bind(4, s.issued_by)
+      .bind(4, s.issued_by.name())
       .bind(5, s.total)
       .bind(6, s.sha256)
       .bind(7, s.body_json);
@@ -207,7 +207,7 @@ Result<std::int64_t> BillingLedger::record_statement(Database& db, const NewStat
       .bind(2, s.issued_at_ms)
       .bind(3, -s.total)
       .bind(4, s.month)
-      .bind(5, s.issued_by);
+      .bind(5, s.issued_by.name());
   LABGATE_TRY(entry->run());
   const nlohmann::ordered_json detail = {
       {"month", s.month}, {"statement_id", statement_id}, {"total", s.total}, {"sha256", s.sha256}};

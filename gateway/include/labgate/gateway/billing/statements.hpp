@@ -64,7 +64,7 @@ st::Result<std::vector<Statement>> month_statements(st::Database& db, std::strin
 struct IssueRequest {
   std::string month;
   std::optional<std::string> member_no;
-  std::string actor;
+  st::Actor actor;  ///< who issues: a declared account is checked as for any change
   std::int64_t now_ms{0};
 };
 /// One statement written by issue_statements.

@@ -22,7 +22,7 @@ struct AuditVerdict {
 
 /// Appends one hash-chained audit row on `db`, which must be inside a transaction: for a change
 /// and its record that commit together (staff mutations, issued statements).
-Status append_audit_row(Database& db, std::int64_t at_ms, std::string_view actor,
+Status append_audit_row(Database& db, std::int64_t at_ms, const Actor& actor,
                         std::string_view action, std::string_view subject,
                         std::string_view detail_json);
 
@@ -34,7 +34,8 @@ class AuditLog : public Repository {
 
   /// Appends an audit row alone, in its own transaction (actions with no store change, e.g. a
   /// remote unlock).
-  Status append_audit(std::string_view actor, std::string_view action, std::string_view subject,
+  /// A declared account is checked as for any change.
+  Status append_audit(const Actor& actor, std::string_view action, std::string_view subject,
                       std::string_view detail_json);
   /// Audit rows, oldest first.
   Result<std::vector<AuditEntry>> list_audit(std::int64_t limit = 1000);

@@ -107,7 +107,7 @@ struct NewStatement {
   std::string member_no;
   std::string month;
   std::int64_t issued_at_ms{0};
-  std::string issued_by;
+  Actor issued_by;
   std::int64_t total{0};
   std::string sha256;
   std::string body_json;
@@ -125,7 +125,7 @@ class BillingLedger : public Repository {
   /// >= 24 h, discount outside 0..100, idle price without a price or on coworking). kNotFound:
   /// unknown machine or plan. kConflict: starts in the past, reaches into a month with an issued
   /// statement, or a rate of the target already starts at or after it.
-  Result<Rate> set_rate(const NewRate& rate, std::string_view actor);
+  Result<Rate> set_rate(const NewRate& rate, const Actor& actor);
   /// Rates by target then start, with plan terms. `target` is a machine id or "coworking";
   /// without include_history only rates still in force or starting later.
   Result<std::vector<Rate>> list_rates(std::optional<std::string> target = std::nullopt,
@@ -140,28 +140,28 @@ class BillingLedger : public Repository {
 
   /// Sets a member's credit limit (>= 0 yen), creating the account row.
   Result<Account> set_credit_limit(std::string_view member_no, std::int64_t yen,
-                                   std::string_view actor);
+                                   const Actor& actor);
   /// Adds a top-up (yen > 0) to the member's balance.
   Result<AccountEntry> topup(std::string_view member_no, std::int64_t yen, std::string_view note,
-                             std::string_view actor);
+                             const Actor& actor);
   /// Adds a signed correction (yen != 0) with its reason.
   Result<AccountEntry> adjust(std::string_view member_no, std::int64_t yen, std::string_view reason,
-                              std::string_view actor);
+                              const Actor& actor);
   /// Balance, credit limit and every entry of a member's account.
   Result<Account> account(std::string_view member_no);
   /// Balance and credit limit by member id (tap path: one prepared statement).
   Result<AccountStanding> account_standing(std::int64_t member_id);
 
   /// Adds or changes a price-list item (and reactivates it). Past sales keep their price.
-  Result<PriceItem> upsert_price_item(const NewPriceItem& item, std::string_view actor);
+  Result<PriceItem> upsert_price_item(const NewPriceItem& item, const Actor& actor);
   /// Takes an item off sale. kConflict when already inactive.
-  Result<PriceItem> deactivate_price_item(std::string_view code, std::string_view actor);
+  Result<PriceItem> deactivate_price_item(std::string_view code, const Actor& actor);
   /// The price list by code.
   Result<std::vector<PriceItem>> list_price_items(bool include_inactive = true);
   /// Sells `quantity` (> 0) of an active item at its current price, at `at_ms` (default now).
   /// kConflict when the item is inactive or that month's statement of the member is issued.
   Result<Sale> sell(std::string_view member_no, std::string_view item_code, std::int64_t quantity,
-                    std::string_view note, std::string_view actor,
+                    std::string_view note, const Actor& actor,
                     std::optional<std::int64_t> at_ms = std::nullopt);
   /// Sales by time, optionally of one member, with at_ms in [from_ms, to_ms).
   Result<std::vector<Sale>> list_sales(std::optional<std::string> member_no = std::nullopt,
@@ -174,7 +174,7 @@ class BillingLedger : public Repository {
   /// kConflict when the session is open, not over 24 h, already reviewed, or its month's
   /// statement of the member is issued.
   Result<SessionReview> review_session(std::int64_t session_id, std::int64_t billed_seconds,
-                                       std::string_view note, std::string_view reviewer);
+                                       std::string_view note, const Actor& reviewer);
   /// The review of a session, if any.
   Result<std::optional<SessionReview>> session_review(std::int64_t session_id);
 
@@ -228,7 +228,7 @@ class BillingLedger : public Repository {
   Result<AccountEntry> add_entry(std::string_view member_no, std::int64_t yen,
                                  std::string_view kind, std::string_view reference,
                                  std::string_view reference_key, std::string_view action,
-                                 std::string_view actor);
+                                 const Actor& actor);
 
   TapReads* reads_;
 };

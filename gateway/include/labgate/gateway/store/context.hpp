@@ -18,6 +18,37 @@
 
 namespace labgate::gateway::store {
 
+/// Who makes a change, as its audit row records it: the OS user the change came from and the
+/// staff account that person declared.
+///
+/// A declared account must exist and be active in staff_accounts, or the change is refused
+/// inside its own transaction. An actor built from a plain string is the running process acting
+/// on its own (the daemon syncing its config, a signed MQTT command, a test): no account is
+/// declared, and the uid is this process's real uid, so the record stays true either way.
+struct Actor {
+  /// What the audit row's actor column shows: "<account>@uid:<uid>" for a declared account.
+  std::string label;
+  /// The staff account declared; nullopt when the process acts on its own.
+  std::optional<std::string> account;
+  /// The OS user: the caller's uid from the kernel (SO_PEERCRED), or this process's uid.
+  std::int64_t uid{-1};
+  /// The OS user's name, when known without a blocking look-up; may be empty.
+  std::string os_user;
+
+  /// This process acting on its own, labelled `what`.
+  Actor(std::string_view what);  // NOLINT(google-explicit-constructor): system actions by name
+  Actor(const char* what) : Actor(std::string_view(what)) {}         // NOLINT
+  Actor(const std::string& what) : Actor(std::string_view(what)) {}  // NOLINT
+  /// A person at OS uid `uid` (named `os_user`, if known) declaring staff account `account`.
+  static Actor declared(std::string account, std::int64_t uid, std::string os_user = {});
+  /// No actor yet: its empty label is refused by every write.
+  Actor() = default;
+
+  /// The name that billing rows (sales, entries, reviews, statements) keep: the account when one
+  /// is declared, else the label.
+  const std::string& name() const { return account ? *account : label; }
+};
+
 /// The per-site secret keying credential hashes.
 using SiteKey = std::array<std::uint8_t, 32>;
 
@@ -55,6 +86,11 @@ class StoreContext {
   StoreOptions options_;
 };
 
+/// Refuses an actor whose declared staff account is missing or inactive (kForbidden); an actor
+/// with no declared account passes. Every audit row is checked this way as it is appended,
+/// inside the change's own transaction, so the account cannot be deactivated in between.
+Status check_account(Database& db, const Actor& actor);
+
 /// Base of the repositories: the shared context and the audit row every staff change appends.
 class Repository {
  protected:
@@ -66,8 +102,9 @@ class Repository {
   std::string today() const { return context_->today(); }
   /// The store's options (time zone, site key).
   const StoreOptions& options() const { return context_->options(); }
-  /// Appends an audit row stamped now; the caller must be inside a transaction.
-  Status audit(std::string_view actor, std::string_view action, std::string_view subject,
+  /// Appends an audit row stamped now; the caller must be inside a transaction. Refuses an
+  /// actor whose declared account is missing or inactive (check_account).
+  Status audit(const Actor& actor, std::string_view action, std::string_view subject,
                std::string_view detail_json) const;
 
   /// What a change leaves in the audit log.
@@ -82,11 +119,12 @@ class Repository {
     T value;
     AuditNote note;
   };
-  /// Transaction, change, audit, commit: runs `change` (returning Result<Audited<T>>) in one
-  /// write transaction, appends its audit row by `actor`, runs `before_commit` (e.g. writing a
-  /// card) and commits. Any error rolls the change and its row back together.
+  /// Transaction, change, audit, commit: checks `actor`'s declared account, runs `change`
+  /// (returning Result<Audited<T>>) in one write transaction, appends its audit row by `actor`,
+  /// runs `before_commit` (e.g. writing a card) and commits. Any error rolls the change and its
+  /// row back together.
   template <typename T, typename Change>
-  Result<T> audited_change(std::string_view actor, Change&& change,
+  Result<T> audited_change(const Actor& actor, Change&& change,
                            const std::function<Status(const T&)>& before_commit = {}) const {
     auto tx = Transaction::begin(*db_);
     if (!tx) return tx.error();

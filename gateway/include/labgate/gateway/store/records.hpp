@@ -27,6 +27,15 @@ const char* to_string(MemberStatus status);
 /// Parses a status name; nullopt when unknown.
 std::optional<MemberStatus> parse_member_status(std::string_view text);
 
+/// A staff account a person may declare as the actor of a change.
+struct StaffAccount {
+  std::string login;
+  std::string name;
+  std::string role;  ///< desk, trainer, staff, manager or admin
+  bool active{true};
+  std::int64_t created_at_ms{0};
+};
+
 /// A registered member.
 struct Member {
   std::int64_t id{0};
@@ -194,6 +203,9 @@ struct AuditEntry {
   std::string detail;  ///< JSON
   std::vector<std::uint8_t> prev_hash;
   std::vector<std::uint8_t> hash;
+  std::optional<std::int64_t> os_uid;  ///< the OS user the change came from (NULL before v5)
+  std::optional<std::string> os_user;  ///< its name, when it was known
+  std::optional<std::string> account;  ///< the staff account declared, if any
 };
 
 // ---- billing ----

@@ -16,6 +16,7 @@ enum class ErrorKind {
   kNotFound,     ///< the member, machine, type... named by the caller does not exist
   kInvalid,      ///< the caller's input is malformed (bad date, bad hex, empty name...)
   kConflict,     ///< the request contradicts the current state (already revoked, already closed)
+  kForbidden,    ///< the declared staff account is missing or inactive, or the caller may not write
   kInternal,     ///< misuse of SQLite or a bug; should not happen
 };
 

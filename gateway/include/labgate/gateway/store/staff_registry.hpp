@@ -18,6 +18,9 @@ namespace labgate::gateway::store {
 
 class TapReads;
 
+/// True for a staff login: 1-64 of A-Z a-z 0-9 . _ @ - (the admin channel's "as" alphabet).
+bool valid_staff_login(std::string_view login);
+
 /// Input of StaffRegistry::add_plan.
 struct NewPlan {
   std::string code;
@@ -94,19 +97,19 @@ class StaffRegistry : public Repository {
       : Repository(context), reads_(&reads) {}
 
   /// Adds a plan.
-  Result<Plan> add_plan(const NewPlan& plan, std::string_view actor);
+  Result<Plan> add_plan(const NewPlan& plan, const Actor& actor);
   /// All plans by code.
   Result<std::vector<Plan>> list_plans();
   /// Adds a pending member.
-  Result<Member> add_member(const NewMember& member, std::string_view actor);
+  Result<Member> add_member(const NewMember& member, const Actor& actor);
   /// Adds many members in one transaction with one audit row, all or nothing (see import.hpp).
   Result<ImportResult> import_members(const std::vector<ImportMember>& members,
-                                      const ImportOptions& options, std::string_view actor);
+                                      const ImportOptions& options, const Actor& actor);
   /// pending/suspended -> active.
-  Result<Member> approve_member(std::string_view member_no, std::string_view actor);
+  Result<Member> approve_member(std::string_view member_no, const Actor& actor);
   /// -> suspended with a reason.
   Result<Member> suspend_member(std::string_view member_no, std::string_view reason,
-                                std::string_view actor);
+                                const Actor& actor);
   /// Members by number, optionally of one status.
   Result<std::vector<Member>> list_members(std::optional<MemberStatus> status = std::nullopt);
   /// Enrolls a card for a member. kConflict when the card is already enrolled.
@@ -115,7 +118,7 @@ class StaffRegistry : public Repository {
   /// enrolment back, so a card that was not written is never recorded as issued.
   Result<Credential> enroll_credential(
       std::string_view member_no, std::string_view technology,
-      std::span<const std::uint8_t> identifier, std::string_view label, std::string_view actor,
+      std::span<const std::uint8_t> identifier, std::string_view label, const Actor& actor,
       std::optional<int> issued_key_version = std::nullopt,
       const std::function<Status(std::int64_t credential_id)>& before_commit = {});
   /// Records that member `member_no`'s issued DESFire card (by its UID) now holds key version
@@ -124,51 +127,63 @@ class StaffRegistry : public Repository {
   /// card not enrolled; kConflict for a revoked card, another member's card, or one never issued.
   Result<Credential> rekey_credential(
       std::string_view member_no, std::span<const std::uint8_t> identifier, int key_version,
-      std::string_view actor,
-      const std::function<Status(const Credential& credential)>& before_commit);
+      const Actor& actor, const std::function<Status(const Credential& credential)>& before_commit);
   /// Revokes a card by its identifier. kConflict when already revoked.
   Result<Credential> revoke_credential(std::string_view technology,
                                        std::span<const std::uint8_t> identifier,
-                                       std::string_view reason, std::string_view actor);
+                                       std::string_view reason, const Actor& actor);
   /// Revokes a card by credential id. kConflict when already revoked.
   Result<Credential> revoke_credential(std::int64_t credential_id, std::string_view reason,
-                                       std::string_view actor);
+                                       const Actor& actor);
   /// Credentials, optionally of one member.
   Result<std::vector<Credential>> list_credentials(std::optional<std::string> member_no = {});
   /// Adds a certification type.
   Result<CertificationType> add_certification_type(const CertificationType& type,
-                                                   std::string_view actor);
+                                                   const Actor& actor);
   /// All certification types.
   Result<std::vector<CertificationType>> list_certification_types();
   /// Grants a certification on `granted_on` (default today); expiry = date + validity.
   Result<Certification> grant_certification(std::string_view member_no, std::string_view type_code,
                                             std::string_view trainer,
                                             std::optional<std::string> granted_on,
-                                            std::string_view actor);
+                                            const Actor& actor);
   /// Revokes the member's active certifications of a type. kConflict when none is active.
   Result<std::vector<Certification>> revoke_certification(std::string_view member_no,
                                                           std::string_view type_code,
                                                           std::string_view reason,
-                                                          std::string_view actor);
+                                                          const Actor& actor);
   /// Certifications matching the filter, by expiry then member.
   Result<std::vector<Certification>> list_certifications(const CertificationFilter& filter = {});
   /// Adds (or, for the daemon syncing its config, replaces) a door.
-  Result<Door> upsert_door(const Door& door, std::string_view actor);
+  Result<Door> upsert_door(const Door& door, const Actor& actor);
   /// All doors.
   Result<std::vector<Door>> list_doors();
   /// Adds a machine.
-  Result<Machine> add_machine(const NewMachine& machine, std::string_view actor);
+  Result<Machine> add_machine(const NewMachine& machine, const Actor& actor);
   /// Locks a machine out. kConflict when already locked out.
   Result<Machine> lockout_machine(std::string_view machine_id, std::string_view reason,
-                                  std::string_view actor);
+                                  const Actor& actor);
   /// Releases a lockout. kConflict when not locked out.
-  Result<Machine> release_machine(std::string_view machine_id, std::string_view actor);
+  Result<Machine> release_machine(std::string_view machine_id, const Actor& actor);
   /// Records an inspection (sets the next due date; a fail locks the machine out).
-  Result<Inspection> record_inspection(const NewInspection& inspection, std::string_view actor);
+  Result<Inspection> record_inspection(const NewInspection& inspection, const Actor& actor);
   /// Inspections of a machine, newest first.
   Result<std::vector<Inspection>> list_inspections(std::string_view machine_id);
   /// All machines by id.
   Result<std::vector<Machine>> list_machines();
+
+  // ---- staff accounts ----
+
+  /// Adds an active staff account (role: desk, trainer, staff, manager, admin). The actor must
+  /// declare an active account, except for the very first account, which its owner creates by
+  /// declaring it. kConflict when the login exists.
+  Result<StaffAccount> add_staff_account(const StaffAccount& account, const Actor& actor);
+  /// Activates or deactivates an account; a deactivated account can no longer be declared.
+  /// kConflict when it already is so.
+  Result<StaffAccount> set_staff_account_active(std::string_view login, bool active,
+                                                const Actor& actor);
+  /// All staff accounts by login.
+  Result<std::vector<StaffAccount>> list_staff_accounts();
 
   // ---- report reads ----
 
@@ -205,7 +220,7 @@ class StaffRegistry : public Repository {
                                        std::optional<std::string_view> reason);
   Result<Credential> revoke_credential_row(std::optional<std::int64_t> id,
                                            std::optional<std::vector<std::uint8_t>> hash,
-                                           std::string_view reason, std::string_view actor);
+                                           std::string_view reason, const Actor& actor);
 
   TapReads* reads_;
 };
