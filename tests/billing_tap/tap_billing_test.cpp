@@ -15,6 +15,7 @@
 #include "labgate/gateway/app/credit.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/store/store.hpp"
+#include "must.hpp"
 #include "process.hpp"
 #include "test_keys.hpp"
 
@@ -25,15 +26,11 @@ namespace drivers = labgate::drivers;
 using labgate::testing::TempDir;
 using namespace std::chrono_literals;
 
+using labgate::testing::must;
+
 namespace {
 
 const std::vector<std::uint8_t> kCard{0x04, 0x00, 0x00, 0x01};
-
-template <typename T>
-T must(store::Result<T> r) {
-  if (!r.ok()) FAIL(r.error().message);
-  return std::move(r.value());
-}
 
 struct Rig {
   TempDir dir{"labgate-billtap"};

@@ -13,6 +13,7 @@
 #include "fake_transport.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/mqtt/smart_plug.hpp"
+#include "must.hpp"
 #include "process.hpp"
 
 namespace app = labgate::gateway::app;
@@ -23,17 +24,13 @@ using labgate::testing::FakeTransport;
 using labgate::testing::TempDir;
 using namespace std::chrono_literals;
 
+using labgate::testing::must;
+
 namespace {
 
 constexpr const char* kSiteKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 const std::vector<std::uint8_t> kCard{0x04, 0x00, 0x00, 0x01};
 const std::vector<std::uint8_t> kOtherCard{0x04, 0x00, 0x00, 0x02};
-
-template <typename T>
-T must(store::Result<T> r) {
-  if (!r.ok()) FAIL(r.error().message);
-  return std::move(r.value());
-}
 
 void seed(store::Store& s) {
   (void)must(s.add_plan({"all", "All hours", "24h", true, true}, "test"));

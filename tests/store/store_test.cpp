@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "must.hpp"
+#include "process.hpp"
 
 using namespace labgate::gateway::store;
-using labgate::test::TempDir;
+using labgate::testing::TempDir;
+
+using labgate::testing::must;
 
 namespace {
 
@@ -46,18 +49,6 @@ struct Fixture {
     return std::move(*s);
   }
 };
-
-template <typename T>
-T must(Result<T> r) {
-  INFO((r ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return std::move(r).value();
-}
-
-void must(Status s) {
-  INFO((s ? std::string() : s.error().message));
-  REQUIRE(s.ok());
-}
 
 const std::vector<std::uint8_t> kUid = {0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6};
 

@@ -1,8 +1,10 @@
-#include "daemon_fixture.hpp"
+#include "daemon.hpp"
 
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+
+#include "must.hpp"
 
 namespace labgate::testing {
 
@@ -106,22 +108,58 @@ input = "sim"
   return c + extra;
 }
 
-Daemon::Daemon(const TempDir& dir, std::string config_text) : dir_(dir.path().string()) {
+Daemon::Daemon(const TempDir& dir, std::string config_text)
+    : dir_(dir.path().string()),
+      db_(dir_ + "/lab.db"),
+      socket_(dir_ + "/ctl.sock"),
+      log_(dir_ + "/labgated.log"),
+      site_args_{"--config", config_path()} {
   write_private_file(config_path(), config_text.empty() ? test_config(dir_) : config_text);
 }
+
+Daemon::Daemon(DemoSite site)
+    : db_(site.db.string()),
+      socket_(site.socket.string()),
+      log_(site.log.string()),
+      site_args_{"--db", db_, "--control-socket", socket_} {}
 
 Daemon::~Daemon() {
   client_.reset();
   child_.reset();
 }
 
-void Daemon::start(const std::string& clock_start) {
+void Daemon::spawn(const std::string& clock_start) {
   client_.reset();
   ++starts_;
-  std::vector<std::string> argv{LABGATED_PATH, "--config", config_path(), "--simulated-clock",
-                                clock_start};
+  std::vector<std::string> argv{LABGATED_PATH};
+  argv.insert(argv.end(), site_args_.begin(), site_args_.end());
+  argv.insert(argv.end(), {"--simulated-clock", clock_start});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  child_ = std::make_unique<Child>(argv, dir_ + "/labgated.log");
+  child_ = std::make_unique<Child>(argv, log_);
+}
+
+bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
+  return wait_until(
+             [this] {
+               if (!child_->running()) return true;  // reported below
+               auto reply = request("status", std::chrono::seconds(2));
+               return reply.rfind("ok |", 0) == 0 && reply.find("site fault=") != std::string::npos;
+             },
+             timeout) &&
+         child_->running();
+}
+
+std::string Daemon::request(const std::string& line, std::chrono::milliseconds timeout) const {
+  try {
+    LineClient client(socket_path(), std::chrono::milliseconds(200));
+    return client.request(line, timeout);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+void Daemon::start(const std::string& clock_start) {
+  spawn(clock_start);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     try {
@@ -157,24 +195,17 @@ void Daemon::kill9() {
 }
 
 std::string Daemon::log() const {
-  return read_file(dir_ + "/labgated.log");
+  return read_file(log_);
 }
 
 std::unique_ptr<store::Store> Daemon::open_store() const {
   store::StoreOptions o;
   o.site_key = store::parse_site_key(test_key()).value();
   o.time_zone = "Asia/Tokyo";
-  auto s = store::Store::open(db_path(), o);
-  if (!s.ok()) throw std::runtime_error("open store: " + s.error().message);
-  return std::move(s.value());
+  return must(store::Store::open(db_path(), o), "open store");
 }
 
 namespace {
-
-template <typename T>
-void must(const store::Result<T>& r, const char* what) {
-  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.error().message);
-}
 
 std::vector<std::uint8_t> uid(std::uint8_t last) {
   return {0x04, 0x00, 0x00, last};
