@@ -15,6 +15,7 @@
 #include "labgate/gateway/mqtt/smart_plug.hpp"
 #include "must.hpp"
 #include "process.hpp"
+#include "seed.hpp"
 
 namespace app = labgate::gateway::app;
 namespace store = labgate::gateway::store;
@@ -33,18 +34,10 @@ const std::vector<std::uint8_t> kCard{0x04, 0x00, 0x00, 0x01};
 const std::vector<std::uint8_t> kOtherCard{0x04, 0x00, 0x00, 0x02};
 
 void seed(store::Store& s) {
-  (void)must(s.add_plan({"all", "All hours", "24h", true, true}, "test"));
-  (void)must(s.add_certification_type({"printer", "Printer", 730, false}, "test"));
-  for (auto [no, card] : {std::pair{"M1", kCard}, std::pair{"M2", kOtherCard}}) {
-    store::NewMember nm;
-    nm.member_no = no;
-    nm.name = std::string("Member ") + no;
-    nm.plan_code = "all";
-    (void)must(s.add_member(nm, "test"));
-    (void)must(s.approve_member(no, "test"));
-    (void)must(s.enroll_credential(no, "iso14443a", card, "card", "test"));
-    (void)must(s.grant_certification(no, "printer", "Trainer", std::string("2026-06-01"), "test"));
-  }
+  labgate::testing::seed_plan_all(s);
+  labgate::testing::seed_certification_type(s, "printer");
+  labgate::testing::seed_member(s, {"M1", "all", kCard, {"printer"}});
+  labgate::testing::seed_member(s, {"M2", "all", kOtherCard, {"printer"}});
   store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
   (void)must(s.add_machine(printer, "test"));
 }

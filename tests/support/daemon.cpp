@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "must.hpp"
+#include "seed.hpp"
 
 namespace labgate::testing {
 
@@ -205,40 +206,16 @@ std::unique_ptr<store::Store> Daemon::open_store() const {
   return must(store::Store::open(db_path(), o), "open store");
 }
 
-namespace {
-
-std::vector<std::uint8_t> uid(std::uint8_t last) {
-  return {0x04, 0x00, 0x00, last};
-}
-
-}  // namespace
-
 void seed_cast(store::Store& s) {
-  must(s.add_plan({"all", "All hours", "24h", true, true}, "test"), "plan all");
+  seed_plan_all(s);
   must(s.add_plan({"day", "Day", "mon-fri 09:00-17:00", false, false}, "test"), "plan day");
-  must(s.add_certification_type({"laser", "Laser", 365, false}, "test"), "type laser");
-  must(s.add_certification_type({"printer", "Printer", 730, false}, "test"), "type printer");
-  struct M {
-    const char* no;
-    const char* plan;
-    std::uint8_t card;
-  };
-  for (auto m : {M{"M1", "all", 1}, M{"M2", "day", 2}, M{"M3", "all", 3}, M{"M4", "all", 4}}) {
-    store::NewMember nm;
-    nm.member_no = m.no;
-    nm.name = std::string("Member ") + m.no;
-    nm.plan_code = m.plan;
-    must(s.add_member(nm, "test"), "member");
-    must(s.approve_member(m.no, "test"), "approve");
-    auto id = uid(m.card);
-    must(s.enroll_credential(m.no, "iso14443a", id, "card", "test"), "enroll");
-  }
+  seed_certification_type(s, "laser", 365);
+  seed_certification_type(s, "printer");
+  seed_member(s, {"M1", "all", {0x04, 0x00, 0x00, 0x01}, {"laser", "printer"}});
+  seed_member(s, {"M2", "day", {0x04, 0x00, 0x00, 0x02}, {}});
+  seed_member(s, {"M3", "all", {0x04, 0x00, 0x00, 0x03}, {}});
+  seed_member(s, {"M4", "all", {0x04, 0x00, 0x00, 0x04}, {"laser"}, "2025-01-01"});  // expired
   must(s.suspend_member("M3", "unpaid", "test"), "suspend");
-  must(s.grant_certification("M1", "laser", "Trainer", std::string("2026-06-01"), "test"), "cert");
-  must(s.grant_certification("M1", "printer", "Trainer", std::string("2026-06-01"), "test"),
-       "cert");
-  must(s.grant_certification("M4", "laser", "Trainer", std::string("2025-01-01"), "test"),
-       "cert expired");
   store::NewMachine laser{"laser", "Laser", std::string("laser"), "hold", 90, false};
   store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 180, false};
   must(s.add_machine(laser, "test"), "machine laser");
