@@ -29,12 +29,18 @@ class StreamOnly final : public admin::Actions {
   using R = admin::ActionResult;
   static R no() { return R::failure(admin::ErrorCode::kUnavailable, "benchmark: stream only"); }
   R status() override { return no(); }
-  R unlock(const std::string&, const std::string&) override { return no(); }
-  R lockout(const std::string&, const std::string&, const std::string&) override { return no(); }
-  R release(const std::string&, const std::string&) override { return no(); }
-  R confirm(const std::string&, const std::string&) override { return no(); }
-  R all_stop(const std::string&) override { return no(); }
-  R reload(const std::string&) override { return no(); }
+  R unlock(const std::string&, const admin::Caller&) override { return no(); }
+  R lockout(const std::string&, const std::string&, const admin::Caller&) override {
+    return no();
+  }
+  R release(const std::string&, const admin::Caller&) override { return no(); }
+  R confirm(const std::string&, const admin::Caller&) override { return no(); }
+  R all_stop(const admin::Caller&) override { return no(); }
+  R reload(const admin::Caller&) override { return no(); }
+  void change(const admin::Caller&, const nlohmann::json&,
+              std::function<void(R)> done) override {
+    done(no());
+  }
 };
 
 std::int64_t now_ns() {

@@ -65,7 +65,7 @@ TEST_CASE("labgatectl rates: set, list, supersede, audit", "[billing_ctl]") {
   CHECK(r["plan_terms"][0]["plan"] == "FULL");
   CHECK(r["plan_terms"][0]["discount_percent"] == 10);
   CHECK(r["plan_terms"][0]["included_minutes"] == 60);
-  CHECK(r["created_by"] == "ctl-tester");
+  CHECK(r["created_by"] == labgate::test::os_user());
 
   require_ok(ctl(
       {"rates", "set", "--coworking", "--unit", "1h", "--price", "200", "--daily-cap", "1000"}));
@@ -158,7 +158,7 @@ TEST_CASE("labgatectl accounts: top-up, adjust, credit limit, show", "[billing_c
   CHECK(a["entries"][0]["kind"] == "topup");
   CHECK(a["entries"][0]["reference"] == "cash, receipt 17");
   CHECK(a["entries"][1]["amount"] == -500);
-  CHECK(a["entries"][2]["actor"] == "ctl-tester");
+  CHECK(a["entries"][2]["actor"] == labgate::test::os_user());
   const auto text = ctl({"accounts", "show", "--member", "M0001"});
   CHECK_THAT(text.out, Catch::Contains("balance 4700 yen, credit limit 10000 yen"));
 
@@ -269,7 +269,8 @@ TEST_CASE("labgatectl sessions held and review", "[billing_ctl]") {
   const auto billed = ctl(
       {"sessions", "review", "--id", "1", "--bill", "3h", "--note", "left the card on the reader"});
   require_ok(billed);
-  CHECK_THAT(billed.out, Catch::Contains("session 1 bills 3h (reviewed by ctl-tester)"));
+  CHECK_THAT(billed.out, Catch::Contains("session 1 bills 3h (reviewed by " +
+                                         labgate::test::os_user() + ")"));
   require_refused(ctl, {"sessions", "review", "--id", "1", "--waive"}, 1, "already reviewed");
   const auto waived = ctl({"sessions", "review", "--id", "3", "--waive", "--json"});
   require_ok(waived);

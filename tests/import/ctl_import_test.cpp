@@ -96,7 +96,8 @@ TEST_CASE("labgatectl members import: the sample roster imports cleanly", "[impo
   CHECK(ctl.count("SELECT a.credit_limit FROM accounts a JOIN members m ON m.id = a.member_id "
                   "WHERE m.member_no = 'M1004'") == 100000);
   CHECK(ctl.text("SELECT action || ' ' || actor || ' ' || subject FROM audit_log "
-                 "ORDER BY id DESC LIMIT 1") == "members_import import-tester roster.sample.csv");
+                 "ORDER BY id DESC LIMIT 1") ==
+        "members_import " + labgate::test::os_user() + " roster.sample.csv");
   const auto verify = ctl({"audit", "verify"});
   CHECK(verify.code == 0);
 

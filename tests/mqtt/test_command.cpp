@@ -323,6 +323,29 @@ TEST_CASE("unknown commands and wrong args are rejected", "[unit][command]") {
             .reason == RejectReason::kUnknownCommand);
 }
 
+TEST_CASE("signed commands carrying control characters in their text are refused",
+          "[unit][command]") {
+  // The signature proves who sent it, not that the text is fit to store: a reason or a "by"
+  // with a line break or a terminal escape would reach the audit log and the store.
+  auto v = verifier();
+  int n = 0;
+  auto check = [&](const std::string& name, const json& args, const std::string& by) {
+    const auto topic = kTopics.command(name);
+    const std::string nonce = std::string(28, 'd') + std::to_string(1000 + n++);
+    return v.verify(topic, sign_command(kKey, topic, "q", kNow, args.dump(), nonce, by), kNow);
+  };
+  CHECK(check("machine_lockout", {{"machine", "laser"}, {"reason", "smoke\nseen"}}, "").reason ==
+        RejectReason::kBadArgs);
+  CHECK(check("machine_lockout", {{"machine", "laser"}, {"reason", "\x1b[31mred"}}, "").reason ==
+        RejectReason::kBadArgs);
+  CHECK(check("all_stop", {{"reason", "drill\u202e"}}, "").reason == RejectReason::kBadArgs);
+  CHECK(check("reload", json::object(), "staff:aiko\r\nforged").reason ==
+        RejectReason::kMalformed);
+  // The same text without them passes.
+  CHECK(check("machine_lockout", {{"machine", "laser"}, {"reason", "smoke seen"}}, "staff:aiko")
+            .ok());
+}
+
 TEST_CASE("the router dispatches verified commands and answers every usable id",
           "[unit][command]") {
   FakeTransport link;

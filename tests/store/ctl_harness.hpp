@@ -2,7 +2,9 @@
 // The real labgatectl binary against a temporary database, for the CLI suites: run it, read the
 // database, and check that a refused command changed nothing.
 
+#include <pwd.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -23,6 +25,13 @@ using labgate::testing::TempDir;
 /// The site key every CLI test uses: random per test run (see test_keys.hpp).
 inline const std::string kKey = labgate::testing::test_key();
 
+/// The login name of the OS user running the tests: what labgatectl records as the actor of a
+/// change made without --actor by the database's owner (it never trusts $USER).
+inline std::string os_user() {
+  const passwd* pw = ::getpwuid(::getuid());
+  return pw != nullptr ? std::string(pw->pw_name) : "uid" + std::to_string(::getuid());
+}
+
 /// Output and exit code of one labgatectl run.
 struct Run {
   int code{-1};
@@ -33,7 +42,8 @@ struct Run {
 /// labgatectl on a database in its own temporary directory.
 class Ctl {
  public:
-  /// `user` is the child's USER, which labgatectl records as the audit actor.
+  /// `user` is the child's USER, which labgatectl no longer trusts: the audit rows name the
+  /// OS user (os_user()) or the staff account given with --actor.
   explicit Ctl(std::string user = "ctl-tester")
       : user_(std::move(user)), db_(dir_.file("labgate.db")) {}
 

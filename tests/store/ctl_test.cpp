@@ -92,6 +92,10 @@ TEST_CASE("labgatectl: add, enroll, grant, list, expiring", "[ctl]") {
   CHECK(machines[0]["next_inspection_due"] == "2026-05-01");
   require_ok(ctl({"machines", "lockout", "--id", "laser1", "--reason", "smoke"}));
   CHECK(json::parse(ctl({"machines", "list", "--json"}).out)[0]["locked_out"] == true);
+  // A declared account must exist: the owner adds it, declaring none of its own.
+  require_refused(ctl, {"machines", "release", "--id", "laser1", "--actor", "chief"}, 1,
+                  "staff account 'chief' does not exist");
+  require_ok(ctl({"users", "add", "--login", "chief", "--role", "staff"}));
   require_ok(ctl({"machines", "release", "--id", "laser1", "--actor", "chief"}));
 
   require_ok(ctl({"events", "list"}));
@@ -102,8 +106,13 @@ TEST_CASE("labgatectl: add, enroll, grant, list, expiring", "[ctl]") {
   CHECK_THAT(verify.out, Catch::Contains("audit chain ok"));
   const auto audit = json::parse(ctl({"audit", "list", "--json"}).out);
   REQUIRE(audit.size() >= 10);
-  CHECK(audit[0]["actor"] == "ctl-tester");  // $USER by default
-  CHECK(audit.back()["actor"] == "chief");
+  // Not $USER (the harness sets it to ctl-tester): the OS user, by uid.
+  CHECK(audit[0]["actor"] == labgate::test::os_user());
+  CHECK(audit[0]["os_uid"] == static_cast<std::int64_t>(::getuid()));
+  CHECK(audit[0]["account"].is_null());
+  CHECK(audit.back()["actor"] == "chief@uid:" + std::to_string(::getuid()));
+  CHECK(audit.back()["account"] == "chief");
+  CHECK(audit.back()["os_uid"] == static_cast<std::int64_t>(::getuid()));
   CHECK(audit.back()["action"] == "machine.release");
 }
 
@@ -226,4 +235,142 @@ TEST_CASE("labgatectl tables show stored control characters as escapes", "[ctl][
   // JSON output keeps the text exactly (escaped by the JSON writer).
   const auto j = json::parse(ctl({"members", "list", "--json"}).out);
   CHECK(j[0]["name"] == "line1\nline2\r\x1b[31mred");
+}
+
+namespace {
+
+// labgatectl run as the unprivileged `nobody` (uid 65534), with no supplementary groups: the
+// tests run as root, which setpriv lets drop to any uid.
+constexpr int kOtherUid = 65534;
+
+Run ctl_as_other_uid(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"setpriv",
+                                "--reuid=" + std::to_string(kOtherUid),
+                                "--regid=" + std::to_string(kOtherUid),
+                                "--clear-groups",
+                                LABGATECTL_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto done = labgate::testing::run_command(argv, std::chrono::seconds(60),
+                                                  {{"USER", "root"}, {"LABGATE_SITE_KEY", kKey}});
+  return Run{done.exit_code, done.out, done.err};
+}
+
+}  // namespace
+
+TEST_CASE("labgatectl: control characters are refused at every text option", "[ctl][text]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1"}));
+  // The issue's name: a line break, a carriage return and a terminal colour escape.
+  const std::string hostile = "line1\nline2\r\x1b[31mred";
+  require_refused(ctl, {"members", "add", "--no", "M0009", "--name", hostile}, 2,
+                  "bad member name: name: control character U+000A");
+  require_refused(ctl, {"members", "add", "--no", "M0009", "--name", "a\nb\x1b[31m"}, 2,
+                  "control character");
+  require_refused(ctl, {"members", "add", "--no", "M0009", "--name", "Ok", "--email", "a@b.jp\r\n"},
+                  2, "bad e-mail");
+  require_refused(ctl, {"members", "suspend", "--no", "M0001", "--reason", "late\x1b[2J"}, 2,
+                  "bad suspension reason");
+  require_refused(ctl, {"machines", "lockout", "--id", "laser1", "--reason", "smoke\x07"}, 2,
+                  "bad lockout reason");
+  require_refused(ctl,
+                  {"machines", "inspect", "--id", "laser1", "--inspector", "Suzuki", "--result",
+                   "pass", "--notes", "ok\x1b]0;title\x07"},
+                  2, "bad inspection notes");
+  require_refused(ctl,
+                  {"certs", "grant", "--member", "M0001", "--type", "laser", "--trainer", "Sa\nto"},
+                  2, "bad trainer");
+  require_refused(ctl, {"machines", "add", "--id", "cnc1", "--name", "CNC\xe2\x80\xae"}, 2,
+                  "bidirectional control");
+  require_refused(ctl, {"credentials", "revoke", "--credential", "1", "--reason", "lost\n"}, 2,
+                  "bad revocation reason");
+  // A tab is refused where the field does not allow it, and an invalid UTF-8 byte everywhere.
+  require_refused(ctl, {"members", "add", "--no", "M0009", "--name", "a\tb"}, 2, "U+0009");
+  require_refused(ctl, {"members", "add", "--no", "M0009", "--name", "caf\xe9"}, 2,
+                  "not valid UTF-8");
+  // The same kinds of text, typed cleanly, pass.
+  require_ok(ctl({"members", "add", "--no", "M0009", "--name", "山田 花子", "--email", "a@b.jp"}));
+  require_ok(ctl({"machines", "inspect", "--id", "laser1", "--inspector", "Suzuki", "--result",
+                  "pass", "--notes", "lens\tcleaned"}));
+}
+
+TEST_CASE("labgatectl: the actor is the OS user and a declared, active staff account",
+          "[ctl][actor]") {
+  Ctl ctl;  // its children get USER=ctl-tester, which must not matter
+  seed(ctl);
+  // No staff account yet: declaring one is refused, whoever runs the command.
+  require_refused(ctl, {"members", "approve", "--no", "M0001", "--actor", "root"}, 1,
+                  "staff account 'root' does not exist");
+  // The first account is made by its owner declaring it.
+  require_ok(ctl({"users", "add", "--login", "aiko", "--name", "Aiko Sato", "--role", "admin",
+                  "--actor", "aiko"}));
+  // From then on only an existing account may add one; nobody can declare themselves in.
+  require_refused(ctl, {"users", "add", "--login", "mallory", "--role", "admin", "--actor",
+                        "mallory"},
+                  1, "staff account 'mallory' does not exist");
+  require_ok(ctl({"users", "add", "--login", "ken", "--role", "desk", "--actor", "aiko"}));
+  require_ok(ctl({"members", "suspend", "--no", "M0001", "--reason", "unpaid", "--actor", "ken"}));
+  // A deactivated account is refused, and cannot deactivate itself.
+  require_refused(ctl, {"users", "disable", "--login", "aiko", "--actor", "aiko"}, 1,
+                  "cannot disable itself");
+  require_ok(ctl({"users", "disable", "--login", "ken", "--actor", "aiko"}));
+  require_refused(ctl, {"members", "approve", "--no", "M0001", "--actor", "ken"}, 1,
+                  "staff account 'ken' is not active");
+  require_ok(ctl({"users", "enable", "--login", "ken", "--actor", "aiko"}));
+  require_ok(ctl({"members", "approve", "--no", "M0001", "--actor", "ken"}));
+
+  const auto audit = json::parse(ctl({"audit", "list", "--json"}).out);
+  const auto uid = static_cast<std::int64_t>(::getuid());
+  bool saw_ken = false;
+  for (const auto& row : audit) {
+    INFO(row.dump());
+    CHECK(row["os_uid"] == uid);
+    CHECK(row["os_user"] == labgate::test::os_user());
+    CHECK(row["actor"] != "ctl-tester");
+    if (row["action"] == "member.suspend") {
+      saw_ken = true;
+      CHECK(row["account"] == "ken");
+      CHECK(row["actor"] == "ken@uid:" + std::to_string(uid));
+    }
+  }
+  CHECK(saw_ken);
+  require_ok(ctl({"audit", "verify"}));
+}
+
+TEST_CASE("labgatectl: another OS user cannot write the database directly, whatever --actor says",
+          "[ctl][actor]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"users", "add", "--login", "aiko", "--role", "admin", "--actor", "aiko"}));
+  const auto before = ctl.snapshot();
+  // Even a database file the other user could write to (a careless chmod) is refused: only
+  // the daemon's user, which owns the file, and root write directly.
+  std::filesystem::permissions(ctl.dir().path(), std::filesystem::perms::all);
+  for (const auto* suffix : {"", "-wal", "-shm"}) {
+    const auto f = ctl.db().string() + suffix;
+    if (std::filesystem::exists(f)) {
+      std::filesystem::permissions(f, std::filesystem::perms::owner_read |
+                                          std::filesystem::perms::owner_write |
+                                          std::filesystem::perms::group_read |
+                                          std::filesystem::perms::group_write |
+                                          std::filesystem::perms::others_read |
+                                          std::filesystem::perms::others_write);
+    }
+  }
+  for (const auto& actor : {std::string("root"), std::string("aiko")}) {
+    const auto r = ctl_as_other_uid(
+        {"--db", ctl.db().string(), "--actor", actor, "members", "approve", "--no", "M0001"});
+    INFO("stderr: " << r.err);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::Contains("only the daemon's user"));
+    CHECK_THAT(r.err, Catch::Contains("uid " + std::to_string(kOtherUid)));
+  }
+  // Without --actor, and without $USER mattering (the child's USER says root).
+  const auto r = ctl_as_other_uid({"--db", ctl.db().string(), "members", "suspend", "--no",
+                                   "M0001", "--reason", "spoof"});
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Catch::Contains("only the daemon's user"));
+  CHECK(ctl.snapshot() == before);
+  // Its reads still work: it is only writing that is the daemon's.
+  CHECK(ctl_as_other_uid({"--db", ctl.db().string(), "members", "list"}).code == 0);
 }

@@ -1,13 +1,16 @@
 #include "labgate/gateway/store/store.hpp"
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -800,9 +803,21 @@ TEST_CASE("a version-1 database upgrades to the current schema and keeps its row
         "VALUES (1, 1, 'iso14443a', ?1, 'blue tag', 3)"));
     insert.bind(1, std::span<const std::uint8_t>(hash));
     must(insert.run());
-    auto tx = must(Transaction::begin(*db));
-    must(append_audit_row(*db, 3, "staff", "credential.enroll", "M0001", "{}"));
-    must(tx.commit());
+    // The audit row as version 1 wrote it (no OS user or account columns yet), chained the
+    // way that version chained: BLAKE2b-256 over 32 zero bytes and the row as a JSON array.
+    const std::string row =
+        nlohmann::json::array({1, 3, "staff", "credential.enroll", "M0001", "{}"}).dump();
+    std::vector<std::uint8_t> zero(crypto_generichash_BYTES, 0), chained(zero.size());
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, nullptr, 0, chained.size());
+    crypto_generichash_update(&st, zero.data(), zero.size());
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(row.data()), row.size());
+    crypto_generichash_final(&st, chained.data(), chained.size());
+    auto audit = must(db->prepare(
+        "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) "
+        "VALUES (1, 3, 'staff', 'credential.enroll', 'M0001', '{}', ?1, ?2)"));
+    audit.bind(1, std::span<const std::uint8_t>(zero)).bind(2, std::span<const std::uint8_t>(chained));
+    must(audit.run());
   }
 
   auto store = f.open();
@@ -835,4 +850,8 @@ TEST_CASE("a version-1 database upgrades to the current schema and keeps its row
   auto verdict = must(store->audit().verify_audit_chain());
   CHECK(verdict.ok);
   CHECK(verdict.rows_checked == 2);
+  // Rows from before version 5 name no OS user; later ones do.
+  const auto rows = must(store->audit().list_audit());
+  CHECK_FALSE(rows.front().os_uid.has_value());
+  CHECK(rows.back().os_uid == static_cast<std::int64_t>(::getuid()));
 }

@@ -229,6 +229,9 @@ std::unique_ptr<store::Store> Daemon::open_store() const {
 }
 
 void seed_cast(store::Store& s) {
+  // labgatectl(...) declares the staff account "test", which must exist and be active.
+  must(s.staff().add_staff_account({"test", "Test staff", "admin", true, 0}, "setup"),
+       "staff account test");
   seed_plan_all(s);
   must(s.staff().add_plan({"day", "Day", "mon-fri 09:00-17:00", false, false}, "test"), "plan day");
   seed_certification_type(s, "laser", 365);

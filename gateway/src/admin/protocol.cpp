@@ -4,13 +4,15 @@
 #include <array>
 #include <utility>
 
+#include "labgate/gateway/text/text.hpp"
+
 namespace labgate::gateway::admin {
 
 using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 8> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 9> kOps{{
     {Op::kStatus, "status"},
     {Op::kUnlock, "unlock"},
     {Op::kLockout, "lockout"},
@@ -19,10 +21,10 @@ constexpr std::array<std::pair<Op, std::string_view>, 8> kOps{{
     {Op::kAllStop, "all-stop"},
     {Op::kReload, "reload"},
     {Op::kSubscribe, "subscribe"},
+    {Op::kChange, "change"},
 }};
 
 constexpr std::size_t kMaxIdBytes = 128;
-constexpr std::size_t kMaxReasonBytes = 200;
 
 // Door and machine ids are config ids; anything else cannot name one, so it is refused here
 // rather than looked up.
@@ -34,14 +36,10 @@ bool valid_id(std::string_view s) {
   });
 }
 
-// A reason goes into the audit log and the store: printable text only, so it can never carry
-// a line break or a terminal escape into either.
+// A reason goes into the audit log and the store: the one text validator decides, so it can
+// never carry a line break or a terminal escape into either.
 bool valid_reason(std::string_view s) {
-  if (s.empty() || s.size() > kMaxReasonBytes) return false;
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
+  return !s.empty() && !text::check(text::Field::kReason, s);
 }
 
 Error refuse(ErrorCode code, std::string message, json id = nullptr) {
@@ -88,6 +86,8 @@ std::string_view to_string(ErrorCode code) {
       return "too_long";
     case ErrorCode::kNotFound:
       return "not_found";
+    case ErrorCode::kConflict:
+      return "conflict";
     case ErrorCode::kUnavailable:
       return "unavailable";
     case ErrorCode::kForbidden:
@@ -142,7 +142,7 @@ std::variant<Request, Error> parse_request(std::string_view line) {
   if (known == kOps.end()) {
     return refuse(ErrorCode::kUnknownOp,
                   "unknown op (status, unlock, lockout, release, confirm, all-stop, reload, "
-                  "subscribe)",
+                  "subscribe, change)",
                   id);
   }
   r.op = known->first;
@@ -165,6 +165,17 @@ std::variant<Request, Error> parse_request(std::string_view line) {
     case Op::kConfirm:
       if (auto e = take_string(j, "machine", r.machine, &valid_id, id)) return *e;
       break;
+    case Op::kChange: {
+      // What the change may hold is checked where it is applied, by the store, as for a
+      // change made any other way; here only its shape.
+      auto it = j.find("change");
+      if (it == j.end() || !it->is_object() || !it->contains("op") || !(*it)["op"].is_string()) {
+        return refuse(ErrorCode::kBadRequest,
+                      "\"change\" must be an object {\"op\": ..., \"args\": {...}}", id);
+      }
+      r.change = std::move(*it);
+      break;
+    }
     default:
       break;
   }

@@ -153,8 +153,28 @@ class Client : public std::enable_shared_from_this<Client> {
       return;
     }
     const std::string line = drivers::take_line(in_, n);
+    handling_ = true;
     if (!line.empty()) handle(line);
-    if (!closed_ && !close_after_flush_) read_next();
+    handling_ = false;
+    // A change being applied holds the next request back until its reply is queued.
+    if (!closed_ && !close_after_flush_ && !waiting_) read_next();
+  }
+
+  // A change goes to a worker; its reply is sent, and reading resumes, when it comes back.
+  void handle_change(const Request& r, const Caller& caller) {
+    waiting_ = true;
+    auto self = shared_from_this();
+    server_->actions.change(caller, r.change, [self, r, caller](ActionResult result) {
+      self->waiting_ = false;
+      if (self->closed_ || self->server_->closed) return;
+      spdlog::info("admin: {} change {}: {}", caller.label(), r.change.value("op", ""),
+                   result.ok ? "ok" : result.error);
+      self->send(std::make_shared<const std::string>(
+          result.ok ? ok_line(r, result.data)
+                    : error_line(Error{result.code, result.error, r.id})));
+      // Answered at once (inside handle()): on_read resumes reading itself.
+      if (!self->handling_ && !self->closed_ && !self->close_after_flush_) self->read_next();
+    });
   }
 
   void handle(const std::string& line) {
@@ -172,7 +192,12 @@ class Client : public std::enable_shared_from_this<Client> {
       send(std::make_shared<const std::string>(ok_line(r, {{"subscribed", true}})));
       return;
     }
-    const std::string actor = actor_label(r.as, peer_.uid);
+    const Caller caller{r.as, peer_.uid, peer_.pid};
+    const std::string actor = caller.label();
+    if (r.op == Op::kChange) {
+      handle_change(r, caller);
+      return;
+    }
     auto& a = server_->actions;
     ActionResult result;
     switch (r.op) {
@@ -180,24 +205,25 @@ class Client : public std::enable_shared_from_this<Client> {
         result = a.status();
         break;
       case Op::kUnlock:
-        result = a.unlock(r.door, actor);
+        result = a.unlock(r.door, caller);
         break;
       case Op::kLockout:
-        result = a.lockout(r.machine, r.reason, actor);
+        result = a.lockout(r.machine, r.reason, caller);
         break;
       case Op::kRelease:
-        result = a.release(r.machine, actor);
+        result = a.release(r.machine, caller);
         break;
       case Op::kConfirm:
-        result = a.confirm(r.machine, actor);
+        result = a.confirm(r.machine, caller);
         break;
       case Op::kAllStop:
-        result = a.all_stop(actor);
+        result = a.all_stop(caller);
         break;
       case Op::kReload:
-        result = a.reload(actor);
+        result = a.reload(caller);
         break;
       case Op::kSubscribe:
+      case Op::kChange:
         break;
     }
     if (r.op != Op::kStatus) {
@@ -239,6 +265,8 @@ class Client : public std::enable_shared_from_this<Client> {
   std::size_t queued_bytes_{0};
   bool writing_{false};
   bool subscribed_{false};
+  bool waiting_{false};   // a change is being applied
+  bool handling_{false};  // inside handle(), called from on_read
   bool closed_{false};
   bool close_after_flush_{false};
 };

@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <cstdlib>
 #include <map>
@@ -19,6 +20,7 @@
 #include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/app/site.hpp"
+#include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::app {
@@ -212,6 +214,35 @@ struct Application::Impl {
     return true;
   }
 
+  // On the change worker: opens its connection once, then applies the change as labgatectl
+  // would on its own (store::apply_change), returning the record or the refusal.
+  admin::ActionResult apply_change(const nlohmann::json& change, const store::Actor& actor) {
+    using R = admin::ActionResult;
+    if (!change_store) {
+      store::StoreOptions so;
+      so.site_key = cfg.site.key;
+      so.time_zone = cfg.site.timezone;
+      so.database.busy_timeout = cfg.store.busy_timeout;
+      so.clock = [this] { return change_now_ms.load(); };
+      auto opened = store::Store::open(db_path(), so);
+      if (!opened) return R::failure(admin::ErrorCode::kUnavailable, opened.error().message);
+      change_store = std::move(opened.value());
+    }
+    auto record = store::apply_change(*change_store, change, actor);
+    if (!record) {
+      const auto& e = record.error();
+      const auto code = e.kind == store::ErrorKind::kForbidden  ? admin::ErrorCode::kForbidden
+                        : e.kind == store::ErrorKind::kNotFound ? admin::ErrorCode::kNotFound
+                        : e.kind == store::ErrorKind::kInvalid  ? admin::ErrorCode::kBadRequest
+                        : e.kind == store::ErrorKind::kConflict ||
+                                e.kind == store::ErrorKind::kConstraint
+                            ? admin::ErrorCode::kConflict
+                            : admin::ErrorCode::kUnavailable;
+      return R::failure(code, e.message);
+    }
+    return R{true, {}, {}, {{"record", nlohmann::json(*record)}}};
+  }
+
   void sync_plans() {
     auto existing = db->staff().list_plans();
     if (!existing.ok()) return;
@@ -382,37 +413,61 @@ struct Application::Impl {
                 {"pending_writes", app.site->pending_writes()}};
       return r;
     }
-    R unlock(const std::string& door, const std::string& actor) override {
+    // The caller's declared account must exist and be active: one indexed read on the loop,
+    // like a tap's. The uid is the kernel's.
+    std::optional<R> refused(const admin::Caller& caller, store::Actor& actor) {
+      if (!app.db) return unavailable();
+      actor = store::Actor::declared(caller.as, caller.uid);
+      if (auto st = store::check_account(app.db->database(), actor); !st) {
+        return R::failure(st.error().kind == store::ErrorKind::kForbidden
+                              ? admin::ErrorCode::kForbidden
+                              : admin::ErrorCode::kUnavailable,
+                          st.error().message);
+      }
+      return std::nullopt;
+    }
+    R unlock(const std::string& door, const admin::Caller& caller) override {
       if (!app.site) return unavailable();
+      store::Actor actor;
+      if (auto no = refused(caller, actor)) return *no;
       if (!app.site->remote_unlock(door, actor)) return unknown("door", door);
       return R{true, {}, {}, {{"door", door}}};
     }
     R lockout(const std::string& machine, const std::string& reason,
-              const std::string& actor) override {
+              const admin::Caller& caller) override {
       if (!app.site) return unavailable();
+      store::Actor actor;
+      if (auto no = refused(caller, actor)) return *no;
       if (!app.site->lockout(machine, reason, actor)) return unknown("machine", machine);
       return R{true, {}, {}, {{"machine", machine}, {"reason", reason}}};
     }
-    R release(const std::string& machine, const std::string& actor) override {
+    R release(const std::string& machine, const admin::Caller& caller) override {
       if (!app.site) return unavailable();
+      store::Actor actor;
+      if (auto no = refused(caller, actor)) return *no;
       if (!app.site->release(machine, actor)) return unknown("machine", machine);
       return R{true, {}, {}, {{"machine", machine}}};
     }
-    R confirm(const std::string& machine, const std::string& actor) override {
+    R confirm(const std::string& machine, const admin::Caller& caller) override {
       if (!app.site) return unavailable();
+      store::Actor actor;
+      if (auto no = refused(caller, actor)) return *no;
       if (!app.site->confirm(machine, actor)) return unknown("machine", machine);
       return R{true, {}, {}, {{"machine", machine}}};
     }
-    R all_stop(const std::string& actor) override {
+    R all_stop(const admin::Caller& caller) override {
       if (!app.site) return unavailable();
+      store::Actor actor;
+      if (auto no = refused(caller, actor)) return *no;
       app.site->all_stop(actor);
       return R{};
     }
     // As the signed MQTT `reload`: everything staff change lives in the store, which the site
     // reads per tap and polls for changes, so there is nothing to re-read; the configuration
     // file needs a restart. The request is audited all the same.
-    R reload(const std::string& actor) override {
-      if (!app.db) return unavailable();
+    R reload(const admin::Caller& caller) override {
+      store::Actor actor;
+      if (auto no = refused(caller, actor)) return *no;
       auto st = app.db->audit().append_audit(actor, "admin_reload", "site", R"({"reloaded":[]})");
       if (!st.ok()) spdlog::error("admin: audit of reload: {}", st.error().message);
       return R{true,
@@ -422,6 +477,26 @@ struct Application::Impl {
                 {"note",
                  "members, cards, certifications, plans and machines are read from the store "
                  "as they change; the site configuration needs a restart"}}};
+    }
+    // On the change worker, with its own connection: the loop (and every tap) goes on while
+    // the change waits for SQLite's write lock or runs its checks. The store refuses a
+    // declared account that is missing or inactive inside the change's own transaction.
+    void change(const admin::Caller& caller, const nlohmann::json& change,
+                std::function<void(R)> done) override {
+      if (!app.db) {
+        done(unavailable());
+        return;
+      }
+      app.change_now_ms.store(app.db->now_ms());
+      // The worker uses the Impl's members only: they outlive the pool, which joins first.
+      Impl& impl = app;
+      asio::post(impl.change_pool, [&impl, actor = store::Actor::declared(caller.as, caller.uid),
+                                    change, done = std::move(done)]() mutable {
+        R result = impl.apply_change(change, actor);
+        asio::post(impl.io, [done = std::move(done), result = std::move(result)]() mutable {
+          done(std::move(result));
+        });
+      });
     }
     Impl& app;
   };
@@ -593,6 +668,13 @@ struct Application::Impl {
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Site> site;
   std::unique_ptr<Enrollments> enrollments;
+  // Staff changes sent over the admin channel (op "change") run on one worker thread with a
+  // connection of their own, so the loop never waits for them. The worker's store reads the
+  // time the loop set when it queued the change. The pool is destroyed (joined) before the
+  // worker's store.
+  std::atomic<std::int64_t> change_now_ms{0};
+  std::unique_ptr<store::Store> change_store;  // used on the worker thread only
+  asio::thread_pool change_pool{1};
   // After the site and store: destroyed first, so no request reaches a site that is gone.
   std::unique_ptr<AdminActions> admin_actions;
   std::unique_ptr<admin::Server> admin_server;

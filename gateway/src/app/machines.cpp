@@ -349,7 +349,7 @@ void MachineUnit::relay_unconfirmed(const std::string& machine_id, bool wanted) 
 // Staff actions
 
 bool MachineUnit::lockout(const std::string& machine_id, const std::string& reason,
-                          const std::string& actor) {
+                          const store::Actor& actor) {
   auto* m = find(machine_id);
   if (m == nullptr) return false;
   auto r = store_.staff().lockout_machine(machine_id, reason, actor);
@@ -361,7 +361,7 @@ bool MachineUnit::lockout(const std::string& machine_id, const std::string& reas
   return true;
 }
 
-bool MachineUnit::release(const std::string& machine_id, const std::string& actor) {
+bool MachineUnit::release(const std::string& machine_id, const store::Actor& actor) {
   auto* m = find(machine_id);
   if (m == nullptr) return false;
   auto r = store_.staff().release_machine(machine_id, actor);
@@ -374,7 +374,7 @@ bool MachineUnit::release(const std::string& machine_id, const std::string& acto
   return true;
 }
 
-bool MachineUnit::confirm(const std::string& machine_id, const std::string& actor) {
+bool MachineUnit::confirm(const std::string& machine_id, const store::Actor& actor) {
   auto* m = find(machine_id);
   if (m == nullptr) return false;
   apply(*m, m->controller.staff_confirm(clock_.mono()));
@@ -384,7 +384,7 @@ bool MachineUnit::confirm(const std::string& machine_id, const std::string& acto
   return true;
 }
 
-void MachineUnit::all_stop(const std::string& actor) {
+void MachineUnit::all_stop(const store::Actor& actor) {
   for (auto& m : machines_) lockout(m->setup.id, "all-stop", actor);
 }
 

@@ -324,7 +324,7 @@ void Site::tick() {
 // ---------------------------------------------------------------------------------------------
 // Staff and remote actions
 
-bool Site::remote_unlock(const std::string& door_id, const std::string& actor) {
+bool Site::remote_unlock(const std::string& door_id, const store::Actor& actor) {
   Step step(*this);
   if (!doors_->remote_unlock(door_id)) return false;
   (void)store_.audit().append_audit(actor, "remote_unlock", door_id, "{}");
@@ -332,22 +332,22 @@ bool Site::remote_unlock(const std::string& door_id, const std::string& actor) {
 }
 
 bool Site::lockout(const std::string& machine_id, const std::string& reason,
-                   const std::string& actor) {
+                   const store::Actor& actor) {
   Step step(*this);
   return machines_->lockout(machine_id, reason, actor);
 }
 
-bool Site::release(const std::string& machine_id, const std::string& actor) {
+bool Site::release(const std::string& machine_id, const store::Actor& actor) {
   Step step(*this);
   return machines_->release(machine_id, actor);
 }
 
-bool Site::confirm(const std::string& machine_id, const std::string& actor) {
+bool Site::confirm(const std::string& machine_id, const store::Actor& actor) {
   Step step(*this);
   return machines_->confirm(machine_id, actor);
 }
 
-void Site::all_stop(const std::string& actor) {
+void Site::all_stop(const store::Actor& actor) {
   Step step(*this);
   machines_->all_stop(actor);
 }

@@ -28,6 +28,7 @@
 namespace labgate::gateway::ctl {
 
 using json = nlohmann::ordered_json;
+using st::to_json;
 
 namespace {
 
@@ -37,87 +38,22 @@ std::vector<std::uint8_t> hex_identifier(const std::string& hex) {
   return std::move(*bytes);
 }
 
+// A string member of a changed record, as the store or the daemon returned it.
+std::string text(const json& record, const char* key) {
+  auto it = record.find(key);
+  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// An option's text, or null when it was not given.
+nlohmann::json text_or_null(const std::string& s) {
+  return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+}
+
 json time_or_null(const std::optional<std::int64_t>& ms) {
   return ms ? json(format_utc(*ms)) : json(nullptr);
 }
 
 // ---- row renderers ----
-
-json to_json(const st::Plan& p) {
-  return {{"code", p.code},
-          {"name", p.name},
-          {"windows", p.windows},
-          {"holidays_allowed", p.holidays_allowed},
-          {"closure_allowed", p.closure_allowed}};
-}
-
-json to_json(const st::Member& m) {
-  return {{"member_no", m.member_no},
-          {"name", m.name},
-          {"email", m.email},
-          {"status", st::to_string(m.status)},
-          {"plan_id", null_or(m.plan_id)},
-          {"valid_from", null_or(m.valid_from)},
-          {"valid_until", null_or(m.valid_until)},
-          {"created_at", format_utc(m.created_at_ms)},
-          {"approved_at", time_or_null(m.approved_at_ms)},
-          {"suspended_reason", null_or(m.suspended_reason)}};
-}
-
-json to_json(const st::Credential& c) {
-  return {
-      {"id", c.id},
-      {"member_id", c.member_id},
-      {"technology", c.technology},
-      {"label", c.label},
-      {"enrolled_at", format_utc(c.enrolled_at_ms)},
-      {"revoked_at", time_or_null(c.revoked_at_ms)},
-      {"revoked_reason", null_or(c.revoked_reason)},
-      {"issued_key_version", c.issued_key_version ? json(*c.issued_key_version) : json(nullptr)},
-      {"needs_issue", c.needs_issue()}};
-}
-
-json to_json(const st::CertificationType& t) {
-  return {{"code", t.code},
-          {"name", t.name},
-          {"validity_days", t.validity_days},
-          {"renew_by_use", t.renew_by_use}};
-}
-
-json to_json(const st::Certification& c) {
-  return {{"id", c.id},
-          {"member_no", c.member_no},
-          {"member_name", c.member_name},
-          {"type", c.type_code},
-          {"trainer", c.trainer},
-          {"granted_on", c.granted_on},
-          {"expires_on", null_or(c.expires_on)},
-          {"revoked_at", time_or_null(c.revoked_at_ms)},
-          {"revoked_reason", null_or(c.revoked_reason)}};
-}
-
-json to_json(const st::Machine& m) {
-  return {{"id", m.id},
-          {"name", m.name},
-          {"certification_type", null_or(m.certification_type)},
-          {"session_mode", m.session_mode},
-          {"inspection_interval_days", m.inspection_interval_days},
-          {"locked_out", m.locked_out},
-          {"lockout_reason", null_or(m.lockout_reason)},
-          {"needs_checkoff", m.needs_checkoff},
-          {"last_inspection_on", null_or(m.last_inspection_on)},
-          {"next_inspection_due", null_or(m.next_inspection_due)}};
-}
-
-json to_json(const st::Inspection& i) {
-  return {{"id", i.id},
-          {"machine_id", i.machine_id},
-          {"done_on", i.done_on},
-          {"inspector", i.inspector},
-          {"result", i.result},
-          {"notes", i.notes},
-          {"next_due", null_or(i.next_due)}};
-}
 
 json to_json(const st::AccessEvent& e) {
   return {{"uuid", e.uuid},
@@ -145,8 +81,6 @@ json to_json(const st::Session& s) {
           {"end_reason", null_or(s.end_reason)},
           {"measured_seconds", null_or(s.measured_seconds)}};
 }
-
-json to_json(const st::StaffAccount& s);
 
 template <typename T>
 json to_json_array(const std::vector<T>& rows) {
@@ -227,6 +161,13 @@ std::string os_user_name(uid_t uid) {
                                                  : "uid" + std::to_string(uid);
 }
 
+namespace {
+bool owns(const std::filesystem::path& db, uid_t uid) {
+  struct stat st {};
+  return ::stat(db.c_str(), &st) != 0 || st.st_uid == uid;
+}
+}  // namespace
+
 std::optional<std::string> direct_write_refusal(const std::filesystem::path& db, uid_t uid) {
   if (uid == 0) return std::nullopt;
   struct stat st {};
@@ -244,11 +185,35 @@ st::Actor Context::actor() const {
   const uid_t uid = ::getuid();
   if (auto why = direct_write_refusal(db_path_, uid)) throw Failure{kExitRefused, *why};
   const std::string os_user = os_user_name(uid);
+  if (cli_.actor.empty() && (uid == 0 || owns(db_path_, uid))) {
+    // The machine's operators (root, the daemon's user) may act as themselves: the row then
+    // names the OS user alone, which is the truth.
+    st::Actor self(os_user);
+    self.os_user = os_user;
+    return self;
+  }
   std::string account = cli_.actor.empty() ? os_user : cli_.actor;
   if (!st::valid_staff_login(account)) {
     usage_error(fmt::format("bad --actor '{}': 1-64 of A-Z a-z 0-9 . _ @ -", account));
   }
   return st::Actor::declared(std::move(account), uid, os_user);
+}
+
+nlohmann::ordered_json Context::change(std::string_view op, nlohmann::json args) {
+  const nlohmann::json change{{"op", op}, {"args", std::move(args)}};
+  const uid_t uid = ::getuid();
+  // Root and the daemon's user, declaring no account, act as themselves and write directly;
+  // everyone else goes through the daemon when it runs, which records the kernel's uid.
+  const bool as_self = cli_.actor.empty() && !direct_write_refusal(db_path_, uid);
+  if (!as_self) {
+    if (auto socket = daemon_admin_socket(cli_)) {
+      const std::string as = cli_.actor.empty() ? os_user_name(uid) : cli_.actor;
+      if (auto record = send_change(*socket, as, change)) {
+        return nlohmann::ordered_json::parse(record->dump());
+      }
+    }
+  }
+  return check(st::apply_change(store(), change, actor()));
 }
 
 namespace {
@@ -334,14 +299,19 @@ int run(Cli& cli) {
         fmt::format("database {} does not exist (use --create to make a new one)", path.string())};
   }
   if (key_hex) options.site_key = check(st::parse_site_key(*key_hex));
-  auto opened = st::Store::open(path, options);
-  if (!opened) {
-    // Someone else's database often cannot even be opened for writing: say why, not how.
-    if (auto why = direct_write_refusal(path, ::getuid())) throw Failure{kExitRefused, *why};
-  }
-  Context ctx(check(std::move(opened)), cli, path);
-  if (const auto& w = ctx.store().database().exposure_warning(); !w.empty())
-    std::cerr << "warning: " << w << '\n';
+  Context ctx(
+      [path, options] {
+        auto opened = st::Store::open(path, options);
+        if (!opened) {
+          // Someone else's database often cannot even be opened for writing: say why.
+          if (auto why = direct_write_refusal(path, ::getuid())) throw Failure{kExitRefused, *why};
+        }
+        auto store = check(std::move(opened));
+        if (const auto& w = store->database().exposure_warning(); !w.empty())
+          std::cerr << "warning: " << w << '\n';
+        return store;
+      },
+      cli, path);
   return cli.action(ctx);
 }
 
@@ -400,9 +370,12 @@ void build_plans(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   add->add_flag("--holidays-allowed", a->holidays, "access on national holidays");
   add->add_flag("--closure-allowed", a->closure, "access during the year-end closure");
   on(add, cli, [a](Context& ctx) {
-    auto p = check(ctx.store().staff().add_plan(
-        {a->code, a->name, a->windows, a->holidays, a->closure}, ctx.actor()));
-    print_one(ctx, to_json(p), fmt::format("added plan {} ({})", p.code, p.windows));
+    auto p = ctx.change("plan.add", {{"code", a->code},
+                                     {"name", a->name},
+                                     {"windows", a->windows},
+                                     {"holidays_allowed", a->holidays},
+                                     {"closure_allowed", a->closure}});
+    print_one(ctx, p, fmt::format("added plan {} ({})", text(p, "code"), text(p, "windows")));
     return kExitOk;
   });
   auto* list = plans->add_subcommand("list", "list plans");
@@ -434,27 +407,30 @@ void build_members(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(add, cli, [a](Context& ctx) {
     check_date(a->valid_from, "--valid-from date");
     check_date(a->valid_until, "--valid-until date");
-    auto m =
-        check(ctx.store().staff().add_member({a->member_no, a->name, a->email, opt_text(a->plan),
-                                              opt_text(a->valid_from), opt_text(a->valid_until)},
-                                             ctx.actor()));
-    print_one(ctx, to_json(m),
-              fmt::format("added member {} ({}), status pending", m.member_no, m.name));
+    auto m = ctx.change("member.add", {{"member_no", a->member_no},
+                                       {"name", a->name},
+                                       {"email", a->email},
+                                       {"plan", text_or_null(a->plan)},
+                                       {"valid_from", text_or_null(a->valid_from)},
+                                       {"valid_until", text_or_null(a->valid_until)}});
+    print_one(ctx, m,
+              fmt::format("added member {} ({}), status pending", text(m, "member_no"),
+                          text(m, "name")));
     return kExitOk;
   });
   auto* approve = members->add_subcommand("approve", "approve (or reinstate) a member");
   approve->add_option("--no", a->member_no, "member number")->required();
   on(approve, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().staff().approve_member(a->member_no, ctx.actor()));
-    print_one(ctx, to_json(m), fmt::format("member {} is active", m.member_no));
+    auto m = ctx.change("member.approve", {{"member_no", a->member_no}});
+    print_one(ctx, m, fmt::format("member {} is active", text(m, "member_no")));
     return kExitOk;
   });
   auto* suspend = members->add_subcommand("suspend", "suspend a member");
   suspend->add_option("--no", a->member_no, "member number")->required();
   suspend->add_option("--reason", a->reason, "why")->required();
   on(suspend, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().staff().suspend_member(a->member_no, a->reason, ctx.actor()));
-    print_one(ctx, to_json(m), fmt::format("member {} is suspended: {}", m.member_no, a->reason));
+    auto m = ctx.change("member.suspend", {{"member_no", a->member_no}, {"reason", a->reason}});
+    print_one(ctx, m, fmt::format("member {} is suspended: {}", text(m, "member_no"), a->reason));
     return kExitOk;
   });
   auto* list = members->add_subcommand("list", "list members");
@@ -571,12 +547,14 @@ void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) 
   on(enroll, cli, [a, &cli](Context& ctx) {
     if (!a->reader.empty()) return enroll_at_reader(ctx, cli, *a);
     if (a->tech.empty()) usage_error("name the card with --tech and --id, or use --reader");
-    const auto id = hex_identifier(a->identifier);
-    auto c = check(
-        ctx.store().staff().enroll_credential(a->member_no, a->tech, id, a->label, ctx.actor()));
-    print_one(
-        ctx, to_json(c),
-        fmt::format("enrolled {} card as credential #{} for {}", c.technology, c.id, a->member_no));
+    hex_identifier(a->identifier);  // a usage error here, before anything is sent
+    auto c = ctx.change("credential.enroll", {{"member_no", a->member_no},
+                                              {"technology", a->tech},
+                                              {"identifier", a->identifier},
+                                              {"label", a->label}});
+    print_one(ctx, c,
+              fmt::format("enrolled {} card as credential #{} for {}", text(c, "technology"),
+                          c.value("id", 0), a->member_no));
     return kExitOk;
   });
   auto* revoke = creds->add_subcommand("revoke", "revoke a card (lost, stolen, returned)");
@@ -588,16 +566,18 @@ void build_credentials(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) 
   by_cred->excludes(by_tech)->excludes(by_id);
   revoke->add_option("--reason", a->reason, "why")->required();
   on(revoke, cli, [a, by_cred](Context& ctx) {
-    st::Credential c;
+    nlohmann::json args{{"reason", a->reason}};
     if (by_cred->count() > 0) {
-      c = check(ctx.store().staff().revoke_credential(a->credential_id, a->reason, ctx.actor()));
+      args["credential_id"] = a->credential_id;
     } else if (!a->tech.empty()) {
-      c = check(ctx.store().staff().revoke_credential(a->tech, hex_identifier(a->identifier),
-                                                      a->reason, ctx.actor()));
+      hex_identifier(a->identifier);
+      args["technology"] = a->tech;
+      args["identifier"] = a->identifier;
     } else {
       usage_error("name the card with --tech and --id, or --credential");
     }
-    print_one(ctx, to_json(c), fmt::format("revoked credential #{}: {}", c.id, a->reason));
+    auto c = ctx.change("credential.revoke", std::move(args));
+    print_one(ctx, c, fmt::format("revoked credential #{}: {}", c.value("id", 0), a->reason));
     return kExitOk;
   });
   auto* list = creds->add_subcommand("list", "list cards");
@@ -627,9 +607,11 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       ->check(CLI::NonNegativeNumber);
   add->add_flag("--renew-by-use", a->renew_by_use, "each machine session renews the validity");
   on(add, cli, [a](Context& ctx) {
-    auto t = check(ctx.store().staff().add_certification_type(
-        {a->code, a->name, a->validity_days, a->renew_by_use}, ctx.actor()));
-    print_one(ctx, to_json(t), fmt::format("added certification type {}", t.code));
+    auto t = ctx.change("certtype.add", {{"code", a->code},
+                                         {"name", a->name},
+                                         {"validity_days", a->validity_days},
+                                         {"renew_by_use", a->renew_by_use}});
+    print_one(ctx, t, fmt::format("added certification type {}", text(t, "code")));
     return kExitOk;
   });
   auto* list_types = types->add_subcommand("list", "list certification types");
@@ -658,11 +640,14 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   grant->add_option("--date", a->date, "training date, YYYY-MM-DD (default today)");
   on(grant, cli, [a](Context& ctx) {
     check_date(a->date, "--date");
-    auto c = check(ctx.store().staff().grant_certification(a->member_no, a->type, a->trainer,
-                                                           opt_text(a->date), ctx.actor()));
-    print_one(ctx, to_json(c),
-              fmt::format("granted {} to {} on {}, expires {}", c.type_code, c.member_no,
-                          c.granted_on, c.expires_on.value_or("never")));
+    auto c = ctx.change("cert.grant", {{"member_no", a->member_no},
+                                       {"type", a->type},
+                                       {"trainer", a->trainer},
+                                       {"granted_on", text_or_null(a->date)}});
+    print_one(ctx, c,
+              fmt::format("granted {} to {} on {}, expires {}", text(c, "type"),
+                          text(c, "member_no"), text(c, "granted_on"),
+                          c["expires_on"].is_string() ? text(c, "expires_on") : "never"));
     return kExitOk;
   });
   auto* revoke = certs->add_subcommand("revoke", "revoke a member's certification");
@@ -670,10 +655,10 @@ void build_certs(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   revoke->add_option("--type", a->type, "certification type code")->required();
   revoke->add_option("--reason", a->reason, "why")->required();
   on(revoke, cli, [a](Context& ctx) {
-    auto rows = check(
-        ctx.store().staff().revoke_certification(a->member_no, a->type, a->reason, ctx.actor()));
+    auto rows = ctx.change("cert.revoke",
+                           {{"member_no", a->member_no}, {"type", a->type}, {"reason", a->reason}});
     if (ctx.json_output()) {
-      std::cout << to_json_array(rows).dump(2) << '\n';
+      std::cout << rows.dump(2) << '\n';
     } else {
       std::cout << fmt::format("revoked {} of {}: {}", a->type, a->member_no, a->reason) << '\n';
     }
@@ -715,25 +700,28 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       ->check(CLI::NonNegativeNumber);
   add->add_flag("--needs-checkoff", a->needs_checkoff, "staff check-off required after use");
   on(add, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().staff().add_machine(
-        {a->machine, a->name, opt_text(a->cert_type), a->mode, a->interval, a->needs_checkoff},
-        ctx.actor()));
-    print_one(ctx, to_json(m), fmt::format("added machine {} ({})", m.id, m.name));
+    auto m = ctx.change("machine.add", {{"id", a->machine},
+                                        {"name", a->name},
+                                        {"certification_type", text_or_null(a->cert_type)},
+                                        {"session_mode", a->mode},
+                                        {"inspection_interval_days", a->interval},
+                                        {"needs_checkoff", a->needs_checkoff}});
+    print_one(ctx, m, fmt::format("added machine {} ({})", text(m, "id"), text(m, "name")));
     return kExitOk;
   });
   auto* lockout = machines->add_subcommand("lockout", "take a machine out of service");
   lockout->add_option("--id", a->machine, "machine id")->required();
   lockout->add_option("--reason", a->reason, "why")->required();
   on(lockout, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().staff().lockout_machine(a->machine, a->reason, ctx.actor()));
-    print_one(ctx, to_json(m), fmt::format("machine {} locked out: {}", m.id, a->reason));
+    auto m = ctx.change("machine.lockout", {{"id", a->machine}, {"reason", a->reason}});
+    print_one(ctx, m, fmt::format("machine {} locked out: {}", text(m, "id"), a->reason));
     return kExitOk;
   });
   auto* release = machines->add_subcommand("release", "put a machine back in service");
   release->add_option("--id", a->machine, "machine id")->required();
   on(release, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().staff().release_machine(a->machine, ctx.actor()));
-    print_one(ctx, to_json(m), fmt::format("machine {} released", m.id));
+    auto m = ctx.change("machine.release", {{"id", a->machine}});
+    print_one(ctx, m, fmt::format("machine {} released", text(m, "id")));
     return kExitOk;
   });
   // Confirmation is an act on the running controller (power-loss startup, check-off after
@@ -760,12 +748,16 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(inspect, cli, [a](Context& ctx) {
     check_date(a->date, "--date");
     check_date(a->next_due, "--next-due date");
-    auto i = check(ctx.store().staff().record_inspection(
-        {a->machine, opt_text(a->date), a->inspector, a->result, a->notes, opt_text(a->next_due)},
-        ctx.actor()));
-    print_one(ctx, to_json(i),
-              fmt::format("recorded inspection of {} on {}: {}, next due {}", i.machine_id,
-                          i.done_on, i.result, i.next_due.value_or("-")));
+    auto i = ctx.change("inspection.record", {{"machine_id", a->machine},
+                                              {"done_on", text_or_null(a->date)},
+                                              {"inspector", a->inspector},
+                                              {"result", a->result},
+                                              {"notes", a->notes},
+                                              {"next_due", text_or_null(a->next_due)}});
+    print_one(ctx, i,
+              fmt::format("recorded inspection of {} on {}: {}, next due {}",
+                          text(i, "machine_id"), text(i, "done_on"), text(i, "result"),
+                          i["next_due"].is_string() ? text(i, "next_due") : "-"));
     return kExitOk;
   });
   auto* list = machines->add_subcommand("list", "list machines");
@@ -828,14 +820,6 @@ void build_history(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   });
 }
 
-json to_json(const st::StaffAccount& s) {
-  return {{"login", s.login},
-          {"name", s.name},
-          {"role", s.role},
-          {"active", s.active},
-          {"created_at", format_utc(s.created_at_ms)}};
-}
-
 void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* users = app.add_subcommand("users", "staff accounts that --actor may declare");
   users->require_subcommand(1);
@@ -847,9 +831,9 @@ void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       ->required()
       ->check(CLI::IsMember({"desk", "trainer", "staff", "manager", "admin"}));
   on(add, cli, [a](Context& ctx) {
-    auto s = check(
-        ctx.store().staff().add_staff_account({a->code, a->name, a->status, true, 0}, ctx.actor()));
-    print_one(ctx, to_json(s), fmt::format("added staff account {} ({})", s.login, s.role));
+    auto s = ctx.change("staff.add", {{"login", a->code}, {"name", a->name}, {"role", a->status}});
+    print_one(ctx, s,
+              fmt::format("added staff account {} ({})", text(s, "login"), text(s, "role")));
     return kExitOk;
   });
   for (const bool active : {false, true}) {
@@ -858,9 +842,10 @@ void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
                                              : "refuse every change that declares this account");
     sub->add_option("--login", a->code, "login")->required();
     on(sub, cli, [a, active](Context& ctx) {
-      auto s = check(ctx.store().staff().set_staff_account_active(a->code, active, ctx.actor()));
-      print_one(ctx, to_json(s),
-                fmt::format("staff account {} {}", s.login, active ? "enabled" : "disabled"));
+      auto s = ctx.change(active ? "staff.enable" : "staff.disable", {{"login", a->code}});
+      print_one(ctx, s,
+                fmt::format("staff account {} {}", text(s, "login"),
+                            active ? "enabled" : "disabled"));
       return kExitOk;
     });
   }
@@ -958,6 +943,8 @@ void build(CLI::App& app, Cli& cli) {
   app.add_option("--actor", cli.actor,
                  "the staff account you act as, for the audit log; it must exist and be active "
                  "(default: your OS login name)");
+  app.add_option("--admin-socket", cli.admin_socket,
+                 "the daemon's admin channel, for changes (default: [admin] socket of --config)");
   app.add_option("--tz", cli.time_zone, "site time zone for dates (default Asia/Tokyo)");
   app.add_option("--busy-timeout-ms", cli.busy_timeout_ms, "wait this long for the daemon's lock")
       ->check(CLI::NonNegativeNumber);

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,7 @@ struct Cli {
   std::string config;
   std::string site_key;
   std::string actor;
+  std::string admin_socket;  ///< --admin-socket: the daemon's admin channel
   std::string time_zone{"Asia/Tokyo"};
   std::string simulated_clock;  ///< "YYYY-MM-DD HH:MM[:SS]" local: act as if it were then
   int busy_timeout_ms{2000};
@@ -58,6 +60,15 @@ void build_live(CLI::App& app, Cli& cli);
 /// config), acting as `as` ("" = the OS user); prints the result. Throws Failure.
 int live_confirm(const Cli& cli, const std::string& machine, const std::string& socket,
                  const std::string& as);
+/// Sends a staff change to the daemon at `socket`, declaring staff account `as`. nullopt when
+/// no daemon listens there (the socket is missing or refuses connections); the changed record
+/// otherwise. A refusal throws a Failure with the daemon's message.
+std::optional<nlohmann::json> send_change(const std::string& socket, const std::string& as,
+                                          const nlohmann::json& change);
+/// The admin socket of the daemon `cli` names: --admin-socket, else (with --config and no
+/// --db) the config's [admin] socket or its default; nullopt when the command names a
+/// database file rather than a site.
+std::optional<std::string> daemon_admin_socket(const Cli& cli);
 /// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
 std::string usage_hint(CLI::App& app);
 /// Opens the store as `cli` says and runs the chosen action; throws Failure.

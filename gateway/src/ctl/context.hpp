@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "commands.hpp"
+#include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::ctl {
@@ -26,21 +27,36 @@ namespace st = labgate::gateway::store;
 /// What a running command needs: the open store, the shared options, the output mode.
 class Context {
  public:
-  Context(std::unique_ptr<st::Store> store, const Cli& cli, std::filesystem::path db_path)
-      : store_(std::move(store)), cli_(cli), db_path_(std::move(db_path)) {}
-  st::Store& store() { return *store_; }
+  /// Opens the store the first time a command needs it.
+  using Opener = std::function<std::unique_ptr<st::Store>()>;
+
+  Context(Opener open, const Cli& cli, std::filesystem::path db_path)
+      : open_(std::move(open)), cli_(cli), db_path_(std::move(db_path)) {}
+  /// The store, opened on first use (a change sent to the daemon never opens it).
+  st::Store& store() {
+    if (!store_) store_ = open_();
+    return *store_;
+  }
   /// Who makes the change a command is about to write, for its audit row: the OS user running
-  /// labgatectl (the kernel's uid, never $USER) and the staff account declared with --actor
-  /// (default: the OS user's login name), which the store checks exists and is active.
+  /// labgatectl (the kernel's uid, never $USER) and the staff account declared with --actor,
+  /// which the store checks exists and is active. Without --actor, root and the daemon's user
+  /// act as themselves (no account: the row names the OS user); anyone else declares their
+  /// login name.
   /// Calling it means "this command writes": it throws a Failure unless this process may
   /// write the database directly (see may_write_directly()).
   st::Actor actor() const;
+  /// Makes a staff change (store/changes.hpp) and returns the changed record. With --actor (or
+  /// when this user may not write the database), it goes to labgated over the admin channel
+  /// when the daemon of --config (or --admin-socket) answers, and the daemon records the uid the
+  /// kernel reports. Otherwise labgatectl applies it itself, if it may write directly.
+  nlohmann::ordered_json change(std::string_view op, nlohmann::json args);
   const std::string& tz() const { return cli_.time_zone; }
   bool json_output() const { return cli_.json; }
   /// The global options (config path, ...).
   const Cli& cli() const { return cli_; }
 
  private:
+  Opener open_;
   std::unique_ptr<st::Store> store_;
   const Cli& cli_;
   std::filesystem::path db_path_;

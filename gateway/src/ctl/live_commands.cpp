@@ -32,7 +32,9 @@ namespace {
 // daemon that stopped answering never hangs staff.
 class AdminConnection {
  public:
-  explicit AdminConnection(const std::string& path) {
+  // With `absent`, a daemon that is not running (no socket, or nobody listening) sets it
+  // instead of throwing.
+  explicit AdminConnection(const std::string& path, bool* absent = nullptr) {
     sockaddr_un addr{};
     if (path.size() >= sizeof addr.sun_path) usage_error("admin socket path too long: " + path);
     addr.sun_family = AF_UNIX;
@@ -40,6 +42,10 @@ class AdminConnection {
     fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       const int err = errno;
+      if (absent != nullptr && fd_ >= 0 && (err == ENOENT || err == ECONNREFUSED)) {
+        *absent = true;
+        return;
+      }
       throw Failure{
           kExitUnavailable,
           fmt::format("cannot reach labgated's admin channel at {}: {}{}", path, std::strerror(err),
@@ -102,6 +108,7 @@ struct LiveArgs {
 
 std::string admin_socket(const Cli& cli, const LiveArgs& a) {
   if (!a.socket.empty()) return a.socket;
+  if (!cli.admin_socket.empty()) return cli.admin_socket;
   if (!cli.config.empty()) {
     try {
       auto config = toml::parse_file(cli.config);
@@ -130,7 +137,19 @@ std::string acting_user(const LiveArgs& a) {
   return name;
 }
 
-// One request; a refusal becomes a Failure with the daemon's message.
+// A refusal becomes a Failure with the daemon's message.
+json checked(json reply) {
+  if (reply.value("ok", false) != true) {
+    const std::string code = reply.value("code", "");
+    throw Failure{code == "not_found" || code == "forbidden" || code == "conflict" ? kExitRefused
+                  : code == "unavailable" ? kExitUnavailable
+                                          : kExitUsage,
+                  reply.value("error", std::string("refused"))};
+  }
+  return reply;
+}
+
+// One request.
 json request(const Cli& cli, const LiveArgs& a, const std::string& op,
              json fields = json::object()) {
   fields["v"] = admin::kProtocolVersion;
@@ -138,15 +157,7 @@ json request(const Cli& cli, const LiveArgs& a, const std::string& op,
   fields["as"] = acting_user(a);
   AdminConnection c(admin_socket(cli, a));
   c.send(fields);
-  auto reply = c.reply();
-  if (reply.value("ok", false) != true) {
-    const std::string code = reply.value("code", "");
-    throw Failure{code == "not_found" || code == "forbidden" ? kExitRefused
-                  : code == "unavailable"                    ? kExitUnavailable
-                                                             : kExitUsage,
-                  reply.value("error", std::string("refused"))};
-  }
-  return reply;
+  return checked(c.reply());
 }
 
 int print(const Cli& cli, const json& reply, const std::string& text) {
@@ -185,6 +196,25 @@ int watch(const Cli& cli, const LiveArgs& a) {
 }
 
 }  // namespace
+
+std::optional<std::string> daemon_admin_socket(const Cli& cli) {
+  if (!cli.admin_socket.empty()) return cli.admin_socket;
+  if (cli.config.empty() || !cli.db.empty()) return std::nullopt;
+  return admin_socket(cli, LiveArgs{});
+}
+
+std::optional<json> send_change(const std::string& socket, const std::string& as,
+                                const json& change) {
+  if (!admin::valid_user_name(as)) {
+    usage_error(fmt::format("bad --actor '{}': 1-64 of A-Z a-z 0-9 . _ @ -", as));
+  }
+  bool absent = false;
+  AdminConnection c(socket, &absent);
+  if (absent) return std::nullopt;
+  c.send({{"v", admin::kProtocolVersion}, {"op", "change"}, {"as", as}, {"change", change}});
+  auto reply = checked(c.reply());
+  return reply.value("record", json());
+}
 
 /// Sends `machines confirm` to the daemon (the controller's state lives there).
 int live_confirm(const Cli& cli, const std::string& machine, const std::string& socket,

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/text/text.hpp"
 
 namespace labgate::gateway::ctl {
@@ -95,8 +96,7 @@ std::string format_local(const std::optional<std::int64_t>& ms, const std::strin
 }
 
 std::string format_utc(std::int64_t ms) {
-  const auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
-  return date::format("%FT%TZ", tp);
+  return store::utc_text(ms);
 }
 
 std::int64_t local_midnight_ms(const std::string& day, const std::string& time_zone) {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "labgate/gateway/mqtt/topics.hpp"
+#include "labgate/gateway/text/text.hpp"
 
 namespace labgate::gateway::mqtt {
 
@@ -82,13 +83,16 @@ bool only_keys(const Json& obj, std::initializer_list<std::string_view> allowed)
   return true;
 }
 
-// Reads an optional bounded string member; false when present but not a fitting string.
-bool optional_text(const Json& obj, const char* key, std::size_t max, std::string& out) {
+// Reads an optional bounded string member; false when present but not a fitting string or
+// not text the one validator accepts for `field` (no control characters: it reaches the audit
+// log, the store and terminals).
+bool optional_text(const Json& obj, const char* key, std::size_t max, text::Field field,
+                   std::string& out) {
   auto it = obj.find(key);
   if (it == obj.end()) return true;
   if (!it->is_string()) return false;
   const auto& s = it->get_ref<const std::string&>();
-  if (s.empty() || s.size() > max) return false;
+  if (s.empty() || s.size() > max || text::check(field, s)) return false;
   out = s;
   return true;
 }
@@ -110,12 +114,12 @@ bool parse_args(CommandKind kind, const Json& args, Command& cmd) {
     case CommandKind::kMachineLockout:
       return only_keys(args, {"machine", "reason"}) &&
              required_segment(args, "machine", cmd.target) && args.contains("reason") &&
-             optional_text(args, "reason", kMaxReasonLength, cmd.reason);
+             optional_text(args, "reason", kMaxReasonLength, text::Field::kReason, cmd.reason);
     case CommandKind::kMachineRelease:
       return only_keys(args, {"machine"}) && required_segment(args, "machine", cmd.target);
     case CommandKind::kAllStop:
       return only_keys(args, {"reason"}) &&
-             optional_text(args, "reason", kMaxReasonLength, cmd.reason);
+             optional_text(args, "reason", kMaxReasonLength, text::Field::kReason, cmd.reason);
     case CommandKind::kReload:
       return args.empty();
   }
@@ -292,7 +296,7 @@ VerifyResult CommandVerifier::verify(std::string_view topic, std::string_view pa
   Command cmd;
   cmd.id = reply_id;
   cmd.ts_ms = body["ts"].get<std::int64_t>();
-  if (!optional_text(body, "by", kMaxByLength, cmd.by)) {
+  if (!optional_text(body, "by", kMaxByLength, text::Field::kName, cmd.by)) {
     return reject(RejectReason::kMalformed, reply_id, "bad \"by\"");
   }
   const std::int64_t skew = config_.max_skew.count();

@@ -882,6 +882,9 @@ Result<StaffAccount> StaffRegistry::set_staff_account_active(std::string_view lo
     if (!existing) return existing.error();
     if (!*existing) return not_found(fmt::format("no staff account '{}'", text::visible(login)));
     StaffAccount a = std::move(**existing);
+    if (!active && actor.account == a.login) {
+      return conflict(fmt::format("staff account '{}' cannot disable itself", a.login));
+    }
     if (a.active == active) {
       return conflict(
           fmt::format("staff account '{}' is already {}", a.login, active ? "active" : "inactive"));

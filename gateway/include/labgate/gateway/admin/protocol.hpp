@@ -23,7 +23,17 @@ inline constexpr int kProtocolVersion = 1;
 inline constexpr std::size_t kMaxLineBytes = 4096;
 
 /// What a request asks for.
-enum class Op { kStatus, kUnlock, kLockout, kRelease, kConfirm, kAllStop, kReload, kSubscribe };
+enum class Op {
+  kStatus,
+  kUnlock,
+  kLockout,
+  kRelease,
+  kConfirm,
+  kAllStop,
+  kReload,
+  kSubscribe,
+  kChange,  ///< a staff change of the store, as data (store/changes.hpp)
+};
 
 /// The verb on the wire ("all-stop", ...).
 std::string_view to_string(Op op);
@@ -36,6 +46,7 @@ struct Request {
   std::string door;     ///< unlock
   std::string machine;  ///< lockout, release, confirm
   std::string reason;   ///< lockout (default "staff")
+  nlohmann::json change;  ///< change: {"op": ..., "args": {...}}, applied by the daemon
 };
 
 /// Machine-readable error classes of a refused request.
@@ -45,7 +56,8 @@ enum class ErrorCode {
   kUnknownOp,    ///< "op" missing or not a known verb
   kBadRequest,   ///< a field missing, of the wrong type or invalid
   kTooLong,      ///< the line exceeded kMaxLineBytes (the client is closed)
-  kNotFound,     ///< no such door or machine
+  kNotFound,     ///< no such door, machine, member...
+  kConflict,     ///< a change contradicts the current state (already exists, already revoked)
   kUnavailable,  ///< the site is not running (store unavailable)
   kForbidden,    ///< the peer's credentials are not allowed (the client is closed)
   kOverloaded,   ///< too many clients (the client is closed)
@@ -103,5 +115,14 @@ bool peer_allowed(const PeerCredentials& peer, const AccessRule& rule);
 /// The actor written to the audit log and events for a request: "<as>@uid:<uid>", so the record
 /// shows both the staff user declared and the OS user the kernel vouches for.
 std::string actor_label(const std::string& as, uid_t uid);
+
+/// Who sent a request: the staff account declared in "as" and the kernel's word on the peer.
+struct Caller {
+  std::string as;  ///< the staff account declared (checked against the store by the daemon)
+  uid_t uid{0};    ///< SO_PEERCRED: cannot be forged
+  pid_t pid{0};
+  /// actor_label(as, uid).
+  std::string label() const { return actor_label(as, uid); }
+};
 
 }  // namespace labgate::gateway::admin

@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,25 +34,32 @@ struct ActionResult {
 };
 
 /// The daemon's side of the channel: the composition root implements it over the running site.
-/// `actor` is actor_label() of the request: it goes into the audit log and the events.
+/// `caller` is who sent the request: its declared account and its uid go into the audit log
+/// and the events, and the implementation refuses a declared account that is missing or
+/// inactive (ErrorCode::kForbidden).
 class Actions {
  public:
   virtual ~Actions() = default;
   /// Doors, machines, fault state.
   virtual ActionResult status() = 0;
   /// One strike pulse on a door.
-  virtual ActionResult unlock(const std::string& door, const std::string& actor) = 0;
+  virtual ActionResult unlock(const std::string& door, const Caller& caller) = 0;
   /// Staff lockout of a machine.
   virtual ActionResult lockout(const std::string& machine, const std::string& reason,
-                               const std::string& actor) = 0;
+                               const Caller& caller) = 0;
   /// Ends a staff lockout.
-  virtual ActionResult release(const std::string& machine, const std::string& actor) = 0;
+  virtual ActionResult release(const std::string& machine, const Caller& caller) = 0;
   /// Confirms a machine after start-up or check-off.
-  virtual ActionResult confirm(const std::string& machine, const std::string& actor) = 0;
+  virtual ActionResult confirm(const std::string& machine, const Caller& caller) = 0;
   /// Cuts every machine.
-  virtual ActionResult all_stop(const std::string& actor) = 0;
+  virtual ActionResult all_stop(const Caller& caller) = 0;
   /// Re-reads what can be re-read while running.
-  virtual ActionResult reload(const std::string& actor) = 0;
+  virtual ActionResult reload(const Caller& caller) = 0;
+  /// Applies a staff change (store/changes.hpp) off the loop, and calls `done` on the loop with
+  /// the outcome (the changed record under "record"). The channel sends the reply from `done`
+  /// and reads the caller's next request only then, so replies stay in order.
+  virtual void change(const Caller& caller, const nlohmann::json& change,
+                      std::function<void(ActionResult)> done) = 0;
 };
 
 /// Where and for whom the channel listens, and its bounds.

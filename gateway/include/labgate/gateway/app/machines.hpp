@@ -67,13 +67,13 @@ class MachineUnit {
   /// The relay of `machine_id` did not confirm `wanted` (see Site::relay_unconfirmed).
   void relay_unconfirmed(const std::string& machine_id, bool wanted);
   /// Staff lockout (stored, then applied). False when the machine is unknown.
-  bool lockout(const std::string& machine_id, const std::string& reason, const std::string& actor);
+  bool lockout(const std::string& machine_id, const std::string& reason, const store::Actor& actor);
   /// Ends a staff lockout; an overdue inspection still keeps the machine out of service.
-  bool release(const std::string& machine_id, const std::string& actor);
+  bool release(const std::string& machine_id, const store::Actor& actor);
   /// Staff confirm a machine after start-up, a fire alarm or check-off.
-  bool confirm(const std::string& machine_id, const std::string& actor);
+  bool confirm(const std::string& machine_id, const store::Actor& actor);
   /// Locks out every machine (remote all-stop).
-  void all_stop(const std::string& actor);
+  void all_stop(const store::Actor& actor);
   /// Re-reads lockouts and inspection dates (staff changed the store).
   void refresh();
 

@@ -112,15 +112,15 @@ class Site {
   void set_commit_observer(CommitObserver observer);
 
   /// Remote unlock of one door (one strike pulse). False when the door is unknown.
-  bool remote_unlock(const std::string& door_id, const std::string& actor);
+  bool remote_unlock(const std::string& door_id, const store::Actor& actor);
   /// Staff lockout of a machine from the gateway side (store + controller).
-  bool lockout(const std::string& machine_id, const std::string& reason, const std::string& actor);
+  bool lockout(const std::string& machine_id, const std::string& reason, const store::Actor& actor);
   /// Ends a staff lockout.
-  bool release(const std::string& machine_id, const std::string& actor);
+  bool release(const std::string& machine_id, const store::Actor& actor);
   /// Staff confirm a machine after start-up or check-off.
-  bool confirm(const std::string& machine_id, const std::string& actor);
+  bool confirm(const std::string& machine_id, const store::Actor& actor);
   /// Cuts every machine (remote all-stop): each is locked out until released.
-  void all_stop(const std::string& actor);
+  void all_stop(const store::Actor& actor);
 
   /// One line per door and machine: "door main locked strike=off ..." (control socket `status`).
   std::vector<std::string> status_lines() const;

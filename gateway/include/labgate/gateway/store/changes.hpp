@@ -1,0 +1,47 @@
+#pragma once
+// Staff changes as data: one JSON object {"op": "...", "args": {...}} names a change of the
+// staff registry and its arguments. labgatectl builds it; when labgated runs, it travels over the
+// admin channel and the daemon applies it (docs/ADMIN.md, op "change"), and otherwise labgatectl
+// applies it itself. Both call apply_change(), so a change does the same checks and writes the
+// same rows whichever way it came, and its audit row records the actor the caller passes.
+//
+// The records come back as JSON, rendered here once for labgatectl's output and the channel's
+// replies.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "labgate/gateway/store/context.hpp"
+#include "labgate/gateway/store/records.hpp"
+#include "labgate/gateway/store/result.hpp"
+
+namespace labgate::gateway::store {
+
+class Store;
+
+/// The change ops apply_change() knows, for help texts and docs.
+std::vector<std::string_view> change_ops();
+
+/// Applies one change by `actor` and returns the changed record (an array for cert.revoke).
+/// kInvalid for an unknown op or a missing or mistyped argument; otherwise whatever the store
+/// call answers (kForbidden for a declared account that is missing or inactive).
+Result<nlohmann::ordered_json> apply_change(Store& store, const nlohmann::json& change,
+                                            const Actor& actor);
+
+/// `ms` since the epoch as ISO-8601 UTC ("2026-11-24T08:00:00Z").
+std::string utc_text(std::int64_t ms);
+
+/// A record as labgatectl prints it with --json and the admin channel returns it.
+nlohmann::ordered_json to_json(const Plan& p);
+nlohmann::ordered_json to_json(const Member& m);
+nlohmann::ordered_json to_json(const Credential& c);
+nlohmann::ordered_json to_json(const CertificationType& t);
+nlohmann::ordered_json to_json(const Certification& c);
+nlohmann::ordered_json to_json(const Machine& m);
+nlohmann::ordered_json to_json(const Inspection& i);
+nlohmann::ordered_json to_json(const StaffAccount& s);
+
+}  // namespace labgate::gateway::store
