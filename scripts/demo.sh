@@ -138,6 +138,10 @@ take_away() {
   done
 }
 
+# The staff account every demo change declares (--actor demo): the first account is made by its
+# owner declaring it.
+ctl users add --login demo --name "Demo staff" --role admin >/dev/null
+
 # The site's DESFire master keys (docs/KEYS.md): made at the desk before anything else; the
 # daemon reads them with --key-file, since the built-in demo site names no key file.
 keys=$demo/site.keys

@@ -563,3 +563,150 @@ TEST_CASE("admin channel: a second daemon never takes over a socket that is answ
   AdminClient again(first.daemon.admin_socket_path());
   CHECK(again.request(req("status", "alice"))["ok"] == true);
 }
+
+namespace {
+
+// labgatectl as the unprivileged `nobody` (uid 65534, group nogroup, no other groups): the
+// harness runs as root, which setpriv lets drop to any uid.
+constexpr uid_t kNobody = 65534;
+
+RunResult labgatectl_as_nobody(const Daemon& d, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"setpriv",        "--reuid=65534", "--regid=65534",
+                                "--clear-groups", LABGATECTL_PATH, "--config",
+                                d.config_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, 30s, {{"USER", "root"}});
+}
+
+// A site whose admin channel admits the group nogroup, so `nobody` may send changes, and whose
+// folder and config it may read (the config's keys are test keys).
+struct StaffSite : AdminSite {
+  StaffSite() : AdminSite("group = \"nogroup\"") {
+    REQUIRE(::getuid() == 0);
+    REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+    REQUIRE(::chmod(daemon.config_path().c_str(), 0644) == 0);
+  }
+  std::optional<store::AuditEntry> last(const std::string& action) {
+    std::optional<store::AuditEntry> found;
+    for (auto& a : audit()) {
+      if (a.action == action) found = a;
+    }
+    return found;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("admin channel: labgatectl's changes from another uid go through the daemon, which "
+          "records the kernel's uid",
+          "[daemon][admin][actor]") {
+  StaffSite site;
+  // The database is the daemon's: nobody could not even open it.
+  auto r = labgatectl_as_nobody(site.daemon, {"--db", site.daemon.db_path(), "--actor", "alice",
+                                              "members", "suspend", "--no", "M1", "--reason", "x"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("only the daemon's user") != std::string::npos);
+
+  // Through the daemon, declaring an existing account: done, and the record says who really
+  // acted (uid 65534), whatever the account's name suggests.
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "root", "members", "suspend", "--no", "M1",
+                                         "--reason", "card lost"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("member M1 is suspended: card lost") != std::string::npos);
+  auto row = site.last("member.suspend");
+  REQUIRE(row);
+  CHECK(row->os_uid == static_cast<std::int64_t>(kNobody));
+  CHECK(row->account == "root");
+  CHECK(row->actor == "root@uid:65534");
+  CHECK(row->subject == "M1");
+
+  const auto before = snapshot(site);
+  // An account that does not exist, or no --actor (the login name "nobody" is no account).
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--actor", "ghost", "members", "approve", "--no", "M1"},
+           {"members", "approve", "--no", "M1"},
+       }) {
+    r = labgatectl_as_nobody(site.daemon, args);
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("does not exist") != std::string::npos);
+  }
+  // A deactivated account.
+  REQUIRE(labgatectl(site.daemon, {"users", "disable", "--login", "erin"}).exit_code == 0);
+  const auto disabled = snapshot(site);
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "erin", "members", "approve", "--no", "M1"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("staff account 'erin' is not active") != std::string::npos);
+  // Control characters, through the channel.
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "members", "add", "--no", "M9",
+                                         "--name", "a\nb\x1b[31m"});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("control character") != std::string::npos);
+  CHECK(snapshot(site) == disabled);
+  CHECK(disabled.audit == before.audit + 1);  // only the disable
+  // The spoofed and refused requests are in the daemon's log with the kernel's uid.
+  CHECK(site.daemon.log().find("admin: ghost@uid:65534 change member.approve") !=
+        std::string::npos);
+
+  // The existing ops check the declared account too.
+  AdminClient c(site.daemon.admin_socket_path());
+  auto reply = c.request(req("lockout", "ghost", {{"machine", "laser"}, {"reason", "x"}}));
+  CHECK(reply["ok"] == false);
+  CHECK(reply["code"] == "forbidden");
+  CHECK_FALSE(site.machine("laser").locked_out);
+  reply = c.request(req("unlock", "erin", {{"door", "front"}}));
+  CHECK(reply["code"] == "forbidden");
+  CHECK(site.daemon.cmd("output front.strike") == "ok front.strike off");
+}
+
+TEST_CASE("admin channel: a change is applied off the loop and answered in order",
+          "[daemon][admin][actor]") {
+  AdminSite site;
+  AdminClient c(site.daemon.admin_socket_path());
+  // Two requests in one write: the change's reply comes first, then the status.
+  const json change = req("change", "alice",
+                          {{"id", 1},
+                           {"change",
+                            {{"op", "machine.lockout"},
+                             {"args", {{"id", "printer"}, {"reason", "nozzle jam"}}}}}});
+  REQUIRE(c.send_raw(change.dump() + "\n" + req("status", "alice", {{"id", 2}}).dump() + "\n"));
+  auto first = c.reply();
+  auto second = c.reply();
+  INFO(first.dump() << "\n" << second.dump());
+  CHECK(first["id"] == 1);
+  CHECK(first["ok"] == true);
+  CHECK(first["record"]["locked_out"] == true);
+  CHECK(first["record"]["lockout_reason"] == "nozzle jam");
+  CHECK(second["id"] == 2);
+  CHECK(second["ok"] == true);
+  // The daemon's own store sees the staff change (the site polls for it) and refuses taps.
+  REQUIRE(wait_until(
+      [&] {
+        return site.daemon.cmd("tap printer iso14443a 04000001").find("denied") !=
+               std::string::npos;
+      },
+      5s));
+
+  // Refusals keep their kind; a hostile text never reaches the store.
+  const auto before = snapshot(site);
+  auto r = c.request(req("change", "alice",
+                         {{"change",
+                           {{"op", "member.add"},
+                            {"args", {{"member_no", "M9"}, {"name", "line1\nline2\r\x1b[31m"}}}}}}));
+  CHECK(r["code"] == "bad_request");
+  CHECK(r["error"].get<std::string>().find("control character") != std::string::npos);
+  r = c.request(req("change", "alice", {{"change", {{"op", "member.approve"},
+                                                    {"args", {{"member_no", "M404"}}}}}}));
+  CHECK(r["code"] == "not_found");
+  r = c.request(req("change", "alice", {{"change", {{"op", "drop.tables"}}}}));
+  CHECK(r["code"] == "bad_request");
+  r = c.request(req("change", "alice", {{"change", "member.add"}}));
+  CHECK(r["code"] == "bad_request");
+  r = c.request(req("lockout", "alice", {{"machine", "laser"}, {"reason", "\x1b[2Jcleared"}}));
+  CHECK(r["code"] == "bad_request");
+  CHECK(snapshot(site) == before);
+}

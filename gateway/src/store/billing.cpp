@@ -224,6 +224,8 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
   }
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
   if (rate.kind == SessionKind::kMachine) {
     auto m = reads_->machine(*rate.machine_id);
     if (!m) return m.error();
@@ -570,6 +572,8 @@ Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view it
   const std::int64_t at = at_ms.value_or(now_ms());
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
   auto id = reads_->member_id(member_no);
   if (!id) return id.error();
   auto item = price_item(*db_, item_code);
@@ -671,6 +675,8 @@ Result<SessionReview> BillingLedger::review_session(std::int64_t session_id,
   }
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, reviewer));
   auto stmt = db_->prepare(std::string(kSessionSelect) + "WHERE s.id = ?1");
   if (!stmt) return stmt.error();
   stmt->bind(1, session_id);

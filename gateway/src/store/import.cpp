@@ -399,6 +399,8 @@ Result<ImportResult> StaffRegistry::import_members(const std::vector<ImportMembe
   if (members.empty()) return rows::invalid("nothing to import: no member rows");
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
 
   // The same checks as parse_roster, again inside the transaction: the database may have
   // changed since the file was read, and callers other than labgatectl skip the parser.

@@ -845,7 +845,7 @@ Result<StaffAccount> StaffRegistry::add_staff_account(const StaffAccount& accoun
     return invalid(fmt::format("bad role '{}': desk, trainer, staff, manager or admin",
                                text::visible(account.role)));
   }
-  return audited_change<StaffAccount>(actor, [&]() -> Result<Audited<StaffAccount>> {
+  return audited_change_as<StaffAccount>(actor, false, [&]() -> Result<Audited<StaffAccount>> {
     auto count = db_->prepare("SELECT count(*) FROM staff_accounts");
     if (!count) return count.error();
     auto row = count->step();

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "labgate/gateway/store/database.hpp"
@@ -126,8 +127,19 @@ class Repository {
   template <typename T, typename Change>
   Result<T> audited_change(const Actor& actor, Change&& change,
                            const std::function<Status(const T&)>& before_commit = {}) const {
+    return audited_change_as<T>(actor, true, std::forward<Change>(change), before_commit);
+  }
+  /// audited_change, checking the declared account before the change only when
+  /// `check_first` (always when its audit row is appended): a refused actor learns nothing of
+  /// the state. Only the first staff account, which vouches for itself, skips the early check.
+  template <typename T, typename Change>
+  Result<T> audited_change_as(const Actor& actor, bool check_first, Change&& change,
+                              const std::function<Status(const T&)>& before_commit = {}) const {
     auto tx = Transaction::begin(*db_);
     if (!tx) return tx.error();
+    if (check_first) {
+      if (auto s = check_account(*db_, actor); !s) return s.error();
+    }
     Result<Audited<T>> done = change();
     if (!done) return done.error();
     if (auto s = audit(actor, done->note.action, done->note.subject, done->note.detail_json); !s) {
