@@ -30,15 +30,12 @@ class StreamOnly final : public admin::Actions {
   static R no() { return R::failure(admin::ErrorCode::kUnavailable, "benchmark: stream only"); }
   R status() override { return no(); }
   R unlock(const std::string&, const admin::Caller&) override { return no(); }
-  R lockout(const std::string&, const std::string&, const admin::Caller&) override {
-    return no();
-  }
+  R lockout(const std::string&, const std::string&, const admin::Caller&) override { return no(); }
   R release(const std::string&, const admin::Caller&) override { return no(); }
   R confirm(const std::string&, const admin::Caller&) override { return no(); }
   R all_stop(const admin::Caller&) override { return no(); }
   R reload(const admin::Caller&) override { return no(); }
-  void change(const admin::Caller&, const nlohmann::json&,
-              std::function<void(R)> done) override {
+  void change(const admin::Caller&, const nlohmann::json&, std::function<void(R)> done) override {
     done(no());
   }
 };

@@ -292,10 +292,11 @@ TEST_CASE("admin channel: each request, with the acting user in the audit log", 
     INFO(r.err);
     CHECK(r.exit_code == 0);
     CHECK(site.audited(me("gina"), "remote_unlock", "front"));
+    // labgatectl(...) declares --actor test: without --as, that is the acting account.
     r = labgatectl(site.daemon, {"machines", "confirm", "--id", "laser"});
     INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(site.audited(me("root"), "machine_confirm", "laser"));
+    CHECK(site.audited(me("test"), "machine_confirm", "laser"));
     r = labgatectl(site.daemon, {"live", "all-stop", "--as", "two words"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("bad --as") != std::string::npos);
@@ -571,9 +572,8 @@ namespace {
 constexpr uid_t kNobody = 65534;
 
 RunResult labgatectl_as_nobody(const Daemon& d, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"setpriv",        "--reuid=65534", "--regid=65534",
-                                "--clear-groups", LABGATECTL_PATH, "--config",
-                                d.config_path()};
+  std::vector<std::string> argv{"setpriv",       "--reuid=65534", "--regid=65534", "--clear-groups",
+                                LABGATECTL_PATH, "--config",      d.config_path()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, 30s, {{"USER", "root"}});
 }
@@ -597,9 +597,10 @@ struct StaffSite : AdminSite {
 
 }  // namespace
 
-TEST_CASE("admin channel: labgatectl's changes from another uid go through the daemon, which "
-          "records the kernel's uid",
-          "[daemon][admin][actor]") {
+TEST_CASE(
+    "admin channel: labgatectl's changes from another uid go through the daemon, which "
+    "records the kernel's uid",
+    "[daemon][admin][actor]") {
   StaffSite site;
   // The database is the daemon's: nobody could not even open it.
   auto r = labgatectl_as_nobody(site.daemon, {"--db", site.daemon.db_path(), "--actor", "alice",
@@ -641,8 +642,8 @@ TEST_CASE("admin channel: labgatectl's changes from another uid go through the d
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("staff account 'erin' is not active") != std::string::npos);
   // Control characters, through the channel.
-  r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "members", "add", "--no", "M9",
-                                         "--name", "a\nb\x1b[31m"});
+  r = labgatectl_as_nobody(
+      site.daemon, {"--actor", "alice", "members", "add", "--no", "M9", "--name", "a\nb\x1b[31m"});
   INFO(r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("control character") != std::string::npos);
@@ -668,11 +669,11 @@ TEST_CASE("admin channel: a change is applied off the loop and answered in order
   AdminSite site;
   AdminClient c(site.daemon.admin_socket_path());
   // Two requests in one write: the change's reply comes first, then the status.
-  const json change = req("change", "alice",
-                          {{"id", 1},
-                           {"change",
-                            {{"op", "machine.lockout"},
-                             {"args", {{"id", "printer"}, {"reason", "nozzle jam"}}}}}});
+  const json change =
+      req("change", "alice",
+          {{"id", 1},
+           {"change",
+            {{"op", "machine.lockout"}, {"args", {{"id", "printer"}, {"reason", "nozzle jam"}}}}}});
   REQUIRE(c.send_raw(change.dump() + "\n" + req("status", "alice", {{"id", 2}}).dump() + "\n"));
   auto first = c.reply();
   auto second = c.reply();
@@ -693,14 +694,15 @@ TEST_CASE("admin channel: a change is applied off the loop and answered in order
 
   // Refusals keep their kind; a hostile text never reaches the store.
   const auto before = snapshot(site);
-  auto r = c.request(req("change", "alice",
-                         {{"change",
-                           {{"op", "member.add"},
-                            {"args", {{"member_no", "M9"}, {"name", "line1\nline2\r\x1b[31m"}}}}}}));
+  auto r =
+      c.request(req("change", "alice",
+                    {{"change",
+                      {{"op", "member.add"},
+                       {"args", {{"member_no", "M9"}, {"name", "line1\nline2\r\x1b[31m"}}}}}}));
   CHECK(r["code"] == "bad_request");
   CHECK(r["error"].get<std::string>().find("control character") != std::string::npos);
-  r = c.request(req("change", "alice", {{"change", {{"op", "member.approve"},
-                                                    {"args", {{"member_no", "M404"}}}}}}));
+  r = c.request(req("change", "alice",
+                    {{"change", {{"op", "member.approve"}, {"args", {{"member_no", "M404"}}}}}}));
   CHECK(r["code"] == "not_found");
   r = c.request(req("change", "alice", {{"change", {{"op", "drop.tables"}}}}));
   CHECK(r["code"] == "bad_request");

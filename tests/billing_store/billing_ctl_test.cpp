@@ -269,8 +269,8 @@ TEST_CASE("labgatectl sessions held and review", "[billing_ctl]") {
   const auto billed = ctl(
       {"sessions", "review", "--id", "1", "--bill", "3h", "--note", "left the card on the reader"});
   require_ok(billed);
-  CHECK_THAT(billed.out, Catch::Contains("session 1 bills 3h (reviewed by " +
-                                         labgate::test::os_user() + ")"));
+  CHECK_THAT(billed.out,
+             Catch::Contains("session 1 bills 3h (reviewed by " + labgate::test::os_user() + ")"));
   require_refused(ctl, {"sessions", "review", "--id", "1", "--waive"}, 1, "already reviewed");
   const auto waived = ctl({"sessions", "review", "--id", "3", "--waive", "--json"});
   require_ok(waived);

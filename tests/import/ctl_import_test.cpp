@@ -155,7 +155,8 @@ TEST_CASE("labgatectl members import: every bad row reported with its line", "[i
   const auto r = ctl({"members", "import", file});
   CHECK(r.code == 1);
   CHECK(lines(r.err) == std::vector<std::string>{
-                            file + ":3: name contains a line break or control character",
+                            file + ":3: name: control character U+000A at character 6 (a line "
+                                   "break); type it on one line",
                             file + ":3: malformed email 'bad-email'",
                             file + ":6: duplicate member_no 'R1' (first on line 2)",
                             file + ":7: valid_until 2026-03-01 is before valid_from 2026-04-01",

@@ -146,9 +146,9 @@ TEST_CASE("parse_roster: each kind of bad row", "[roster]") {
       {"too many fields", "M2,A,,,,,,,\n", "2: expected 8 fields as in the header, found 9"},
       {"too few fields", "M2,A\n", "2: expected 8 fields as in the header, found 2"},
       {"name with a line break", "M2,\"A\nB\",,,,,,\n",
-       "2: name contains a line break or control character"},
+       "2: name: control character U+000A at character 2 (a line break); type it on one line"},
       {"name of 201 characters", "M2," + std::string(201, 'x') + ",,,,,,\n",
-       "2: name is 201 characters long (at most 200)"},
+       "2: name: 201 characters long (at most 200)"},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {
@@ -163,7 +163,7 @@ TEST_CASE("parse_roster: limits are inclusive", "[roster]") {
   for (int k = 0; k < 200; ++k) name += "山";
   CHECK(issues_of("M2," + name + ",,,,,,\n").empty());
   CHECK(issues_of("M2," + name + "田,,,,,,\n") ==
-        std::vector<std::string>{"2: name is 201 characters long (at most 200)"});
+        std::vector<std::string>{"2: name: 201 characters long (at most 200)"});
   CHECK(issues_of("M2,A,,,2026-04-01,2026-04-01,,\n").empty());
   CHECK(issues_of("M2,A,,,,,,0\n").empty());
 }
@@ -182,7 +182,8 @@ TEST_CASE("parse_roster: every problem of the file, by line, and blank lines ski
   std::vector<std::string> got;
   for (const auto& i : r.issues) got.push_back(std::to_string(i.line) + ": " + i.reason);
   CHECK(got == std::vector<std::string>{
-                   "4: name contains a line break or control character",
+                   "4: name: control character U+000A at character 4 (a line break); type it on "
+                   "one line",
                    "4: unknown plan 'GOLD'",
                    "7: duplicate member_no 'M0200' (first on line 2)",
                    "8: malformed email 'x@y'",
@@ -194,7 +195,8 @@ TEST_CASE("parse_roster: every problem of the file, by line, and blank lines ski
   for (const auto& row : r.rows) good.insert(row.member.member_no);
   CHECK(good == std::set<std::string>{"M0200", "M0203"});
   CHECK(st::format_issue("roster.csv", r.issues.front()) ==
-        "roster.csv:4: name contains a line break or control character");
+        "roster.csv:4: name: control character U+000A at character 4 (a line break); type it "
+        "on one line");
   CHECK(st::format_issue("roster.csv", {0, "the file is empty"}) ==
         "roster.csv: the file is empty");
 }

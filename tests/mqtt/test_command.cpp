@@ -339,8 +339,7 @@ TEST_CASE("signed commands carrying control characters in their text are refused
   CHECK(check("machine_lockout", {{"machine", "laser"}, {"reason", "\x1b[31mred"}}, "").reason ==
         RejectReason::kBadArgs);
   CHECK(check("all_stop", {{"reason", "drill\u202e"}}, "").reason == RejectReason::kBadArgs);
-  CHECK(check("reload", json::object(), "staff:aiko\r\nforged").reason ==
-        RejectReason::kMalformed);
+  CHECK(check("reload", json::object(), "staff:aiko\r\nforged").reason == RejectReason::kMalformed);
   // The same text without them passes.
   CHECK(check("machine_lockout", {{"machine", "laser"}, {"reason", "smoke seen"}}, "staff:aiko")
             .ok());

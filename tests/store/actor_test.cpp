@@ -49,8 +49,8 @@ Actor declared(const std::string& account, std::int64_t uid = 4242) {
 
 void seed(Store& s) {
   must(s.staff().add_plan({"FULL", "Full", "mon-fri 08:30-17:15", false, false}, kOwner));
-  must(s.staff().add_member({"M1", "Hanako", "", std::nullopt, std::nullopt, std::nullopt},
-                            kOwner));
+  must(
+      s.staff().add_member({"M1", "Hanako", "", std::nullopt, std::nullopt, std::nullopt}, kOwner));
   must(s.staff().add_certification_type({"laser", "Laser", 365, false}, kOwner));
   must(s.staff().add_machine({"laser1", "Laser 1", std::string("laser"), "hold", 30, false},
                              kOwner));
@@ -154,13 +154,12 @@ TEST_CASE("stored text passes the one validator at every store change", "[store]
     INFO(bad);
     refused(staff.add_member({"M2", bad, "", std::nullopt, std::nullopt, std::nullopt}, kOwner),
             ErrorKind::kInvalid, "bad member name");
-    refused(staff.add_member({"M2", "Ok", "a@b.jp" + bad, std::nullopt, std::nullopt,
-                              std::nullopt},
+    refused(staff.add_member({"M2", "Ok", "a@b.jp" + bad, std::nullopt, std::nullopt, std::nullopt},
                              kOwner),
             ErrorKind::kInvalid, "bad e-mail");
-    refused(staff.add_member({"M2" + bad, "Ok", "", std::nullopt, std::nullopt, std::nullopt},
-                             kOwner),
-            ErrorKind::kInvalid, "bad member number");
+    refused(
+        staff.add_member({"M2" + bad, "Ok", "", std::nullopt, std::nullopt, std::nullopt}, kOwner),
+        ErrorKind::kInvalid, "bad member number");
     refused(staff.add_plan({"P2", bad, "mon 08:00-09:00", false, false}, kOwner),
             ErrorKind::kInvalid, "bad plan name");
     refused(staff.suspend_member("M1", bad, kOwner), ErrorKind::kInvalid, "suspension reason");
@@ -188,18 +187,15 @@ TEST_CASE("stored text passes the one validator at every store change", "[store]
     refused(ledger.sell("M1", "ACR3", 1, bad, kOwner), ErrorKind::kInvalid, "sale note");
   }
   // Over the length limit of the field (names: 200 characters, counted as characters).
-  refused(staff.add_member({"M2", std::string(201, 'a'), "", std::nullopt, std::nullopt,
-                            std::nullopt},
-                           kOwner),
+  refused(staff.add_member(
+              {"M2", std::string(201, 'a'), "", std::nullopt, std::nullopt, std::nullopt}, kOwner),
           ErrorKind::kInvalid, "201 characters");
-  must(staff.add_member({"M2", std::string(200, 'a'), "", std::nullopt, std::nullopt,
-                         std::nullopt},
+  must(staff.add_member({"M2", std::string(200, 'a'), "", std::nullopt, std::nullopt, std::nullopt},
                         kOwner));
   // Notes may hold a tab; names may not.
   refused(staff.add_member({"M3", "a\tb", "", std::nullopt, std::nullopt, std::nullopt}, kOwner),
           ErrorKind::kInvalid, "U+0009");
-  must(staff.record_inspection({"laser1", std::nullopt, "Suzuki", "pass", "lens\tok",
-                                std::nullopt},
+  must(staff.record_inspection({"laser1", std::nullopt, "Suzuki", "pass", "lens\tok", std::nullopt},
                                kOwner));
   CHECK(site.rows() != before);  // the two good ones went in
 }
@@ -209,11 +205,14 @@ TEST_CASE("the roster import refuses control characters in any text column", "[s
   seed(*site.store);
   const auto before = site.rows();
   ImportOptions options{"roster.csv", "00", false};
-  for (const auto& [name, email] :
-       {std::pair<std::string, std::string>{"a\nb\x1b[31m", ""}, {"Ok", "a@b.jp\r"},
-        {"Ok\xc2\x85", ""}, {"Ok", "a\x7f@b.jp"}}) {
-    ImportMember row{2, {"M7", name, email, std::nullopt, std::nullopt, std::nullopt},
-                     MemberStatus::kPending, std::nullopt};
+  for (const auto& [name, email] : {std::pair<std::string, std::string>{"a\nb\x1b[31m", ""},
+                                    {"Ok", "a@b.jp\r"},
+                                    {"Ok\xc2\x85", ""},
+                                    {"Ok", "a\x7f@b.jp"}}) {
+    ImportMember row{2,
+                     {"M7", name, email, std::nullopt, std::nullopt, std::nullopt},
+                     MemberStatus::kPending,
+                     std::nullopt};
     auto r = site.store->staff().import_members({row}, options, kOwner);
     // Refused as an issue of the file (nothing written), never stored.
     if (r.ok()) {
@@ -230,25 +229,27 @@ TEST_CASE("changes as data: the same store calls, refusals for bad ops and argum
   seed(*site.store);
   must(site.store->staff().add_staff_account({"alice", "", "staff", true, 0}, kOwner));
   using nlohmann::json;
-  auto rec = must(apply_change(
-      *site.store,
-      json{{"op", "member.add"}, {"args", {{"member_no", "M5"}, {"name", "Jiro"}, {"plan", "FULL"}}}},
-      declared("alice", 1000)));
+  auto rec =
+      must(apply_change(*site.store,
+                        json{{"op", "member.add"},
+                             {"args", {{"member_no", "M5"}, {"name", "Jiro"}, {"plan", "FULL"}}}},
+                        declared("alice", 1000)));
   CHECK(rec["member_no"] == "M5");
   CHECK(rec["status"] == "pending");
   const auto last = must(site.store->audit().list_audit()).back();
   CHECK(last.action == "member.add");
   CHECK(last.os_uid == 1000);
   CHECK(last.account == "alice");
-  rec = must(apply_change(*site.store,
-                          json{{"op", "machine.lockout"},
-                               {"args", {{"id", "laser1"}, {"reason", "smoke"}}}},
-                          declared("alice")));
+  rec = must(apply_change(
+      *site.store,
+      json{{"op", "machine.lockout"}, {"args", {{"id", "laser1"}, {"reason", "smoke"}}}},
+      declared("alice")));
   CHECK(rec["locked_out"] == true);
-  rec = must(apply_change(*site.store,
-                          json{{"op", "cert.grant"},
-                               {"args", {{"member_no", "M1"}, {"type", "laser"}, {"trainer", "S"}}}},
-                          declared("alice")));
+  rec =
+      must(apply_change(*site.store,
+                        json{{"op", "cert.grant"},
+                             {"args", {{"member_no", "M1"}, {"type", "laser"}, {"trainer", "S"}}}},
+                        declared("alice")));
   CHECK(rec["type"] == "laser");
   CHECK(must(apply_change(*site.store,
                           json{{"op", "cert.revoke"},
@@ -270,10 +271,10 @@ TEST_CASE("changes as data: the same store calls, refusals for bad ops and argum
           ErrorKind::kInvalid, "must be a string");
   refused(apply_change(*site.store, json{{"op", "member.add"}, {"args", "M9"}}, declared("alice")),
           ErrorKind::kInvalid, "args must be an object");
-  refused(apply_change(*site.store,
-                       json{{"op", "member.add"},
-                            {"args", {{"member_no", "M9"}, {"name", "a\nb\x1b[31m"}}}},
-                       declared("alice")),
+  refused(apply_change(
+              *site.store,
+              json{{"op", "member.add"}, {"args", {{"member_no", "M9"}, {"name", "a\nb\x1b[31m"}}}},
+              declared("alice")),
           ErrorKind::kInvalid, "control character");
   refused(apply_change(*site.store,
                        json{{"op", "member.add"}, {"args", {{"member_no", "M9"}, {"name", "X"}}}},

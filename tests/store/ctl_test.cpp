@@ -244,10 +244,8 @@ namespace {
 constexpr int kOtherUid = 65534;
 
 Run ctl_as_other_uid(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"setpriv",
-                                "--reuid=" + std::to_string(kOtherUid),
-                                "--regid=" + std::to_string(kOtherUid),
-                                "--clear-groups",
+  std::vector<std::string> argv{"setpriv", "--reuid=" + std::to_string(kOtherUid),
+                                "--regid=" + std::to_string(kOtherUid), "--clear-groups",
                                 LABGATECTL_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
   const auto done = labgate::testing::run_command(argv, std::chrono::seconds(60),
@@ -305,8 +303,8 @@ TEST_CASE("labgatectl: the actor is the OS user and a declared, active staff acc
   require_ok(ctl({"users", "add", "--login", "aiko", "--name", "Aiko Sato", "--role", "admin",
                   "--actor", "aiko"}));
   // From then on only an existing account may add one; nobody can declare themselves in.
-  require_refused(ctl, {"users", "add", "--login", "mallory", "--role", "admin", "--actor",
-                        "mallory"},
+  require_refused(ctl,
+                  {"users", "add", "--login", "mallory", "--role", "admin", "--actor", "mallory"},
                   1, "staff account 'mallory' does not exist");
   require_ok(ctl({"users", "add", "--login", "ken", "--role", "desk", "--actor", "aiko"}));
   require_ok(ctl({"members", "suspend", "--no", "M0001", "--reason", "unpaid", "--actor", "ken"}));
@@ -349,12 +347,10 @@ TEST_CASE("labgatectl: another OS user cannot write the database directly, whate
   for (const auto* suffix : {"", "-wal", "-shm"}) {
     const auto f = ctl.db().string() + suffix;
     if (std::filesystem::exists(f)) {
-      std::filesystem::permissions(f, std::filesystem::perms::owner_read |
-                                          std::filesystem::perms::owner_write |
-                                          std::filesystem::perms::group_read |
-                                          std::filesystem::perms::group_write |
-                                          std::filesystem::perms::others_read |
-                                          std::filesystem::perms::others_write);
+      std::filesystem::permissions(
+          f, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                 std::filesystem::perms::group_read | std::filesystem::perms::group_write |
+                 std::filesystem::perms::others_read | std::filesystem::perms::others_write);
     }
   }
   for (const auto& actor : {std::string("root"), std::string("aiko")}) {
@@ -366,8 +362,8 @@ TEST_CASE("labgatectl: another OS user cannot write the database directly, whate
     CHECK_THAT(r.err, Catch::Contains("uid " + std::to_string(kOtherUid)));
   }
   // Without --actor, and without $USER mattering (the child's USER says root).
-  const auto r = ctl_as_other_uid({"--db", ctl.db().string(), "members", "suspend", "--no",
-                                   "M0001", "--reason", "spoof"});
+  const auto r = ctl_as_other_uid(
+      {"--db", ctl.db().string(), "members", "suspend", "--no", "M0001", "--reason", "spoof"});
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Catch::Contains("only the daemon's user"));
   CHECK(ctl.snapshot() == before);

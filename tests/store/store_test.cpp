@@ -816,7 +816,8 @@ TEST_CASE("a version-1 database upgrades to the current schema and keeps its row
     auto audit = must(db->prepare(
         "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) "
         "VALUES (1, 3, 'staff', 'credential.enroll', 'M0001', '{}', ?1, ?2)"));
-    audit.bind(1, std::span<const std::uint8_t>(zero)).bind(2, std::span<const std::uint8_t>(chained));
+    audit.bind(1, std::span<const std::uint8_t>(zero))
+        .bind(2, std::span<const std::uint8_t>(chained));
     must(audit.run());
   }
 

@@ -231,13 +231,13 @@ struct Application::Impl {
     auto record = store::apply_change(*change_store, change, actor);
     if (!record) {
       const auto& e = record.error();
-      const auto code = e.kind == store::ErrorKind::kForbidden  ? admin::ErrorCode::kForbidden
-                        : e.kind == store::ErrorKind::kNotFound ? admin::ErrorCode::kNotFound
-                        : e.kind == store::ErrorKind::kInvalid  ? admin::ErrorCode::kBadRequest
-                        : e.kind == store::ErrorKind::kConflict ||
-                                e.kind == store::ErrorKind::kConstraint
-                            ? admin::ErrorCode::kConflict
-                            : admin::ErrorCode::kUnavailable;
+      const auto code =
+          e.kind == store::ErrorKind::kForbidden  ? admin::ErrorCode::kForbidden
+          : e.kind == store::ErrorKind::kNotFound ? admin::ErrorCode::kNotFound
+          : e.kind == store::ErrorKind::kInvalid  ? admin::ErrorCode::kBadRequest
+          : e.kind == store::ErrorKind::kConflict || e.kind == store::ErrorKind::kConstraint
+              ? admin::ErrorCode::kConflict
+              : admin::ErrorCode::kUnavailable;
       return R::failure(code, e.message);
     }
     return R{true, {}, {}, {{"record", nlohmann::json(*record)}}};

@@ -413,9 +413,9 @@ void build_members(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
                                        {"plan", text_or_null(a->plan)},
                                        {"valid_from", text_or_null(a->valid_from)},
                                        {"valid_until", text_or_null(a->valid_until)}});
-    print_one(ctx, m,
-              fmt::format("added member {} ({}), status pending", text(m, "member_no"),
-                          text(m, "name")));
+    print_one(
+        ctx, m,
+        fmt::format("added member {} ({}), status pending", text(m, "member_no"), text(m, "name")));
     return kExitOk;
   });
   auto* approve = members->add_subcommand("approve", "approve (or reinstate) a member");
@@ -731,7 +731,8 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   confirm->add_option("--id", a->machine, "machine id")->required();
   confirm->add_option("--admin-socket", a->socket,
                       "the daemon's admin socket (default: [admin] socket of --config)");
-  confirm->add_option("--as", a->as, "the staff user acting (default: your OS user)");
+  confirm->add_option("--as", a->as,
+                      "the staff account acting (default: --actor, else your OS user)");
   // Over the admin channel, like `live confirm`: it needs no database of its own.
   confirm->callback([a, &cli] {
     cli.standalone_action = [a, &cli] { return live_confirm(cli, a->machine, a->socket, a->as); };
@@ -755,8 +756,8 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
                                               {"notes", a->notes},
                                               {"next_due", text_or_null(a->next_due)}});
     print_one(ctx, i,
-              fmt::format("recorded inspection of {} on {}: {}, next due {}",
-                          text(i, "machine_id"), text(i, "done_on"), text(i, "result"),
+              fmt::format("recorded inspection of {} on {}: {}, next due {}", text(i, "machine_id"),
+                          text(i, "done_on"), text(i, "result"),
                           i["next_due"].is_string() ? text(i, "next_due") : "-"));
     return kExitOk;
   });
@@ -843,9 +844,9 @@ void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
     sub->add_option("--login", a->code, "login")->required();
     on(sub, cli, [a, active](Context& ctx) {
       auto s = ctx.change(active ? "staff.enable" : "staff.disable", {{"login", a->code}});
-      print_one(ctx, s,
-                fmt::format("staff account {} {}", text(s, "login"),
-                            active ? "enabled" : "disabled"));
+      print_one(
+          ctx, s,
+          fmt::format("staff account {} {}", text(s, "login"), active ? "enabled" : "disabled"));
       return kExitOk;
     });
   }

@@ -123,9 +123,10 @@ std::string admin_socket(const Cli& cli, const LiveArgs& a) {
   return config::AdminConfig{}.socket;
 }
 
-// --as, else the OS user (from the user database, not $USER: the daemon sees the uid anyway).
-std::string acting_user(const LiveArgs& a) {
-  std::string name = a.as;
+// --as, else --actor, else the OS user (from the user database, not $USER: the daemon sees the
+// uid anyway). The daemon refuses a name that is not an active staff account.
+std::string acting_user(const Cli& cli, const LiveArgs& a) {
+  std::string name = a.as.empty() ? cli.actor : a.as;
   if (name.empty()) {
     const passwd* pw = ::getpwuid(::getuid());
     name =
@@ -154,7 +155,7 @@ json request(const Cli& cli, const LiveArgs& a, const std::string& op,
              json fields = json::object()) {
   fields["v"] = admin::kProtocolVersion;
   fields["op"] = op;
-  fields["as"] = acting_user(a);
+  fields["as"] = acting_user(cli, a);
   AdminConnection c(admin_socket(cli, a));
   c.send(fields);
   return checked(c.reply());
@@ -170,7 +171,8 @@ int print(const Cli& cli, const json& reply, const std::string& text) {
 }
 
 int watch(const Cli& cli, const LiveArgs& a) {
-  const json subscribe{{"v", admin::kProtocolVersion}, {"op", "subscribe"}, {"as", acting_user(a)}};
+  const json subscribe{
+      {"v", admin::kProtocolVersion}, {"op", "subscribe"}, {"as", acting_user(cli, a)}};
   AdminConnection c(admin_socket(cli, a));
   c.send(subscribe);
   auto reply = c.reply();
@@ -237,7 +239,8 @@ void build_live(CLI::App& app, Cli& cli) {
                    "the daemon's admin socket (default: [admin] socket of --config, else " +
                        config::AdminConfig{}.socket + ")");
   live->add_option("--as", a->as,
-                   "the staff user acting, for the audit log (default: your OS user)");
+                   "the staff account acting, for the audit log (default: --actor, else your OS "
+                   "user)");
   auto run = [&cli](CLI::App* sub, std::function<int()> body) {
     sub->callback([&cli, body = std::move(body)] { cli.standalone_action = body; });
   };

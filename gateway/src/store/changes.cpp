@@ -105,8 +105,8 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) -> Result<ojson> {
          auto id = parse_hex(a.text("identifier"));
          if (!id) return id.error();
-         return rendered(s.staff().enroll_credential(a.text("member_no"), a.text("technology"),
-                                                     *id, a.text_or("label", ""), who));
+         return rendered(s.staff().enroll_credential(a.text("member_no"), a.text("technology"), *id,
+                                                     a.text_or("label", ""), who));
        }},
       {"credential.revoke",
        [](Store& s, const Args& a, const Actor& who) -> Result<ojson> {

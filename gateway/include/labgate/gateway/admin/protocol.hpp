@@ -41,11 +41,11 @@ std::string_view to_string(Op op);
 /// One well-formed request.
 struct Request {
   Op op{Op::kStatus};
-  nlohmann::json id;    ///< echoed in the reply (null when absent)
-  std::string as;       ///< the staff user the client acts for
-  std::string door;     ///< unlock
-  std::string machine;  ///< lockout, release, confirm
-  std::string reason;   ///< lockout (default "staff")
+  nlohmann::json id;      ///< echoed in the reply (null when absent)
+  std::string as;         ///< the staff user the client acts for
+  std::string door;       ///< unlock
+  std::string machine;    ///< lockout, release, confirm
+  std::string reason;     ///< lockout (default "staff")
   nlohmann::json change;  ///< change: {"op": ..., "args": {...}}, applied by the daemon
 };
 
