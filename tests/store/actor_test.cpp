@@ -120,7 +120,11 @@ TEST_CASE("the first staff account is made by its owner; later ones by an existi
   auto& staff = site.store->staff();
   refused(staff.add_staff_account({"eve", "", "admin", true, 0}, declared("mallory")),
           ErrorKind::kForbidden, "'mallory' does not exist");
-  must(staff.add_staff_account({"aiko", "Aiko", "admin", true, 0}, declared("aiko")));
+  // Another OS user (a peer of the admin channel) cannot bootstrap the site either.
+  refused(staff.add_staff_account({"aiko", "Aiko", "admin", true, 0}, declared("aiko", 4242)),
+          ErrorKind::kForbidden, "'aiko' does not exist");
+  must(staff.add_staff_account({"aiko", "Aiko", "admin", true, 0},
+                               declared("aiko", static_cast<std::int64_t>(::getuid()))));
   // Nobody declares themselves in once an account exists.
   refused(staff.add_staff_account({"mallory", "", "admin", true, 0}, declared("mallory")),
           ErrorKind::kForbidden, "'mallory' does not exist");

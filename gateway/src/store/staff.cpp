@@ -1,6 +1,7 @@
 // Staff operations: each is one transaction that also appends its audit row, so a change and
 // its record commit together or not at all.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -853,9 +854,12 @@ Result<StaffAccount> StaffRegistry::add_staff_account(const StaffAccount& accoun
     const bool first = count->column_int64(0) == 0;
     count->reset();
     // The audit row checks the declared account after the insert, when a new account could
-    // vouch for itself: so the actor is checked before it, unless this is the first account
-    // and its owner declares it.
-    if (!first || (actor.account && *actor.account != account.login)) {
+    // vouch for itself: so the actor is checked before it, unless this is the first account,
+    // its owner declares it, and the OS user is root or this process's own (the daemon's user,
+    // or whoever may write the file): over the admin channel, no other uid bootstraps a site.
+    const auto uid = actor.uid;
+    const bool operator_uid = uid == 0 || uid == static_cast<std::int64_t>(::getuid());
+    if (!first || !operator_uid || (actor.account && *actor.account != account.login)) {
       LABGATE_TRY(check_account(*db_, actor));
     }
     if (auto existing = staff_account(*db_, account.login); !existing) {

@@ -176,7 +176,7 @@ class StaffRegistry : public Repository {
 
   /// Adds an active staff account (role: desk, trainer, staff, manager, admin). The actor must
   /// declare an active account, except for the very first account, which its owner creates by
-  /// declaring it. kConflict when the login exists.
+  /// declaring it as root or as this process's user. kConflict when the login exists.
   Result<StaffAccount> add_staff_account(const StaffAccount& account, const Actor& actor);
   /// Activates or deactivates an account; a deactivated account can no longer be declared.
   /// kConflict when it already is so.
