@@ -622,6 +622,16 @@ TEST_CASE(
   CHECK(row->account == "root");
   CHECK(row->actor == "root@uid:65534");
   CHECK(row->subject == "M1");
+  // Money too: a top-up at the desk, by nobody, for the account it declared.
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "accounts", "topup", "--member", "M2",
+                                         "--amount", "1000", "--note", "cash"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("topped up 1000 yen for M2") != std::string::npos);
+  row = site.last("account.topup");
+  REQUIRE(row);
+  CHECK(row->os_uid == static_cast<std::int64_t>(kNobody));
+  CHECK(row->account == "alice");
 
   const auto before = snapshot(site);
   // An account that does not exist, or no --actor (the login name "nobody" is no account).
@@ -647,6 +657,11 @@ TEST_CASE(
   INFO(r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("control character") != std::string::npos);
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "accounts", "topup", "--member", "M2",
+                                         "--amount", "1", "--note", "cash\r\n\x1b[2J"});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("bad top-up note") != std::string::npos);
   CHECK(snapshot(site) == disabled);
   CHECK(disabled.audit == before.audit + 1);  // only the disable
   // The spoofed and refused requests are in the daemon's log with the kernel's uid.

@@ -261,7 +261,17 @@ TEST_CASE("changes as data: the same store calls, refusals for bad ops and argum
                           declared("alice")))
             .is_array());
 
+  rec = must(apply_change(
+      *site.store,
+      json{{"op", "sale.add"}, {"args", {{"member_no", "M1"}, {"item", "ACR3"}, {"quantity", 2}}}},
+      declared("alice")));
+  CHECK(rec["amount"] == 1600);
+  CHECK(rec["actor"] == "alice");
+
   const auto before = site.rows();
+  refused(apply_change(*site.store, json{{"op", "account.topup"}, {"args", {{"member_no", "M1"}}}},
+                       declared("alice")),
+          ErrorKind::kInvalid, "'amount' is missing");
   refused(apply_change(*site.store, json{{"op", "member.delete"}}, declared("alice")),
           ErrorKind::kInvalid, "unknown change op");
   refused(apply_change(*site.store, json::array(), declared("alice")), ErrorKind::kInvalid,

@@ -23,6 +23,7 @@ namespace labgate::gateway::ctl {
 namespace {
 
 using json = nlohmann::ordered_json;
+using st::to_json;
 
 constexpr std::string_view kDurationHint = "expected a duration like 90s, 15m, 2h or 1h30m";
 
@@ -145,44 +146,6 @@ json to_json(const st::Rate& r) {
           {"created_at", format_utc(r.created_at_ms)}};
 }
 
-json to_json(const st::AccountEntry& e) {
-  return {{"id", e.id},     {"at", format_utc(e.at_ms)}, {"amount", e.amount},
-          {"kind", e.kind}, {"reference", e.reference},  {"actor", e.actor}};
-}
-
-json to_json(const st::Account& a) {
-  json entries = json::array();
-  for (const auto& e : a.entries) entries.push_back(to_json(e));
-  return {{"member_no", a.member_no},
-          {"balance", a.balance},
-          {"credit_limit", a.credit_limit},
-          {"available", a.balance + a.credit_limit},
-          {"entries", entries}};
-}
-
-json to_json(const st::PriceItem& p) {
-  return {{"code", p.code},   {"name", p.name},         {"unit", p.unit},
-          {"price", p.price}, {"day_pass", p.day_pass}, {"active", p.active}};
-}
-
-json to_json(const st::Sale& s) {
-  return {{"id", s.id},
-          {"member_no", s.member_no},
-          {"item", s.item_code},
-          {"quantity", s.quantity},
-          {"unit_price", s.unit_price},
-          {"amount", s.amount()},
-          {"at", format_utc(s.at_ms)},
-          {"note", s.note},
-          {"actor", s.actor}};
-}
-
-json to_json(const st::SessionReview& r) {
-  return {{"session_id", r.session_id},      {"billed_seconds", r.billed_seconds},
-          {"waived", r.billed_seconds == 0}, {"reviewed_at", format_utc(r.reviewed_at_ms)},
-          {"reviewer", r.reviewer},          {"note", r.note}};
-}
-
 std::string terms_text(const st::Rate& r) {
   std::string out;
   for (const auto& t : r.plan_terms) {
@@ -296,8 +259,11 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(topup, cli, [a](Context& ctx) {
     const auto yen = parse_yen(a->amount, "--amount", false);
     if (yen == 0) usage_error("bad --amount '0': a top-up must be positive");
-    auto e = check(ctx.store().ledger().topup(a->member, yen, a->note, ctx.actor()));
-    print_one(ctx, to_json(e), fmt::format("topped up {} yen for {}", e.amount, a->member));
+    auto e =
+        ctx.change("account.topup", {{"member_no", a->member}, {"amount", yen}, {"note", a->note}});
+    print_one(
+        ctx, e,
+        fmt::format("topped up {} yen for {}", e.value("amount", std::int64_t{0}), a->member));
     return kExitOk;
   });
   auto* adjust = accounts->add_subcommand("adjust", "correct a member's balance, with a reason");
@@ -307,9 +273,11 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(adjust, cli, [a](Context& ctx) {
     const auto yen = parse_yen(a->amount, "--amount", true);
     if (yen == 0) usage_error("bad --amount '0': an adjustment of 0 changes nothing");
-    auto e = check(ctx.store().ledger().adjust(a->member, yen, a->reason, ctx.actor()));
-    print_one(ctx, to_json(e),
-              fmt::format("adjusted {} by {:+} yen: {}", a->member, e.amount, a->reason));
+    auto e = ctx.change("account.adjust",
+                        {{"member_no", a->member}, {"amount", yen}, {"reason", a->reason}});
+    print_one(ctx, e,
+              fmt::format("adjusted {} by {:+} yen: {}", a->member,
+                          e.value("amount", std::int64_t{0}), a->reason));
     return kExitOk;
   });
   auto* limit = accounts->add_subcommand("credit-limit", "how far below zero a member may go");
@@ -317,10 +285,12 @@ void build_accounts(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   limit->add_option("--amount", a->amount, "yen, 0 for prepaid only")->required();
   on(limit, cli, [a](Context& ctx) {
     const auto yen = parse_yen(a->amount, "--amount", false);
-    auto acct = check(ctx.store().ledger().set_credit_limit(a->member, yen, ctx.actor()));
-    print_one(ctx, to_json(acct),
-              fmt::format("credit limit of {} is {} yen (balance {})", acct.member_no,
-                          acct.credit_limit, acct.balance));
+    auto acct = ctx.change("account.credit_limit", {{"member_no", a->member}, {"amount", yen}});
+    print_one(ctx, acct,
+              fmt::format("credit limit of {} is {} yen (balance {})",
+                          acct.value("member_no", std::string()),
+                          acct.value("credit_limit", std::int64_t{0}),
+                          acct.value("balance", std::int64_t{0})));
     return kExitOk;
   });
   auto* show = accounts->add_subcommand("show", "balance, credit limit and entries");
@@ -356,11 +326,16 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   set->add_flag("--day-pass", a->day_pass, "buying it makes that day's coworking free");
   on(set, cli, [a](Context& ctx) {
     const auto price = parse_yen(a->price, "--price", false);
-    auto p = check(ctx.store().ledger().upsert_price_item(
-        {a->code, a->name, a->item_unit, price, a->day_pass}, ctx.actor()));
-    print_one(ctx, to_json(p),
-              fmt::format("{} ({}): {} yen per {}{}", p.code, p.name, p.price, p.unit,
-                          p.day_pass ? ", day pass" : ""));
+    auto p = ctx.change("price.set", {{"code", a->code},
+                                      {"name", a->name},
+                                      {"unit", a->item_unit},
+                                      {"price", price},
+                                      {"day_pass", a->day_pass}});
+    print_one(ctx, p,
+              fmt::format("{} ({}): {} yen per {}{}", p.value("code", std::string()),
+                          p.value("name", std::string()), p.value("price", std::int64_t{0}),
+                          p.value("unit", std::string()),
+                          p.value("day_pass", false) ? ", day pass" : ""));
     return kExitOk;
   });
   auto* list = prices->add_subcommand("list", "the items on sale (all with --all)");
@@ -384,8 +359,10 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* deactivate = prices->add_subcommand("deactivate", "take an item off sale");
   deactivate->add_option("--code", a->code, "item code")->required();
   on(deactivate, cli, [a](Context& ctx) {
-    auto p = check(ctx.store().ledger().deactivate_price_item(a->code, ctx.actor()));
-    print_one(ctx, to_json(p), fmt::format("{} ({}) is no longer sold", p.code, p.name));
+    auto p = ctx.change("price.deactivate", {{"code", a->code}});
+    print_one(ctx, p,
+              fmt::format("{} ({}) is no longer sold", p.value("code", std::string()),
+                          p.value("name", std::string())));
     return kExitOk;
   });
 
@@ -397,10 +374,15 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(sell, cli, [a](Context& ctx) {
     const auto qty = parse_count(a->qty, "--qty");
     if (qty <= 0) usage_error(fmt::format("bad --qty '{}': must be at least 1", a->qty));
-    auto s = check(ctx.store().ledger().sell(a->member, a->item, qty, a->note, ctx.actor()));
-    print_one(ctx, to_json(s),
-              fmt::format("sold {} x {} to {} at {} yen = {} yen (sale {})", s.quantity,
-                          s.item_code, s.member_no, s.unit_price, s.amount(), s.id));
+    auto s = ctx.change(
+        "sale.add",
+        {{"member_no", a->member}, {"item", a->item}, {"quantity", qty}, {"note", a->note}});
+    print_one(
+        ctx, s,
+        fmt::format("sold {} x {} to {} at {} yen = {} yen (sale {})",
+                    s.value("quantity", std::int64_t{0}), s.value("item", std::string()),
+                    s.value("member_no", std::string()), s.value("unit_price", std::int64_t{0}),
+                    s.value("amount", std::int64_t{0}), s.value("id", std::int64_t{0})));
     return kExitOk;
   });
 }
@@ -455,12 +437,14 @@ void build_review(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
     if (a->bill.empty() && !a->waive)
       usage_error("sessions review needs --bill DURATION or --waive");
     const std::int64_t seconds = a->waive ? 0 : parse_duration(a->bill, "--bill");
-    auto r = check(ctx.store().ledger().review_session(id, seconds, a->note, ctx.actor()));
-    print_one(ctx, to_json(r),
-              r.billed_seconds == 0
-                  ? fmt::format("session {} waived by {}", r.session_id, r.reviewer)
-                  : fmt::format("session {} bills {} (reviewed by {})", r.session_id,
-                                show_duration(r.billed_seconds), r.reviewer));
+    auto r = ctx.change("session.review",
+                        {{"session_id", id}, {"billed_seconds", seconds}, {"note", a->note}});
+    const auto billed = r.value("billed_seconds", std::int64_t{0});
+    const auto reviewer = r.value("reviewer", std::string());
+    print_one(ctx, r,
+              billed == 0 ? fmt::format("session {} waived by {}", id, reviewer)
+                          : fmt::format("session {} bills {} (reviewed by {})", id,
+                                        show_duration(billed), reviewer));
     return kExitOk;
   });
 }

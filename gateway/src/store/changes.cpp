@@ -47,6 +47,11 @@ class Args {
   std::string text_or(const char* key, std::string fallback) const {
     return optional_text(key).value_or(std::move(fallback));
   }
+  std::int64_t integer(const char* key) const {
+    if (!args_.contains(key))
+      throw rows::invalid(fmt::format("change argument '{}' is missing", key));
+    return integer_or(key, 0);
+  }
   std::int64_t integer_or(const char* key, std::int64_t fallback) const {
     auto it = args_.find(key);
     if (it == args_.end() || it->is_null()) return fallback;
@@ -163,6 +168,42 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.staff().add_staff_account(
              {a.text("login"), a.text_or("name", ""), a.text("role"), true, 0}, who));
+       }},
+      {"account.topup",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().topup(a.text("member_no"), a.integer("amount"),
+                                          a.text_or("note", ""), who));
+       }},
+      {"account.adjust",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(
+             s.ledger().adjust(a.text("member_no"), a.integer("amount"), a.text("reason"), who));
+       }},
+      {"account.credit_limit",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(
+             s.ledger().set_credit_limit(a.text("member_no"), a.integer("amount"), who));
+       }},
+      {"price.set",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(
+             s.ledger().upsert_price_item({a.text("code"), a.text("name"), a.text_or("unit", "pcs"),
+                                           a.integer("price"), a.flag("day_pass")},
+                                          who));
+       }},
+      {"price.deactivate",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().deactivate_price_item(a.text("code"), who));
+       }},
+      {"sale.add",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().sell(a.text("member_no"), a.text("item"), a.integer("quantity"),
+                                         a.text_or("note", ""), who));
+       }},
+      {"session.review",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().review_session(
+             a.integer("session_id"), a.integer("billed_seconds"), a.text_or("note", ""), who));
        }},
       {"staff.enable",
        [](Store& s, const Args& a, const Actor& who) {
@@ -290,6 +331,44 @@ ojson to_json(const StaffAccount& s) {
           {"role", s.role},
           {"active", s.active},
           {"created_at", utc_text(s.created_at_ms)}};
+}
+
+ojson to_json(const AccountEntry& e) {
+  return {{"id", e.id},     {"at", utc_text(e.at_ms)},  {"amount", e.amount},
+          {"kind", e.kind}, {"reference", e.reference}, {"actor", e.actor}};
+}
+
+ojson to_json(const Account& a) {
+  ojson entries = ojson::array();
+  for (const auto& e : a.entries) entries.push_back(to_json(e));
+  return {{"member_no", a.member_no},
+          {"balance", a.balance},
+          {"credit_limit", a.credit_limit},
+          {"available", a.balance + a.credit_limit},
+          {"entries", entries}};
+}
+
+ojson to_json(const PriceItem& p) {
+  return {{"code", p.code},   {"name", p.name},         {"unit", p.unit},
+          {"price", p.price}, {"day_pass", p.day_pass}, {"active", p.active}};
+}
+
+ojson to_json(const Sale& s) {
+  return {{"id", s.id},
+          {"member_no", s.member_no},
+          {"item", s.item_code},
+          {"quantity", s.quantity},
+          {"unit_price", s.unit_price},
+          {"amount", s.amount()},
+          {"at", utc_text(s.at_ms)},
+          {"note", s.note},
+          {"actor", s.actor}};
+}
+
+ojson to_json(const SessionReview& r) {
+  return {{"session_id", r.session_id},      {"billed_seconds", r.billed_seconds},
+          {"waived", r.billed_seconds == 0}, {"reviewed_at", utc_text(r.reviewed_at_ms)},
+          {"reviewer", r.reviewer},          {"note", r.note}};
 }
 
 }  // namespace labgate::gateway::store

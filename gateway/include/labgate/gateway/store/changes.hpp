@@ -43,5 +43,10 @@ nlohmann::ordered_json to_json(const Certification& c);
 nlohmann::ordered_json to_json(const Machine& m);
 nlohmann::ordered_json to_json(const Inspection& i);
 nlohmann::ordered_json to_json(const StaffAccount& s);
+nlohmann::ordered_json to_json(const AccountEntry& e);
+nlohmann::ordered_json to_json(const Account& a);
+nlohmann::ordered_json to_json(const PriceItem& p);
+nlohmann::ordered_json to_json(const Sale& s);
+nlohmann::ordered_json to_json(const SessionReview& r);
 
 }  // namespace labgate::gateway::store
