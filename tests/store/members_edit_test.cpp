@@ -160,22 +160,28 @@ TEST_CASE("a plan change mid-month bills each session under the plan it started 
           "[members_edit][billing]") {
   Ctl ctl;
   seed(ctl);
-  // The rate was set before October: FULL members get 10 % off, PART members 50 %.
-  require_ok(
-      ctl({"--simulated-clock", "2026-09-30 12:00", "rates", "set", "--machine", "laser1", "--unit",
-           "1h", "--price", "1000", "--plan-term", "FULL:10%:0", "--plan-term", "PART:50%:0"}));
-  const auto session = [](int id, std::int64_t start, std::int64_t end) {
-    return "(" + std::to_string(id) + ", 's" + std::to_string(id) + "', 1, 'laser1', 'machine', " +
-           std::to_string(start) + ", " + std::to_string(end) + ", 'tap_off', " +
+  require_ok(ctl({"machines", "add", "--id", "laser2", "--name", "Laser cutter 2"}));
+  // The rates were set before October: FULL members get 10 % off, PART members 50 %.
+  for (const auto* machine : {"laser1", "laser2"}) {
+    require_ok(ctl({"--simulated-clock", "2026-09-30 12:00", "rates", "set", "--machine", machine,
+                    "--unit", "1h", "--price", "1000", "--plan-term", "FULL:10%:0", "--plan-term",
+                    "PART:50%:0"}));
+  }
+  const auto session = [](int id, const char* machine, std::int64_t start, std::int64_t end) {
+    return "(" + std::to_string(id) + ", 's" + std::to_string(id) + "', 1, '" + machine +
+           "', 'machine', " + std::to_string(start) + ", " + std::to_string(end) + ", 'tap_off', " +
            std::to_string((end - start) / 1000) + ")";
   };
+  const std::int64_t change = tokyo_ms(2026, 10, 15, 0);  // the plan change's local midnight
   ctl.exec(
       "INSERT INTO sessions (id, uuid, member_id, machine_id, kind, started_at_ms, ended_at_ms, "
       "end_reason, measured_seconds) VALUES " +
-      session(1, tokyo_ms(2026, 10, 5, 10), tokyo_ms(2026, 10, 5, 12)) + ", " +
-      // Starts the evening before the change and runs past midnight into it.
-      session(2, tokyo_ms(2026, 10, 14, 23), tokyo_ms(2026, 10, 15, 1)) + ", " +
-      session(3, tokyo_ms(2026, 10, 20, 10), tokyo_ms(2026, 10, 20, 12)));
+      session(1, "laser1", tokyo_ms(2026, 10, 5, 10), tokyo_ms(2026, 10, 5, 12)) + ", " +
+      // Starts 1 ms before the change and runs two hours into it.
+      session(2, "laser1", change - 1, tokyo_ms(2026, 10, 15, 2)) + ", " +
+      // Starts at the change, to the millisecond.
+      session(4, "laser2", change, tokyo_ms(2026, 10, 15, 1)) + ", " +
+      session(3, "laser1", tokyo_ms(2026, 10, 20, 10), tokyo_ms(2026, 10, 20, 12)));
   const std::vector<std::string> show = {"statements", "show",    "--member", "M0001",
                                          "--month",    "2026-10", "--format", "json"};
   const auto amounts = [&] {
@@ -187,7 +193,7 @@ TEST_CASE("a plan change mid-month bills each session under the plan it started 
     out.push_back(s["total"].get<std::int64_t>());
     return std::make_pair(out, s["plan"].get<std::string>());
   };
-  CHECK(amounts().first == std::vector<std::int64_t>{1800, 1800, 1800, 5400});
+  CHECK(amounts().first == std::vector<std::int64_t>{1800, 1800, 900, 1800, 6300});
 
   // On 20 October staff record that she moved to PART on the 15th.
   const auto r = ctl({"--simulated-clock", "2026-10-20 09:00", "members", "edit", "--no", "M0001",
@@ -195,8 +201,8 @@ TEST_CASE("a plan change mid-month bills each session under the plan it started 
   require_ok(r);
   CHECK_THAT(r.out, Catch::Contains("plan: FULL -> PART (from 2026-10-15)"));
   const auto [after, plan] = amounts();
-  // Sessions 1 and 2 started under FULL (10 % off), session 3 under PART (50 % off).
-  CHECK(after == std::vector<std::int64_t>{1800, 1800, 1000, 4600});
+  // Sessions 1 and 2 started under FULL (10 % off), sessions 4 and 3 under PART (50 % off).
+  CHECK(after == std::vector<std::int64_t>{1800, 1800, 500, 1000, 5100});
   CHECK(plan == "PART");
   const auto detail = detail_of(last_audit(ctl, "member.edit"));
   CHECK(detail["plan"]["from"] == "FULL");
@@ -214,7 +220,7 @@ TEST_CASE("a plan change mid-month bills each session under the plan it started 
                   "reaches into member M0001's issued statement for 2026-10");
   require_ok(ctl({"members", "edit", "--no", "M0001", "--plan", "FULL", "--from", "2026-11-01"}));
   // The issued October still reads as issued; the history has three entries.
-  CHECK(amounts().first == std::vector<std::int64_t>{1800, 1800, 1000, 4600});
+  CHECK(amounts().first == std::vector<std::int64_t>{1800, 1800, 500, 1000, 5100});
   CHECK(run_json(ctl, {"members", "plan-history", "--no", "M0001"}).size() == 3);
 }
 
