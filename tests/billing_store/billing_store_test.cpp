@@ -62,8 +62,8 @@ struct Fixture {
     must(store->staff().add_member(
         {"M0002", "Taro Sato", "", std::string("DROP"), std::nullopt, std::nullopt}, "staff"));
     other = must(store->staff().approve_member("M0002", "staff"));
-    must(store->staff().add_machine({"laser1", "Laser cutter 1", std::nullopt, "hold", 0, false},
-                                    "staff"));
+    must(store->staff().add_machine(
+        {"laser1", "Laser cutter 1", std::nullopt, "hold", 0, false, true}, "staff"));
     must(store->staff().add_machine({"mill", "CNC mill", std::nullopt, "tap", 0, false}, "staff"));
   }
 
@@ -345,14 +345,24 @@ TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
   SECTION("would change an issued statement") {
     // A statement already issued for May (a clock set back, an import): a rate from May 1 or
     // any later day would change what it says.
+    // M0001 used the laser in May; M0002's May statement has no laser line, so no laser rate
+    // can change it and it is not named.
     f.issue_statement(f.member.id, "2026-05");
-    refused(f.store->ledger().set_rate(laser_rate(kMay1), "manager"), ErrorKind::kConflict,
-            "rate for laser1 from 2026-05-01 would change the statement already issued for "
-            "2026-05 (M0001)");
+    f.issue_statement(f.other.id, "2026-05");
+    f.session("may-laser", "laser1", kMay1 + 10 * kHour, kMay1 + 11 * kHour);
+    const auto r = f.store->ledger().set_rate(laser_rate(kMay1), "manager");
+    refused(r, ErrorKind::kConflict,
+            "rate for laser1 from 2026-05-01 reaches into 2026-05, already issued: it would "
+            "change the issued statement(s) of M0001 (2026-05)");
+    CHECK_THAT(r.error().message, !Catch::Contains("M0002"));
     // From April 20 it would reach into May as well; from June on it cannot touch May.
     refused(f.store->ledger().set_rate(laser_rate(kMay1 - 10 * kDay), "manager"),
-            ErrorKind::kConflict, "already issued for 2026-05");
-    CHECK(f.count("rates") == rates_before);
+            ErrorKind::kConflict, "M0001 (2026-05)");
+    // The mill was not used in May: a rate for it changes no issued statement.
+    auto mill = laser_rate(kMay1);
+    mill.machine_id = "mill";
+    must(f.store->ledger().set_rate(mill, "manager"));
+    CHECK(f.count("rates") == rates_before + 1);
     must(f.store->ledger().set_rate(laser_rate(kMay1 + 31 * kDay), "manager"));
     return;
   }

@@ -65,7 +65,7 @@ struct Rig {
     (void)must(db->staff().enroll_credential("M1", "iso14443a", kCard, "card", "test"));
     (void)must(db->staff().grant_certification("M1", "printer", "Trainer",
                                                std::string("2026-06-01"), "test"));
-    store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
+    store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false, true};
     (void)must(db->staff().add_machine(printer, "test"));
     // 300 yen per 30 min busy, 100 idle, minimum 500.
     store::NewRate rate;

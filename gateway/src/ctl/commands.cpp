@@ -103,6 +103,7 @@ json to_json(const st::Machine& m) {
           {"locked_out", m.locked_out},
           {"lockout_reason", null_or(m.lockout_reason)},
           {"needs_checkoff", m.needs_checkoff},
+          {"busy_input", m.busy_input},
           {"last_inspection_on", null_or(m.last_inspection_on)},
           {"next_inspection_due", null_or(m.next_inspection_due)}};
 }
@@ -323,7 +324,7 @@ struct Args {
   // machines
   std::string machine, cert_type, mode{"hold"}, inspector, result, next_due, notes, as;
   std::int64_t interval{0};
-  bool needs_checkoff{false};
+  bool needs_checkoff{false}, busy_input{false};
   // history
   std::string door, from, to;
   std::int64_t limit{50};
@@ -671,10 +672,13 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   add->add_option("--inspection-days", a->interval, "days between safety inspections (0: none)")
       ->check(CLI::NonNegativeNumber);
   add->add_flag("--needs-checkoff", a->needs_checkoff, "staff check-off required after use");
+  add->add_flag("--busy-input", a->busy_input,
+                "it reports busy time (labgated sets this from its configuration)");
   on(add, cli, [a](Context& ctx) {
-    auto m = check(ctx.store().staff().add_machine(
-        {a->machine, a->name, opt_text(a->cert_type), a->mode, a->interval, a->needs_checkoff},
-        ctx.actor()));
+    auto m =
+        check(ctx.store().staff().add_machine({a->machine, a->name, opt_text(a->cert_type), a->mode,
+                                               a->interval, a->needs_checkoff, a->busy_input},
+                                              ctx.actor()));
     print_one(ctx, to_json(m), fmt::format("added machine {} ({})", m.id, m.name));
     return kExitOk;
   });

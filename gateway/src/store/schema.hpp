@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -294,6 +294,16 @@ CREATE INDEX command_nonces_expiry ON command_nonces(forget_after_ms);
 -- refused at the door unless the site accepts "desfire-uid".
 ALTER TABLE credentials ADD COLUMN issued_key_version INTEGER
   CHECK (issued_key_version IS NULL OR (technology = 'desfire' AND issued_key_version BETWEEN 1 AND 255));
+)sql",
+    // ---- version 5: machines know whether they have a busy input ----
+    R"sql(
+-- 1 when the machine reports busy time (current sense, a printer's job signal): only then can a
+-- rate bill idle time at its own price. labgated sets it from its configuration at start;
+-- machines that already recorded busy time or carry an idle price had one.
+ALTER TABLE machines ADD COLUMN busy_input INTEGER NOT NULL DEFAULT 0 CHECK (busy_input IN (0, 1));
+UPDATE machines SET busy_input = 1
+  WHERE id IN (SELECT machine_id FROM sessions WHERE busy_seconds IS NOT NULL)
+     OR id IN (SELECT machine_id FROM rates WHERE idle_price_per_unit IS NOT NULL);
 )sql",
 };
 
