@@ -375,6 +375,30 @@ TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
   f.chain_ok();
 }
 
+TEST_CASE("an idle price needs a machine with a busy input", "[billing_store]") {
+  Fixture f;
+  auto mill = laser_rate();
+  mill.machine_id = "mill";
+  mill.idle_price_per_unit = 100;
+  refused(f.store->ledger().set_rate(mill, "manager"), ErrorKind::kInvalid,
+          "idle price 100 on a machine without a busy input");
+  // labgated records the busy input from its configuration; then the idle price is accepted.
+  const auto m = must(f.store->staff().set_machine_busy_input("mill", true, "labgated"));
+  CHECK(m.busy_input);
+  refused(f.store->staff().set_machine_busy_input("mill", true, "labgated"), ErrorKind::kConflict,
+          "already has a busy input");
+  CHECK(must(f.store->ledger().set_rate(mill, "manager")).idle_price_per_unit ==
+        std::optional<std::int64_t>(100));
+  auto above = laser_rate(f.now + kDay);
+  above.idle_price_per_unit = 301;
+  refused(f.store->ledger().set_rate(above, "manager"), ErrorKind::kInvalid,
+          "idle price 301 is above the (busy) price 300");
+  const auto audit = must(f.store->database().query_int64(
+      "SELECT COUNT(*) FROM audit_log WHERE action = 'machine.busy_input'"));
+  CHECK(audit == 1);
+  f.chain_ok();
+}
+
 TEST_CASE("rate edges that are accepted", "[billing_store]") {
   Fixture f;
   SECTION("minimum equal to the cap, grace just under a day, 0 and 100 percent") {

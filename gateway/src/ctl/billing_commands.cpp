@@ -253,9 +253,7 @@ st::RateAmendment parse_amendment(const Args& a, Context& ctx) {
       usage_error(fmt::format("bad --from '{}': expected YYYY-MM-DD or now", a.from));
     }
     r.effective_from_ms = local_midnight_ms(a.from, ctx.tz());
-  } else if (a.from == "now") {
-    r.effective_from_ms = ctx.store().now_ms();
-  }
+  }  // "now" or nothing: the store's clock, read once when it writes
   for (const auto& t : a.plan_terms) r.plan_terms.push_back(parse_plan_term(t));
   r.drop_plans = a.drop_plans;
   if (!a.note.empty()) r.note = a.note;

@@ -272,7 +272,9 @@ void build_statements(CLI::App& app, Cli& cli) {
   });
 
   auto* issue_cmd = statements->add_subcommand(
-      "issue", "freeze a past month: statement rows, account entries and audit, per member");
+      "issue",
+      "freeze a past month: statement rows, account entries and audit, per member; ends with a "
+      "summary; exit 0 when every member that could be issued was, 1 when some were refused");
   issue_cmd->add_option("--month", a->month, "YYYY-MM (local), must have ended")->required();
   issue_cmd->add_option("--member", a->member, "only this member");
   on(issue_cmd, cli, [a](Context& ctx) {

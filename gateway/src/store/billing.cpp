@@ -270,9 +270,9 @@ Result<std::vector<IssuedStatementRef>> BillingLedger::statements_reached(
 
 Status BillingLedger::check_reach(SessionKind kind, const std::optional<std::string>& machine_id,
                                   std::int64_t from_ms, std::optional<std::int64_t> until_ms,
-                                  const std::string& what) {
+                                  const std::string& what, std::int64_t now) {
   const std::string& tz = options().time_zone;
-  const bool past = from_ms < now_ms();
+  const bool past = from_ms < now;
   auto reached = statements_reached(kind, machine_id, from_ms, until_ms);
   if (!reached) return reached.error();
   if (!reached->empty()) {
@@ -294,7 +294,7 @@ Status BillingLedger::check_reach(SessionKind kind, const std::optional<std::str
     return conflict(fmt::format(
         "{} starts in the past (now is {}): a rate change applies only to sessions that start "
         "after it (use a later date, or now)",
-        what, local_when(now_ms(), tz)));
+        what, local_when(now, tz)));
   }
   return {};
 }
@@ -353,7 +353,7 @@ Result<Rate> BillingLedger::write_rate(const NewRate& rate, std::string_view act
   const std::optional<std::int64_t> reach_until =
       later ? std::optional<std::int64_t>(later->effective_from_ms) : std::nullopt;
   LABGATE_TRY(check_reach(rate.kind, machine_id, reach_from, reach_until,
-                          fmt::format("rate for {} from {}", target, local_when(from, tz))));
+                          fmt::format("rate for {} from {}", target, local_when(from, tz)), now));
   if (later) {
     return conflict(fmt::format(
         "rate for {} from {} overlaps rate {} which starts {}: replace or withdraw rate {} "
@@ -489,7 +489,9 @@ Result<RateChange> BillingLedger::amend_rate(const RateAmendment& a, std::string
   }
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
-  const std::int64_t from = a.effective_from_ms.value_or(now_ms());
+  // Read once: the base is the rate in force at the new rate's start.
+  const std::int64_t now = now_ms();
+  const std::int64_t from = a.effective_from_ms.value_or(now);
   std::optional<Rate> base;
   {
     auto current = current_rate(a.kind, a.machine_id, from);
@@ -519,7 +521,7 @@ Result<RateChange> BillingLedger::amend_rate(const RateAmendment& a, std::string
     empty.machine_id = a.machine_id;
     r = amended(empty, a);
   }
-  r.effective_from_ms = from;
+  r.effective_from_ms = a.effective_from_ms;  // absent: now, on write_rate's clock reading
   auto after = write_rate(r, actor, "rate_set", base);
   if (!after) return after.error();
   LABGATE_TRY(tx->commit());
@@ -621,7 +623,8 @@ Result<Rate> BillingLedger::withdraw_rate(std::int64_t rate_id, std::string_view
   LABGATE_TRY(check_reach(old->kind, old->machine_id, old->effective_from_ms,
                           old->effective_until_ms,
                           fmt::format("withdrawing rate {} for {} from {}", rate_id, old->target(),
-                                      local_when(old->effective_from_ms, options().time_zone))));
+                                      local_when(old->effective_from_ms, options().time_zone)),
+                          now_ms()));
   LABGATE_TRY(remove_future_rate(*old));
   LABGATE_TRY(audit(actor, "rate_withdraw", old->target(), rate_json(*old).dump()));
   LABGATE_TRY(tx->commit());

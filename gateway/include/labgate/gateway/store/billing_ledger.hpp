@@ -288,10 +288,10 @@ class BillingLedger : public Repository {
   Result<Rate> write_rate(const NewRate& rate, std::string_view actor, std::string_view action,
                           const std::optional<Rate>& before);
   // Refuses a change over [from_ms, until_ms) of a target that would alter issued statements
-  // (naming them), then one starting before now. `what` names the change in the message.
+  // (naming them), then one starting before `now`. `what` names the change in the message.
   Status check_reach(SessionKind kind, const std::optional<std::string>& machine_id,
                      std::int64_t from_ms, std::optional<std::int64_t> until_ms,
-                     const std::string& what);
+                     const std::string& what, std::int64_t now);
   // Deletes a rate that has not started and gives its span back to the rate before it.
   Status remove_future_rate(const Rate& rate);
   // The rate `rate_id` with plan terms, kNotFound when absent, kConflict when it has started.
