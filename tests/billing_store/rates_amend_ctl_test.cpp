@@ -188,6 +188,31 @@ TEST_CASE("rates replace and withdraw a rate that has not started, audited", "[r
   require_ok(ctl({"audit", "verify"}));
 }
 
+TEST_CASE("a rate between two others is replaced or withdrawn without a gap", "[rates_amend]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"rates", "set", "--machine", "laser1", "--unit", "15m", "--price", "300"}));
+  require_ok(
+      ctl({"rates", "set", "--machine", "laser1", "--price", "400", "--from", "2098-01-01"}));
+  require_ok(
+      ctl({"rates", "set", "--machine", "laser1", "--price", "500", "--from", "2099-01-01"}));
+  require_ok(ctl({"rates", "replace", "--id", "2", "--price", "450", "--from", "2098-02-01"}));
+  auto all = rates(ctl);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0]["effective_until"] == "2098-01-31T15:00:00.000Z");
+  CHECK(all[1]["id"] == 2);
+  CHECK(all[1]["price_per_unit"] == 450);
+  CHECK(all[1]["effective_until"] == "2098-12-31T15:00:00.000Z");  // still up to rate 3
+  // It may not move past the rate after it.
+  require_refused(ctl, {"rates", "replace", "--id", "2", "--from", "2099-02-01"}, 1,
+                  "before the rate after it (2099-01-01");
+  require_ok(ctl({"rates", "withdraw", "--id", "2"}));
+  all = rates(ctl);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0]["effective_until"] == "2098-12-31T15:00:00.000Z");  // rate 1 runs up to rate 3
+  CHECK(all[1]["price_per_unit"] == 500);
+}
+
 TEST_CASE("contradictory rates are refused with their reason", "[rates_amend]") {
   Ctl ctl;
   seed(ctl);

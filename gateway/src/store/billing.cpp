@@ -354,7 +354,13 @@ Result<Rate> BillingLedger::write_rate(const NewRate& rate, std::string_view act
       later ? std::optional<std::int64_t>(later->effective_from_ms) : std::nullopt;
   LABGATE_TRY(check_reach(rate.kind, machine_id, reach_from, reach_until,
                           fmt::format("rate for {} from {}", target, local_when(from, tz)), now));
-  if (later) {
+  // A replacement fills the gap its predecessor left: it ends where the next rate starts
+  // (replace_rate already checked that it starts before it).
+  const bool replacing = action == "rate_replace";
+  std::optional<std::int64_t> until;
+  if (later && replacing) {
+    until = later->effective_from_ms;
+  } else if (later) {
     return conflict(fmt::format(
         "rate for {} from {} overlaps rate {} which starts {}: replace or withdraw rate {} "
         "instead",
@@ -385,7 +391,7 @@ Result<Rate> BillingLedger::write_rate(const NewRate& rate, std::string_view act
   auto insert = db_->prepare(
       "INSERT INTO rates (kind, machine_id, effective_from_ms, effective_until_ms, unit_seconds, "
       "price_per_unit, idle_price_per_unit, minimum_charge, grace_seconds, daily_cap, note, "
-      "created_at_ms, created_by, id) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "created_at_ms, created_by, id) VALUES (?1, ?2, ?3, ?14, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
       "?11, ?12, ?13)");
   if (!insert) return insert.error();
   insert->bind(1, kind)
@@ -401,8 +407,8 @@ Result<Rate> BillingLedger::write_rate(const NewRate& rate, std::string_view act
       .bind(11, now)
       .bind(12, actor)
       // A replacement keeps the id of the rate it replaces (NULL: a new id).
-      .bind(13, action == "rate_replace" && before ? std::optional<std::int64_t>(before->id)
-                                                   : std::nullopt);
+      .bind(13, replacing && before ? std::optional<std::int64_t>(before->id) : std::nullopt)
+      .bind(14, until);
   LABGATE_TRY(insert->run());
   const std::int64_t id = db_->last_insert_rowid();
   for (std::size_t i = 0; i < rate.plan_terms.size(); ++i) {
