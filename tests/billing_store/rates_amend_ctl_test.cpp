@@ -96,6 +96,13 @@ void billed_november(const Ctl& ctl) {
   require_ok(issued);
 }
 
+// The seed, a laser rate of 300 from now and one of 400 from `next` (a future date).
+void laser_rates(const Ctl& ctl, const std::string& next) {
+  seed(ctl);
+  require_ok(ctl({"rates", "set", "--machine", "laser1", "--unit", "15m", "--price", "300"}));
+  require_ok(ctl({"rates", "set", "--machine", "laser1", "--price", "400", "--from", next}));
+}
+
 }  // namespace
 
 TEST_CASE("rates set takes the terms not given from the rate in force and shows both",
@@ -146,10 +153,7 @@ TEST_CASE("rates set takes the terms not given from the rate in force and shows 
 
 TEST_CASE("rates replace and withdraw a rate that has not started, audited", "[rates_amend]") {
   Ctl ctl;
-  seed(ctl);
-  require_ok(ctl({"rates", "set", "--machine", "laser1", "--unit", "15m", "--price", "300"}));
-  require_ok(
-      ctl({"rates", "set", "--machine", "laser1", "--price", "400", "--from", "2099-01-01"}));
+  laser_rates(ctl, "2099-01-01");
 
   const auto replaced = ctl({"rates", "replace", "--id", "2", "--price", "450"});
   require_ok(replaced);
@@ -190,10 +194,7 @@ TEST_CASE("rates replace and withdraw a rate that has not started, audited", "[r
 
 TEST_CASE("a rate between two others is replaced or withdrawn without a gap", "[rates_amend]") {
   Ctl ctl;
-  seed(ctl);
-  require_ok(ctl({"rates", "set", "--machine", "laser1", "--unit", "15m", "--price", "300"}));
-  require_ok(
-      ctl({"rates", "set", "--machine", "laser1", "--price", "400", "--from", "2098-01-01"}));
+  laser_rates(ctl, "2098-01-01");
   require_ok(
       ctl({"rates", "set", "--machine", "laser1", "--price", "500", "--from", "2099-01-01"}));
   require_ok(ctl({"rates", "replace", "--id", "2", "--price", "450", "--from", "2098-02-01"}));
