@@ -17,7 +17,6 @@ namespace {
 using labgate::test::Ctl;
 using labgate::test::require_ok;
 using labgate::test::require_refused;
-using labgate::test::Run;
 using json = nlohmann::json;
 
 // Epoch ms of a Tokyo (UTC+9, no DST) wall-clock time.
