@@ -216,7 +216,7 @@ TEST_CASE("a day pass makes that local day's coworking free without consuming in
       },
       {pass});
   REQUIRE(st.lines.size() == 4);
-  CHECK(st.lines[0].type == bl::LineType::kSale);
+  CHECK(st.lines[0].type == bl::LineType::kDayPass);
   CHECK(st.lines[0].amount == 1500);
   CHECK(st.lines[1].rule == "day pass");
   CHECK(st.lines[1].amount == 0);
@@ -224,7 +224,8 @@ TEST_CASE("a day pass makes that local day's coworking free without consuming in
   CHECK(st.lines[2].amount == 300);                  // machines are not covered by a day pass
   CHECK(st.lines[3].included_seconds_used == 3600);  // the included hour is still there
   CHECK(st.lines[3].amount == 400);
-  CHECK(st.subtotal_materials == 1500);
+  CHECK(st.subtotal_day_passes == 1500);  // a line and a subtotal of its own, not "materials"
+  CHECK(st.subtotal_materials == 0);
   CHECK(st.subtotal_coworking == 400);
   CHECK(st.subtotal_machine == 300);
   CHECK(st.total == 2200);

@@ -96,7 +96,9 @@ TEST_CASE("property: total is the sum of lines, subtotals add up, nothing is neg
       sum += l.amount;
     }
     CHECK(st.total == sum);
-    CHECK(st.subtotal_machine + st.subtotal_coworking + st.subtotal_materials == st.total);
+    CHECK(st.subtotal_machine + st.subtotal_coworking + st.subtotal_materials +
+              st.subtotal_day_passes ==
+          st.total);
     // Every session appears exactly once: on a line, held, or open.
     std::vector<std::int64_t> seen;
     for (const auto& l : st.lines)

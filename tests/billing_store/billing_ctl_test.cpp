@@ -30,7 +30,8 @@ void seed(const Ctl& ctl) {
                   "mon-fri 08:30-17:15"}));
   require_ok(ctl({"members", "add", "--no", "M0001", "--name", "Hanako Yamada", "--plan", "FULL"}));
   require_ok(ctl({"members", "approve", "--no", "M0001"}));
-  require_ok(ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1"}));
+  require_ok(
+      ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1", "--busy-input"}));
 }
 
 json audit_actions(const Ctl& ctl) {
@@ -320,7 +321,7 @@ TEST_CASE("labgatectl statements export: text that would start a formula reaches
   const auto summary = labgate::testing::read_file(out / "summary-2026-11.csv");
   INFO(summary);
   CHECK(summary.find("\r\nM0002," + cell + ",2026-11,") != std::string::npos);
-  CHECK(summary.find(",1400,0,0,\r\n") != std::string::npos);
+  CHECK(summary.find(",1400,0,0,,0\r\n") != std::string::npos);
   // The JSON is not for spreadsheets: the name is kept exactly as entered.
   const auto j = json::parse(labgate::testing::read_file(out / "statement-2026-11-M0002.json"));
   CHECK(j["name"] == evil);

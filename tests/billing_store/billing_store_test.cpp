@@ -53,8 +53,8 @@ struct Fixture {
     must(store->staff().add_member(
         {"M0002", "Taro Sato", "", std::string("DROP"), std::nullopt, std::nullopt}, "staff"));
     other = must(store->staff().approve_member("M0002", "staff"));
-    must(store->staff().add_machine({"laser1", "Laser cutter 1", std::nullopt, "hold", 0, false},
-                                    "staff"));
+    must(store->staff().add_machine(
+        {"laser1", "Laser cutter 1", std::nullopt, "hold", 0, false, true}, "staff"));
     must(store->staff().add_machine({"mill", "CNC mill", std::nullopt, "tap", 0, false}, "staff"));
   }
 
@@ -336,14 +336,24 @@ TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
   SECTION("would change an issued statement") {
     // A statement already issued for May (a clock set back, an import): a rate from May 1 or
     // any later day would change what it says.
+    // M0001 used the laser in May; M0002's May statement has no laser line, so no laser rate
+    // can change it and it is not named.
     f.issue_statement(f.member.id, "2026-05");
-    refused(f.store->ledger().set_rate(laser_rate(kMay1), "manager"), ErrorKind::kConflict,
-            "rate for laser1 from 2026-05-01 would change the statement already issued for "
-            "2026-05 (M0001)");
+    f.issue_statement(f.other.id, "2026-05");
+    f.session("may-laser", "laser1", kMay1 + 10 * kHour, kMay1 + 11 * kHour);
+    const auto r = f.store->ledger().set_rate(laser_rate(kMay1), "manager");
+    refused(r, ErrorKind::kConflict,
+            "rate for laser1 from 2026-05-01 reaches into 2026-05, already issued: it would "
+            "change the issued statement(s) of M0001 (2026-05)");
+    CHECK_THAT(r.error().message, !Catch::Contains("M0002"));
     // From April 20 it would reach into May as well; from June on it cannot touch May.
     refused(f.store->ledger().set_rate(laser_rate(kMay1 - 10 * kDay), "manager"),
-            ErrorKind::kConflict, "already issued for 2026-05");
-    CHECK(f.count("rates") == rates_before);
+            ErrorKind::kConflict, "M0001 (2026-05)");
+    // The mill was not used in May: a rate for it changes no issued statement.
+    auto mill = laser_rate(kMay1);
+    mill.machine_id = "mill";
+    must(f.store->ledger().set_rate(mill, "manager"));
+    CHECK(f.count("rates") == rates_before + 1);
     must(f.store->ledger().set_rate(laser_rate(kMay1 + 31 * kDay), "manager"));
     return;
   }
@@ -353,6 +363,30 @@ TEST_CASE("rate changes that are refused write nothing", "[billing_store]") {
   // The rate in force was not cut short by any refused change.
   CHECK_FALSE(must(f.store->ledger().current_rate(SessionKind::kMachine, "laser1", f.now))
                   ->effective_until_ms);
+  f.chain_ok();
+}
+
+TEST_CASE("an idle price needs a machine with a busy input", "[billing_store]") {
+  Fixture f;
+  auto mill = laser_rate();
+  mill.machine_id = "mill";
+  mill.idle_price_per_unit = 100;
+  refused(f.store->ledger().set_rate(mill, "manager"), ErrorKind::kInvalid,
+          "idle price 100 on a machine without a busy input");
+  // labgated records the busy input from its configuration; then the idle price is accepted.
+  const auto m = must(f.store->staff().set_machine_busy_input("mill", true, "labgated"));
+  CHECK(m.busy_input);
+  refused(f.store->staff().set_machine_busy_input("mill", true, "labgated"), ErrorKind::kConflict,
+          "already has a busy input");
+  CHECK(must(f.store->ledger().set_rate(mill, "manager")).idle_price_per_unit ==
+        std::optional<std::int64_t>(100));
+  auto above = laser_rate(f.now + kDay);
+  above.idle_price_per_unit = 301;
+  refused(f.store->ledger().set_rate(above, "manager"), ErrorKind::kInvalid,
+          "idle price 301 is above the (busy) price 300");
+  const auto audit = must(f.store->database().query_int64(
+      "SELECT COUNT(*) FROM audit_log WHERE action = 'machine.busy_input'"));
+  CHECK(audit == 1);
   f.chain_ok();
 }
 

@@ -55,7 +55,7 @@ struct Rig {
     labgate::testing::seed_plan_all(*db);
     labgate::testing::seed_certification_type(*db, "printer");
     labgate::testing::seed_member(*db, {"M1", "all", kCard, {"printer"}});
-    store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
+    store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false, true};
     (void)must(db->staff().add_machine(printer, "test"));
     // 300 yen per 30 min busy, 100 idle, minimum 500.
     store::NewRate rate;

@@ -277,6 +277,13 @@ TEST_CASE("machines start in startup and need staff confirmation", "[integration
   Site site("2026-11-24 10:00", /*confirm=*/false);
   auto& d = site.daemon;
   CHECK(contains(d.cmd("status"), "machine laser startup relay=off"));
+  {
+    // labgated records each machine's busy input from its configuration: rates check idle
+    // prices against it.
+    auto store = d.open_store();
+    CHECK(store->taps().machine("laser").value()->busy_input);
+    CHECK_FALSE(store->taps().machine("printer").value()->busy_input);
+  }
   CHECK(
       starts_with(site.place("laser iso14443a 04000001"), "ok denied laser M1 machine_not_ready"));
   site.remove("laser");

@@ -36,7 +36,8 @@ void seed(const Ctl& ctl) {
   require_ok(ctl({"members", "add", "--no", "M0001", "--name", "Hanako Yamada", "--plan", "FULL"}));
   require_ok(ctl({"members", "approve", "--no", "M0001"}));
   require_ok(ctl({"members", "add", "--no", "M0002", "--name", "Taro Suzuki"}));
-  require_ok(ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1"}));
+  require_ok(
+      ctl({"machines", "add", "--id", "laser1", "--name", "Laser cutter 1", "--busy-input"}));
 }
 
 json run_json(const Ctl& ctl, std::vector<std::string> args) {

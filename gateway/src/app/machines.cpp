@@ -97,7 +97,19 @@ const std::string& MachineUnit::id(std::size_t machine) const {
 void MachineUnit::sync_store() {
   for (auto& m : machines_) {
     auto existing = store_.taps().machine(m->setup.id);
-    if (!existing.ok() || existing.value()) continue;
+    if (!existing.ok()) continue;
+    const bool busy_input = m->setup.controller.has_busy_input;
+    if (existing.value()) {
+      // The store checks idle prices against this flag; the configuration is the truth.
+      if (existing.value()->busy_input != busy_input) {
+        auto r = store_.staff().set_machine_busy_input(m->setup.id, busy_input, "labgated");
+        if (!r.ok()) {
+          spdlog::error("store: cannot record the busy input of machine {}: {}", m->setup.id,
+                        r.error().message);
+        }
+      }
+      continue;
+    }
     store::NewMachine nm;
     nm.id = m->setup.id;
     nm.name = m->setup.name;
@@ -106,6 +118,7 @@ void MachineUnit::sync_store() {
         m->setup.controller.mode == firmware::SessionMode::kCardStays ? "hold" : "tap";
     nm.inspection_interval_days = m->setup.inspection_interval_days;
     nm.needs_checkoff = m->setup.controller.needs_checkoff;
+    nm.busy_input = busy_input;
     auto r = store_.staff().add_machine(nm, "labgated");
     if (!r.ok() && r.error().kind == store::ErrorKind::kNotFound && nm.certification_type) {
       // The machine still refuses everybody until staff define the certification type

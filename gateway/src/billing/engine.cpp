@@ -76,6 +76,8 @@ const char* to_string(LineType type) {
       return "coworking";
     case LineType::kSale:
       return "sale";
+    case LineType::kDayPass:
+      return "day_pass";
   }
   return "machine";
 }
@@ -302,11 +304,19 @@ Statement Engine::bill(const StatementInput& input) const {
       line.idle_units = iu;
       line.idle_unit_price = *r.idle_price_per_unit;
       line.units = bu + iu;
-      text += fmt::format(
-          " -> busy {} = {} x {} units (rounded up) x {} + idle {} = {} x {} units (rounded up) "
-          "x {} = {}",
-          format_duration(busy), bu, unit, r.price_per_unit, format_duration(idle), iu, unit,
-          *r.idle_price_per_unit, gross);
+      // A part with no time is left out: "0 x 15m units x 200" only makes the line harder to read.
+      const auto part = [&](const char* name, std::int64_t seconds, std::int64_t units,
+                            std::int64_t price) {
+        return fmt::format("{} {} = {} x {} units (rounded up) x {}", name,
+                           format_duration(seconds), units, unit, price);
+      };
+      std::string parts;
+      if (busy > 0) parts = part("busy", busy, bu, r.price_per_unit);
+      if (idle > 0) {
+        if (!parts.empty()) parts += " + ";
+        parts += part("idle", idle, iu, *r.idle_price_per_unit);
+      }
+      text += fmt::format(" -> {} = {}", parts, gross);
     } else {
       line.units = ceil_div(d, r.unit_seconds);
       gross = line.units * r.price_per_unit;
@@ -342,7 +352,7 @@ Statement Engine::bill(const StatementInput& input) const {
 
   for (const auto& sale : input.sales) {
     StatementLine line;
-    line.type = LineType::kSale;
+    line.type = sale.day_pass ? LineType::kDayPass : LineType::kSale;
     line.date = local_date(sale.at_ms);
     line.target = sale.item_code;
     line.sale_id = sale.id;
@@ -362,7 +372,7 @@ Statement Engine::bill(const StatementInput& input) const {
   }
 
   auto key = [](const StatementLine& l) {
-    const bool sale = l.type == LineType::kSale;
+    const bool sale = is_sale(l.type);
     return std::make_tuple(l.start_ms, sale ? 1 : 0,
                            sale ? *l.sale_id : (l.session_ids.empty() ? 0 : l.session_ids[0]));
   };
@@ -378,6 +388,9 @@ Statement Engine::bill(const StatementInput& input) const {
         break;
       case LineType::kSale:
         st.subtotal_materials += l.amount;
+        break;
+      case LineType::kDayPass:
+        st.subtotal_day_passes += l.amount;
         break;
     }
     st.total += l.amount;

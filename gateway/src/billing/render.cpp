@@ -157,7 +157,7 @@ void append_csv(std::string& out, const Statement& s) {
   for (const auto& l : s.lines) {
     w.text(to_string(l.type)).text(l.date).text(l.target).numbers(l.session_ids);
     w.number(l.sale_id).text(l.item);
-    if (l.type == LineType::kSale) {
+    if (is_sale(l.type)) {
       w.number(l.quantity);
     } else {
       w.empty();
@@ -177,6 +177,7 @@ void append_csv(std::string& out, const Statement& s) {
   w.text("subtotal").text("machine").number(s.subtotal_machine).end_row();
   w.text("subtotal").text("coworking").number(s.subtotal_coworking).end_row();
   w.text("subtotal").text("materials").number(s.subtotal_materials).end_row();
+  w.text("subtotal").text("day_passes").number(s.subtotal_day_passes).end_row();
   w.text("total").empty().number(s.total).end_row();
   if (!s.held_for_review.empty() || !s.open_sessions.empty()) {
     w.end_row().row({"section", "session_id", "target", "start", "end", "seconds", "explanation"});
@@ -243,6 +244,7 @@ void append_json(std::string& out, const Statement& s) {
   w.key("machine").num(s.subtotal_machine);
   w.key("coworking").num(s.subtotal_coworking);
   w.key("materials").num(s.subtotal_materials);
+  w.key("day_passes").num(s.subtotal_day_passes);
   w.close_object();
   w.key("total").num(s.total);
   w.key("held_for_review");
@@ -262,7 +264,8 @@ void append_summary_row(std::string& out, const Statement& s) {
         static_cast<std::int64_t>(s.open_sessions.size())}) {
     w.number(v);
   }
-  w.text(s.note).end_row();
+  // Day passes come last so the older columns keep their places in managers' spreadsheets.
+  w.text(s.note).number(s.subtotal_day_passes).end_row();
 }
 
 std::string summary_csv(const std::vector<Statement>& statements) {

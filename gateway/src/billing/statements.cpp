@@ -404,6 +404,45 @@ Result<Statement> member_statement(st::Database& db, std::string_view member_no,
   return Engine{tz}.bill(*in);
 }
 
+Status require_started(const MonthRange& month, std::int64_t now_ms, const date::time_zone* tz) {
+  if (now_ms >= month.begin_ms) return {};
+  return Error{ErrorKind::kInvalid, 0,
+               fmt::format("{} has not started yet (today is {}): a future month has no "
+                           "statement; check the year and month",
+                           month.month, Engine{tz}.local_date(now_ms))};
+}
+
+Result<StatementView> view_statement(st::Database& db, std::string_view member_no,
+                                     std::string_view month, std::int64_t now_ms,
+                                     const date::time_zone* tz) {
+  auto range = month_range(month, tz);
+  if (!range) return range.error();
+  BILLING_TRY(require_started(*range, now_ms, tz));
+  auto in = load_member_month(db, member_no, *range);
+  if (!in) return in.error();
+  StatementView view;
+  view.statement = Engine{tz}.bill(*in);
+  auto rows = st::BillingLedger::list_statements(db, std::string{month});
+  if (!rows) return rows.error();
+  for (auto& r : *rows) {
+    if (r.member_no == member_no) view.issued = std::move(r);
+  }
+  const Engine engine{tz};
+  if (view.issued) {
+    view.state = StatementState::kIssued;
+    const std::string at = engine.local_iso(view.issued->issued_at_ms);
+    view.standing = fmt::format("issued on {} {} by {} (sha256 {})", at.substr(0, 10),
+                                at.substr(11, 8), view.issued->issued_by, view.issued->sha256);
+  } else if (now_ms < range->end_ms) {
+    view.state = StatementState::kProvisional;
+    view.standing = "provisional: the month is still running";
+  } else {
+    view.state = StatementState::kUnissued;
+    view.standing = "not issued yet: the month has ended (issuing freezes it)";
+  }
+  return view;
+}
+
 Result<std::vector<Statement>> month_statements(st::Database& db, std::string_view month,
                                                 const date::time_zone* tz) {
   auto range = month_range(month, tz);
@@ -466,12 +505,30 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
   const std::set<std::int64_t> already(issued->begin(), issued->end());
 
   IssueReport report;
+  if (!request.member_no) {
+    // Every member is accounted for: those without a line, an open or a held session are named
+    // too, so a manager sees who got nothing and why.
+    std::set<std::string> with_usage;
+    for (const auto& s : statements) with_usage.insert(s.member_no);
+    BILLING_TRY(st::BillingLedger::scan_billing_members(db, [&](st::BillingMember&& m) {
+      if (with_usage.count(m.member_no) != 0) return;
+      if (already.count(m.id) != 0) {
+        report.already_issued.push_back(m.member_no);
+      } else {
+        report.no_usage.push_back(m.member_no);
+      }
+    }));
+  }
   for (std::size_t i = 0; i < statements.size(); ++i) {
     const Statement& s = statements[i];
     std::string reason;
     if (member_ids[i] < 0) {
       reason = "the member no longer exists";
     } else if (already.count(member_ids[i]) != 0) {
+      if (!request.member_no) {
+        report.already_issued.push_back(s.member_no);
+        continue;
+      }
       reason = fmt::format("a statement for {} was already issued", request.month);
     } else if (!s.open_sessions.empty()) {
       reason = fmt::format("{} open session(s) in {} (first: {}); close them first",
@@ -498,6 +555,8 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
     if (!statement_id) return statement_id.error();
     report.issued.push_back({*statement_id, s.member_no, s.total, digest});
   }
+  std::sort(report.already_issued.begin(), report.already_issued.end());
+  std::sort(report.no_usage.begin(), report.no_usage.end());
   BILLING_TRY(tx->commit());
   return report;
 }

@@ -161,10 +161,9 @@ std::string opt_yen(const std::optional<std::int64_t>& v) {
 
 struct Args {
   // rates
-  std::string machine, unit, price, idle_price, minimum{"0"}, grace{"0"}, daily_cap, from{"now"},
-      note;
+  std::string machine, unit, price, idle_price, minimum, grace, daily_cap, from, note, rate_id;
   bool coworking{false}, history{false};
-  std::vector<std::string> plan_terms;
+  std::vector<std::string> plan_terms, drop_plans;
   // accounts, prices, sales
   std::string member, amount, reason, code, name, item_unit{"pcs"}, item, qty{"1"};
   bool day_pass{false}, all{false};
@@ -173,55 +172,140 @@ struct Args {
   bool waive{false};
 };
 
+// "300 per 15m (idle 100, minimum 500, grace 2m, daily cap 3000; plan terms FULL:10%:60m)":
+// every term of a rate, so a change can be read before and after.
+std::string rate_terms_text(const st::Rate& r) {
+  const std::string terms = terms_text(r);
+  return fmt::format(
+      "{} per {} (idle {}, minimum {}, grace {}, daily cap {}; plan terms {})", r.price_per_unit,
+      show_duration(r.unit_seconds), opt_yen(r.idle_price_per_unit), r.minimum_charge,
+      show_duration(r.grace_seconds), opt_yen(r.daily_cap), terms.empty() ? "none" : terms);
+}
+
+// The rate's span as people date it: "from 2026-12-01 00:00:00" (and "until ..." when it ends).
+std::string rate_span(const st::Rate& r, const std::string& tz) {
+  std::string out = "from " + format_local(r.effective_from_ms, tz);
+  if (r.effective_until_ms) out += " until " + format_local(*r.effective_until_ms, tz);
+  return out;
+}
+
+// A yen option that may also be "none" (remove the term); absent when not given.
+std::optional<std::optional<std::int64_t>> parse_optional_yen(const std::string& text,
+                                                              std::string_view option) {
+  if (text.empty()) return std::nullopt;
+  if (text == "none") return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>{parse_yen(text, option, false)};
+}
+
+// The options of `rates set` and `rates replace`, parsed and checked before the store is opened
+// for writing; what is not given stays absent (the store takes it from the rate amended).
+st::RateAmendment parse_amendment(const Args& a, Context& ctx) {
+  st::RateAmendment r;
+  if (!a.unit.empty()) {
+    r.unit_seconds = parse_duration(a.unit, "--unit");
+    if (*r.unit_seconds <= 0)
+      usage_error(fmt::format("bad --unit '{}': must be longer than 0", a.unit));
+  }
+  if (!a.price.empty()) r.price_per_unit = parse_yen(a.price, "--price", false);
+  r.idle_price_per_unit = parse_optional_yen(a.idle_price, "--idle-price");
+  if (!a.minimum.empty()) r.minimum_charge = parse_yen(a.minimum, "--minimum", false);
+  if (!a.grace.empty()) r.grace_seconds = parse_duration(a.grace, "--grace");
+  r.daily_cap = parse_optional_yen(a.daily_cap, "--daily-cap");
+  if (!a.from.empty() && a.from != "now") {
+    if (!st::is_valid_date(a.from)) {
+      usage_error(fmt::format("bad --from '{}': expected YYYY-MM-DD or now", a.from));
+    }
+    r.effective_from_ms = local_midnight_ms(a.from, ctx.tz());
+  }  // "now" or nothing: the store's clock, read once when it writes
+  for (const auto& t : a.plan_terms) r.plan_terms.push_back(parse_plan_term(t));
+  r.drop_plans = a.drop_plans;
+  if (!a.note.empty()) r.note = a.note;
+  return r;
+}
+
+void add_term_options(CLI::App* cmd, const std::shared_ptr<Args>& a) {
+  cmd->add_option("--unit", a->unit, "billing unit, e.g. 15m (time is rounded up to it)");
+  cmd->add_option("--price", a->price, "yen per unit (while busy, with --idle-price)");
+  cmd->add_option("--idle-price", a->idle_price,
+                  "yen per unit while the busy input is off (machines with one); none removes it");
+  cmd->add_option("--minimum", a->minimum, "minimum charge in yen per session");
+  cmd->add_option("--grace", a->grace, "sessions this short are free, e.g. 2m");
+  cmd->add_option("--daily-cap", a->daily_cap,
+                  "most yen per member per day for this target; none removes it");
+  cmd->add_option("--plan-term", a->plan_terms,
+                  "PLAN:DISCOUNT%:INCLUDED_MIN per plan, e.g. FULL:10%:60 (repeatable; other "
+                  "plans keep their terms)");
+  cmd->add_option("--drop-plan-term", a->drop_plans, "PLAN whose terms to remove (repeatable)");
+  cmd->add_option("--note", a->note, "why the rate changes");
+}
+
+json change_json(const st::RateChange& c) {
+  json out = to_json(c.after);
+  out["before"] = c.before ? to_json(*c.before) : json(nullptr);
+  return out;
+}
+
+void print_change(Context& ctx, const st::RateChange& c, std::string_view headline) {
+  if (ctx.json_output()) {
+    std::cout << change_json(c).dump(2) << '\n';
+    return;
+  }
+  std::cout << fmt::format("{}: rate {} for {} {}: {}\n", headline, c.after.id, c.after.target(),
+                           rate_span(c.after, ctx.tz()), rate_terms_text(c.after));
+  if (c.before) {
+    std::cout << fmt::format("  before: rate {} {}: {}\n", c.before->id,
+                             rate_span(*c.before, ctx.tz()), rate_terms_text(*c.before));
+  } else {
+    std::cout << "  before: no rate\n";
+  }
+  std::cout << fmt::format("  after:  rate {} {}: {}\n", c.after.id, rate_span(c.after, ctx.tz()),
+                           rate_terms_text(c.after));
+}
+
 void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* rates = app.add_subcommand("rates", "prices of machine and coworking time");
   rates->require_subcommand(1);
   auto* set = rates->add_subcommand(
-      "set", "add a rate from a date (the current one ends there; sessions keep their rate)");
+      "set",
+      "a new rate from a date (the current one ends there; sessions keep their rate); terms not "
+      "given are those of the rate in force then");
   auto* machine = set->add_option("--machine", a->machine, "machine id");
   auto* coworking = set->add_flag("--coworking", a->coworking, "the rate for coworking time");
   machine->excludes(coworking);
-  set->add_option("--unit", a->unit, "billing unit, e.g. 15m (time is rounded up to it)")
-      ->required();
-  set->add_option("--price", a->price, "yen per unit (while busy, with --idle-price)")->required();
-  set->add_option("--idle-price", a->idle_price, "yen per unit while the busy input is off");
-  set->add_option("--minimum", a->minimum, "minimum charge in yen per session (default 0)");
-  set->add_option("--grace", a->grace, "sessions this short are free, e.g. 2m (default 0)");
-  set->add_option("--daily-cap", a->daily_cap, "most yen per member per day for this target");
+  add_term_options(set, a);
   set->add_option("--from", a->from, "YYYY-MM-DD (local midnight) or now (default)");
-  set->add_option("--plan-term", a->plan_terms,
-                  "PLAN:DISCOUNT%:INCLUDED_MIN per plan, e.g. FULL:10%:60 (repeatable)");
-  set->add_option("--note", a->note, "why the rate changes");
   on(set, cli, [a](Context& ctx) {
     if (a->machine.empty() && !a->coworking)
       usage_error("rates set needs --machine M or --coworking");
-    st::NewRate r;
+    st::RateAmendment r = parse_amendment(*a, ctx);
     r.kind = a->coworking ? st::SessionKind::kCoworking : st::SessionKind::kMachine;
     if (!a->coworking) r.machine_id = a->machine;
-    r.unit_seconds = parse_duration(a->unit, "--unit");
-    if (r.unit_seconds <= 0)
-      usage_error(fmt::format("bad --unit '{}': must be longer than 0", a->unit));
-    r.price_per_unit = parse_yen(a->price, "--price", false);
-    if (!a->idle_price.empty())
-      r.idle_price_per_unit = parse_yen(a->idle_price, "--idle-price", false);
-    r.minimum_charge = parse_yen(a->minimum, "--minimum", false);
-    r.grace_seconds = parse_duration(a->grace, "--grace");
-    if (!a->daily_cap.empty()) r.daily_cap = parse_yen(a->daily_cap, "--daily-cap", false);
-    if (a->from != "now") {
-      if (!st::is_valid_date(a->from)) {
-        usage_error(fmt::format("bad --from '{}': expected YYYY-MM-DD or now", a->from));
-      }
-      r.effective_from_ms = local_midnight_ms(a->from, ctx.tz());
-    }
-    for (const auto& t : a->plan_terms) r.plan_terms.push_back(parse_plan_term(t));
-    r.note = a->note;
-    auto rate = check(ctx.store().ledger().set_rate(r, ctx.actor()));
-    print_one(
-        ctx, to_json(rate),
-        fmt::format("rate {} for {} from {}: {} per {} (minimum {}, grace {}, daily cap {})",
-                    rate.id, rate.target(), format_local(rate.effective_from_ms, ctx.tz()),
-                    rate.price_per_unit, show_duration(rate.unit_seconds), rate.minimum_charge,
-                    show_duration(rate.grace_seconds), opt_yen(rate.daily_cap)));
+    const auto change = check(ctx.store().ledger().amend_rate(r, ctx.actor()));
+    print_change(ctx, change, "set");
+    return kExitOk;
+  });
+  auto* replace = rates->add_subcommand(
+      "replace", "correct a rate that has not started yet (terms not given stay as they are)");
+  replace->add_option("--id", a->rate_id, "rate id (rates list)")->required();
+  add_term_options(replace, a);
+  replace->add_option("--from", a->from, "YYYY-MM-DD (local midnight): move its start");
+  on(replace, cli, [a](Context& ctx) {
+    const auto id = parse_count(a->rate_id, "--id");
+    if (a->from == "now") usage_error("bad --from 'now': a replaced rate starts on a date");
+    const auto change =
+        check(ctx.store().ledger().replace_rate(id, parse_amendment(*a, ctx), ctx.actor()));
+    print_change(ctx, change, "replaced");
+    return kExitOk;
+  });
+  auto* withdraw = rates->add_subcommand(
+      "withdraw", "remove a rate that has not started yet (the rate before it stays in force)");
+  withdraw->add_option("--id", a->rate_id, "rate id (rates list)")->required();
+  on(withdraw, cli, [a](Context& ctx) {
+    const auto id = parse_count(a->rate_id, "--id");
+    const auto r = check(ctx.store().ledger().withdraw_rate(id, ctx.actor()));
+    print_one(ctx, to_json(r),
+              fmt::format("withdrew rate {} for {} {}: {}", r.id, r.target(),
+                          rate_span(r, ctx.tz()), rate_terms_text(r)));
     return kExitOk;
   });
   auto* list = rates->add_subcommand("list", "rates in force and coming (all with --history)");

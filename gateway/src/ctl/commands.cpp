@@ -350,7 +350,7 @@ struct Args {
   // machines
   std::string machine, cert_type, mode{"hold"}, inspector, result, next_due, notes, as;
   std::int64_t interval{0};
-  bool needs_checkoff{false};
+  bool needs_checkoff{false}, busy_input{false};
   // history
   std::string door, from, to;
   std::int64_t limit{50};
@@ -713,13 +713,16 @@ void build_machines(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   add->add_option("--inspection-days", a->interval, "days between safety inspections (0: none)")
       ->check(CLI::NonNegativeNumber);
   add->add_flag("--needs-checkoff", a->needs_checkoff, "staff check-off required after use");
+  add->add_flag("--busy-input", a->busy_input,
+                "it reports busy time (labgated sets this from its configuration)");
   on(add, cli, [a](Context& ctx) {
     auto m = ctx.change("machine.add", {{"id", a->machine},
                                         {"name", a->name},
                                         {"certification_type", text_or_null(a->cert_type)},
                                         {"session_mode", a->mode},
                                         {"inspection_interval_days", a->interval},
-                                        {"needs_checkoff", a->needs_checkoff}});
+                                        {"needs_checkoff", a->needs_checkoff},
+                                        {"busy_input", a->busy_input}});
     print_one(ctx, m, fmt::format("added machine {} ({})", text(m, "id"), text(m, "name")));
     return kExitOk;
   });

@@ -42,9 +42,10 @@ std::string yen(std::int64_t v) {
   return fmt::format("{}", v);
 }
 
-void print_text(const bl::Statement& s) {
+void print_text(const bl::Statement& s, const std::string& standing) {
   std::cout << fmt::format("Statement {} for {} {} (plan {}), times in {}\n", s.month, s.member_no,
                            s.name, s.plan.empty() ? "-" : s.plan, s.time_zone);
+  std::cout << standing << '\n';
   if (!s.note.empty()) std::cout << s.note << '\n';
   if (!s.lines.empty()) {
     Table t({"DATE", "TYPE", "TARGET", "SESSIONS", "START", "END", "BILLABLE", "AMOUNT", "RULE"});
@@ -57,15 +58,17 @@ void print_text(const bl::Statement& s) {
         ids += std::to_string(id);
       }
       if (l.sale_id) ids = "sale " + std::to_string(*l.sale_id);
-      t.add({l.date, bl::to_string(l.type), l.type == bl::LineType::kSale ? l.item : l.target, ids,
-             l.start.substr(11, 5), l.end.substr(11, 5),
-             l.type == bl::LineType::kSale ? "" : bl::format_duration(l.billable_seconds),
+      // Times keep their seconds: a line billed by the second must show where it ended.
+      const bool sale = bl::is_sale(l.type);
+      t.add({l.date, bl::to_string(l.type), sale ? l.item : l.target, ids, l.start.substr(11, 8),
+             l.end.substr(11, 8), sale ? "" : bl::format_duration(l.billable_seconds),
              yen(l.amount), l.rule});
     }
     t.print(std::cout);
   }
-  std::cout << fmt::format("machine {}  coworking {}  materials {}  total {} yen\n",
-                           s.subtotal_machine, s.subtotal_coworking, s.subtotal_materials, s.total);
+  std::cout << fmt::format("machine {}  coworking {}  materials {}  day passes {}  total {} yen\n",
+                           s.subtotal_machine, s.subtotal_coworking, s.subtotal_materials,
+                           s.subtotal_day_passes, s.total);
   for (const auto& h : s.held_for_review) {
     std::cout << fmt::format("held for review: session {} on {} from {}: {}\n", h.session_id,
                              h.target, h.start, h.explanation);
@@ -84,20 +87,30 @@ void write_file(const std::filesystem::path& path, const std::string& body) {
 
 int show(Context& ctx, const StatementArgs& a) {
   const auto* tz = zone(ctx);
-  const auto s = check(bl::member_statement(ctx.store().database(), a.member, a.month, tz));
+  const auto view = check(
+      bl::view_statement(ctx.store().database(), a.member, a.month, ctx.store().now_ms(), tz));
   const std::string format = ctx.json_output() ? "json" : a.format;
+  // CSV and JSON are the statement body exactly as issued (its sha256 covers those bytes); the
+  // standing goes to stderr there so a script still learns it.
   if (format == "csv") {
-    std::cout << bl::to_csv(s);
+    std::cout << bl::to_csv(view.statement);
+    std::cerr << view.standing << '\n';
   } else if (format == "json") {
-    std::cout << bl::to_json(s) << '\n';
+    std::cout << bl::to_json(view.statement) << '\n';
+    std::cerr << view.standing << '\n';
   } else {
-    print_text(s);
+    print_text(view.statement, view.standing);
   }
   return kExitOk;
 }
 
 int export_statements(Context& ctx, const StatementArgs& a) {
   const auto* tz = zone(ctx);
+  if (auto started =
+          bl::require_started(check(bl::month_range(a.month, tz)), ctx.store().now_ms(), tz);
+      !started) {
+    throw Failure{exit_code_for(started.error()), started.error().message};
+  }
   std::vector<bl::Statement> statements;
   if (a.member.empty()) {
     statements = check(bl::month_statements(ctx.store().database(), a.month, tz));
@@ -140,6 +153,28 @@ int export_statements(Context& ctx, const StatementArgs& a) {
   return kExitOk;
 }
 
+std::string member_list(const std::vector<std::string>& members) {
+  if (members.empty()) return "-";
+  std::string out;
+  for (const auto& m : members) out += (out.empty() ? "" : ", ") + m;
+  return out;
+}
+
+// The closing summary of an issue run: every member in one of four groups.
+void print_summary(const bl::IssueReport& report, const std::string& month) {
+  std::vector<std::string> issued;
+  for (const auto& i : report.issued) issued.push_back(i.member_no);
+  std::vector<std::string> refused;
+  for (const auto& r : report.refused) refused.push_back(r.member_no);
+  std::cout << fmt::format("summary for {}:\n", month);
+  std::cout << fmt::format("  issued ({}): {}\n", issued.size(), member_list(issued));
+  std::cout << fmt::format("  already issued ({}): {}\n", report.already_issued.size(),
+                           member_list(report.already_issued));
+  std::cout << fmt::format("  no usage ({}): {}\n", report.no_usage.size(),
+                           member_list(report.no_usage));
+  std::cout << fmt::format("  refused ({}): {}\n", refused.size(), member_list(refused));
+}
+
 int issue(Context& ctx, const StatementArgs& a) {
   const auto* tz = zone(ctx);
   bl::IssueRequest req{a.month, opt_text(a.member), ctx.actor(), ctx.store().now_ms()};
@@ -156,7 +191,13 @@ int issue(Context& ctx, const StatementArgs& a) {
     for (const auto& r : report.refused) {
       refused.push_back({{"member_no", r.member_no}, {"reason", r.reason}});
     }
-    std::cout << json{{"month", a.month}, {"issued", issued}, {"refused", refused}}.dump(2) << '\n';
+    std::cout << json{{"month", a.month},
+                      {"issued", issued},
+                      {"already_issued", report.already_issued},
+                      {"no_usage", report.no_usage},
+                      {"refused", refused}}
+                     .dump(2)
+              << '\n';
   } else {
     std::cout << fmt::format("issued {} statement(s) for {}\n", report.issued.size(), a.month);
     Table t({"MEMBER", "STATEMENT", "TOTAL", "SHA256"});
@@ -170,8 +211,10 @@ int issue(Context& ctx, const StatementArgs& a) {
       for (const auto& x : report.refused) r.add({x.member_no, x.reason});
       r.print(std::cout);
     }
+    print_summary(report, a.month);
   }
-  return report.refused.empty() ? kExitOk : kExitRefused;
+  // 0: every member that could be issued was; 1: some were refused (named above, with why).
+  return report.complete() ? kExitOk : kExitRefused;
 }
 
 int list(Context& ctx, const StatementArgs& a) {
@@ -228,7 +271,9 @@ void build_statements(CLI::App& app, Cli& cli) {
   });
 
   auto* issue_cmd = statements->add_subcommand(
-      "issue", "freeze a past month: statement rows, account entries and audit, per member");
+      "issue",
+      "freeze a past month: statement rows, account entries and audit, per member; ends with a "
+      "summary; exit 0 when every member that could be issued was, 1 when some were refused");
   issue_cmd->add_option("--month", a->month, "YYYY-MM (local), must have ended")->required();
   issue_cmd->add_option("--member", a->member, "only this member");
   on(issue_cmd, cli, [a](Context& ctx) {

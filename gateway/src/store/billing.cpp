@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
 
 #include "labgate/gateway/store/store.hpp"
 #include "labgate/gateway/store/tap_reads.hpp"
@@ -41,6 +44,27 @@ date::local_time<std::chrono::milliseconds> local_of(std::int64_t ms, const std:
 
 std::string local_month(std::int64_t ms, const std::string& tz) {
   return date::format("%Y-%m", date::floor<date::days>(local_of(ms, tz)));
+}
+
+// [begin, end) in ms of a local "YYYY-MM" month; an empty span for text that is no month.
+std::pair<std::int64_t, std::int64_t> month_span(const std::string& month, const std::string& tz) {
+  int y = 0;
+  unsigned m = 0;
+  if (month.size() != 7 || std::sscanf(month.c_str(), "%4d-%2u", &y, &m) != 2 || m < 1 || m > 12) {
+    return {0, 0};
+  }
+  const auto at = [&](date::year_month ym) -> std::int64_t {
+    const date::local_days day{ym / date::day{1}};
+    std::chrono::sys_seconds sys;
+    try {
+      sys = date::make_zoned(tz, date::local_seconds{day}, date::choose::earliest).get_sys_time();
+    } catch (const std::exception&) {
+      sys = std::chrono::sys_seconds{day.time_since_epoch()};
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
+  };
+  const date::year_month ym{date::year{y}, date::month{m}};
+  return {at(ym), at(ym + date::months{1})};
 }
 
 // "2026-11-01" at local midnight, "2026-11-01 14:30" otherwise: how a manager wrote it.
@@ -135,6 +159,12 @@ Status check_rate_terms(const NewRate& r, const std::string& target) {
           "rate for {}: idle price {} without a (busy) price: set a price per unit above 0", target,
           *r.idle_price_per_unit));
     }
+    if (*r.idle_price_per_unit > r.price_per_unit) {
+      return invalid(fmt::format(
+          "rate for {}: idle price {} is above the (busy) price {}: idle time would cost more "
+          "than work",
+          target, *r.idle_price_per_unit, r.price_per_unit));
+    }
   }
   if (r.minimum_charge < 0) {
     return invalid(
@@ -207,7 +237,70 @@ Result<std::optional<PriceItem>> price_item(Database& db, std::string_view code)
 
 // ---- rates ----
 
-Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
+Result<std::vector<IssuedStatementRef>> BillingLedger::statements_reached(
+    SessionKind kind, std::optional<std::string> machine_id, std::int64_t from_ms,
+    std::optional<std::int64_t> until_ms) {
+  const std::string& tz = options().time_zone;
+  auto months = db_->prepare("SELECT DISTINCT month FROM statements WHERE month >= ?1 ORDER BY 1");
+  if (!months) return months.error();
+  months->bind(1, local_month(from_ms, tz));
+  auto issued = collect<std::string>(*months, [](const Statement& s) { return s.column_text(0); });
+  if (!issued) return issued.error();
+  // Only members who used the target inside the span in an issued month would see a different
+  // statement; the others' statements do not mention this rate at all.
+  auto stmt = db_->prepare(
+      "SELECT DISTINCT m.member_no FROM sessions s JOIN statements st ON st.member_id = "
+      "s.member_id AND st.month = ?1 JOIN members m ON m.id = s.member_id WHERE s.kind = ?2 AND "
+      "s.machine_id IS ?3 AND s.started_at_ms >= ?4 AND s.started_at_ms < ?5 ORDER BY 1");
+  if (!stmt) return stmt.error();
+  const std::string kind_text = kind == SessionKind::kCoworking ? "coworking" : "machine";
+  std::vector<IssuedStatementRef> out;
+  for (const auto& month : *issued) {
+    const auto [begin, end] = month_span(month, tz);
+    const std::int64_t lo = std::max(begin, from_ms);
+    const std::int64_t hi = until_ms ? std::min(end, *until_ms) : end;
+    if (lo >= hi) continue;
+    stmt->bind(1, month).bind(2, kind_text).bind(3, machine_id).bind(4, lo).bind(5, hi);
+    auto members = collect<std::string>(*stmt, [](const Statement& s) { return s.column_text(0); });
+    if (!members) return members.error();
+    for (auto& m : *members) out.push_back({std::move(m), month});
+  }
+  return out;
+}
+
+Status BillingLedger::check_reach(SessionKind kind, const std::optional<std::string>& machine_id,
+                                  std::int64_t from_ms, std::optional<std::int64_t> until_ms,
+                                  const std::string& what, std::int64_t now) {
+  const std::string& tz = options().time_zone;
+  const bool past = from_ms < now;
+  auto reached = statements_reached(kind, machine_id, from_ms, until_ms);
+  if (!reached) return reached.error();
+  if (!reached->empty()) {
+    std::string names;
+    std::set<std::string> months;
+    for (const auto& r : *reached) {
+      if (!names.empty()) names += ", ";
+      names += fmt::format("{} ({})", r.member_no, r.month);
+      months.insert(r.month);
+    }
+    std::string month_list;
+    for (const auto& m : months) month_list += (month_list.empty() ? "" : ", ") + m;
+    return conflict(fmt::format(
+        "{} reaches into {}, already issued: it would change the issued statement(s) of {}{}; "
+        "an issued statement never changes (correct it with an account adjustment)",
+        what, month_list, names, past ? "; it also starts in the past" : ""));
+  }
+  if (past) {
+    return conflict(fmt::format(
+        "{} starts in the past (now is {}): a rate change applies only to sessions that start "
+        "after it (use a later date, or now)",
+        what, local_when(now, tz)));
+  }
+  return {};
+}
+
+Result<Rate> BillingLedger::write_rate(const NewRate& rate, const Actor& actor,
+                                       std::string_view action, const std::optional<Rate>& before) {
   const std::string target =
       rate.kind == SessionKind::kCoworking ? "coworking" : rate.machine_id.value_or("");
   LABGATE_TRY(check_rate_terms(rate, target));
@@ -216,20 +309,16 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
   const std::int64_t now = now_ms();
   const std::int64_t from = rate.effective_from_ms.value_or(now);
   const std::string& tz = options().time_zone;
-  if (from < now) {
-    return conflict(fmt::format(
-        "rate for {} from {} starts in the past: a rate change applies only to sessions that "
-        "start after it (use a later date, or now)",
-        target, local_when(from, tz)));
-  }
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tx.error();
-  // The declared account first: a refused actor learns nothing of the state.
-  LABGATE_TRY(check_account(*db_, actor));
   if (rate.kind == SessionKind::kMachine) {
     auto m = reads_->machine(*rate.machine_id);
     if (!m) return m.error();
     if (!*m) return not_found(fmt::format("unknown machine '{}'", *rate.machine_id));
+    if (rate.idle_price_per_unit && !(*m)->busy_input) {
+      return invalid(fmt::format(
+          "rate for {}: idle price {} on a machine without a busy input: it could never apply "
+          "(every session would pay the full price); leave the idle price out",
+          target, *rate.idle_price_per_unit));
+    }
   }
   // Plan ids in the order given; every plan must exist before anything is written.
   std::vector<std::int64_t> plan_ids;
@@ -245,41 +334,39 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
     plan_ids.push_back(stmt->column_int64(0));
     stmt->reset();
   }
-  const std::string month = local_month(from, tz);
-  {
-    auto stmt = db_->prepare(
-        "SELECT st.month, m.member_no FROM statements st JOIN members m ON m.id = st.member_id "
-        "WHERE st.month >= ?1 ORDER BY st.month, m.member_no LIMIT 1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, month);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (*row) {
-      const std::string issued_month = stmt->column_text(0);
-      const std::string member_no = stmt->column_text(1);
-      stmt->reset();
-      return conflict(
-          fmt::format("rate for {} from {} would change the statement already issued for {} ({})",
-                      target, local_when(from, tz), issued_month, member_no));
-    }
-  }
   const std::string kind = rate.kind == SessionKind::kCoworking ? "coworking" : "machine";
   const std::optional<std::string> machine_id =
       rate.kind == SessionKind::kMachine ? rate.machine_id : std::nullopt;
+  std::optional<Rate> later;
   {
     auto stmt = db_->prepare(std::string(kRateSelect) +
                              "WHERE kind = ?1 AND machine_id IS ?2 AND effective_from_ms >= ?3 "
                              "ORDER BY effective_from_ms LIMIT 1");
     if (!stmt) return stmt.error();
     stmt->bind(1, kind).bind(2, machine_id).bind(3, from);
-    auto later = first<Rate>(*stmt, read_rate);
-    if (!later) return later.error();
-    if (*later) {
-      return conflict(fmt::format(
-          "rate for {} from {} overlaps rate {} which starts {}: change or replace that one "
-          "instead",
-          target, local_when(from, tz), (*later)->id, local_when((*later)->effective_from_ms, tz)));
-    }
+    auto found = first<Rate>(*stmt, read_rate);
+    if (!found) return found.error();
+    later = std::move(*found);
+  }
+  // A replaced rate's own span counts too: withdrawing it changes what that span bills.
+  const std::int64_t reach_from =
+      before && action == "rate_replace" ? std::min(from, before->effective_from_ms) : from;
+  const std::optional<std::int64_t> reach_until =
+      later ? std::optional<std::int64_t>(later->effective_from_ms) : std::nullopt;
+  LABGATE_TRY(check_reach(rate.kind, machine_id, reach_from, reach_until,
+                          fmt::format("rate for {} from {}", target, local_when(from, tz)), now));
+  // A replacement fills the gap its predecessor left: it ends where the next rate starts
+  // (replace_rate already checked that it starts before it).
+  const bool replacing = action == "rate_replace";
+  std::optional<std::int64_t> until;
+  if (later && replacing) {
+    until = later->effective_from_ms;
+  } else if (later) {
+    return conflict(fmt::format(
+        "rate for {} from {} overlaps rate {} which starts {}: replace or withdraw rate {} "
+        "instead",
+        target, local_when(from, tz), later->id, local_when(later->effective_from_ms, tz),
+        later->id));
   }
   // Rates that would still be in force at `from`: the open-ended one (or one ending after it)
   // ends where the new one begins.
@@ -305,8 +392,8 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
   auto insert = db_->prepare(
       "INSERT INTO rates (kind, machine_id, effective_from_ms, effective_until_ms, unit_seconds, "
       "price_per_unit, idle_price_per_unit, minimum_charge, grace_seconds, daily_cap, note, "
-      "created_at_ms, created_by) VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-      "?12)");
+      "created_at_ms, created_by, id) VALUES (?1, ?2, ?3, ?14, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "?11, ?12, ?13)");
   if (!insert) return insert.error();
   insert->bind(1, kind)
       .bind(2, machine_id)
@@ -319,7 +406,10 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
       .bind(9, rate.daily_cap)
       .bind(10, rate.note)
       .bind(11, now)
-      .bind(12, actor.name());
+      .bind(12, actor.name())
+      // A replacement keeps the id of the rate it replaces (NULL: a new id).
+      .bind(13, replacing && before ? std::optional<std::int64_t>(before->id) : std::nullopt)
+      .bind(14, until);
   LABGATE_TRY(insert->run());
   const std::int64_t id = db_->last_insert_rowid();
   for (std::size_t i = 0; i < rate.plan_terms.size(); ++i) {
@@ -337,9 +427,222 @@ Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
   if (!out) return out.error();
   json detail = rate_json(**out);
   detail["superseded_rate_id"] = opt(superseded);
-  LABGATE_TRY(audit(actor, "rate_set", target, detail.dump()));
-  LABGATE_TRY(tx->commit());
+  if (before) detail["before"] = rate_json(*before);
+  LABGATE_TRY(audit(actor, action, target, detail.dump()));
   return std::move(**out);
+}
+
+Result<Rate> BillingLedger::set_rate(const NewRate& rate, const Actor& actor) {
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
+  auto out = write_rate(rate, actor, "rate_set", std::nullopt);
+  if (!out) return out.error();
+  LABGATE_TRY(tx->commit());
+  return out;
+}
+
+namespace {
+
+// `base` with the terms of `a` laid over it.
+NewRate amended(const Rate& base, const RateAmendment& a) {
+  NewRate r;
+  r.kind = base.kind;
+  r.machine_id = base.machine_id;
+  r.unit_seconds = a.unit_seconds.value_or(base.unit_seconds);
+  r.price_per_unit = a.price_per_unit.value_or(base.price_per_unit);
+  r.idle_price_per_unit = a.idle_price_per_unit.value_or(base.idle_price_per_unit);
+  r.minimum_charge = a.minimum_charge.value_or(base.minimum_charge);
+  r.grace_seconds = a.grace_seconds.value_or(base.grace_seconds);
+  r.daily_cap = a.daily_cap.value_or(base.daily_cap);
+  r.note = a.note.value_or(base.note);
+  for (const auto& t : base.plan_terms) {
+    const bool dropped =
+        std::find(a.drop_plans.begin(), a.drop_plans.end(), t.plan_code) != a.drop_plans.end();
+    const bool given = std::any_of(a.plan_terms.begin(), a.plan_terms.end(),
+                                   [&](const auto& n) { return n.plan_code == t.plan_code; });
+    if (!dropped && !given) {
+      r.plan_terms.push_back({t.plan_code, t.discount_percent, t.included_minutes});
+    }
+  }
+  r.plan_terms.insert(r.plan_terms.end(), a.plan_terms.begin(), a.plan_terms.end());
+  std::sort(r.plan_terms.begin(), r.plan_terms.end(),
+            [](const auto& x, const auto& y) { return x.plan_code < y.plan_code; });
+  return r;
+}
+
+// A plan named in `drop_plans` that the base rate does not have is a typo, not a no-op.
+Status check_drops(const Rate& base, const RateAmendment& a) {
+  for (const auto& code : a.drop_plans) {
+    const bool known = std::any_of(base.plan_terms.begin(), base.plan_terms.end(),
+                                   [&](const auto& t) { return t.plan_code == code; });
+    if (!known) {
+      return invalid(fmt::format("rate {} for {} has no terms for plan '{}' to drop", base.id,
+                                 base.target(), code));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<RateChange> BillingLedger::amend_rate(const RateAmendment& a, const Actor& actor) {
+  const std::string target =
+      a.kind == SessionKind::kCoworking ? "coworking" : a.machine_id.value_or("");
+  if (a.kind == SessionKind::kMachine && target.empty()) {
+    return invalid("a machine rate needs a machine id");
+  }
+  if (a.kind == SessionKind::kCoworking && a.machine_id) {
+    return invalid("a coworking rate has no machine id");
+  }
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
+  // Read once: the base is the rate in force at the new rate's start.
+  const std::int64_t now = now_ms();
+  const std::int64_t from = a.effective_from_ms.value_or(now);
+  std::optional<Rate> base;
+  {
+    auto current = current_rate(a.kind, a.machine_id, from);
+    if (!current) return current.error();
+    if (*current) {
+      auto full = rate((*current)->id);
+      if (!full) return full.error();
+      base = std::move(*full);
+    }
+  }
+  NewRate r;
+  if (base) {
+    LABGATE_TRY(check_drops(*base, a));
+    r = amended(*base, a);
+  } else {
+    if (!a.unit_seconds || !a.price_per_unit) {
+      return invalid(fmt::format(
+          "{} has no rate in force on {} to take the other terms from: give the unit and the "
+          "price",
+          target, local_when(from, options().time_zone)));
+    }
+    if (!a.drop_plans.empty()) {
+      return invalid(fmt::format("{} has no rate whose plan terms could be dropped", target));
+    }
+    Rate empty;
+    empty.kind = a.kind;
+    empty.machine_id = a.machine_id;
+    r = amended(empty, a);
+  }
+  r.effective_from_ms = a.effective_from_ms;  // absent: now, on write_rate's clock reading
+  auto after = write_rate(r, actor, "rate_set", base);
+  if (!after) return after.error();
+  LABGATE_TRY(tx->commit());
+  return RateChange{std::move(base), std::move(*after)};
+}
+
+Result<Rate> BillingLedger::future_rate(std::int64_t rate_id, std::string_view verb) {
+  auto found = rate(rate_id);
+  if (!found) return found.error();
+  if (!*found) return not_found(fmt::format("unknown rate {}", rate_id));
+  const Rate& r = **found;
+  if (r.effective_from_ms <= now_ms()) {
+    return conflict(fmt::format(
+        "rate {} for {} started {}: sessions may already run under it, so it cannot be {}; set "
+        "a new rate from now or a later date instead",
+        rate_id, r.target(), local_when(r.effective_from_ms, options().time_zone), verb));
+  }
+  auto used = db_->prepare("SELECT 1 FROM sessions WHERE rate_id = ?1 LIMIT 1");
+  if (!used) return used.error();
+  used->bind(1, rate_id);
+  auto row = used->step();
+  if (!row) return row.error();
+  const bool has_sessions = *row;
+  used->reset();
+  if (has_sessions) {
+    return conflict(
+        fmt::format("rate {} for {} already has sessions billed under it: it cannot "
+                    "be {}",
+                    rate_id, r.target(), verb));
+  }
+  return std::move(**found);
+}
+
+Status BillingLedger::remove_future_rate(const Rate& r) {
+  auto prev = db_->prepare(
+      "UPDATE rates SET effective_until_ms = ?2 WHERE kind = ?3 AND "
+      "machine_id IS ?4 AND effective_until_ms = ?1");
+  if (!prev) return prev.error();
+  prev->bind(1, r.effective_from_ms)
+      .bind(2, r.effective_until_ms)
+      .bind(3, r.kind == SessionKind::kCoworking ? "coworking" : "machine")
+      .bind(4, r.machine_id);
+  LABGATE_TRY(prev->run());
+  auto terms = db_->prepare("DELETE FROM rate_plan_terms WHERE rate_id = ?1");
+  if (!terms) return terms.error();
+  terms->bind(1, r.id);
+  LABGATE_TRY(terms->run());
+  auto del = db_->prepare("DELETE FROM rates WHERE id = ?1");
+  if (!del) return del.error();
+  del->bind(1, r.id);
+  return del->run();
+}
+
+Result<RateChange> BillingLedger::replace_rate(std::int64_t rate_id, const RateAmendment& a,
+                                               const Actor& actor) {
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
+  auto old = future_rate(rate_id, "replaced");
+  if (!old) return old.error();
+  LABGATE_TRY(check_drops(*old, a));
+  NewRate r = amended(*old, a);
+  r.effective_from_ms = a.effective_from_ms.value_or(old->effective_from_ms);
+  const std::string& tz = options().time_zone;
+  // The replacement keeps its place between the rates before and after the one it replaces.
+  auto bounds = db_->prepare(
+      "SELECT (SELECT MAX(effective_from_ms) FROM rates WHERE kind = ?1 AND machine_id IS ?2 AND "
+      "effective_from_ms < ?3), (SELECT MIN(effective_from_ms) FROM rates WHERE kind = ?1 AND "
+      "machine_id IS ?2 AND effective_from_ms > ?3)");
+  if (!bounds) return bounds.error();
+  bounds->bind(1, old->kind == SessionKind::kCoworking ? "coworking" : "machine")
+      .bind(2, old->machine_id)
+      .bind(3, old->effective_from_ms);
+  auto row = bounds->step();
+  if (!row) return row.error();
+  const auto previous = bounds->column_opt_int64(0);
+  const auto next = bounds->column_opt_int64(1);
+  bounds->reset();
+  if ((previous && *r.effective_from_ms <= *previous) || (next && *r.effective_from_ms >= *next)) {
+    return conflict(fmt::format(
+        "rate {} for {} cannot move to {}: it must start after the rate before it{} and before "
+        "the rate after it{}",
+        rate_id, old->target(), local_when(*r.effective_from_ms, tz),
+        previous ? fmt::format(" ({})", local_when(*previous, tz)) : "",
+        next ? fmt::format(" ({})", local_when(*next, tz)) : ""));
+  }
+  LABGATE_TRY(remove_future_rate(*old));
+  auto after = write_rate(r, actor, "rate_replace", *old);
+  if (!after) return after.error();
+  LABGATE_TRY(tx->commit());
+  return RateChange{std::move(*old), std::move(*after)};
+}
+
+Result<Rate> BillingLedger::withdraw_rate(std::int64_t rate_id, const Actor& actor) {
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  // The declared account first: a refused actor learns nothing of the state.
+  LABGATE_TRY(check_account(*db_, actor));
+  auto old = future_rate(rate_id, "withdrawn");
+  if (!old) return old.error();
+  LABGATE_TRY(check_reach(old->kind, old->machine_id, old->effective_from_ms,
+                          old->effective_until_ms,
+                          fmt::format("withdrawing rate {} for {} from {}", rate_id, old->target(),
+                                      local_when(old->effective_from_ms, options().time_zone)),
+                          now_ms()));
+  LABGATE_TRY(remove_future_rate(*old));
+  LABGATE_TRY(audit(actor, "rate_withdraw", old->target(), rate_json(*old).dump()));
+  LABGATE_TRY(tx->commit());
+  return std::move(*old);
 }
 
 Result<std::optional<Rate>> BillingLedger::rate(std::int64_t rate_id) {

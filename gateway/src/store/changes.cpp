@@ -146,7 +146,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
          return rendered(s.staff().add_machine(
              {a.text("id"), a.text("name"), a.optional_text("certification_type"),
               a.text_or("session_mode", "hold"), a.integer_or("inspection_interval_days", 0),
-              a.flag("needs_checkoff")},
+              a.flag("needs_checkoff"), a.flag("busy_input")},
              who));
        }},
       {"machine.lockout",
@@ -311,6 +311,7 @@ ojson to_json(const Machine& m) {
           {"locked_out", m.locked_out},
           {"lockout_reason", null_or(m.lockout_reason)},
           {"needs_checkoff", m.needs_checkoff},
+          {"busy_input", m.busy_input},
           {"last_inspection_on", null_or(m.last_inspection_on)},
           {"next_inspection_due", null_or(m.next_inspection_due)}};
 }

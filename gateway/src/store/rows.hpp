@@ -140,7 +140,7 @@ inline Certification read_cert(const Statement& s, int c = 0) {
 inline constexpr std::string_view kMachineSelect =
     "SELECT mc.id, mc.name, mc.certification_type, mc.session_mode, "
     "mc.inspection_interval_days, mc.locked_out, mc.lockout_reason, mc.needs_checkoff, "
-    "mc.created_at, i.done_on, i.next_due FROM machines mc "
+    "mc.created_at, i.done_on, i.next_due, mc.busy_input FROM machines mc "
     "LEFT JOIN inspections i ON i.id = (SELECT i2.id FROM inspections i2 "
     "WHERE i2.machine_id = mc.id ORDER BY i2.done_on DESC, i2.id DESC LIMIT 1) ";
 
@@ -157,6 +157,7 @@ inline Machine read_machine(const Statement& s, int c = 0) {
   m.created_at_ms = s.column_int64(c + 8);
   m.last_inspection_on = s.column_opt_text(c + 9);
   m.next_inspection_due = s.column_opt_text(c + 10);
+  m.busy_input = s.column_bool(c + 11);
   return m;
 }
 

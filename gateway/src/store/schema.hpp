@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 6> kMigrations = {
+inline constexpr std::array<std::string_view, 7> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -340,6 +340,16 @@ CREATE TABLE staff_accounts (
 ALTER TABLE audit_log ADD COLUMN os_uid INTEGER;
 ALTER TABLE audit_log ADD COLUMN os_user TEXT;
 ALTER TABLE audit_log ADD COLUMN account TEXT;
+)sql",
+    // ---- version 7: machines know whether they have a busy input ----
+    R"sql(
+-- 1 when the machine reports busy time (current sense, a printer's job signal): only then can a
+-- rate bill idle time at its own price. labgated sets it from its configuration at start;
+-- machines that already recorded busy time or carry an idle price had one.
+ALTER TABLE machines ADD COLUMN busy_input INTEGER NOT NULL DEFAULT 0 CHECK (busy_input IN (0, 1));
+UPDATE machines SET busy_input = 1
+  WHERE id IN (SELECT machine_id FROM sessions WHERE busy_seconds IS NOT NULL)
+     OR id IN (SELECT machine_id FROM rates WHERE idle_price_per_unit IS NOT NULL);
 )sql",
 };
 

@@ -577,8 +577,8 @@ Result<Machine> StaffRegistry::add_machine(const NewMachine& machine, const Acto
     }
     auto stmt = db_->prepare(
         "INSERT INTO machines (id, name, certification_type, session_mode, "
-        "inspection_interval_days, needs_checkoff, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7)");
+        "inspection_interval_days, needs_checkoff, created_at, busy_input) VALUES (?1, ?2, ?3, "
+        "?4, ?5, ?6, ?7, ?8)");
     if (!stmt) return stmt.error();
     stmt->bind(1, machine.id)
         .bind(2, machine.name)
@@ -586,15 +586,36 @@ Result<Machine> StaffRegistry::add_machine(const NewMachine& machine, const Acto
         .bind(4, machine.session_mode)
         .bind(5, machine.inspection_interval_days)
         .bind_bool(6, machine.needs_checkoff)
-        .bind(7, now_ms());
+        .bind(7, now_ms())
+        .bind_bool(8, machine.busy_input);
     if (auto s = stmt->run(); !s) return explain(s.error(), "cannot add machine");
     return reread_machine(machine.id, "machine.add",
                           json{{"name", machine.name},
                                {"certification_type", opt(machine.certification_type)},
                                {"session_mode", machine.session_mode},
                                {"inspection_interval_days", machine.inspection_interval_days},
-                               {"needs_checkoff", machine.needs_checkoff}}
+                               {"needs_checkoff", machine.needs_checkoff},
+                               {"busy_input", machine.busy_input}}
                               .dump());
+  });
+}
+
+Result<Machine> StaffRegistry::set_machine_busy_input(std::string_view machine_id, bool busy_input,
+                                                      const Actor& actor) {
+  return audited_change<Machine>(actor, [&]() -> Result<Audited<Machine>> {
+    auto m = reads_->machine(machine_id);
+    if (!m) return m.error();
+    if (!*m) return not_found(fmt::format("unknown machine '{}'", machine_id));
+    if ((*m)->busy_input == busy_input) {
+      return conflict(fmt::format("machine '{}' already {} a busy input", machine_id,
+                                  busy_input ? "has" : "has no"));
+    }
+    auto stmt = db_->prepare("UPDATE machines SET busy_input = ?2 WHERE id = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, machine_id).bind_bool(2, busy_input);
+    LABGATE_TRY(stmt->run());
+    return reread_machine(machine_id, "machine.busy_input",
+                          json{{"from", !busy_input}, {"to", busy_input}}.dump());
   });
 }
 

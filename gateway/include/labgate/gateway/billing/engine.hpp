@@ -82,11 +82,16 @@ struct StatementInput {
   std::vector<SaleItem> sales;
 };
 
-/// What a line bills.
-enum class LineType { kMachine, kCoworking, kSale };
+/// What a line bills. A day pass is a sale with a line type of its own: it buys time, not
+/// material, so it has its own subtotal.
+enum class LineType { kMachine, kCoworking, kSale, kDayPass };
 
-/// Stable lowercase name: "machine", "coworking", "sale".
+/// Stable lowercase name: "machine", "coworking", "sale", "day_pass".
 const char* to_string(LineType type);
+/// True for the lines of a sale (materials and day passes).
+inline bool is_sale(LineType type) {
+  return type == LineType::kSale || type == LineType::kDayPass;
+}
 
 /// One line of a statement. Session lines may cover several merged sessions.
 struct StatementLine {
@@ -151,6 +156,7 @@ struct Statement {
   std::int64_t subtotal_machine{0};
   std::int64_t subtotal_coworking{0};
   std::int64_t subtotal_materials{0};
+  std::int64_t subtotal_day_passes{0};
   std::int64_t total{0};
   /// "no usage in YYYY-MM" when the month has nothing at all, else "".
   std::string note;

@@ -29,13 +29,13 @@ void append_csv(std::string& out, const Statement& statement);
 /// Appends to_json(statement) to `out` (see append_csv).
 void append_json(std::string& out, const Statement& statement);
 /// One CSV (BOM, CRLF) with a row per statement: member_no, name, month, plan, lines,
-/// machine, coworking, materials, total, held, open, note.
+/// machine, coworking, materials, total, held, open, note, day_passes.
 std::string summary_csv(const std::vector<Statement>& statements);
 /// Appends one summary row for `statement` to `out` (the header is kSummaryHeader).
 void append_summary_row(std::string& out, const Statement& statement);
 /// The header row of summary_csv, with CRLF.
 inline constexpr std::string_view kSummaryHeader =
     "member_no,name,month,plan,lines,machine,coworking,materials,total,held_for_review,"
-    "open_sessions,note\r\n";
+    "open_sessions,note,day_passes\r\n";
 
 }  // namespace labgate::gateway::billing

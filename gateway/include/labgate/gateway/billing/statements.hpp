@@ -60,6 +60,33 @@ st::Result<Statement> member_statement(st::Database& db, std::string_view member
 st::Result<std::vector<Statement>> month_statements(st::Database& db, std::string_view month,
                                                     const date::time_zone* tz);
 
+/// Where a member's statement of a month stands.
+enum class StatementState {
+  kProvisional,  ///< the month is still running: the statement may still change
+  kUnissued,     ///< the month has ended; nobody issued the statement yet
+  kIssued,       ///< frozen: issued_at/by and the sha256 of its body
+};
+
+/// A statement with where it stands (statements show).
+struct StatementView {
+  Statement statement;
+  StatementState state{StatementState::kProvisional};
+  std::optional<st::IssuedStatementRow> issued;  ///< when kIssued
+  /// "issued on 2026-12-02 10:15:00 by Ren Ito (sha256 9f2c...)", "provisional: the month is
+  /// still running", or "not issued yet: the month has ended".
+  std::string standing;
+};
+
+/// kInvalid when `month` has not started yet at `now_ms` (a mistyped year): a future month has
+/// no statement, not a zero one.
+st::Status require_started(const MonthRange& month, std::int64_t now_ms, const date::time_zone* tz);
+
+/// The statement of one member-month with where it stands at `now_ms`. kInvalid for a future
+/// month, kNotFound for an unknown member.
+st::Result<StatementView> view_statement(st::Database& db, std::string_view member_no,
+                                         std::string_view month, std::int64_t now_ms,
+                                         const date::time_zone* tz);
+
 /// What to issue: a month, one member or all members with usage, who issues it and when.
 struct IssueRequest {
   std::string month;
@@ -79,18 +106,23 @@ struct IssueRefusal {
   std::string member_no;
   std::string reason;
 };
-/// Outcome of issue_statements.
+/// Outcome of issue_statements: every member falls in exactly one list.
 struct IssueReport {
   std::vector<IssuedStatement> issued;
-  std::vector<IssueRefusal> refused;
+  std::vector<std::string> already_issued;  ///< member_no, issued by an earlier run
+  std::vector<std::string> no_usage;        ///< member_no, nothing to bill in the month
+  std::vector<IssueRefusal> refused;        ///< open or held sessions, a vanished member
+  /// True when every member that could be issued was: nobody was refused.
+  bool complete() const { return refused.empty(); }
 };
 
 /// Freezes a month: per member a statements row (body_json = to_json, its sha256, total), an
 /// account_entries row (kind statement, amount -total, reference the month) and an audit row
 /// (action statement_issue), all in one transaction. Refusals: the month has not ended (error
 /// kConflict), no usage in the month (kNotFound). For one member, a refusal (already issued, open
-/// or held sessions) is an error (kConflict) and nothing is written; for all members, refused
-/// members are reported and the others issued.
+/// or held sessions) is an error (kConflict) and nothing is written; for all members, every
+/// member is reported as issued, already issued, without usage or refused (with the reason), and
+/// the issuable ones are issued.
 st::Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& request,
                                          const date::time_zone* tz);
 

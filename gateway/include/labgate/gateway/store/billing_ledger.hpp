@@ -39,6 +39,38 @@ struct NewRate {
   std::string note;
 };
 
+/// Input of BillingLedger::amend_rate and replace_rate: each term left absent is taken from the
+/// rate it amends (idle price and daily cap: an inner nullopt removes them). Plan terms are
+/// merged by plan: a given plan's terms replace that plan's, `drop_plans` removes plans, the
+/// other plans keep their terms.
+struct RateAmendment {
+  SessionKind kind{SessionKind::kMachine};        ///< amend_rate: the target
+  std::optional<std::string> machine_id;          ///< amend_rate: required for kMachine
+  std::optional<std::int64_t> effective_from_ms;  ///< default: now (replace: the rate's start)
+  std::optional<std::int64_t> unit_seconds;
+  std::optional<std::int64_t> price_per_unit;
+  std::optional<std::optional<std::int64_t>> idle_price_per_unit;
+  std::optional<std::int64_t> minimum_charge;
+  std::optional<std::int64_t> grace_seconds;
+  std::optional<std::optional<std::int64_t>> daily_cap;
+  std::vector<NewRatePlanTerm> plan_terms;
+  std::vector<std::string> drop_plans;
+  std::optional<std::string> note;
+};
+
+/// What a rate amendment changed: the rate it started from (none when the target had no rate)
+/// and the complete new rate, plan terms included.
+struct RateChange {
+  std::optional<Rate> before;
+  Rate after;
+};
+
+/// An issued statement a rate change would alter.
+struct IssuedStatementRef {
+  std::string member_no;
+  std::string month;
+};
+
 /// Input of BillingLedger::upsert_price_item.
 struct NewPriceItem {
   std::string code;
@@ -121,11 +153,32 @@ class BillingLedger : public Repository {
       : Repository(context), reads_(&reads) {}
 
   /// Adds an effective-dated rate and ends the open-ended rate of the same target at its start,
-  /// audited as rate_set. kInvalid: contradictory terms (unit <= 0, minimum > daily cap, grace
-  /// >= 24 h, discount outside 0..100, idle price without a price or on coworking). kNotFound:
-  /// unknown machine or plan. kConflict: starts in the past, reaches into a month with an issued
-  /// statement, or a rate of the target already starts at or after it.
+  /// audited as rate_set. kInvalid: contradictory terms, the list of docs/BILLING.md (unit <= 0,
+  /// a negative amount, minimum > daily cap, grace >= 24 h, discount outside 0..100, an idle
+  /// price above the price, on coworking or on a machine without a busy input). kNotFound:
+  /// unknown machine or plan. kConflict: reaches into an issued statement (named), starts in the
+  /// past, or a rate of the target already starts at or after it.
   Result<Rate> set_rate(const NewRate& rate, const Actor& actor);
+  /// `rates set`: a new rate from `effective_from_ms` (default now) whose absent terms are those
+  /// of the rate in force then, plan terms included; audited as rate_set with both. kInvalid when
+  /// the target has no rate and unit or price is missing; otherwise set_rate's checks.
+  Result<RateChange> amend_rate(const RateAmendment& amendment, const Actor& actor);
+  /// Replaces rate `rate_id`, which must not have started yet, by a rate with its terms amended
+  /// (same id; its start may move between its neighbours'). Audited as rate_replace.
+  /// kConflict: it has started, the new start is in the past or out of order, or either span
+  /// reaches into an issued statement (the message names them); else set_rate's checks.
+  Result<RateChange> replace_rate(std::int64_t rate_id, const RateAmendment& amendment,
+                                  const Actor& actor);
+  /// Withdraws rate `rate_id`, which must not have started yet: the rate before it stays in
+  /// force instead. Audited as rate_withdraw. kConflict as for replace_rate. Returns the rate
+  /// withdrawn.
+  Result<Rate> withdraw_rate(std::int64_t rate_id, const Actor& actor);
+  /// Issued statements a rate for `target` over [from_ms, until_ms) would change: those of
+  /// members with a session on the target starting in that span in the statement's month.
+  Result<std::vector<IssuedStatementRef>> statements_reached(SessionKind kind,
+                                                             std::optional<std::string> machine_id,
+                                                             std::int64_t from_ms,
+                                                             std::optional<std::int64_t> until_ms);
   /// Rates by target then start, with plan terms. `target` is a machine id or "coworking";
   /// without include_history only rates still in force or starting later.
   Result<std::vector<Rate>> list_rates(std::optional<std::string> target = std::nullopt,
@@ -229,6 +282,20 @@ class BillingLedger : public Repository {
                                  std::string_view kind, std::string_view reference,
                                  std::string_view reference_key, std::string_view action,
                                  const Actor& actor);
+
+  // set_rate inside the caller's transaction, audited as `action` with `before`; for
+  // rate_replace, `before` is the rate removed for it (same id; its span is checked too).
+  Result<Rate> write_rate(const NewRate& rate, const Actor& actor, std::string_view action,
+                          const std::optional<Rate>& before);
+  // Refuses a change over [from_ms, until_ms) of a target that would alter issued statements
+  // (naming them), then one starting before `now`. `what` names the change in the message.
+  Status check_reach(SessionKind kind, const std::optional<std::string>& machine_id,
+                     std::int64_t from_ms, std::optional<std::int64_t> until_ms,
+                     const std::string& what, std::int64_t now);
+  // Deletes a rate that has not started and gives its span back to the rate before it.
+  Status remove_future_rate(const Rate& rate);
+  // The rate `rate_id` with plan terms, kNotFound when absent, kConflict when it has started.
+  Result<Rate> future_rate(std::int64_t rate_id, std::string_view verb);
 
   TapReads* reads_;
 };

@@ -98,6 +98,7 @@ struct Machine {
   std::int64_t created_at_ms{0};
   std::optional<std::string> last_inspection_on;   ///< date of the latest inspection
   std::optional<std::string> next_inspection_due;  ///< from the latest inspection; none yet: null
+  bool busy_input{false};  ///< reports busy time, so a rate may price idle time apart
 };
 
 /// A kind of certification (usually one per machine type).

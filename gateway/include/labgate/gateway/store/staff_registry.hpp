@@ -53,6 +53,7 @@ struct NewMachine {
   std::string session_mode{"hold"};
   std::int64_t inspection_interval_days{0};
   bool needs_checkoff{false};
+  bool busy_input{false};  ///< the machine reports busy time (a rate may price idle time)
 };
 
 /// Input of StaffRegistry::record_inspection.
@@ -160,6 +161,11 @@ class StaffRegistry : public Repository {
   Result<std::vector<Door>> list_doors();
   /// Adds a machine.
   Result<Machine> add_machine(const NewMachine& machine, const Actor& actor);
+  /// Records whether a machine has a busy input (labgated, from its configuration). Audited as
+  /// machine.busy_input; kConflict when it already says so. Idle prices of rates stay as set:
+  /// the engine bills a session without busy seconds at the full price.
+  Result<Machine> set_machine_busy_input(std::string_view machine_id, bool busy_input,
+                                         const Actor& actor);
   /// Locks a machine out. kConflict when already locked out.
   Result<Machine> lockout_machine(std::string_view machine_id, std::string_view reason,
                                   const Actor& actor);
