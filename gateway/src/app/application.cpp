@@ -1,6 +1,7 @@
 #include "labgate/gateway/app/application.hpp"
 
 #include <grp.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -180,8 +181,16 @@ struct Application::Impl {
     }
   }
 
+  std::filesystem::path seal_key_path() const {
+    return opts.seal_key_file ? std::filesystem::path(*opts.seal_key_file)
+                              : store::seal::default_key_path(db_path());
+  }
+
   bool open_store() {
     store::StoreOptions so;
+    // Never an unsealed record: run() stopped already if this file was missing.
+    so.seal_key_file = seal_key_path();
+    so.seal_required = true;
     so.site_key = cfg.site.key;
     so.time_zone = cfg.site.timezone;
     so.database.busy_timeout = cfg.store.busy_timeout;
@@ -540,6 +549,15 @@ struct Application::Impl {
   }
 
   int run() {
+    // The sealing key is checked before anything opens: without it the daemon does not run (it
+    // never writes an unsealed record), and the reason is a configuration fault, not a store
+    // outage to retry.
+    if (auto key = store::seal::load_key_state(seal_key_path()); !key) {
+      spdlog::critical("cannot start: {}", key.error().message);
+      return 1;
+    } else {
+      sodium_memzero(key->key.data(), key->key.size());
+    }
     hub = std::make_unique<drivers::sim::SimHub>(io);
     if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
     build_devices();

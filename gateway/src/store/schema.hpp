@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -294,6 +294,23 @@ CREATE INDEX command_nonces_expiry ON command_nonces(forget_after_ms);
 -- refused at the door unless the site accepts "desfire-uid".
 ALTER TABLE credentials ADD COLUMN issued_key_version INTEGER
   CHECK (issued_key_version IS NULL OR (technology = 'desfire' AND issued_key_version BETWEEN 1 AND 255));
+)sql",
+    // ---- version 5: the sealed record (forward-secure MACs over audit rows, events, sessions) ----
+    R"sql(
+-- One seal per write of a row of a sealed table (audit_log, access_events, sessions), in write
+-- order: a digest of every column of the row and a MAC under the epoch's sealing key, chained to
+-- the previous seal's MAC. A row written again (a session closed) gets a new seal; its newest
+-- seal must match it. tbl = '' marks the key moving forward from epoch row_id with nothing sealed
+-- between (a recorded gap). The keys are never here: see docs/KEYS.md.
+CREATE TABLE seals (
+  seq    INTEGER PRIMARY KEY,
+  epoch  INTEGER NOT NULL CHECK (epoch >= 0),
+  tbl    TEXT NOT NULL,
+  row_id INTEGER NOT NULL,
+  digest BLOB NOT NULL,
+  mac    BLOB NOT NULL
+);
+CREATE INDEX seals_row ON seals(tbl, row_id);
 )sql",
 };
 
