@@ -20,6 +20,8 @@
 #include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/app/site.hpp"
+#include "labgate/gateway/mqtt/payloads.hpp"
+#include "labgate/gateway/mqtt/topics.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::app {
@@ -516,6 +518,7 @@ struct Application::Impl {
       }
     } else {
       site->tick();
+      publish_checkpoint();
     }
     if (mqtt) mqtt->tick();
     if (watchdog_usec > 0) {
@@ -525,6 +528,27 @@ struct Application::Impl {
         sd_notify(0, "WATCHDOG=1");
       }
     }
+  }
+
+  // The head of the sealed record, retained on the broker: a copy off the box, so rows deleted
+  // from the end of the record (with their seals) show. At most once a minute, and only when the
+  // head moved; the outbox row is not sealed, so publishing never moves the head itself.
+  void publish_checkpoint() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!cfg.mqtt.enabled || now - last_checkpoint < std::chrono::seconds(60)) return;
+    last_checkpoint = now;
+    auto head = db->seal_head();
+    if (!head.ok() || !head.value() || head.value()->seq == published_checkpoint_seq) return;
+    published_checkpoint_seq = head.value()->seq;
+    const auto line = store::seal::format_checkpoint(*head.value());
+    site->publish_retained(mqtt::Topics(cfg.site.id, cfg.site.gateway).audit_checkpoint(),
+                           [line](const mqtt::EventHeader& h) {
+                             nlohmann::json j;
+                             j["checkpoint"] = line;
+                             j["at"] = mqtt::iso8601_utc(h.time);
+                             j["seq"] = h.seq;
+                             return j.dump();
+                           });
   }
 
   void shutdown() {
@@ -596,6 +620,8 @@ struct Application::Impl {
   Options opts;
   asio::io_context io;
   asio::steady_timer ticker;  // housekeeping (Options::tick)
+  std::chrono::steady_clock::time_point last_checkpoint{};
+  std::int64_t published_checkpoint_seq{-1};
   asio::steady_timer deadline_timer;
   std::optional<milliseconds> armed_deadline;  // what deadline_timer waits for
   asio::signal_set signals;

@@ -115,6 +115,12 @@ int export_statements(Context& ctx, const StatementArgs& a) {
   }
   const auto summary = dir / fmt::format("summary-{}.csv", a.month);
   write_file(summary, bl::summary_csv(statements));
+  // The head of the sealed record leaves the box with the month's statements.
+  std::optional<std::string> checkpoint;
+  if (const auto head = check(ctx.store().seal_head())) {
+    checkpoint = st::seal::format_checkpoint(*head);
+    write_file(dir / fmt::format("checkpoint-{}.txt", a.month), *checkpoint + "\n");
+  }
   std::int64_t total = 0;
   for (const auto& s : statements) total += s.total;
   if (ctx.json_output()) {
@@ -122,10 +128,12 @@ int export_statements(Context& ctx, const StatementArgs& a) {
               {"directory", std::filesystem::absolute(dir).string()},
               {"summary", std::filesystem::absolute(summary).string()},
               {"statements", statements.size()},
-              {"total", total}};
+              {"total", total},
+              {"audit_checkpoint", null_or(checkpoint)}};
     std::cout << j.dump(2) << '\n';
     return kExitOk;
   }
+  if (checkpoint) std::cout << "audit record checkpoint: " << *checkpoint << '\n';
   std::cout << fmt::format("wrote {} statement(s) for {} (CSV + JSON each) and {} to {}\n",
                            statements.size(), a.month, summary.filename().string(),
                            std::filesystem::absolute(dir).string());
@@ -145,6 +153,11 @@ int issue(Context& ctx, const StatementArgs& a) {
   if (ctx.actor().empty()) usage_error("issuing statements needs --actor");
   bl::IssueRequest req{a.month, opt_text(a.member), ctx.actor(), ctx.store().now_ms()};
   const auto report = check(bl::issue_statements(ctx.store().database(), req, tz));
+  // The head after the issue's audit rows: printed with the statements, to keep with them.
+  std::optional<std::string> checkpoint;
+  if (const auto head = check(ctx.store().seal_head())) {
+    checkpoint = st::seal::format_checkpoint(*head);
+  }
   if (ctx.json_output()) {
     json issued = json::array();
     for (const auto& i : report.issued) {
@@ -157,7 +170,12 @@ int issue(Context& ctx, const StatementArgs& a) {
     for (const auto& r : report.refused) {
       refused.push_back({{"member_no", r.member_no}, {"reason", r.reason}});
     }
-    std::cout << json{{"month", a.month}, {"issued", issued}, {"refused", refused}}.dump(2) << '\n';
+    std::cout << json{{"month", a.month},
+                      {"issued", issued},
+                      {"refused", refused},
+                      {"audit_checkpoint", null_or(checkpoint)}}
+                     .dump(2)
+              << '\n';
   } else {
     std::cout << fmt::format("issued {} statement(s) for {}\n", report.issued.size(), a.month);
     Table t({"MEMBER", "STATEMENT", "TOTAL", "SHA256"});
@@ -171,6 +189,9 @@ int issue(Context& ctx, const StatementArgs& a) {
       for (const auto& x : report.refused) r.add({x.member_no, x.reason});
       r.print(std::cout);
     }
+    if (checkpoint)
+      std::cout << "audit record checkpoint (keep it with the statements):\n  " << *checkpoint
+                << '\n';
   }
   return report.refused.empty() ? kExitOk : kExitRefused;
 }
