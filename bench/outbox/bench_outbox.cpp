@@ -27,11 +27,11 @@
 #include <mutex>
 #include <set>
 
+#include "broker.hpp"
 #include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/mqtt/link.hpp"
 #include "labgate/gateway/mqtt/outbox_drainer.hpp"
 #include "labgate/gateway/store/store.hpp"
-#include "processes.hpp"
 
 namespace mq = labgate::gateway::mqtt;
 using Clock = std::chrono::steady_clock;

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon_fixture.hpp"
+#include "daemon.hpp"
 
 using namespace labgate::testing;
 using nlohmann::json;

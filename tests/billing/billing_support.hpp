@@ -15,6 +15,7 @@
 
 #include "labgate/gateway/billing/engine.hpp"
 #include "labgate/gateway/store/store.hpp"
+#include "process.hpp"
 
 namespace labgate::test::billing {
 
@@ -77,27 +78,6 @@ inline bl::Statement bill(std::vector<bl::SessionUsage> sessions,
   return bl::Engine{tokyo()}.bill(in);
 }
 
-/// A fresh directory removed on destruction.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("labgate-billing-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 /// Runs SQL and requires success.
 inline void sql(st::Database& db, const std::string& text) {
   auto r = db.execute_script(text);
@@ -108,7 +88,7 @@ inline void sql(st::Database& db, const std::string& text) {
 
 /// A store in a scratch directory, with an injectable clock.
 struct DbFixture {
-  ScratchDir dir;
+  labgate::testing::TempDir dir{"labgate-billing"};
   std::int64_t now{jst(2026, 12, 1, 9)};
   std::unique_ptr<st::Store> store;
 

@@ -7,18 +7,14 @@
 
 #include "billing_support.hpp"
 #include "labgate/gateway/billing/render.hpp"
+#include "must.hpp"
 
 using namespace labgate::test::billing;
 namespace bl = labgate::gateway::billing;
 
-namespace {
+using labgate::testing::must;
 
-template <typename T>
-T must(st::Result<T> r) {
-  INFO((r ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return std::move(r).value();
-}
+namespace {
 
 // Two members on plan fablab (id 1) and one without a plan; a laser with two rates (the second
 // from 2026-11-15), coworking at 400/h with 60 included minutes for fablab.

@@ -15,7 +15,6 @@
 #include "ctl_harness.hpp"
 #include "db_snapshot.hpp"
 #include "process.hpp"
-#include "temp_dir.hpp"
 
 namespace {
 
@@ -23,7 +22,7 @@ using labgate::test::Ctl;
 using labgate::test::require_ok;
 using labgate::test::require_refused;
 using labgate::test::Run;
-using labgate::test::TempDir;
+using labgate::testing::TempDir;
 using json = nlohmann::json;
 
 void seed(const Ctl& ctl) {

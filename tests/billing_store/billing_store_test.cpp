@@ -6,10 +6,13 @@
 #include <vector>
 
 #include "labgate/gateway/store/store.hpp"
-#include "temp_dir.hpp"
+#include "must.hpp"
+#include "process.hpp"
 
 using namespace labgate::gateway::store;
-using labgate::test::TempDir;
+using labgate::testing::TempDir;
+
+using labgate::testing::must;
 
 namespace {
 
@@ -19,18 +22,6 @@ constexpr std::int64_t kHour = 3600 * 1000;
 constexpr std::int64_t kDay = 24 * kHour;
 // 2026-05-01 00:00 in Tokyo.
 constexpr std::int64_t kMay1 = kT0 + 30 * kDay - 9 * kHour;
-
-template <typename T>
-T must(Result<T> r) {
-  INFO((r ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return std::move(r).value();
-}
-
-void must(Status s) {
-  INFO((s ? std::string() : s.error().message));
-  REQUIRE(s.ok());
-}
 
 // A refusal of the expected kind whose message contains `words`.
 template <typename T>

@@ -15,7 +15,9 @@
 #include "labgate/gateway/app/credit.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/store/store.hpp"
+#include "must.hpp"
 #include "process.hpp"
+#include "seed.hpp"
 #include "test_keys.hpp"
 
 namespace app = labgate::gateway::app;
@@ -25,15 +27,11 @@ namespace drivers = labgate::drivers;
 using labgate::testing::TempDir;
 using namespace std::chrono_literals;
 
+using labgate::testing::must;
+
 namespace {
 
 const std::vector<std::uint8_t> kCard{0x04, 0x00, 0x00, 0x01};
-
-template <typename T>
-T must(store::Result<T> r) {
-  if (!r.ok()) FAIL(r.error().message);
-  return std::move(r.value());
-}
 
 struct Rig {
   TempDir dir{"labgate-billtap"};
@@ -54,17 +52,9 @@ struct Rig {
           .count();
     };
     db = must(store::Store::open(dir.path() / "lab.db", so));
-    (void)must(db->staff().add_plan({"all", "All hours", "24h", true, true}, "test"));
-    (void)must(db->staff().add_certification_type({"printer", "Printer", 730, false}, "test"));
-    store::NewMember nm;
-    nm.member_no = "M1";
-    nm.name = "Member One";
-    nm.plan_code = "all";
-    (void)must(db->staff().add_member(nm, "test"));
-    (void)must(db->staff().approve_member("M1", "test"));
-    (void)must(db->staff().enroll_credential("M1", "iso14443a", kCard, "card", "test"));
-    (void)must(db->staff().grant_certification("M1", "printer", "Trainer",
-                                               std::string("2026-06-01"), "test"));
+    labgate::testing::seed_plan_all(*db);
+    labgate::testing::seed_certification_type(*db, "printer");
+    labgate::testing::seed_member(*db, {"M1", "all", kCard, {"printer"}});
     store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
     (void)must(db->staff().add_machine(printer, "test"));
     // 300 yen per 30 min busy, 100 idle, minimum 500.

@@ -5,27 +5,15 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "labgate/gateway/keys/key_file.hpp"
+#include "process.hpp"
 
 namespace fs = std::filesystem;
 using namespace labgate::gateway::keys;
+using labgate::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("labgate-keys-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 KeyFile two_versions() {
   KeyFile f;
@@ -39,7 +27,7 @@ KeyFile two_versions() {
 
 TEST_CASE("key file round trip keeps every version, key and date", "[keyfile]") {
   TempDir dir;
-  const auto path = dir.path / "desfire.keys";
+  const auto path = dir.path() / "desfire.keys";
   const KeyFile f = two_versions();
   REQUIRE_FALSE(save_key_file(path, f, true));
   CHECK((fs::status(path).permissions() & fs::perms::all) ==
@@ -82,7 +70,7 @@ TEST_CASE("generated keys are fresh and distinct", "[keyfile]") {
 
 TEST_CASE("keys init never overwrites an existing key file", "[keyfile]") {
   TempDir dir;
-  const auto path = dir.path / "desfire.keys";
+  const auto path = dir.path() / "desfire.keys";
   REQUIRE_FALSE(save_key_file(path, two_versions(), true));
   const auto before = load_key_file(path);
   REQUIRE(before);
@@ -94,7 +82,7 @@ TEST_CASE("keys init never overwrites an existing key file", "[keyfile]") {
 
 TEST_CASE("a key file readable by group or others is refused", "[keyfile]") {
   TempDir dir;
-  const auto path = dir.path / "desfire.keys";
+  const auto path = dir.path() / "desfire.keys";
   REQUIRE_FALSE(save_key_file(path, two_versions(), true));
   ::chmod(path.c_str(), 0644);
   auto r = load_key_file(path);
@@ -108,7 +96,7 @@ TEST_CASE("a key file readable by group or others is refused", "[keyfile]") {
 
 TEST_CASE("a missing key file says how to create one", "[keyfile]") {
   TempDir dir;
-  auto r = load_key_file(dir.path / "none.keys");
+  auto r = load_key_file(dir.path() / "none.keys");
   REQUIRE_FALSE(r);
   CHECK(r.error().find("labgatectl keys init") != std::string::npos);
 }

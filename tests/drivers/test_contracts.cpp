@@ -1,4 +1,5 @@
-// Interface contracts run against every backend that can be constructed here.
+// Interface contracts run against the simulated devices. The real backends run the same
+// contracts where their boundary is: NfcReader in tests/nfc, SmartPlugOutput in tests/mqtt.
 
 #include "contracts.hpp"
 #include "labgate/drivers/sim/sim_devices.hpp"
@@ -8,20 +9,34 @@ namespace {
 using namespace labgate::drivers;
 using namespace labgate::drivers::sim;
 
-struct SimOutputMaker {
-  static std::unique_ptr<SimOutput> make(const std::string& id) {
-    return std::make_unique<SimOutput>(id);
-  }
-  static bool level(const SimOutput& o) { return o.level(); }
+class SimOutputRig {
+ public:
+  explicit SimOutputRig(const std::string& id) : out_(id) {}
+  Output& output() { return out_; }
+  bool level() const { return out_.level(); }
+  bool settle(bool on) { return out_.set(on) == IoResult::kDone; }
+
+ private:
+  SimOutput out_;
 };
 
-struct SimReaderMaker {
-  static std::unique_ptr<SimReader> make(const std::string& id) {
-    return std::make_unique<SimReader>(id);
+class SimReaderRig {
+ public:
+  static constexpr std::chrono::milliseconds kWait{3000};
+  static constexpr int kRaceEvents = 50;
+
+  explicit SimReaderRig(const std::string& id) : reader_(id) {}
+  Reader& reader() { return reader_; }
+  static Card card(int n) {
+    return Card{CardTechnology::kIso14443aUid, {0x04, 0xa1, 0xb2, static_cast<std::uint8_t>(n)}};
   }
-  static void stimulate(SimReader& r) {
-    r.present(Card{CardTechnology::kIso14443aUid, {0x04, 0xa1, 0xb2, 0xc3}});
-  }
+  void present(const Card& c) { (void)reader_.present(c); }
+  void remove() { (void)reader_.remove(); }
+  // Another presentation: the card in the field leaves first, so each call makes two events.
+  void stimulate() { (void)reader_.present(card(1)); }
+
+ private:
+  SimReader reader_;
 };
 
 struct SimInputMaker {
@@ -35,14 +50,14 @@ struct SimInputMaker {
 
 // GpioOutput joins this list where a GPIO chip exists; on machines without one its failure path
 // is covered in test_gpio.cpp.
-TEMPLATE_TEST_CASE("Output contract", "[sim][contract]", SimOutputMaker) {
-  labgate::drivers::test::check_output_contract<TestType>();
+TEMPLATE_TEST_CASE("Output contract", "[sim][contract]", SimOutputRig) {
+  labgate::testing::check_output_contract<TestType>();
 }
 
-TEMPLATE_TEST_CASE("Reader contract", "[sim][contract]", SimReaderMaker) {
-  labgate::drivers::test::check_reader_contract<TestType>();
+TEMPLATE_TEST_CASE("Reader contract", "[sim][contract]", SimReaderRig) {
+  labgate::testing::check_reader_contract<TestType>();
 }
 
 TEMPLATE_TEST_CASE("Input contract", "[sim][contract]", SimInputMaker) {
-  labgate::drivers::test::check_input_contract<TestType>();
+  labgate::testing::check_input_contract<TestType>();
 }

@@ -40,7 +40,7 @@ struct Rig {
     hub.listen(path);
     loop.emplace(io);
   }
-  std::unique_ptr<LineClient> client() { return std::make_unique<LineClient>(path); }
+  std::unique_ptr<LineClient> client() { return std::make_unique<LineClient>(path, 0ms); }
 
   // A reader whose sink records events and lets the "daemon" acknowledge each read on the loop.
   std::shared_ptr<SimReader> auto_ack_reader(const std::string& id, Recorder<ReaderEvent>& rec) {
@@ -178,7 +178,7 @@ TEST_CASE("acknowledge() completes the right client", "[sim]") {
     return out;
   };
   auto wait_presents = [&](std::size_t n) {
-    return wait_until([&] { return presents().size() >= n; });
+    return wait_until([&] { return presents().size() >= n; }, 3s);
   };
 
   SECTION("oldest first on one reader") {
@@ -411,7 +411,8 @@ TEST_CASE("clients beyond the limit are turned away", "[sim]") {
   CHECK(c->read_line() == "err too many clients");
   CHECK(c->closed_by_peer());
   a->close();
-  REQUIRE(wait_until([&] { return rig.loop->call([&] { return rig.hub.client_count(); }) == 1; }));
+  REQUIRE(
+      wait_until([&] { return rig.loop->call([&] { return rig.hub.client_count(); }) == 1; }, 3s));
   auto d = rig.client();
   CHECK(d->ask("outputs") == "ok");
 }
@@ -573,7 +574,7 @@ TEST_CASE("the socket file: mode, stale files, close", "[sim]") {
     CHECK(c->closed_by_peer());
     CHECK_FALSE(std::filesystem::exists(rig.path));
     CHECK(rig.hub.socket_path().empty());
-    CHECK_THROWS(LineClient(rig.path));
+    CHECK_THROWS(LineClient(rig.path, 0ms));
   }
 
   SECTION("a stale socket left by a crash is replaced") {
@@ -616,7 +617,8 @@ TEST_CASE("idle clients are disconnected", "[sim]") {
   auto c = rig.client();
   CHECK(c->ask("outputs") == "ok");
   CHECK(c->closed_by_peer());
-  REQUIRE(wait_until([&] { return rig.loop->call([&] { return rig.hub.client_count(); }) == 0; }));
+  REQUIRE(
+      wait_until([&] { return rig.loop->call([&] { return rig.hub.client_count(); }) == 0; }, 3s));
 }
 
 TEST_CASE("device ids are checked", "[sim]") {

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "labgate/gateway/store/import.hpp"
-#include "temp_dir.hpp"
+#include "process.hpp"
 
 namespace st = labgate::gateway::store;
 
 namespace {
 
-using labgate::test::TempDir;
+using labgate::testing::TempDir;
 
 // 2026-04-01 00:00:00 UTC.
 constexpr std::int64_t kT0 = 1775001600000;

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon_fixture.hpp"
+#include "daemon.hpp"
 #include "emulated_reader.hpp"
 
 using namespace labgate::testing;

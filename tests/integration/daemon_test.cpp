@@ -2,12 +2,13 @@
 // file. Cards are read through real libnfc from one emulated PN532 (pn532-emu) per reader;
 // doors' and machines' inputs and outputs are the simulated devices of the control socket.
 
+#include "daemon.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
-#include "daemon_fixture.hpp"
 #include "emulated_reader.hpp"
 
 using namespace labgate::testing;

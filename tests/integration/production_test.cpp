@@ -11,7 +11,7 @@
 #include <regex>
 #include <thread>
 
-#include "daemon_fixture.hpp"
+#include "daemon.hpp"
 #include "emulated_reader.hpp"
 
 using namespace labgate::testing;

@@ -29,14 +29,15 @@ struct FaultSite {
   std::filesystem::path log = dir / "daemon-1.log";
   Seed seed = prepare_site(db, dir / "ctl.sock", dir / "daemon-0.log");
   EmulatedReaders readers{PN532_EMU_PATH, dir.path(), {"main-in", "laser"}};
-  Daemon daemon{db, dir / "ctl.sock", sim_time(60s), log, readers.daemon_args()};
+  std::unique_ptr<Daemon> daemon =
+      start_daemon(db, dir / "ctl.sock", sim_time(60s), log, readers.daemon_args());
   std::chrono::milliseconds patient = 60s * scale;
 
   FaultSite() {
-    REQUIRE(daemon.wait_ready(20s * scale));
-    REQUIRE(daemon.confirm_machines());
+    REQUIRE(daemon->wait_ready(20s * scale));
+    REQUIRE(confirm_machines(*daemon));
   }
-  std::string status() { return daemon.request("status", patient); }
+  std::string status() { return daemon->request("status", patient); }
   // Waits until the status holds `part`; the failure message shows the last status.
   void await_status(const std::string& part) {
     std::string last;
@@ -60,7 +61,7 @@ struct FaultSite {
   // write that meets the lock.
   std::unique_ptr<WriteLock> lock_store() {
     auto lock = std::make_unique<WriteLock>(db);
-    daemon.request("clock advance 6s", patient);
+    daemon->request("clock advance 6s", patient);
     await_status("site fault=yes");
     return lock;
   }
@@ -70,7 +71,7 @@ struct FaultSite {
     std::string last;
     const bool ok = wait_until(
         [&] {
-          daemon.request("clock advance 2s", patient);
+          daemon->request("clock advance 2s", patient);
           last = status();
           return contains(last, "site fault=no");
         },
@@ -116,8 +117,8 @@ TEST_CASE("a door leaves its fail mode only when no fault cause is left", "[faul
   }
 
   // Every fault and recovery is on record once the store answers.
-  site.daemon.child().signal(SIGTERM);
-  REQUIRE(site.daemon.child().wait(20s * site.scale) == std::optional<int>(0));
+  site.daemon->child().signal(SIGTERM);
+  REQUIRE(site.daemon->child().wait(20s * site.scale) == std::optional<int>(0));
   ReadOnlyDb ro(site.db);
   CHECK(ro.integer("SELECT count(*) FROM access_events WHERE kind = 'reader_down' "
                    "AND reader_id = 'main-in'") == 1);
@@ -130,7 +131,7 @@ TEST_CASE("a door leaves its fail mode only when no fault cause is left", "[faul
 TEST_CASE("a machine whose reader goes down winds its session down through grace",
           "[fault_causes]") {
   FaultSite site;
-  auto control = [&](const std::string& line) { return site.daemon.request(line, site.patient); };
+  auto control = [&](const std::string& line) { return site.daemon->request(line, site.patient); };
   const auto& member = site.seed.members[0];
   auto laser = parse_ack("laser", place_and_await(control, site.readers.at("laser"), "laser",
                                                   "iso14443a", member.card_hex, 5s * site.scale));
@@ -150,8 +151,8 @@ TEST_CASE("a machine whose reader goes down winds its session down through grace
   site.replug("laser");
   site.await_status("machine laser in_use relay=on");
 
-  site.daemon.child().signal(SIGTERM);
-  REQUIRE(site.daemon.child().wait(20s * site.scale) == std::optional<int>(0));
+  site.daemon->child().signal(SIGTERM);
+  REQUIRE(site.daemon->child().wait(20s * site.scale) == std::optional<int>(0));
   ReadOnlyDb ro(site.db);
   CHECK(ro.integer("SELECT count(*) FROM sessions WHERE machine_id = 'laser' "
                    "AND end_reason = 'reader_down'") == 1);

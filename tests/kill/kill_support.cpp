@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "labgate/gateway/store/store.hpp"
+#include "must.hpp"
 
 namespace labgate::testing::kill {
 
@@ -33,11 +34,6 @@ std::unique_ptr<st::Store> open_store(const std::filesystem::path& db) {
   auto opened = st::Store::open(db, options);
   if (!opened.ok()) throw std::runtime_error("store open: " + opened.error().message);
   return std::move(opened).value();
-}
-
-template <typename T>
-void must(const st::Result<T>& r, const std::string& what) {
-  if (!r.ok()) throw std::runtime_error(what + ": " + r.error().message);
 }
 
 std::string hex_byte(int v) {
@@ -117,12 +113,12 @@ Seed prepare_site(const std::filesystem::path& db, const std::filesystem::path& 
                   const std::filesystem::path& log) {
   Seed seed = seed_database(db);
   {
-    Daemon first(db, socket, sim_time(std::chrono::seconds(0)), log);
-    if (!first.wait_ready(20s * time_scale())) {
+    auto first = start_daemon(db, socket, sim_time(std::chrono::seconds(0)), log);
+    if (!first->wait_ready(20s * time_scale())) {
       throw std::runtime_error("first daemon run never became ready; see " + log.string());
     }
-    first.child().signal(SIGTERM);
-    if (first.child().wait(20s * time_scale()) != std::optional<int>(0)) {
+    first->child().signal(SIGTERM);
+    if (first->child().wait(20s * time_scale()) != std::optional<int>(0)) {
       throw std::runtime_error("first daemon run did not stop cleanly; see " + log.string());
     }
   }
@@ -160,53 +156,22 @@ int time_scale() {
 #endif
 }
 
-namespace {
-
-std::vector<std::string> daemon_argv(const std::filesystem::path& db,
+std::unique_ptr<Daemon> start_daemon(const std::filesystem::path& db,
                                      const std::filesystem::path& socket,
                                      const std::string& start_local,
+                                     const std::filesystem::path& log,
                                      const std::vector<std::string>& extra_args) {
-  // The admin channel beside the control socket, in the test's own folder.
-  const auto admin = socket.parent_path() / "admin.sock";
-  std::vector<std::string> argv{
-      LABGATED_PATH,    "--db",         db.string(),         "--control-socket", socket.string(),
-      "--admin-socket", admin.string(), "--simulated-clock", start_local};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  return argv;
+  auto daemon = std::make_unique<Daemon>(DemoSite{db, socket, log});
+  daemon->set_extra_args(extra_args);
+  daemon->spawn(start_local);
+  return daemon;
 }
 
-}  // namespace
-
-Daemon::Daemon(const std::filesystem::path& db, const std::filesystem::path& socket,
-               const std::string& start_local, const std::filesystem::path& log,
-               const std::vector<std::string>& extra_args)
-    : socket_(socket), child_(daemon_argv(db, socket, start_local, extra_args), log) {}
-
-bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
-  return wait_until(
-             [this] {
-               if (!child_.running()) return true;  // reported below
-               auto reply = request("status", 2s);
-               return reply.rfind("ok |", 0) == 0 && reply.find("site fault=") != std::string::npos;
-             },
-             timeout) &&
-         child_.running();
-}
-
-bool Daemon::confirm_machines() {
+bool confirm_machines(Daemon& daemon) {
   for (const auto& m : kMachines) {
-    if (request("confirm " + m) != "ok confirm " + m) return false;
+    if (daemon.request("confirm " + m) != "ok confirm " + m) return false;
   }
   return true;
-}
-
-std::string Daemon::request(const std::string& line, std::chrono::milliseconds timeout) {
-  try {
-    LineClient client(socket_, 200ms);
-    return client.request(line, timeout);
-  } catch (const std::exception&) {
-    return {};
-  }
 }
 
 std::optional<Ack> parse_ack(const std::string& reader, const std::string& reply) {

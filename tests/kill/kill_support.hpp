@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon.hpp"
 #include "process.hpp"
 
 namespace labgate::testing::kill {
@@ -65,29 +66,17 @@ std::string log_tail(const std::filesystem::path& log, std::size_t lines = 30);
 /// Ratio the timing is scaled by: > 1 under the sanitizers, which slow the daemon down.
 int time_scale();
 
-/// One run of labgated against `db` with its control socket at `socket`.
-class Daemon {
- public:
-  /// Starts the daemon at local time `start_local`, output appended to `log`; `extra_args` are
-  /// appended to its command line (e.g. "--reader-device" overrides).
-  Daemon(const std::filesystem::path& db, const std::filesystem::path& socket,
-         const std::string& start_local, const std::filesystem::path& log,
-         const std::vector<std::string>& extra_args = {});
-  /// The process.
-  Child& child() { return child_; }
-  /// Waits until the control socket answers `status` with the site's lines (the store opened
-  /// and the site started). False on timeout or when the process exits.
-  bool wait_ready(std::chrono::milliseconds timeout);
-  /// Sends `confirm <machine>` for every machine; false if one is not answered "ok confirm".
-  bool confirm_machines();
-  /// One request on a fresh connection; empty string when the daemon does not answer.
-  std::string request(const std::string& line,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+/// Starts one run of labgated on the demo site against `db` with its control socket at `socket`,
+/// at local time `start_local`, output appended to `log`; `extra_args` are appended to its
+/// command line (e.g. "--reader-device" overrides). It does not wait: see Daemon::wait_ready().
+std::unique_ptr<Daemon> start_daemon(const std::filesystem::path& db,
+                                     const std::filesystem::path& socket,
+                                     const std::string& start_local,
+                                     const std::filesystem::path& log,
+                                     const std::vector<std::string>& extra_args = {});
 
- private:
-  std::filesystem::path socket_;
-  Child child_;
-};
+/// Sends `confirm <machine>` for every machine; false if one is not answered "ok confirm".
+bool confirm_machines(Daemon& daemon);
 
 /// A tap or place the daemon acknowledged after committing its event.
 struct Ack {

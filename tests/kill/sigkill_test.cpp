@@ -226,8 +226,8 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
   auto start = [&] {
     sim_offset += 60;  // each start a minute after the last moment the previous run saw
     ++run_no;
-    return std::make_unique<Daemon>(db, sock, sim_time(std::chrono::seconds(sim_offset.load())),
-                                    log_of(run_no), reader_args);
+    return start_daemon(db, sock, sim_time(std::chrono::seconds(sim_offset.load())), log_of(run_no),
+                        reader_args);
   };
   auto kill_and_reap = [&](Daemon& d) {
     INFO("run " << run_no << ", its log ends:\n" << log_tail(log_of(run_no)));
@@ -238,7 +238,7 @@ TEST_CASE("labgated keeps every acknowledged event across repeated kill -9 under
   auto ready = [&](Daemon& d) {
     INFO("run " << run_no << ", its log ends:\n" << log_tail(log_of(run_no)));
     REQUIRE(d.wait_ready(20s * scale));
-    REQUIRE(d.confirm_machines());
+    REQUIRE(confirm_machines(d));
   };
 
   auto daemon = start();

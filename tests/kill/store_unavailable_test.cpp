@@ -33,9 +33,10 @@ TEST_CASE("labgated faults while the store is locked and recovers with its pendi
   const Seed seed = prepare_site(db, sock, dir / "daemon-0.log");
   const auto log = dir / "daemon-1.log";
   EmulatedReaders readers(PN532_EMU_PATH, dir.path(), {"main-in", "laser", "printer-1"});
-  Daemon daemon(db, sock, sim_time(60s), log, readers.daemon_args());
+  auto started = start_daemon(db, sock, sim_time(60s), log, readers.daemon_args());
+  Daemon& daemon = *started;
   REQUIRE(daemon.wait_ready(20s * scale));
-  REQUIRE(daemon.confirm_machines());
+  REQUIRE(confirm_machines(daemon));
   // Every write stalls the loop for the store's busy timeout while the lock is held, so the
   // replies below can take many seconds.
   const auto patient = 60s * scale;

@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "broker.hpp"
 #include "fake_transport.hpp"
 #include "labgate/gateway/mqtt/command_router.hpp"
 #include "labgate/gateway/mqtt/link.hpp"
 #include "labgate/gateway/mqtt/outbox_drainer.hpp"
 #include "labgate/gateway/mqtt/smart_plug.hpp"
-#include "processes.hpp"
 
 using namespace labgate::gateway::mqtt;
 using namespace labgate::testing;
@@ -208,13 +208,13 @@ TEST_CASE("a smart plug confirms through its state topic", "[broker]") {
       io, [&] { return link.connected(); }, 10s));
 
   // The plug: a second process that echoes each command to the state topic, as the firmware does.
-  ChildProcess plug_process(
-      {"sh", "-c",
-       "\"$1\" -h 127.0.0.1 -p \"$3\" -q 1 -t \"$4\" | while read -r x; do "
-       "\"$2\" -h 127.0.0.1 -p \"$3\" -q 1 -t \"$5\" -m \"$x\"; done",
-       "plug", MosquittoTools::sub(), MosquittoTools::pub(), std::to_string(broker.port()),
-       plug.command_topic(), plug.state_topic()},
-      SpawnOptions{"", "", true});
+  TempDir plug_dir;
+  Child plug_process({"sh", "-c",
+                      "\"$1\" -h 127.0.0.1 -p \"$3\" -q 1 -t \"$4\" | while read -r x; do "
+                      "\"$2\" -h 127.0.0.1 -p \"$3\" -q 1 -t \"$5\" -m \"$x\"; done",
+                      "plug", MosquittoTools::sub(), MosquittoTools::pub(),
+                      std::to_string(broker.port()), plug.command_topic(), plug.state_topic()},
+                     plug_dir / "plug.log", SpawnOptions{{}, {}, true});
   // Ready once it answers a probe command (off, the safe state).
   const std::string off = protocol == PlugProtocol::kTasmota ? "OFF" : "off";
   REQUIRE(run_until(
@@ -274,10 +274,12 @@ TEST_CASE("a smart plug that never confirms is reported after the timeout", "[br
 TEST_CASE("the project ACL confines each gateway to its own topics", "[broker]") {
   TempDir secrets;
   const auto passwd = (secrets.path() / "passwd").string();
-  REQUIRE(run_program({MosquittoTools::passwd(), "-c", "-b", passwd, "gw-a", "secret-a"}) == 0);
-  REQUIRE(run_program({MosquittoTools::passwd(), "-b", passwd, "gw-b", "secret-b"}) == 0);
-  REQUIRE(run_program({MosquittoTools::passwd(), "-b", passwd, "labgate-console", "secret-c"}) ==
-          0);
+  REQUIRE(
+      run_command({MosquittoTools::passwd(), "-c", "-b", passwd, "gw-a", "secret-a"}).exit_code ==
+      0);
+  REQUIRE(run_command({MosquittoTools::passwd(), "-b", passwd, "gw-b", "secret-b"}).exit_code == 0);
+  REQUIRE(run_command({MosquittoTools::passwd(), "-b", passwd, "labgate-console", "secret-c"})
+              .exit_code == 0);
   MosquittoBroker broker(
       "password_file " + passwd + "\nacl_file " + std::string(LABGATE_MOSQUITTO_ACL_FILE) + "\n",
       false);
@@ -362,17 +364,20 @@ TEST_CASE("a command signed by labgate-mqtt-sign is executed once and answered",
       io, [&] { return link.connected(); }, 10s));
 
   const auto payload_file = (tmp.path() / "cmd.json").string();
-  REQUIRE(run_program({LABGATE_MQTT_SIGN_BIN, "--key-file", (tmp.path() / "cmd.key").string(),
-                       "--site", "fablab", "--gateway", "gw1", "--command", "door_unlock", "--args",
-                       R"({"door":"front"})", "--id", "req-42", "--by", "staff:test"},
-                      10s, payload_file) == 0);
+  const auto signed_cmd =
+      run_command({LABGATE_MQTT_SIGN_BIN, "--key-file", (tmp.path() / "cmd.key").string(), "--site",
+                   "fablab", "--gateway", "gw1", "--command", "door_unlock", "--args",
+                   R"({"door":"front"})", "--id", "req-42", "--by", "staff:test"},
+                  10s);
+  REQUIRE(signed_cmd.exit_code == 0);
+  { std::ofstream(payload_file) << signed_cmd.out; }
   // The subscription is made right after the connect; send until it has arrived.
   const auto topic = link.topics().command("door_unlock");
   REQUIRE(run_until(
       io,
       [&] {
         if (!unlocked.empty()) return true;
-        run_program({MosquittoTools::pub(), "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+        run_command({MosquittoTools::pub(), "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
                      "-q", "1", "-t", topic, "-f", payload_file});
         run_for(io, 200ms);
         return !unlocked.empty();
@@ -385,9 +390,9 @@ TEST_CASE("a command signed by labgate-mqtt-sign is executed once and answered",
 
   // The very same message again is a replay: refused and answered as such.
   const auto before = unlocked.size();
-  REQUIRE(
-      run_program({MosquittoTools::pub(), "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
-                   "-q", "1", "-t", topic, "-f", payload_file}) == 0);
+  REQUIRE(run_command({MosquittoTools::pub(), "-h", "127.0.0.1", "-p",
+                       std::to_string(broker.port()), "-q", "1", "-t", topic, "-f", payload_file})
+              .exit_code == 0);
   REQUIRE(run_until(
       io, [&] { return router.stats().rejected_by_reason.count("replayed") > 0; }, 5s));
   CHECK(unlocked.size() == before);

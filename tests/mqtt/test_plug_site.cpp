@@ -14,7 +14,9 @@
 #include "fake_transport.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/mqtt/smart_plug.hpp"
+#include "must.hpp"
 #include "process.hpp"
+#include "seed.hpp"
 
 namespace app = labgate::gateway::app;
 namespace store = labgate::gateway::store;
@@ -24,32 +26,19 @@ using labgate::testing::FakeTransport;
 using labgate::testing::TempDir;
 using namespace std::chrono_literals;
 
+using labgate::testing::must;
+
 namespace {
 
 constexpr const char* kSiteKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 const std::vector<std::uint8_t> kCard{0x04, 0x00, 0x00, 0x01};
 const std::vector<std::uint8_t> kOtherCard{0x04, 0x00, 0x00, 0x02};
 
-template <typename T>
-T must(store::Result<T> r) {
-  if (!r.ok()) FAIL(r.error().message);
-  return std::move(r.value());
-}
-
 void seed(store::Store& s) {
-  (void)must(s.staff().add_plan({"all", "All hours", "24h", true, true}, "test"));
-  (void)must(s.staff().add_certification_type({"printer", "Printer", 730, false}, "test"));
-  for (auto [no, card] : {std::pair{"M1", kCard}, std::pair{"M2", kOtherCard}}) {
-    store::NewMember nm;
-    nm.member_no = no;
-    nm.name = std::string("Member ") + no;
-    nm.plan_code = "all";
-    (void)must(s.staff().add_member(nm, "test"));
-    (void)must(s.staff().approve_member(no, "test"));
-    (void)must(s.staff().enroll_credential(no, "iso14443a", card, "card", "test"));
-    (void)must(
-        s.staff().grant_certification(no, "printer", "Trainer", std::string("2026-06-01"), "test"));
-  }
+  labgate::testing::seed_plan_all(s);
+  labgate::testing::seed_certification_type(s, "printer");
+  labgate::testing::seed_member(s, {"M1", "all", kCard, {"printer"}});
+  labgate::testing::seed_member(s, {"M2", "all", kOtherCard, {"printer"}});
   store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 0, false};
   (void)must(s.staff().add_machine(printer, "test"));
 }

@@ -62,6 +62,9 @@ TEST_CASE("set() reports kRetry until the plug confirms", "[unit][plug]") {
 
   CHECK(plug.set(false) == IoResult::kRetry);
   CHECK(link.log().back().payload == "off");
+  // The plug answers the re-sent "on" first, then the "off".
+  link.deliver("shellies/shelly1-ABC/relay/0", "on");
+  CHECK(plug.set(false) == IoResult::kRetry);
   link.deliver("shellies/shelly1-ABC/relay/0", "off");
   CHECK(plug.set(false) == IoResult::kDone);
 }
@@ -89,4 +92,61 @@ TEST_CASE("a missing confirmation is reported once, at the timeout", "[unit][plu
   CHECK_FALSE(plug.pending());
   CHECK(plug.set(true) == IoResult::kRetry);  // tries again
   CHECK(plug.pending());
+}
+
+TEST_CASE("answers to superseded commands neither confirm nor contradict the latest",
+          "[unit][plug]") {
+  boost::asio::io_context io;
+  FakeTransport link;
+  link.connect();
+  std::vector<bool> confirmed;
+  int mismatches = 0;
+  SmartPlugCallbacks cb;
+  cb.confirmed = [&](const std::string&, bool on) { confirmed.push_back(on); };
+  cb.mismatch = [&](const std::string&, bool) { ++mismatches; };
+  const std::string state = "stat/t1/POWER";
+  SmartPlugOutput plug(io, link, SmartPlugConfig{"drill", "t1", PlugProtocol::kTasmota, 5s}, cb);
+  CHECK(plug.set(true) == IoResult::kRetry);
+  link.deliver(state, "ON");
+  REQUIRE(confirmed == std::vector<bool>{true});
+
+  // off, on, off before the plug answers: its answers come in the order of the commands.
+  CHECK(plug.set(false) == IoResult::kRetry);
+  CHECK(plug.set(true) == IoResult::kRetry);
+  CHECK(plug.set(false) == IoResult::kRetry);
+  REQUIRE(link.log().size() == 4);
+  link.deliver(state, "OFF");  // answers the first off
+  CHECK(plug.set(false) == IoResult::kRetry);
+  link.deliver(state, "ON");  // answers the on
+  CHECK(mismatches == 0);
+  CHECK(plug.set(false) == IoResult::kRetry);
+  link.deliver(state, "OFF");  // answers the last off
+  CHECK(plug.set(false) == IoResult::kDone);
+  CHECK(confirmed == std::vector<bool>{true, false});
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("one report for several quick commands confirms the latest at the timeout",
+          "[unit][plug]") {
+  boost::asio::io_context io;
+  FakeTransport link;
+  link.connect();
+  std::vector<bool> confirmed;
+  std::vector<bool> timeouts;
+  SmartPlugCallbacks cb;
+  cb.confirmed = [&](const std::string&, bool on) { confirmed.push_back(on); };
+  cb.timed_out = [&](const std::string&, bool wanted) { timeouts.push_back(wanted); };
+  SmartPlugOutput plug(io, link, SmartPlugConfig{"drill", "t1", PlugProtocol::kTasmota, 100ms}, cb);
+  CHECK(plug.set(true) == IoResult::kRetry);
+  CHECK(plug.set(false) == IoResult::kRetry);
+  link.deliver("stat/t1/POWER", "OFF");  // the plug coalesced both commands into one report
+  CHECK(confirmed.empty());
+  const auto t0 = std::chrono::steady_clock::now();
+  while (confirmed.empty() && timeouts.empty() && std::chrono::steady_clock::now() - t0 < 2s) {
+    io.restart();
+    io.run_for(10ms);
+  }
+  CHECK(confirmed == std::vector<bool>{false});
+  CHECK(timeouts.empty());
+  CHECK(plug.set(false) == IoResult::kDone);
 }

@@ -16,7 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon_fixture.hpp"
+#include "broker.hpp"
+#include "daemon.hpp"
 #include "labgate/gateway/mqtt/command.hpp"
 
 using namespace labgate::testing;
@@ -28,98 +29,17 @@ namespace {
 const std::string& kCommandKey = test_command_key();
 constexpr const char* kRoot = "labgate/v1/test/gw-test/";
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
+// A persistent QoS 1 mosquitto_sub on `filter`: it reconnects by itself after a broker restart
+// and receives what was queued for it.
+std::unique_ptr<Subscriber> observer(const MosquittoBroker& broker, const std::string& filter) {
+  Subscriber::Options o;
+  o.client_id = "mqttint-observer";
+  o.persistent = true;
+  return std::make_unique<Subscriber>(broker, std::vector<std::string>{filter}, o);
 }
 
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// mosquitto on 127.0.0.1 with persistence, so a persistent subscriber's queue survives a
-// restart of the broker.
-class Broker {
- public:
-  explicit Broker(const TempDir& dir) : dir_(dir.path().string() + "/broker"), port_(free_port()) {
-    std::filesystem::create_directories(dir_);
-    std::ofstream conf(dir_ + "/mosquitto.conf");
-    conf << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence true\n"
-         << "persistence_location " << dir_ << "/\n";
-    if (::geteuid() == 0) conf << "user root\n";
-  }
-  void start() {
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{MOSQUITTO_PATH, "-c", dir_ + "/mosquitto.conf"},
-        dir_ + "/mosquitto.log");
-    REQUIRE(wait_until([&] { return port_open(port_); }, std::chrono::seconds(10)));
-  }
-  void stop() {
-    child_->signal(SIGTERM);
-    REQUIRE(child_->wait(std::chrono::seconds(10)).has_value());
-    child_.reset();
-  }
-  int port() const { return port_; }
-
- private:
-  std::string dir_;
-  int port_;
-  std::unique_ptr<Child> child_;
-};
-
-// A persistent QoS 1 mosquitto_sub on everything of the test gateway; it reconnects by itself
-// after a broker restart and receives what was queued for it.
-class Subscriber {
- public:
-  Subscriber(const TempDir& dir, const Broker& broker, const std::string& filter)
-      : out_(dir.path().string() + "/sub.out") {
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p",
-                                 std::to_string(broker.port()), "-q", "1", "-c", "-i",
-                                 "mqttint-observer", "-v", "-t", filter},
-        out_);
-  }
-  // (topic, payload) in arrival order.
-  std::vector<std::pair<std::string, std::string>> messages() const {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::istringstream in(read_file(out_));
-    std::string line;
-    while (std::getline(in, line)) {
-      auto sp = line.find(' ');
-      if (sp == std::string::npos) continue;
-      out.emplace_back(line.substr(0, sp), line.substr(sp + 1));
-    }
-    return out;
-  }
-
- private:
-  std::string out_;
-  std::unique_ptr<Child> child_;
-};
-
-bool publish(const Broker& b, const std::string& topic, const std::string& payload) {
-  auto r = run_command({MOSQUITTO_PUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(b.port()), "-q",
-                        "1", "-t", topic, "-m", payload},
-                       std::chrono::seconds(10));
-  return r.exit_code == 0;
+bool publish(const MosquittoBroker& b, const std::string& topic, const std::string& payload) {
+  return publish_with_tool(b, topic, payload);
 }
 
 std::string mqtt_section(int port, bool with_key) {
@@ -187,7 +107,7 @@ void require_complete_in_order(const Subscriber& sub, std::int64_t n) {
 
 struct Rig {
   TempDir dir{"labgate-mqttint"};
-  Broker broker{dir};
+  MosquittoBroker broker;
   std::unique_ptr<Daemon> daemon;
 
   explicit Rig(bool with_key = false) {
@@ -210,7 +130,8 @@ struct Rig {
 TEST_CASE("mqttint: broker stopped mid-load loses nothing and keeps order", "[outage]") {
   Rig rig;
   rig.broker.start();
-  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
+  auto observed = observer(rig.broker, std::string(kRoot) + "#");
+  Subscriber& sub = *observed;
   rig.daemon->start();
   // "online" proves both the daemon's link and the subscription are in place.
   REQUIRE(wait_until(
@@ -234,7 +155,8 @@ TEST_CASE("mqttint: broker stopped mid-load loses nothing and keeps order", "[ou
 TEST_CASE("mqttint: kill -9 of the daemon mid-drain loses nothing", "[crash]") {
   Rig rig;
   rig.broker.start();
-  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
+  auto observed = observer(rig.broker, std::string(kRoot) + "#");
+  Subscriber& sub = *observed;
   // Let the subscriber's persistent session exist before the backlog is drained. The
   // subscriber may not have subscribed yet when a probe goes out, so probe until one arrives.
   REQUIRE(wait_until(
@@ -269,7 +191,7 @@ struct CommandRig {
 
   CommandRig() {
     rig.broker.start();
-    sub = std::make_unique<Subscriber>(rig.dir, rig.broker, std::string(kRoot) + "reply/#");
+    sub = observer(rig.broker, std::string(kRoot) + "reply/#");
     rig.daemon->start();
   }
 };
@@ -455,8 +377,8 @@ TEST_CASE("mqttint: Home Assistant discovery is retained for doors, machines and
   REQUIRE(wait_until(
       [&] {
         auto r = run_command(
-            {MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(rig.broker.port()), "-v",
-             "-t", "homeassistant/#", "-W", "2"},
+            {MosquittoTools::sub(), "-h", "127.0.0.1", "-p", std::to_string(rig.broker.port()),
+             "-v", "-t", "homeassistant/#", "-W", "2"},
             std::chrono::seconds(10));
         std::istringstream in(r.out);
         std::string line;
@@ -475,69 +397,6 @@ TEST_CASE("mqttint: Home Assistant discovery is retained for doors, machines and
 
 namespace {
 
-// A Tasmota plug played by the test: mosquitto_sub on its command topic, and a thread that
-// answers each "ON"/"OFF" on the state topic with mosquitto_pub (unless told to stay silent).
-class FakePlug {
- public:
-  FakePlug(const TempDir& dir, const Broker& broker, std::string device, bool answers)
-      : broker_(broker), device_(std::move(device)), out_(dir.path().string() + "/plug.out") {
-    sub_ =
-        std::make_unique<Child>(std::vector<std::string>{MOSQUITTO_SUB_PATH, "-h", "127.0.0.1",
-                                                         "-p", std::to_string(broker.port()), "-q",
-                                                         "1", "-t", "cmnd/" + device_ + "/POWER"},
-                                out_);
-    // The subscription may not exist yet: probe until the plug sees a probe.
-    REQUIRE(wait_until(
-        [&] {
-          publish(broker_, "cmnd/" + device_ + "/POWER", "probe");
-          return wait_until([&] { return !lines().empty(); }, std::chrono::milliseconds(500));
-        },
-        std::chrono::seconds(20)));
-    if (answers) {
-      thread_ = std::thread([this] { answer(); });
-    }
-  }
-  ~FakePlug() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  // Relay commands received (the probes left out), in order.
-  std::vector<std::string> commands() const {
-    std::vector<std::string> out;
-    for (const auto& l : lines()) {
-      if (l == "ON" || l == "OFF") out.push_back(l);
-    }
-    return out;
-  }
-
- private:
-  std::vector<std::string> lines() const {
-    std::vector<std::string> out;
-    std::istringstream in(read_file(out_));
-    std::string line;
-    while (std::getline(in, line)) out.push_back(line);
-    return out;
-  }
-  void answer() {
-    std::size_t handled = 0;
-    while (!stop_) {
-      auto cmds = commands();
-      for (; handled < cmds.size(); ++handled) {
-        // A real Tasmota switches, then reports on stat/<topic>/POWER.
-        publish(broker_, "stat/" + device_ + "/POWER", cmds[handled]);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
-  const Broker& broker_;
-  std::string device_;
-  std::string out_;
-  std::unique_ptr<Child> sub_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-};
-
 // The printer's relay is a Tasmota plug; the rest of the test site is unchanged.
 std::string plug_config(const TempDir& dir, int port) {
   auto c = test_config(dir.path().string(),
@@ -551,7 +410,7 @@ std::string plug_config(const TempDir& dir, int port) {
 
 struct PlugRig {
   TempDir dir{"labgate-mqttint-plug"};
-  Broker broker{dir};
+  MosquittoBroker broker;
   std::unique_ptr<Daemon> daemon;
 
   PlugRig() {
@@ -598,8 +457,9 @@ struct PlugRig {
 TEST_CASE("mqttint: a smart plug that confirms carries the session", "[plug_confirms]") {
   PlugRig rig;
   rig.broker.start();
-  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
-  FakePlug plug(rig.dir, rig.broker, "printer-plug", true);
+  auto observed = observer(rig.broker, std::string(kRoot) + "#");
+  Subscriber& sub = *observed;
+  PlugPlayer plug(rig.broker, "cmnd/printer-plug/POWER", "stat/printer-plug/POWER", true);
   rig.start(sub);
 
   // The reply comes only after the plug confirmed ON and the session was committed.
@@ -634,8 +494,9 @@ TEST_CASE("mqttint: a smart plug that never confirms refuses the session and rai
           "[plug_never_confirms]") {
   PlugRig rig;
   rig.broker.start();
-  Subscriber sub(rig.dir, rig.broker, std::string(kRoot) + "#");
-  FakePlug plug(rig.dir, rig.broker, "printer-plug", false);
+  auto observed = observer(rig.broker, std::string(kRoot) + "#");
+  Subscriber& sub = *observed;
+  PlugPlayer plug(rig.broker, "cmnd/printer-plug/POWER", "stat/printer-plug/POWER", false);
   rig.start(sub);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -732,12 +593,13 @@ struct TlsBroker {
     replace_all(acl, "fablab", "test");  // the example site id of the production ACL
     std::ofstream(dir + "/acl") << acl;
     std::ofstream(dir + "/passwd");
-    must_run({MOSQUITTO_PASSWD_PATH, "-b", dir + "/passwd", "gw-test", "gw-secret"});
-    must_run({MOSQUITTO_PASSWD_PATH, "-b", dir + "/passwd", "labgate-console", "console-secret"});
+    must_run({MosquittoTools::passwd(), "-b", dir + "/passwd", "gw-test", "gw-secret"});
+    must_run(
+        {MosquittoTools::passwd(), "-b", dir + "/passwd", "labgate-console", "console-secret"});
     child = std::make_unique<Child>(
-        std::vector<std::string>{MOSQUITTO_PATH, "-c", dir + "/mosquitto.conf"},
+        std::vector<std::string>{MosquittoTools::broker(), "-c", dir + "/mosquitto.conf"},
         dir + "/mosquitto.out");
-    REQUIRE(wait_until([&] { return port_open(tls_port) && port_open(local_port); },
+    REQUIRE(wait_until([&] { return port_accepts(tls_port) && port_accepts(local_port); },
                        std::chrono::seconds(10)));
   }
   ~TlsBroker() {
@@ -749,7 +611,7 @@ struct TlsBroker {
 
   // mosquitto_sub over TLS as the console, with `ca` as trust anchor; waits at most 3 s.
   RunResult sub_once(const std::string& ca, const std::string& topic) const {
-    return run_command({MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(tls_port),
+    return run_command({MosquittoTools::sub(), "-h", "127.0.0.1", "-p", std::to_string(tls_port),
                         "--cafile", dir + "/" + ca + ".crt", "-u", "labgate-console", "-P",
                         "console-secret", "-v", "-t", topic, "-W", "3"},
                        std::chrono::seconds(20));
@@ -804,14 +666,14 @@ TEST_CASE("mqttint: labgated publishes over the production TLS listener; a wrong
   CHECK(wrong.out.find("online") == std::string::npos);
   // Plain MQTT on the TLS port is refused as well.
   auto plain = run_command(
-      {MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(broker.tls_port), "-u",
+      {MosquittoTools::sub(), "-h", "127.0.0.1", "-p", std::to_string(broker.tls_port), "-u",
        "labgate-console", "-P", "console-secret", "-t", std::string(kRoot) + "status", "-W", "3"},
       std::chrono::seconds(20));
   CHECK(plain.exit_code != 0);
   CHECK(plain.out.find("online") == std::string::npos);
   // The right CA but a wrong password: refused by the password file, as in production.
   auto bad_pw =
-      run_command({MOSQUITTO_SUB_PATH, "-h", "127.0.0.1", "-p", std::to_string(broker.tls_port),
+      run_command({MosquittoTools::sub(), "-h", "127.0.0.1", "-p", std::to_string(broker.tls_port),
                    "--cafile", broker.dir + "/ca.crt", "-u", "labgate-console", "-P", "wrong", "-t",
                    std::string(kRoot) + "status", "-W", "3"},
                   std::chrono::seconds(20));

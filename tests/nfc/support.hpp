@@ -1,8 +1,6 @@
 #pragma once
 // Helpers shared by the libnfc-over-pty tests: emulator fixture, event recorder.
 
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -14,6 +12,7 @@
 
 #include "labgate/drivers/devices.hpp"
 #include "labgate/drivers/pn532_emu/emulator.hpp"
+#include "process.hpp"
 
 namespace nfc_test {
 
@@ -28,32 +27,19 @@ inline void quiet_libnfc() {
   ::setenv("LIBNFC_LOG_LEVEL", "0", 0);
 }
 
-/// A unique directory for links and sockets; libnfc connstrings must not contain ':'.
-inline std::filesystem::path scratch_dir(const std::string& tag) {
-  static int counter = 0;
-  auto dir =
-      std::filesystem::temp_directory_path() /
-      ("labgate-nfc-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 /// An in-process emulator whose frames still cross a real pty.
 struct EmuFixture {
+  // libnfc connstrings must not contain ':', and the temp dir's name has none.
   explicit EmuFixture(const std::string& tag)
-      : dir(scratch_dir(tag)), emu({(dir / "pn532").string(), "", false, ""}) {
+      : dir("labgate-nfc-" + tag), emu({(dir / "pn532").string(), "", false, ""}) {
     quiet_libnfc();
     std::string error;
     if (!emu.start(error)) throw std::runtime_error(error);
   }
-  ~EmuFixture() {
-    emu.stop();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
+  ~EmuFixture() { emu.stop(); }
   std::string run(const std::string& line) { return emu.execute(line); }
 
-  std::filesystem::path dir;
+  labgate::testing::TempDir dir;
   labgate::drivers::pn532_emu::Emulator emu;
 };
 

@@ -1,79 +1,23 @@
 // The pn532-emu executable and its control socket, driven like a bench harness would.
-#include <fcntl.h>
 #include <nfc/nfc.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstring>
 #include <fstream>
-#include <thread>
 
+#include "process.hpp"
 #include "support.hpp"
 
-extern char** environ;
-
 using namespace nfc_test;
+using labgate::testing::Child;
+using labgate::testing::LineClient;
+using labgate::testing::wait_until;
 
 namespace {
 
-class Process {
- public:
-  explicit Process(std::vector<std::string> args, const std::filesystem::path& out) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  int terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_{-1};
-};
-
+// One command on a fresh connection, as a bench harness sends it.
 std::string control(const std::filesystem::path& socket_path, const std::string& line) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string msg = line + "\n";
-  REQUIRE(::write(fd, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size()));
-  std::string reply;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') reply.push_back(c);
-  ::close(fd);
-  return reply;
-}
-
-bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto end = Clock::now() + timeout;
-  while (Clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
+  return LineClient(socket_path, 1000ms).ask(line);
 }
 
 int count_type_a(const std::string& connstring) {
@@ -94,11 +38,12 @@ int count_type_a(const std::string& connstring) {
 
 TEST_CASE("pn532-emu executable: link, control socket, unplug and replug", "[emu]") {
   quiet_libnfc();
-  const auto dir = scratch_dir("cli");
+  labgate::testing::TempDir dir("labgate-nfc-cli");
   const auto link = dir / "ttyPN532";
   const auto sock = dir / "control.sock";
   const auto out = dir / "stdout.txt";
-  Process emu({PN532_EMU_PATH, "--link", link.string(), "--control", sock.string()}, out);
+  Child emu({PN532_EMU_PATH, "--link", link.string(), "--control", sock.string()}, out,
+            labgate::testing::SpawnOptions{{}, dir / "stderr.txt", false});
   REQUIRE(wait_until([&] { return std::filesystem::exists(sock) && std::filesystem::exists(link); },
                      3000ms));
   REQUIRE(wait_until(
@@ -127,9 +72,10 @@ TEST_CASE("pn532-emu executable: link, control socket, unplug and replug", "[emu
 
   CHECK(control(sock, "fault stall").rfind("error", 0) == 0);
   CHECK(control(sock, "delay on") == "ok delay on");
-  CHECK(WIFEXITED(emu.terminate()));
+  const auto status = emu.stop(SIGTERM);
+  REQUIRE(status.has_value());
+  CHECK(*status < 128);  // it exited, not killed by the signal
   CHECK_FALSE(std::filesystem::exists(sock));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("pn532-emu refuses a link path with ':'", "[emu]") {

@@ -160,7 +160,7 @@ TEST_CASE("stop() returns promptly with and without a card", "[reader]") {
 
 TEST_CASE("an unreachable reader is reported down and retried", "[reader]") {
   quiet_libnfc();
-  auto dir = scratch_dir("absent");
+  labgate::testing::TempDir dir("labgate-nfc-absent");
   NfcReaderConfig c;
   c.id = "door-1";
   c.connstring = "pn532_uart:" + (dir / "nothing-here").string();
@@ -176,7 +176,6 @@ TEST_CASE("an unreachable reader is reported down and retried", "[reader]") {
   CHECK(log.wait_for(Kind::kReaderUp, 0, 600ms) == -1);
   CHECK(log.count(Kind::kReaderDown) == 1);
   reader.stop();
-  std::filesystem::remove_all(dir);
 }
 
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon_fixture.hpp"
+#include "daemon.hpp"
 #include "emulated_reader.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "process.hpp"

@@ -10,9 +10,11 @@
 #include <string>
 
 #include "labgate/gateway/store/store.hpp"
-#include "temp_dir.hpp"
+#include "process.hpp"
 
 namespace labgate::test {
+
+using labgate::testing::TempDir;
 
 namespace st = labgate::gateway::store;
 

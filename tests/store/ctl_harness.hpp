@@ -14,10 +14,11 @@
 
 #include "db_snapshot.hpp"
 #include "process.hpp"
-#include "temp_dir.hpp"
 #include "test_keys.hpp"
 
 namespace labgate::test {
+
+using labgate::testing::TempDir;
 
 /// The site key every CLI test uses: random per test run (see test_keys.hpp).
 inline const std::string kKey = labgate::testing::test_key();

@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "must.hpp"
+#include "process.hpp"
 #include "schema.hpp"
-#include "temp_dir.hpp"
 
 using namespace labgate::gateway::store;
-using labgate::test::TempDir;
+using labgate::testing::TempDir;
+
+using labgate::testing::must;
 
 namespace {
 
@@ -48,18 +51,6 @@ struct Fixture {
     return std::move(*s);
   }
 };
-
-template <typename T>
-T must(Result<T> r) {
-  INFO((r ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return std::move(r).value();
-}
-
-void must(Status s) {
-  INFO((s ? std::string() : s.error().message));
-  REQUIRE(s.ok());
-}
 
 const std::vector<std::uint8_t> kUid = {0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6};
 

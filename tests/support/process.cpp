@@ -77,7 +77,7 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
   auto c_args = c_array(args);
   auto c_env = c_array(env);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, c_args[0], &actions, nullptr, c_args.data(), c_env.data());
+  int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), c_env.data());
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -121,31 +121,64 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
 }
 
 Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& log_path,
-             const std::map<std::string, std::string>& extra_env) {
+             const std::map<std::string, std::string>& extra_env)
+    : Child(argv, log_path, SpawnOptions{extra_env, {}, false}) {}
+
+Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& log_path,
+             const SpawnOptions& options)
+    : own_group_(options.own_group) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  if (options.err_path.empty()) {
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 2, options.err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+  }
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (own_group_) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
   auto args = argv;
-  auto env = build_env(extra_env);
+  auto env = build_env(options.extra_env);
   auto c_args = c_array(args);
   auto c_env = c_array(env);
-  int rc = posix_spawn(&pid_, c_args[0], &actions, nullptr, c_args.data(), c_env.data());
+  int rc = posix_spawnp(&pid_, c_args[0], &actions, &attr, c_args.data(), c_env.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
 }
 
 Child::~Child() {
   if (running()) {
-    kill(pid_, SIGKILL);
+    kill_now(SIGKILL);
     wait(std::chrono::seconds(5));
   }
 }
 
 void Child::signal(int sig) const {
-  if (pid_ > 0) kill(pid_, sig);
+  kill_now(sig);
+}
+
+void Child::kill_now(int sig) const {
+  if (pid_ > 0) kill(own_group_ ? -pid_ : pid_, sig);
+}
+
+std::optional<int> Child::stop(int sig, std::chrono::milliseconds grace) {
+  if (!running()) return status_;
+  kill_now(sig);
+  if (!wait(grace)) {
+    kill_now(SIGKILL);
+    return wait(std::chrono::seconds(5));
+  }
+  // The leader is gone; so must the rest of its group (the members of a pipeline) be.
+  if (own_group_) kill(-pid_, SIGKILL);
+  return status_;
 }
 
 std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
@@ -168,12 +201,13 @@ bool Child::running() {
   return !wait(std::chrono::milliseconds(0)).has_value();
 }
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (condition()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return condition();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(step);
   }
 }
 
@@ -189,48 +223,84 @@ LineClient::LineClient(const std::filesystem::path& socket_path,
     fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket failed");
     if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return;
-    close(fd_);
+    const int err = errno;
+    ::close(fd_);
     fd_ = -1;
     if (std::chrono::steady_clock::now() >= deadline) {
-      throw std::runtime_error("cannot connect to " + s);
+      throw std::runtime_error("cannot connect to " + s + ": " + std::strerror(err));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
 LineClient::~LineClient() {
-  if (fd_ >= 0) close(fd_);
+  close();
 }
 
-std::string LineClient::request(const std::string& line, std::chrono::milliseconds timeout) {
-  std::string msg = line + "\n";
+void LineClient::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool LineClient::send_raw(const std::string& data) {
   std::size_t sent = 0;
-  while (sent < msg.size()) {
-    ssize_t n = send(fd_, msg.data() + sent, msg.size() - sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("send failed");
-    }
+  while (sent < data.size()) {
+    ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
   }
+  return true;
+}
+
+std::optional<std::string> LineClient::read_line(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto nl = buffer_.find('\n');
     if (nl != std::string::npos) {
-      std::string reply = buffer_.substr(0, nl);
+      std::string line = buffer_.substr(0, nl);
       buffer_.erase(0, nl + 1);
-      return reply;
+      return line;
     }
+    if (eof_) return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) throw std::runtime_error("timeout waiting for reply to: " + line);
+    if (left.count() <= 0) return std::nullopt;
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
     char buf[4096];
     ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) throw std::runtime_error("connection closed waiting for reply to: " + line);
+    if (n <= 0) {
+      eof_ = true;
+      continue;
+    }
     buffer_.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+std::string LineClient::request(const std::string& line, std::chrono::milliseconds timeout) {
+  if (!send(line)) throw std::runtime_error("send failed: " + line);
+  auto reply = read_line(timeout);
+  if (reply) return *reply;
+  throw std::runtime_error(
+      (eof_ ? "connection closed waiting for reply to: " : "timeout waiting for reply to: ") +
+      line);
+}
+
+std::string LineClient::ask(const std::string& line, std::chrono::milliseconds timeout) {
+  if (!send(line)) return "<send failed>";
+  return read_line(timeout).value_or("<none>");
+}
+
+bool LineClient::closed_by_peer(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!eof_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    read_line(left);
+  }
+  return eof_;
 }
 
 std::string read_file(const std::filesystem::path& p) {

@@ -81,6 +81,8 @@ void SmartPlugOutput::send_command() {
   } else {
     payload = commanded_ ? "ON" : "OFF";
   }
+  superseded_ = pending_;
+  stale_answers_ = pending_ ? stale_answers_ + 1 : 0;
   pending_ = true;
   // Never retained: a retained "on" would switch the machine on whenever the plug reconnects.
   // A refused publish (broker down) is left to the confirmation timeout.
@@ -92,6 +94,17 @@ void SmartPlugOutput::send_command() {
   timer_.async_wait([this, alive](const boost::system::error_code& ec) {
     if (ec || !alive.lock() || !pending_) return;
     pending_ = false;
+    // A plug may answer several quick commands with one report; the last report it sent is then
+    // the answer to the latest command.
+    if (superseded_ && reported_ == commanded_) {
+      stale_answers_ = 0;
+      superseded_ = false;
+      confirmed_ = true;
+      spdlog::info("plug {}: {} confirmed by its last report", config_.output_id,
+                   commanded_ ? "on" : "off");
+      if (callbacks_.confirmed) callbacks_.confirmed(config_.output_id, commanded_);
+      return;
+    }
     spdlog::error("plug {}: no confirmation of {} within {} ms", config_.output_id,
                   commanded_ ? "on" : "off", config_.confirm_timeout.count());
     if (callbacks_.timed_out) callbacks_.timed_out(config_.output_id, commanded_);
@@ -104,6 +117,10 @@ void SmartPlugOutput::on_state(const std::string& payload) {
   reported_ = *state;
   // Before the first set() there is nothing to confirm or contradict yet.
   if (!ever_commanded_) return;
+  if (pending_ && stale_answers_ > 0) {
+    --stale_answers_;  // the answer to a superseded command
+    return;
+  }
   if (*state == commanded_) {
     if (confirmed_) return;
     const bool was_pending = pending_;

@@ -83,6 +83,11 @@ class SmartPlugOutput final : public labgate::drivers::Output {
   bool ever_commanded_{false};
   bool confirmed_{false};  // the plug confirmed commanded_ since it was last commanded
   bool pending_{false};
+  // Commands sent while an earlier one was still unanswered: the next reports may answer those,
+  // so none of them confirms the latest command (off, on, off in quick succession must not be
+  // confirmed by the answer to the first off).
+  int stale_answers_{0};
+  bool superseded_{false};  // the pending command superseded an unanswered one
   std::optional<bool> reported_;
   boost::asio::steady_timer timer_;
   HandlerId subscription_{0};

@@ -1,9 +1,12 @@
 #pragma once
-// Starts the real labgated binary on a generated configuration in a temp dir, seeded through
-// the store API, and drives it through its control socket.
+// The real labgated binary as the integration suites run it: on a generated configuration in a
+// temp dir (or on the built-in demo site), on a manual clock, seeded through the store API and
+// driven through its control socket.
 
 #include <signal.h>
 
+#include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,11 +25,21 @@ namespace labgate::testing {
 /// "printer" (tap on/off, certification printer, grace 5 s), a fire alarm. `extra` is appended.
 std::string test_config(const std::string& dir, const std::string& extra = {});
 
+/// Where a daemon on the built-in demo site (no config file) keeps its database, control socket
+/// and log.
+struct DemoSite {
+  std::filesystem::path db;
+  std::filesystem::path socket;
+  std::filesystem::path log;
+};
+
 /// One running daemon. Destruction SIGKILLs it if still alive.
 class Daemon {
  public:
   /// Writes the config to dir/site.toml (mode 0600) and seeds nothing; call start().
   explicit Daemon(const TempDir& dir, std::string config_text = {});
+  /// A daemon on the built-in demo site ("--db", "--control-socket"); call start() or spawn().
+  explicit Daemon(DemoSite site);
   ~Daemon();
 
   /// Extra labgated arguments for every later start() (e.g. "--reader-device" overrides).
@@ -37,8 +50,18 @@ class Daemon {
   /// Starts labgated on the system clocks (no --simulated-clock), with `env` added to its
   /// environment (e.g. a preloaded time faker), and waits until the control socket answers.
   void start_on_system_clock(const std::map<std::string, std::string>& env);
-  /// One control-socket command; returns the reply line.
+  /// Starts labgated as start() does without waiting for it; see wait_ready().
+  void spawn(const std::string& clock_start);
+  /// Waits until the control socket answers `status` with the site's lines (the store opened and
+  /// the site started). False on timeout or when the process exits.
+  bool wait_ready(std::chrono::milliseconds timeout);
+  /// One control-socket command on the daemon's standing connection; returns the reply line.
   std::string cmd(const std::string& line);
+  /// One request on a fresh connection; empty when the daemon does not answer (it may be dying).
+  std::string request(const std::string& line,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  /// The process (for signals and waiting); spawn() or start() first.
+  Child& child() { return *child_; }
   /// SIGTERM and wait; returns the exit status.
   int stop();
   /// SIGKILL and wait.
@@ -47,18 +70,26 @@ class Daemon {
   std::string log() const;
 
   /// Paths.
-  std::string db_path() const { return dir_ + "/lab.db"; }
+  std::string db_path() const { return db_; }
   std::string config_path() const { return dir_ + "/site.toml"; }
-  std::string socket_path() const { return dir_ + "/ctl.sock"; }
-  std::string admin_socket_path() const { return dir_ + "/admin.sock"; }
+  std::string socket_path() const { return socket_; }
+  std::string admin_socket_path() const { return admin_socket_; }
 
-  /// Opens the store on the daemon's database (another connection, as labgatectl would).
+  /// Opens the store on the daemon's database (another connection, as labgatectl would) with
+  /// test_key(); for a daemon made from a config.
   std::unique_ptr<gateway::store::Store> open_store() const;
 
  private:
-  void launch(std::vector<std::string> argv, const std::map<std::string, std::string>& env);
+  void launch(const std::vector<std::string>& clock_args,
+              const std::map<std::string, std::string>& env);
+  void connect();
 
   std::string dir_;
+  std::string db_;
+  std::string socket_;
+  std::string admin_socket_;
+  std::string log_;
+  std::vector<std::string> site_args_;  // "--config ..." or the demo site's "--db ..."
   std::unique_ptr<Child> child_;
   std::unique_ptr<LineClient> client_;
   int starts_{0};

@@ -1,70 +1,25 @@
 #pragma once
-// Test support: child processes (posix_spawn only: Paho threads may exist, so never fork) and a
-// real mosquitto broker on a free local port.
-
-#include <sys/types.h>
+// A real mosquitto broker on a free local port, mosquitto_sub observers and mosquitto_pub, for
+// the tests and benchmarks that cross the MQTT boundary.
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "process.hpp"
+
 namespace labgate::testing {
 
-/// A temporary directory removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-/// Options of a child process.
-struct SpawnOptions {
-  std::string stdout_path;  ///< empty: inherit
-  std::string stderr_path;  ///< empty: inherit
-  bool own_group{false};    ///< put it in its own process group and signal the whole group
-};
-
-/// A child started with posix_spawnp. Stopped (SIGTERM, then SIGKILL) on destruction.
-class ChildProcess {
- public:
-  ChildProcess(std::vector<std::string> argv, SpawnOptions options = {});
-  ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  /// True while the child has not exited.
-  bool running();
-  /// Sends `sig`, waits up to `grace`, then SIGKILLs. Returns the wait status, -1 if gone.
-  int stop(int sig, std::chrono::milliseconds grace = std::chrono::seconds(5));
-  /// Waits for exit up to `timeout`; returns the exit code, or -1 on timeout/signal.
-  int wait_exit(std::chrono::milliseconds timeout);
-
- private:
-  pid_t pid_{-1};
-  bool own_group_{false};
-  bool reaped_{false};
-  int status_{0};
-};
-
-/// Runs a program to completion (bounded) and returns its exit code (-1 on timeout).
-int run_program(const std::vector<std::string>& argv,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                const std::string& output_path = "");
-
-/// Polls `pred` every `step` until it holds or `timeout` passes; returns its last value.
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds step = std::chrono::milliseconds(20));
+/// A port on 127.0.0.1 that nothing listened on a moment ago.
+int free_port();
+/// True when something accepts TCP connections on 127.0.0.1:`port`.
+bool port_accepts(int port);
 
 /// Paths of the mosquitto programs, fixed at build time.
 struct MosquittoTools {
@@ -98,7 +53,7 @@ class MosquittoBroker {
  private:
   TempDir dir_;
   int port_{0};
-  std::unique_ptr<ChildProcess> process_;
+  std::unique_ptr<Child> process_;
 };
 
 /// A `mosquitto_sub -v` child whose output is read back as (topic, payload) pairs.
@@ -127,12 +82,46 @@ class Subscriber {
   Options options_;
   TempDir dir_;
   std::string out_path_;
-  std::unique_ptr<ChildProcess> process_;
+  std::unique_ptr<Child> process_;
 };
 
 /// Publishes one message with mosquitto_pub (QoS 1); returns true on success.
 bool publish_with_tool(const MosquittoBroker& broker, const std::string& topic,
                        const std::string& payload, const std::string& username = "",
                        const std::string& password = "");
+
+/// A smart plug played on the broker: a mosquitto_sub on its command topic and, while it
+/// answers, a thread that reports each command on its state topic with mosquitto_pub, as the
+/// firmware reports a switch (Tasmota "ON" -> stat "ON", Shelly "on" -> relay/0 "on").
+class PlugPlayer {
+ public:
+  /// Subscribes and waits (probing the command topic) until the subscription is in place;
+  /// throws std::runtime_error when it never is.
+  PlugPlayer(const MosquittoBroker& broker, std::string command_topic, std::string state_topic,
+             bool answers);
+  ~PlugPlayer();
+  PlugPlayer(const PlugPlayer&) = delete;
+  PlugPlayer& operator=(const PlugPlayer&) = delete;
+
+  /// Commands received so far (the probes left out), in order.
+  std::vector<std::string> commands() const;
+  /// Whether later commands are answered; a silent plug is one that is off the network.
+  void set_answers(bool answers) { answers_ = answers; }
+  /// Reports `state` on the state topic unasked (its button pressed, a reboot).
+  bool report(const std::string& state);
+
+ private:
+  std::vector<std::string> lines() const;
+  void answer();
+
+  const MosquittoBroker& broker_;
+  std::string command_topic_;
+  std::string state_topic_;
+  TempDir dir_;
+  std::unique_ptr<Child> sub_;
+  std::atomic<bool> answers_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace labgate::testing

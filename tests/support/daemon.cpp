@@ -1,8 +1,11 @@
-#include "daemon_fixture.hpp"
+#include "daemon.hpp"
 
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+
+#include "must.hpp"
+#include "seed.hpp"
 
 namespace labgate::testing {
 
@@ -111,28 +114,75 @@ input = "sim"
   return c + extra;
 }
 
-Daemon::Daemon(const TempDir& dir, std::string config_text) : dir_(dir.path().string()) {
+Daemon::Daemon(const TempDir& dir, std::string config_text)
+    : dir_(dir.path().string()),
+      db_(dir_ + "/lab.db"),
+      socket_(dir_ + "/ctl.sock"),
+      admin_socket_(dir_ + "/admin.sock"),
+      log_(dir_ + "/labgated.log"),
+      site_args_{"--config", config_path()} {
   write_private_file(config_path(), config_text.empty() ? test_config(dir_) : config_text);
 }
+
+Daemon::Daemon(DemoSite site)
+    : db_(site.db.string()),
+      socket_(site.socket.string()),
+      // The admin channel beside the control socket, in the test's own folder.
+      admin_socket_((site.socket.parent_path() / "admin.sock").string()),
+      log_(site.log.string()),
+      site_args_{"--db", db_, "--control-socket", socket_, "--admin-socket", admin_socket_} {}
 
 Daemon::~Daemon() {
   client_.reset();
   child_.reset();
 }
 
+void Daemon::spawn(const std::string& clock_start) {
+  launch({"--simulated-clock", clock_start}, {});
+}
+
+void Daemon::launch(const std::vector<std::string>& clock_args,
+                    const std::map<std::string, std::string>& env) {
+  client_.reset();
+  ++starts_;
+  std::vector<std::string> argv{LABGATED_PATH};
+  argv.insert(argv.end(), site_args_.begin(), site_args_.end());
+  argv.insert(argv.end(), clock_args.begin(), clock_args.end());
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  child_ = std::make_unique<Child>(argv, log_, env);
+}
+
+bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
+  return wait_until(
+             [this] {
+               if (!child_->running()) return true;  // reported below
+               auto reply = request("status", std::chrono::seconds(2));
+               return reply.rfind("ok |", 0) == 0 && reply.find("site fault=") != std::string::npos;
+             },
+             timeout) &&
+         child_->running();
+}
+
+std::string Daemon::request(const std::string& line, std::chrono::milliseconds timeout) const {
+  try {
+    LineClient client(socket_path(), std::chrono::milliseconds(200));
+    return client.request(line, timeout);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 void Daemon::start(const std::string& clock_start) {
-  launch({LABGATED_PATH, "--config", config_path(), "--simulated-clock", clock_start}, {});
+  spawn(clock_start);
+  connect();
 }
 
 void Daemon::start_on_system_clock(const std::map<std::string, std::string>& env) {
-  launch({LABGATED_PATH, "--config", config_path()}, env);
+  launch({}, env);
+  connect();
 }
 
-void Daemon::launch(std::vector<std::string> argv, const std::map<std::string, std::string>& env) {
-  client_.reset();
-  ++starts_;
-  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  child_ = std::make_unique<Child>(argv, dir_ + "/labgated.log", env);
+void Daemon::connect() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     try {
@@ -168,59 +218,26 @@ void Daemon::kill9() {
 }
 
 std::string Daemon::log() const {
-  return read_file(dir_ + "/labgated.log");
+  return read_file(log_);
 }
 
 std::unique_ptr<store::Store> Daemon::open_store() const {
   store::StoreOptions o;
   o.site_key = store::parse_site_key(test_key()).value();
   o.time_zone = "Asia/Tokyo";
-  auto s = store::Store::open(db_path(), o);
-  if (!s.ok()) throw std::runtime_error("open store: " + s.error().message);
-  return std::move(s.value());
+  return must(store::Store::open(db_path(), o), "open store");
 }
-
-namespace {
-
-template <typename T>
-void must(const store::Result<T>& r, const char* what) {
-  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.error().message);
-}
-
-std::vector<std::uint8_t> uid(std::uint8_t last) {
-  return {0x04, 0x00, 0x00, last};
-}
-
-}  // namespace
 
 void seed_cast(store::Store& s) {
-  must(s.staff().add_plan({"all", "All hours", "24h", true, true}, "test"), "plan all");
+  seed_plan_all(s);
   must(s.staff().add_plan({"day", "Day", "mon-fri 09:00-17:00", false, false}, "test"), "plan day");
-  must(s.staff().add_certification_type({"laser", "Laser", 365, false}, "test"), "type laser");
-  must(s.staff().add_certification_type({"printer", "Printer", 730, false}, "test"),
-       "type printer");
-  struct M {
-    const char* no;
-    const char* plan;
-    std::uint8_t card;
-  };
-  for (auto m : {M{"M1", "all", 1}, M{"M2", "day", 2}, M{"M3", "all", 3}, M{"M4", "all", 4}}) {
-    store::NewMember nm;
-    nm.member_no = m.no;
-    nm.name = std::string("Member ") + m.no;
-    nm.plan_code = m.plan;
-    must(s.staff().add_member(nm, "test"), "member");
-    must(s.staff().approve_member(m.no, "test"), "approve");
-    auto id = uid(m.card);
-    must(s.staff().enroll_credential(m.no, "iso14443a", id, "card", "test"), "enroll");
-  }
+  seed_certification_type(s, "laser", 365);
+  seed_certification_type(s, "printer");
+  seed_member(s, {"M1", "all", {0x04, 0x00, 0x00, 0x01}, {"laser", "printer"}});
+  seed_member(s, {"M2", "day", {0x04, 0x00, 0x00, 0x02}, {}});
+  seed_member(s, {"M3", "all", {0x04, 0x00, 0x00, 0x03}, {}});
+  seed_member(s, {"M4", "all", {0x04, 0x00, 0x00, 0x04}, {"laser"}, "2025-01-01"});  // expired
   must(s.staff().suspend_member("M3", "unpaid", "test"), "suspend");
-  must(s.staff().grant_certification("M1", "laser", "Trainer", std::string("2026-06-01"), "test"),
-       "cert");
-  must(s.staff().grant_certification("M1", "printer", "Trainer", std::string("2026-06-01"), "test"),
-       "cert");
-  must(s.staff().grant_certification("M4", "laser", "Trainer", std::string("2025-01-01"), "test"),
-       "cert expired");
   store::NewMachine laser{"laser", "Laser", std::string("laser"), "hold", 90, false};
   store::NewMachine printer{"printer", "Printer", std::string("printer"), "tap", 180, false};
   must(s.staff().add_machine(laser, "test"), "machine laser");

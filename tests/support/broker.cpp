@@ -1,26 +1,16 @@
-#include "processes.hpp"
+#include "broker.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
-
-extern char** environ;
 
 namespace labgate::testing {
-
-namespace {
 
 using namespace std::chrono_literals;
 
@@ -41,7 +31,7 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-bool accepts(int port) {
+bool port_accepts(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
@@ -51,105 +41,6 @@ bool accepts(int port) {
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "labgate-mqtt-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-ChildProcess::ChildProcess(std::vector<std::string> argv, SpawnOptions options)
-    : own_group_(options.own_group) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (!options.stdout_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, options.stdout_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  }
-  if (!options.stderr_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, options.stderr_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  }
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  if (own_group_) {
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-  }
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  const int rc = ::posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    throw std::runtime_error("posix_spawnp " + argv[0] + " failed: " + std::to_string(rc));
-}
-
-ChildProcess::~ChildProcess() {
-  stop(SIGTERM);
-}
-
-bool ChildProcess::running() {
-  if (reaped_) return false;
-  const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
-  if (r == pid_) reaped_ = true;
-  return !reaped_;
-}
-
-int ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
-  wait_until([this] { return !running(); }, timeout, 10ms);
-  if (!reaped_) return -1;
-  return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
-}
-
-int ChildProcess::stop(int sig, std::chrono::milliseconds grace) {
-  if (!running()) return reaped_ ? status_ : -1;
-  ::kill(own_group_ ? -pid_ : pid_, sig);
-  if (!wait_until([this] { return !running(); }, grace, 10ms)) {
-    ::kill(own_group_ ? -pid_ : pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
-    reaped_ = true;
-  } else if (own_group_) {
-    // The leader is gone; make sure the rest of its group (pipeline members) is too.
-    ::kill(-pid_, SIGKILL);
-  }
-  return status_;
-}
-
-int run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                const std::string& output_path) {
-  SpawnOptions opts;
-  opts.stdout_path = output_path;
-  ChildProcess child(argv, opts);
-  const int code = child.wait_exit(timeout);
-  if (code < 0) child.stop(SIGKILL, 1s);
-  return code;
-}
-
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds step) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(step);
-  }
 }
 
 std::string MosquittoTools::broker() {
@@ -187,17 +78,14 @@ MosquittoBroker::~MosquittoBroker() {
 
 void MosquittoBroker::start() {
   if (process_) return;
-  SpawnOptions opts;
-  opts.stdout_path = (dir() / "stdout.log").string();
-  opts.stderr_path = (dir() / "stderr.log").string();
-  process_ = std::make_unique<ChildProcess>(
+  process_ = std::make_unique<Child>(
       std::vector<std::string>{MosquittoTools::broker(), "-c", (dir() / "mosquitto.conf").string()},
-      opts);
+      dir() / "stderr.log");
   // Right after a stop the port may still be held for a moment; keep trying for a while.
   const bool up = wait_until(
       [this] {
         if (!process_->running()) return true;
-        return accepts(port_);
+        return port_accepts(port_);
       },
       10s, 20ms);
   if (!up || !process_->running()) {
@@ -233,9 +121,8 @@ Subscriber::Subscriber(const MosquittoBroker& broker, std::vector<std::string> t
   topics.push_back(options_.probe_topic);
   for (const auto& t : topics) argv.insert(argv.end(), {"-t", t});
   SpawnOptions opts;
-  opts.stdout_path = out_path_;
-  opts.stderr_path = (dir_.path() / "err.txt").string();
-  process_ = std::make_unique<ChildProcess>(argv, opts);
+  opts.err_path = dir_.path() / "err.txt";
+  process_ = std::make_unique<Child>(argv, out_path_, opts);
 }
 
 Subscriber::~Subscriber() {
@@ -292,7 +179,63 @@ bool publish_with_tool(const MosquittoBroker& broker, const std::string& topic,
                                 "-m",
                                 payload};
   if (!username.empty()) argv.insert(argv.end(), {"-u", username, "-P", password});
-  return run_program(argv, 10s) == 0;
+  return run_command(argv, 10s).exit_code == 0;
+}
+
+PlugPlayer::PlugPlayer(const MosquittoBroker& broker, std::string command_topic,
+                       std::string state_topic, bool answers)
+    : broker_(broker),
+      command_topic_(std::move(command_topic)),
+      state_topic_(std::move(state_topic)),
+      answers_(answers) {
+  sub_ = std::make_unique<Child>(
+      std::vector<std::string>{MosquittoTools::sub(), "-h", "127.0.0.1", "-p",
+                               std::to_string(broker.port()), "-q", "1", "-t", command_topic_},
+      dir_ / "commands.txt", SpawnOptions{{}, dir_ / "err.txt", false});
+  const bool ready = wait_until(
+      [&] {
+        publish_with_tool(broker_, command_topic_, "probe");
+        return wait_until([&] { return !lines().empty(); }, 500ms);
+      },
+      20s);
+  if (!ready) throw std::runtime_error("plug on " + command_topic_ + " never subscribed");
+  thread_ = std::thread([this] { answer(); });
+}
+
+PlugPlayer::~PlugPlayer() {
+  stop_ = true;
+  thread_.join();
+}
+
+std::vector<std::string> PlugPlayer::lines() const {
+  std::vector<std::string> out;
+  std::istringstream in(read_file(dir_ / "commands.txt"));
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> PlugPlayer::commands() const {
+  std::vector<std::string> out;
+  for (auto& l : lines()) {
+    if (l != "probe") out.push_back(std::move(l));
+  }
+  return out;
+}
+
+bool PlugPlayer::report(const std::string& state) {
+  return publish_with_tool(broker_, state_topic_, state);
+}
+
+void PlugPlayer::answer() {
+  std::size_t handled = 0;
+  while (!stop_) {
+    const auto cmds = commands();
+    for (; handled < cmds.size(); ++handled) {
+      if (answers_) report(cmds[handled]);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
 }
 
 }  // namespace labgate::testing
