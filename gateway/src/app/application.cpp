@@ -573,19 +573,19 @@ struct Application::Impl {
   }
 
   int run() {
-    // The sealing key is checked before anything opens: without it the daemon does not run (it
-    // never writes an unsealed record), and the reason is a configuration fault, not a store
-    // outage to retry.
+    hub = std::make_unique<drivers::sim::SimHub>(io);
+    if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
+    build_devices();
+    declare_hardware_devices();
+    // The sealing key is checked before any socket or the store opens: without it the daemon does
+    // not run (it never writes an unsealed record), and the reason is a configuration fault, not a
+    // store outage to retry.
     if (auto key = store::seal::load_key_state(seal_key_path()); !key) {
       spdlog::critical("cannot start: {}", key.error().message);
       return 1;
     } else {
       sodium_memzero(key->key.data(), key->key.size());
     }
-    hub = std::make_unique<drivers::sim::SimHub>(io);
-    if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
-    build_devices();
-    declare_hardware_devices();
     add_commands();
     start_admin();
     auto sock = socket_path();
