@@ -18,6 +18,7 @@
 
 #include "broker.hpp"
 #include "daemon.hpp"
+#include "must.hpp"
 #include "labgate/gateway/mqtt/command.hpp"
 
 using namespace labgate::testing;
@@ -679,4 +680,38 @@ TEST_CASE("mqttint: labgated publishes over the production TLS listener; a wrong
                   std::chrono::seconds(20));
   CHECK(bad_pw.exit_code != 0);
   CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("mqttint: the head of the sealed record is retained on the broker", "[checkpoint]") {
+  Rig rig;
+  rig.broker.start();
+  rig.daemon->start();
+  rig.taps(2);
+  // Retained: a client that subscribes afterwards (or after a truncation) still gets it.
+  std::string payload;
+  REQUIRE(wait_until(
+      [&] {
+        auto r = run_command(
+            {MosquittoTools::sub(), "-h", "127.0.0.1", "-p", std::to_string(rig.broker.port()),
+             "-t", std::string(kRoot) + "audit/checkpoint", "-C", "1", "-W", "2"},
+            std::chrono::seconds(10));
+        payload = r.out;
+        return payload.find("labgate-checkpoint v1 seq=") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  const auto json = nlohmann::json::parse(payload);
+  const auto cps = must(
+      labgate::gateway::store::seal::parse_checkpoints(json.at("checkpoint").get<std::string>()),
+      "checkpoint");
+  REQUIRE(cps.size() == 1);
+  CHECK(cps[0].seq > 0);
+  // The retained checkpoint verifies against the daemon's record with the verification key.
+  labgate::gateway::store::StoreOptions ro;
+  ro.database.read_only = true;
+  auto store = must(labgate::gateway::store::Store::open(rig.daemon->db_path(), ro), "open");
+  const auto v = must(
+      labgate::gateway::store::seal::verify(store->database(), rig.daemon->verification_key(), cps),
+      "verify");
+  INFO(v.message);
+  CHECK(v.ok);
 }

@@ -547,6 +547,7 @@ struct Application::Impl {
                              j["checkpoint"] = line;
                              j["at"] = mqtt::iso8601_utc(h.time);
                              j["seq"] = h.seq;
+                             j["event_id"] = h.event_id;
                              return j.dump();
                            });
   }
