@@ -310,7 +310,6 @@ CREATE TABLE seals (
   digest BLOB NOT NULL,
   mac    BLOB NOT NULL
 );
-CREATE INDEX seals_row ON seals(tbl, row_id);
 )sql",
 };
 

@@ -99,6 +99,38 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return v;
 }
 
+/// The current row's columns of `stmt` (every one, by name).
+std::vector<Column> read_columns(sqlite3_stmt* stmt_) {
+  const int n = sqlite3_column_count(stmt_);
+  std::vector<Column> out(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& c = out[static_cast<std::size_t>(i)];
+    c.name = sqlite3_column_name(stmt_, i);
+    c.type = sqlite3_column_type(stmt_, i);
+    switch (c.type) {
+      case SQLITE_INTEGER:
+        c.integer = sqlite3_column_int64(stmt_, i);
+        break;
+      case SQLITE_FLOAT:
+        c.real = sqlite3_column_double(stmt_, i);
+        break;
+      case SQLITE_TEXT:
+      case SQLITE_BLOB: {
+        const void* p = c.type == SQLITE_TEXT
+                            ? static_cast<const void*>(sqlite3_column_text(stmt_, i))
+                            : sqlite3_column_blob(stmt_, i);
+        const int len = sqlite3_column_bytes(stmt_, i);
+        if (p != nullptr)
+          c.bytes.assign(static_cast<const char*>(p), static_cast<std::size_t>(len));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
 /// A raw statement for the generic row reads (column names and types, which Statement hides).
 class Raw {
  public:
@@ -112,36 +144,7 @@ class Raw {
   sqlite3_stmt* get() const { return stmt_; }
 
   /// The current row's columns (every one, by name).
-  std::vector<Column> columns() const {
-    const int n = sqlite3_column_count(stmt_);
-    std::vector<Column> out(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      auto& c = out[static_cast<std::size_t>(i)];
-      c.name = sqlite3_column_name(stmt_, i);
-      c.type = sqlite3_column_type(stmt_, i);
-      switch (c.type) {
-        case SQLITE_INTEGER:
-          c.integer = sqlite3_column_int64(stmt_, i);
-          break;
-        case SQLITE_FLOAT:
-          c.real = sqlite3_column_double(stmt_, i);
-          break;
-        case SQLITE_TEXT:
-        case SQLITE_BLOB: {
-          const void* p = c.type == SQLITE_TEXT
-                              ? static_cast<const void*>(sqlite3_column_text(stmt_, i))
-                              : sqlite3_column_blob(stmt_, i);
-          const int len = sqlite3_column_bytes(stmt_, i);
-          if (p != nullptr)
-            c.bytes.assign(static_cast<const char*>(p), static_cast<std::size_t>(len));
-          break;
-        }
-        default:
-          break;
-      }
-    }
-    return out;
-  }
+  std::vector<Column> columns() const { return read_columns(stmt_); }
 
  private:
   sqlite3_stmt* stmt_{nullptr};
@@ -445,6 +448,7 @@ Sealer::~Sealer() {
   sqlite3_commit_hook(db_->handle(), nullptr, nullptr);
   sqlite3_rollback_hook(db_->handle(), nullptr, nullptr);
   db_->set_before_commit({});
+  for (auto* r : readers_) sqlite3_finalize(r);
   sodium_memzero(state_.key.data(), state_.key.size());
 }
 
@@ -531,25 +535,26 @@ Status Sealer::flush() {
       ++seq;
     }
   }
-  std::array<std::unique_ptr<Raw>, kSealedTables.size()> readers;
   for (const auto& p : pending_) {
-    auto& r = readers[p.table];
-    if (!r) {
-      r = std::make_unique<Raw>(db_->handle(), select_row_sql(kSealedTables[p.table]));
-      if (r->rc() != SQLITE_OK) return db_->error(r->rc(), "seal: read row");
+    // Prepared once per sealer: the seal runs at every commit of the daemon's writer.
+    auto*& r = readers_[p.table];
+    if (r == nullptr) {
+      const auto sql = select_row_sql(kSealedTables[p.table]);
+      if (const int rc = sqlite3_prepare_v3(db_->handle(), sql.c_str(), -1,
+                                            SQLITE_PREPARE_PERSISTENT, &r, nullptr);
+          rc != SQLITE_OK) {
+        return db_->error(rc, "seal: read row");
+      }
     }
-    sqlite3_reset(r->get());
-    sqlite3_bind_int64(r->get(), 1, p.row_id);
-    const int rc = sqlite3_step(r->get());
+    sqlite3_bind_int64(r, 1, p.row_id);
+    const int rc = sqlite3_step(r);
     if (rc != SQLITE_ROW) {
+      sqlite3_reset(r);
       return db_->error(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, "seal: row vanished");
     }
-    SealRow s{seq,
-              state_.epoch,
-              std::string(kSealedTables[p.table]),
-              p.row_id,
-              row_digest(kSealedTables[p.table], r->columns()),
-              Tag{}};
+    SealRow s{seq, state_.epoch, std::string(kSealedTables[p.table]), p.row_id,
+              row_digest(kSealedTables[p.table], read_columns(r)), Tag{}};
+    sqlite3_reset(r);
     s.mac = seal_mac(state_.key, s, prev_mac);
     LABGATE_TRY(insert_seal(*db_, s));
     prev_mac = s.mac;

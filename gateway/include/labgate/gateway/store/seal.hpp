@@ -168,6 +168,7 @@ class Sealer {
   std::vector<Pending> pending_;
   std::unordered_set<Pending, PendingHash> seen_;
   std::optional<std::string> deleted_;  // a sealed row was deleted in this transaction
+  std::array<sqlite3_stmt*, kSealedTables.size()> readers_{};  // SELECT * ... WHERE rowid = ?
 };
 
 /// How one tampering shows.
