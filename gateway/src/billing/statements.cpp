@@ -108,6 +108,33 @@ class RateBook {
 
 using MemberRow = st::BillingMember;
 
+// Each member's plan over time: a session is billed under the plan in force when it started,
+// as it is under the rate in force then.
+class PlanBook {
+ public:
+  Status load(st::Database& db, std::optional<std::int64_t> member_id) {
+    return st::MemberRegistry::scan_plan_history(db, member_id, [&](st::PlanPeriod&& p) {
+      by_member_[p.member_id].push_back(std::move(p));
+    });
+  }
+
+  // The plan (id, code) of `m` at `at_ms`: the latest entry starting at or before it (rows come
+  // oldest first, the undated first entry leading); the member row's plan without a history.
+  std::pair<std::optional<std::int64_t>, std::string> at(const MemberRow& m,
+                                                         std::int64_t at_ms) const {
+    auto it = by_member_.find(m.id);
+    if (it == by_member_.end() || it->second.empty()) return {m.plan_id, m.plan_code};
+    const st::PlanPeriod* in_force = &it->second.front();
+    for (const auto& p : it->second) {
+      if (!p.effective_from_ms || *p.effective_from_ms <= at_ms) in_force = &p;
+    }
+    return {in_force->plan_id, in_force->plan_code};
+  }
+
+ private:
+  std::unordered_map<std::int64_t, std::vector<st::PlanPeriod>> by_member_;
+};
+
 // A session row as read from the month scan, before its rate is resolved.
 using RawSession = st::UsageSession;
 
@@ -165,17 +192,18 @@ Status read_month_split(st::Database& db, st::Database& helper, const MonthRange
   return {};
 }
 
-StatementInput make_input(const MemberRow& m, const MonthRange& month) {
+// The statement names the plan in force at the end of the month.
+StatementInput make_input(const MemberRow& m, const MonthRange& month, const PlanBook& plans) {
   StatementInput in;
   in.member_no = m.member_no;
   in.name = m.name;
-  in.plan = m.plan_code;
+  in.plan = plans.at(m, month.end_ms - 1).second;
   in.month = month.month;
   return in;
 }
 
 void add_session(StatementInput& in, const RawSession& r, const MemberRow& m, const RateBook& book,
-                 const MonthData& data) {
+                 const PlanBook& plans, const MonthData& data) {
   SessionUsage u;
   u.id = r.id;
   u.target = r.kind == st::SessionKind::kCoworking ? std::string{kCoworkingTarget}
@@ -183,7 +211,7 @@ void add_session(StatementInput& in, const RawSession& r, const MemberRow& m, co
   u.started_at_ms = r.started_at_ms;
   u.ended_at_ms = r.ended_at_ms;
   u.busy_seconds = r.busy_seconds;
-  u.rate = book.resolve(r.rate_id, u.target, r.started_at_ms, m.plan_id);
+  u.rate = book.resolve(r.rate_id, u.target, r.started_at_ms, plans.at(m, r.started_at_ms).first);
   if (!data.reviews.empty()) {
     auto it = data.reviews.find(r.id);
     if (it != data.reviews.end()) u.review = it->second;
@@ -195,11 +223,13 @@ Result<StatementInput> load_member_by_row(st::Database& db, const MemberRow& m,
                                           const MonthRange& month) {
   RateBook book;
   BILLING_TRY(book.load(db));
+  PlanBook plans;
+  BILLING_TRY(plans.load(db, m.id));
   MonthData data;
   BILLING_TRY(read_month(db, month, m.id, data));
-  StatementInput in = make_input(m, month);
+  StatementInput in = make_input(m, month, plans);
   in.sessions.reserve(data.sessions.size());
-  for (const auto& r : data.sessions) add_session(in, r, m, book, data);
+  for (const auto& r : data.sessions) add_session(in, r, m, book, plans, data);
   for (auto& s : data.sales) in.sales.push_back(std::move(s.item));
   return in;
 }
@@ -260,7 +290,7 @@ Result<StatementInput> load_member_month(st::Database& db, std::string_view memb
 namespace {
 
 Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, const RateBook& book,
-                                  MonthData& data, std::size_t workers,
+                                  const PlanBook& plans, MonthData& data, std::size_t workers,
                                   const std::function<void(StatementInput&&)>& sink) {
   // Bucket the start-ordered rows by member in O(n): a per-member query loop would cost one
   // index seek per member and an ORDER BY member_id a sort of the whole month.
@@ -297,7 +327,7 @@ Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, con
     MemberRow m = it != members.end() ? it->second
                                       : MemberRow{member_ids[k], fmt::format("#{}", member_ids[k]),
                                                   "(deleted member)", std::nullopt, ""};
-    inputs[k] = make_input(m, month);
+    inputs[k] = make_input(m, month, plans);
     inputs[k].sessions.reserve(session_count[k]);
   }
   static const MemberRow kNoMember{};
@@ -312,7 +342,7 @@ Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, con
     for (std::size_t i = 0; i < data.sessions.size(); ++i) {
       const std::size_t k = session_slot[i];
       if (k % workers != worker) continue;
-      add_session(inputs[k], data.sessions[i], *member_of[k], book, data);
+      add_session(inputs[k], data.sessions[i], *member_of[k], book, plans, data);
     }
   };
   if (workers > 1) {
@@ -342,9 +372,11 @@ Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
                                const std::function<void(StatementInput&&)>& sink) {
   RateBook book;
   BILLING_TRY(book.load(db));
+  PlanBook plans;
+  BILLING_TRY(plans.load(db, std::nullopt));
   MonthData data;
   BILLING_TRY(read_month(db, month, std::nullopt, data));
-  return deliver_month(db, month, book, data, 1, sink);
+  return deliver_month(db, month, book, plans, data, 1, sink);
 }
 
 Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
@@ -356,9 +388,11 @@ Result<std::size_t> load_month(st::Database& db, st::Database& helper, const Mon
   }
   RateBook book;
   BILLING_TRY(book.load(db));
+  PlanBook plans;
+  BILLING_TRY(plans.load(db, std::nullopt));
   MonthData data;
   BILLING_TRY(read_month_split(db, helper, month, data));
-  return deliver_month(db, month, book, data, 2, sink);
+  return deliver_month(db, month, book, plans, data, 2, sink);
 }
 
 Result<Statement> member_statement(st::Database& db, std::string_view member_no,

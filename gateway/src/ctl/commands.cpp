@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -141,7 +142,9 @@ json to_json(const st::Session& s) {
           {"started_at", format_utc(s.started_at_ms)},
           {"ended_at", time_or_null(s.ended_at_ms)},
           {"end_reason", null_or(s.end_reason)},
-          {"measured_seconds", null_or(s.measured_seconds)}};
+          {"measured_seconds", null_or(s.measured_seconds)},
+          {"busy_seconds", null_or(s.busy_seconds)},
+          {"rate_id", null_or(s.rate_id)}};
 }
 
 template <typename T>
@@ -156,13 +159,24 @@ std::string yes_no(bool b) {
 }
 
 void print_members(Context& ctx, const std::vector<st::Member>& rows) {
+  std::map<std::int64_t, std::string> plan_codes;
+  for (const auto& p : check(ctx.store().staff().list_plans())) plan_codes[p.id] = p.code;
+  const auto plan_of = [&](const st::Member& m) {
+    return m.plan_id ? plan_codes[*m.plan_id] : std::string();
+  };
   if (ctx.json_output()) {
-    std::cout << to_json_array(rows).dump(2) << '\n';
+    json out = json::array();
+    for (const auto& m : rows) {
+      auto row = to_json(m);
+      row["plan"] = m.plan_id ? json(plan_of(m)) : json(nullptr);
+      out.push_back(std::move(row));
+    }
+    std::cout << out.dump(2) << '\n';
     return;
   }
-  Table t({"MEMBER", "NAME", "STATUS", "VALID FROM", "VALID UNTIL", "EMAIL", "NOTE"});
+  Table t({"MEMBER", "NAME", "STATUS", "PLAN", "VALID FROM", "VALID UNTIL", "EMAIL", "NOTE"});
   for (const auto& m : rows) {
-    t.add({m.member_no, m.name, st::to_string(m.status), m.valid_from.value_or(""),
+    t.add({m.member_no, m.name, st::to_string(m.status), plan_of(m), m.valid_from.value_or(""),
            m.valid_until.value_or(""), m.email, m.suspended_reason.value_or("")});
   }
   t.print(std::cout);
@@ -774,13 +788,18 @@ void build_history(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       std::cout << to_json_array(rows).dump(2) << '\n';
       return kExitOk;
     }
-    Table t({"ID", "KIND", "MEMBER", "MACHINE", "STARTED", "ENDED", "SECONDS", "END REASON"});
+    Table t({"ID", "KIND", "MEMBER", "MACHINE", "STARTED", "ENDED", "SECONDS", "BUSY", "RATE",
+             "END REASON"});
+    const auto number = [](const std::optional<std::int64_t>& v) {
+      return v ? std::to_string(*v) : std::string();
+    };
     for (const auto& s : rows) {
+      // BUSY is empty where the machine has no busy input; RATE is the rate id the session is
+      // billed under (rates list), empty when none was in force.
       t.add({std::to_string(s.id), st::to_string(s.kind), s.member_no.value_or(""),
              s.machine_id.value_or(""), format_local(s.started_at_ms, ctx.tz()),
-             format_local(s.ended_at_ms, ctx.tz()),
-             s.measured_seconds ? std::to_string(*s.measured_seconds) : "",
-             s.end_reason.value_or("")});
+             format_local(s.ended_at_ms, ctx.tz()), number(s.measured_seconds),
+             number(s.busy_seconds), number(s.rate_id), s.end_reason.value_or("")});
     }
     t.print(std::cout);
     return kExitOk;
@@ -867,6 +886,7 @@ void build(CLI::App& app, Cli& cli) {
   build_statements(app, cli);
   build_reports(app, cli);
   build_import(app, cli);
+  build_member_edits(app, cli);
   build_init(app, cli);
   build_keys(app, cli);
   build_live(app, cli);

@@ -48,6 +48,8 @@ void build_statements(CLI::App& app, Cli& cli);
 void build_reports(CLI::App& app, Cli& cli);
 /// `members import`: the roster from CSV, all or nothing. Call after the members command exists.
 void build_import(CLI::App& app, Cli& cli);
+/// `members edit` and `members plan-history`. Call after the members command exists.
+void build_member_edits(CLI::App& app, Cli& cli);
 /// `init`: a starting config with fresh keys. Needs no database.
 void build_init(CLI::App& app, Cli& cli);
 /// `keys init|show|rotate`: the DESFire site key file ([desfire] key_file of --config).

@@ -92,9 +92,21 @@ bool has_space_or_control(std::string_view s) {
   });
 }
 
-// A practical address check (RFC 5322 allows more, but nothing a roster should hold): one '@',
-// a dot-separated local part, and a domain of at least two labels of letters, digits and '-'.
-bool valid_email(std::string_view e) {
+std::string joined(std::span<const std::string_view> names) {
+  std::string out;
+  for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+Error import_error(Error e, std::int64_t line, std::string_view member_no) {
+  e.message = fmt::format("line {}: cannot add member '{}' ({})", line, member_no, e.message);
+  return e;
+}
+
+}  // namespace
+
+// RFC 5322 allows more, but nothing a roster should hold.
+bool is_valid_email(std::string_view e) {
   const auto at = e.find('@');
   if (at == std::string_view::npos || at == 0 || e.find('@', at + 1) != std::string_view::npos) {
     return false;
@@ -124,19 +136,6 @@ bool valid_email(std::string_view e) {
     domain.remove_prefix(dot + 1);
   }
 }
-
-std::string joined(std::span<const std::string_view> names) {
-  std::string out;
-  for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
-  return out;
-}
-
-Error import_error(Error e, std::int64_t line, std::string_view member_no) {
-  e.message = fmt::format("line {}: cannot add member '{}' ({})", line, member_no, e.message);
-  return e;
-}
-
-}  // namespace
 
 CsvTable read_csv(std::string_view bytes) {
   CsvTable t;
@@ -244,7 +243,7 @@ std::vector<std::string> check_import_row(const ImportMember& row) {
   } else if (const auto chars = utf8_length(m.name); chars > kMaxNameChars) {
     why.push_back(fmt::format("name is {} characters long (at most {})", chars, kMaxNameChars));
   }
-  if (!m.email.empty() && !valid_email(m.email)) {
+  if (!m.email.empty() && !is_valid_email(m.email)) {
     why.push_back(fmt::format("malformed email '{}'", m.email));
   }
   if (m.plan_code && m.plan_code->empty()) why.emplace_back("empty plan code");
@@ -310,8 +309,7 @@ Roster parse_roster(std::string_view bytes, const RosterLookup& lookup) {
   }
   if (!header_issues.empty()) {
     r.issues.insert(r.issues.end(), header_issues.begin(), header_issues.end());
-    std::stable_sort(r.issues.begin(), r.issues.end(),
-                     [](const auto& a, const auto& b) { return a.line < b.line; });
+    sort_issues(r.issues);
     return r;
   }
 
@@ -346,6 +344,7 @@ Roster parse_roster(std::string_view bytes, const RosterLookup& lookup) {
     row.member.valid_until = optional_text(rec, "valid_until");
     std::vector<std::string> why;
     if (const auto status = text(rec, "status"); !status.empty()) {
+      row.status_given = true;
       const auto s = lower_ascii(status);
       if (s == "active") {
         row.status = MemberStatus::kActive;
@@ -390,9 +389,13 @@ Roster parse_roster(std::string_view bytes, const RosterLookup& lookup) {
   if (r.data_rows == 0 && r.issues.empty()) {
     r.issues.push_back({0, "no member rows after the header"});
   }
-  std::stable_sort(r.issues.begin(), r.issues.end(),
-                   [](const auto& a, const auto& b) { return a.line < b.line; });
+  sort_issues(r.issues);
   return r;
+}
+
+void sort_issues(std::vector<ImportIssue>& issues) {
+  std::stable_sort(issues.begin(), issues.end(),
+                   [](const auto& a, const auto& b) { return a.line < b.line; });
 }
 
 std::string format_issue(std::string_view source, const ImportIssue& issue) {
@@ -445,8 +448,7 @@ Result<ImportResult> StaffRegistry::import_members(const std::vector<ImportMembe
     for (auto& w : why) out.issues.push_back({row.line, std::move(w)});
   }
   if (!out.issues.empty()) {
-    std::stable_sort(out.issues.begin(), out.issues.end(),
-                     [](const auto& a, const auto& b) { return a.line < b.line; });
+    sort_issues(out.issues);
     return out;
   }
 
@@ -491,13 +493,7 @@ Result<ImportResult> StaffRegistry::import_members(const std::vector<ImportMembe
                          {"first", members.front().member.member_no},
                          {"last", members.back().member.member_no}}
                         .dump()));
-  if (options.dry_run) {
-    tx->rollback();
-    return out;
-  }
-  LABGATE_TRY(tx->commit());
-  out.committed = true;
-  return out;
+  return rows::commit_unless_dry_run(*tx, options.dry_run, std::move(out));
 }
 
 }  // namespace labgate::gateway::store

@@ -148,10 +148,10 @@ inline Machine read_machine(const Statement& s, int c = 0) {
   return m;
 }
 
-/// A session with its member's number (member_no last).
+/// A session with its member's number, then its rate id and busy seconds.
 inline constexpr std::string_view kSessionSelect =
     "SELECT s.id, s.uuid, s.member_id, s.machine_id, s.kind, s.started_at_ms, s.ended_at_ms, "
-    "s.end_reason, s.measured_seconds, m.member_no FROM sessions s "
+    "s.end_reason, s.measured_seconds, m.member_no, s.rate_id, s.busy_seconds FROM sessions s "
     "JOIN members m ON m.id = s.member_id ";
 
 inline Session read_session(const Statement& s, int c = 0) {
@@ -166,6 +166,8 @@ inline Session read_session(const Statement& s, int c = 0) {
   r.end_reason = s.column_opt_text(c + 7);
   r.measured_seconds = s.column_opt_int64(c + 8);
   r.member_no = s.column_opt_text(c + 9);
+  r.rate_id = s.column_opt_int64(c + 10);
+  r.busy_seconds = s.column_opt_int64(c + 11);
   return r;
 }
 
@@ -232,6 +234,19 @@ Result<std::optional<T>> first(Statement& stmt, Read read) {
   if (!*row) return std::optional<T>{};
   std::optional<T> out{read_row(stmt, read)};
   stmt.reset();
+  return out;
+}
+
+// Ends an all-or-nothing file write (roster import or update): a dry run rolls `tx` back, else it
+// commits and `out.committed` is set.
+template <typename R>
+Result<R> commit_unless_dry_run(Transaction& tx, bool dry_run, R out) {
+  if (dry_run) {
+    tx.rollback();
+    return out;
+  }
+  LABGATE_TRY(tx.commit());
+  out.committed = true;
   return out;
 }
 

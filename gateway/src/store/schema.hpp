@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 5> kMigrations = {
+inline constexpr std::array<std::string_view, 6> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -295,7 +295,34 @@ CREATE INDEX command_nonces_expiry ON command_nonces(forget_after_ms);
 ALTER TABLE credentials ADD COLUMN issued_key_version INTEGER
   CHECK (issued_key_version IS NULL OR (technology = 'desfire' AND issued_key_version BETWEEN 1 AND 255));
 )sql",
-    // ---- version 5: the sealed record (forward-secure MACs over audit rows, events, sessions) ----
+    // ---- version 5: a member's plan over time ----
+    R"sql(
+-- Which plan a member is on from which local day. A session is billed under the plan in force
+-- when it started (the latest row with effective_from_ms <= started_at_ms), as it is under the
+-- rate in force then, so a plan change never rebills what came before it. members.plan_id stays
+-- the plan now (what the door reads); a change takes effect today or from a past day, never later.
+-- effective_from NULL: the member's first plan, in force since registration (and before it).
+CREATE TABLE member_plans (
+  id                INTEGER PRIMARY KEY,
+  member_id         INTEGER NOT NULL REFERENCES members(id),
+  plan_id           INTEGER REFERENCES plans(id),
+  effective_from    TEXT,
+  effective_from_ms INTEGER,
+  changed_at_ms     INTEGER NOT NULL,
+  CHECK ((effective_from IS NULL) = (effective_from_ms IS NULL))
+);
+CREATE UNIQUE INDEX member_plans_first ON member_plans(member_id) WHERE effective_from_ms IS NULL;
+CREATE UNIQUE INDEX member_plans_member ON member_plans(member_id, effective_from_ms);
+-- Existing members: the plan they are on becomes their first entry.
+INSERT INTO member_plans (member_id, plan_id, changed_at_ms)
+  SELECT id, plan_id, created_at FROM members;
+-- Every way a member is added (members add, the roster import) gets the first entry with it.
+CREATE TRIGGER member_plans_on_add AFTER INSERT ON members BEGIN
+  INSERT INTO member_plans (member_id, plan_id, changed_at_ms)
+    VALUES (NEW.id, NEW.plan_id, NEW.created_at);
+END;
+)sql",
+    // ---- version 6: the sealed record (forward-secure MACs over audit rows, events, sessions) ----
     R"sql(
 -- One seal per write of a row of a sealed table (audit_log, access_events, sessions), in write
 -- order: a digest of every column of the row and a MAC under the epoch's sealing key, chained to

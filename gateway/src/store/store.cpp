@@ -94,7 +94,8 @@ Store::Store(std::unique_ptr<Database> db, StoreOptions options)
       events_(context_),
       staff_(context_, taps_),
       audit_(context_),
-      ledger_(context_, taps_) {}
+      ledger_(context_, taps_),
+      members_(context_, taps_, ledger_) {}
 
 Store::~Store() = default;
 

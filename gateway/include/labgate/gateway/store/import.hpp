@@ -60,12 +60,17 @@ CsvTable read_csv(std::string_view bytes);
 using text::is_valid_utf8;
 using text::utf8_length;
 
+/// A practical address check: one '@', a dot-separated local part, and a domain of at least two
+/// labels of letters, digits and '-'.
+bool is_valid_email(std::string_view email);
+
 /// A member row of an import, with the line of the file it came from.
 struct ImportMember {
   std::int64_t line{0};
   NewMember member;
   MemberStatus status{MemberStatus::kPending};  ///< only kPending or kActive are accepted
   std::optional<std::int64_t> credit_limit;     ///< yen; stored in `accounts` when given
+  bool status_given{false};                     ///< the status cell was not blank
 };
 
 /// Options of StaffRegistry::import_members.
@@ -112,6 +117,9 @@ Roster parse_roster(std::string_view bytes, const RosterLookup& lookup = {});
 /// The problems of one row that need no database: required fields, dates and their order,
 /// email, name length, control characters, credit limit sign, status.
 std::vector<std::string> check_import_row(const ImportMember& row);
+
+/// Orders issues by line, keeping the order of each line's issues.
+void sort_issues(std::vector<ImportIssue>& issues);
 
 /// "roster.csv:17: unknown plan 'GOLD'" (or "roster.csv: ..." for line 0).
 std::string format_issue(std::string_view source, const ImportIssue& issue);

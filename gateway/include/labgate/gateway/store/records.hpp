@@ -182,6 +182,9 @@ struct Session {
   std::optional<std::string> end_reason;
   std::optional<std::int64_t> measured_seconds;
   std::optional<std::string> member_no;  ///< filled by EventLog::list_sessions, ignored on writes
+  std::optional<std::int64_t> rate_id;   ///< the rate it is billed under; read only
+  /// Seconds the machine's busy input was on; null where it has none. Read only.
+  std::optional<std::int64_t> busy_seconds;
 };
 
 /// One hash-chained audit row.

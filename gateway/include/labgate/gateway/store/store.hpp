@@ -2,7 +2,8 @@
 // The gateway's durable store: one Database with its schema and migrations, and the repositories
 // over it, each the only owner of its tables' SQL: taps() (what the decision path reads),
 // events() (events, sessions, outbox, heartbeat, command nonces), staff() (the registry
-// labgatectl changes), audit() (the hash-chained audit log) and ledger() (billing data).
+// labgatectl changes), audit() (the hash-chained audit log), ledger() (billing data) and
+// members() (member corrections and plan history).
 //
 // Error policy: open() may fail (never throws); every later call returns a Result and never
 // throws for database trouble. A Store is used from one thread (the daemon's event loop);
@@ -31,6 +32,7 @@
 #include "labgate/gateway/store/context.hpp"
 #include "labgate/gateway/store/database.hpp"
 #include "labgate/gateway/store/event_log.hpp"
+#include "labgate/gateway/store/member_registry.hpp"
 #include "labgate/gateway/store/records.hpp"
 #include "labgate/gateway/store/result.hpp"
 #include "labgate/gateway/store/seal.hpp"
@@ -40,7 +42,7 @@
 namespace labgate::gateway::store {
 
 /// Schema version this code writes; a file with a higher PRAGMA user_version is refused.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 /// PRAGMA application_id of a labgate database ("LBGT").
 inline constexpr std::int32_t kApplicationId = 0x4C424754;
 
@@ -78,6 +80,8 @@ class Store {
   AuditLog& audit() { return audit_; }
   /// Rates, accounts, the price list, sales and session reviews.
   BillingLedger& ledger() { return ledger_; }
+  /// Member corrections (edits, roster updates) and each member's plan history.
+  MemberRegistry& members() { return members_; }
 
   /// The connection, for tools and tests.
   Database& database() { return *db_; }
@@ -117,6 +121,7 @@ class Store {
   StaffRegistry staff_;
   AuditLog audit_;
   BillingLedger ledger_;
+  MemberRegistry members_;
   std::unique_ptr<seal::Sealer> sealer_;  // destroyed before db_: it holds hooks on it
   bool sealing_{false};
 };
