@@ -14,6 +14,8 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(NFC REQUIRED IMPORTED_TARGET libnfc)
 pkg_check_modules(FREEFARE REQUIRED IMPORTED_TARGET libfreefare)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# labgatectl audit setup shows the verification key as a QR code in the terminal.
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
 if(LABGATE_WITH_GPIOD)
   pkg_check_modules(GPIOD REQUIRED IMPORTED_TARGET libgpiod)
 endif()

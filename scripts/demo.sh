@@ -146,6 +146,11 @@ ctl users add --login demo --name "Demo staff" --role admin >/dev/null
 # daemon reads them with --key-file, since the built-in demo site names no key file.
 keys=$demo/site.keys
 ctl keys init --key-file "$keys" >/dev/null
+# The audit record's sealing key ($db.seal-key, beside the database; docs/KEYS.md): labgated
+# refuses to run without it. A real site writes the verification key on paper; the demo keeps it
+# in its own folder so that `labgatectl audit verify --key - < $demo/verification-key` works.
+ctl --json audit setup | sed -n 's/.*"verification_key": "\([0-9a-f]*\)".*/\1/p' \
+  >"$demo/verification-key"
 
 bold=$(tput bold 2>/dev/null || true)
 plain=$(tput sgr0 2>/dev/null || true)

@@ -4,6 +4,7 @@
 # (debootstrap --variant=minbase) lacks; scripts/fresh-check.sh proves it on such a root.
 # The last line packages and checks: man pages (help2man), the .deb (cpack needs file and
 # dpkg-shlibdeps), the unit's exposure (systemd-analyze) and the fresh root (debootstrap).
+# libqrencode-dev draws the audit verification key as a QR code (labgatectl audit setup).
 # libfaketime lets a test jump the daemon's wall clock (tests/integration/clock_test.cpp).
 set -euo pipefail
 
@@ -17,6 +18,7 @@ packages=(
   catch2 libbenchmark-dev libfaketime
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
+  libqrencode-dev
   python3
   help2man file dpkg-dev systemd debootstrap
 )

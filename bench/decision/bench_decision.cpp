@@ -55,6 +55,7 @@ struct Options {
   std::string start{"2026-06-02 10:00"};
   std::string db;
   bool keep_db{false};
+  bool seal{false};
   std::string log{"null"};
   int stream_clients{0};
 };
@@ -575,7 +576,7 @@ int run(const Options& o) {
   const auto cleanup = [&] {
     if (o.keep_db) return;
     std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) {
+    for (const char* suffix : {"", "-wal", "-shm", ".seal-key"}) {
       fs::remove(fs::path(db_path.string() + suffix), ec);
     }
     if (!dir.empty()) fs::remove(dir, ec);
@@ -620,6 +621,24 @@ int run(const Options& o) {
         seeded.certifications_s, seeded.sessions_s, seeded.events_s, seeded.indexes_s,
         seeded.checkpoint_s);
     std::fflush(stdout);
+
+    // --seal: the seeded rows sealed by `audit setup`, then every row the taps write sealed at
+    // its commit, as labgated does (issue 19's before/after comparison: run with and without).
+    std::unique_ptr<store::seal::Sealer> sealer;
+    if (o.seal) {
+      const auto t_seal = Steady::now();
+      const auto key_file = store::seal::default_key_path(db_path);
+      auto k0 = store::seal::setup(st.database(), key_file, so.clock(),
+                                   store::seal::kDefaultPeriodMs, "bench");
+      if (!k0) throw std::runtime_error("audit setup: " + k0.error().message);
+      auto state = store::seal::load_key_state(key_file);
+      if (!state) throw std::runtime_error(state.error().message);
+      sealer = std::make_unique<store::seal::Sealer>(st.database(), key_file, *state, so.clock);
+      fmt::print("sealing: on (audit setup sealed the seeded rows in {:.1f} s)\n",
+                 std::chrono::duration<double>(Steady::now() - t_seal).count());
+    } else {
+      fmt::print("sealing: off\n");
+    }
 
     Bench bench(o, cfg, clock, st, pop);
     bench.build_site();
@@ -752,6 +771,8 @@ int main(int argc, char** argv) {
   cli.add_option("--start", o.start, "first tap, site local time (a working day)");
   cli.add_option("--db", o.db, "database file to create (default: a temporary directory)");
   cli.add_flag("--keep-db", o.keep_db, "keep the database file afterwards");
+  cli.add_flag("--seal", o.seal,
+               "seal the record as labgated does (audit setup, then a seal per written row)");
   cli.add_option("--log", o.log, "labgated log output: null (formatted, discarded), off, stderr")
       ->check(CLI::IsMember({"null", "off", "stderr"}));
   cli.add_option("--stream-clients", o.stream_clients,

@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "daemon.hpp"
+#include "labgate/gateway/store/seal.hpp"
+#include "must.hpp"
 
 using namespace labgate::testing;
 using nlohmann::json;
@@ -726,4 +728,12 @@ TEST_CASE("admin channel: a change is applied off the loop and answered in order
   r = c.request(req("lockout", "alice", {{"machine", "laser"}, {"reason", "\x1b[2Jcleared"}}));
   CHECK(r["code"] == "bad_request");
   CHECK(snapshot(site) == before);
+  // The worker's change and the loop's tap rows are sealed in one chain that verifies.
+  auto store = site.daemon.open_store();
+  const auto verdict = labgate::testing::must(
+      labgate::gateway::store::seal::verify(store->database(), site.daemon.verification_key(), {}),
+      "verify");
+  INFO(verdict.message);
+  CHECK(verdict.ok);
+  CHECK(verdict.rows_checked > 0);
 }

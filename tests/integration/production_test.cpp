@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
@@ -68,6 +69,12 @@ struct RunningDaemon {
   std::unique_ptr<LineClient> client;
 
   RunningDaemon(const TempDir& d, const std::string& config) : dir(d.path()) {
+    // labgated never runs without the audit record's sealing key (docs/KEYS.md).
+    if (!std::filesystem::exists(dir / "run.db.seal-key")) {
+      const auto setup = run_command({LABGATECTL_PATH, "--db", (dir / "run.db").string(),
+                                      "--create", "audit", "setup", "--no-qr"});
+      if (setup.exit_code != 0) FAIL("audit setup: " << setup.err);
+    }
     std::vector<std::string> argv{LABGATED_PATH,
                                   "--db",
                                   (dir / "run.db").string(),
@@ -321,4 +328,56 @@ TEST_CASE("the control socket drives simulated devices only", "[control]") {
   CHECK(d.cmd("read-result front-in") == "ok reads=1 removals=0");
   CHECK(d.cmd("all-stop") == "ok all-stop");
   CHECK(d.stop() == 0);
+}
+
+TEST_CASE("labgated refuses to run without the sealing key and seals what it writes", "[seal]") {
+  TempDir dir("labgate-seal");
+  const auto db = (dir / "run.db").string();
+  auto r = run_command({LABGATED_PATH, "--db", db, "--control-socket", (dir / "x.sock").string(),
+                        "--admin-socket", (dir / "admin.sock").string()});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.out + r.err, "sealing key file"));
+  CHECK(contains(r.out + r.err, "missing"));
+  CHECK(contains(r.out + r.err, "docs/KEYS.md"));
+  CHECK_FALSE(std::filesystem::exists(dir / "x.sock"));
+
+  // audit setup prints the verification key once; the box keeps a later key only.
+  const auto setup =
+      run_command({LABGATECTL_PATH, "--db", db, "--create", "--json", "audit", "setup"});
+  REQUIRE(setup.exit_code == 0);
+  const std::string vk = nlohmann::json::parse(setup.out).at("verification_key");
+  REQUIRE(vk.size() == 64);
+  CHECK_FALSE(contains(read_file(db + ".seal-key"), vk));
+  {
+    RunningDaemon d(dir, "");
+    CHECK(d.cmd("tap main-in iso14443a 04000001").rfind("ok", 0) == 0);
+    CHECK(d.cmd("tap main-in iso14443a 04000002").rfind("ok", 0) == 0);
+    CHECK(d.stop() == 0);
+    CHECK_FALSE(contains(d.log(), vk));
+  }
+  const auto cp = run_command({LABGATECTL_PATH, "--db", db, "audit", "checkpoint"});
+  REQUIRE(cp.exit_code == 0);
+  write_private_file(dir / "checkpoint.txt", cp.out);
+  const std::vector<std::string> verify{LABGATECTL_PATH,
+                                        "--db",
+                                        db,
+                                        "audit",
+                                        "verify",
+                                        "--key",
+                                        vk,
+                                        "--checkpoint",
+                                        (dir / "checkpoint.txt").string()};
+  r = run_command(verify);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "sealed record ok"));
+
+  // The last event deleted with its seal: only the checkpoint kept off the box shows it.
+  r = run_command({"sqlite3", db,
+                   "DELETE FROM access_events WHERE id = (SELECT max(id) FROM access_events); "
+                   "DELETE FROM seals WHERE seq = (SELECT max(seq) FROM seals);"});
+  REQUIRE(r.exit_code == 0);
+  r = run_command(verify);
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "truncated"));
 }

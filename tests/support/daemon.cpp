@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -145,11 +146,29 @@ void Daemon::launch(const std::vector<std::string>& clock_args,
                     const std::map<std::string, std::string>& env) {
   client_.reset();
   ++starts_;
+  seal_once();
   std::vector<std::string> argv{LABGATED_PATH};
   argv.insert(argv.end(), site_args_.begin(), site_args_.end());
   argv.insert(argv.end(), clock_args.begin(), clock_args.end());
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   child_ = std::make_unique<Child>(argv, log_, env);
+}
+
+void Daemon::seal_once() {
+  namespace seal = store::seal;
+  if (sealed_) return;
+  const auto key_file = seal::default_key_path(db_);
+  std::error_code ec;
+  if (std::filesystem::exists(key_file, ec)) {
+    sealed_ = true;  // the test made its own (or a previous Daemon on this file did)
+    return;
+  }
+  std::filesystem::create_directories(std::filesystem::path(db_).parent_path(), ec);
+  auto store = must(store::Store::open(db_, store::StoreOptions{}), "open store to seal");
+  verification_key_ = must(
+      seal::setup(store->database(), key_file, store->now_ms(), seal::kDefaultPeriodMs, "test"),
+      "audit setup");
+  sealed_ = true;
 }
 
 bool Daemon::wait_ready(std::chrono::milliseconds timeout) {

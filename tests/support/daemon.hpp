@@ -78,8 +78,12 @@ class Daemon {
   /// Opens the store on the daemon's database (another connection, as labgatectl would) with
   /// test_key(); for a daemon made from a config.
   std::unique_ptr<gateway::store::Store> open_store() const;
+  /// The audit record's verification key, made (with the sealing key beside the database, as
+  /// `labgatectl audit setup` does) before the first start: labgated never runs without one.
+  const gateway::store::seal::Key& verification_key() const { return verification_key_; }
 
  private:
+  void seal_once();
   void launch(const std::vector<std::string>& clock_args,
               const std::map<std::string, std::string>& env);
   void connect();
@@ -94,6 +98,8 @@ class Daemon {
   std::unique_ptr<LineClient> client_;
   int starts_{0};
   std::vector<std::string> extra_args_;
+  gateway::store::seal::Key verification_key_{};
+  bool sealed_{false};
 };
 
 /// Seeds a standard cast into a store: plan "all" (24h), plan "day" (mon-fri 09:00-17:00),

@@ -1,6 +1,7 @@
 #include "labgate/gateway/app/application.hpp"
 
 #include <grp.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -20,6 +21,8 @@
 #include "labgate/gateway/app/mqtt_bridge.hpp"
 #include "labgate/gateway/app/readers.hpp"
 #include "labgate/gateway/app/site.hpp"
+#include "labgate/gateway/mqtt/payloads.hpp"
+#include "labgate/gateway/mqtt/topics.hpp"
 #include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/store/store.hpp"
 
@@ -182,8 +185,16 @@ struct Application::Impl {
     }
   }
 
+  std::filesystem::path seal_key_path() const {
+    return opts.seal_key_file ? std::filesystem::path(*opts.seal_key_file)
+                              : store::seal::default_key_path(db_path());
+  }
+
   bool open_store() {
     store::StoreOptions so;
+    // Never an unsealed record: run() stopped already if this file was missing.
+    so.seal_key_file = seal_key_path();
+    so.seal_required = true;
     so.site_key = cfg.site.key;
     so.time_zone = cfg.site.timezone;
     so.database.busy_timeout = cfg.store.busy_timeout;
@@ -220,6 +231,9 @@ struct Application::Impl {
     using R = admin::ActionResult;
     if (!change_store) {
       store::StoreOptions so;
+      // Its rows are sealed like the loop's: the sealer reads the head in each transaction.
+      so.seal_key_file = seal_key_path();
+      so.seal_required = true;
       so.site_key = cfg.site.key;
       so.time_zone = cfg.site.timezone;
       so.database.busy_timeout = cfg.store.busy_timeout;
@@ -582,6 +596,7 @@ struct Application::Impl {
       }
     } else {
       site->tick();
+      publish_checkpoint();
     }
     if (mqtt) mqtt->tick();
     if (watchdog_usec > 0) {
@@ -591,6 +606,28 @@ struct Application::Impl {
         sd_notify(0, "WATCHDOG=1");
       }
     }
+  }
+
+  // The head of the sealed record, retained on the broker: a copy off the box, so rows deleted
+  // from the end of the record (with their seals) show. At most once a minute, and only when the
+  // head moved; the outbox row is not sealed, so publishing never moves the head itself.
+  void publish_checkpoint() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!cfg.mqtt.enabled || now - last_checkpoint < std::chrono::seconds(60)) return;
+    last_checkpoint = now;
+    auto head = db->seal_head();
+    if (!head.ok() || !head.value() || head.value()->seq == published_checkpoint_seq) return;
+    published_checkpoint_seq = head.value()->seq;
+    const auto line = store::seal::format_checkpoint(*head.value());
+    site->publish_retained(mqtt::Topics(cfg.site.id, cfg.site.gateway).audit_checkpoint(),
+                           [line](const mqtt::EventHeader& h) {
+                             nlohmann::json j;
+                             j["checkpoint"] = line;
+                             j["at"] = mqtt::iso8601_utc(h.time);
+                             j["seq"] = h.seq;
+                             j["event_id"] = h.event_id;
+                             return j.dump();
+                           });
   }
 
   void shutdown() {
@@ -619,6 +656,15 @@ struct Application::Impl {
     if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
     build_devices();
     declare_hardware_devices();
+    // The sealing key is checked before any socket or the store opens: without it the daemon does
+    // not run (it never writes an unsealed record), and the reason is a configuration fault, not a
+    // store outage to retry.
+    if (auto key = store::seal::load_key_state(seal_key_path()); !key) {
+      spdlog::critical("cannot start: {}", key.error().message);
+      return 1;
+    } else {
+      sodium_memzero(key->key.data(), key->key.size());
+    }
     add_commands();
     start_admin();
     auto sock = socket_path();
@@ -653,6 +699,8 @@ struct Application::Impl {
   Options opts;
   asio::io_context io;
   asio::steady_timer ticker;  // housekeeping (Options::tick)
+  std::chrono::steady_clock::time_point last_checkpoint{};
+  std::int64_t published_checkpoint_seq{-1};
   asio::steady_timer deadline_timer;
   std::optional<milliseconds> armed_deadline;  // what deadline_timer waits for
   asio::signal_set signals;

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   std::string log_level;
   std::vector<std::string> reader_devices;
   std::string key_file;
+  std::string seal_key_file;
   cli.add_option("-c,--config", config_path,
                  "site configuration (TOML); default: the built-in demo site");
   cli.add_option("--check-config", check_path, "validate a configuration file and exit");
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
       ->take_all();
   cli.add_option("--key-file", key_file,
                  "the site's DESFire key file (overrides [desfire] key_file; see docs/KEYS.md)");
+  cli.add_option("--seal-key-file", seal_key_file,
+                 "the sealing key file of the audit record (default: <database>.seal-key; "
+                 "labgatectl audit setup makes it; see docs/KEYS.md)");
   cli.set_version_flag("--version", std::string("labgated ") + labgate::kVersionLine);
   CLI11_PARSE(cli, argc, argv);
 
@@ -86,6 +90,8 @@ int main(int argc, char** argv) {
 
   app::Options options;
   if (!db_path.empty()) options.db_path = db_path;
+  if (!seal_key_file.empty())
+    options.seal_key_file = std::filesystem::absolute(seal_key_file).string();
   if (cli.count("--control-socket") > 0) options.control_socket = socket_path;
   if (!sim_clock.empty()) {
     std::chrono::system_clock::time_point start;

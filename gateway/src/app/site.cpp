@@ -302,6 +302,11 @@ std::optional<firmware::Millis> Site::next_deadline() const {
   return earliest(doors_->next_deadline(), machines_->next_deadline());
 }
 
+void Site::publish_retained(std::string topic,
+                            std::function<std::string(const mqtt::EventHeader&)> build) {
+  journal_->publish_state(std::move(topic), std::move(build));
+}
+
 void Site::tick() {
   Step step(*this);
   doors_->tick();

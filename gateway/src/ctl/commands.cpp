@@ -313,6 +313,8 @@ int run(Cli& cli) {
         fmt::format("database {} does not exist (use --create to make a new one)", path.string())};
   }
   if (key_hex) options.site_key = check(st::parse_site_key(*key_hex));
+  if (cli.seal_key_file.empty()) cli.seal_key_file = st::seal::default_key_path(path).string();
+  options.seal_key_file = cli.seal_key_file;
   Context ctx(
       [path, options] {
         auto opened = st::Store::open(path, options);
@@ -887,27 +889,9 @@ void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
 }
 
 void build_audit(CLI::App& app, Cli& cli) {
-  auto* audit = app.add_subcommand("audit", "the hash-chained audit log");
+  auto* audit = app.add_subcommand("audit", "the sealed audit record");
   audit->require_subcommand(1);
-  auto* verify = audit->add_subcommand("verify", "recompute the chain; exit 1 if it is broken");
-  on(verify, cli, [](Context& ctx) {
-    auto v = check(ctx.store().audit().verify_audit_chain());
-    if (ctx.json_output()) {
-      std::cout << json{{"ok", v.ok},
-                        {"rows_checked", v.rows_checked},
-                        {"first_bad_id", null_or(v.first_bad_id)},
-                        {"message", v.message}}
-                       .dump(2)
-                << '\n';
-    } else if (v.ok) {
-      std::cout << v.message << '\n';
-    }
-    if (!v.ok) {
-      std::cerr << "labgatectl: audit chain broken: " << v.message << '\n';
-      return kExitRefused;
-    }
-    return kExitOk;
-  });
+  build_audit_sealing(audit, cli);
   auto* list = audit->add_subcommand("list", "show audit rows, oldest first");
   on(list, cli, [](Context& ctx) {
     auto rows = check(ctx.store().audit().list_audit(100000));
@@ -963,6 +947,9 @@ void build(CLI::App& app, Cli& cli) {
   app.add_option("--config", cli.config, "daemon config (TOML): reads [store] path, [site] key");
   app.add_option("--site-key", cli.site_key,
                  "site key, 64 hex digits (default: [site] key, or $LABGATE_SITE_KEY)");
+  app.add_option("--seal-key-file", cli.seal_key_file,
+                 "the audit record's sealing key file (default: <database>.seal-key; see "
+                 "docs/KEYS.md)");
   app.add_option("--actor", cli.actor,
                  "the staff account you act as, for the audit log; it must exist and be active "
                  "(default: your OS login name)");

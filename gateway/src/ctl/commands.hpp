@@ -28,6 +28,7 @@ struct Cli {
   std::string db;
   std::string config;
   std::string site_key;
+  std::string seal_key_file;  ///< resolved by run(): --seal-key-file or "<database>.seal-key"
   std::string actor;
   std::string admin_socket;  ///< --admin-socket: the daemon's admin channel
   std::string time_zone{"Asia/Tokyo"};
@@ -55,6 +56,8 @@ void build_member_edits(CLI::App& app, Cli& cli);
 void build_init(CLI::App& app, Cli& cli);
 /// `keys init|show|rotate`: the DESFire site key file ([desfire] key_file of --config).
 void build_keys(CLI::App& app, Cli& cli);
+/// `audit setup|verify|checkpoint`: the sealed record's key and its verification (on `audit`).
+void build_audit_sealing(CLI::App* audit, Cli& cli);
 /// `live status|unlock|lockout|release|confirm|all-stop|reload|watch`: the running daemon, over
 /// its admin channel. Needs no database.
 void build_live(CLI::App& app, Cli& cli);

@@ -33,7 +33,13 @@ int run_ward(Context& ctx, const ReportArgs& a) {
                                             : rp::month_period(a.month, ctx.tz()));
   rp::ReportOptions options;
   options.as_of_ms = ctx.store().now_ms();
-  const auto report = check(rp::build_ward_report(ctx.store(), period, options));
+  auto report = check(rp::build_ward_report(ctx.store(), period, options));
+  // The head of the sealed record travels with the report, off the box: rows later deleted from
+  // the end of the record show against it (labgatectl audit verify --checkpoint FILE).
+  if (const auto head = check(ctx.store().seal_head())) {
+    report.notes.push_back("Audit record checkpoint (labgatectl audit verify --checkpoint): " +
+                           st::seal::format_checkpoint(*head));
+  }
   const auto paths = check(rp::write_report(report, a.out, formats));
 
   if (ctx.json_output()) {

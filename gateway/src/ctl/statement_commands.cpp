@@ -128,6 +128,12 @@ int export_statements(Context& ctx, const StatementArgs& a) {
   }
   const auto summary = dir / fmt::format("summary-{}.csv", a.month);
   write_file(summary, bl::summary_csv(statements));
+  // The head of the sealed record leaves the box with the month's statements.
+  std::optional<std::string> checkpoint;
+  if (const auto head = check(ctx.store().seal_head())) {
+    checkpoint = st::seal::format_checkpoint(*head);
+    write_file(dir / fmt::format("checkpoint-{}.txt", a.month), *checkpoint + "\n");
+  }
   std::int64_t total = 0;
   for (const auto& s : statements) total += s.total;
   if (ctx.json_output()) {
@@ -135,10 +141,12 @@ int export_statements(Context& ctx, const StatementArgs& a) {
               {"directory", std::filesystem::absolute(dir).string()},
               {"summary", std::filesystem::absolute(summary).string()},
               {"statements", statements.size()},
-              {"total", total}};
+              {"total", total},
+              {"audit_checkpoint", null_or(checkpoint)}};
     std::cout << j.dump(2) << '\n';
     return kExitOk;
   }
+  if (checkpoint) std::cout << "audit record checkpoint: " << *checkpoint << '\n';
   std::cout << fmt::format("wrote {} statement(s) for {} (CSV + JSON each) and {} to {}\n",
                            statements.size(), a.month, summary.filename().string(),
                            std::filesystem::absolute(dir).string());
@@ -179,6 +187,11 @@ int issue(Context& ctx, const StatementArgs& a) {
   const auto* tz = zone(ctx);
   bl::IssueRequest req{a.month, opt_text(a.member), ctx.actor(), ctx.store().now_ms()};
   const auto report = check(bl::issue_statements(ctx.store().database(), req, tz));
+  // The head after the issue's audit rows: printed with the statements, to keep with them.
+  std::optional<std::string> checkpoint;
+  if (const auto head = check(ctx.store().seal_head())) {
+    checkpoint = st::seal::format_checkpoint(*head);
+  }
   if (ctx.json_output()) {
     json issued = json::array();
     for (const auto& i : report.issued) {
@@ -195,7 +208,8 @@ int issue(Context& ctx, const StatementArgs& a) {
                       {"issued", issued},
                       {"already_issued", report.already_issued},
                       {"no_usage", report.no_usage},
-                      {"refused", refused}}
+                      {"refused", refused},
+                      {"audit_checkpoint", null_or(checkpoint)}}
                      .dump(2)
               << '\n';
   } else {
@@ -212,6 +226,9 @@ int issue(Context& ctx, const StatementArgs& a) {
       r.print(std::cout);
     }
     print_summary(report, a.month);
+    if (checkpoint)
+      std::cout << "audit record checkpoint (keep it with the statements):\n  " << *checkpoint
+                << '\n';
   }
   // 0: every member that could be issued was; 1: some were refused (named above, with why).
   return report.complete() ? kExitOk : kExitRefused;

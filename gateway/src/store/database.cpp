@@ -397,6 +397,12 @@ Transaction::~Transaction() {
 
 Status Transaction::commit() {
   if (db_ == nullptr) return Error{ErrorKind::kInternal, 0, "commit: no transaction"};
+  if (db_->before_commit_) {
+    if (auto sealed = db_->before_commit_(); !sealed) {
+      rollback();
+      return sealed;
+    }
+  }
   auto s = db_->execute_script("COMMIT");
   if (!s) {
     rollback();

@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 7> kMigrations = {
+inline constexpr std::array<std::string_view, 8> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -350,6 +350,23 @@ ALTER TABLE machines ADD COLUMN busy_input INTEGER NOT NULL DEFAULT 0 CHECK (bus
 UPDATE machines SET busy_input = 1
   WHERE id IN (SELECT machine_id FROM sessions WHERE busy_seconds IS NOT NULL)
      OR id IN (SELECT machine_id FROM rates WHERE idle_price_per_unit IS NOT NULL);
+)sql",
+    // ---- version 8: the sealed record (forward-secure MACs over audit rows, events, sessions)
+    // ----
+    R"sql(
+-- One seal per write of a row of a sealed table (audit_log, access_events, sessions), in write
+-- order: a digest of every column of the row and a MAC under the epoch's sealing key, chained to
+-- the previous seal's MAC. A row written again (a session closed) gets a new seal; its newest
+-- seal must match it. tbl = '' marks the key moving forward from epoch row_id with nothing sealed
+-- between (a recorded gap). The keys are never here: see docs/KEYS.md.
+CREATE TABLE seals (
+  seq    INTEGER PRIMARY KEY,
+  epoch  INTEGER NOT NULL CHECK (epoch >= 0),
+  tbl    TEXT NOT NULL,
+  row_id INTEGER NOT NULL,
+  digest BLOB NOT NULL,
+  mac    BLOB NOT NULL
+);
 )sql",
 };
 

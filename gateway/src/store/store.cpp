@@ -112,6 +112,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
   std::unique_ptr<Store> store(new Store(std::move(*db), std::move(options)));
   LABGATE_TRY(store->migrate());
   LABGATE_TRY(store->check_site_key());
+  LABGATE_TRY(store->attach_sealer());
   return store;
 }
 
@@ -168,6 +169,32 @@ Status Store::migrate() {
         "PRAGMA user_version = {}; PRAGMA application_id = {};", next, kApplicationId)));
     LABGATE_TRY(tx->commit());
   }
+}
+
+Status Store::attach_sealer() {
+  const auto& options = context_.options();
+  if (!options.seal_key_file || db_->read_only()) return {};
+  const auto& path = *options.seal_key_file;
+  std::error_code ec;
+  if (options.seal_required ||
+      std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found) {
+    auto state = seal::load_key_state(path);
+    if (!state) return state.error();
+    sealer_ = std::make_unique<seal::Sealer>(*db_, path, *state,
+                                             [ctx = &context_] { return ctx->now_ms(); });
+    sodium_memzero(state->key.data(), state->key.size());
+    sealing_ = true;
+    return {};
+  }
+  auto sealed = meta("seal_key_id");
+  if (!sealed) return sealed.error();
+  if (*sealed) {
+    sealer_ = std::make_unique<seal::Sealer>(
+        *db_, fmt::format("the audit record is sealed but the sealing key file {} is missing: "
+                          "nothing is written unsealed (see docs/KEYS.md)",
+                          path.string()));
+  }
+  return {};
 }
 
 Status Store::check_site_key() {

@@ -16,6 +16,8 @@ namespace labgate::gateway::app {
 struct Options {
   std::optional<std::string> db_path;         ///< replaces [store] path
   std::optional<std::string> control_socket;  ///< replaces [control] socket
+  /// The sealing key file (docs/KEYS.md); default: "<database>.seal-key" beside the database.
+  std::optional<std::string> seal_key_file;
   /// Run on a manual clock starting here (demo and tests); the control socket's `clock`
   /// command moves it.
   std::optional<std::chrono::system_clock::time_point> manual_clock_start;

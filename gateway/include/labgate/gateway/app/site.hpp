@@ -94,6 +94,10 @@ class Site {
   void set_card_interceptor(CardInterceptor interceptor) { interceptor_ = std::move(interceptor); }
   /// Lets time pass: controller deadlines, heartbeat, staff changes, retries, closing time.
   void tick();
+  /// Publishes a retained message through the journal (ordered with the events, durable in the
+  /// outbox): `build` makes the payload from the row's event header.
+  void publish_retained(std::string topic,
+                        std::function<std::string(const mqtt::EventHeader&)> build);
   /// Lets time pass for the controllers only (their deadline timer fired).
   void on_deadline();
   /// The earliest deadline of any door or machine controller.

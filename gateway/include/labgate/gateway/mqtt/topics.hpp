@@ -39,6 +39,9 @@ class Topics {
   std::string machine_state(std::string_view machine) const;
   /// `<root>machine/<id>/session`.
   std::string machine_session(std::string_view machine) const;
+  /// `<root>audit/checkpoint` (retained): the head of the sealed audit record, kept by the
+  /// broker so that deleted tail rows show (labgatectl audit verify --checkpoint).
+  std::string audit_checkpoint() const { return root_ + "audit/checkpoint"; }
   /// `<root>alarm`.
   std::string alarm() const { return root_ + "alarm"; }
   /// `<root>cmd/<name>`.

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <span>
@@ -62,6 +63,13 @@ struct StoreOptions {
   std::string time_zone{"Asia/Tokyo"};
   /// Wall clock in ms since the epoch; injectable for tests.
   std::function<std::int64_t()> clock;
+  /// The sealing key file (docs/KEYS.md). When it exists, every row written to a sealed table is
+  /// sealed with it. When it is missing: an error if seal_required (the daemon), otherwise writes
+  /// to sealed tables are refused once `audit setup` has sealed the database, and left unsealed
+  /// before that (they are sealed by the setup).
+  std::optional<std::filesystem::path> seal_key_file;
+  /// The daemon: never run without the sealing key.
+  bool seal_required{false};
 };
 
 /// The connection and options one Store's repositories share. Outlives them (the Store owns it).

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -140,9 +141,13 @@ class Database {
   Error error(int rc, std::string_view context) const;
   /// The raw handle, for tests and tools that need a pragma this class does not wrap.
   sqlite3* handle() { return db_; }
+  /// Runs before every Transaction::commit's COMMIT; an error aborts the commit (rolled back).
+  /// The audit sealer uses it to seal the rows the transaction wrote (empty: none).
+  void set_before_commit(std::function<Status()> hook) { before_commit_ = std::move(hook); }
 
  private:
   friend class Statement;
+  friend class Transaction;
   Database(sqlite3* db, std::filesystem::path path, bool read_only);
   void release(sqlite3_stmt* stmt);
 
@@ -153,6 +158,7 @@ class Database {
   sqlite3* db_;
   std::filesystem::path path_;
   std::string exposure_warning_;
+  std::function<Status()> before_commit_;
   bool read_only_;
   std::unordered_map<std::string, CacheEntry> cache_;
   std::unordered_map<sqlite3_stmt*, CacheEntry*> by_stmt_;

@@ -35,13 +35,14 @@
 #include "labgate/gateway/store/member_registry.hpp"
 #include "labgate/gateway/store/records.hpp"
 #include "labgate/gateway/store/result.hpp"
+#include "labgate/gateway/store/seal.hpp"
 #include "labgate/gateway/store/staff_registry.hpp"
 #include "labgate/gateway/store/tap_reads.hpp"
 
 namespace labgate::gateway::store {
 
 /// Schema version this code writes; a file with a higher PRAGMA user_version is refused.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 /// PRAGMA application_id of a labgate database ("LBGT").
 inline constexpr std::int32_t kApplicationId = 0x4C424754;
 
@@ -102,11 +103,16 @@ class Store {
   Result<std::optional<std::string>> meta(std::string_view key);
   /// Sets a meta value.
   Status set_meta(std::string_view key, std::string_view value);
+  /// True when rows written through this store are sealed (the sealing key is loaded).
+  bool sealing() const { return sealing_; }
+  /// The head of the seal chain (the checkpoint to keep off the box); nullopt before setup.
+  Result<std::optional<seal::Checkpoint>> seal_head() { return seal::read_head(*db_); }
 
  private:
   Store(std::unique_ptr<Database> db, StoreOptions options);
   Status migrate();
   Status check_site_key();
+  Status attach_sealer();
 
   std::unique_ptr<Database> db_;
   StoreContext context_;
@@ -116,6 +122,8 @@ class Store {
   AuditLog audit_;
   BillingLedger ledger_;
   MemberRegistry members_;
+  std::unique_ptr<seal::Sealer> sealer_;  // destroyed before db_: it holds hooks on it
+  bool sealing_{false};
 };
 
 }  // namespace labgate::gateway::store
