@@ -4,7 +4,8 @@
 # are not tested), and, as root inside a chroot,
 #   1. runs the README's demo command (./scripts/demo.sh: it installs every package it needs),
 #   2. builds the Debian package from that build and installs it with apt-get,
-#   3. writes a site config with `labgatectl init`, checks both daemons' --version, starts
+#   3. writes a site config with `labgatectl init`, runs `audit setup` as the daemon's user,
+#      checks both daemons' --version, starts
 #      labgated from the package as user labgate until it reports it is running, stops it with
 #      SIGTERM and checks that it exited cleanly.
 # A missing install step fails it. It never skips: if the Debian archive cannot be reached it
@@ -196,6 +197,15 @@ labgatectl init --site fresh --gateway gw1 --out /etc/labgate/site.toml
 say "labgatectl init wrote /etc/labgate/site.toml ($(stat -c '%a %U:%G' /etc/labgate/site.toml))"
 [ "$(stat -c '%a %U:%G' /etc/labgate/site.toml)" = "640 root:labgate" ] || exit 1
 labgated --check-config /etc/labgate/site.toml | sed 's/^/   /'
+
+# The README's next step: the sealed record's key, made once by the daemon's user (labgated
+# refuses to run without it). The verification key it prints stays in this throwaway root.
+setpriv --reuid=labgate --regid=labgate --init-groups -- \
+  labgatectl --config /etc/labgate/site.toml --create audit setup --no-qr >/tmp/audit-setup.log 2>&1 ||
+  { cat /tmp/audit-setup.log; exit 1; }
+key=$(ls /var/lib/labgate/*.seal-key)
+[ "$(stat -c '%a %U' "$key")" = "600 labgate" ] || { echo "$key: $(stat -c '%a %U' "$key")"; exit 1; }
+say "audit setup as labgate wrote $key (600 labgate)"
 
 # What systemd does for the unit: the runtime directory for the socket, the state directory as
 # the working directory, and the daemon as user labgate.
