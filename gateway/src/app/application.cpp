@@ -12,6 +12,9 @@
 #include <map>
 #include <thread>
 
+#include "admin_actions.hpp"
+#include "control_commands.hpp"
+#include "device_factory.hpp"
 #include "labgate/drivers/gpio/gpio.hpp"
 #include "labgate/drivers/sim/sim_hub.hpp"
 #include "labgate/gateway/admin/server.hpp"
@@ -23,7 +26,6 @@
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/mqtt/payloads.hpp"
 #include "labgate/gateway/mqtt/topics.hpp"
-#include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::app {
@@ -52,78 +54,11 @@ struct Application::Impl {
 
   // Outputs come first so a strike or relay is in its safe state before anything else runs.
   std::shared_ptr<drivers::Output> make_output(const config::DeviceSpec& spec) {
-    switch (spec.kind) {
-      case config::DeviceSpec::Kind::kSim:
-        return hub->create_output(spec.id);
-      case config::DeviceSpec::Kind::kGpio: {
-        drivers::gpio::LineSpec line;
-        line.chip = spec.chip;
-        line.offset = spec.line;
-        line.active_low = spec.active_low;
-        auto out = std::make_shared<drivers::gpio::GpioOutput>(spec.text, line);
-        if (!out->ok()) spdlog::error("output {}: {}", spec.text, out->error());
-        return out;
-      }
-      case config::DeviceSpec::Kind::kShelly:
-      case config::DeviceSpec::Kind::kTasmota:
-        if (mqtt) return mqtt->make_output(spec);
-        break;
-    }
-    throw std::runtime_error("output " + spec.text + ": smart plugs need the MQTT module");
+    return app::make_output(spec, *hub, mqtt.get());
   }
-
   std::shared_ptr<drivers::Input> make_input(const config::DeviceSpec& spec,
                                              drivers::InputKind kind) {
-    switch (spec.kind) {
-      case config::DeviceSpec::Kind::kSim:
-        return hub->create_input(spec.id, kind);
-      case config::DeviceSpec::Kind::kGpio: {
-        drivers::gpio::LineSpec line;
-        line.chip = spec.chip;
-        line.offset = spec.line;
-        line.active_low = spec.active_low;
-        auto in = std::make_shared<drivers::gpio::GpioInput>(spec.text, line);
-        if (!in->ok()) spdlog::error("input {}: {}", spec.text, in->error());
-        return in;
-      }
-      default:
-        break;
-    }
-    throw std::runtime_error("input " + spec.text + ": unsupported device");
-  }
-
-  // A device the daemon drives for real keeps its simulated name ("<owner>.<role>") on the
-  // control socket, so a simulated-device command aimed at it is refused with the reason
-  // instead of "unknown".
-  void declare_hardware(drivers::sim::DeviceClass cls, const config::DeviceSpec& spec,
-                        const std::string& owner, const char* role) {
-    if (spec.kind == config::DeviceSpec::Kind::kSim) return;
-    const char* noun = cls == drivers::sim::DeviceClass::kOutput ? "output" : "input";
-    const std::string what = spec.kind == config::DeviceSpec::Kind::kGpio
-                                 ? std::string("a gpio ") + noun + " (" + spec.text + ")"
-                                 : "an MQTT smart plug (" + spec.text + ")";
-    hub->declare_hardware(cls, owner + "." + role, what);
-  }
-
-  void declare_hardware_devices() {
-    using drivers::sim::DeviceClass;
-    for (const auto& d : cfg.doors) {
-      declare_hardware(DeviceClass::kOutput, d.strike, d.id, "strike");
-      if (d.contact) declare_hardware(DeviceClass::kInput, *d.contact, d.id, "contact");
-      if (d.exit_button) declare_hardware(DeviceClass::kInput, *d.exit_button, d.id, "exit_button");
-    }
-    for (const auto& m : cfg.machines) {
-      declare_hardware(DeviceClass::kOutput, m.relay, m.id, "relay");
-      if (m.busy) declare_hardware(DeviceClass::kInput, *m.busy, m.id, "busy");
-    }
-    if (cfg.fire_alarm.input) {
-      declare_hardware(DeviceClass::kInput, *cfg.fire_alarm.input, "fire_alarm", "input");
-    }
-    for (const auto& r : cfg.readers) {
-      if (!r.simulated && !r.desk) {
-        hub->declare_hardware(DeviceClass::kReader, r.id, "a hardware reader (" + r.device + ")");
-      }
-    }
+    return app::make_input(spec, kind, *hub);
   }
 
   void build_devices() {
@@ -190,17 +125,23 @@ struct Application::Impl {
                               : store::seal::default_key_path(db_path());
   }
 
-  bool open_store() {
+  // Every connection the daemon opens: sealed (never an unsealed record: run() stopped already
+  // if the key file was missing), with the site's key and time zone.
+  store::StoreOptions store_options(std::function<std::int64_t()> now_ms) const {
     store::StoreOptions so;
-    // Never an unsealed record: run() stopped already if this file was missing.
     so.seal_key_file = seal_key_path();
     so.seal_required = true;
     so.site_key = cfg.site.key;
     so.time_zone = cfg.site.timezone;
     so.database.busy_timeout = cfg.store.busy_timeout;
-    so.clock = [this] {
+    so.clock = std::move(now_ms);
+    return so;
+  }
+
+  bool open_store() {
+    auto so = store_options([this] {
       return std::chrono::duration_cast<milliseconds>(clock().wall().time_since_epoch()).count();
-    };
+    });
     std::filesystem::path p(db_path());
     if (p.has_parent_path()) {
       std::error_code ec;
@@ -223,38 +164,6 @@ struct Application::Impl {
     if (const auto& w = db->database().exposure_warning(); !w.empty()) spdlog::warn("{}", w);
     sync_plans();
     return true;
-  }
-
-  // On the change worker: opens its connection once, then applies the change as labgatectl
-  // would on its own (store::apply_change), returning the record or the refusal.
-  admin::ActionResult apply_change(const nlohmann::json& change, const store::Actor& actor) {
-    using R = admin::ActionResult;
-    if (!change_store) {
-      store::StoreOptions so;
-      // Its rows are sealed like the loop's: the sealer reads the head in each transaction.
-      so.seal_key_file = seal_key_path();
-      so.seal_required = true;
-      so.site_key = cfg.site.key;
-      so.time_zone = cfg.site.timezone;
-      so.database.busy_timeout = cfg.store.busy_timeout;
-      so.clock = [this] { return change_now_ms.load(); };
-      auto opened = store::Store::open(db_path(), so);
-      if (!opened) return R::failure(admin::ErrorCode::kUnavailable, opened.error().message);
-      change_store = std::move(opened.value());
-    }
-    auto record = store::apply_change(*change_store, change, actor);
-    if (!record) {
-      const auto& e = record.error();
-      const auto code =
-          e.kind == store::ErrorKind::kForbidden  ? admin::ErrorCode::kForbidden
-          : e.kind == store::ErrorKind::kNotFound ? admin::ErrorCode::kNotFound
-          : e.kind == store::ErrorKind::kInvalid  ? admin::ErrorCode::kBadRequest
-          : e.kind == store::ErrorKind::kConflict || e.kind == store::ErrorKind::kConstraint
-              ? admin::ErrorCode::kConflict
-              : admin::ErrorCode::kUnavailable;
-      return R::failure(code, e.message);
-    }
-    return R{true, {}, {}, {{"record", nlohmann::json(*record)}}};
   }
 
   void sync_plans() {
@@ -334,186 +243,16 @@ struct Application::Impl {
     }
   }
 
-  // Long (one registration per control-socket verb) so the command table reads in one place.
   void add_commands() {
-    hub->add_command("status", [this](const std::vector<std::string>&) {
-      if (!site) return std::string("ok store unavailable");
-      std::string out = "ok";
-      for (const auto& l : site->status_lines()) out += " | " + l;
-      return out;
-    });
-    hub->add_command("clock", [this](const std::vector<std::string>& args) -> std::string {
-      if (args.empty()) {
-        return "ok " + local_time_string(clock().wall(), cfg.site.timezone);
-      }
-      if (!manual) {
-        return "err the clock is the system clock: clock " + args[0] +
-               " moves a simulated clock only (labgated --simulated-clock)";
-      }
-      if (args[0] == "advance" && args.size() == 2) {
-        milliseconds d{};
-        if (!parse_duration(args[1], d)) return "err bad duration: " + args[1];
-        advance_in_steps(d);
-      } else if (args[0] == "set" && args.size() >= 2) {
-        std::string text = args[1];
-        for (std::size_t i = 2; i < args.size(); ++i) text += " " + args[i];
-        std::chrono::system_clock::time_point t;
-        if (!parse_time(text, cfg.site.timezone, t)) return "err bad time: " + text;
-        if (t < clock().wall()) return "err time never runs back";
-        advance_in_steps(std::chrono::duration_cast<milliseconds>(t - clock().wall()));
-      } else {
-        return "err usage: clock | clock advance <90s|15m|2h> | clock set <YYYY-MM-DD HH:MM>";
-      }
-      return "ok " + local_time_string(clock().wall(), cfg.site.timezone);
-    });
-    auto machine_cmd = [this](const std::string& verb) {
-      return [this, verb](const std::vector<std::string>& args) -> std::string {
-        if (!site) return "err store unavailable";
-        if (args.empty()) return "err usage: " + verb + " <machine> [reason]";
-        std::string reason = args.size() > 1 ? args[1] : "staff";
-        bool ok = verb == "confirm" ? site->confirm(args[0], args.size() > 1 ? args[1] : "control")
-                  : verb == "lockout" ? site->lockout(args[0], reason, "control")
-                                      : site->release(args[0], "control");
-        return ok ? "ok " + verb + " " + args[0] : "err unknown machine " + args[0];
-      };
-    };
-    hub->add_command("confirm", machine_cmd("confirm"));
-    hub->add_command("lockout", machine_cmd("lockout"));
-    hub->add_command("release", machine_cmd("release"));
-    hub->add_command("unlock", [this](const std::vector<std::string>& args) -> std::string {
-      if (!site) return "err store unavailable";
-      if (args.size() != 1) return "err usage: unlock <door>";
-      return site->remote_unlock(args[0], "control") ? "ok unlock " + args[0]
-                                                     : "err unknown door " + args[0];
-    });
-    {
-      std::set<std::string> reader_ids;
-      for (const auto& r : cfg.readers)
-        if (!r.desk) reader_ids.insert(r.id);
-      enrollments = std::make_unique<Enrollments>(std::move(reader_ids), clock());
-    }
-    hub->add_command("enroll", [this](const std::vector<std::string>& args) -> std::string {
-      if (!site) return "err store unavailable";
-      return enrollments->arm_command(args);
-    });
-    hub->add_command("enroll-status", [this](const std::vector<std::string>& args) {
-      return enrollments->status_command(args);
-    });
-    hub->add_command("read-result", [this](const std::vector<std::string>& args) {
-      return read_ledger.command(args);
-    });
-    hub->add_command("all-stop", [this](const std::vector<std::string>&) -> std::string {
-      if (!site) return "err store unavailable";
-      site->all_stop("control");
-      return "ok all-stop";
-    });
+    std::set<std::string> reader_ids;
+    for (const auto& r : cfg.readers)
+      if (!r.desk) reader_ids.insert(r.id);
+    enrollments = std::make_unique<Enrollments>(std::move(reader_ids), clock());
+    std::function<void(milliseconds)> advance;
+    if (manual) advance = [this](milliseconds d) { advance_in_steps(d); };
+    add_control_commands(ControlWiring{*hub, site, clock(), std::move(advance), cfg.site.timezone,
+                                       *enrollments, read_ledger});
   }
-
-  // The admin channel's actions, over the running site (none while the store is unavailable).
-  struct AdminActions final : admin::Actions {
-    explicit AdminActions(Impl& owner) : app(owner) {}
-    using R = admin::ActionResult;
-    static R unavailable() {
-      return R::failure(admin::ErrorCode::kUnavailable, "store unavailable");
-    }
-    static R unknown(const char* what, const std::string& id) {
-      return R::failure(admin::ErrorCode::kNotFound, std::string("unknown ") + what + " " + id);
-    }
-    R status() override {
-      if (!app.site) return unavailable();
-      R r;
-      r.data = {{"lines", app.site->status_lines()},
-                {"faulted", app.site->faulted()},
-                {"pending_writes", app.site->pending_writes()}};
-      return r;
-    }
-    // The caller's declared account must exist and be active: one indexed read on the loop,
-    // like a tap's. The uid is the kernel's.
-    std::optional<R> refused(const admin::Caller& caller, store::Actor& actor) {
-      if (!app.db) return unavailable();
-      actor = store::Actor::declared(caller.as, caller.uid);
-      if (auto st = store::check_account(app.db->database(), actor); !st) {
-        return R::failure(st.error().kind == store::ErrorKind::kForbidden
-                              ? admin::ErrorCode::kForbidden
-                              : admin::ErrorCode::kUnavailable,
-                          st.error().message);
-      }
-      return std::nullopt;
-    }
-    R unlock(const std::string& door, const admin::Caller& caller) override {
-      if (!app.site) return unavailable();
-      store::Actor actor;
-      if (auto no = refused(caller, actor)) return *no;
-      if (!app.site->remote_unlock(door, actor)) return unknown("door", door);
-      return R{true, {}, {}, {{"door", door}}};
-    }
-    R lockout(const std::string& machine, const std::string& reason,
-              const admin::Caller& caller) override {
-      if (!app.site) return unavailable();
-      store::Actor actor;
-      if (auto no = refused(caller, actor)) return *no;
-      if (!app.site->lockout(machine, reason, actor)) return unknown("machine", machine);
-      return R{true, {}, {}, {{"machine", machine}, {"reason", reason}}};
-    }
-    R release(const std::string& machine, const admin::Caller& caller) override {
-      if (!app.site) return unavailable();
-      store::Actor actor;
-      if (auto no = refused(caller, actor)) return *no;
-      if (!app.site->release(machine, actor)) return unknown("machine", machine);
-      return R{true, {}, {}, {{"machine", machine}}};
-    }
-    R confirm(const std::string& machine, const admin::Caller& caller) override {
-      if (!app.site) return unavailable();
-      store::Actor actor;
-      if (auto no = refused(caller, actor)) return *no;
-      if (!app.site->confirm(machine, actor)) return unknown("machine", machine);
-      return R{true, {}, {}, {{"machine", machine}}};
-    }
-    R all_stop(const admin::Caller& caller) override {
-      if (!app.site) return unavailable();
-      store::Actor actor;
-      if (auto no = refused(caller, actor)) return *no;
-      app.site->all_stop(actor);
-      return R{};
-    }
-    // As the signed MQTT `reload`: everything staff change lives in the store, which the site
-    // reads per tap and polls for changes, so there is nothing to re-read; the configuration
-    // file needs a restart. The request is audited all the same.
-    R reload(const admin::Caller& caller) override {
-      store::Actor actor;
-      if (auto no = refused(caller, actor)) return *no;
-      auto st = app.db->audit().append_audit(actor, "admin_reload", "site", R"({"reloaded":[]})");
-      if (!st.ok()) spdlog::error("admin: audit of reload: {}", st.error().message);
-      return R{true,
-               {},
-               {},
-               {{"reloaded", nlohmann::json::array()},
-                {"note",
-                 "members, cards, certifications, plans and machines are read from the store "
-                 "as they change; the site configuration needs a restart"}}};
-    }
-    // On the change worker, with its own connection: the loop (and every tap) goes on while
-    // the change waits for SQLite's write lock or runs its checks. The store refuses a
-    // declared account that is missing or inactive inside the change's own transaction.
-    void change(const admin::Caller& caller, const nlohmann::json& change,
-                std::function<void(R)> done) override {
-      if (!app.db) {
-        done(unavailable());
-        return;
-      }
-      app.change_now_ms.store(app.db->now_ms());
-      // The worker uses the Impl's members only: they outlive the pool, which joins first.
-      Impl& impl = app;
-      asio::post(impl.change_pool, [&impl, actor = store::Actor::declared(caller.as, caller.uid),
-                                    change, done = std::move(done)]() mutable {
-        R result = impl.apply_change(change, actor);
-        asio::post(impl.io, [done = std::move(done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
-      });
-    }
-    Impl& app;
-  };
 
   void start_admin() {
     if (cfg.admin.socket.empty()) return;
@@ -528,7 +267,8 @@ struct Application::Impl {
         throw std::runtime_error("[admin] group " + cfg.admin.group + " does not exist");
       o.group = g->gr_gid;
     }
-    admin_actions = std::make_unique<AdminActions>(*this);
+    admin_actions =
+        std::make_unique<SiteAdminActions>(AdminWiring{io, site, db, db_path(), store_options({})});
     admin_server = std::make_unique<admin::Server>(io, *admin_actions, std::move(o));
     try {
       admin_server->listen();
@@ -655,7 +395,7 @@ struct Application::Impl {
     hub = std::make_unique<drivers::sim::SimHub>(io);
     if (cfg.mqtt.enabled) mqtt = std::make_unique<MqttBridge>(io, cfg);
     build_devices();
-    declare_hardware_devices();
+    declare_hardware_devices(cfg, *hub);
     // The sealing key is checked before any socket or the store opens: without it the daemon does
     // not run (it never writes an unsealed record), and the reason is a configuration fault, not a
     // store outage to retry.
@@ -716,15 +456,10 @@ struct Application::Impl {
   std::unique_ptr<store::Store> db;
   std::unique_ptr<Site> site;
   std::unique_ptr<Enrollments> enrollments;
-  // Staff changes sent over the admin channel (op "change") run on one worker thread with a
-  // connection of their own, so the loop never waits for them. The worker's store reads the
-  // time the loop set when it queued the change. The pool is destroyed (joined) before the
-  // worker's store.
-  std::atomic<std::int64_t> change_now_ms{0};
-  std::unique_ptr<store::Store> change_store;  // used on the worker thread only
-  asio::thread_pool change_pool{1};
   // After the site and store: destroyed first, so no request reaches a site that is gone.
-  std::unique_ptr<AdminActions> admin_actions;
+  // Staff changes sent over the channel (op "change") run on the actions' own worker thread
+  // with a connection of their own, so the loop never waits for them.
+  std::unique_ptr<SiteAdminActions> admin_actions;
   std::unique_ptr<admin::Server> admin_server;
   std::map<std::string, std::shared_ptr<drivers::Output>> strikes;
   std::map<std::string, std::shared_ptr<drivers::Output>> relays;
