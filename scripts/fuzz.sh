@@ -8,7 +8,7 @@ seconds=${FUZZ_SECONDS:-20}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLABGATE_FUZZ=ON -DLABGATE_BUILD_BENCH=OFF >/dev/null
 targets=(labgate_config_fuzz fuzz_command fuzz_pn532_frames labgate_roster_fuzz fuzz_desfire_apdu
-  fuzz_desfire_credential_file fuzz_desfire_card_answers)
+  fuzz_desfire_credential_file fuzz_desfire_card_answers fuzz_seal_verify)
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 
 run() {
@@ -27,4 +27,5 @@ run roster "$(find build-fuzz -name labgate_roster_fuzz -type f | head -1 | sed 
 run desfire-apdu "$(find build-fuzz -name fuzz_desfire_apdu -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=600
 run desfire-credential-file "$(find build-fuzz -name fuzz_desfire_credential_file -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=128
 run desfire-card-answers "$(find build-fuzz -name fuzz_desfire_card_answers -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=512
+run seal-verify "$(find build-fuzz -name fuzz_seal_verify -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=4096
 echo "fuzz: no crash"
