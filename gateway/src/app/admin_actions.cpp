@@ -61,10 +61,7 @@ std::optional<R> SiteAdminActions::refused(const admin::Caller& caller, store::A
   if (!w_.db) return unavailable();
   actor = store::Actor::declared(caller.as, caller.uid);
   if (auto st = store::check_account(w_.db->database(), actor); !st) {
-    return R::failure(st.error().kind == store::ErrorKind::kForbidden
-                          ? admin::ErrorCode::kForbidden
-                          : admin::ErrorCode::kUnavailable,
-                      st.error().message);
+    return R::failure(code_of(st.error().kind), st.error().message);
   }
   return std::nullopt;
 }
