@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "labgate/gateway/store/seal.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "must.hpp"
 
@@ -31,6 +32,7 @@ std::unique_ptr<st::Store> open_store(const std::filesystem::path& db) {
   options.site_key = key.value();
   options.time_zone = "Asia/Tokyo";
   options.clock = [] { return start_ms(); };
+  options.seal_key_file = st::seal::default_key_path(db);
   auto opened = st::Store::open(db, options);
   if (!opened.ok()) throw std::runtime_error("store open: " + opened.error().message);
   return std::move(opened).value();

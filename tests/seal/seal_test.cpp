@@ -378,6 +378,19 @@ TEST_CASE("the sealer: sessions resealed when closed, deletes and keyless writes
   CHECK_THAT(daemon.error().message, Catch::Contains("missing"));
 }
 
+TEST_CASE("a store opened without any key path writes nothing unsealed into a sealed record",
+          "[seal]") {
+  Sealed s;
+  // No key file option at all (a program that forgot it): before the fix this connection
+  // attached no sealer and its rows went in unsealed, to be reported only at the next verify.
+  auto keyless = must(st::Store::open(s.db, s.options(false)));
+  CHECK_FALSE(keyless->sealing());
+  const auto refused = keyless->audit().append_audit("bob", "a", "b", "{}");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("no sealing key file"));
+  CHECK(s.verify().ok);
+}
+
 TEST_CASE("setup runs once", "[seal]") {
   Sealed s;
   auto store = s.open();

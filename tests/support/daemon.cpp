@@ -244,6 +244,8 @@ std::unique_ptr<store::Store> Daemon::open_store() const {
   store::StoreOptions o;
   o.site_key = store::parse_site_key(test_key()).value();
   o.time_zone = "Asia/Tokyo";
+  // The record is sealed before the first start, so a test's writes seal like the daemon's.
+  o.seal_key_file = store::seal::default_key_path(db_path());
   return must(store::Store::open(db_path(), o), "open store");
 }
 

@@ -173,11 +173,13 @@ Status Store::migrate() {
 
 Status Store::attach_sealer() {
   const auto& options = context_.options();
-  if (!options.seal_key_file || db_->read_only()) return {};
-  const auto& path = *options.seal_key_file;
+  if (db_->read_only()) return {};
   std::error_code ec;
-  if (options.seal_required ||
-      std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found) {
+  if (options.seal_key_file &&
+      (options.seal_required ||
+       std::filesystem::symlink_status(*options.seal_key_file, ec).type() !=
+           std::filesystem::file_type::not_found)) {
+    const auto& path = *options.seal_key_file;
     auto state = seal::load_key_state(path);
     if (!state) return state.error();
     sealer_ = std::make_unique<seal::Sealer>(*db_, path, *state,
@@ -188,11 +190,16 @@ Status Store::attach_sealer() {
   }
   auto sealed = meta("seal_key_id");
   if (!sealed) return sealed.error();
+  // A connection opened without a key path must not become the way round the seal: once the
+  // record is sealed, every writer either seals or refuses.
   if (*sealed) {
     sealer_ = std::make_unique<seal::Sealer>(
-        *db_, fmt::format("the audit record is sealed but the sealing key file {} is missing: "
-                          "nothing is written unsealed (see docs/KEYS.md)",
-                          path.string()));
+        *db_, options.seal_key_file
+                  ? fmt::format("the audit record is sealed but the sealing key file {} is "
+                                "missing: nothing is written unsealed (see docs/KEYS.md)",
+                                options.seal_key_file->string())
+                  : std::string("the audit record is sealed but no sealing key file was given: "
+                                "nothing is written unsealed (see docs/KEYS.md)"));
   }
   return {};
 }
