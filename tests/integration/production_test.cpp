@@ -371,6 +371,11 @@ TEST_CASE("labgated refuses to run without the sealing key and seals what it wri
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(contains(r.out, "sealed record ok"));
+  // Without the key, a sealed record gets no unkeyed "ok" (which a rehash would also get).
+  r = run_command({LABGATECTL_PATH, "--db", db, "audit", "verify"});
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.err, "this record is sealed"));
+  CHECK_FALSE(contains(r.out, "ok"));
 
   // The last event deleted with its seal: only the checkpoint kept off the box shows it.
   r = run_command({"sqlite3", db,

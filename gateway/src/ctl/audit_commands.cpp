@@ -147,14 +147,23 @@ void build_audit_sealing(CLI::App* audit, Cli& cli) {
   static std::string key_text;
   static std::vector<std::string> checkpoint_files;
   verify->add_option("--key", key_text,
-                     "the verification key from `audit setup` (- : stdin); without it only the "
-                     "unkeyed chain of the audit rows is recomputed, which proves nothing");
+                     "the verification key from `audit setup` (- : stdin); required once the "
+                     "record is sealed (before that only the unkeyed chain is recomputed, which "
+                     "proves nothing)");
   verify->add_option("--checkpoint", checkpoint_files,
                      "a file holding checkpoints (MQTT message, statement, ward report; - : "
                      "stdin): shows deleted tail rows");
   on(verify, cli, [](Context& ctx) {
     if (key_text.empty()) {
       if (!checkpoint_files.empty()) usage_error("--checkpoint needs --key");
+      // On a sealed record the unkeyed chain would answer "ok" to exactly the rewrite the seal
+      // exists to catch, so it is not offered as an answer at all.
+      if (auto sealed = check(ctx.store().meta("seal_key_id"))) {
+        usage_error(fmt::format(
+            "this record is sealed (key id {}): give the verification key from `audit setup` "
+            "with --key (or --key - to read it from stdin); see docs/KEYS.md",
+            *sealed));
+      }
       // The old unkeyed chain: anyone can recompute it, so it only shows careless edits.
       auto legacy = check(ctx.store().audit().verify_audit_chain());
       if (ctx.json_output()) {
