@@ -681,6 +681,63 @@ TEST_CASE(
   CHECK(site.daemon.cmd("output front.strike") == "ok front.strike off");
 }
 
+TEST_CASE("admin channel: member edits and rate amendments from another uid go through the daemon",
+          "[daemon][admin][actor]") {
+  StaffSite site;
+  const auto by_nobody = [&site](const std::string& action) {
+    auto row = site.last(action);
+    REQUIRE(row);
+    CHECK(row->os_uid == static_cast<std::int64_t>(kNobody));
+    CHECK(row->account == "alice");
+    return *row;
+  };
+  auto r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "members", "edit", "--no", "M1",
+                                              "--name", "Aiko Renamed", "--email", ""});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("member M1 (Aiko Renamed) changed:") != std::string::npos);
+  CHECK(by_nobody("member.edit").subject == "M1");
+  auto s = site.daemon.open_store();
+  CHECK(must(s->taps().member_by_no("M1"), "M1")->name == "Aiko Renamed");
+  // Control characters are refused at this entry point too, and nothing changes.
+  r = labgatectl_as_nobody(site.daemon,
+                           {"--actor", "alice", "members", "edit", "--no", "M1", "--name", "x\ty"});
+  CHECK(r.exit_code == 2);
+  CHECK(must(s->taps().member_by_no("M1"), "M1")->name == "Aiko Renamed");
+
+  r = labgatectl_as_nobody(
+      site.daemon, {"--json", "--actor", "alice", "rates", "set", "--machine", "laser", "--unit",
+                    "15m", "--price", "300", "--from", "2099-01-01"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto set = json::parse(r.out);
+  CHECK(set["price_per_unit"] == 300);
+  const std::string id = std::to_string(set["id"].get<std::int64_t>());
+  by_nobody("rate_set");
+  r = labgatectl_as_nobody(site.daemon,
+                           {"--actor", "alice", "rates", "replace", "--id", id, "--price", "350"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("replaced: rate " + id + " for laser") != std::string::npos);
+  CHECK(r.out.find("350 per 15m") != std::string::npos);
+  by_nobody("rate_replace");
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "rates", "withdraw", "--id", id});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("withdrew rate " + id) != std::string::npos);
+  by_nobody("rate_withdraw");
+  CHECK_FALSE(must(s->ledger().rate(std::stoll(id)), "rate").has_value());
+
+  // Issuing statements goes the same way; a month that has not ended is refused by the daemon.
+  r = labgatectl_as_nobody(site.daemon,
+                           {"--actor", "alice", "statements", "issue", "--month", "2099-01"});
+  INFO(r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("only the daemon's user") == std::string::npos);
+  CHECK(site.daemon.log().find("admin: alice@uid:65534 change statements.issue") !=
+        std::string::npos);
+}
+
 TEST_CASE("admin channel: a change is applied off the loop and answered in order",
           "[daemon][admin][actor]") {
   AdminSite site;

@@ -121,31 +121,6 @@ st::NewRatePlanTerm parse_plan_term(const std::string& text) {
   return t;
 }
 
-json to_json(const st::Rate& r) {
-  json terms = json::array();
-  for (const auto& t : r.plan_terms) {
-    terms.push_back({{"plan", t.plan_code},
-                     {"discount_percent", t.discount_percent},
-                     {"included_minutes", t.included_minutes}});
-  }
-  return {{"id", r.id},
-          {"target", r.target()},
-          {"kind", st::to_string(r.kind)},
-          {"effective_from", format_utc(r.effective_from_ms)},
-          {"effective_until",
-           r.effective_until_ms ? json(format_utc(*r.effective_until_ms)) : json(nullptr)},
-          {"unit_seconds", r.unit_seconds},
-          {"price_per_unit", r.price_per_unit},
-          {"idle_price_per_unit", null_or(r.idle_price_per_unit)},
-          {"minimum_charge", r.minimum_charge},
-          {"grace_seconds", r.grace_seconds},
-          {"daily_cap", null_or(r.daily_cap)},
-          {"plan_terms", terms},
-          {"note", r.note},
-          {"created_by", r.created_by},
-          {"created_at", format_utc(r.created_at_ms)}};
-}
-
 std::string terms_text(const st::Rate& r) {
   std::string out;
   for (const auto& t : r.plan_terms) {
@@ -239,27 +214,24 @@ void add_term_options(CLI::App* cmd, const std::shared_ptr<Args>& a) {
   cmd->add_option("--note", a->note, "why the rate changes");
 }
 
-json change_json(const st::RateChange& c) {
-  json out = to_json(c.after);
-  out["before"] = c.before ? to_json(*c.before) : json(nullptr);
-  return out;
-}
-
-void print_change(Context& ctx, const st::RateChange& c, std::string_view headline) {
+// The change record the store (or the daemon) answered, as labgatectl shows it.
+void print_change(Context& ctx, const json& record, std::string_view headline) {
   if (ctx.json_output()) {
-    std::cout << change_json(c).dump(2) << '\n';
+    std::cout << record.dump(2) << '\n';
     return;
   }
-  std::cout << fmt::format("{}: rate {} for {} {}: {}\n", headline, c.after.id, c.after.target(),
-                           rate_span(c.after, ctx.tz()), rate_terms_text(c.after));
-  if (c.before) {
-    std::cout << fmt::format("  before: rate {} {}: {}\n", c.before->id,
-                             rate_span(*c.before, ctx.tz()), rate_terms_text(*c.before));
+  const auto after = check(st::rate_from_json(record));
+  std::cout << fmt::format("{}: rate {} for {} {}: {}\n", headline, after.id, after.target(),
+                           rate_span(after, ctx.tz()), rate_terms_text(after));
+  if (!record.at("before").is_null()) {
+    const auto before = check(st::rate_from_json(record.at("before")));
+    std::cout << fmt::format("  before: rate {} {}: {}\n", before.id, rate_span(before, ctx.tz()),
+                             rate_terms_text(before));
   } else {
     std::cout << "  before: no rate\n";
   }
-  std::cout << fmt::format("  after:  rate {} {}: {}\n", c.after.id, rate_span(c.after, ctx.tz()),
-                           rate_terms_text(c.after));
+  std::cout << fmt::format("  after:  rate {} {}: {}\n", after.id, rate_span(after, ctx.tz()),
+                           rate_terms_text(after));
 }
 
 void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
@@ -280,8 +252,8 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
     st::RateAmendment r = parse_amendment(*a, ctx);
     r.kind = a->coworking ? st::SessionKind::kCoworking : st::SessionKind::kMachine;
     if (!a->coworking) r.machine_id = a->machine;
-    const auto change = check(ctx.store().ledger().amend_rate(r, ctx.actor()));
-    print_change(ctx, change, "set");
+    // Through the daemon when it runs, so the change records the caller's OS user.
+    print_change(ctx, ctx.change("rate.set", st::to_json(r)), "set");
     return kExitOk;
   });
   auto* replace = rates->add_subcommand(
@@ -292,9 +264,9 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   on(replace, cli, [a](Context& ctx) {
     const auto id = parse_count(a->rate_id, "--id");
     if (a->from == "now") usage_error("bad --from 'now': a replaced rate starts on a date");
-    const auto change =
-        check(ctx.store().ledger().replace_rate(id, parse_amendment(*a, ctx), ctx.actor()));
-    print_change(ctx, change, "replaced");
+    auto args = st::to_json(parse_amendment(*a, ctx));
+    args["id"] = id;
+    print_change(ctx, ctx.change("rate.replace", args), "replaced");
     return kExitOk;
   });
   auto* withdraw = rates->add_subcommand(
@@ -302,8 +274,9 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   withdraw->add_option("--id", a->rate_id, "rate id (rates list)")->required();
   on(withdraw, cli, [a](Context& ctx) {
     const auto id = parse_count(a->rate_id, "--id");
-    const auto r = check(ctx.store().ledger().withdraw_rate(id, ctx.actor()));
-    print_one(ctx, to_json(r),
+    const auto record = ctx.change("rate.withdraw", {{"id", id}});
+    const auto r = check(st::rate_from_json(record));
+    print_one(ctx, record,
               fmt::format("withdrew rate {} for {} {}: {}", r.id, r.target(),
                           rate_span(r, ctx.tz()), rate_terms_text(r)));
     return kExitOk;

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "context.hpp"
+#include "labgate/gateway/billing/changes.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "output.hpp"
@@ -227,7 +228,7 @@ nlohmann::ordered_json Context::change(std::string_view op, nlohmann::json args)
       }
     }
   }
-  return check(st::apply_change(store(), change, actor()));
+  return check(billing::apply_change(store(), change, actor()));
 }
 
 namespace {

@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "context.hpp"
+#include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/store/import.hpp"
 #include "member_output.hpp"
 
@@ -78,7 +79,7 @@ int run_update(Context& ctx, const ImportArgs& a, const std::string& bytes,
   const auto changed = static_cast<std::int64_t>(result.changed.size());
   if (ctx.json_output()) {
     nlohmann::ordered_json changes = nlohmann::ordered_json::array();
-    for (const auto& c : result.changed) changes.push_back(change_json(c));
+    for (const auto& c : result.changed) changes.push_back(st::to_json(c));
     std::cout << nlohmann::ordered_json{{"file", a.file},
                                         {"sha256", roster.sha256},
                                         {"dry_run", a.dry_run},
@@ -91,7 +92,7 @@ int run_update(Context& ctx, const ImportArgs& a, const std::string& bytes,
     return kExitOk;
   }
   for (const auto& c : result.changed) {
-    std::cout << c.after.member_no << ":\n" << change_text(c, "  ");
+    std::cout << c.after.member_no << ":\n" << change_text(st::to_json(c), "  ");
   }
   const auto count = fmt::format("{} member{}", changed, changed == 1 ? "" : "s");
   if (a.dry_run) {

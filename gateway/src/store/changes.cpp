@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -58,6 +59,24 @@ class Args {
     if (!it->is_number_integer()) throw rows::invalid(fmt::format("'{}' must be an integer", key));
     return it->get<std::int64_t>();
   }
+  /// Absent: keep the term; null: remove it; an integer: set it.
+  std::optional<std::optional<std::int64_t>> nullable_integer(const char* key) const {
+    auto it = args_.find(key);
+    if (it == args_.end()) return std::nullopt;
+    if (it->is_null()) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{integer(key)};
+  }
+  std::optional<std::int64_t> optional_integer(const char* key) const {
+    if (!args_.contains(key) || args_.at(key).is_null()) return std::nullopt;
+    return integer(key);
+  }
+  /// The array under `key` (empty when absent), each element as its own Args.
+  std::vector<json> list(const char* key) const {
+    auto it = args_.find(key);
+    if (it == args_.end() || it->is_null()) return {};
+    if (!it->is_array()) throw rows::invalid(fmt::format("'{}' must be an array", key));
+    return it->get<std::vector<json>>();
+  }
   bool flag(const char* key) const {
     auto it = args_.find(key);
     if (it == args_.end() || it->is_null()) return false;
@@ -68,6 +87,47 @@ class Args {
  private:
   const json& args_;
 };
+
+RateAmendment amendment_of(const Args& a) {
+  RateAmendment r;
+  const auto kind = a.text_or("kind", "machine");
+  if (kind != "machine" && kind != "coworking") {
+    throw rows::invalid(fmt::format("'kind' must be machine or coworking, not '{}'", kind));
+  }
+  r.kind = kind == "coworking" ? SessionKind::kCoworking : SessionKind::kMachine;
+  r.machine_id = a.optional_text("machine_id");
+  r.effective_from_ms = a.optional_integer("effective_from_ms");
+  r.unit_seconds = a.optional_integer("unit_seconds");
+  r.price_per_unit = a.optional_integer("price_per_unit");
+  r.idle_price_per_unit = a.nullable_integer("idle_price_per_unit");
+  r.minimum_charge = a.optional_integer("minimum_charge");
+  r.grace_seconds = a.optional_integer("grace_seconds");
+  r.daily_cap = a.nullable_integer("daily_cap");
+  for (const auto& t : a.list("plan_terms")) {
+    if (!t.is_object()) throw rows::invalid("each of 'plan_terms' is an object");
+    const Args term(t);
+    r.plan_terms.push_back(
+        {term.text("plan"), term.integer("discount_percent"), term.integer("included_minutes")});
+  }
+  for (const auto& p : a.list("drop_plans")) {
+    if (!p.is_string()) throw rows::invalid("each of 'drop_plans' is a plan code");
+    r.drop_plans.push_back(p.get<std::string>());
+  }
+  r.note = a.optional_text("note");
+  return r;
+}
+
+// A rate's plan terms (stored or new) as [{plan, discount_percent, included_minutes}].
+template <typename Terms>
+ojson plan_terms_json(const Terms& terms) {
+  ojson out = ojson::array();
+  for (const auto& t : terms) {
+    out.push_back({{"plan", t.plan_code},
+                   {"discount_percent", t.discount_percent},
+                   {"included_minutes", t.included_minutes}});
+  }
+  return out;
+}
 
 template <typename T>
 Result<ojson> rendered(Result<T> r) {
@@ -97,6 +157,19 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
              {a.text("member_no"), a.text("name"), a.text_or("email", ""), a.optional_text("plan"),
               a.optional_text("valid_from"), a.optional_text("valid_until")},
              who));
+       }},
+      {"member.edit",
+       [](Store& s, const Args& a, const Actor& who) {
+         MemberEdit e;
+         e.member_no = a.text("member_no");
+         // A key that is present changes its field ("" clears it); an absent one is left alone.
+         e.name = a.optional_text("name");
+         e.email = a.optional_text("email");
+         e.plan_code = a.optional_text("plan");
+         e.plan_from = a.optional_text("plan_from");
+         e.valid_from = a.optional_text("valid_from");
+         e.valid_until = a.optional_text("valid_until");
+         return rendered(s.members().edit_member(e, who));
        }},
       {"member.approve",
        [](Store& s, const Args& a, const Actor& who) {
@@ -195,6 +268,18 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.ledger().deactivate_price_item(a.text("code"), who));
        }},
+      {"rate.set",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().amend_rate(amendment_of(a), who));
+       }},
+      {"rate.replace",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().replace_rate(a.integer("id"), amendment_of(a), who));
+       }},
+      {"rate.withdraw",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.ledger().withdraw_rate(a.integer("id"), who));
+       }},
       {"sale.add",
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.ledger().sell(a.text("member_no"), a.text("item"), a.integer("quantity"),
@@ -268,6 +353,19 @@ ojson to_json(const Member& m) {
           {"created_at", utc_text(m.created_at_ms)},
           {"approved_at", time_or_null(m.approved_at_ms)},
           {"suspended_reason", null_or(m.suspended_reason)}};
+}
+
+ojson to_json(const MemberChange& c) {
+  ojson changes = ojson::array();
+  for (const auto& f : c.changes) {
+    changes.push_back({{"field", f.field},
+                       {"from", f.from.empty() ? ojson(nullptr) : ojson(f.from)},
+                       {"to", f.to.empty() ? ojson(nullptr) : ojson(f.to)}});
+  }
+  return {{"member_no", c.after.member_no},
+          {"name", c.after.name},
+          {"changes", changes},
+          {"plan_from", null_or(c.plan_from)}};
 }
 
 ojson to_json(const Credential& c) {
@@ -364,6 +462,108 @@ ojson to_json(const Sale& s) {
           {"at", utc_text(s.at_ms)},
           {"note", s.note},
           {"actor", s.actor}};
+}
+
+ojson to_json(const Rate& r) {
+  return {{"id", r.id},
+          {"target", r.target()},
+          {"kind", to_string(r.kind)},
+          {"effective_from", utc_text(r.effective_from_ms)},
+          {"effective_until", time_or_null(r.effective_until_ms)},
+          {"unit_seconds", r.unit_seconds},
+          {"price_per_unit", r.price_per_unit},
+          {"idle_price_per_unit", null_or(r.idle_price_per_unit)},
+          {"minimum_charge", r.minimum_charge},
+          {"grace_seconds", r.grace_seconds},
+          {"daily_cap", null_or(r.daily_cap)},
+          {"plan_terms", plan_terms_json(r.plan_terms)},
+          {"note", r.note},
+          {"created_by", r.created_by},
+          {"created_at", utc_text(r.created_at_ms)}};
+}
+
+ojson to_json(const RateChange& c) {
+  ojson out = to_json(c.after);
+  out["before"] = c.before ? to_json(*c.before) : ojson(nullptr);
+  return out;
+}
+
+ojson to_json(const RateAmendment& r) {
+  ojson out{{"kind", to_string(r.kind)}};
+  const auto put = [&out](const char* key, const auto& v) {
+    if (v) out[key] = *v;
+  };
+  const auto put_nullable = [&out](const char* key, const auto& v) {
+    if (v) out[key] = *v ? ojson(**v) : ojson(nullptr);
+  };
+  put("machine_id", r.machine_id);
+  put("effective_from_ms", r.effective_from_ms);
+  put("unit_seconds", r.unit_seconds);
+  put("price_per_unit", r.price_per_unit);
+  put_nullable("idle_price_per_unit", r.idle_price_per_unit);
+  put("minimum_charge", r.minimum_charge);
+  put("grace_seconds", r.grace_seconds);
+  put_nullable("daily_cap", r.daily_cap);
+  if (!r.plan_terms.empty()) out["plan_terms"] = plan_terms_json(r.plan_terms);
+  if (!r.drop_plans.empty()) out["drop_plans"] = r.drop_plans;
+  put("note", r.note);
+  return out;
+}
+
+Result<Rate> rate_from_json(const nlohmann::ordered_json& j) {
+  try {
+    // utc_text()'s fixed shapes (with or without milliseconds); date::parse would do, but its
+    // inlined code trips g++ 12's maybe-uninitialized warning.
+    const auto ms = [](const std::string& text) -> std::int64_t {
+      int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, milli = 0;
+      int used = 0;
+      const bool shape =
+          (text.size() == 20 && std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d,
+                                            &h, &mi, &sec, &used) == 6) ||
+          (text.size() == 24 && std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo,
+                                            &d, &h, &mi, &sec, &milli, &used) == 7);
+      const date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)},
+                                     date::day{static_cast<unsigned>(d)}};
+      if (!shape || used != static_cast<int>(text.size()) || !ymd.ok()) {
+        throw rows::invalid(fmt::format("bad time '{}'", text));
+      }
+      const auto tp = date::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+                      std::chrono::seconds{sec} + std::chrono::milliseconds{milli};
+      return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+    };
+    const auto opt_int = [&j](const char* key) {
+      return j.at(key).is_null() ? std::optional<std::int64_t>{}
+                                 : std::optional<std::int64_t>{j.at(key).get<std::int64_t>()};
+    };
+    Rate r;
+    r.id = j.at("id").get<std::int64_t>();
+    r.kind = j.at("kind").get<std::string>() == to_string(SessionKind::kCoworking)
+                 ? SessionKind::kCoworking
+                 : SessionKind::kMachine;
+    if (r.kind == SessionKind::kMachine) r.machine_id = j.at("target").get<std::string>();
+    r.effective_from_ms = ms(j.at("effective_from").get<std::string>());
+    if (!j.at("effective_until").is_null())
+      r.effective_until_ms = ms(j.at("effective_until").get<std::string>());
+    r.unit_seconds = j.at("unit_seconds").get<std::int64_t>();
+    r.price_per_unit = j.at("price_per_unit").get<std::int64_t>();
+    r.idle_price_per_unit = opt_int("idle_price_per_unit");
+    r.minimum_charge = j.at("minimum_charge").get<std::int64_t>();
+    r.grace_seconds = j.at("grace_seconds").get<std::int64_t>();
+    r.daily_cap = opt_int("daily_cap");
+    for (const auto& t : j.at("plan_terms")) {
+      r.plan_terms.push_back({0, t.at("plan").get<std::string>(),
+                              t.at("discount_percent").get<std::int64_t>(),
+                              t.at("included_minutes").get<std::int64_t>()});
+    }
+    r.note = j.at("note").get<std::string>();
+    r.created_by = j.at("created_by").get<std::string>();
+    r.created_at_ms = ms(j.at("created_at").get<std::string>());
+    return r;
+  } catch (const Error& e) {
+    return e;
+  } catch (const nlohmann::json::exception& e) {
+    return rows::invalid(fmt::format("a rate record: {}", e.what()));
+  }
 }
 
 ojson to_json(const SessionReview& r) {

@@ -14,7 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "labgate/gateway/store/billing_ledger.hpp"
 #include "labgate/gateway/store/context.hpp"
+#include "labgate/gateway/store/member_registry.hpp"
 #include "labgate/gateway/store/records.hpp"
 #include "labgate/gateway/store/result.hpp"
 
@@ -37,6 +39,8 @@ std::string utc_text(std::int64_t ms);
 /// A record as labgatectl prints it with --json and the admin channel returns it.
 nlohmann::ordered_json to_json(const Plan& p);
 nlohmann::ordered_json to_json(const Member& m);
+/// {"member_no", "name", "changes": [{"field", "from", "to"}...], "plan_from"}; absent is null.
+nlohmann::ordered_json to_json(const MemberChange& c);
 nlohmann::ordered_json to_json(const Credential& c);
 nlohmann::ordered_json to_json(const CertificationType& t);
 nlohmann::ordered_json to_json(const Certification& c);
@@ -48,5 +52,12 @@ nlohmann::ordered_json to_json(const Account& a);
 nlohmann::ordered_json to_json(const PriceItem& p);
 nlohmann::ordered_json to_json(const Sale& s);
 nlohmann::ordered_json to_json(const SessionReview& r);
+nlohmann::ordered_json to_json(const Rate& r);
+/// The new rate's record with "before": the rate it amended, or null.
+nlohmann::ordered_json to_json(const RateChange& c);
+/// The args of a rate.set / rate.replace change (absent terms are left out).
+nlohmann::ordered_json to_json(const RateAmendment& r);
+/// A rate record back from to_json(Rate) (plan ids are not carried: 0). kInvalid if malformed.
+Result<Rate> rate_from_json(const nlohmann::ordered_json& j);
 
 }  // namespace labgate::gateway::store

@@ -98,6 +98,8 @@ class Store {
   std::int64_t now_ms() const { return context_.now_ms(); }
   /// Today's date in the site time zone.
   std::string today() const { return context_.today(); }
+  /// The site's IANA time zone (StoreOptions::time_zone): local days, months and midnights.
+  const std::string& time_zone() const { return context_.options().time_zone; }
 
   /// A meta value (gateway id, site key id, ...).
   Result<std::optional<std::string>> meta(std::string_view key);

@@ -1,0 +1,79 @@
+#include "labgate/gateway/billing/changes.hpp"
+
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <exception>
+#include <optional>
+
+#include "labgate/gateway/store/seal.hpp"
+
+namespace labgate::gateway::billing {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+st::Error invalid(std::string message) {
+  return st::Error{st::ErrorKind::kInvalid, 0, std::move(message)};
+}
+
+st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::Actor& actor) {
+  auto month = args.find("month");
+  if (month == args.end() || !month->is_string())
+    return invalid("change argument 'month' is missing");
+  std::optional<std::string> member;
+  if (auto m = args.find("member_no"); m != args.end() && !m->is_null()) {
+    if (!m->is_string()) return invalid("'member_no' must be a string");
+    member = m->get<std::string>();
+  }
+  const date::time_zone* tz = nullptr;
+  try {
+    tz = date::locate_zone(store.time_zone());
+  } catch (const std::exception& e) {
+    return invalid(fmt::format("time zone '{}': {}", store.time_zone(), e.what()));
+  }
+  const IssueRequest request{month->get<std::string>(), member, actor, store.now_ms()};
+  auto report = issue_statements(store.database(), request, tz);
+  if (!report) return report.error();
+  ojson out = to_json(*report, request.month);
+  // The head after the issue's audit rows, to keep with the statements.
+  auto head = store.seal_head();
+  if (!head) return head.error();
+  out["audit_checkpoint"] = *head ? ojson(st::seal::format_checkpoint(**head)) : ojson(nullptr);
+  return out;
+}
+
+}  // namespace
+
+ojson to_json(const IssueReport& report, const std::string& month) {
+  ojson issued = ojson::array();
+  for (const auto& i : report.issued) {
+    issued.push_back({{"statement_id", i.statement_id},
+                      {"member_no", i.member_no},
+                      {"total", i.total},
+                      {"sha256", i.sha256}});
+  }
+  ojson refused = ojson::array();
+  for (const auto& r : report.refused) {
+    refused.push_back({{"member_no", r.member_no}, {"reason", r.reason}});
+  }
+  return {{"month", month},
+          {"issued", issued},
+          {"already_issued", report.already_issued},
+          {"no_usage", report.no_usage},
+          {"refused", refused}};
+}
+
+st::Result<ojson> apply_change(st::Store& store, const nlohmann::json& change,
+                               const st::Actor& actor) {
+  if (change.is_object() && change.value("op", "") == "statements.issue") {
+    static const nlohmann::json kNoArgs = nlohmann::json::object();
+    auto args = change.find("args");
+    if (args != change.end() && !args->is_object()) return invalid("args must be an object");
+    return issue(store, args == change.end() ? kNoArgs : *args, actor);
+  }
+  return st::apply_change(store, change, actor);
+}
+
+}  // namespace labgate::gateway::billing
