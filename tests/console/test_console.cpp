@@ -188,6 +188,11 @@ TEST_CASE("console: Japanese by default and by Accept-Language; ?lang= switches 
   Browser e;
   r = site.get(e, "/login", "en-US,en;q=0.9");
   CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
+  Browser chooser;
+  r = site.get(chooser, "/login?lang=en", "ja");
+  CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
+  r = site.get(chooser, "/login", "ja");
+  CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
   auto sam = site.logged_in("sam");
   r = site.get(sam, "/?lang=en", "ja");
   CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
