@@ -145,6 +145,10 @@ struct AdminSite {
            {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "root", "watcher", "live"}) {
         REQUIRE(s->staff().add_staff_account({login, "", "staff", true, 0}, "setup").ok());
       }
+      for (const auto& [login, role] :
+           {std::pair{"mina", "manager"}, {"desmond", "desk"}, {"trudy", "trainer"}}) {
+        REQUIRE(s->staff().add_staff_account({login, "", role, true, 0}, "setup").ok());
+      }
     }
     daemon.start();
     REQUIRE(daemon.cmd("confirm laser") == "ok confirm laser");
@@ -684,11 +688,11 @@ TEST_CASE(
 TEST_CASE("admin channel: member edits and rate amendments from another uid go through the daemon",
           "[daemon][admin][actor]") {
   StaffSite site;
-  const auto by_nobody = [&site](const std::string& action) {
+  const auto by_nobody = [&site](const std::string& action, const char* account = "alice") {
     auto row = site.last(action);
     REQUIRE(row);
     CHECK(row->os_uid == static_cast<std::int64_t>(kNobody));
-    CHECK(row->account == "alice");
+    CHECK(row->account == account);
     return *row;
   };
   auto r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "members", "edit", "--no", "M1",
@@ -706,36 +710,79 @@ TEST_CASE("admin channel: member edits and rate amendments from another uid go t
   CHECK(must(s->taps().member_by_no("M1"), "M1")->name == "Aiko Renamed");
 
   r = labgatectl_as_nobody(
-      site.daemon, {"--json", "--actor", "alice", "rates", "set", "--machine", "laser", "--unit",
+      site.daemon, {"--json", "--actor", "mina", "rates", "set", "--machine", "laser", "--unit",
                     "15m", "--price", "300", "--from", "2099-01-01"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const auto set = json::parse(r.out);
   CHECK(set["price_per_unit"] == 300);
   const std::string id = std::to_string(set["id"].get<std::int64_t>());
-  by_nobody("rate_set");
+  by_nobody("rate_set", "mina");
   r = labgatectl_as_nobody(site.daemon,
-                           {"--actor", "alice", "rates", "replace", "--id", id, "--price", "350"});
+                           {"--actor", "mina", "rates", "replace", "--id", id, "--price", "350"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("replaced: rate " + id + " for laser") != std::string::npos);
   CHECK(r.out.find("350 per 15m") != std::string::npos);
-  by_nobody("rate_replace");
-  r = labgatectl_as_nobody(site.daemon, {"--actor", "alice", "rates", "withdraw", "--id", id});
+  by_nobody("rate_replace", "mina");
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "mina", "rates", "withdraw", "--id", id});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("withdrew rate " + id) != std::string::npos);
-  by_nobody("rate_withdraw");
+  by_nobody("rate_withdraw", "mina");
   CHECK_FALSE(must(s->ledger().rate(std::stoll(id)), "rate").has_value());
 
   // Issuing statements goes the same way; a month that has not ended is refused by the daemon.
   r = labgatectl_as_nobody(site.daemon,
-                           {"--actor", "alice", "statements", "issue", "--month", "2099-01"});
+                           {"--actor", "mina", "statements", "issue", "--month", "2099-01"});
   INFO(r.err);
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("only the daemon's user") == std::string::npos);
-  CHECK(site.daemon.log().find("admin: alice@uid:65534 change statements.issue") !=
+  CHECK(site.daemon.log().find("admin: mina@uid:65534 change statements.issue") !=
         std::string::npos);
+}
+
+TEST_CASE("admin channel: each op needs a role that may do it", "[daemon][admin][actor]") {
+  StaffSite site;
+  const auto before = snapshot(site);
+  // A desk account may not cut a machine, unlock a door, set rates, issue statements, grant a
+  // certification or add staff: refused, whichever way the request comes, and nothing changes.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--actor", "desmond", "machines", "lockout", "--id", "laser", "--reason", "x"},
+           {"--actor", "desmond", "rates", "set", "--coworking", "--unit", "1h", "--price", "1",
+            "--from", "2099-01-01"},
+           {"--actor", "desmond", "statements", "issue", "--month", "2026-10"},
+           {"--actor", "desmond", "certs", "grant", "--member", "M1", "--type", "laser",
+            "--trainer", "x"},
+           {"--actor", "trudy", "members", "approve", "--no", "M1"},
+           {"--actor", "alice", "users", "add", "--login", "zed", "--role", "admin"},
+       }) {
+    const auto r = labgatectl_as_nobody(site.daemon, args);
+    INFO(args[1] << " " << args[2] << " " << args[3] << ": " << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.err.find("may not do this") != std::string::npos);
+  }
+  AdminClient c(site.daemon.admin_socket_path());
+  for (const auto& op : {req("unlock", "desmond", {{"door", "front"}}),
+                         req("lockout", "trudy", {{"machine", "laser"}, {"reason", "x"}}),
+                         req("all-stop", "desmond")}) {
+    const auto reply = c.request(op);
+    CHECK(reply["ok"] == false);
+    CHECK(reply["code"] == "forbidden");
+  }
+  CHECK(site.daemon.cmd("output front.strike") == "ok front.strike off");
+  CHECK_FALSE(site.machine("laser").locked_out);
+  CHECK(snapshot(site) == before);
+  // What each role may do still goes through.
+  auto r = labgatectl_as_nobody(
+      site.daemon, {"--actor", "desmond", "members", "add", "--no", "M77", "--name", "Desk Added"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  r = labgatectl_as_nobody(site.daemon, {"--actor", "trudy", "certs", "grant", "--member", "M77",
+                                         "--type", "printer", "--trainer", "Trudy"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(c.request(req("lockout", "alice", {{"machine", "laser"}, {"reason", "x"}}))["ok"] == true);
 }
 
 TEST_CASE("admin channel: a change is applied off the loop and answered in order",

@@ -248,13 +248,20 @@ TEST_CASE("console: labgatectl users add --password-stdin makes an account that 
   auto r = run_command({"sh", "-c",
                         "printf '%s\\n' '" + pw + "' | " + LABGATECTL_PATH + " --config " +
                             site.daemon().config_path() +
-                            " --actor sam users add --login newbie --role desk --password-stdin"});
+                            " --actor test users add --login newbie --role desk --password-stdin"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find(pw) == std::string::npos);
   Browser b;
   CHECK(site.log_in(b, "newbie", pw).status == 303);
-  CHECK(audited(site, me("sam"), "staff.passwd", "newbie"));
+  CHECK(audited(site, me("test"), "staff.passwd", "newbie"));
+  // Adding accounts is for admins: a staff account is refused, and no account is made.
+  r = run_command({"sh", "-c",
+                   "printf 'another long phrase\\n' | " + std::string(LABGATECTL_PATH) +
+                       " --config " + site.daemon().config_path() +
+                       " --actor sam users add --login sneaky --role admin --password-stdin"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("may not do this") != std::string::npos);
   // A desk account may not reset another account's password.
   r = run_command({"sh", "-c",
                    "printf 'taken-over-pw\\n' | " + std::string(LABGATECTL_PATH) + " --config " +
@@ -267,10 +274,11 @@ TEST_CASE("console: labgatectl users add --password-stdin makes an account that 
   r = run_command({"sh", "-c",
                    "printf 'short\\n' | " + std::string(LABGATECTL_PATH) + " --config " +
                        site.daemon().config_path() +
-                       " --actor sam users add --login tiny --role desk --password-stdin"});
+                       " --actor test users add --login tiny --role desk --password-stdin"});
   CHECK(r.exit_code == 2);
   auto s = site.daemon().open_store();
   CHECK_FALSE(must(s->staff().staff_login("tiny")).has_value());
+  CHECK_FALSE(must(s->staff().staff_login("sneaky")).has_value());
 }
 
 TEST_CASE("console: with a certificate it speaks TLS and marks the cookie Secure", "[console]") {

@@ -61,8 +61,11 @@ R SiteAdminActions::status() {
 std::optional<R> SiteAdminActions::refused(const admin::Caller& caller, store::Actor& actor) {
   if (!w_.db) return unavailable();
   actor = store::Actor::declared(caller.as, caller.uid);
-  if (auto st = store::check_account(w_.db->database(), actor); !st) {
-    return R::failure(code_of(st.error().kind), st.error().message);
+  // Every op here acts on doors and machines: staff and above (docs/ADMIN.md).
+  for (auto st :
+       {store::check_account(w_.db->database(), actor),
+        store::check_permission(w_.db->database(), actor, store::Permission::kMachines)}) {
+    if (!st) return R::failure(code_of(st.error().kind), st.error().message);
   }
   return std::nullopt;
 }

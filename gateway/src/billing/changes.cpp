@@ -27,6 +27,11 @@ st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::
     if (!m->is_string()) return invalid("'member_no' must be a string");
     member = m->get<std::string>();
   }
+  if (auto allowed =
+          st::check_permission(store.database(), actor, st::change_permission("statements.issue"));
+      !allowed) {
+    return allowed.error();
+  }
   const date::time_zone* tz = nullptr;
   try {
     tz = date::locate_zone(store.time_zone());

@@ -10,25 +10,6 @@
 
 namespace labgate::gateway::console {
 
-bool role_may(std::string_view role, Permission p) {
-  const bool staff_up = role == "staff" || role == "manager" || role == "admin";
-  switch (p) {
-    case Permission::kView:
-      return !role.empty();
-    case Permission::kMembers:
-      return role == "desk" || staff_up;
-    case Permission::kCertifications:
-      return role == "trainer" || staff_up;
-    case Permission::kMachines:
-      return staff_up;
-    case Permission::kManager:
-      return role == "manager" || role == "admin";
-    case Permission::kAdmin:
-      return role == "admin";
-  }
-  return false;
-}
-
 namespace {
 
 constexpr std::string_view kCookie = "labgate_session";

@@ -37,11 +37,10 @@ struct Peer {
   bool tls{false};      ///< the connection is TLS (cookies get Secure)
 };
 
-/// What a staff role may do. Each route names one; see role_may().
-enum class Permission { kView, kMembers, kCertifications, kMachines, kManager, kAdmin };
-/// The server-side role check: desk (members), trainer (certifications), staff (both, machines,
-/// doors), manager (+ reports), admin (+ users).
-bool role_may(std::string_view role, Permission permission);
+/// What a staff role may do; each route names one. The one matrix, shared with the admin
+/// channel's changes (store/context.hpp), so a role refused here is refused there too.
+using store::Permission;
+using store::role_may;
 
 /// The console: everything but the transport.
 class App {

@@ -115,8 +115,9 @@ void build_audit_sealing(CLI::App* audit, Cli& cli) {
   setup->add_flag("--no-qr", no_qr, "do not draw the QR code");
   on(setup, cli, [&cli](Context& ctx) {
     const std::filesystem::path path = cli.seal_key_file;
-    auto k0 = check(seal::setup(ctx.store().database(), path, ctx.store().now_ms(),
-                                std::int64_t{epoch_minutes} * 60'000, ctx.actor()));
+    auto k0 =
+        check(seal::setup(ctx.store().database(), path, ctx.store().now_ms(),
+                          std::int64_t{epoch_minutes} * 60'000, ctx.actor(st::Permission::kAdmin)));
     const std::string id = seal::key_id(k0);
     if (ctx.json_output()) {
       std::string hex = st::to_hex(k0);

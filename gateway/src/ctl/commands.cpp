@@ -214,6 +214,12 @@ st::Actor Context::actor() const {
   return st::Actor::declared(std::move(account), uid, os_user);
 }
 
+st::Actor Context::actor(st::Permission need) {
+  st::Actor who = actor();
+  check(st::check_permission(store().database(), who, need));
+  return who;
+}
+
 nlohmann::ordered_json Context::change(std::string_view op, nlohmann::json args) {
   const nlohmann::json change{{"op", op}, {"args", std::move(args)}};
   const uid_t uid = ::getuid();
@@ -502,7 +508,7 @@ std::string control_socket(const Cli& cli, const Args& a) {
 
 // The control protocol splits on whitespace: the actor travels as one word.
 std::string actor_word(Context& ctx) {
-  std::string actor = ctx.actor().label;
+  std::string actor = ctx.actor(st::Permission::kMembers).label;
   for (auto& ch : actor) ch = std::isspace(static_cast<unsigned char>(ch)) ? '_' : ch;
   return actor;
 }

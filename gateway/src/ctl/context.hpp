@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <string_view>
 
 #include "commands.hpp"
@@ -45,6 +46,9 @@ class Context {
   /// Calling it means "this command writes": it throws a Failure unless this process may
   /// write the database directly (see may_write_directly()).
   st::Actor actor() const;
+  /// actor(), for a command that writes directly what `need` covers: a declared account whose
+  /// role may not is refused (store::check_permission), as over the admin channel.
+  st::Actor actor(st::Permission need);
   /// Makes a staff change (store/changes.hpp) and returns the changed record. With --actor (or
   /// when this user may not write the database), it goes to labgated over the admin channel
   /// when the daemon of --config (or --admin-socket) answers, and the daemon records the uid the
@@ -96,7 +100,7 @@ T check(st::Result<T> r) {
     if (r.error().kind == st::ErrorKind::kBusy) message += " (the database is busy; try again)";
     throw Failure{exit_code_for(r.error()), std::move(message)};
   }
-  return std::move(r).value();
+  if constexpr (!std::is_void_v<T>) return std::move(r).value();
 }
 
 /// Throws a usage Failure (exit 2).

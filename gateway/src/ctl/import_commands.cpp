@@ -72,8 +72,8 @@ int run_update(Context& ctx, const ImportArgs& a, const std::string& bytes,
   options.sha256 = roster.sha256;
   options.plan_from = opt_text(a.from);
   options.dry_run = a.dry_run;
-  const auto result =
-      check(ctx.store().members().update_members(roster.rows, options, ctx.actor()));
+  const auto result = check(ctx.store().members().update_members(
+      roster.rows, options, ctx.actor(st::Permission::kMembers)));
   if (!result.issues.empty()) refuse(a.file, result.issues, "nothing updated");
 
   const auto changed = static_cast<std::int64_t>(result.changed.size());
@@ -126,7 +126,8 @@ int run_import(Context& ctx, const ImportArgs& a) {
   options.source = std::filesystem::path(a.file).filename().string();
   options.sha256 = roster.sha256;
   options.dry_run = a.dry_run;
-  const auto result = check(store.staff().import_members(roster.rows, options, ctx.actor()));
+  const auto result = check(
+      store.staff().import_members(roster.rows, options, ctx.actor(st::Permission::kMembers)));
   if (!result.issues.empty()) refuse(a.file, result.issues);
 
   if (ctx.json_output()) {

@@ -195,7 +195,8 @@ std::string add_days(const std::string& ymd, int days) {
 
 void audit(Context& ctx, const char* action, const std::filesystem::path& path, json detail) {
   // The key file is already written: a failed audit row is reported, not rolled back.
-  if (auto st = ctx.store().audit().append_audit(ctx.actor(), action, path.string(), detail.dump());
+  if (auto st = ctx.store().audit().append_audit(ctx.actor(st::Permission::kAdmin), action,
+                                                 path.string(), detail.dump());
       !st)
     throw Failure{kExitUnavailable,
                   "key file written, but the audit row failed: " + st.error().message};
@@ -295,8 +296,8 @@ void build_keys(CLI::App& app, Cli& cli) {
     // The store keeps the keyed hash of the real UID (GetCardUID on a random-ID card), the one
     // the door finds after authentication.
     auto written = ctx.store().staff().enroll_credential(
-        a->member_no, "desfire", card.uid, a->label, ctx.actor(), version.number,
-        [&](std::int64_t id) -> st::Status {
+        a->member_no, "desfire", card.uid, a->label, ctx.actor(st::Permission::kMembers),
+        version.number, [&](std::int64_t id) -> st::Status {
           return card_status(drivers::desfire::issue_card(desk.dev, card, site_keys, version,
                                                           static_cast<std::uint64_t>(id), a->issue),
                              "written");
@@ -326,7 +327,8 @@ void build_keys(CLI::App& app, Cli& cli) {
     const auto uid = desfire_on(desk, a->timeout_s, "the member's DESFire card");
     int from = 0;
     auto rekeyed = ctx.store().staff().rekey_credential(
-        a->member_no, uid, version.number, ctx.actor(), [&](const st::Credential& c) -> st::Status {
+        a->member_no, uid, version.number, ctx.actor(st::Permission::kMembers),
+        [&](const st::Credential& c) -> st::Status {
           return card_status(drivers::desfire::rekey_card(desk.dev, uid, site_keys, version,
                                                           static_cast<std::uint64_t>(c.id), from),
                              "rekeyed");

@@ -49,6 +49,42 @@ Actor Actor::declared(std::string account, std::int64_t uid, std::string os_user
   return a;
 }
 
+bool role_may(std::string_view role, Permission permission) {
+  const bool staff_up = role == "staff" || role == "manager" || role == "admin";
+  switch (permission) {
+    case Permission::kView:
+      return !role.empty();
+    case Permission::kMembers:
+      return role == "desk" || staff_up;
+    case Permission::kCertifications:
+      return role == "trainer" || staff_up;
+    case Permission::kMachines:
+      return staff_up;
+    case Permission::kManager:
+      return role == "manager" || role == "admin";
+    case Permission::kAdmin:
+      return role == "admin";
+  }
+  return false;
+}
+
+Status check_permission(Database& db, const Actor& actor, Permission permission) {
+  if (!actor.account) return {};
+  auto stmt = db.prepare("SELECT role FROM staff_accounts WHERE login = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, std::string_view{*actor.account});
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return {};
+  const std::string role = stmt->column_text(0);
+  stmt->reset();
+  if (role_may(role, permission)) return {};
+  return Error{ErrorKind::kForbidden, 0,
+               fmt::format("staff account '{}' ({}) may not do this (docs/ADMIN.md lists what "
+                           "each role may do)",
+                           text::visible(*actor.account), text::visible(role))};
+}
+
 Status check_account(Database& db, const Actor& actor) {
   if (!actor.account) return {};
   auto stmt = db.prepare("SELECT active FROM staff_accounts WHERE login = ?1");

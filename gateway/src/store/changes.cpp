@@ -311,7 +311,51 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
   return kHandlers;
 }
 
+// What each op needs of the declared account's role (docs/ADMIN.md). An op missing here needs
+// admin, so a new op is closed until someone decides who may use it.
+Permission permission_needed(std::string_view op) {
+  static const std::map<std::string_view, Permission, std::less<>> kNeeds = {
+      {"member.add", Permission::kMembers},
+      {"member.edit", Permission::kMembers},
+      {"member.approve", Permission::kMembers},
+      {"member.suspend", Permission::kMembers},
+      {"credential.enroll", Permission::kMembers},
+      {"credential.revoke", Permission::kMembers},
+      {"account.topup", Permission::kMembers},
+      {"sale.add", Permission::kMembers},
+      {"cert.grant", Permission::kCertifications},
+      {"cert.revoke", Permission::kCertifications},
+      {"certtype.add", Permission::kMachines},
+      {"machine.lockout", Permission::kMachines},
+      {"machine.release", Permission::kMachines},
+      {"inspection.record", Permission::kMachines},
+      {"plan.add", Permission::kManager},
+      {"machine.add", Permission::kManager},
+      {"account.adjust", Permission::kManager},
+      {"account.credit_limit", Permission::kManager},
+      {"price.set", Permission::kManager},
+      {"price.deactivate", Permission::kManager},
+      {"rate.set", Permission::kManager},
+      {"rate.replace", Permission::kManager},
+      {"rate.withdraw", Permission::kManager},
+      {"session.review", Permission::kManager},
+      {"statements.issue", Permission::kManager},
+      // Their own rule on top: the account itself, or an admin (staff.cpp).
+      {"staff.passwd", Permission::kView},
+      {"staff.locale", Permission::kView},
+      {"staff.add", Permission::kAdmin},
+      {"staff.enable", Permission::kAdmin},
+      {"staff.disable", Permission::kAdmin},
+  };
+  auto it = kNeeds.find(op);
+  return it == kNeeds.end() ? Permission::kAdmin : it->second;
+}
+
 }  // namespace
+
+Permission change_permission(std::string_view op) {
+  return permission_needed(op);
+}
 
 std::vector<std::string_view> change_ops() {
   std::vector<std::string_view> out;
@@ -331,6 +375,7 @@ Result<ojson> apply_change(Store& store, const json& change, const Actor& actor)
   static const json kNoArgs = json::object();
   auto args = change.find("args");
   if (args != change.end() && !args->is_object()) return rows::invalid("args must be an object");
+  LABGATE_TRY(check_permission(store.database(), actor, permission_needed(handler->first)));
   try {
     return handler->second(store, Args(args == change.end() ? kNoArgs : *args), actor);
   } catch (const Error& e) {

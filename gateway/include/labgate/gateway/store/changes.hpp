@@ -26,6 +26,9 @@ class Store;
 
 /// The change ops apply_change() knows, for help texts and docs.
 std::vector<std::string_view> change_ops();
+/// What an op needs of the declared account's role (kAdmin for an op nobody has classed yet).
+/// apply_change() refuses a declared account whose role may not (check_permission).
+Permission change_permission(std::string_view op);
 
 /// Applies one change by `actor` and returns the changed record (an array for cert.revoke).
 /// kInvalid for an unknown op or a missing or mistyped argument; otherwise whatever the store

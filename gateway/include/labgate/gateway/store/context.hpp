@@ -95,6 +95,18 @@ class StoreContext {
   StoreOptions options_;
 };
 
+/// What a staff role may do; each admin-channel op, staff change and console route names one.
+enum class Permission { kView, kMembers, kCertifications, kMachines, kManager, kAdmin };
+/// The one role matrix (docs/ADMIN.md): desk (members, cards, desk sales and top-ups), trainer
+/// (certifications), staff (both, machines, doors), manager (+ money and reports), admin
+/// (+ staff accounts).
+bool role_may(std::string_view role, Permission permission);
+/// Refuses (kForbidden) an actor whose declared account exists but whose role may not do
+/// `permission`. An actor with no declared account (an operator acting as themselves) passes,
+/// and so does an account that does not exist: check_account, in the change's own transaction,
+/// refuses that with its own message (and lets the very first account declare itself).
+Status check_permission(Database& db, const Actor& actor, Permission permission);
+
 /// Refuses an actor whose declared staff account is missing or inactive (kForbidden); an actor
 /// with no declared account passes. Every audit row is checked this way as it is appended,
 /// inside the change's own transaction, so the account cannot be deactivated in between.
