@@ -128,7 +128,10 @@ class Child {
   async stop(timeoutMs = 10000) {
     if (!this.running) return this.exited;
     this.proc.kill('SIGTERM');
-    const r = await Promise.race([this.exited, sleep(timeoutMs).then(() => null)]);
+    let timer;
+    const r = await Promise.race([this.exited,
+      new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); })]);
+    clearTimeout(timer);  // a pending timer would keep node (and the test) alive for its length
     if (r) return r;
     this.proc.kill('SIGKILL');
     return this.exited;
