@@ -193,8 +193,8 @@ say "installed with apt-get install ./$deb"
 [ "$(stat -c '%a %U' /var/lib/labgate)" = "750 labgate" ] || { echo "/var/lib/labgate: $(stat -c '%a %U' /var/lib/labgate)"; exit 1; }
 say "labgated --version: $(labgated --version)"
 say "labgatectl --version: $(labgatectl --version)"
-[ -s /usr/share/labgate/console-static/htmx.min.js ] || { echo "the package has no htmx for the console"; exit 1; }
-say "the console's htmx: /usr/share/labgate/console-static/htmx.min.js (from package-lock.json)"
+[ -s /usr/share/labgate/console/static/htmx.min.js ] || { echo "the package has no htmx for the console"; exit 1; }
+say "the console's htmx: /usr/share/labgate/console/static/htmx.min.js (from package-lock.json)"
 
 labgatectl init --site fresh --gateway gw1 --out /etc/labgate/site.toml
 say "labgatectl init wrote /etc/labgate/site.toml ($(stat -c '%a %U:%G' /etc/labgate/site.toml))"

@@ -30,8 +30,8 @@ done
 need "$contents" " \./lib/systemd/system/labgated\.service\$" "no systemd unit"
 need "$contents" " \./etc/labgate/labgate\.reference\.toml\$" "no reference config in /etc/labgate"
 # The console serves htmx from the package, never from elsewhere at run time.
-need "$contents" "^-rw-r--r-- root/root .* \./usr/share/labgate/console-static/htmx\.min\.js\$" \
-  "no htmx for the console in /usr/share/labgate/console-static"
+need "$contents" "^-rw-r--r-- root/root .* \./usr/share/labgate/console/static/htmx\.min\.js\$" \
+  "no htmx for the console in /usr/share/labgate/console/static"
 need "$info" "^ Package: labgate\$" "package name is not labgate"
 need "$info" "^ Version: ${version//./\\.}\$" "package version is not $version"
 # shlibdeps computed the libraries the binaries link.
