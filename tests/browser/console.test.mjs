@@ -43,7 +43,7 @@ async function login(who, password = rig.accounts[who].password) {
   await page.goto(url('/login'));
   await page.fill('#login', who);
   await page.fill('#password', password);
-  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForNavigation({ timeout: 10000 }), page.click('button[type=submit]')]);
 }
 
 /**
@@ -73,7 +73,9 @@ async function findForm(action, paths) {
 }
 
 async function submit(form) {
-  await Promise.all([page.waitForLoadState('load'), form.locator('[type=submit]').first().click()]);
+  // A post answers with a page or a redirect: either way the browser navigates.
+  await Promise.all([page.waitForNavigation({ timeout: 10000 }),
+    form.locator('[type=submit]').first().click()]);
 }
 
 test('desk staff log in (a wrong password is refused)', async () => {
