@@ -318,6 +318,11 @@ export class Rig {
       '--label', 'member card']);
     await this.ctl(['certs', 'grant', '--member', 'M0001', '--type', 'laser', '--trainer', 'Trainer Tanaka',
       '--date', todayInTokyo()]);
+    // M0002: an active member with a card and no certification (a trainer grants one in the suite).
+    await this.ctl(['members', 'add', '--no', 'M0002', '--name', 'Yuki Suzuki', '--plan', 'all']);
+    await this.ctl(['members', 'approve', '--no', 'M0002']);
+    await this.ctl(['credentials', 'enroll', '--member', 'M0002', '--tech', 'iso14443a', '--id', '04000002',
+      '--label', 'member card']);
   }
 
   /** The console's accounts, with the passwords of this run on standard input. */
