@@ -6,6 +6,8 @@
 // out; seeded M0002 gets the laser certification from a trainer. What the browser does is checked
 // where it lands: in the store (labgatectl) and on labgated's outputs (its control socket).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { Rig, launchBrowser, screenshot, tools } from './harness.mjs';
@@ -23,6 +25,11 @@ const CERTIFIED = { no: 'M0001', card: '04000001' };
 const UNCERTIFIED = { no: 'M0002', card: '04000002' };
 
 before(async () => {
+  // A failure's screenshot from an earlier run must not pass for this run's.
+  const shots = path.join(t.out, 'screenshots');
+  if (fs.existsSync(shots)) {
+    for (const f of fs.readdirSync(shots)) if (f.startsWith('FAILED-')) fs.rmSync(path.join(shots, f));
+  }
   await rig.start();
   browser = await launchBrowser(t);
   page = await browser.context.newPage();
@@ -36,6 +43,22 @@ after(async () => {
 });
 
 const url = (p) => rig.url + p;
+
+/**
+ * One scenario: a node:test test that, when it fails, also saves what the browser showed as
+ * screenshots/FAILED-<scenario>.png.
+ */
+function scenario(name, body) {
+  test(name, async () => {
+    try {
+      await body();
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+      if (page) await screenshot(t, page, `FAILED-${slug}`).catch(() => {});
+      throw e;
+    }
+  });
+}
 
 /** The member's row from labgatectl --json members list, or undefined. */
 async function memberRow(no) {
@@ -85,7 +108,7 @@ async function submit(form) {
     form.locator('[type=submit]').first().click()]);
 }
 
-test('desk staff log in (a wrong password is refused)', async () => {
+scenario('desk staff log in (a wrong password is refused)', async () => {
   await login('desk', 'not-the-password');
   assert.equal(await page.locator('#password').count(), 1, 'a wrong password must leave the login form up');
   await screenshot(t, page, 'login');
@@ -101,7 +124,7 @@ test('desk staff log in (a wrong password is refused)', async () => {
   await screenshot(t, page, 'live');
 });
 
-test('desk staff register a member and approve them', async () => {
+scenario('desk staff register a member and approve them', async () => {
   const form = await findForm('/members', ['/members', '/members/new']);
   await screenshot(t, page, 'members');
   assert.ok(await fill(form, ['no', 'member_no', 'number'], MEMBER), 'the register form has a member number field');
@@ -124,7 +147,7 @@ test('desk staff register a member and approve them', async () => {
   await screenshot(t, page, 'member');
 });
 
-test('desk staff enrol the member\'s card at the desk reader', async () => {
+scenario('desk staff enrol the member\'s card at the desk reader', async () => {
   const res = await page.goto(url(`/members/${MEMBER}/enrol`));
   assert.equal(res.status(), 200, `GET /members/${MEMBER}/enrol`);
   await page.click('#enrol-start');
@@ -144,7 +167,7 @@ test('desk staff enrol the member\'s card at the desk reader', async () => {
   await rig.remove('front-in');
 });
 
-test('a tap on pn532-emu appears on the live page within 1 s', async () => {
+scenario('a tap on pn532-emu appears on the live page within 1 s', async () => {
   await page.goto(url('/'));
   const newest = () => page.evaluate(() =>
     Math.max(0, ...[...document.querySelectorAll('#events li[data-seq]')].map((li) => Number(li.dataset.seq))));
@@ -165,7 +188,7 @@ test('a tap on pn532-emu appears on the live page within 1 s', async () => {
   await rig.remove('front-in');
 });
 
-test('a trainer grants the laser certification and the next laser tap is granted', async () => {
+scenario('a trainer grants the laser certification and the next laser tap is granted', async () => {
   const refused = await rig.place('laser', UNCERTIFIED.card);
   assert.match(refused, /^denied /, 'without the certification the laser refuses the card');
   assert.equal(await rig.output('laser.relay'), 'off');
@@ -188,7 +211,7 @@ test('a trainer grants the laser certification and the next laser tap is granted
   await rig.remove('laser');
 });
 
-test('staff lock out the running laser and labgated cuts its relay', async () => {
+scenario('staff lock out the running laser and labgated cuts its relay', async () => {
   // A card an earlier scenario left on the laser when it failed comes off first.
   if (!(await rig.emu('laser', 'status')).includes('card=none')) await rig.remove('laser');
   assert.match(await rig.place('laser', CERTIFIED.card), new RegExp(`^granted laser ${CERTIFIED.no} `));
@@ -220,7 +243,7 @@ test('staff lock out the running laser and labgated cuts its relay', async () =>
   await rig.remove('laser');
 });
 
-test('desk staff are refused a manager page', async () => {
+scenario('desk staff are refused a manager page', async () => {
   await login('desk');
   for (const p of ['/users']) {
     const res = await page.goto(url(p));
@@ -229,7 +252,7 @@ test('desk staff are refused a manager page', async () => {
   await screenshot(t, page, 'forbidden');
 });
 
-test('the Japanese UI shows', async () => {
+scenario('the Japanese UI shows', async () => {
   await login('desk');
   await page.goto(url('/?lang=ja'));
   assert.equal(await page.getAttribute('html', 'lang'), 'ja');
