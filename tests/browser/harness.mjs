@@ -422,6 +422,10 @@ export class Rig {
   }
 
   async start({ console: withConsole = true } = {}) {
+    if (withConsole && !this.t.console) {
+      throw new Error('labgate-console is not part of this build (no labgate-console target): ' +
+        'the browser suite needs it');
+    }
     await this.startBroker();
     await this.startEmulators(['front-in', 'laser', 'desk']);
     fs.writeFileSync(this.config, siteConfig(this.dir, Object.fromEntries(
