@@ -5,11 +5,12 @@ include(GNUInstallDirs)
 
 # Man pages from each tool's --help and --version (help2man), gzipped as Debian wants them.
 find_program(LABGATE_HELP2MAN help2man REQUIRED)
-set(LABGATE_PACKAGED_TOOLS labgated labgatectl labgate-mqtt-sign labgate-sim)
+set(LABGATE_PACKAGED_TOOLS labgated labgatectl labgate-mqtt-sign labgate-sim labgate-console)
 set(labgated_summary "access control and machine interlock daemon")
 set(labgatectl_summary "labgate staff and manager tool")
 set(labgate-mqtt-sign_summary "sign a labgate MQTT command for mosquitto_pub")
 set(labgate-sim_summary "talk to labgated's control socket")
+set(labgate-console_summary "labgate staff web console")
 set(LABGATE_MAN_PAGES)
 foreach(tool IN LISTS LABGATE_PACKAGED_TOOLS)
   set(page ${CMAKE_BINARY_DIR}/man/${tool}.1)
@@ -28,7 +29,8 @@ add_custom_target(labgate_man ALL DEPENDS ${LABGATE_MAN_PAGES})
 
 install(TARGETS labgate-mqtt-sign RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${LABGATE_MAN_PAGES} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES ${PROJECT_SOURCE_DIR}/config/labgated.service DESTINATION /lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/config/labgated.service
+              ${PROJECT_SOURCE_DIR}/config/labgate-console.service DESTINATION /lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/config/labgate.reference.toml DESTINATION /etc/labgate)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
@@ -44,7 +46,8 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
 set(CPACK_PACKAGE_DESCRIPTION
     "labgated reads members' NFC cards (libnfc), unlocks doors and powers machines only for \
 certified members, records door events and machine use in SQLite for billing, and publishes \
-on MQTT. labgatectl is the staff tool; labgate-mqtt-sign signs MQTT commands.")
+on MQTT. labgatectl is the staff tool; labgate-console the staff web console; \
+labgate-mqtt-sign signs MQTT commands.")
 set(CPACK_PACKAGE_CONTACT "labgate maintainers <root@localhost>")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)

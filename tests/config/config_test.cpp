@@ -172,6 +172,24 @@ TEST_CASE("defaults apply to a minimal config") {
   CHECK(c.readers.empty());
 }
 
+TEST_CASE("[console]: loopback by default; a certificate needs its key") {
+  auto r = load_config_string(site_header(), "min.toml");
+  REQUIRE(r);
+  CHECK(r.value().console.listen == "127.0.0.1:8080");
+  CHECK(r.value().console.tls_cert.empty());
+  r = load_config_string(site_header() +
+                             "[console]\nlisten = \"0.0.0.0:8443\"\n"
+                             "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+                         "tls.toml");
+  REQUIRE(r);
+  CHECK(r.value().console.listen == "0.0.0.0:8443");
+  CHECK(r.value().console.tls_key == "k.pem");
+  const auto errs = errors_of(site_header() + "[console]\ntls_cert = \"c.pem\"\n");
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0].message.find("tls_cert and tls_key go together") != std::string::npos);
+  CHECK(errors_of(site_header() + "[console]\nport = 80\n").size() == 1);
+}
+
 TEST_CASE("each refusal points at the offending line with a clear message") {
   struct Case {
     std::string name;

@@ -23,11 +23,13 @@ need() {
     status=1
   fi
 }
-for tool in labgated labgatectl labgate-mqtt-sign; do
+for tool in labgated labgatectl labgate-mqtt-sign labgate-console; do
   need "$contents" "^-rwxr-xr-x root/root .* \./usr/bin/$tool\$" "no /usr/bin/$tool"
   need "$contents" " \./usr/share/man/man1/$tool\.1\.gz\$" "no man page for $tool"
 done
 need "$contents" " \./lib/systemd/system/labgated\.service\$" "no systemd unit"
+need "$contents" " \./lib/systemd/system/labgate-console\.service\$" "no console unit"
+need "$contents" " \./usr/share/labgate/console/static/console\.js\$" "no console script"
 need "$contents" " \./etc/labgate/labgate\.reference\.toml\$" "no reference config in /etc/labgate"
 # The console serves htmx from the package, never from elsewhere at run time.
 need "$contents" "^-rw-r--r-- root/root .* \./usr/share/labgate/console/static/htmx\.min\.js\$" \

@@ -82,3 +82,9 @@ TEST_CASE("text: visible() output is always printable and check() never throws",
     (void)text::check(Field::kNote, s);
   }
 }
+
+TEST_CASE("html_escape leaves no markup in hostile text", "[unit]") {
+  CHECK(text::html_escape("<script>alert(\"x\")</script>&") ==
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;");
+  CHECK(text::html_escape("plain 日本語") == "plain 日本語");
+}

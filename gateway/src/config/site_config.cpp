@@ -545,6 +545,16 @@ void Loader::control_and_log(const toml::table& root, SiteConfig& out) {
     if (auto v = s.bounded("client_queue", 4, 100000, "lines")) out.admin.client_queue = *v;
     if (auto v = s.bounded("max_clients", 1, 1024, "clients")) out.admin.max_clients = *v;
   }
+  if (const toml::table* t = section(root, "console")) {
+    Section s(*this, *t, "console", {"listen", "tls_cert", "tls_key", "static_dir"});
+    if (auto v = s.string("listen", false)) out.console.listen = *v;
+    if (auto v = s.string("tls_cert", false)) out.console.tls_cert = *v;
+    if (auto v = s.string("tls_key", false)) out.console.tls_key = *v;
+    if (auto v = s.string("static_dir", false)) out.console.static_dir = *v;
+    if (out.console.tls_cert.empty() != out.console.tls_key.empty())
+      s.error_at(out.console.tls_cert.empty() ? "tls_key" : "tls_cert",
+                 "tls_cert and tls_key go together");
+  }
   if (const toml::table* t = section(root, "log")) {
     Section s(*this, *t, "log", {"level"});
     if (auto v = s.string("level", false)) {
@@ -831,7 +841,7 @@ SiteConfig Loader::load(const toml::table& root) {
   SiteConfig out;
   {
     Section top(*this, root, "",
-                {"site", "store", "control", "admin", "log", "mqtt", "readers", "doors", "machines",
+                {"site", "store", "control", "admin", "console", "log", "mqtt", "readers", "doors", "machines",
                  "plans", "fire_alarm", "desfire"});
   }
   site(root, out);

@@ -357,6 +357,8 @@ struct Args {
   std::string door, from, to;
   std::int64_t limit{50};
   bool open_only{false};
+  // staff accounts
+  bool password_stdin{false};
 };
 
 st::HistoryFilter history_filter(const Args& a, const std::string& tz) {
@@ -855,8 +857,13 @@ void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   add->add_option("--role", a->status, "desk, trainer, staff, manager or admin")
       ->required()
       ->check(CLI::IsMember({"desk", "trainer", "staff", "manager", "admin"}));
+  add->add_flag("--password-stdin", a->password_stdin,
+                "also set the web console password, read as one line from standard input");
   on(add, cli, [a](Context& ctx) {
+    // Read before the account exists, so a refused password leaves no half-made account.
+    const auto hash = a->password_stdin ? read_password_hash() : std::string();
     auto s = ctx.change("staff.add", {{"login", a->code}, {"name", a->name}, {"role", a->status}});
+    if (!hash.empty()) set_password_hash(ctx, a->code, hash);
     print_one(ctx, s,
               fmt::format("added staff account {} ({})", text(s, "login"), text(s, "role")));
     return kExitOk;
@@ -874,6 +881,7 @@ void build_users(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       return kExitOk;
     });
   }
+  build_user_settings(users, cli);
   auto* list = users->add_subcommand("list", "list staff accounts");
   on(list, cli, [](Context& ctx) {
     auto rows = check(ctx.store().staff().list_staff_accounts());

@@ -74,6 +74,13 @@ std::optional<nlohmann::json> send_change(const std::string& socket, const std::
 /// --db) the config's [admin] socket or its default; nullopt when the command names a
 /// database file rather than a site.
 std::optional<std::string> daemon_admin_socket(const Cli& cli);
+/// `users passwd` and `users locale` on the `users` command.
+void build_user_settings(CLI::App* users, Cli& cli);
+/// Reads one password line from standard input, checks it and returns its argon2id string;
+/// the clear text is wiped. Throws Failure.
+std::string read_password_hash();
+/// Sets staff account `login`'s console password to `hash` (a staff change). Throws Failure.
+void set_password_hash(Context& ctx, const std::string& login, const std::string& hash);
 /// After a parse error: the subcommands expected at the deepest level parsed, or " (see --help)".
 std::string usage_hint(CLI::App& app);
 /// Opens the store as `cli` says and runs the chosen action; throws Failure.

@@ -6,6 +6,7 @@
 #include "labgate/gateway/csv/writer.hpp"
 #include "labgate/gateway/files/files.hpp"
 #include "labgate/gateway/report/ward_report.hpp"
+#include "labgate/gateway/text/text.hpp"
 #include "time.hpp"
 
 namespace labgate::gateway::report {
@@ -70,27 +71,7 @@ std::string num(std::int64_t v) {
 // ---- HTML ----
 
 std::string esc(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return text::html_escape(s);
 }
 
 constexpr const char* kCss = R"css(

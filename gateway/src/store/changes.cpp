@@ -209,6 +209,15 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.staff().set_staff_account_active(a.text("login"), true, who));
        }},
+      {"staff.passwd",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(
+             s.staff().set_staff_password_hash(a.text("login"), a.text("password_hash"), who));
+       }},
+      {"staff.locale",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.staff().set_staff_locale(a.text("login"), a.text_or("locale", ""), who));
+       }},
       {"staff.disable",
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.staff().set_staff_account_active(a.text("login"), false, who));

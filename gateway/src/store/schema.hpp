@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 8> kMigrations = {
+inline constexpr std::array<std::string_view, 9> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -367,6 +367,15 @@ CREATE TABLE seals (
   digest BLOB NOT NULL,
   mac    BLOB NOT NULL
 );
+)sql",
+    // ---- version 9: staff log in to the web console ----
+    R"sql(
+-- The console's login secret: an argon2id string from libsodium's crypto_pwhash_str (it carries
+-- its own salt and cost). NULL: the account cannot log in to the console (it may still be
+-- declared by labgatectl). locale: the account's console language, NULL = from the browser.
+ALTER TABLE staff_accounts ADD COLUMN password_hash TEXT
+  CHECK (password_hash IS NULL OR password_hash LIKE '$argon2id$%');
+ALTER TABLE staff_accounts ADD COLUMN locale TEXT CHECK (locale IS NULL OR locale IN ('ja', 'en'));
 )sql",
 };
 

@@ -93,6 +93,16 @@ struct AdminConfig {
   std::int64_t max_clients{64};
 };
 
+/// [console]: the staff web console, labgate-console (docs/CONSOLE.md).
+struct ConsoleConfig {
+  /// "ADDR:PORT" to listen on; any address but loopback needs tls_cert and tls_key.
+  std::string listen{"127.0.0.1:8080"};
+  std::string tls_cert;  ///< PEM certificate chain; "" = no TLS
+  std::string tls_key;   ///< PEM private key; "" = no TLS
+  /// Directory of the files served under /static/ (the console's script, htmx).
+  std::string static_dir{"/usr/share/labgate/console/static"};
+};
+
 /// [log]
 struct LogConfig {
   std::string level{"info"};  ///< trace, debug, info, warn, error, critical, off
@@ -208,6 +218,7 @@ struct SiteConfig {
   StoreConfig store;
   ControlConfig control;
   AdminConfig admin;
+  ConsoleConfig console;
   LogConfig log;
   std::vector<ReaderConfig> readers;
   std::vector<DoorConfig> doors;

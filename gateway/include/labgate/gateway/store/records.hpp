@@ -36,6 +36,13 @@ struct StaffAccount {
   std::int64_t created_at_ms{0};
 };
 
+/// A staff account with its console login secret and language (schema version 9).
+struct StaffLogin {
+  StaffAccount account;
+  std::optional<std::string> password_hash;  ///< argon2id string; nullopt = cannot log in
+  std::optional<std::string> locale;         ///< "ja" or "en"; nullopt = the browser's choice
+};
+
 /// A registered member.
 struct Member {
   std::int64_t id{0};

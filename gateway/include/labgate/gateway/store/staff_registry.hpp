@@ -190,6 +190,22 @@ class StaffRegistry : public Repository {
                                                 const Actor& actor);
   /// All staff accounts by login.
   Result<std::vector<StaffAccount>> list_staff_accounts();
+  /// Members whose number starts with `query` or whose name contains it (all when empty), by
+  /// number, `limit` from `offset`.
+  Result<std::vector<Member>> search_members(std::string_view query, std::int64_t limit,
+                                             std::int64_t offset);
+  /// Sets an account's console password, given as an argon2id string made by
+  /// crypto_pwhash_str (the clear password never reaches the store). Only the account itself, an
+  /// admin account, the operator acting without a declared account, or (for an account with no
+  /// password yet) any active account, as any may add one, may; else kForbidden.
+  Result<StaffAccount> set_staff_password_hash(std::string_view login,
+                                               std::string_view password_hash, const Actor& actor);
+  /// Sets an account's console language ("ja", "en", or "" for the browser's choice); the same
+  /// actors as set_staff_password_hash may.
+  Result<StaffAccount> set_staff_locale(std::string_view login, std::string_view locale,
+                                        const Actor& actor);
+  /// What the console needs to log an account in; nullopt when there is no such login.
+  Result<std::optional<StaffLogin>> staff_login(std::string_view login);
 
   // ---- report reads ----
 

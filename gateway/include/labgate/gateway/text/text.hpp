@@ -53,4 +53,7 @@ std::optional<std::string> check(Field field, std::string_view value);
 /// without such characters comes back unchanged.
 std::string visible(std::string_view value);
 
+/// `value` for HTML element content or a double-quoted attribute: & < > " become entities.
+std::string html_escape(std::string_view value);
+
 }  // namespace labgate::gateway::text

@@ -1,0 +1,93 @@
+#pragma once
+// The console's request handling: sessions, CSRF, roles and the routes (docs/CONSOLE.md). The
+// HTTP transport (server.cpp) hands each request here and writes the response; the live event
+// stream is the transport's, since it holds its connection open.
+
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "admin_link.hpp"
+#include "labgate/gateway/config/site_config.hpp"
+#include "labgate/gateway/store/store.hpp"
+#include "sessions.hpp"
+
+namespace labgate::gateway::console {
+
+namespace http = boost::beast::http;
+/// A request with its whole (size-limited) body.
+using Request = http::request<http::string_body>;
+/// A response.
+using Response = http::response<http::string_body>;
+
+/// Beast's string_view (Boost's own in 1.74) as the standard one.
+inline std::string_view sv(boost::beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+/// Largest request body accepted (bytes); a larger one is answered 413.
+inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
+
+/// Where a request came from.
+struct Peer {
+  std::string address;  ///< the client's IP address (login limits per address)
+  bool tls{false};      ///< the connection is TLS (cookies get Secure)
+};
+
+/// What a staff role may do. Each route names one; see role_may().
+enum class Permission { kView, kMembers, kCertifications, kMachines, kManager, kAdmin };
+/// The server-side role check: desk (members), trainer (certifications), staff (both, machines,
+/// doors), manager (+ reports), admin (+ users).
+bool role_may(std::string_view role, Permission permission);
+
+/// The console: everything but the transport.
+class App {
+ public:
+  /// Settings from the command line and the config.
+  struct Options {
+    config::SiteConfig site;
+    std::filesystem::path static_dir;
+    int max_failures{5};
+    std::chrono::seconds lockout{60};
+  };
+  App(Options options, std::unique_ptr<store::Store> store);
+  ~App();
+
+  /// Answers one request.
+  Response handle(const Request& request, const Peer& peer);
+  /// The logged-in session a request's cookie names, if any (the live stream checks it).
+  std::optional<Session> logged_in(const Request& request);
+  /// The live stream.
+  LiveFeed& feed() { return feed_; }
+
+  struct Context;  ///< one request being answered (app_context.hpp)
+
+ private:
+  Response route(Context& c);
+  Response route_get(Context& c);
+  Response route_post(Context& c);
+  Response login_form(Context& c, int status, std::string_view message);
+  Response do_login(Context& c);
+  Response do_action(Context& c);
+  Response serve_static(Context& c, std::string_view rel);
+  Response live_page(Context& c);
+  Response rollcall_page(Context& c);
+  Response members_page(Context& c);
+  Response member_page(Context& c, const std::string& member_no);
+  Response fail(Context& c, http::status status, std::string_view key,
+                const std::string& detail = {});
+  Response change(Context& c, nlohmann::json request, const std::string& back);
+
+  Options options_;
+  std::unique_ptr<store::Store> store_;
+  std::mutex store_mu_;  // a Store is used from one thread at a time
+  Sessions sessions_;
+  FailureLimit per_account_;
+  FailureLimit per_address_;
+  LiveFeed feed_;
+};
+
+}  // namespace labgate::gateway::console

@@ -1,0 +1,38 @@
+#pragma once
+// One request being answered (private to the console's sources).
+
+#include <optional>
+#include <string>
+
+#include "app.hpp"
+#include "html.hpp"
+
+namespace labgate::gateway::console {
+
+/// The request, where it came from, its session and language, and what the response must set.
+struct App::Context {
+  const Request& req;
+  const Peer& peer;
+  std::string path;   ///< decoded path
+  std::string query;  ///< raw query string
+  std::optional<Session> session;
+  Lang lang{Lang::kJa};
+  std::string set_cookie;
+
+  /// The session cookie for `id`, with Secure under TLS.
+  std::string cookie_header(const std::string& id) const;
+  /// A response with the console's security headers.
+  Response respond(http::status status, std::string body, std::string_view type) const;
+  /// A whole HTML page.
+  Response html(http::status status, std::string_view title, const std::string& body) const;
+  /// 303 See Other.
+  Response redirect(const std::string& location) const;
+  /// The page frame for this request.
+  Frame frame() const;
+  /// The role of the logged-in account ("" when none).
+  std::string role() const { return session ? session->role : std::string(); }
+};
+
+using Context = App::Context;
+
+}  // namespace labgate::gateway::console

@@ -1,0 +1,92 @@
+#include "html.hpp"
+
+#include <fmt/format.h>
+
+#include "labgate/gateway/text/text.hpp"
+
+namespace labgate::gateway::console {
+
+std::string esc(std::string_view value) {
+  return text::html_escape(value);
+}
+
+namespace {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string url_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size() + 0 && hex_digit(text[i + 1]) >= 0 &&
+               hex_digit(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string form_value(std::string_view form, std::string_view name) {
+  std::size_t at = 0;
+  while (at <= form.size()) {
+    auto end = form.find('&', at);
+    if (end == std::string_view::npos) end = form.size();
+    const auto pair = form.substr(at, end - at);
+    const auto eq = pair.find('=');
+    if (url_decode(pair.substr(0, eq)) == name) {
+      return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
+std::string csrf_input(const std::string& token) {
+  return fmt::format(R"(<input type="hidden" name="csrf" value="{}">)", esc(token));
+}
+
+namespace {
+
+std::string navigation(const Frame& f) {
+  if (f.login.empty()) return {};
+  return fmt::format(
+      R"(<nav><a href="/">{}</a> | <a href="/rollcall">{}</a> | <a href="/members">{}</a> | )"
+      R"(<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
+      R"(<button type="submit" id="logout">{}</button></form></nav>)",
+      tr(f.lang, "nav.live"), tr(f.lang, "nav.rollcall"), tr(f.lang, "nav.members"), esc(f.login),
+      csrf_input(f.csrf), tr(f.lang, "logout"));
+}
+
+std::string language_form(const Frame& f) {
+  // A plain GET form: works without JavaScript, and changes nothing but the session's choice.
+  return fmt::format(
+      R"(<form method="get" action="{}" id="lang-form"><label>{} <select name="lang">)"
+      R"(<option value="ja"{}>日本語</option><option value="en"{}>English</option></select>)"
+      R"(</label> <button type="submit">{}</button></form>)",
+      esc(f.path), tr(f.lang, "lang.switch"), f.lang == Lang::kJa ? " selected" : "",
+      f.lang == Lang::kEn ? " selected" : "", tr(f.lang, "lang.apply"));
+}
+
+}  // namespace
+
+std::string page(const Frame& f, std::string_view title, const std::string& body) {
+  return fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>{} - {}</title><link rel=\"stylesheet\" href=\"/static/console.css\">"
+      "<script src=\"/static/console.js\" defer></script></head>"
+      "<body data-confirm=\"{}\">{}{}<main><h1>{}</h1>{}</main></body></html>\n",
+      code(f.lang), esc(title), tr(f.lang, "title"), esc(tr(f.lang, "confirm")), navigation(f),
+      language_form(f), esc(title), body);
+}
+
+}  // namespace labgate::gateway::console

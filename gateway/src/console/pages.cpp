@@ -1,0 +1,237 @@
+// The GET pages. Every value from the store, the daemon or the request goes through esc().
+#include <fmt/format.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "app_context.hpp"
+
+namespace labgate::gateway::console {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string t(const Context& c, std::string_view key) {
+  return std::string(tr(c.lang, key));
+}
+
+// "door front locked strike=locked" / "machine laser idle relay=off user=-" -> words.
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string action_form(const Context& c, const std::string& action, std::string_view label,
+                        bool with_reason) {
+  std::string reason;
+  if (with_reason) {
+    reason = fmt::format(R"( <input name="reason" placeholder="{}" maxlength="500">)",
+                         esc(tr(c.lang, "reason")));
+  }
+  return fmt::format(
+      R"(<form method="post" action="{}" class="inline confirm">{}{} <button type="submit">{}</button></form>)",
+      esc(action), csrf_input(c.session->csrf), reason, esc(label));
+}
+
+std::string door_item(const Context& c, const std::vector<std::string>& w) {
+  const std::string& id = w[1];
+  std::string out = fmt::format(
+      R"(<li data-door="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{1}</span>)",
+      esc(id), esc(w.size() > 2 ? w[2] : "unknown"));
+  if (role_may(c.role(), Permission::kMachines)) {
+    out += action_form(c, "/doors/" + id + "/unlock", tr(c.lang, "door.unlock"), false);
+  }
+  return out + "</li>";
+}
+
+std::string machine_item(const Context& c, const std::vector<std::string>& w) {
+  const std::string& id = w[1];
+  std::string user = w.size() > 4 && w[4].starts_with("user=") ? w[4].substr(5) : "-";
+  std::string out = fmt::format(
+      R"(<li data-machine="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{1}</span> <span class="user">{2}</span>)",
+      esc(id), esc(w.size() > 2 ? w[2] : "unknown"), esc(user));
+  if (role_may(c.role(), Permission::kMachines)) {
+    out += action_form(c, "/machines/" + id + "/lockout", tr(c.lang, "machine.lockout"), true);
+    out += action_form(c, "/machines/" + id + "/release", tr(c.lang, "machine.release"), false);
+  }
+  return out + "</li>";
+}
+
+std::string local_time(std::int64_t ms) {
+  // Japan has no daylight saving: UTC+9 is the site's local time all year.
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000 + 9 * 3600);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Response App::live_page(Context& c) {
+  auto status =
+      admin_request(options_.site.admin.socket, {{"op", "status"}, {"as", c.session->login}},
+                    std::chrono::seconds(3));
+  std::vector<std::vector<std::string>> lines;
+  if (status && status->value("ok", false)) {
+    for (const auto& l : status->value("lines", json::array())) {
+      if (l.is_string()) lines.push_back(words(l.get<std::string>()));
+    }
+  } else {
+    for (const auto& d : options_.site.doors) lines.push_back({"door", d.id, "unknown"});
+    for (const auto& m : options_.site.machines) lines.push_back({"machine", m.id, "unknown"});
+  }
+  std::string doors, machines;
+  for (const auto& w : lines) {
+    if (w.size() >= 2 && w[0] == "door") doors += door_item(c, w);
+    if (w.size() >= 2 && w[0] == "machine") machines += machine_item(c, w);
+  }
+  std::string events;
+  {
+    std::lock_guard lock(store_mu_);
+    store::HistoryFilter filter;
+    filter.limit = 20;
+    if (auto rows = store_->events().list_events(filter)) {
+      for (const auto& e : *rows) {
+        events +=
+            fmt::format(R"(<li data-seq="{}">{} {} {} {} {}</li>)", e.seq, esc(local_time(e.at_ms)),
+                        esc(e.door_id.value_or(e.machine_id.value_or(""))),
+                        esc(e.member_no.value_or("")), esc(e.kind), esc(e.reason));
+      }
+    }
+  }
+  std::string body;
+  if (!status) body += "<p class=\"error\" id=\"unavailable\">" + t(c, "live.unavailable") + "</p>";
+  body += fmt::format(
+      R"(<section><h2>{}</h2><ul id="doors">{}</ul></section><section><h2>{}</h2><ul id="machines">{}</ul></section><section><h2>{}</h2><ul id="events" data-live="/live/events">{}</ul></section>)",
+      t(c, "live.doors"), doors, t(c, "live.machines"), machines, t(c, "live.events"), events);
+  return c.html(http::status::ok, tr(c.lang, "nav.live"), body);
+}
+
+Response App::rollcall_page(Context& c) {
+  std::string rows;
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(store_mu_);
+    store::HistoryFilter filter;
+    filter.open_only = true;
+    filter.limit = 100000;
+    if (auto sessions = store_->events().list_sessions(filter)) {
+      for (const auto& s : *sessions) {
+        if (s.kind != store::SessionKind::kCoworking) continue;
+        ++count;
+        std::string name;
+        if (auto m = store_->taps().member_by_no(s.member_no.value_or("")); m && *m) {
+          name = (*m)->name;
+        }
+        rows +=
+            fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(s.member_no.value_or("")),
+                        esc(name), esc(local_time(s.started_at_ms)));
+      }
+    }
+  }
+  const std::string body = fmt::format(
+      R"(<p id="count">{} {}</p><table id="rollcall"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>)",
+      count, t(c, "rollcall.count"), t(c, "member.no"), t(c, "member.name"), t(c, "rollcall.since"),
+      rows);
+  return c.html(http::status::ok, tr(c.lang, "rollcall.heading"), body);
+}
+
+Response App::members_page(Context& c) {
+  constexpr std::int64_t kPage = 50;
+  const std::string q = form_value(c.query, "q");
+  std::int64_t page_no = 1;
+  try {
+    page_no = std::clamp<std::int64_t>(std::stoll(form_value(c.query, "page")), 1, 100000);
+  } catch (const std::exception&) {
+  }
+  std::vector<store::Member> found;
+  {
+    std::lock_guard lock(store_mu_);
+    auto r = store_->staff().search_members(q, kPage + 1, (page_no - 1) * kPage);
+    if (r) found = std::move(*r);
+  }
+  const bool more = found.size() > static_cast<std::size_t>(kPage);
+  if (more) found.pop_back();
+  std::string rows;
+  for (const auto& m : found) {
+    rows += fmt::format(
+        R"(<tr data-member="{0}"><td><a href="/members/{0}">{0}</a></td><td>{1}</td><td>{2}</td></tr>)",
+        esc(m.member_no), esc(m.name),
+        esc(tr(c.lang, std::string("member.status.") + store::to_string(m.status))));
+  }
+  std::string body = fmt::format(
+      R"(<form method="get" action="/members" id="search"><input name="q" id="q" value="{}" placeholder="{}"> <button type="submit">{}</button></form>)",
+      esc(q), esc(tr(c.lang, "members.query")), t(c, "members.search"));
+  body +=
+      rows.empty()
+          ? "<p id=\"none\">" + t(c, "members.none") + "</p>"
+          : fmt::format(
+                R"(<table id="members"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>)",
+                t(c, "member.no"), t(c, "member.name"), t(c, "member.status"), rows);
+  const auto link = [&](std::int64_t p, std::string_view key, std::string_view id) {
+    return fmt::format(R"(<a id="{}" href="/members?q={}&amp;page={}">{}</a> )", id, esc(q), p,
+                       esc(tr(c.lang, key)));
+  };
+  body += "<p class=\"pages\">";
+  if (page_no > 1) body += link(page_no - 1, "members.prev", "prev");
+  if (more) body += link(page_no + 1, "members.next", "next");
+  body += "</p>";
+  if (role_may(c.role(), Permission::kMembers)) {
+    body += fmt::format(
+        R"(<h2>{}</h2><form method="post" action="/members" id="register">{}<p><label>{} <input name="member_no" required></label></p><p><label>{} <input name="name" required></label></p><p><label>{} <input name="email" type="email"></label></p><p><label>{} <input name="plan"></label></p><p><button type="submit">{}</button></p></form>)",
+        t(c, "members.register"), csrf_input(c.session->csrf), t(c, "member.no"),
+        t(c, "member.name"), t(c, "member.email"), t(c, "member.plan"), t(c, "members.add"));
+  }
+  return c.html(http::status::ok, tr(c.lang, "nav.members"), body);
+}
+
+Response App::member_page(Context& c, const std::string& member_no) {
+  std::optional<store::Member> member;
+  std::vector<store::Credential> cards;
+  std::vector<store::Certification> certs;
+  {
+    std::lock_guard lock(store_mu_);
+    if (auto m = store_->taps().member_by_no(member_no); m && *m) member = std::move(**m);
+    if (member) {
+      if (auto r = store_->staff().list_credentials(member_no)) cards = std::move(*r);
+      store::CertificationFilter filter;
+      filter.member_no = member_no;
+      if (auto r = store_->staff().list_certifications(filter)) certs = std::move(*r);
+    }
+  }
+  if (!member) return fail(c, http::status::not_found, "error.not_found");
+  std::string body = fmt::format(
+      R"(<dl id="member" data-member="{0}" data-status="{3}"><dt>{4}</dt><dd>{0}</dd><dt>{5}</dt><dd id="name">{1}</dd><dt>{6}</dt><dd>{2}</dd><dt>{7}</dt><dd id="status">{8}</dd></dl>)",
+      esc(member->member_no), esc(member->name), esc(member->email),
+      store::to_string(member->status), t(c, "member.no"), t(c, "member.name"),
+      t(c, "member.email"), t(c, "member.status"),
+      esc(tr(c.lang, std::string("member.status.") + store::to_string(member->status))));
+  body += "<h2>" + t(c, "member.cards") + "</h2><ul id=\"cards\">";
+  for (const auto& card : cards) {
+    body += fmt::format("<li>#{} {} {}{}</li>", card.id, esc(card.technology), esc(card.label),
+                        card.revoked_at_ms ? " (revoked)" : "");
+  }
+  body += "</ul><h2>" + t(c, "member.certs") + "</h2><ul id=\"certs\">";
+  for (const auto& cert : certs) {
+    body += fmt::format("<li>{} {} {}</li>", esc(cert.type_code), esc(cert.granted_on),
+                        esc(cert.expires_on.value_or("")));
+  }
+  body += "</ul>";
+  if (role_may(c.role(), Permission::kMembers)) {
+    const std::string base = "/members/" + member->member_no;
+    if (member->status != store::MemberStatus::kActive) {
+      body += action_form(c, base + "/approve", tr(c.lang, "member.approve"), false);
+    }
+    if (member->status != store::MemberStatus::kSuspended) {
+      body += action_form(c, base + "/suspend", tr(c.lang, "member.suspend"), true);
+    }
+  }
+  return c.html(http::status::ok, member->name, body);
+}
+
+}  // namespace labgate::gateway::console

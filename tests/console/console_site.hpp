@@ -1,0 +1,64 @@
+#pragma once
+// A real labgated (seeded with the standard cast and staff accounts with passwords) and a real
+// labgate-console beside it, on a free port.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon.hpp"
+#include "http_client.hpp"
+
+namespace labgate::testing {
+
+/// A logged-in (or anonymous) browser: its session cookie and the CSRF token of its last page.
+struct Browser {
+  std::string cookie;
+  std::string csrf;
+};
+
+/// The CSRF token in a page's hidden input, "" when none.
+std::string csrf_of(const std::string& page);
+/// "name=value" of a Set-Cookie header.
+std::string cookie_of(const HttpReply& reply);
+
+/// labgated + labgate-console. Accounts (password = login + "-secret-pw"): desk "dina" (desk),
+/// "sam" (staff), "tara" (trainer); "nopw" (staff, no password).
+class ConsoleSite {
+ public:
+  /// Starts both; `console_args` are added to labgate-console's command line.
+  explicit ConsoleSite(std::vector<std::string> console_args = {});
+  ~ConsoleSite();
+
+  /// The password the fixture gave `login`.
+  static std::string password_of(const std::string& login) { return login + "-secret-pw"; }
+
+  /// GET /login, then POST it; the reply to the POST and the browser (logged in on a 303).
+  HttpReply log_in(Browser& b, const std::string& login, const std::string& password,
+                   const std::string& address_lang = {});
+  /// A browser logged in as `login` with a CSRF token from the live page.
+  Browser logged_in(const std::string& login);
+  /// GET `target` as `b` (remembering the page's CSRF token).
+  HttpReply get(Browser& b, const std::string& target, const std::string& lang = {});
+  /// POST form `body` (the CSRF token is added when `with_csrf`).
+  HttpReply post(Browser& b, const std::string& target, const std::string& body,
+                 bool with_csrf = true);
+
+  unsigned short port() const { return port_; }
+  Daemon& daemon() { return daemon_; }
+  /// labgate-console's output so far.
+  std::string console_log() const;
+  /// The machine as the store has it.
+  gateway::store::Machine machine(const std::string& id);
+
+ private:
+  TempDir dir_{"labgate-console"};
+  Daemon daemon_;
+  std::unique_ptr<Child> console_;
+  unsigned short port_{0};
+};
+
+/// Runs labgate-console with `args` to completion (for refusals at start).
+RunResult run_console(const std::vector<std::string>& args);
+
+}  // namespace labgate::testing

@@ -1,0 +1,91 @@
+// The console's pure parts: roles, the catalogue, escaping, form decoding, limits, passwords.
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "app.hpp"
+#include "html.hpp"
+#include "i18n.hpp"
+#include "labgate/gateway/console/password.hpp"
+#include "sessions.hpp"
+
+using namespace labgate::gateway::console;
+
+TEST_CASE("console roles: each role's routes and no more", "[unit]") {
+  using P = Permission;
+  CHECK(role_may("desk", P::kMembers));
+  CHECK_FALSE(role_may("desk", P::kMachines));
+  CHECK_FALSE(role_may("desk", P::kCertifications));
+  CHECK_FALSE(role_may("desk", P::kManager));
+  CHECK(role_may("trainer", P::kCertifications));
+  CHECK_FALSE(role_may("trainer", P::kMembers));
+  CHECK(role_may("staff", P::kMachines));
+  CHECK(role_may("staff", P::kMembers));
+  CHECK_FALSE(role_may("staff", P::kManager));
+  CHECK(role_may("manager", P::kManager));
+  CHECK_FALSE(role_may("manager", P::kAdmin));
+  CHECK(role_may("admin", P::kAdmin));
+  CHECK_FALSE(role_may("", P::kView));
+  CHECK_FALSE(role_may("root", P::kMembers));
+}
+
+TEST_CASE("console catalogue: the keys the pages use exist in both languages", "[unit]") {
+  for (const char* key : {"title", "login.heading", "login.failed", "login.locked", "nav.live",
+                          "live.doors", "machine.lockout", "member.status.pending",
+                          "member.status.active", "member.status.suspended", "error.csrf",
+                          "error.forbidden", "members.register", "rollcall.heading"}) {
+    INFO(key);
+    CHECK(has_key(key));
+    CHECK(tr(Lang::kJa, key) != tr(Lang::kEn, key));
+  }
+  CHECK(from_accept_language("en-GB,en;q=0.9,ja;q=0.8") == Lang::kEn);
+  CHECK(from_accept_language("ja-JP") == Lang::kJa);
+  CHECK(from_accept_language("fr-FR") == Lang::kJa);
+  CHECK(from_accept_language("") == Lang::kJa);
+}
+
+TEST_CASE("console html: escaping and form decoding", "[unit]") {
+  CHECK(esc("<a href=\"x\">&'</a>") == "&lt;a href=&quot;x&quot;&gt;&amp;'&lt;/a&gt;");
+  CHECK(form_value("a=1&b=x%20y+z&c", "b") == "x y z");
+  CHECK(form_value("a=1&b=2", "c").empty());
+  CHECK(form_value("name=%3Cscript%3E", "name") == "<script>");
+  CHECK(url_decode("%zz%4") == "%zz%4");
+}
+
+TEST_CASE("console limits: failures lock a key until the lockout ends", "[unit]") {
+  FailureLimit limit(3, std::chrono::seconds(1));
+  for (int i = 0; i < 2; ++i) limit.fail("k");
+  CHECK_FALSE(limit.locked("k"));
+  limit.fail("k");
+  CHECK(limit.locked("k"));
+  CHECK_FALSE(limit.locked("other"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK_FALSE(limit.locked("k"));
+}
+
+TEST_CASE("console sessions: a login gets a new id and token", "[unit]") {
+  Sessions sessions;
+  const auto anon = sessions.create();
+  CHECK(anon.id.size() == 64);
+  CHECK(anon.id != anon.csrf);
+  const auto in = sessions.log_in(anon.id, "sam", "staff", std::nullopt);
+  REQUIRE(in);
+  CHECK(in->id != anon.id);
+  CHECK(in->csrf != anon.csrf);
+  CHECK_FALSE(sessions.find(anon.id));
+  CHECK(sessions.find(in->id)->login == "sam");
+  CHECK(same_token(in->csrf, in->csrf));
+  CHECK_FALSE(same_token(in->csrf, anon.csrf));
+  CHECK_FALSE(same_token("", ""));
+}
+
+TEST_CASE("console passwords: argon2id, verified, refused when short", "[unit]") {
+  const auto hash = hash_password("correct horse battery");
+  REQUIRE(hash);
+  CHECK(hash->starts_with("$argon2id$"));
+  CHECK(verify_password(*hash, "correct horse battery"));
+  CHECK_FALSE(verify_password(*hash, "correct horse batterY"));
+  CHECK(password_problem("short"));
+  CHECK(password_problem("has a\nnewline"));
+  CHECK_FALSE(password_problem("long enough"));
+}
