@@ -245,6 +245,18 @@ scenario('staff lock out the running laser and labgated cuts its relay', async (
 
 scenario('desk staff are refused a manager page', async () => {
   await login('desk');
+  // Roles hold on the server, not by hidden buttons: a staff action posted by hand with the
+  // desk session's own CSRF token is refused and changes nothing.
+  await page.goto(url('/'));
+  const csrf = await page.getAttribute('input[name="csrf"]', 'value');
+  assert.ok(csrf, 'the desk session\'s pages carry a CSRF token');
+  const posted = await page.request.post(url('/machines/laser/lockout'),
+    { form: { csrf, reason: 'desk tries' }, maxRedirects: 0 });
+  assert.equal(posted.status(), 403, 'desk staff POST /machines/laser/lockout');
+  await page.goto(url('/'));
+  assert.doesNotMatch(await page.getAttribute('[data-machine="laser"]', 'data-state') ?? '', /lock|out_of_service/i,
+    'the refused lockout left the laser in service');
+
   for (const p of ['/users']) {
     const res = await page.goto(url(p));
     assert.equal(res.status(), 403, `desk staff GET ${p}`);
