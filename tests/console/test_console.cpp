@@ -188,6 +188,11 @@ TEST_CASE("console: Japanese by default and by Accept-Language; ?lang= switches 
   Browser e;
   r = site.get(e, "/login", "en-US,en;q=0.9");
   CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
+  Browser chooser;
+  r = site.get(chooser, "/login?lang=en", "ja");
+  CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
+  r = site.get(chooser, "/login", "ja");
+  CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
   auto sam = site.logged_in("sam");
   r = site.get(sam, "/?lang=en", "ja");
   CHECK(r.body.find(R"(<html lang="en">)") != std::string::npos);
@@ -212,8 +217,19 @@ TEST_CASE("console: the live stream carries a tap to a logged-in page", "[consol
   }
   INFO(got);
   CHECK(got.find("data: {") != std::string::npos);
-  CHECK(got.find(want) != std::string::npos);
+  REQUIRE(got.find(want) != std::string::npos);
   CHECK(got.find("M1") != std::string::npos);
+  // Subscribed now: the next tap reaches the page within the issue's second.
+  const auto before = got.size();
+  const auto t0 = std::chrono::steady_clock::now();
+  site.daemon().cmd("tap front-in iso14443a 04000002");
+  got = live.read_until("\"M2\"", std::chrono::seconds(2));
+  CHECK(got.find("\"M2\"", before) != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+  // The member's page lists the tap.
+  auto page = site.get(sam, "/members/M1");
+  CHECK(page.body.find(R"(id="member-events")") != std::string::npos);
+  CHECK(page.body.find("front") != std::string::npos);
 }
 
 TEST_CASE("console: a non-loopback address without TLS is refused at start", "[console]") {

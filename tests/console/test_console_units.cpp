@@ -89,3 +89,12 @@ TEST_CASE("console passwords: argon2id, verified, refused when short", "[unit]")
   CHECK(password_problem("has a\nnewline"));
   CHECK_FALSE(password_problem("long enough"));
 }
+
+TEST_CASE("console sessions: a flood of login forms never ends a logged-in session", "[unit]") {
+  Sessions sessions;
+  const auto anon = sessions.create();
+  const auto in = sessions.log_in(anon.id, "sam", "staff", std::nullopt);
+  REQUIRE(in);
+  for (std::size_t i = 0; i < Sessions::kMaxSessions + 10; ++i) sessions.create();
+  CHECK(sessions.find(in->id));
+}

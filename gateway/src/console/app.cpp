@@ -117,7 +117,11 @@ Response App::handle(const Request& request, const Peer& peer) {
   const auto accept = request.find(http::field::accept_language);
   c.lang =
       from_accept_language(accept == request.end() ? std::string_view("") : sv(accept->value()));
-  if (const auto chosen = form_value(c.query, "lang"); !chosen.empty() && c.session) {
+  if (const auto chosen = form_value(c.query, "lang"); !chosen.empty()) {
+    if (!c.session) {  // a choice on the login page outlives it
+      c.session = sessions_.create();
+      c.set_cookie = c.cookie_header(c.session->id);
+    }
     sessions_.set_lang(c.session->id, parse_lang(chosen, c.lang));
     c.session->lang = parse_lang(chosen, c.lang);
   }

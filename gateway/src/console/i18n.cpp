@@ -51,6 +51,8 @@ constexpr std::array kCatalogue = {
     Entry{"member.plan", "プラン", "Plan"},
     Entry{"member.cards", "カード", "Cards"},
     Entry{"member.certs", "資格", "Certifications"},
+    Entry{"member.events", "最近のイベント", "Recent events"},
+    Entry{"member.sessions", "最近の利用", "Recent sessions"},
     Entry{"member.status.pending", "承認待ち", "pending"},
     Entry{"member.status.active", "有効", "active"},
     Entry{"member.status.suspended", "利用停止", "suspended"},

@@ -194,6 +194,8 @@ Response App::member_page(Context& c, const std::string& member_no) {
   std::optional<store::Member> member;
   std::vector<store::Credential> cards;
   std::vector<store::Certification> certs;
+  std::vector<store::AccessEvent> events;
+  std::vector<store::Session> sessions;
   {
     std::lock_guard lock(store_mu_);
     if (auto m = store_->taps().member_by_no(member_no); m && *m) member = std::move(**m);
@@ -202,6 +204,11 @@ Response App::member_page(Context& c, const std::string& member_no) {
       store::CertificationFilter filter;
       filter.member_no = member_no;
       if (auto r = store_->staff().list_certifications(filter)) certs = std::move(*r);
+      store::HistoryFilter recent;
+      recent.member_no = member_no;
+      recent.limit = 20;
+      if (auto r = store_->events().list_events(recent)) events = std::move(*r);
+      if (auto r = store_->events().list_sessions(recent)) sessions = std::move(*r);
     }
   }
   if (!member) return fail(c, http::status::not_found, "error.not_found");
@@ -220,6 +227,18 @@ Response App::member_page(Context& c, const std::string& member_no) {
   for (const auto& cert : certs) {
     body += fmt::format("<li>{} {} {}</li>", esc(cert.type_code), esc(cert.granted_on),
                         esc(cert.expires_on.value_or("")));
+  }
+  body += "</ul><h2>" + t(c, "member.events") + "</h2><ul id=\"member-events\">";
+  for (const auto& e : events) {
+    body +=
+        fmt::format("<li>{} {} {} {}</li>", esc(local_time(e.at_ms)),
+                    esc(e.door_id.value_or(e.machine_id.value_or(""))), esc(e.kind), esc(e.reason));
+  }
+  body += "</ul><h2>" + t(c, "member.sessions") + "</h2><ul id=\"member-sessions\">";
+  for (const auto& s : sessions) {
+    body += fmt::format("<li>{} {} {}</li>", esc(local_time(s.started_at_ms)),
+                        esc(s.machine_id.value_or(store::to_string(s.kind))),
+                        s.ended_at_ms ? esc(local_time(*s.ended_at_ms)) : "…");
   }
   body += "</ul>";
   if (role_may(c.role(), Permission::kMembers)) {

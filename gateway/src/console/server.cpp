@@ -166,6 +166,8 @@ void Server::stream_events(Stream& stream, int fd, const Request& request) {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
+    // A quiet moment is when a logged-out (or expired) session loses its stream.
+    if (!line && !app_.logged_in(request)) return;
     const std::string chunk = line ? "data: " + *line + "\n\n" : std::string(": keep-alive\n\n");
     arm(fd, limits_.write);
     asio::write(stream, asio::buffer(chunk), ec);

@@ -39,8 +39,11 @@ std::optional<Session> Sessions::find(const std::string& id) {
 Session Sessions::create() {
   Session s{random_token(), random_token(), {}, {}, std::nullopt, Clock::now()};
   std::lock_guard lock(mu_);
-  // A flood of anonymous sessions is bounded: the oldest anonymous ones go first.
-  if (sessions_.size() > 10000) expire(Clock::now() + idle_ - std::chrono::minutes(10));
+  // A flood of login forms is bounded by dropping the anonymous sessions, never a logged-in one:
+  // at worst a pending login form must be loaded again.
+  if (sessions_.size() >= kMaxSessions) {
+    std::erase_if(sessions_, [](const auto& entry) { return entry.second.login.empty(); });
+  }
   sessions_[s.id] = s;
   return s;
 }
@@ -78,6 +81,13 @@ bool FailureLimit::locked(const std::string& key) {
 
 void FailureLimit::fail(const std::string& key) {
   std::lock_guard lock(mu_);
+  if (counts_.size() >= kMaxKeys) {
+    // Random logins must not grow the table without end: keep only the keys locked now.
+    const auto now = Clock::now();
+    std::erase_if(counts_, [&](const auto& entry) {
+      return entry.second.failures < max_ || entry.second.until <= now;
+    });
+  }
   auto& c = counts_[key];
   if (c.failures >= max_ && Clock::now() >= c.until) c.failures = 0;  // the lock ran out
   if (++c.failures >= max_) c.until = Clock::now() + lockout_;

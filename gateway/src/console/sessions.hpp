@@ -26,6 +26,8 @@ struct Session {
 /// The sessions of this process (lost on restart: staff log in again).
 class Sessions {
  public:
+  /// Sessions held at most before anonymous ones (login forms) are dropped.
+  static constexpr std::size_t kMaxSessions = 10000;
   /// Idle sessions expire after `idle`.
   explicit Sessions(std::chrono::seconds idle = std::chrono::hours(8)) : idle_(idle) {}
   /// The live session with this id, refreshed; nullopt when unknown or expired.
@@ -52,6 +54,8 @@ class Sessions {
 /// for `lockout`.
 class FailureLimit {
  public:
+  /// Keys remembered at most before those not locked now are forgotten.
+  static constexpr std::size_t kMaxKeys = 10000;
   FailureLimit(int max_failures, std::chrono::seconds lockout)
       : max_(max_failures), lockout_(lockout) {}
   /// True while `key` is locked.
