@@ -68,4 +68,4 @@ add_custom_target(labgate-deb
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
   COMMENT "Debian package"
   VERBATIM USES_TERMINAL)
-add_dependencies(labgate-deb ${LABGATE_PACKAGED_TOOLS} labgate_man)
+add_dependencies(labgate-deb ${LABGATE_PACKAGED_TOOLS} labgate_man labgate_console_static)

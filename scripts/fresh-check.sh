@@ -4,6 +4,7 @@
 # are not tested), and, as root inside a chroot,
 #   1. runs the README's demo command (./scripts/demo.sh: it installs every package it needs),
 #   2. builds the Debian package from that build and installs it with apt-get,
+#      (the package carries the console's htmx, which the demo command's `npm ci` installed),
 #   3. writes a site config with `labgatectl init`, runs `audit setup` as the daemon's user,
 #      checks both daemons' --version, starts
 #      labgated from the package as user labgate until it reports it is running, stops it with
@@ -192,6 +193,8 @@ say "installed with apt-get install ./$deb"
 [ "$(stat -c '%a %U' /var/lib/labgate)" = "750 labgate" ] || { echo "/var/lib/labgate: $(stat -c '%a %U' /var/lib/labgate)"; exit 1; }
 say "labgated --version: $(labgated --version)"
 say "labgatectl --version: $(labgatectl --version)"
+[ -s /usr/share/labgate/console/static/htmx.min.js ] || { echo "the package has no htmx for the console"; exit 1; }
+say "the console's htmx: /usr/share/labgate/console/static/htmx.min.js (from package-lock.json)"
 
 labgatectl init --site fresh --gateway gw1 --out /etc/labgate/site.toml
 say "labgatectl init wrote /etc/labgate/site.toml ($(stat -c '%a %U:%G' /etc/labgate/site.toml))"

@@ -31,6 +31,9 @@ need "$contents" " \./lib/systemd/system/labgated\.service\$" "no systemd unit"
 need "$contents" " \./lib/systemd/system/labgate-console\.service\$" "no console unit"
 need "$contents" " \./usr/share/labgate/console/static/console\.js\$" "no console script"
 need "$contents" " \./etc/labgate/labgate\.reference\.toml\$" "no reference config in /etc/labgate"
+# The console serves htmx from the package, never from elsewhere at run time.
+need "$contents" "^-rw-r--r-- root/root .* \./usr/share/labgate/console/static/htmx\.min\.js\$" \
+  "no htmx for the console in /usr/share/labgate/console/static"
 need "$info" "^ Package: labgate\$" "package name is not labgate"
 need "$info" "^ Version: ${version//./\\.}\$" "package version is not $version"
 # shlibdeps computed the libraries the binaries link.
@@ -51,5 +54,5 @@ need "$(cat "$out/control/postinst")" "install -d -m 0750 -o labgate -g labgate 
 "$dpkg_deb" -x "$deb" "$out/root"
 need "$(cat "$out/root/lib/systemd/system/labgated.service")" "^User=labgate\$" \
   "the unit does not run as labgate"
-[ "$status" -eq 0 ] && echo "ok: binaries, man pages, unit, conffile, postinst, shlibdeps"
+[ "$status" -eq 0 ] && echo "ok: binaries, man pages, unit, conffile, postinst, shlibdeps, console static files"
 exit "$status"
