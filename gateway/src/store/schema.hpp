@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 8> kMigrations = {
+inline constexpr std::array<std::string_view, 9> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -367,6 +367,16 @@ CREATE TABLE seals (
   digest BLOB NOT NULL,
   mac    BLOB NOT NULL
 );
+)sql",
+    // ---- version 9: consumption tax classes (self-contained: may be renumbered at merge) ----
+    R"sql(
+-- Each item of the price list carries a consumption-tax class (standard 10 %, reduced 8 %,
+-- exempt), and a sale keeps the class its item had when sold, as it keeps the price. Items and
+-- sales that exist already are standard, as every price was taxed before.
+ALTER TABLE price_list ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard'
+  CHECK (tax_class IN ('standard', 'reduced', 'exempt'));
+ALTER TABLE sales ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard'
+  CHECK (tax_class IN ('standard', 'reduced', 'exempt'));
 )sql",
 };
 
