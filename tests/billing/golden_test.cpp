@@ -1,6 +1,8 @@
 // Golden test: the demo site's scripted day (config/demo-day.txt, 2026-11-24) billed with the
 // demo rates below, compared byte for byte with tests/billing/golden/. Every amount in the golden
 // files is checked by hand in tests/billing/golden/README.md.
+// The statements are billed with the demo site's [billing] settings (config/demo-site.toml:
+// inclusive prices, floor rounding, a registered issuer), so they are the demo month's invoices.
 // Set LABGATE_UPDATE_GOLDEN=1 to rewrite the files (then check them by hand again).
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include "billing_support.hpp"
 #include "labgate/gateway/billing/render.hpp"
 #include "labgate/gateway/billing/statements.hpp"
+#include "labgate/gateway/config/site_config.hpp"
 
 using namespace labgate::test::billing;
 namespace bl = labgate::gateway::billing;
@@ -122,23 +125,66 @@ T must_ok(st::Result<T> r) {
   return std::move(r).value();
 }
 
+bl::TaxPolicy demo_tax() {
+  auto tax = labgate::gateway::config::load_billing_config_string(
+      labgate::gateway::config::embedded_demo_config(), "demo-site.toml");
+  INFO((tax ? std::string() : labgate::gateway::config::to_string(tax.error())));
+  REQUIRE(tax.has_value());
+  return tax.value();
+}
+
 }  // namespace
 
 TEST_CASE("golden: the demo day billed into November 2026 statements", "[billing][golden]") {
   DbFixture f;
   seed_demo_day(f.db());
-  const auto statements = must_ok(bl::month_statements(f.db(), "2026-11", tokyo()));
+  const auto tax = demo_tax();
+  REQUIRE(tax.issuer.registration_number == "T1234567890123");
+  const auto statements = must_ok(bl::month_statements(f.db(), "2026-11", tokyo(), tax));
   REQUIRE(statements.size() == 3);
-  // The hand-checked figures (golden/README.md).
+  // The hand-checked figures (golden/README.md): inclusive prices, so the totals are the sums of
+  // the lines, and the tax in them is floor(total * 10 / 110), once per statement.
   CHECK(statements[0].member_no == "M0001");
   CHECK(statements[0].total == 4020);
+  REQUIRE(statements[0].taxes.size() == 1);
+  CHECK(statements[0].taxes[0].percent == 10);
+  CHECK(statements[0].taxes[0].taxable == 4020);
+  CHECK(statements[0].taxes[0].tax == 365);
   CHECK(statements[1].member_no == "M0002");
   CHECK(statements[1].total == 1600);
+  REQUIRE(statements[1].taxes.size() == 1);
+  CHECK(statements[1].taxes[0].tax == 145);
   CHECK(statements[2].member_no == "S0001");
   CHECK(statements[2].total == 0);
+  REQUIRE(statements[2].taxes.size() == 1);
+  CHECK(statements[2].taxes[0].tax == 0);
   for (const auto& s : statements) {
     compare_golden("statement-2026-11-" + s.member_no + ".csv", bl::to_csv(s));
     compare_golden("statement-2026-11-" + s.member_no + ".json", bl::to_json(s) + "\n");
   }
   compare_golden("summary-2026-11.csv", bl::summary_csv(statements));
+}
+
+TEST_CASE("golden: the same month with exclusive prices and other roundings", "[billing][golden]") {
+  DbFixture f;
+  seed_demo_day(f.db());
+  auto tax = demo_tax();
+  tax.prices = bl::PriceMode::kExclusive;
+  // Exclusive: the tax is added. M0001 4020 -> 402 (exact), M0002 1600 -> 160.
+  auto ex = must_ok(bl::month_statements(f.db(), "2026-11", tokyo(), tax));
+  CHECK(ex[0].total == 4020 + 402);
+  CHECK(ex[1].total == 1600 + 160);
+  CHECK(ex[2].total == 0);
+  // Inclusive, rounded half up: 4020 * 10 / 110 = 365.45 -> 365; 1600 * 10 / 110 = 145.45 -> 145;
+  // ceil: 366 and 146. The totals do not move: the tax is inside them.
+  tax.prices = bl::PriceMode::kInclusive;
+  tax.rounding = bl::TaxRounding::kRound;
+  auto rounded = must_ok(bl::month_statements(f.db(), "2026-11", tokyo(), tax));
+  CHECK(rounded[0].taxes[0].tax == 365);
+  CHECK(rounded[1].taxes[0].tax == 145);
+  tax.rounding = bl::TaxRounding::kCeil;
+  auto ceiled = must_ok(bl::month_statements(f.db(), "2026-11", tokyo(), tax));
+  CHECK(ceiled[0].taxes[0].tax == 366);
+  CHECK(ceiled[1].taxes[0].tax == 146);
+  CHECK(ceiled[0].total == 4020);
 }

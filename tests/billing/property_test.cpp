@@ -67,9 +67,24 @@ bl::StatementInput random_month(Rng& rng) {
     in.sales.push_back({i + 1, "item-" + std::to_string(i), "材料, \"A4\"", pick(rng, 1, 10),
                         pick(rng, 0, 5000),
                         nov(static_cast<unsigned>(pick(rng, 1, 30)), 0) + pick(rng, 0, 86'399'999),
-                        pick(rng, 0, 3) == 0});
+                        pick(rng, 0, 3) == 0, static_cast<bl::TaxClass>(pick(rng, 0, 2))});
   }
   return in;
+}
+
+// Random tax settings: either price mode, any rounding, and sometimes a standard rate that
+// changes in the middle of the month (so one statement has lines at two standard rates).
+bl::TaxPolicy random_tax(Rng& rng) {
+  bl::TaxPolicy tax;
+  tax.prices = pick(rng, 0, 1) == 0 ? bl::PriceMode::kInclusive : bl::PriceMode::kExclusive;
+  tax.rounding = static_cast<bl::TaxRounding>(pick(rng, 0, 2));
+  if (pick(rng, 0, 1) == 0) {
+    const auto day = pick(rng, 10, 28);
+    tax.rates = bl::merge_tax_rates(
+        {{bl::TaxClass::kStandard, pick(rng, 11, 25), "2026-11-" + std::to_string(day)}});
+  }
+  if (pick(rng, 0, 1) == 0) tax.issuer = {"Lab", "Tokyo", "T1234567890123"};
+  return tax;
 }
 
 constexpr int kRuns = 400;
@@ -165,15 +180,55 @@ TEST_CASE("property: splitting a session at random points never lowers its charg
   }
 }
 
+TEST_CASE("property: the sum over tax rates is the total; the tax is within a yen of exact",
+          "[billing][property][tax]") {
+  Rng rng{2019};
+  for (int run = 0; run < kRuns; ++run) {
+    const auto tax = random_tax(rng);
+    const auto st = bl::Engine{tokyo(), tax}.bill(random_month(rng));
+    INFO("run " << run << " prices " << bl::to_string(tax.prices) << " rounding "
+                << bl::to_string(tax.rounding));
+    const bool exclusive = tax.prices == bl::PriceMode::kExclusive;
+    std::int64_t taxable = 0, taxes = 0, totals = 0, line_sum = 0;
+    for (const auto& l : st.lines) line_sum += l.amount;
+    std::int64_t previous = -1;
+    for (const auto& t : st.taxes) {
+      CHECK(t.percent > previous);  // one entry per rate, in order
+      previous = t.percent;
+      std::int64_t lines_at_rate = 0;
+      for (const auto& l : st.lines) {
+        if (l.tax_percent == t.percent) lines_at_rate += l.amount;
+      }
+      CHECK(t.taxable == lines_at_rate);
+      // Rounded once: |tax - taxable * r / den| < 1, in whole numbers (no floating point).
+      const std::int64_t den = exclusive ? 100 : 100 + t.percent;
+      const std::int64_t exact_num = t.taxable * t.percent;
+      CHECK(t.tax * den <= exact_num + den - 1);
+      CHECK(t.tax * den >= exact_num - den + 1);
+      CHECK(t.tax >= 0);
+      CHECK(t.total == (exclusive ? t.taxable + t.tax : t.taxable));
+      taxable += t.taxable;
+      taxes += t.tax;
+      totals += t.total;
+    }
+    CHECK(taxable == line_sum);
+    CHECK(st.lines_total == line_sum);
+    CHECK(taxes == st.tax_total);
+    CHECK(totals == st.total);
+    CHECK(st.total == (exclusive ? line_sum + taxes : line_sum));
+  }
+}
+
 TEST_CASE("property: the same inputs give byte-identical CSV and JSON, in any input order",
           "[billing][property]") {
   Rng rng{7};
   for (int run = 0; run < kRuns / 4; ++run) {
     auto in = random_month(rng);
-    const auto first = bl::Engine{tokyo()}.bill(in);
+    const auto tax = random_tax(rng);
+    const auto first = bl::Engine{tokyo(), tax}.bill(in);
     std::shuffle(in.sessions.begin(), in.sessions.end(), rng);
     std::shuffle(in.sales.begin(), in.sales.end(), rng);
-    const auto second = bl::Engine{tokyo()}.bill(in);
+    const auto second = bl::Engine{tokyo(), tax}.bill(in);
     CHECK(bl::to_csv(first) == bl::to_csv(second));
     const std::string json = bl::to_json(first);
     CHECK(json == bl::to_json(second));
@@ -184,6 +239,11 @@ TEST_CASE("property: the same inputs give byte-identical CSV and JSON, in any in
     CHECK(parsed.at("name").get<std::string>() == first.name);
     std::int64_t sum = 0;
     for (const auto& l : parsed.at("lines")) sum += l.at("amount").get<std::int64_t>();
-    CHECK(sum == first.total);
+    CHECK(sum == first.lines_total);
+    std::int64_t over_rates = 0;
+    for (const auto& t : parsed.at("taxes")) over_rates += t.at("total").get<std::int64_t>();
+    CHECK(over_rates == first.total);
+    const bool exclusive = tax.prices == bl::PriceMode::kExclusive;
+    CHECK(first.total == sum + (exclusive ? first.tax_total : 0));
   }
 }

@@ -230,6 +230,75 @@ TEST_CASE("labgatectl prices and sell", "[billing_ctl]") {
   require_ok(ctl({"audit", "verify"}));
 }
 
+TEST_CASE("labgatectl prices --tax and statements with the config's [billing] tax",
+          "[billing_ctl][tax]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"prices", "set", "--code", "TEA", "--name", "Bottled tea", "--price", "150",
+                  "--tax", "reduced"}));
+  // A price change without --tax keeps the item's class.
+  const auto changed =
+      ctl({"prices", "set", "--code", "TEA", "--name", "Bottled tea", "--price", "162"});
+  require_ok(changed);
+  CHECK_THAT(changed.out, Catch::Contains("162 yen per pcs, tax reduced"));
+  require_ok(ctl({"prices", "set", "--code", "ACR3", "--name", "Acrylic", "--price", "1000"}));
+  require_refused(
+      ctl, {"prices", "set", "--code", "X", "--name", "x", "--price", "1", "--tax", "luxury"}, 2,
+      "--tax");
+  const auto list = json::parse(ctl({"prices", "list", "--json"}).out);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0]["tax_class"] == "standard");  // ACR3
+  CHECK(list[1]["tax_class"] == "reduced");   // TEA
+  // Sold on a fixed day, so the month is known whatever today is.
+  const std::vector<std::string> on_day{"--simulated-clock", "2026-11-20 10:00"};
+  auto at = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), on_day.begin(), on_day.end());
+    return ctl(args);
+  };
+  CHECK(json::parse(at({"sell", "--member", "M0001", "--item", "TEA", "--qty", "2", "--json"})
+                        .out)["tax_class"] == "reduced");
+  require_ok(at({"sell", "--member", "M0001", "--item", "ACR3", "--qty", "2"}));
+  const std::string month = "2026-11";
+
+  // The config's [billing]: exclusive prices, a registered issuer. 2 x 162 = 324 reduced:
+  // 324 x 8 / 100 = 25.92 -> 25; 2 x 1000 = 2000 standard: 200. Charged 2324 + 225 = 2549.
+  const auto config = ctl.dir().path() / "site.toml";
+  std::ofstream(config) << "[billing]\nprices = \"exclusive\"\nissuer_name = \"Lab\"\n"
+                           "registration_number = \"T1234567890123\"\n";
+  const auto shown = at({"--config", config.string(), "statements", "show", "--member", "M0001",
+                         "--month", month, "--format", "json"});
+  require_ok(shown);
+  const auto st = json::parse(shown.out);
+  REQUIRE(st["taxes"].size() == 2);
+  CHECK(
+      st["taxes"][0] ==
+      json{{"classes", "reduced"}, {"percent", 8}, {"taxable", 324}, {"tax", 25}, {"total", 349}});
+  CHECK(st["taxes"][1] == json{{"classes", "standard"},
+                               {"percent", 10},
+                               {"taxable", 2000},
+                               {"tax", 200},
+                               {"total", 2200}});
+  CHECK(st["total"] == 2549);
+  CHECK(st["qualified_invoice"] == true);
+  CHECK(st["issuer"]["registration_number"] == "T1234567890123");
+  const auto text = ctl(
+      {"--config", config.string(), "statements", "show", "--member", "M0001", "--month", month});
+  CHECK_THAT(text.out, Catch::Contains("8% (reduced): 324 yen before tax, consumption tax 25 yen"));
+  CHECK_THAT(text.out, Catch::Contains("qualified invoice (適格請求書), registration number "
+                                       "T1234567890123"));
+  // Without --config: the built-in defaults, inclusive, and no registration number.
+  const auto plain = json::parse(
+      at({"statements", "show", "--member", "M0001", "--month", month, "--format", "json"}).out);
+  CHECK(plain["total"] == 2324);
+  CHECK(plain["qualified_invoice"] == false);
+  // A registration number in the wrong form is refused with the key and the reason.
+  std::ofstream(config, std::ios::trunc) << "[billing]\nregistration_number = \"T12345\"\n";
+  require_refused(
+      ctl,
+      {"--config", config.string(), "statements", "show", "--member", "M0001", "--month", month}, 2,
+      "billing.registration_number: 'T12345' must be T followed by 13 digits");
+}
+
 TEST_CASE("labgatectl sessions held and review", "[billing_ctl]") {
   Ctl ctl;
   seed(ctl);
@@ -321,7 +390,8 @@ TEST_CASE("labgatectl statements export: text that would start a formula reaches
   const auto summary = labgate::testing::read_file(out / "summary-2026-11.csv");
   INFO(summary);
   CHECK(summary.find("\r\nM0002," + cell + ",2026-11,") != std::string::npos);
-  CHECK(summary.find(",1400,0,0,,0\r\n") != std::string::npos);
+  // ... then the day passes (0) and the tax in the 1400 yen: floor(1400 * 10 / 110) = 127.
+  CHECK(summary.find(",1400,0,0,,0,127\r\n") != std::string::npos);
   // The JSON is not for spreadsheets: the name is kept exactly as entered.
   const auto j = json::parse(labgate::testing::read_file(out / "statement-2026-11-M0002.json"));
   CHECK(j["name"] == evil);

@@ -477,10 +477,10 @@ TEST_CASE("accounts: top-ups, adjustments, credit limit", "[billing_store]") {
 TEST_CASE("price list and sales", "[billing_store]") {
   Fixture f;
   auto acrylic = must(f.store->ledger().upsert_price_item(
-      {"ACR3", "Acrylic 3 mm A4", "sheet", 450, false}, "manager"));
+      {"ACR3", "Acrylic 3 mm A4", "sheet", 450, false, std::nullopt}, "manager"));
   CHECK(acrylic.active);
-  must(f.store->ledger().upsert_price_item({"DAY", "Coworking day pass", "day", 1000, true},
-                                           "manager"));
+  must(f.store->ledger().upsert_price_item(
+      {"DAY", "Coworking day pass", "day", 1000, true, std::nullopt}, "manager"));
 
   const auto sale = must(f.store->ledger().sell("M0001", "ACR3", 3, "for the sign", "clerk"));
   CHECK(sale.unit_price == 450);
@@ -491,7 +491,7 @@ TEST_CASE("price list and sales", "[billing_store]") {
 
   // A price change never changes a past sale.
   acrylic = must(f.store->ledger().upsert_price_item(
-      {"ACR3", "Acrylic 3 mm A4", "sheet", 500, false}, "manager"));
+      {"ACR3", "Acrylic 3 mm A4", "sheet", 500, false, std::nullopt}, "manager"));
   CHECK(acrylic.price == 500);
   f.now += kHour;
   const auto later = must(f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk"));
@@ -522,13 +522,37 @@ TEST_CASE("price list and sales", "[billing_store]") {
             "unknown member");
     refused(f.store->ledger().sell("M0001", "GOLD", 1, "", "clerk"), ErrorKind::kNotFound,
             "unknown price-list item 'GOLD'");
-    refused(f.store->ledger().upsert_price_item({"X", "", "pcs", 10, false}, "m"),
+    refused(f.store->ledger().upsert_price_item({"X", "", "pcs", 10, false, std::nullopt}, "m"),
             ErrorKind::kInvalid, "name");
-    refused(f.store->ledger().upsert_price_item({"X", "x", "pcs", -10, false}, "m"),
+    refused(f.store->ledger().upsert_price_item({"X", "x", "pcs", -10, false, std::nullopt}, "m"),
             ErrorKind::kInvalid, "negative");
     refused(f.store->ledger().deactivate_price_item("GOLD", "m"), ErrorKind::kNotFound, "GOLD");
     CHECK(f.count("sales") == sales_before);
     CHECK(f.count("audit_log") == audit_before);
+  }
+  SECTION("an item's tax class is kept, copied into its sales and checked") {
+    CHECK(acrylic.tax_class == "standard");
+    auto tea = must(f.store->ledger().upsert_price_item(
+        {"TEA", "Bottled tea", "pcs", 150, false, std::string("reduced")}, "manager"));
+    CHECK(tea.tax_class == "reduced");
+    // A price change that names no class keeps the item's class.
+    tea = must(f.store->ledger().upsert_price_item(
+        {"TEA", "Bottled tea", "pcs", 160, false, std::nullopt}, "manager"));
+    CHECK(tea.tax_class == "reduced");
+    const auto sold = must(f.store->ledger().sell("M0001", "TEA", 2, "", "clerk"));
+    CHECK(sold.tax_class == "reduced");
+    // The sale keeps its class when the item's class changes later, as it keeps its price.
+    must(f.store->ledger().upsert_price_item(
+        {"TEA", "Bottled tea", "pcs", 160, false, std::string("standard")}, "manager"));
+    auto listed = must(f.store->ledger().list_sales(std::string("M0001")));
+    REQUIRE(listed.size() == 3);
+    CHECK(listed.back().tax_class == "reduced");
+    const auto audit_rows = f.count("audit_log");
+    refused(f.store->ledger().upsert_price_item(
+                {"TEA", "Bottled tea", "pcs", 160, false, std::string("luxury")}, "manager"),
+            ErrorKind::kInvalid,
+            "tax class 'luxury' of item TEA is not standard, reduced or exempt");
+    CHECK(f.count("audit_log") == audit_rows);
   }
   SECTION("an inactive item is not sold; setting it again reactivates it") {
     CHECK_FALSE(must(f.store->ledger().deactivate_price_item("ACR3", "manager")).active);
@@ -538,8 +562,8 @@ TEST_CASE("price list and sales", "[billing_store]") {
             "no longer sold");
     CHECK(must(f.store->ledger().list_price_items(false)).size() == 1);
     CHECK(must(f.store->ledger().list_price_items(true)).size() == 2);
-    CHECK(must(f.store->ledger().upsert_price_item({"ACR3", "Acrylic 3 mm A4", "sheet", 520, false},
-                                                   "m"))
+    CHECK(must(f.store->ledger().upsert_price_item(
+                   {"ACR3", "Acrylic 3 mm A4", "sheet", 520, false, std::nullopt}, "m"))
               .active);
     CHECK(must(f.store->ledger().sell("M0001", "ACR3", 1, "", "clerk")).unit_price == 520);
   }

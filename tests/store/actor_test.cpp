@@ -54,7 +54,8 @@ void seed(Store& s) {
   must(s.staff().add_certification_type({"laser", "Laser", 365, false}, kOwner));
   must(s.staff().add_machine({"laser1", "Laser 1", std::string("laser"), "hold", 30, false},
                              kOwner));
-  must(s.ledger().upsert_price_item({"ACR3", "Acrylic 3 mm", "sheet", 800, false}, kOwner));
+  must(s.ledger().upsert_price_item({"ACR3", "Acrylic 3 mm", "sheet", 800, false, std::nullopt},
+                                    kOwner));
 }
 
 template <typename R>
@@ -184,8 +185,8 @@ TEST_CASE("stored text passes the one validator at every store change", "[store]
             ErrorKind::kInvalid, "card label");
     refused(staff.add_staff_account({"sue", bad, "desk", true, 0}, kOwner), ErrorKind::kInvalid,
             "staff name");
-    refused(ledger.upsert_price_item({"PLA", bad, "kg", 100, false}, kOwner), ErrorKind::kInvalid,
-            "item name");
+    refused(ledger.upsert_price_item({"PLA", bad, "kg", 100, false, std::nullopt}, kOwner),
+            ErrorKind::kInvalid, "item name");
     refused(ledger.topup("M1", 1000, bad, kOwner), ErrorKind::kInvalid, "top-up note");
     refused(ledger.adjust("M1", -100, bad, kOwner), ErrorKind::kInvalid, "adjustment reason");
     refused(ledger.sell("M1", "ACR3", 1, bad, kOwner), ErrorKind::kInvalid, "sale note");

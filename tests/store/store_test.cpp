@@ -856,3 +856,32 @@ TEST_CASE("a version-1 database upgrades to the current schema and keeps its row
   CHECK_FALSE(rows.front().os_uid.has_value());
   CHECK(rows.back().os_uid == static_cast<std::int64_t>(::getuid()));
 }
+
+TEST_CASE("a version-8 database upgrades: its price items and sales become standard-rate taxed",
+          "[store][tax]") {
+  Fixture f;
+  {
+    // The file as version 8 left it: an item on the price list and a sale of it.
+    auto db = must(Database::open(f.path, DatabaseOptions{}));
+    for (std::size_t v = 0; v < 8; ++v) must(db->execute_script(detail::kMigrations[v]));
+    must(db->execute_script(
+        "PRAGMA user_version = 8; PRAGMA application_id = " + std::to_string(kApplicationId) +
+        ";"
+        "INSERT INTO members (id, member_no, name, status, created_at) "
+        "  VALUES (1, 'M0001', 'Hanako Yamada', 'active', 1);"
+        "INSERT INTO price_list (code, name, price) VALUES ('ACR3', 'Acrylic', 450);"
+        "INSERT INTO sales (member_id, item_code, quantity, unit_price, at_ms, actor) "
+        "  VALUES (1, 'ACR3', 2, 450, 1000, 'clerk');"));
+  }
+  auto store = f.open();
+  CHECK(must(store->schema_version()) == kSchemaVersion);
+  const auto items = must(store->ledger().list_price_items());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].tax_class == "standard");
+  const auto sales = must(store->ledger().list_sales());
+  REQUIRE(sales.size() == 1);
+  CHECK(sales[0].tax_class == "standard");
+  CHECK(sales[0].amount() == 900);
+  // The column refuses anything but the three classes, whoever writes it.
+  CHECK_FALSE(store->database().execute_script("UPDATE price_list SET tax_class = 'luxury'").ok());
+}

@@ -150,7 +150,7 @@ R SiteAdminActions::apply_change(const nlohmann::json& change, const store::Acto
     if (!opened) return R::failure(admin::ErrorCode::kUnavailable, opened.error().message);
     change_store_ = std::move(opened.value());
   }
-  auto record = billing::apply_change(*change_store_, change, actor);
+  auto record = billing::apply_change(*change_store_, change, actor, w_.tax);
   if (!record) return R::failure(code_of(record.error().kind), record.error().message);
   return R{true, {}, {}, {{"record", nlohmann::json(*record)}}};
 }

@@ -13,6 +13,7 @@
 
 #include "labgate/gateway/admin/server.hpp"
 #include "labgate/gateway/app/site.hpp"
+#include "labgate/gateway/billing/tax.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::app {
@@ -27,6 +28,8 @@ struct AdminWiring {
   /// Options for the worker's own connection (its clock is set here): the same sealing key,
   /// site key and time zone as the loop's.
   store::StoreOptions change_store_options;
+  /// [billing] tax settings: statements issued over the admin channel are billed with them.
+  billing::TaxPolicy tax{};
 };
 
 /// admin::Actions over the site: each request checks the caller's declared account (one indexed

@@ -196,7 +196,7 @@ struct Application::Impl {
     }
     site->set_deadline_listener([this](std::optional<milliseconds> d) { arm_deadline(d); });
     site->start();
-    site->set_credit_check(make_credit_check(*db, cfg.site.timezone));
+    site->set_credit_check(make_credit_check(*db, cfg.site.timezone, cfg.billing));
     site->set_commit_observer(
         [this](std::int64_t seq, const mqtt::OutboxMessage& m) { stream_commit(seq, m); });
     site->set_card_interceptor([this](const drivers::ReaderEvent& ev, Site::TapDone& done) {
@@ -267,8 +267,8 @@ struct Application::Impl {
         throw std::runtime_error("[admin] group " + cfg.admin.group + " does not exist");
       o.group = g->gr_gid;
     }
-    admin_actions =
-        std::make_unique<SiteAdminActions>(AdminWiring{io, site, db, db_path(), store_options({})});
+    admin_actions = std::make_unique<SiteAdminActions>(
+        AdminWiring{io, site, db, db_path(), store_options({}), cfg.billing});
     admin_server = std::make_unique<admin::Server>(io, *admin_actions, std::move(o));
     try {
       admin_server->listen();

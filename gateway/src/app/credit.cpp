@@ -7,15 +7,16 @@
 
 namespace labgate::gateway::app {
 
-Site::CreditCheck make_credit_check(store::Store& store, std::string time_zone) {
+Site::CreditCheck make_credit_check(store::Store& store, std::string time_zone,
+                                    billing::TaxPolicy tax) {
   const date::time_zone* tz = nullptr;
   try {
     tz = date::locate_zone(time_zone);
   } catch (const std::exception& e) {
     spdlog::error("credit check: unknown time zone {}: {}", time_zone, e.what());
   }
-  return [&store, tz](std::int64_t member_id, const std::string& machine_id,
-                      std::int64_t at_ms) -> bool {
+  return [&store, tz, tax = std::move(tax)](std::int64_t member_id, const std::string& machine_id,
+                                            std::int64_t at_ms) -> bool {
     // Money is not safety: a billing read that fails is logged and does not refuse the member
     // (a store that is really down has already put the site in its fail mode).
     auto rate = store.ledger().current_rate(store::SessionKind::kMachine, machine_id, at_ms);
@@ -34,7 +35,7 @@ Site::CreditCheck make_credit_check(store::Store& store, std::string time_zone) 
     }
     std::int64_t unbilled = 0;
     if (tz != nullptr) {
-      auto owed = billing::unbilled_total(store.database(), member_id, at_ms, tz);
+      auto owed = billing::unbilled_total(store.database(), member_id, at_ms, tz, tax);
       if (owed.ok()) {
         unbilled = owed.value();
       } else {

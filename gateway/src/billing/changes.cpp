@@ -18,7 +18,8 @@ st::Error invalid(std::string message) {
   return st::Error{st::ErrorKind::kInvalid, 0, std::move(message)};
 }
 
-st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::Actor& actor) {
+st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::Actor& actor,
+                        const TaxPolicy& tax) {
   auto month = args.find("month");
   if (month == args.end() || !month->is_string())
     return invalid("change argument 'month' is missing");
@@ -39,7 +40,7 @@ st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::
     return invalid(fmt::format("time zone '{}': {}", store.time_zone(), e.what()));
   }
   const IssueRequest request{month->get<std::string>(), member, actor, store.now_ms()};
-  auto report = issue_statements(store.database(), request, tz);
+  auto report = issue_statements(store.database(), request, tz, tax);
   if (!report) return report.error();
   ojson out = to_json(*report, request.month);
   // The head after the issue's audit rows, to keep with the statements.
@@ -71,12 +72,12 @@ ojson to_json(const IssueReport& report, const std::string& month) {
 }
 
 st::Result<ojson> apply_change(st::Store& store, const nlohmann::json& change,
-                               const st::Actor& actor) {
+                               const st::Actor& actor, const TaxPolicy& tax) {
   if (change.is_object() && change.value("op", "") == "statements.issue") {
     static const nlohmann::json kNoArgs = nlohmann::json::object();
     auto args = change.find("args");
     if (args != change.end() && !args->is_object()) return invalid("args must be an object");
-    return issue(store, args == change.end() ? kNoArgs : *args, actor);
+    return issue(store, args == change.end() ? kNoArgs : *args, actor, tax);
   }
   return st::apply_change(store, change, actor);
 }

@@ -98,7 +98,7 @@ std::string format_duration(std::int64_t seconds) {
   return fmt::format("{}s", s);
 }
 
-Engine::Engine(const date::time_zone* tz) : tz_(tz) {}
+Engine::Engine(const date::time_zone* tz, TaxPolicy tax) : tz_(tz), tax_(std::move(tax)) {}
 
 std::int64_t Engine::offset_seconds(std::int64_t ms) const {
   const std::int64_t s = floor_div(ms, 1000);
@@ -143,6 +143,43 @@ std::string Engine::local_iso(std::int64_t ms) const {
   buf[22] = ':';
   put2(buf + 23, (aoff % 3600) / 60);
   return std::string(buf, sizeof buf);
+}
+
+void Engine::apply_tax(Statement& st) const {
+  st.prices = tax_.prices;
+  st.tax_rounding = tax_.rounding;
+  st.issuer = tax_.issuer;
+  // A statement has one to three rates, so a flat scan beats a map; `classes` is a bit per class.
+  std::vector<unsigned> classes;
+  for (auto& l : st.lines) {
+    if (!is_sale(l.type)) l.tax_class = tax_.time_class;
+    l.tax_percent = tax_.percent_on(l.tax_class, l.date).value_or(0);
+    std::size_t i = 0;
+    while (i < st.taxes.size() && st.taxes[i].percent != l.tax_percent) ++i;
+    if (i == st.taxes.size()) {
+      st.taxes.push_back(TaxSummary{l.tax_percent, {}, 0, 0, 0});
+      classes.push_back(0);
+    }
+    st.taxes[i].taxable += l.amount;
+    classes[i] |= 1U << static_cast<unsigned>(l.tax_class);
+  }
+  for (std::size_t i = 0; i < st.taxes.size(); ++i) {
+    for (const auto c : {TaxClass::kStandard, TaxClass::kReduced, TaxClass::kExempt}) {
+      if ((classes[i] & (1U << static_cast<unsigned>(c))) == 0) continue;
+      if (!st.taxes[i].classes.empty()) st.taxes[i].classes += '+';
+      st.taxes[i].classes += to_string(c);
+    }
+  }
+  std::sort(st.taxes.begin(), st.taxes.end(),
+            [](const TaxSummary& a, const TaxSummary& b) { return a.percent < b.percent; });
+  st.tax_total = 0;
+  for (auto& t : st.taxes) {
+    // Once per statement and rate, never per line: the qualified-invoice rule.
+    t.tax = tax_of(t.taxable, t.percent, tax_.prices, tax_.rounding);
+    t.total = tax_.prices == PriceMode::kExclusive ? t.taxable + t.tax : t.taxable;
+    st.tax_total += t.tax;
+  }
+  st.total = tax_.prices == PriceMode::kExclusive ? st.lines_total + st.tax_total : st.lines_total;
 }
 
 Statement Engine::bill(const StatementInput& input) const {
@@ -368,6 +405,7 @@ Statement Engine::bill(const StatementInput& input) const {
     line.amount = line.gross;
     line.rule = fmt::format("{} x {} = {}{}", sale.quantity, sale.unit_price, line.amount,
                             sale.day_pass ? " (day pass: coworking free that day)" : "");
+    line.tax_class = sale.tax_class;
     st.lines.push_back(std::move(line));
   }
 
@@ -393,8 +431,9 @@ Statement Engine::bill(const StatementInput& input) const {
         st.subtotal_day_passes += l.amount;
         break;
     }
-    st.total += l.amount;
+    st.lines_total += l.amount;
   }
+  apply_tax(st);
   if (st.lines.empty() && st.held_for_review.empty() && st.open_sessions.empty()) {
     st.note = fmt::format("no usage in {}", input.month);
   }

@@ -110,7 +110,8 @@ class JsonWriter {
 constexpr std::string_view kLineHeader =
     "type,date,target,sessions,sale,item,quantity,rate,start,end,seconds,included_seconds_used,"
     "billable_seconds,unit_seconds,units,unit_price,busy_seconds,busy_units,idle_units,"
-    "idle_unit_price,gross,minimum_applied,discount,cap_reduction,amount,rule\r\n";
+    "idle_unit_price,gross,minimum_applied,discount,cap_reduction,amount,rule,tax_class,tax_"
+    "percent\r\n";
 
 void excluded_rows(csv::Writer& w, std::string_view section,
                    const std::vector<ExcludedSession>& rows) {
@@ -140,6 +141,18 @@ void excluded_json(JsonWriter& w, const std::vector<ExcludedSession>& rows) {
 }
 
 }  // namespace
+
+bool is_qualified_invoice(const Statement& s) {
+  return !s.issuer.registration_number.empty();
+}
+
+std::string invoice_note(const Statement& s) {
+  if (is_qualified_invoice(s)) {
+    return "qualified invoice (適格請求書), registration number " + s.issuer.registration_number;
+  }
+  return "not a qualified invoice (適格請求書ではありません): the issuer has no registration "
+         "number";
+}
 
 std::string to_csv(const Statement& s) {
   std::string out;
@@ -171,14 +184,26 @@ void append_csv(std::string& out, const Statement& s) {
       w.number(v);
     }
     w.number(l.gross).text(l.minimum_applied ? "yes" : "no").number(l.discount);
-    w.number(l.cap_reduction).number(l.amount).text(l.rule).end_row();
+    w.number(l.cap_reduction).number(l.amount).text(l.rule);
+    w.text(to_string(l.tax_class)).number(l.tax_percent).end_row();
   }
   w.end_row();
   w.text("subtotal").text("machine").number(s.subtotal_machine).end_row();
   w.text("subtotal").text("coworking").number(s.subtotal_coworking).end_row();
   w.text("subtotal").text("materials").number(s.subtotal_materials).end_row();
   w.text("subtotal").text("day_passes").number(s.subtotal_day_passes).end_row();
+  w.text("tax").empty().number(s.tax_total).end_row();
   w.text("total").empty().number(s.total).end_row();
+  w.end_row().row({"prices", "tax_rounding"});
+  w.text(to_string(s.prices)).text(to_string(s.tax_rounding)).end_row();
+  w.end_row().row({"tax_classes", "tax_percent", "taxable", "tax", "total"});
+  for (const auto& t : s.taxes) {
+    w.text(t.classes).number(t.percent).number(t.taxable).number(t.tax).number(t.total).end_row();
+  }
+  w.end_row().row({"issuer_name", "issuer_address", "registration_number", "qualified_invoice"});
+  w.text(s.issuer.name).text(s.issuer.address).text(s.issuer.registration_number);
+  w.text(is_qualified_invoice(s) ? "yes" : "no").end_row();
+  w.text("invoice_note").text(invoice_note(s)).end_row();
   if (!s.held_for_review.empty() || !s.open_sessions.empty()) {
     w.end_row().row({"section", "session_id", "target", "start", "end", "seconds", "explanation"});
     excluded_rows(w, "held_for_review", s.held_for_review);
@@ -236,6 +261,8 @@ void append_json(std::string& out, const Statement& s) {
     w.key("cap_reduction").num(l.cap_reduction);
     w.key("amount").num(l.amount);
     w.key("rule").str(l.rule);
+    w.key("tax_class").str(to_string(l.tax_class));
+    w.key("tax_percent").num(l.tax_percent);
     w.close_object();
   }
   w.close_array();
@@ -246,7 +273,31 @@ void append_json(std::string& out, const Statement& s) {
   w.key("materials").num(s.subtotal_materials);
   w.key("day_passes").num(s.subtotal_day_passes);
   w.close_object();
+  w.key("lines_total").num(s.lines_total);
+  w.key("taxes");
+  w.open_array();
+  for (const auto& t : s.taxes) {
+    w.open_object();
+    w.key("classes").str(t.classes);
+    w.key("percent").num(t.percent);
+    w.key("taxable").num(t.taxable);
+    w.key("tax").num(t.tax);
+    w.key("total").num(t.total);
+    w.close_object();
+  }
+  w.close_array();
+  w.key("tax_total").num(s.tax_total);
   w.key("total").num(s.total);
+  w.key("prices").str(to_string(s.prices));
+  w.key("tax_rounding").str(to_string(s.tax_rounding));
+  w.key("issuer");
+  w.open_object();
+  w.key("name").str(s.issuer.name);
+  w.key("address").str(s.issuer.address);
+  w.key("registration_number").str(s.issuer.registration_number);
+  w.close_object();
+  w.key("qualified_invoice").boolean(is_qualified_invoice(s));
+  w.key("invoice_note").str(invoice_note(s));
   w.key("held_for_review");
   excluded_json(w, s.held_for_review);
   w.key("open_sessions");
@@ -265,7 +316,7 @@ void append_summary_row(std::string& out, const Statement& s) {
     w.number(v);
   }
   // Day passes come last so the older columns keep their places in managers' spreadsheets.
-  w.text(s.note).number(s.subtotal_day_passes).end_row();
+  w.text(s.note).number(s.subtotal_day_passes).number(s.tax_total).end_row();
 }
 
 std::string summary_csv(const std::vector<Statement>& statements) {

@@ -163,7 +163,8 @@ Status read_month(st::Database& db, std::int64_t begin_ms, std::int64_t end_ms,
       db, begin_ms, end_ms, member_id, [&](st::UsageSale&& s) {
         out.sales.push_back(
             {s.member_id, SaleItem{s.id, std::move(s.item_code), std::move(s.item_name), s.quantity,
-                                   s.unit_price, s.at_ms, s.day_pass}});
+                                   s.unit_price, s.at_ms, s.day_pass,
+                                   parse_tax_class(s.tax_class).value_or(TaxClass::kStandard)}});
       });
 }
 
@@ -396,12 +397,13 @@ Result<std::size_t> load_month(st::Database& db, st::Database& helper, const Mon
 }
 
 Result<Statement> member_statement(st::Database& db, std::string_view member_no,
-                                   std::string_view month, const date::time_zone* tz) {
+                                   std::string_view month, const date::time_zone* tz,
+                                   const TaxPolicy& tax) {
   auto range = month_range(month, tz);
   if (!range) return range.error();
   auto in = load_member_month(db, member_no, *range);
   if (!in) return in.error();
-  return Engine{tz}.bill(*in);
+  return Engine{tz, tax}.bill(*in);
 }
 
 Status require_started(const MonthRange& month, std::int64_t now_ms, const date::time_zone* tz) {
@@ -414,14 +416,14 @@ Status require_started(const MonthRange& month, std::int64_t now_ms, const date:
 
 Result<StatementView> view_statement(st::Database& db, std::string_view member_no,
                                      std::string_view month, std::int64_t now_ms,
-                                     const date::time_zone* tz) {
+                                     const date::time_zone* tz, const TaxPolicy& tax) {
   auto range = month_range(month, tz);
   if (!range) return range.error();
   BILLING_TRY(require_started(*range, now_ms, tz));
   auto in = load_member_month(db, member_no, *range);
   if (!in) return in.error();
   StatementView view;
-  view.statement = Engine{tz}.bill(*in);
+  view.statement = Engine{tz, tax}.bill(*in);
   auto rows = st::BillingLedger::list_statements(db, std::string{month});
   if (!rows) return rows.error();
   for (auto& r : *rows) {
@@ -444,10 +446,10 @@ Result<StatementView> view_statement(st::Database& db, std::string_view member_n
 }
 
 Result<std::vector<Statement>> month_statements(st::Database& db, std::string_view month,
-                                                const date::time_zone* tz) {
+                                                const date::time_zone* tz, const TaxPolicy& tax) {
   auto range = month_range(month, tz);
   if (!range) return range.error();
-  Engine engine{tz};
+  Engine engine{tz, tax};
   std::vector<Statement> out;
   auto n = load_month(db, *range, [&](StatementInput&& in) { out.push_back(engine.bill(in)); });
   if (!n) return n.error();
@@ -458,7 +460,7 @@ Result<std::vector<Statement>> month_statements(st::Database& db, std::string_vi
 }
 
 Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& request,
-                                     const date::time_zone* tz) {
+                                     const date::time_zone* tz, const TaxPolicy& tax) {
   auto range = month_range(request.month, tz);
   if (!range) return range.error();
   if (request.actor.label.empty()) return Error{ErrorKind::kInvalid, 0, "an actor is required"};
@@ -474,7 +476,7 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
 
   std::vector<Statement> statements;
   std::vector<std::int64_t> member_ids;
-  Engine engine{tz};
+  Engine engine{tz, tax};
   if (request.member_no) {
     auto m = st::BillingLedger::billing_member(db, *request.member_no);
     if (!m) return m.error();
@@ -572,7 +574,7 @@ Result<std::optional<std::string>> issued_body(st::Database& db, std::string_vie
 }
 
 Result<std::int64_t> unbilled_total(st::Database& db, std::int64_t member_id, std::int64_t now_ms,
-                                    const date::time_zone* tz) {
+                                    const date::time_zone* tz, const TaxPolicy& tax) {
   auto m = st::BillingLedger::billing_member(db, member_id);
   if (!m) return m.error();
   if (!*m) return Error{ErrorKind::kNotFound, 0, fmt::format("unknown member id {}", member_id)};
@@ -586,7 +588,7 @@ Result<std::int64_t> unbilled_total(st::Database& db, std::int64_t member_id, st
   const std::string last_month = month_of(std::max(now_ms, *first), tz);
   auto range = month_range(month_of(*first, tz), tz);
   if (!range) return range.error();
-  Engine engine{tz};
+  Engine engine{tz, tax};
   std::int64_t total = 0;
   // Months are walked oldest first; a member normally has one or two unissued months, each one
   // indexed query on (member_id, started_at_ms).

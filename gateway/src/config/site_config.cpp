@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <initializer_list>
 #include <map>
@@ -175,6 +176,10 @@ class Loader {
   void fire_alarm(const toml::table& root, SiteConfig& out);
   void desfire(const toml::table& root, SiteConfig& out);
 
+ public:
+  void billing_section(const toml::table& root, billing::TaxPolicy& out);
+
+ private:
   // Optional section: nullptr when absent, an error when it is not a table.
   const toml::table* section(const toml::table& root, std::string_view name);
   // Array of tables, refusing anything else and more than `max` entries.
@@ -837,12 +842,117 @@ void Loader::desfire(const toml::table& root, SiteConfig& out) {
   if (out.desfire.system_id.empty()) out.desfire.system_id = out.site.id.substr(0, 21);
 }
 
+void Loader::billing_section(const toml::table& root, billing::TaxPolicy& out) {
+  const toml::table* t = section(root, "billing");
+  if (t == nullptr) return;
+  Section s(*this, *t, "billing",
+            {"prices", "tax_rounding", "time_tax_class", "issuer_name", "issuer_address",
+             "registration_number", "tax_rates"});
+  if (auto v = s.string("prices", false)) {
+    if (auto m = billing::parse_price_mode(*v)) {
+      out.prices = *m;
+    } else {
+      s.error_at("prices", "unknown price mode " + in_quotes(*v) +
+                               " (expected \"inclusive\": prices include the tax, or "
+                               "\"exclusive\": the tax is added)");
+    }
+  }
+  if (auto v = s.string("tax_rounding", false)) {
+    if (auto r = billing::parse_tax_rounding(*v)) {
+      out.rounding = *r;
+    } else {
+      s.error_at("tax_rounding", "unknown rounding " + in_quotes(*v) +
+                                     " (expected \"floor\", \"round\" or \"ceil\")");
+    }
+  }
+  if (auto v = s.string("time_tax_class", false)) {
+    if (auto c = billing::parse_tax_class(*v)) {
+      out.time_class = *c;
+    } else {
+      s.error_at("time_tax_class", "unknown tax class " + in_quotes(*v) +
+                                       " (expected \"standard\", \"reduced\" or \"exempt\")");
+    }
+  }
+  if (auto v = s.string("issuer_name", false)) out.issuer.name = *v;
+  if (auto v = s.string("issuer_address", false)) out.issuer.address = *v;
+  if (auto v = s.string("registration_number", false)) {
+    if (auto why = billing::registration_number_error(*v)) {
+      s.error_at("registration_number", in_quotes(*v) + " " + *why);
+    } else {
+      out.issuer.registration_number = *v;
+    }
+  }
+  const toml::node* rates_node = t->get("tax_rates");
+  if (rates_node == nullptr) return;
+  std::vector<billing::TaxRate> rows;
+  bool bad = false;
+  for (const toml::table* rt : table_array(*t, "tax_rates", kMaxTaxRates)) {
+    const std::string path = "billing.tax_rates[" + std::to_string(rows.size()) + "]";
+    Section r(*this, *rt, path, {"class", "percent", "from"});
+    billing::TaxRate row;
+    bool ok = true;
+    if (auto v = r.string("class", true)) {
+      if (auto c = billing::parse_tax_class(*v)) {
+        row.tax_class = *c;
+      } else {
+        r.error_at("class", "unknown tax class " + in_quotes(*v) +
+                                " (expected \"standard\", \"reduced\" or \"exempt\")");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto v = r.integer("percent", true)) {
+      if (*v < 0 || *v > 100) {
+        r.error_at("percent",
+                   "must be a whole percent from 0 to 100 (got " + std::to_string(*v) + ")");
+        ok = false;
+      } else {
+        row.percent = *v;
+      }
+    } else {
+      ok = false;
+    }
+    if (ok && row.tax_class == billing::TaxClass::kExempt && row.percent != 0) {
+      r.error_at("percent", "an exempt class carries no tax: its percent must be 0 (got " +
+                                std::to_string(row.percent) + ")");
+      ok = false;
+    }
+    const toml::node* from = rt->get("from");
+    if (from == nullptr) {
+      r.missing("from");
+      ok = false;
+    } else if (from->is_date()) {
+      const toml::date d = from->as_date()->get();
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%04u-%02u-%02u", static_cast<unsigned>(d.year),
+                    static_cast<unsigned>(d.month), static_cast<unsigned>(d.day));
+      row.from = buf;
+    } else if (from->is_string() && billing::is_valid_date(from->as_string()->get())) {
+      row.from = from->as_string()->get();
+    } else {
+      r.error_at("from", "expected a date YYYY-MM-DD (the first day the rate applies)");
+      ok = false;
+    }
+    for (const auto& seen : rows) {
+      if (ok && seen.tax_class == row.tax_class && seen.from == row.from) {
+        r.error_at("from", "a second " + std::string(billing::to_string(row.tax_class)) +
+                               " rate from " + row.from + " (one rate per class and date)");
+        ok = false;
+      }
+    }
+    bad = bad || !ok;
+    rows.push_back(row);
+  }
+  if (!bad) out.rates = billing::merge_tax_rates(rows);
+}
+
 SiteConfig Loader::load(const toml::table& root) {
   SiteConfig out;
   {
     Section top(*this, root, "",
-                {"site", "store", "control", "admin", "console", "log", "mqtt", "readers", "doors", "machines",
-                 "plans", "fire_alarm", "desfire"});
+                {"site", "store", "control", "admin", "console", "log", "mqtt", "readers", "doors",
+                 "machines", "plans", "fire_alarm", "desfire", "billing"});
   }
   site(root, out);
   store(root, out);
@@ -854,6 +964,7 @@ SiteConfig Loader::load(const toml::table& root) {
   plans(root, out);
   fire_alarm(root, out);
   desfire(root, out);
+  billing_section(root, out.billing);
   if (out.mqtt.client_id.empty())
     out.mqtt.client_id = "labgate-" + out.site.id + "-" + out.site.gateway;
   if (!failed()) {
@@ -973,6 +1084,27 @@ LoadResult load_config_string(std::string_view text, std::string_view source_nam
     if (loader.failed()) return loader.take_errors();
     cfg.source = source;
     return cfg;
+  } catch (const toml::parse_error& e) {
+    return one(static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column),
+               std::string(e.description()));
+  } catch (const std::exception& e) {
+    return one(0, 0, std::string("cannot load the configuration: ") + e.what());
+  }
+}
+
+BillingResult load_billing_config_string(std::string_view text, std::string_view source_name) {
+  const std::string source(source_name);
+  auto one = [&](int line, int column, std::string message) -> BillingResult {
+    return std::vector<ConfigError>{ConfigError{source, line, column, std::move(message)}};
+  };
+  if (text.size() > kMaxConfigBytes) return one(0, 0, "configuration too large");
+  try {
+    toml::table root = toml::parse(text, source_name);
+    Loader loader(source);
+    billing::TaxPolicy out;
+    loader.billing_section(root, out);
+    if (loader.failed()) return loader.take_errors();
+    return out;
   } catch (const toml::parse_error& e) {
     return one(static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column),
                std::string(e.description()));

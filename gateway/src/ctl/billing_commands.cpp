@@ -140,7 +140,7 @@ struct Args {
   bool coworking{false}, history{false};
   std::vector<std::string> plan_terms, drop_plans;
   // accounts, prices, sales
-  std::string member, amount, reason, code, name, item_unit{"pcs"}, item, qty{"1"};
+  std::string member, amount, reason, code, name, item_unit{"pcs"}, item, qty{"1"}, tax_class;
   bool day_pass{false}, all{false};
   // session review
   std::string session_id, bill;
@@ -381,18 +381,25 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   set->add_option("--price", a->price, "yen per unit")->required();
   set->add_option("--unit", a->item_unit, "unit sold, e.g. sheet, g, pcs (default pcs)");
   set->add_flag("--day-pass", a->day_pass, "buying it makes that day's coworking free");
+  set->add_option("--tax", a->tax_class,
+                  "consumption tax class: standard (10 %), reduced (8 %) or exempt (default: "
+                  "the item's class so far, standard for a new item)")
+      ->check(CLI::IsMember({"standard", "reduced", "exempt"}));
   on(set, cli, [a](Context& ctx) {
     const auto price = parse_yen(a->price, "--price", false);
-    auto p = ctx.change("price.set", {{"code", a->code},
-                                      {"name", a->name},
-                                      {"unit", a->item_unit},
-                                      {"price", price},
-                                      {"day_pass", a->day_pass}});
-    print_one(ctx, p,
-              fmt::format("{} ({}): {} yen per {}{}", p.value("code", std::string()),
-                          p.value("name", std::string()), p.value("price", std::int64_t{0}),
-                          p.value("unit", std::string()),
-                          p.value("day_pass", false) ? ", day pass" : ""));
+    nlohmann::json args{{"code", a->code},
+                        {"name", a->name},
+                        {"unit", a->item_unit},
+                        {"price", price},
+                        {"day_pass", a->day_pass}};
+    if (!a->tax_class.empty()) args["tax_class"] = a->tax_class;
+    auto p = ctx.change("price.set", args);
+    print_one(
+        ctx, p,
+        fmt::format("{} ({}): {} yen per {}{}, tax {}", p.value("code", std::string()),
+                    p.value("name", std::string()), p.value("price", std::int64_t{0}),
+                    p.value("unit", std::string()), p.value("day_pass", false) ? ", day pass" : "",
+                    p.value("tax_class", std::string("standard"))));
     return kExitOk;
   });
   auto* list = prices->add_subcommand("list", "the items on sale (all with --all)");
@@ -405,10 +412,10 @@ void build_prices(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       std::cout << out.dump(2) << '\n';
       return kExitOk;
     }
-    Table t({"CODE", "NAME", "UNIT", "PRICE", "DAY PASS", "ACTIVE"});
+    Table t({"CODE", "NAME", "UNIT", "PRICE", "DAY PASS", "ACTIVE", "TAX"});
     for (const auto& p : rows) {
       t.add({p.code, p.name, p.unit, std::to_string(p.price), p.day_pass ? "yes" : "no",
-             p.active ? "yes" : "no"});
+             p.active ? "yes" : "no", p.tax_class});
     }
     t.print(std::cout);
     return kExitOk;

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -234,7 +236,7 @@ nlohmann::ordered_json Context::change(std::string_view op, nlohmann::json args)
       }
     }
   }
-  return check(billing::apply_change(store(), change, actor()));
+  return check(billing::apply_change(store(), change, actor(), cli_.tax));
 }
 
 namespace {
@@ -281,6 +283,16 @@ std::filesystem::path resolve_config(Cli& cli, std::optional<std::string>& key_h
       key_hex = *key;
       warn_about_keys(cli.config, *key);
     }
+    // Statements must come out as the daemon bills them: the same tax settings, refused alike.
+    std::ifstream in(cli.config, std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto tax = config::load_billing_config_string(text, cli.config);
+    if (!tax) {
+      std::string why = config::to_string(tax.error());
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      usage_error(why);
+    }
+    cli.tax = std::move(tax).value();
   }
   if (db.empty()) usage_error("no database: give --db PATH or --config FILE");
   return db;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "labgate/gateway/billing/tax.hpp"
+
 namespace labgate::gateway::ctl {
 
 /// Process exit codes.
@@ -36,6 +38,8 @@ struct Cli {
   int busy_timeout_ms{2000};
   bool json{false};
   bool create{false};
+  /// [billing] of --config (the built-in defaults without one): statements are billed with it.
+  billing::TaxPolicy tax;
   std::function<int(Context&)> action;
   std::function<int()> standalone_action;  ///< a command that opens no store (init)
 };

@@ -69,6 +69,18 @@ void print_text(const bl::Statement& s, const std::string& standing) {
   std::cout << fmt::format("machine {}  coworking {}  materials {}  day passes {}  total {} yen\n",
                            s.subtotal_machine, s.subtotal_coworking, s.subtotal_materials,
                            s.subtotal_day_passes, s.total);
+  const bool inclusive = s.prices == bl::PriceMode::kInclusive;
+  for (const auto& t : s.taxes) {
+    std::cout << fmt::format("{}% ({}): {} yen {}, consumption tax {} yen\n", t.percent, t.classes,
+                             t.taxable, inclusive ? "including tax" : "before tax", t.tax);
+  }
+  std::cout << fmt::format("prices {} of tax, tax rounded ({}) once per rate\n",
+                           inclusive ? "include" : "exclude", bl::to_string(s.tax_rounding));
+  if (!s.issuer.name.empty() || !s.issuer.address.empty()) {
+    std::cout << fmt::format("issuer: {}{}{}\n", s.issuer.name,
+                             s.issuer.address.empty() ? "" : ", ", s.issuer.address);
+  }
+  std::cout << bl::invoice_note(s) << '\n';
   for (const auto& h : s.held_for_review) {
     std::cout << fmt::format("held for review: session {} on {} from {}: {}\n", h.session_id,
                              h.target, h.start, h.explanation);
@@ -87,8 +99,8 @@ void write_file(const std::filesystem::path& path, const std::string& body) {
 
 int show(Context& ctx, const StatementArgs& a) {
   const auto* tz = zone(ctx);
-  const auto view = check(
-      bl::view_statement(ctx.store().database(), a.member, a.month, ctx.store().now_ms(), tz));
+  const auto view = check(bl::view_statement(ctx.store().database(), a.member, a.month,
+                                             ctx.store().now_ms(), tz, ctx.cli().tax));
   const std::string format = ctx.json_output() ? "json" : a.format;
   // CSV and JSON are the statement body exactly as issued (its sha256 covers those bytes); the
   // standing goes to stderr there so a script still learns it.
@@ -113,10 +125,10 @@ int export_statements(Context& ctx, const StatementArgs& a) {
   }
   std::vector<bl::Statement> statements;
   if (a.member.empty()) {
-    statements = check(bl::month_statements(ctx.store().database(), a.month, tz));
+    statements = check(bl::month_statements(ctx.store().database(), a.month, tz, ctx.cli().tax));
   } else {
     statements.push_back(
-        check(bl::member_statement(ctx.store().database(), a.member, a.month, tz)));
+        check(bl::member_statement(ctx.store().database(), a.member, a.month, tz, ctx.cli().tax)));
   }
   const std::filesystem::path dir{a.out};
   if (auto why = files::prepare_export_folder(dir)) throw Failure{kExitUnavailable, *why};

@@ -210,20 +210,21 @@ Status check_rate_terms(const NewRate& r, const std::string& target) {
 
 constexpr std::string_view kSaleSelect =
     "SELECT sa.id, sa.member_id, m.member_no, sa.item_code, sa.quantity, sa.unit_price, "
-    "sa.at_ms, sa.note, sa.actor FROM sales sa JOIN members m ON m.id = sa.member_id ";
+    "sa.at_ms, sa.note, sa.actor, sa.tax_class FROM sales sa JOIN members m ON m.id = "
+    "sa.member_id ";
 
 Sale read_sale(const Statement& s) {
-  return Sale{s.column_int64(0), s.column_int64(1), s.column_text(2),
-              s.column_text(3),  s.column_int64(4), s.column_int64(5),
-              s.column_int64(6), s.column_text(7),  s.column_text(8)};
+  return Sale{s.column_int64(0), s.column_int64(1), s.column_text(2),  s.column_text(3),
+              s.column_int64(4), s.column_int64(5), s.column_int64(6), s.column_text(7),
+              s.column_text(8),  s.column_text(9)};
 }
 
 constexpr std::string_view kPriceSelect =
-    "SELECT code, name, unit, price, day_pass, active FROM price_list ";
+    "SELECT code, name, unit, price, day_pass, active, tax_class FROM price_list ";
 
 PriceItem read_price(const Statement& s) {
-  return PriceItem{s.column_text(0),  s.column_text(1), s.column_text(2),
-                   s.column_int64(3), s.column_bool(4), s.column_bool(5)};
+  return PriceItem{s.column_text(0), s.column_text(1), s.column_text(2), s.column_int64(3),
+                   s.column_bool(4), s.column_bool(5), s.column_text(6)};
 }
 
 Result<std::optional<PriceItem>> price_item(Database& db, std::string_view code) {
@@ -814,24 +815,35 @@ Result<PriceItem> BillingLedger::upsert_price_item(const NewPriceItem& item, con
   if (item.price < 0) {
     return invalid(fmt::format("price {} of item {} is negative", item.price, item.code));
   }
+  if (item.tax_class && *item.tax_class != "standard" && *item.tax_class != "reduced" &&
+      *item.tax_class != "exempt") {
+    return invalid(fmt::format("tax class '{}' of item {} is not standard, reduced or exempt",
+                               *item.tax_class, item.code));
+  }
   return audited_change<PriceItem>(actor, [&]() -> Result<Audited<PriceItem>> {
     auto before = price_item(*db_, item.code);
     if (!before) return before.error();
+    // A change that names no tax class keeps the item's: a price change is not a tax change.
+    const std::string tax_class =
+        item.tax_class.value_or(*before ? (*before)->tax_class : std::string("standard"));
     auto stmt = db_->prepare(
-        "INSERT INTO price_list (code, name, unit, price, day_pass, active) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
-        "unit = excluded.unit, price = excluded.price, day_pass = excluded.day_pass, active = 1");
+        "INSERT INTO price_list (code, name, unit, price, day_pass, active, tax_class) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6) ON CONFLICT (code) DO UPDATE SET "
+        "name = excluded.name, unit = excluded.unit, price = excluded.price, "
+        "day_pass = excluded.day_pass, active = 1, tax_class = excluded.tax_class");
     if (!stmt) return stmt.error();
     stmt->bind(1, item.code)
         .bind(2, item.name)
         .bind(3, item.unit)
         .bind(4, item.price)
-        .bind_bool(5, item.day_pass);
+        .bind_bool(5, item.day_pass)
+        .bind(6, tax_class);
     LABGATE_TRY(stmt->run());
     json detail{{"name", item.name},
                 {"unit", item.unit},
                 {"price", item.price},
-                {"day_pass", item.day_pass}};
+                {"day_pass", item.day_pass},
+                {"tax_class", tax_class}};
     detail["previous_price"] = *before ? json((*before)->price) : json(nullptr);
     auto out = price_item(*db_, item.code);
     if (!out) return out.error();
@@ -898,8 +910,8 @@ Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view it
     return invalid(fmt::format("quantity {} of {} is too large", quantity, item_code));
   }
   auto stmt = db_->prepare(
-      "INSERT INTO sales (member_id, item_code, quantity, unit_price, at_ms, note, actor) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO sales (member_id, item_code, quantity, unit_price, at_ms, note, actor, "
+      "tax_class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!stmt) return stmt.error();
   stmt->bind(1, *id)
       .bind(2, item_code)
@@ -907,7 +919,8 @@ Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view it
       .bind(4, (*item)->price)
       .bind(5, at)
       .bind(6, note)
-      .bind(7, actor.name());
+      .bind(7, actor.name())
+      .bind(8, (*item)->tax_class);
   LABGATE_TRY(stmt->run());
   Sale sale{db_->last_insert_rowid(),
             *id,
@@ -917,13 +930,15 @@ Result<Sale> BillingLedger::sell(std::string_view member_no, std::string_view it
             (*item)->price,
             at,
             std::string(note),
-            actor.name()};
+            actor.name(),
+            (*item)->tax_class};
   LABGATE_TRY(audit(actor, "sale", member_no,
                     json{{"sale_id", sale.id},
                          {"item", sale.item_code},
                          {"quantity", quantity},
                          {"unit_price", sale.unit_price},
                          {"amount", sale.amount()},
+                         {"tax_class", sale.tax_class},
                          {"at_ms", at},
                          {"note", note}}
                         .dump()));

@@ -259,10 +259,10 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        }},
       {"price.set",
        [](Store& s, const Args& a, const Actor& who) {
-         return rendered(
-             s.ledger().upsert_price_item({a.text("code"), a.text("name"), a.text_or("unit", "pcs"),
-                                           a.integer("price"), a.flag("day_pass")},
-                                          who));
+         return rendered(s.ledger().upsert_price_item(
+             {a.text("code"), a.text("name"), a.text_or("unit", "pcs"), a.integer("price"),
+              a.flag("day_pass"), a.optional_text("tax_class")},
+             who));
        }},
       {"price.deactivate",
        [](Store& s, const Args& a, const Actor& who) {
@@ -502,8 +502,9 @@ ojson to_json(const Account& a) {
 }
 
 ojson to_json(const PriceItem& p) {
-  return {{"code", p.code},   {"name", p.name},         {"unit", p.unit},
-          {"price", p.price}, {"day_pass", p.day_pass}, {"active", p.active}};
+  return {{"code", p.code},          {"name", p.name},         {"unit", p.unit},
+          {"price", p.price},        {"day_pass", p.day_pass}, {"active", p.active},
+          {"tax_class", p.tax_class}};
 }
 
 ojson to_json(const Sale& s) {
@@ -513,6 +514,7 @@ ojson to_json(const Sale& s) {
           {"quantity", s.quantity},
           {"unit_price", s.unit_price},
           {"amount", s.amount()},
+          {"tax_class", s.tax_class},
           {"at", utc_text(s.at_ms)},
           {"note", s.note},
           {"actor", s.actor}};

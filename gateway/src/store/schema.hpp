@@ -377,6 +377,16 @@ ALTER TABLE staff_accounts ADD COLUMN password_hash TEXT
   CHECK (password_hash IS NULL OR password_hash LIKE '$argon2id$%');
 ALTER TABLE staff_accounts ADD COLUMN locale TEXT CHECK (locale IS NULL OR locale IN ('ja', 'en'));
 )sql",
+    // ---- version 10: consumption tax classes ----
+    R"sql(
+-- Each item of the price list carries a consumption-tax class (standard 10 %, reduced 8 %,
+-- exempt), and a sale keeps the class its item had when sold, as it keeps the price. Items and
+-- sales that exist already are standard, as every price was taxed before.
+ALTER TABLE price_list ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard'
+  CHECK (tax_class IN ('standard', 'reduced', 'exempt'));
+ALTER TABLE sales ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard'
+  CHECK (tax_class IN ('standard', 'reduced', 'exempt'));
+)sql",
 };
 
 }  // namespace labgate::gateway::store::detail

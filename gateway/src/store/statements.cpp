@@ -115,15 +115,16 @@ Status BillingLedger::scan_usage_sales(Database& db, std::int64_t begin_ms, std:
   auto stmt = month_query(
       db,
       "SELECT s.id, s.member_id, s.item_code, COALESCE(p.name, s.item_code), s.quantity, "
-      "s.unit_price, s.at_ms, COALESCE(p.day_pass, 0) FROM sales s "
+      "s.unit_price, s.at_ms, COALESCE(p.day_pass, 0), s.tax_class FROM sales s "
       "LEFT JOIN price_list p ON p.code = s.item_code WHERE s.at_ms >= ?1 AND s.at_ms < ?2",
       "s.member_id", " ORDER BY s.at_ms, s.id", begin_ms, end_ms, member_id);
   if (!stmt) return stmt.error();
   return scan<UsageSale>(
       *stmt,
       [](const Statement& s) {
-        return UsageSale{s.column_int64(0), s.column_int64(1), s.column_text(2),  s.column_text(3),
-                         s.column_int64(4), s.column_int64(5), s.column_int64(6), s.column_bool(7)};
+        return UsageSale{s.column_int64(0), s.column_int64(1), s.column_text(2),
+                         s.column_text(3),  s.column_int64(4), s.column_int64(5),
+                         s.column_int64(6), s.column_bool(7),  s.column_text(8)};
       },
       sink);
 }

@@ -18,8 +18,9 @@ nlohmann::ordered_json to_json(const IssueReport& report, const std::string& mon
 
 /// Applies one change by `actor`: "statements.issue" ({"month", "member_no"?}) here, answered
 /// with to_json(IssueReport) plus "audit_checkpoint" (the sealed head after the issue, or null);
-/// every other op by store::apply_change.
+/// every other op by store::apply_change. Statements are billed with `tax` (config [billing]).
 st::Result<nlohmann::ordered_json> apply_change(st::Store& store, const nlohmann::json& change,
-                                                const st::Actor& actor);
+                                                const st::Actor& actor,
+                                                const TaxPolicy& tax = TaxPolicy{});
 
 }  // namespace labgate::gateway::billing

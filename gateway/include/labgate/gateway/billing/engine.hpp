@@ -3,12 +3,14 @@
 // fall under) to statement lines and totals. No I/O, no clock, no floating point: money is
 // integer yen. The rules are those of docs/BILLING.md, applied in this order per line: held/open,
 // merge, grace, day pass, included minutes, units (busy/idle), minimum charge, plan discount,
-// daily cap.
+// daily cap. Consumption tax comes last, once per statement and rate (billing/tax.hpp).
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "labgate/gateway/billing/tax.hpp"
 
 namespace date {
 class time_zone;
@@ -68,6 +70,8 @@ struct SaleItem {
   std::int64_t at_ms{0};
   /// True when the item makes the local day of the sale free for coworking.
   bool day_pass{false};
+  /// The item's tax class, copied at sale time.
+  TaxClass tax_class{TaxClass::kStandard};
 };
 
 /// Everything the engine needs for one member-month. Sessions and sales may come in any order.
@@ -129,6 +133,22 @@ struct StatementLine {
   std::int64_t amount{0};
   /// How the amount was reached, e.g. "47m -> 4 x 15m units (rounded up) x 300 = 1200".
   std::string rule;
+  /// The line's tax class and the percent in force on its date (0 when the table has none).
+  TaxClass tax_class{TaxClass::kStandard};
+  std::int64_t tax_percent{0};
+};
+
+/// The lines of one tax rate on a statement: their total as priced and the tax, rounded once.
+struct TaxSummary {
+  std::int64_t percent{0};
+  /// The classes billed at this percent, "+"-joined in table order ("standard", "exempt").
+  std::string classes;
+  /// Sum of the line amounts at this percent, as priced (with tax when prices are inclusive).
+  std::int64_t taxable{0};
+  /// The tax in (inclusive) or on (exclusive) `taxable`.
+  std::int64_t tax{0};
+  /// What the member pays for these lines: taxable, plus tax when prices are exclusive.
+  std::int64_t total{0};
 };
 
 /// A session listed on the statement without being billed (held for review, or still open).
@@ -157,6 +177,16 @@ struct Statement {
   std::int64_t subtotal_coworking{0};
   std::int64_t subtotal_materials{0};
   std::int64_t subtotal_day_passes{0};
+  /// Per tax rate, ascending by percent (one entry per percent with lines).
+  std::vector<TaxSummary> taxes;
+  PriceMode prices{PriceMode::kInclusive};
+  TaxRounding tax_rounding{TaxRounding::kFloor};
+  Issuer issuer;
+  /// Sum of the line amounts (the subtotals), before tax when prices are exclusive.
+  std::int64_t lines_total{0};
+  /// Sum of the taxes over the rates.
+  std::int64_t tax_total{0};
+  /// What the account is charged: lines_total, plus tax_total when prices are exclusive.
   std::int64_t total{0};
   /// "no usage in YYYY-MM" when the month has nothing at all, else "".
   std::string note;
@@ -166,11 +196,14 @@ struct Statement {
 /// Not thread-safe (it caches the zone's current offset); use one Engine per thread.
 class Engine {
  public:
-  explicit Engine(const date::time_zone* tz);
+  /// `tax` gives the rates, the rounding and the issuer printed on every statement.
+  explicit Engine(const date::time_zone* tz, TaxPolicy tax = {});
   /// The statement for `input`. Deterministic: the same input gives the same statement.
   Statement bill(const StatementInput& input) const;
   /// Local "YYYY-MM-DD" of an instant.
   std::string local_date(std::int64_t ms) const;
+  /// The site's tax settings this engine bills with.
+  const TaxPolicy& tax() const { return tax_; }
   /// Local ISO-8601 with offset of an instant (second precision).
   std::string local_iso(std::int64_t ms) const;
   /// Days since 1970-01-01 of the local date of an instant.
@@ -178,7 +211,9 @@ class Engine {
 
  private:
   std::int64_t offset_seconds(std::int64_t ms) const;
+  void apply_tax(Statement& st) const;
   const date::time_zone* tz_;
+  TaxPolicy tax_;
   mutable std::int64_t cache_begin_s_{0};
   mutable std::int64_t cache_end_s_{0};
   mutable std::int64_t cache_offset_s_{0};

@@ -53,12 +53,15 @@ st::Result<std::size_t> load_month(st::Database& db, st::Database& helper, const
                                    const std::function<void(StatementInput&&)>& sink);
 
 /// The statement of one member-month (load + bill).
+/// `tax` is the site's [billing] tax settings (config); the default is the built-in one.
 st::Result<Statement> member_statement(st::Database& db, std::string_view member_no,
-                                       std::string_view month, const date::time_zone* tz);
+                                       std::string_view month, const date::time_zone* tz,
+                                       const TaxPolicy& tax = TaxPolicy{});
 /// The statements of every member with usage in the month, in member_no order. kNotFound with
 /// "no usage in YYYY-MM" when nobody used anything.
 st::Result<std::vector<Statement>> month_statements(st::Database& db, std::string_view month,
-                                                    const date::time_zone* tz);
+                                                    const date::time_zone* tz,
+                                                    const TaxPolicy& tax = TaxPolicy{});
 
 /// Where a member's statement of a month stands.
 enum class StatementState {
@@ -85,7 +88,8 @@ st::Status require_started(const MonthRange& month, std::int64_t now_ms, const d
 /// month, kNotFound for an unknown member.
 st::Result<StatementView> view_statement(st::Database& db, std::string_view member_no,
                                          std::string_view month, std::int64_t now_ms,
-                                         const date::time_zone* tz);
+                                         const date::time_zone* tz,
+                                         const TaxPolicy& tax = TaxPolicy{});
 
 /// What to issue: a month, one member or all members with usage, who issues it and when.
 struct IssueRequest {
@@ -124,7 +128,8 @@ struct IssueReport {
 /// member is reported as issued, already issued, without usage or refused (with the reason), and
 /// the issuable ones are issued.
 st::Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& request,
-                                         const date::time_zone* tz);
+                                         const date::time_zone* tz,
+                                         const TaxPolicy& tax = TaxPolicy{});
 
 /// A row of the statements table, as the billing ledger reads it.
 using IssuedRow = st::IssuedStatementRow;
@@ -136,10 +141,12 @@ st::Result<std::optional<std::string>> issued_body(st::Database& db, std::string
                                                    std::string_view month);
 
 /// What the member owes for closed sessions and sales in months with no issued statement for
-/// them, up to the month of `now_ms`: the engine's totals (held and open sessions count 0). One
+/// them, up to the month of `now_ms`: the engine's totals with tax as `tax` says (held and open
+/// sessions count 0). One
 /// member, indexed queries only: meant for the tap path.
 st::Result<std::int64_t> unbilled_total(st::Database& db, std::int64_t member_id,
-                                        std::int64_t now_ms, const date::time_zone* tz);
+                                        std::int64_t now_ms, const date::time_zone* tz,
+                                        const TaxPolicy& tax = TaxPolicy{});
 
 /// Lowercase hex SHA-256, the store's (statement digests).
 using st::sha256_hex;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "labgate/gateway/billing/tax.hpp"
 #include "labgate/gateway/policy/access.hpp"
 #include "labgate/gateway/policy/calendar.hpp"
 #include "labgate/gateway/policy/result.hpp"
@@ -227,6 +228,8 @@ struct SiteConfig {
   FireAlarmConfig fire_alarm;
   MqttConfig mqtt;
   DesfireConfig desfire;
+  /// [billing]: consumption tax (price mode, rounding, rate table) and the invoice issuer.
+  billing::TaxPolicy billing;
   policy::Calendar calendar;  ///< built from [site] timezone, holidays and closure
 
   /// The reader with this id, or nullptr.
@@ -254,6 +257,14 @@ using LoadResult = policy::Result<SiteConfig, std::vector<ConfigError>>;
 LoadResult load_config_string(std::string_view text, std::string_view source_name);
 /// Reads and loads a file; an unreadable file is one error with line 0.
 LoadResult load_config_file(const std::filesystem::path& path);
+
+/// Upper bound on [[billing.tax_rates]] rows.
+inline constexpr std::size_t kMaxTaxRates = 64;
+/// Either the [billing] tax settings or every error found in that section.
+using BillingResult = policy::Result<billing::TaxPolicy, std::vector<ConfigError>>;
+/// Only the [billing] section of TOML text, validated as load_config_string() does (defaults
+/// when it is absent): for labgatectl, which bills with the daemon's settings without running it.
+BillingResult load_billing_config_string(std::string_view text, std::string_view source_name);
 
 /// The bundled demo site (config/demo-site.toml), compiled in.
 std::string_view embedded_demo_config();

@@ -78,6 +78,8 @@ struct NewPriceItem {
   std::string unit{"pcs"};
   std::int64_t price{0};
   bool day_pass{false};
+  /// "standard", "reduced" or "exempt"; absent: the item's class so far (standard when new).
+  std::optional<std::string> tax_class;
 };
 
 /// A member as a statement names it.
@@ -119,6 +121,7 @@ struct UsageSale {
   std::int64_t unit_price{0};
   std::int64_t at_ms{0};
   bool day_pass{false};
+  std::string tax_class{"standard"};  ///< the item's class when it was sold
 };
 
 /// An issued statement as listed.

@@ -286,6 +286,7 @@ struct PriceItem {
   std::int64_t price{0};
   bool day_pass{false};  ///< buying it makes that local day's coworking free
   bool active{true};
+  std::string tax_class{"standard"};  ///< consumption tax: "standard", "reduced" or "exempt"
 };
 
 /// A sale of a price-list item. unit_price is the price at the time of sale.
@@ -299,6 +300,7 @@ struct Sale {
   std::int64_t at_ms{0};
   std::string note;
   std::string actor;
+  std::string tax_class{"standard"};  ///< the item's tax class when it was sold
 
   /// quantity * unit_price.
   std::int64_t amount() const { return quantity * unit_price; }
