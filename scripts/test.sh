@@ -25,11 +25,13 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLABGATE_SANITIZE=ON
   -DLABGATE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The exhaustive state-space check and the package build ran above: under the sanitizers they
-# would repeat the same arithmetic and packaging several times slower, and find nothing the
-# firmware's unit tests here do not exercise.
-ctest --test-dir build-asan --output-on-failure --timeout 900 -j 1 \
-  -E '^(firmware\.exhaustive|package\.)' | tee build-asan/ctest.log
+# The exhaustive state-space check, the package build and the browser suite ran above: under
+# the sanitizers they would repeat the same arithmetic, packaging and Chromium work several times
+# slower, and find nothing the firmware's unit tests and the console's HTTP tests here (which
+# drive the same console code) do not exercise. Two at a time, as above: the timed and
+# broker-sharing suites are RUN_SERIAL.
+ctest --test-dir build-asan --output-on-failure --timeout 900 -j "$jobs" \
+  -E '^(firmware\.exhaustive|package\.|browser\.)' | tee build-asan/ctest.log
 
 if [ -x scripts/fuzz.sh ]; then
   echo "== fuzz targets (bounded)"

@@ -253,13 +253,13 @@ TEST_CASE("tax: the statement names the issuer, or says it is not a qualified in
       csv.find("\r\ntax_classes,tax_percent,taxable,tax,total\r\nstandard,10,1100,100,1100\r\n") !=
       std::string::npos);
   CHECK(csv.find("\r\nprices,tax_rounding\r\ninclusive,floor\r\n") != std::string::npos);
-  tax.issuer = {"Minato Fab Lab", "1-2-3 Shiba, Minato-ku", "T1234567890123"};
+  tax.issuer = {"Example Fab Lab", "1-2-3 Example-cho, Example-ku", "T1234567890123"};
   tax.rounding = bl::TaxRounding::kCeil;
   const auto invoice = bill_with(tax, {}, {sale(1, 1100, nov(3, 10), bl::TaxClass::kStandard)});
   CHECK(bl::is_qualified_invoice(invoice));
   const std::string json = bl::to_json(invoice);
-  CHECK(json.find("\"tax_rounding\":\"ceil\",\"issuer\":{\"name\":\"Minato Fab Lab\",\"address\":"
-                  "\"1-2-3 Shiba, Minato-ku\",\"registration_number\":\"T1234567890123\"},"
+  CHECK(json.find("\"tax_rounding\":\"ceil\",\"issuer\":{\"name\":\"Example Fab Lab\",\"address\":"
+                  "\"1-2-3 Example-cho, Example-ku\",\"registration_number\":\"T1234567890123\"},"
                   "\"qualified_invoice\":true,\"invoice_note\":\"qualified invoice (適格請求書), "
                   "registration number T1234567890123\"") != std::string::npos);
   CHECK(json.find("\"taxes\":[{\"classes\":\"standard\",\"percent\":10,\"taxable\":1100,\"tax\":"
