@@ -267,8 +267,8 @@ struct Application::Impl {
         throw std::runtime_error("[admin] group " + cfg.admin.group + " does not exist");
       o.group = g->gr_gid;
     }
-    admin_actions =
-        std::make_unique<SiteAdminActions>(AdminWiring{io, site, db, db_path(), store_options({})});
+    admin_actions = std::make_unique<SiteAdminActions>(
+        AdminWiring{io, site, db, enrollments, db_path(), store_options({})});
     admin_server = std::make_unique<admin::Server>(io, *admin_actions, std::move(o));
     try {
       admin_server->listen();
