@@ -174,7 +174,37 @@ Response App::route_get(Context& c) {
   if (c.path == "/") return live_page(c);
   if (c.path == "/rollcall") return rollcall_page(c);
   if (c.path == "/members") return members_page(c);
+  if (c.path.starts_with("/members/") && c.path.ends_with("/enrol")) {
+    if (!role_may(c.role(), Permission::kMembers)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return enrol_page(c, c.path.substr(9, c.path.size() - 9 - 6));
+  }
   if (c.path.starts_with("/members/")) return member_page(c, c.path.substr(9));
+  if (c.path == "/certifications") {
+    if (!role_may(c.role(), Permission::kCertifications)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return certifications_page(c);
+  }
+  if (c.path == "/events" || c.path == "/sessions") {
+    if (!role_may(c.role(), Permission::kMachines)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return c.path == "/events" ? events_page(c) : sessions_page(c);
+  }
+  if (c.path == "/audit") {
+    if (!role_may(c.role(), Permission::kManager)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return audit_page(c);
+  }
+  if (c.path == "/machines") {
+    if (!role_may(c.role(), Permission::kMachines)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return machines_page(c);
+  }
   return fail(c, http::status::not_found, "error.not_found");
 }
 

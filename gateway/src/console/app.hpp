@@ -72,6 +72,13 @@ class App {
   Response login_form(Context& c, int status, std::string_view message);
   Response do_login(Context& c);
   Response do_action(Context& c);
+  Response confirm_page(Context& c);
+  Response certifications_page(Context& c);
+  Response machines_page(Context& c);
+  Response events_page(Context& c);
+  Response audit_page(Context& c);
+  Response sessions_page(Context& c);
+  Response enrol_page(Context& c, const std::string& member_no);
   Response serve_static(Context& c, std::string_view rel);
   Response live_page(Context& c);
   Response rollcall_page(Context& c);
