@@ -184,11 +184,22 @@ TEST_CASE("console: the machines page records inspections and shows overdue mach
   CHECK(has(r.body, R"(data-machine="printer" data-locked="true" data-overdue="true")"));
   CHECK(r.body.find(R"(data-machine="printer")") < r.body.find(R"(data-machine="laser")"));
 
+  // A lockout from this page comes back to it once confirmed.
+  r = site.post(sam, "/machines/laser/lockout", "reason=belt&back=%2Fmachines");
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(name="back" value="/machines")"));
+  r = site.post(sam, "/machines/laser/lockout", "reason=belt&back=%2Fmachines&confirm=1");
+  CHECK(r.header("location") == "/machines");
+  CHECK(site.machine("laser").locked_out);
+
   for (const char* login : {"dina", "tara"}) {
     auto b = site.logged_in(login);
     INFO(login);
     CHECK(site.get(b, "/machines").status == 403);
+    CHECK_FALSE(has(site.get(b, "/").body, R"(href="/machines")"));
     CHECK(site.post(b, "/machines/laser/inspection", "result=pass").status == 403);
   }
   CHECK(must(s->staff().list_inspections("laser")).size() == 1);
+  CHECK(has(site.get(sam, "/").body, R"(href="/machines")"));
+  CHECK_FALSE(has(site.get(sam, "/").body, R"(href="/audit")"));
 }

@@ -86,8 +86,8 @@ Response Context::redirect(const std::string& location) const {
 }
 
 Frame Context::frame() const {
-  return {lang, session ? session->login : std::string(), session ? session->csrf : std::string(),
-          path};
+  return {lang, session ? session->login : std::string(), session ? session->role : std::string(),
+          session ? session->csrf : std::string(), path};
 }
 
 App::App(Options options, std::unique_ptr<store::Store> store)

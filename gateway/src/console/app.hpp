@@ -13,6 +13,7 @@
 #include "admin_link.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/store/store.hpp"
+#include "roles.hpp"
 #include "sessions.hpp"
 
 namespace labgate::gateway::console {
@@ -36,12 +37,6 @@ struct Peer {
   std::string address;  ///< the client's IP address (login limits per address)
   bool tls{false};      ///< the connection is TLS (cookies get Secure)
 };
-
-/// What a staff role may do. Each route names one; see role_may().
-enum class Permission { kView, kMembers, kCertifications, kMachines, kManager, kAdmin };
-/// The server-side role check: desk (members), trainer (certifications), staff (both, machines,
-/// doors), manager (+ reports), admin (+ users).
-bool role_may(std::string_view role, Permission permission);
 
 /// The console: everything but the transport.
 class App {

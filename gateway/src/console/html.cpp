@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "labgate/gateway/text/text.hpp"
+#include "roles.hpp"
 
 namespace labgate::gateway::console {
 
@@ -84,16 +85,21 @@ namespace {
 
 std::string navigation(const Frame& f) {
   if (f.login.empty()) return {};
+  const auto link = [&](std::string_view href, std::string_view key) {
+    return fmt::format(R"(<a href="{}">{}</a> | )", href, tr(f.lang, key));
+  };
+  std::string links =
+      link("/", "nav.live") + link("/rollcall", "nav.rollcall") + link("/members", "nav.members");
+  if (role_may(f.role, Permission::kCertifications)) links += link("/certifications", "nav.certs");
+  if (role_may(f.role, Permission::kMachines)) {
+    links += link("/machines", "nav.machines") + link("/events", "nav.events") +
+             link("/sessions", "nav.sessions");
+  }
+  if (role_may(f.role, Permission::kManager)) links += link("/audit", "nav.audit");
   return fmt::format(
-      R"(<nav><a href="/">{}</a> | <a href="/rollcall">{}</a> | <a href="/members">{}</a> | )"
-      R"(<a href="/certifications">{}</a> | <a href="/machines">{}</a> | )"
-      R"(<a href="/events">{}</a> | <a href="/sessions">{}</a> | <a href="/audit">{}</a> | )"
-      R"(<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
+      R"(<nav>{}<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
       R"(<button type="submit" id="logout">{}</button></form></nav>)",
-      tr(f.lang, "nav.live"), tr(f.lang, "nav.rollcall"), tr(f.lang, "nav.members"),
-      tr(f.lang, "nav.certs"), tr(f.lang, "nav.machines"), tr(f.lang, "nav.events"),
-      tr(f.lang, "nav.sessions"), tr(f.lang, "nav.audit"), esc(f.login), csrf_input(f.csrf),
-      tr(f.lang, "logout"));
+      links, esc(f.login), csrf_input(f.csrf), tr(f.lang, "logout"));
 }
 
 std::string language_form(const Frame& f) {

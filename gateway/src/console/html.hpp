@@ -27,6 +27,7 @@ std::string local_time(std::int64_t ms);
 struct Frame {
   Lang lang{Lang::kJa};
   std::string login;  ///< "" on the login page (no navigation)
+  std::string role;   ///< the account's role: the navigation links only what it may open
   std::string csrf;
   std::string path;  ///< the page's own path, for the language form
   int refresh_s{0};  ///< > 0: the page reloads itself after this many seconds (no script needed)

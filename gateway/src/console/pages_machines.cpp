@@ -47,8 +47,14 @@ std::string machine_section(const Context& c, const MachineView& v) {
       m.lockout_reason ? " — " + esc(*m.lockout_reason) : "", t(c, "inspection.next_due"),
       esc(m.next_inspection_due.value_or("-")));
   if (v.overdue) out += "<p class=\"overdue\">" + t(c, "machines.overdue") + "</p>";
-  out += action_form(c, base + "/lockout", tr(c.lang, "machine.lockout"), true, false);
-  out += action_form(c, base + "/release", tr(c.lang, "machine.release"), false, false);
+  // Back to this page after the confirmation, not to the live page.
+  const std::string back = R"(<input type="hidden" name="back" value="/machines">)";
+  out += fmt::format(
+      R"(<form method="post" action="{0}/lockout" class="inline">{1}{2} <input name="reason" placeholder="{3}" maxlength="500"> <button type="submit">{4}</button></form>)",
+      esc(base), csrf_input(c.session->csrf), back, t(c, "reason"), t(c, "machine.lockout"));
+  out += fmt::format(
+      R"(<form method="post" action="{0}/release" class="inline">{1}{2} <button type="submit">{3}</button></form>)",
+      esc(base), csrf_input(c.session->csrf), back, t(c, "machine.release"));
   out += fmt::format(
       R"(<table class="inspections"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>)",
       t(c, "inspection.date"), t(c, "inspection.inspector"), t(c, "inspection.result"),
