@@ -132,3 +132,28 @@ TEST_CASE("console: the audit page shows the rows and the verification state to 
   // Newest first.
   CHECK(has(r.body, "<tr data-audit=\"" + std::to_string(rows.back().id) + "\">"));
 }
+
+TEST_CASE("console: a manager verifies the sealed record with a pasted key, which is not kept",
+          "[console]") {
+  ConsoleSite site;
+  std::string hex;
+  for (const auto byte : site.daemon().verification_key()) {
+    static const char* kDigits = "0123456789abcdef";
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0xf];
+  }
+  auto sam = site.logged_in("sam");
+  CHECK(site.post(sam, "/audit/verify", "key=" + hex).status == 403);
+  auto mona = site.logged_in("mona");
+  CHECK(has(site.get(mona, "/audit").body, R"(id="audit-verify")"));
+  CHECK(site.post(mona, "/audit/verify", "key=" + hex, false).status == 403);  // no token
+  CHECK(site.post(mona, "/audit/verify", "key=not-a-key").status == 400);
+  auto r = site.post(mona, "/audit/verify", "key=" + hex);
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="verdict" data-ok="true")"));
+  CHECK_FALSE(has(r.body, hex));
+  r = site.post(mona, "/audit/verify", "key=" + std::string(64, '0'));
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="verdict" data-ok="false")"));
+  CHECK_FALSE(has(site.console_log(), hex));
+}

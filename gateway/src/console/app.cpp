@@ -214,6 +214,12 @@ Response App::route_post(Context& c) {
     c.set_cookie = std::string(kCookie) + "=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/";
     return c.redirect("/login");
   }
+  if (c.path == "/audit/verify") {
+    if (!role_may(c.role(), Permission::kManager)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return audit_verify(c);
+  }
   return do_action(c);
 }
 

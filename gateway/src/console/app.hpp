@@ -72,6 +72,7 @@ class App {
   Response machines_page(Context& c);
   Response events_page(Context& c);
   Response audit_page(Context& c);
+  Response audit_verify(Context& c);
   Response sessions_page(Context& c);
   Response enrol_page(Context& c, const std::string& member_no);
   Response serve_static(Context& c, std::string_view rel);

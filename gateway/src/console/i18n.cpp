@@ -129,14 +129,27 @@ constexpr std::array kCatalogue = {
           "The record is sealed. Head of the seal chain:"},
     Entry{"audit.unsealed", "記録はまだ封印されていません（labgatectl audit setup）。",
           "The record is not sealed yet (labgatectl audit setup)."},
-    Entry{"audit.chain_ok", "旧形式のハッシュチェーン：正常", "Legacy hash chain: intact"},
+    Entry{"audit.chain_ok",
+          "旧形式のハッシュチェーン（鍵なし。意図的な書き換えは検出できません）：正常",
+          "Legacy hash chain (unkeyed: it cannot catch a deliberate rewrite): intact"},
     Entry{"audit.chain_bad", "旧形式のハッシュチェーン：異常", "Legacy hash chain: BROKEN"},
+    Entry{"audit.key", "検証鍵（64桁の16進数）", "Verification key (64 hex digits)"},
+    Entry{"audit.verify", "この場で検証する", "Verify here"},
+    Entry{"audit.bad_key", "検証鍵は audit setup が表示した64桁の16進数です。",
+          "The verification key is the 64 hex digits audit setup printed."},
+    Entry{"audit.verify_failed", "検証を実行できませんでした：", "Verification could not run: "},
+    Entry{"audit.verified", "封印された記録は改ざんされていません。",
+          "The sealed record is intact."},
+    Entry{"audit.tampered", "改ざんが見つかりました：", "Tampering found:"},
+    Entry{"audit.seals", "件の封印", "seals"},
     Entry{"audit.rows", "行を確認", "rows checked"},
     Entry{"audit.key_note",
-          "完全な検証には検証鍵が必要です。検証鍵はこの機器には置かず、別の場所で "
-          "labgatectl audit verify を実行してください。",
+          "完全な検証には検証鍵が必要です。検証鍵はこの機器には置かないでください。保管場所で "
+          "labgatectl audit verify を実行するか、下に貼り付けてください（メモリ上で一度だけ使い、"
+          "保存も記録もしません）。",
           "Full verification needs the verification key, which is kept off this box: run "
-          "labgatectl audit verify elsewhere."},
+          "labgatectl audit verify where it is kept, or paste it below (used once in memory, "
+          "never stored or logged)."},
     Entry{"audit.actor", "実行者", "Actor"},
     Entry{"audit.action", "操作", "Action"},
     Entry{"audit.subject", "対象", "Subject"},

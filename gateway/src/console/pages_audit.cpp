@@ -1,8 +1,11 @@
 // The audit log page (manager and admin): the rows, newest first, 50 per page, and how far the
 // record can be vouched for from the box itself: whether it is sealed, the seal chain's head
 // checkpoint, and the legacy hash chain's check. Full verification needs the verification key,
-// which is kept off the box; this page never asks for it.
+// which is kept off the box: a manager may paste it into a POST form to verify here, read-only,
+// in this process; the key is never logged or stored and is wiped once used.
 #include <fmt/format.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -37,7 +40,33 @@ std::string verification(const Context& c, const AuditState& s) {
                        esc(s.chain->message), s.chain->rows_checked, t(c, "audit.rows"));
   }
   if (!s.error.empty()) out += "<p class=\"error\">" + esc(s.error) + "</p>";
-  return out + "<p id=\"key-note\">" + t(c, "audit.key_note") + "</p></section>";
+  out += "<p id=\"key-note\">" + t(c, "audit.key_note") + "</p>";
+  // autocomplete=off: the browser must not remember the key either.
+  out += fmt::format(
+      R"(<form method="post" action="/audit/verify" id="audit-verify" autocomplete="off">{})"
+      R"(<label>{} <input name="key" type="password" autocomplete="off" required></label> )"
+      R"(<button type="submit">{}</button></form>)",
+      csrf_input(c.session->csrf), t(c, "audit.key"), t(c, "audit.verify"));
+  return out + "</section>";
+}
+
+// The 64 hex digits of a pasted verification key (dashes and white space ignored), as
+// `labgatectl audit verify --key` reads it; nullopt when it is not one. Wipes its copies.
+std::optional<store::seal::Key> parse_key(std::string text) {
+  std::string digits;
+  for (char ch : text) {
+    if (ch != '-' && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') digits += ch;
+  }
+  sodium_memzero(text.data(), text.size());
+  store::seal::Key key{};
+  std::size_t len = 0;
+  const char* end = nullptr;
+  const bool good = sodium_hex2bin(key.data(), key.size(), digits.data(), digits.size(), nullptr,
+                                   &len, &end) == 0 &&
+                    len == key.size() && end == digits.data() + digits.size();
+  sodium_memzero(digits.data(), digits.size());
+  if (!good) return std::nullopt;
+  return key;
 }
 
 }  // namespace
@@ -85,6 +114,37 @@ Response App::audit_page(Context& c) {
                         t(c, "members.next"));
   }
   return c.html(http::status::ok, tr(c.lang, "nav.audit"), body + "</p>");
+}
+
+Response App::audit_verify(Context& c) {
+  auto key = parse_key(form_value(c.req.body(), "key"));
+  if (!key) return fail(c, http::status::bad_request, "audit.bad_key");
+  std::optional<store::seal::Verdict> verdict;
+  std::string error;
+  {
+    std::lock_guard lock(store_mu_);
+    auto v = store::seal::verify(store_->database(), *key, {});
+    if (v) {
+      verdict = std::move(*v);
+    } else {
+      error = v.error().message;
+    }
+  }
+  sodium_memzero(key->data(), key->size());
+  if (!verdict) return fail(c, http::status::internal_server_error, "audit.verify_failed", error);
+  spdlog::info("console: {} verified the sealed record: {}", c.session->login,
+               verdict->ok ? "ok" : "TAMPERED");
+  std::string body = fmt::format(
+      R"(<p id="verdict" data-ok="{}">{} {}</p><p>{} {} / {} {}</p><ul id="findings">)",
+      verdict->ok ? "true" : "false", verdict->ok ? t(c, "audit.verified") : t(c, "audit.tampered"),
+      esc(verdict->message), verdict->seals_checked, t(c, "audit.seals"), verdict->rows_checked,
+      t(c, "audit.rows"));
+  for (const auto& f : verdict->findings) {
+    body += fmt::format("<li>{} {} #{}: {}</li>", store::seal::to_string(f.kind), esc(f.table),
+                        f.row_id, esc(f.message));
+  }
+  body += "</ul><p><a href=\"/audit\">" + t(c, "back") + "</a></p>";
+  return c.html(http::status::ok, tr(c.lang, "audit.verify"), body);
 }
 
 }  // namespace labgate::gateway::console
