@@ -50,25 +50,6 @@ std::string verification(const Context& c, const AuditState& s) {
   return out + "</section>";
 }
 
-// The 64 hex digits of a pasted verification key (dashes and white space ignored), as
-// `labgatectl audit verify --key` reads it; nullopt when it is not one. Wipes its copies.
-std::optional<store::seal::Key> parse_key(std::string text) {
-  std::string digits;
-  for (char ch : text) {
-    if (ch != '-' && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') digits += ch;
-  }
-  sodium_memzero(text.data(), text.size());
-  store::seal::Key key{};
-  std::size_t len = 0;
-  const char* end = nullptr;
-  const bool good = sodium_hex2bin(key.data(), key.size(), digits.data(), digits.size(), nullptr,
-                                   &len, &end) == 0 &&
-                    len == key.size() && end == digits.data() + digits.size();
-  sodium_memzero(digits.data(), digits.size());
-  if (!good) return std::nullopt;
-  return key;
-}
-
 }  // namespace
 
 Response App::audit_page(Context& c) {
@@ -117,7 +98,9 @@ Response App::audit_page(Context& c) {
 }
 
 Response App::audit_verify(Context& c) {
-  auto key = parse_key(form_value(c.req.body(), "key"));
+  std::string text = form_value(c.req.body(), "key");
+  auto key = store::seal::parse_verification_key(text);
+  sodium_memzero(text.data(), text.size());
   if (!key) return fail(c, http::status::bad_request, "audit.bad_key");
   std::optional<store::seal::Verdict> verdict;
   std::string error;
