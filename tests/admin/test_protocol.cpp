@@ -100,3 +100,32 @@ TEST_CASE("the peer decision: root, the daemon's user, the admin group", "[admin
   CHECK_FALSE(admin::peer_allowed({1, 65534, 65534, {}}, rule));
   CHECK(admin::actor_label("alice", 1000) == "alice@uid:1000");
 }
+
+TEST_CASE("the enrolment verbs parse with their reader, member and timeout", "[admin][unit]") {
+  auto r = must_parse(
+      R"({"v":1,"op":"enroll","as":"dina","reader":"lab-in","member_no":"M2","timeout_s":45})");
+  CHECK(r.op == admin::Op::kEnroll);
+  CHECK(r.reader == "lab-in");
+  CHECK(r.member_no == "M2");
+  CHECK(r.timeout_s == 45);
+  CHECK(must_parse(R"({"v":1,"op":"enroll","as":"d","reader":"r","member_no":"M2"})").timeout_s ==
+        0);
+  r = must_parse(R"({"v":1,"op":"enroll-status","as":"d","reader":"lab-in"})");
+  CHECK(r.op == admin::Op::kEnrollStatus);
+  CHECK(r.reader == "lab-in");
+  CHECK(must_parse(R"({"v":1,"op":"enroll-cancel","as":"d","reader":"r"})").op ==
+        admin::Op::kEnrollCancel);
+  CHECK(refusal(R"({"v":1,"op":"enroll","as":"d","reader":"r"})") == admin::ErrorCode::kBadRequest);
+  CHECK(refusal(R"({"v":1,"op":"enroll","as":"d","member_no":"M2"})") ==
+        admin::ErrorCode::kBadRequest);
+  CHECK(refusal(R"({"v":1,"op":"enroll","as":"d","reader":"r","member_no":"M2","timeout_s":0})") ==
+        admin::ErrorCode::kBadRequest);
+  CHECK(
+      refusal(R"({"v":1,"op":"enroll","as":"d","reader":"r","member_no":"M2","timeout_s":601})") ==
+      admin::ErrorCode::kBadRequest);
+  CHECK(
+      refusal(R"({"v":1,"op":"enroll","as":"d","reader":"r","member_no":"M2","timeout_s":"9"})") ==
+      admin::ErrorCode::kBadRequest);
+  CHECK(refusal(R"({"v":1,"op":"enroll-status","as":"d","reader":"../x"})") ==
+        admin::ErrorCode::kBadRequest);
+}

@@ -1,5 +1,7 @@
 #include "console_site.hpp"
 
+#include <unistd.h>
+
 #include <regex>
 #include <stdexcept>
 
@@ -16,6 +18,19 @@ std::string csrf_of(const std::string& page) {
   return std::regex_search(page, m, kToken) ? m[1].str() : std::string();
 }
 
+bool audited(ConsoleSite& site, const std::string& actor, const std::string& action,
+             const std::string& subject) {
+  auto s = site.daemon().open_store();
+  for (const auto& a : must(s->audit().list_audit(100000))) {
+    if (a.actor == actor && a.action == action && a.subject == subject) return true;
+  }
+  return false;
+}
+
+std::string me(const std::string& login) {
+  return login + "@uid:" + std::to_string(::getuid());
+}
+
 std::string cookie_of(const HttpReply& reply) {
   const auto set = reply.header("set-cookie");
   return set.substr(0, set.find(';'));
@@ -25,8 +40,12 @@ ConsoleSite::ConsoleSite(std::vector<std::string> console_args) : daemon_(dir_) 
   {
     auto s = daemon_.open_store();
     seed_cast(*s);
-    for (const auto& [login, role] : std::vector<std::pair<std::string, std::string>>{
-             {"dina", "desk"}, {"sam", "staff"}, {"tara", "trainer"}, {"nopw", "staff"}}) {
+    for (const auto& [login, role] :
+         std::vector<std::pair<std::string, std::string>>{{"dina", "desk"},
+                                                          {"sam", "staff"},
+                                                          {"tara", "trainer"},
+                                                          {"mona", "manager"},
+                                                          {"nopw", "staff"}}) {
       must(s->staff().add_staff_account({login, login, role, true, 0}, "setup"));
       if (login == "nopw") continue;
       const auto hash = gateway::console::hash_password(password_of(login));

@@ -23,7 +23,7 @@ std::string csrf_of(const std::string& page);
 std::string cookie_of(const HttpReply& reply);
 
 /// labgated + labgate-console. Accounts (password = login + "-secret-pw"): desk "dina" (desk),
-/// "sam" (staff), "tara" (trainer); "nopw" (staff, no password).
+/// "sam" (staff), "tara" (trainer), "mona" (manager); "nopw" (staff, no password).
 class ConsoleSite {
  public:
   /// Starts both; `console_args` are added to labgate-console's command line.
@@ -57,6 +57,16 @@ class ConsoleSite {
   std::unique_ptr<Child> console_;
   unsigned short port_{0};
 };
+
+/// True when the audit log has a row by `actor` of `action` on `subject`.
+bool audited(ConsoleSite& site, const std::string& actor, const std::string& action,
+             const std::string& subject);
+/// The actor labgated records for the console acting as `login`: "<login>@uid:<our uid>".
+std::string me(const std::string& login);
+/// True when `part` is in `text`.
+inline bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 /// Runs labgate-console with `args` to completion (for refusals at start).
 RunResult run_console(const std::vector<std::string>& args);

@@ -12,23 +12,6 @@
 using namespace labgate::testing;
 namespace store = labgate::gateway::store;
 
-namespace {
-
-bool audited(ConsoleSite& site, const std::string& actor, const std::string& action,
-             const std::string& subject) {
-  auto s = site.daemon().open_store();
-  for (const auto& a : must(s->audit().list_audit(100000))) {
-    if (a.actor == actor && a.action == action && a.subject == subject) return true;
-  }
-  return false;
-}
-
-std::string me(const std::string& login) {
-  return login + "@uid:" + std::to_string(::getuid());
-}
-
-}  // namespace
-
 TEST_CASE("console: login sets a strict session cookie; a wrong password does not log in",
           "[console]") {
   ConsoleSite site;
@@ -107,16 +90,16 @@ TEST_CASE("console: roles are enforced on the server", "[console]") {
 TEST_CASE("console: a lockout reaches labgated as the logged-in account", "[console]") {
   ConsoleSite site;
   auto sam = site.logged_in("sam");
-  auto r = site.post(sam, "/machines/laser/lockout", "reason=lens+cracked");
+  auto r = site.post(sam, "/machines/laser/lockout", "reason=lens+cracked&confirm=1");
   REQUIRE(r.status == 303);
   const auto laser = site.machine("laser");
   CHECK(laser.locked_out);
   CHECK(laser.lockout_reason == "lens cracked");
   CHECK(audited(site, me("sam"), "machine.lockout", "laser"));
   CHECK(site.daemon().cmd("status").find("laser") != std::string::npos);
-  REQUIRE(site.post(sam, "/machines/laser/release", "").status == 303);
+  REQUIRE(site.post(sam, "/machines/laser/release", "confirm=1").status == 303);
   CHECK_FALSE(site.machine("laser").locked_out);
-  CHECK(site.post(sam, "/machines/nope/release", "").status == 404);
+  CHECK(site.post(sam, "/machines/nope/release", "confirm=1").status == 404);
 }
 
 TEST_CASE("console: desk registers and approves a member; hostile text is escaped", "[console]") {

@@ -30,10 +30,28 @@ TEST_CASE("console roles: each role's routes and no more", "[unit]") {
 }
 
 TEST_CASE("console catalogue: the keys the pages use exist in both languages", "[unit]") {
-  for (const char* key : {"title", "login.heading", "login.failed", "login.locked", "nav.live",
-                          "live.doors", "machine.lockout", "member.status.pending",
-                          "member.status.active", "member.status.suspended", "error.csrf",
-                          "error.forbidden", "members.register", "rollcall.heading"}) {
+  for (const char* key : {"title",
+                          "login.heading",
+                          "login.failed",
+                          "login.locked",
+                          "nav.live",
+                          "live.doors",
+                          "machine.lockout",
+                          "member.status.pending",
+                          "member.status.active",
+                          "member.status.suspended",
+                          "error.csrf",
+                          "error.forbidden",
+                          "members.register",
+                          "rollcall.heading",
+                          "confirm.yes",
+                          "live.all_stop",
+                          "certs.grant",
+                          "certs.revoke",
+                          "inspection.record",
+                          "machines.overdue",
+                          "nav.certs",
+                          "nav.machines"}) {
     INFO(key);
     CHECK(has_key(key));
     CHECK(tr(Lang::kJa, key) != tr(Lang::kEn, key));

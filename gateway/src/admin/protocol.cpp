@@ -12,13 +12,16 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 9> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 12> kOps{{
     {Op::kStatus, "status"},
     {Op::kUnlock, "unlock"},
     {Op::kLockout, "lockout"},
     {Op::kRelease, "release"},
     {Op::kConfirm, "confirm"},
     {Op::kAllStop, "all-stop"},
+    {Op::kEnroll, "enroll"},
+    {Op::kEnrollStatus, "enroll-status"},
+    {Op::kEnrollCancel, "enroll-cancel"},
     {Op::kReload, "reload"},
     {Op::kSubscribe, "subscribe"},
     {Op::kChange, "change"},
@@ -142,7 +145,7 @@ std::variant<Request, Error> parse_request(std::string_view line) {
   if (known == kOps.end()) {
     return refuse(ErrorCode::kUnknownOp,
                   "unknown op (status, unlock, lockout, release, confirm, all-stop, reload, "
-                  "subscribe, change)",
+                  "subscribe, change, enroll, enroll-status, enroll-cancel)",
                   id);
   }
   r.op = known->first;
@@ -164,6 +167,19 @@ std::variant<Request, Error> parse_request(std::string_view line) {
     case Op::kRelease:
     case Op::kConfirm:
       if (auto e = take_string(j, "machine", r.machine, &valid_id, id)) return *e;
+      break;
+    case Op::kEnroll:
+      if (auto e = take_string(j, "member_no", r.member_no, &valid_id, id)) return *e;
+      if (auto t = j.find("timeout_s"); t != j.end()) {
+        if (!t->is_number_integer() || t->get<std::int64_t>() < 1 || t->get<std::int64_t>() > 600) {
+          return refuse(ErrorCode::kBadRequest, "\"timeout_s\" must be 1..600 seconds", id);
+        }
+        r.timeout_s = t->get<int>();
+      }
+      [[fallthrough]];
+    case Op::kEnrollStatus:
+    case Op::kEnrollCancel:
+      if (auto e = take_string(j, "reader", r.reader, &valid_id, id)) return *e;
       break;
     case Op::kChange: {
       // What the change may hold is checked where it is applied, by the store, as for a

@@ -222,12 +222,21 @@ class Client : public std::enable_shared_from_this<Client> {
       case Op::kReload:
         result = a.reload(caller);
         break;
+      case Op::kEnroll:
+        result = a.enroll(r.reader, r.member_no, r.timeout_s, caller);
+        break;
+      case Op::kEnrollStatus:
+        result = a.enroll_status(r.reader, caller);
+        break;
+      case Op::kEnrollCancel:
+        result = a.enroll_cancel(r.reader, caller);
+        break;
       case Op::kSubscribe:
       case Op::kChange:
         break;
     }
-    if (r.op != Op::kStatus) {
-      spdlog::info("admin: {} {} {}: {}", actor, to_string(r.op), r.door + r.machine,
+    if (r.op != Op::kStatus && r.op != Op::kEnrollStatus) {
+      spdlog::info("admin: {} {} {}: {}", actor, to_string(r.op), r.door + r.machine + r.reader,
                    result.ok ? "ok" : result.error);
     }
     send(std::make_shared<const std::string>(

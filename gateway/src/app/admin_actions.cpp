@@ -58,13 +58,12 @@ R SiteAdminActions::status() {
   return r;
 }
 
-std::optional<R> SiteAdminActions::refused(const admin::Caller& caller, store::Actor& actor) {
+std::optional<R> SiteAdminActions::refused(const admin::Caller& caller, store::Actor& actor,
+                                           store::Permission need) {
   if (!w_.db) return unavailable();
   actor = store::Actor::declared(caller.as, caller.uid);
-  // Every op here acts on doors and machines: staff and above (docs/ADMIN.md).
-  for (auto st :
-       {store::check_account(w_.db->database(), actor),
-        store::check_permission(w_.db->database(), actor, store::Permission::kMachines)}) {
+  for (auto st : {store::check_account(w_.db->database(), actor),
+                  store::check_permission(w_.db->database(), actor, need)}) {
     if (!st) return R::failure(code_of(st.error().kind), st.error().message);
   }
   return std::nullopt;
@@ -109,6 +108,67 @@ R SiteAdminActions::all_stop(const admin::Caller& caller) {
   if (auto no = refused(caller, actor)) return *no;
   w_.site->all_stop(actor);
   return R{};
+}
+
+namespace {
+
+// An Enrollments reply line ("ok waiting", "ok enrolled M1 iso14443a credential=7", "err
+// timeout", ...) as the channel's answer.
+R enrollment_reply(const std::string& line) {
+  R r;
+  if (line == "ok waiting") {
+    r.data = {{"state", "waiting"}};
+  } else if (line.rfind("ok enrolled ", 0) == 0) {
+    r.data = {{"state", "done"}};
+    if (auto at = line.find("credential="); at != std::string::npos) {
+      r.data["credential"] = std::stoll(line.substr(at + 11));
+    }
+  } else if (line == "err timeout" || line == "err cancelled") {
+    r.data = {{"state", line.substr(4) == "timeout" ? "timeout" : "cancelled"}};
+  } else if (line.rfind("err not armed", 0) == 0) {
+    return R::failure(admin::ErrorCode::kNotFound, line.substr(4));
+  } else {
+    r.data = {{"state", "failed"}, {"error", line.rfind("err ", 0) == 0 ? line.substr(4) : line}};
+  }
+  return r;
+}
+
+}  // namespace
+
+R SiteAdminActions::enroll(const std::string& reader, const std::string& member_no, int timeout_s,
+                           const admin::Caller& caller) {
+  if (!w_.site || !w_.enrollments) return unavailable();
+  store::Actor actor;
+  if (auto no = refused(caller, actor, store::Permission::kMembers)) return *no;
+  auto member = w_.db->taps().member_by_no(member_no);
+  if (!member.ok()) return unavailable();
+  if (!member.value()) return unknown("member", member_no);
+  const std::string timeout = std::to_string(
+      timeout_s > 0 ? timeout_s : static_cast<int>(Enrollments::kDefaultTimeout.count()));
+  const auto line = w_.enrollments->arm_command({reader, member_no, timeout, caller.label()});
+  if (line.rfind("err unknown reader", 0) == 0) return unknown("reader", reader);
+  if (line.rfind("ok", 0) != 0) return R::failure(admin::ErrorCode::kBadRequest, line.substr(4));
+  (void)w_.db->audit().append_audit(actor, "enroll_armed", reader,
+                                    nlohmann::json{{"member_no", member_no}}.dump());
+  return R{true, {}, {}, {{"reader", reader}, {"state", "waiting"}}};
+}
+
+R SiteAdminActions::enroll_status(const std::string& reader, const admin::Caller& caller) {
+  if (!w_.enrollments) return unavailable();
+  store::Actor actor;
+  if (auto no = refused(caller, actor, store::Permission::kMembers)) return *no;
+  return enrollment_reply(w_.enrollments->status_command({reader}));
+}
+
+R SiteAdminActions::enroll_cancel(const std::string& reader, const admin::Caller& caller) {
+  if (!w_.enrollments) return unavailable();
+  store::Actor actor;
+  if (auto no = refused(caller, actor, store::Permission::kMembers)) return *no;
+  const auto line = w_.enrollments->cancel_command({reader});
+  if (line.rfind("err not armed", 0) == 0)
+    return R::failure(admin::ErrorCode::kNotFound, line.substr(4));
+  if (line == "err finished") return R::failure(admin::ErrorCode::kConflict, "already finished");
+  return R{true, {}, {}, {{"reader", reader}, {"state", "cancelled"}}};
 }
 
 R SiteAdminActions::reload(const admin::Caller& caller) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "labgate/gateway/admin/server.hpp"
+#include "labgate/gateway/app/enrollment.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/billing/tax.hpp"
 #include "labgate/gateway/store/store.hpp"
@@ -24,6 +25,7 @@ struct AdminWiring {
   boost::asio::io_context& io;
   const std::unique_ptr<Site>& site;
   const std::unique_ptr<store::Store>& db;
+  const std::unique_ptr<Enrollments>& enrollments;
   std::string db_path;
   /// Options for the worker's own connection (its clock is set here): the same sealing key,
   /// site key and time zone as the loop's.
@@ -52,6 +54,12 @@ class SiteAdminActions final : public admin::Actions {
   R release(const std::string& machine, const admin::Caller& caller) override;
   R confirm(const std::string& machine, const admin::Caller& caller) override;
   R all_stop(const admin::Caller& caller) override;
+  /// Over the same Enrollments as the control socket's `enroll`; the credential's actor is the
+  /// caller's label.
+  R enroll(const std::string& reader, const std::string& member_no, int timeout_s,
+           const admin::Caller& caller) override;
+  R enroll_status(const std::string& reader, const admin::Caller& caller) override;
+  R enroll_cancel(const std::string& reader, const admin::Caller& caller) override;
   /// As the signed MQTT `reload`: everything staff change lives in the store, which the site
   /// reads per tap and polls for changes; the configuration file needs a restart. Audited.
   R reload(const admin::Caller& caller) override;
@@ -62,7 +70,10 @@ class SiteAdminActions final : public admin::Actions {
 
  private:
   // Null when the caller may act (and `actor` is set), else the refusal.
-  std::optional<R> refused(const admin::Caller& caller, store::Actor& actor);
+  // The declared account must exist, be active and have a role that may do `need`; doors and
+  // machines need staff (docs/ADMIN.md), a desk enrolment desk.
+  std::optional<R> refused(const admin::Caller& caller, store::Actor& actor,
+                           store::Permission need = store::Permission::kMachines);
   // On the worker: opens its connection once, then applies the change as labgatectl would on
   // its own (store::apply_change).
   R apply_change(const nlohmann::json& change, const store::Actor& actor);

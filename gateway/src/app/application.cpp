@@ -268,7 +268,7 @@ struct Application::Impl {
       o.group = g->gr_gid;
     }
     admin_actions = std::make_unique<SiteAdminActions>(
-        AdminWiring{io, site, db, db_path(), store_options({}), cfg.billing});
+        AdminWiring{io, site, db, enrollments, db_path(), store_options({}), cfg.billing});
     admin_server = std::make_unique<admin::Server>(io, *admin_actions, std::move(o));
     try {
       admin_server->listen();

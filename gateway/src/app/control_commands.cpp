@@ -69,6 +69,9 @@ void add_control_commands(const ControlWiring& wiring) {
   w->hub.add_command("enroll-status", [w](const std::vector<std::string>& args) {
     return w->enrollments.status_command(args);
   });
+  w->hub.add_command("enroll-cancel", [w](const std::vector<std::string>& args) {
+    return w->enrollments.cancel_command(args);
+  });
   w->hub.add_command("read-result", [w](const std::vector<std::string>& args) {
     return w->read_ledger.command(args);
   });

@@ -50,6 +50,18 @@ std::string Enrollments::status_command(const std::vector<std::string>& args) {
   return it->second.state == State::kWaiting ? "ok waiting" : it->second.result;
 }
 
+std::string Enrollments::cancel_command(const std::vector<std::string>& args) {
+  if (args.size() != 1) return "err usage: enroll-cancel <reader>";
+  auto it = slots_.find(args[0]);
+  if (it == slots_.end()) return "err not armed " + args[0];
+  expire(it->second);
+  if (it->second.state != State::kWaiting) return "err finished";
+  it->second.state = State::kCancelled;
+  it->second.result = "err cancelled";
+  spdlog::info("reader {}: enrolment for {} cancelled", args[0], it->second.member_no);
+  return "ok cancelled";
+}
+
 bool Enrollments::intercept(const drivers::ReaderEvent& event, store::Store& store,
                             Site::TapDone& done) {
   auto it = slots_.find(event.reader_id);

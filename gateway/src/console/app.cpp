@@ -67,8 +67,8 @@ Response Context::redirect(const std::string& location) const {
 }
 
 Frame Context::frame() const {
-  return {lang, session ? session->login : std::string(), session ? session->csrf : std::string(),
-          path};
+  return {lang, session ? session->login : std::string(), session ? session->role : std::string(),
+          session ? session->csrf : std::string(), path};
 }
 
 App::App(Options options, std::unique_ptr<store::Store> store)
@@ -155,7 +155,37 @@ Response App::route_get(Context& c) {
   if (c.path == "/") return live_page(c);
   if (c.path == "/rollcall") return rollcall_page(c);
   if (c.path == "/members") return members_page(c);
+  if (c.path.starts_with("/members/") && c.path.ends_with("/enrol")) {
+    if (!role_may(c.role(), Permission::kMembers)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return enrol_page(c, c.path.substr(9, c.path.size() - 9 - 6));
+  }
   if (c.path.starts_with("/members/")) return member_page(c, c.path.substr(9));
+  if (c.path == "/certifications") {
+    if (!role_may(c.role(), Permission::kCertifications)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return certifications_page(c);
+  }
+  if (c.path == "/events" || c.path == "/sessions") {
+    if (!role_may(c.role(), Permission::kMachines)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return c.path == "/events" ? events_page(c) : sessions_page(c);
+  }
+  if (c.path == "/audit") {
+    if (!role_may(c.role(), Permission::kManager)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return audit_page(c);
+  }
+  if (c.path == "/machines") {
+    if (!role_may(c.role(), Permission::kMachines)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return machines_page(c);
+  }
   return fail(c, http::status::not_found, "error.not_found");
 }
 
@@ -164,6 +194,12 @@ Response App::route_post(Context& c) {
     sessions_.end(c.session->id);
     c.set_cookie = std::string(kCookie) + "=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/";
     return c.redirect("/login");
+  }
+  if (c.path == "/audit/verify") {
+    if (!role_may(c.role(), Permission::kManager)) {
+      return fail(c, http::status::forbidden, "error.forbidden");
+    }
+    return audit_verify(c);
   }
   return do_action(c);
 }

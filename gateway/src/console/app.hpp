@@ -13,6 +13,7 @@
 #include "admin_link.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/store/store.hpp"
+#include "roles.hpp"
 #include "sessions.hpp"
 
 namespace labgate::gateway::console {
@@ -36,11 +37,6 @@ struct Peer {
   std::string address;  ///< the client's IP address (login limits per address)
   bool tls{false};      ///< the connection is TLS (cookies get Secure)
 };
-
-/// What a staff role may do; each route names one. The one matrix, shared with the admin
-/// channel's changes (store/context.hpp), so a role refused here is refused there too.
-using store::Permission;
-using store::role_may;
 
 /// The console: everything but the transport.
 class App {
@@ -71,6 +67,14 @@ class App {
   Response login_form(Context& c, int status, std::string_view message);
   Response do_login(Context& c);
   Response do_action(Context& c);
+  Response confirm_page(Context& c);
+  Response certifications_page(Context& c);
+  Response machines_page(Context& c);
+  Response events_page(Context& c);
+  Response audit_page(Context& c);
+  Response audit_verify(Context& c);
+  Response sessions_page(Context& c);
+  Response enrol_page(Context& c, const std::string& member_no);
   Response serve_static(Context& c, std::string_view rel);
   Response live_page(Context& c);
   Response rollcall_page(Context& c);

@@ -35,4 +35,13 @@ struct App::Context {
 
 using Context = App::Context;
 
+/// The catalogue's text for `key` in the request's language.
+inline std::string t(const Context& c, std::string_view key) {
+  return std::string(tr(c.lang, key));
+}
+/// A POST form with the CSRF token, an optional reason and one button. `js_confirm` makes
+/// console.js ask first (for actions without a confirmation page of their own).
+std::string action_form(const Context& c, const std::string& action, std::string_view label,
+                        bool with_reason, bool js_confirm);
+
 }  // namespace labgate::gateway::console

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <ctime>
+
 #include "labgate/gateway/text/text.hpp"
+#include "roles.hpp"
 
 namespace labgate::gateway::console {
 
@@ -35,6 +39,19 @@ std::string url_decode(std::string_view text) {
   return out;
 }
 
+std::string url_encode(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += ch;
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
+}
+
 std::string form_value(std::string_view form, std::string_view name) {
   std::size_t at = 0;
   while (at <= form.size()) {
@@ -50,6 +67,16 @@ std::string form_value(std::string_view form, std::string_view name) {
   return {};
 }
 
+std::string local_time(std::int64_t ms) {
+  // Japan has no daylight saving: UTC+9 is the site's local time all year.
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000 + 9 * 3600);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
 std::string csrf_input(const std::string& token) {
   return fmt::format(R"(<input type="hidden" name="csrf" value="{}">)", esc(token));
 }
@@ -58,12 +85,21 @@ namespace {
 
 std::string navigation(const Frame& f) {
   if (f.login.empty()) return {};
+  const auto link = [&](std::string_view href, std::string_view key) {
+    return fmt::format(R"(<a href="{}">{}</a> | )", href, tr(f.lang, key));
+  };
+  std::string links =
+      link("/", "nav.live") + link("/rollcall", "nav.rollcall") + link("/members", "nav.members");
+  if (role_may(f.role, Permission::kCertifications)) links += link("/certifications", "nav.certs");
+  if (role_may(f.role, Permission::kMachines)) {
+    links += link("/machines", "nav.machines") + link("/events", "nav.events") +
+             link("/sessions", "nav.sessions");
+  }
+  if (role_may(f.role, Permission::kManager)) links += link("/audit", "nav.audit");
   return fmt::format(
-      R"(<nav><a href="/">{}</a> | <a href="/rollcall">{}</a> | <a href="/members">{}</a> | )"
-      R"(<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
+      R"(<nav>{}<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
       R"(<button type="submit" id="logout">{}</button></form></nav>)",
-      tr(f.lang, "nav.live"), tr(f.lang, "nav.rollcall"), tr(f.lang, "nav.members"), esc(f.login),
-      csrf_input(f.csrf), tr(f.lang, "logout"));
+      links, esc(f.login), csrf_input(f.csrf), tr(f.lang, "logout"));
 }
 
 std::string language_form(const Frame& f) {
@@ -81,12 +117,15 @@ std::string language_form(const Frame& f) {
 std::string page(const Frame& f, std::string_view title, const std::string& body) {
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{}"
       "<title>{} - {}</title><link rel=\"stylesheet\" href=\"/static/console.css\">"
       "<script src=\"/static/console.js\" defer></script></head>"
       "<body data-confirm=\"{}\">{}{}<main><h1>{}</h1>{}</main></body></html>\n",
-      code(f.lang), esc(title), tr(f.lang, "title"), esc(tr(f.lang, "confirm")), navigation(f),
-      language_form(f), esc(title), body);
+      code(f.lang),
+      f.refresh_s > 0 ? fmt::format("<meta http-equiv=\"refresh\" content=\"{}\">", f.refresh_s)
+                      : std::string(),
+      esc(title), tr(f.lang, "title"), esc(tr(f.lang, "confirm")), navigation(f), language_form(f),
+      esc(title), body);
 }
 
 }  // namespace labgate::gateway::console

@@ -12,10 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string t(const Context& c, std::string_view key) {
-  return std::string(tr(c.lang, key));
-}
-
 // "door front locked strike=locked" / "machine laser idle relay=off user=-" -> words.
 std::vector<std::string> words(const std::string& line) {
   std::istringstream in(line);
@@ -24,17 +20,21 @@ std::vector<std::string> words(const std::string& line) {
   return out;
 }
 
+}  // namespace
+
 std::string action_form(const Context& c, const std::string& action, std::string_view label,
-                        bool with_reason) {
+                        bool with_reason, bool js_confirm) {
   std::string reason;
   if (with_reason) {
     reason = fmt::format(R"( <input name="reason" placeholder="{}" maxlength="500">)",
                          esc(tr(c.lang, "reason")));
   }
   return fmt::format(
-      R"(<form method="post" action="{}" class="inline confirm">{}{} <button type="submit">{}</button></form>)",
-      esc(action), csrf_input(c.session->csrf), reason, esc(label));
+      R"(<form method="post" action="{}" class="inline{}">{}{} <button type="submit">{}</button></form>)",
+      esc(action), js_confirm ? " confirm" : "", csrf_input(c.session->csrf), reason, esc(label));
 }
+
+namespace {
 
 std::string door_item(const Context& c, const std::vector<std::string>& w) {
   const std::string& id = w[1];
@@ -42,7 +42,7 @@ std::string door_item(const Context& c, const std::vector<std::string>& w) {
       R"(<li data-door="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{1}</span>)",
       esc(id), esc(w.size() > 2 ? w[2] : "unknown"));
   if (role_may(c.role(), Permission::kMachines)) {
-    out += action_form(c, "/doors/" + id + "/unlock", tr(c.lang, "door.unlock"), false);
+    out += action_form(c, "/doors/" + id + "/unlock", tr(c.lang, "door.unlock"), false, false);
   }
   return out + "</li>";
 }
@@ -54,20 +54,12 @@ std::string machine_item(const Context& c, const std::vector<std::string>& w) {
       R"(<li data-machine="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{1}</span> <span class="user">{2}</span>)",
       esc(id), esc(w.size() > 2 ? w[2] : "unknown"), esc(user));
   if (role_may(c.role(), Permission::kMachines)) {
-    out += action_form(c, "/machines/" + id + "/lockout", tr(c.lang, "machine.lockout"), true);
-    out += action_form(c, "/machines/" + id + "/release", tr(c.lang, "machine.release"), false);
+    const std::string base = "/machines/" + id;
+    out += action_form(c, base + "/lockout", tr(c.lang, "machine.lockout"), true, false);
+    out += action_form(c, base + "/release", tr(c.lang, "machine.release"), false, false);
+    out += action_form(c, base + "/confirm", tr(c.lang, "machine.confirm"), false, true);
   }
   return out + "</li>";
-}
-
-std::string local_time(std::int64_t ms) {
-  // Japan has no daylight saving: UTC+9 is the site's local time all year.
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000 + 9 * 3600);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -106,6 +98,11 @@ Response App::live_page(Context& c) {
   }
   std::string body;
   if (!status) body += "<p class=\"error\" id=\"unavailable\">" + t(c, "live.unavailable") + "</p>";
+  if (role_may(c.role(), Permission::kMachines)) {
+    body += fmt::format(
+        R"(<form method="post" action="/all-stop" id="all-stop">{}<button type="submit">{}</button></form>)",
+        csrf_input(c.session->csrf), t(c, "live.all_stop"));
+  }
   body += fmt::format(
       R"(<section><h2>{}</h2><ul id="doors">{}</ul></section><section><h2>{}</h2><ul id="machines">{}</ul></section><section><h2>{}</h2><ul id="events" data-live="/live/events">{}</ul></section>)",
       t(c, "live.doors"), doors, t(c, "live.machines"), machines, t(c, "live.events"), events);
@@ -243,11 +240,13 @@ Response App::member_page(Context& c, const std::string& member_no) {
   body += "</ul>";
   if (role_may(c.role(), Permission::kMembers)) {
     const std::string base = "/members/" + member->member_no;
+    body += fmt::format(R"(<p><a href="{}/enrol" id="enrol-link">{}</a></p>)",
+                        esc("/members/" + url_encode(member->member_no)), t(c, "enrol.link"));
     if (member->status != store::MemberStatus::kActive) {
-      body += action_form(c, base + "/approve", tr(c.lang, "member.approve"), false);
+      body += action_form(c, base + "/approve", tr(c.lang, "member.approve"), false, true);
     }
     if (member->status != store::MemberStatus::kSuspended) {
-      body += action_form(c, base + "/suspend", tr(c.lang, "member.suspend"), true);
+      body += action_form(c, base + "/suspend", tr(c.lang, "member.suspend"), true, true);
     }
   }
   return c.html(http::status::ok, member->name, body);

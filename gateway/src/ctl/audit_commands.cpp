@@ -69,20 +69,10 @@ seal::Key read_key(std::string text) {
   if (text == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  std::string digits;
-  for (char c : text) {
-    if (c != '-' && c != ' ' && c != '\n' && c != '\r' && c != '\t') digits += c;
-  }
+  auto key = seal::parse_verification_key(text);
   sodium_memzero(text.data(), text.size());
-  seal::Key key{};
-  std::size_t len = 0;
-  const char* end = nullptr;
-  const bool good = sodium_hex2bin(key.data(), key.size(), digits.data(), digits.size(), nullptr,
-                                   &len, &end) == 0 &&
-                    len == key.size() && end == digits.data() + digits.size();
-  sodium_memzero(digits.data(), digits.size());
-  if (!good) usage_error("bad --key: expected the 64 hex digits printed by `audit setup`");
-  return key;
+  if (!key) usage_error("bad --key: expected the 64 hex digits printed by `audit setup`");
+  return *key;
 }
 
 std::vector<seal::Checkpoint> read_checkpoints(const std::string& where) {

@@ -218,6 +218,25 @@ Key mac_key(const Key& key) {
   return derive(key, 2);
 }
 
+std::optional<Key> parse_verification_key(std::string_view text) {
+  std::string digits;
+  for (char c : text) {
+    if (c != '-' && c != ' ' && c != '\n' && c != '\r' && c != '\t') digits += c;
+  }
+  Key key{};
+  std::size_t len = 0;
+  const char* end = nullptr;
+  const bool good = sodium_hex2bin(key.data(), key.size(), digits.data(), digits.size(), nullptr,
+                                   &len, &end) == 0 &&
+                    len == key.size() && end == digits.data() + digits.size();
+  sodium_memzero(digits.data(), digits.size());
+  if (!good) {
+    sodium_memzero(key.data(), key.size());
+    return std::nullopt;
+  }
+  return key;
+}
+
 std::string key_id(const Key& k0) {
   Hasher h;
   h.bytes(kIdDomain);

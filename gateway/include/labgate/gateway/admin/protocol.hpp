@@ -32,7 +32,10 @@ enum class Op {
   kAllStop,
   kReload,
   kSubscribe,
-  kChange,  ///< a staff change of the store, as data (store/changes.hpp)
+  kChange,        ///< a staff change of the store, as data (store/changes.hpp)
+  kEnroll,        ///< arm a reader: its next card is enrolled for a member
+  kEnrollStatus,  ///< how an enrolment at a reader stands
+  kEnrollCancel,  ///< stop waiting for a card at a reader
 };
 
 /// The verb on the wire ("all-stop", ...).
@@ -46,6 +49,9 @@ struct Request {
   std::string door;       ///< unlock
   std::string machine;    ///< lockout, release, confirm
   std::string reason;     ///< lockout (default "staff")
+  std::string reader;     ///< enroll, enroll-status, enroll-cancel
+  std::string member_no;  ///< enroll
+  int timeout_s{0};       ///< enroll: seconds to wait for the card (0: the daemon's default)
   nlohmann::json change;  ///< change: {"op": ..., "args": {...}}, applied by the daemon
 };
 

@@ -53,6 +53,15 @@ class Actions {
   virtual ActionResult confirm(const std::string& machine, const Caller& caller) = 0;
   /// Cuts every machine.
   virtual ActionResult all_stop(const Caller& caller) = 0;
+  /// Arms `reader` so that its next card is enrolled for `member_no` within `timeout_s`
+  /// seconds (0: the default).
+  virtual ActionResult enroll(const std::string& reader, const std::string& member_no,
+                              int timeout_s, const Caller& caller) = 0;
+  /// The enrolment at `reader`: "state" waiting, done (with "credential"), timeout, cancelled
+  /// or failed (with "error").
+  virtual ActionResult enroll_status(const std::string& reader, const Caller& caller) = 0;
+  /// Stops waiting for a card at `reader`.
+  virtual ActionResult enroll_cancel(const std::string& reader, const Caller& caller) = 0;
   /// Re-reads what can be re-read while running.
   virtual ActionResult reload(const Caller& caller) = 0;
   /// Applies a staff change (store/changes.hpp) off the loop, and calls `done` on the loop with

@@ -35,12 +35,16 @@ class Enrollments {
   /// credential=<id>", "err timeout", "err <store error>" or "err not armed <reader>".
   std::string status_command(const std::vector<std::string>& args);
 
+  /// Control command `enroll-cancel <reader>`: a waiting slot stops waiting ("ok cancelled");
+  /// "err not armed <reader>" when there is none, "err finished" when it is done already.
+  std::string cancel_command(const std::vector<std::string>& args);
+
   /// Site card interceptor: takes the card when its reader is armed and not expired, enrolls it
   /// in `store`, answers `done` (outcome reason "enrolled" or "enroll_failed") and returns true.
   bool intercept(const drivers::ReaderEvent& event, store::Store& store, Site::TapDone& done);
 
  private:
-  enum class State { kWaiting, kEnrolled, kFailed, kTimeout };
+  enum class State { kWaiting, kEnrolled, kFailed, kTimeout, kCancelled };
   struct Slot {
     std::string member_no;
     std::string actor;

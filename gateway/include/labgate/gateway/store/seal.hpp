@@ -54,6 +54,9 @@ Key next_key(const Key& key);
 Key ratchet(const Key& key, std::int64_t epochs);
 /// The MAC key of an epoch (sub-key 2 of k(n)), so the ratchet input is never used as a MAC key.
 Key mac_key(const Key& key);
+/// The verification key as `audit setup` prints it: 64 hex digits, dashes and white space
+/// ignored; nullopt when it is not one. Its working copy is wiped; the caller wipes `text`.
+std::optional<Key> parse_verification_key(std::string_view text);
 /// A public identifier of a verification key (stored in meta, to tell a wrong key from tampering).
 std::string key_id(const Key& k0);
 
