@@ -35,6 +35,11 @@ class StreamOnly final : public admin::Actions {
   R confirm(const std::string&, const admin::Caller&) override { return no(); }
   R all_stop(const admin::Caller&) override { return no(); }
   R reload(const admin::Caller&) override { return no(); }
+  R enroll(const std::string&, const std::string&, int, const admin::Caller&) override {
+    return no();
+  }
+  R enroll_status(const std::string&, const admin::Caller&) override { return no(); }
+  R enroll_cancel(const std::string&, const admin::Caller&) override { return no(); }
   void change(const admin::Caller&, const nlohmann::json&, std::function<void(R)> done) override {
     done(no());
   }

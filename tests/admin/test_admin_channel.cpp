@@ -852,7 +852,7 @@ TEST_CASE("admin channel: the daemon issues statements with its config's [billin
   {
     auto s = daemon.open_store();
     seed_cast(*s);
-    REQUIRE(s->staff().add_staff_account({"alice", "", "staff", true, 0}, "setup").ok());
+    REQUIRE(s->staff().add_staff_account({"alice", "", "manager", true, 0}, "setup").ok());
     must(s->ledger().upsert_price_item(
         {"TEA", "Bottled tea", "pcs", 150, false, std::string("reduced")}, "setup"));
     must(s->ledger().upsert_price_item({"ACR3", "Acrylic", "sheet", 1000, false, std::nullopt},
