@@ -146,6 +146,15 @@ bind /var/cache/apt/archives "$root/var/cache/apt/archives"
 mkdir -p "$cache/ccache"
 bind "$cache/ccache" "$root/var/cache/ccache"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# The host's network, like resolv.conf: where this machine reaches registries through a proxy
+# that re-signs TLS, Node trusts that proxy through NODE_EXTRA_CA_CERTS; the root gets the same
+# file, or `npm ci` there fails with SELF_SIGNED_CERT_IN_CHAIN. A newcomer's machine on an
+# ordinary network has no such variable, and the check then adds nothing.
+extra_ca=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r "$NODE_EXTRA_CA_CERTS" ]; then
+  cp -L "$NODE_EXTRA_CA_CERTS" "$root/etc/fresh-check-host-ca.crt"
+  extra_ca=(NODE_EXTRA_CA_CERTS=/etc/fresh-check-host-ca.crt)
+fi
 # Keep downloaded .debs (the host cache is shared) and pull bookworm's updates like a real
 # install does.
 echo 'APT::Keep-Downloaded-Packages "true";' >"$root/etc/apt/apt.conf.d/10keep-debs"
@@ -159,7 +168,7 @@ echo "== fresh-check: tree of $(git -C "$src" rev-parse --short HEAD) copied int
 in_root() {
   chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/var/cache/ccache \
-    LIBNFC_AUTO_SCAN=false LIBNFC_INTRUSIVE_SCAN=false LIBNFC_LOG_LEVEL=0 "$@"
+    LIBNFC_AUTO_SCAN=false LIBNFC_INTRUSIVE_SCAN=false LIBNFC_LOG_LEVEL=0 "${extra_ca[@]}" "$@"
 }
 
 # The compiler cache is the check's own speed-up, not one of the project's install steps: it is
