@@ -143,8 +143,11 @@ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts" &&
 ln -s pts/ptmx "$root/dev/ptmx"
 mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm" && mounts+=("$root/dev/shm")
 bind /var/cache/apt/archives "$root/var/cache/apt/archives"
-mkdir -p "$cache/ccache"
-bind "$cache/ccache" "$root/var/cache/ccache"
+# The compiler cache: the one test.sh's release build filled (LABGATE_FRESH_CCACHE), or the
+# check's own between runs.
+ccache_dir=${LABGATE_FRESH_CCACHE:-$cache/ccache}
+mkdir -p "$ccache_dir"
+bind "$ccache_dir" "$root/var/cache/ccache"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 # The host's network, like resolv.conf: where this machine reaches registries through a proxy
 # that re-signs TLS, Node trusts that proxy through NODE_EXTRA_CA_CERTS; the root gets the same
@@ -168,6 +171,7 @@ echo "== fresh-check: tree of $(git -C "$src" rev-parse --short HEAD) copied int
 in_root() {
   chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/var/cache/ccache \
+    CCACHE_BASEDIR=/src/labgate CCACHE_COMPILERCHECK=content CCACHE_NOHASHDIR=1 \
     LIBNFC_AUTO_SCAN=false LIBNFC_INTRUSIVE_SCAN=false LIBNFC_LOG_LEVEL=0 "${extra_ca[@]}" "$@"
 }
 

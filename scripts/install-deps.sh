@@ -10,8 +10,10 @@
 # at the top of the tree; `npm ci`, never a download at run time) into node_modules/.
 #
 # --test (scripts/test.sh) adds what only the test command needs: Debian's chromium, a Japanese
-# font for the screenshots of the Japanese pages, and the npm development packages (playwright-core,
-# which drives that chromium in tests/browser). The README's demo command goes without them.
+# font for the screenshots of the Japanese pages, the npm development packages (playwright-core,
+# which drives that chromium in tests/browser), and ccache, through which the test command's
+# release build and the fresh-root check share one compile. The README's demo command goes
+# without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +44,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
 fi
 if [ "$for_tests" -eq 1 ]; then
-  packages+=(chromium fonts-ipafont-gothic)
+  packages+=(chromium fonts-ipafont-gothic ccache)
 fi
 
 missing=()
