@@ -62,9 +62,8 @@ std::optional<R> SiteAdminActions::refused(const admin::Caller& caller, store::A
                                            store::Permission need) {
   if (!w_.db) return unavailable();
   actor = store::Actor::declared(caller.as, caller.uid);
-  for (auto st : {store::check_account(w_.db->database(), actor),
-                  store::check_permission(w_.db->database(), actor, need)}) {
-    if (!st) return R::failure(code_of(st.error().kind), st.error().message);
+  if (auto st = store::check_account(w_.db->database(), actor, need); !st) {
+    return R::failure(code_of(st.error().kind), st.error().message);
   }
   return std::nullopt;
 }

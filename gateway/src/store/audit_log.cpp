@@ -68,42 +68,70 @@ bool role_may(std::string_view role, Permission permission) {
   return false;
 }
 
-Status check_permission(Database& db, const Actor& actor, Permission permission) {
-  if (!actor.account) return {};
-  auto stmt = db.prepare("SELECT role FROM staff_accounts WHERE login = ?1");
+namespace {
+
+/// The declared account's row, read once for both checks.
+struct AccountRow {
+  bool active = false;
+  std::string role;
+};
+
+Result<std::optional<AccountRow>> read_account(Database& db, std::string_view login) {
+  auto stmt = db.prepare("SELECT active, role FROM staff_accounts WHERE login = ?1");
   if (!stmt) return stmt.error();
-  stmt->bind(1, std::string_view{*actor.account});
+  stmt->bind(1, login);
   auto row = stmt->step();
   if (!row) return row.error();
-  if (!*row) return {};
-  const std::string role = stmt->column_text(0);
+  if (!*row) return std::optional<AccountRow>{};
+  AccountRow account{stmt->column_int64(0) != 0, stmt->column_text(1)};
   stmt->reset();
-  if (role_may(role, permission)) return {};
+  return std::optional<AccountRow>{std::move(account)};
+}
+
+Status permitted(const std::string& login, const AccountRow& account, Permission permission) {
+  if (role_may(account.role, permission)) return {};
   return Error{ErrorKind::kForbidden, 0,
                fmt::format("staff account '{}' ({}) may not do this (docs/ADMIN.md lists what "
                            "each role may do)",
-                           text::visible(*actor.account), text::visible(role))};
+                           text::visible(login), text::visible(account.role))};
+}
+
+Status usable(const std::string& login, const std::optional<AccountRow>& account) {
+  if (!account) {
+    return Error{ErrorKind::kForbidden, 0,
+                 fmt::format("staff account '{}' does not exist (labgatectl users add)",
+                             text::visible(login))};
+  }
+  if (!account->active) {
+    return Error{ErrorKind::kForbidden, 0,
+                 fmt::format("staff account '{}' is not active", text::visible(login))};
+  }
+  return {};
+}
+
+}  // namespace
+
+Status check_permission(Database& db, const Actor& actor, Permission permission) {
+  if (!actor.account) return {};
+  auto account = read_account(db, *actor.account);
+  if (!account) return account.error();
+  if (!*account) return {};
+  return permitted(*actor.account, **account, permission);
 }
 
 Status check_account(Database& db, const Actor& actor) {
   if (!actor.account) return {};
-  auto stmt = db.prepare("SELECT active FROM staff_accounts WHERE login = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, std::string_view{*actor.account});
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) {
-    return Error{ErrorKind::kForbidden, 0,
-                 fmt::format("staff account '{}' does not exist (labgatectl users add)",
-                             text::visible(*actor.account))};
-  }
-  const bool active = stmt->column_int64(0) != 0;
-  stmt->reset();
-  if (!active) {
-    return Error{ErrorKind::kForbidden, 0,
-                 fmt::format("staff account '{}' is not active", *actor.account)};
-  }
-  return {};
+  auto account = read_account(db, *actor.account);
+  if (!account) return account.error();
+  return usable(*actor.account, *account);
+}
+
+Status check_account(Database& db, const Actor& actor, Permission permission) {
+  if (!actor.account) return {};
+  auto account = read_account(db, *actor.account);
+  if (!account) return account.error();
+  LABGATE_TRY(usable(*actor.account, *account));
+  return permitted(*actor.account, **account, permission);
 }
 
 Status append_audit_row(Database& db, std::int64_t at_ms, const Actor& actor,

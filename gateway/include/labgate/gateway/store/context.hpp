@@ -112,6 +112,11 @@ Status check_permission(Database& db, const Actor& actor, Permission permission)
 /// inside the change's own transaction, so the account cannot be deactivated in between.
 Status check_account(Database& db, const Actor& actor);
 
+/// Both checks on one read of the account: refuses (kForbidden) a declared account that is
+/// missing, inactive, or whose role may not do `permission`. For callers that check before
+/// they act (the admin channel); the change's own transaction still checks again.
+Status check_account(Database& db, const Actor& actor, Permission permission);
+
 /// Base of the repositories: the shared context and the audit row every staff change appends.
 class Repository {
  protected:
