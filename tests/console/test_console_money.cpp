@@ -240,6 +240,27 @@ TEST_CASE("console money: rates with history, refusals with the field", "[consol
       303);
   CHECK(rates(site).size() == before);
   CHECK(audited(site, me("mona"), "rate_withdraw", "laser"));
+
+  // A rate reaching into an issued month: refused, with the month, at "from". (The statement is
+  // written straight into the store: a month ahead cannot be issued, and the rule is the same.)
+  {
+    auto s = site.daemon().open_store();
+    auto tx = must(store::Transaction::begin(s->database()));
+    // 2031-05-10 10:00 JST: M1 on the laser in May 2031, whose statement is issued.
+    must(s->database().execute_script(
+        "INSERT INTO sessions (uuid, member_id, machine_id, kind, started_at_ms, ended_at_ms, "
+        "end_reason, measured_seconds) VALUES ('may-2031', (SELECT id FROM members WHERE "
+        "member_no='M1'), 'laser', 'machine', 1936141200000, 1936144800000, 'tap_off', 3600); "
+        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
+        "body_json) VALUES ((SELECT id FROM members WHERE member_no='M1'), '2031-05', 0, 'test', "
+        "0, '', '{}')"));
+    must(tx.commit());
+  }
+  r = site.post(mona, "/rates/set", "target=laser&unit_min=15&price=500&from=2031-05-01&confirm=1");
+  CHECK(r.status == 409);
+  CHECK(has(r.body, R"(id="error" data-field="from")"));
+  CHECK(has(r.body, "reaches into 2031-05, already issued"));
+  CHECK(rates(site).size() == before);
 }
 
 TEST_CASE("console money: a desk sale with its receipt, and bad quantities", "[console]") {
