@@ -402,6 +402,12 @@ TEST_CASE("console money: the ward report on screen and its files as labgatectl 
   // M2's coworking 13:00-16:00 on one day of 31: each of those hours 1/31 on average.
   CHECK(has(r.body, "<tr><td>13:00</td><td>0.03</td></tr>"));
   CHECK(has(r.body, "<tr><td>12:00</td><td>0.00</td></tr>"));
+  // The fiscal year holding it: twelve months, October in its row (both machines: 3 + 25 h).
+  r = site.get(mona, "/reports/ward?period=FY2026");
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body,
+            R"(<tr data-month="2026-10"><td>2026-10</td><td>3</td><td>28.00</td><td>3.00</td>)"));
+  CHECK(has(r.body, R"(<tr data-month="2027-03">)"));
   for (const char* bad : {"2026-13", "FY20x", "<b>", ""}) {
     INFO(bad);
     r = site.get(mona, std::string("/reports/ward?period=") + form_escape(bad));

@@ -285,6 +285,7 @@ constexpr std::array kCatalogue = {
     Entry{"money.report.hour", "時間帯", "Hour"},
     Entry{"money.report.occupancy", "平均在席数", "Mean occupancy"},
     Entry{"money.report.date", "日付", "Date"},
+    Entry{"money.report.months", "月別", "By month"},
     Entry{"enrol.heading", "カード登録", "Enrol a card"},
     Entry{"enrol.link", "受付リーダーでカードを登録", "Enrol a card at a reader"},
     Entry{"enrol.reader", "リーダー", "Reader"},

@@ -985,6 +985,20 @@ Response MoneyPages::report_page() {
         esc(m.id), m.sessions, rp::format_hours(m.ms), m.unique_users);
   }
   body += "</tbody></table>";
+  if (r.months.size() > 1) {  // a fiscal year: its months side by side
+    body += fmt::format(
+        R"(<h2>{}</h2><table id="report-months"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>)",
+        t("money.report.months"), t("money.report.month"), t("money.report.machine_sessions"),
+        t("money.report.machine_hours"), t("money.report.coworking_hours"),
+        t("money.report.unique_users"));
+    for (const auto& m : r.months) {
+      body += fmt::format(
+          R"(<tr data-month="{0}"><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>)",
+          esc(m.month), m.machine_sessions, rp::format_hours(m.machine_ms),
+          rp::format_hours(m.coworking_ms), m.unique_users);
+    }
+    body += "</tbody></table>";
+  }
   body += fmt::format(
       R"(<h2>{}</h2><table id="report-hourly"><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>)",
       t("money.report.chart_hourly"), t("money.report.hour"), t("money.report.occupancy"));
