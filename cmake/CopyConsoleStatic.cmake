@@ -1,9 +1,12 @@
-# cmake -DHTMX=<node_modules/htmx.org> -DDEST=<static dir> -DOWN=<files;...> -P CopyConsoleStatic.cmake
-# Gathers the console's static files: its own, htmx's minified build and htmx's licence. Fails
-# with the fix when npm has not installed htmx.
-foreach(file dist/htmx.min.js LICENSE)
-  if(NOT EXISTS ${HTMX}/${file})
-    message(FATAL_ERROR "${HTMX}/${file} is missing: run ./scripts/install-deps.sh, which "
+# cmake -DHTMX=<node_modules/htmx.org> -DUPLOT=<node_modules/uplot> -DDEST=<static dir>
+#       -DOWN=<files;...> -P CopyConsoleStatic.cmake
+# Gathers the console's static files: its own, htmx's minified build and htmx's licence, uPlot's
+# (the ward report's charts) minified build, stylesheet and licence. Fails with the fix when npm
+# has not installed them.
+foreach(file ${HTMX}/dist/htmx.min.js ${HTMX}/LICENSE ${UPLOT}/dist/uPlot.iife.min.js
+             ${UPLOT}/dist/uPlot.min.css ${UPLOT}/LICENSE)
+  if(NOT EXISTS ${file})
+    message(FATAL_ERROR "${file} is missing: run ./scripts/install-deps.sh, which "
                         "installs the console's front-end packages with `npm ci`")
   endif()
 endforeach()
@@ -14,3 +17,6 @@ foreach(file IN LISTS OWN)
 endforeach()
 file(COPY_FILE ${HTMX}/dist/htmx.min.js ${DEST}/htmx.min.js ONLY_IF_DIFFERENT)
 file(COPY_FILE ${HTMX}/LICENSE ${DEST}/htmx.LICENSE ONLY_IF_DIFFERENT)
+file(COPY_FILE ${UPLOT}/dist/uPlot.iife.min.js ${DEST}/uPlot.iife.min.js ONLY_IF_DIFFERENT)
+file(COPY_FILE ${UPLOT}/dist/uPlot.min.css ${DEST}/uPlot.min.css ONLY_IF_DIFFERENT)
+file(COPY_FILE ${UPLOT}/LICENSE ${DEST}/uPlot.LICENSE ONLY_IF_DIFFERENT)

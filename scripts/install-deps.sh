@@ -6,7 +6,8 @@
 # dpkg-shlibdeps), the unit's exposure (systemd-analyze) and the fresh root (debootstrap).
 # libqrencode-dev draws the audit verification key as a QR code (labgatectl audit setup).
 # libfaketime lets a test jump the daemon's wall clock (tests/integration/clock_test.cpp).
-# nodejs and npm install the staff console's front-end library (htmx, pinned in package-lock.json
+# nodejs and npm install the staff console's front-end libraries (htmx, and uPlot for the ward
+# report's charts, pinned in package-lock.json
 # at the top of the tree; `npm ci`, never a download at run time) into node_modules/.
 #
 # --test (scripts/test.sh) adds what only the test command needs: Debian's chromium, a Japanese

@@ -230,6 +230,7 @@ export class Rig {
       desk: { role: 'desk', name: 'Desk', password: randomBytes(12).toString('base64url') },
       trainer: { role: 'trainer', name: 'Trainer Tanaka', password: randomBytes(12).toString('base64url') },
       staff: { role: 'staff', name: 'Lab staff', password: randomBytes(12).toString('base64url') },
+      manager: { role: 'manager', name: 'Centre manager', password: randomBytes(12).toString('base64url') },
     };
   }
 
@@ -323,6 +324,9 @@ export class Rig {
     await this.ctl(['members', 'approve', '--no', 'M0002']);
     await this.ctl(['credentials', 'enroll', '--member', 'M0002', '--tech', 'iso14443a', '--id', '04000002',
       '--label', 'member card']);
+    // The demo day's acrylic sheet (config/demo-day.txt), sold at the desk in the money suite.
+    await this.ctl(['prices', 'set', '--code', 'acrylic-3mm', '--name', 'アクリル板 3mm (Acrylic sheet)',
+      '--price', '450']);
   }
 
   /** The console's accounts, with the passwords of this run on standard input. */

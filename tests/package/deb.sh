@@ -34,6 +34,9 @@ need "$contents" " \./etc/labgate/labgate\.reference\.toml\$" "no reference conf
 # The console serves htmx from the package, never from elsewhere at run time.
 need "$contents" "^-rw-r--r-- root/root .* \./usr/share/labgate/console/static/htmx\.min\.js\$" \
   "no htmx for the console in /usr/share/labgate/console/static"
+# And uPlot, which draws the ward report's charts, likewise.
+need "$contents" "^-rw-r--r-- root/root .* \./usr/share/labgate/console/static/uPlot\.iife\.min\.js\$" \
+  "no uPlot for the console in /usr/share/labgate/console/static"
 need "$info" "^ Package: labgate\$" "package name is not labgate"
 need "$info" "^ Version: ${version//./\\.}\$" "package version is not $version"
 # shlibdeps computed the libraries the binaries link.

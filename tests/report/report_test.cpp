@@ -226,6 +226,30 @@ TEST_CASE("peak occupancy: back-to-back sessions and month carry-over", "[report
   CHECK(*apr.coworking.peak_at_ms == tokyo("2026-04-10 09:00"));
 }
 
+TEST_CASE("coworking per hour of the day: split at each local hour, clipped to the period",
+          "[report]") {
+  ReportDb db;
+  db.member("2026-04-01 00:00");
+  db.member("2026-04-01 00:00");
+  db.machine("laser", "Laser", 90);
+  db.session(1, "", "2026-05-10 09:30", "2026-05-10 11:15");  // 30 min at 9, 60 at 10, 15 at 11
+  db.session(2, "", "2026-05-10 10:00", "2026-05-10 10:45");  // 45 min at 10
+  db.session(1, "", "2026-05-12 23:30", "2026-05-13 00:20");  // 30 min at 23, 20 at 0
+  db.session(2, "", "2026-04-30 23:00", "2026-05-01 01:00");  // May sees 00:00-01:00 only
+  db.session(1, "laser", "2026-05-10 10:00", "2026-05-10 12:00");  // a machine: not coworking
+  const auto may = build(db, month("2026-05"), "2027-06-01 00:00");
+  constexpr std::int64_t kMin = 60'000;
+  CHECK(may.coworking_hour_ms[9] == 30 * kMin);
+  CHECK(may.coworking_hour_ms[10] == 105 * kMin);
+  CHECK(may.coworking_hour_ms[11] == 15 * kMin);
+  CHECK(may.coworking_hour_ms[23] == 30 * kMin);
+  CHECK(may.coworking_hour_ms[0] == 20 * kMin + 60 * kMin);
+  CHECK(may.coworking_hour_ms[12] == 0);
+  std::int64_t sum = 0;
+  for (const auto ms : may.coworking_hour_ms) sum += ms;
+  CHECK(sum == may.coworking.ms);  // every coworking minute of the period lands in one hour
+}
+
 TEST_CASE("fiscal year: March 31 / April 1 boundaries in local time", "[report]") {
   ReportDb db;
   db.machine("laser", "Laser", 0, "2026-01-01 00:00");

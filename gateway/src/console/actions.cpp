@@ -17,19 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// "/machines/laser/lockout" -> {"machines", "laser", "lockout"}; empty when not three parts.
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t at = 1;
-  while (at <= path.size()) {
-    auto end = path.find('/', at);
-    if (end == std::string_view::npos) end = path.size();
-    out.emplace_back(path.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
-}
-
 struct Action {
   Permission permission;
   json request;  // the admin channel request, without "as"
@@ -176,6 +163,18 @@ http::status status_of(const std::string& code) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    auto end = path.find('/', at);
+    if (end == std::string_view::npos) end = path.size();
+    out.emplace_back(path.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
 
 Response App::do_action(Context& c) {
   const auto action = action_for(split_path(c.path), c.req.body(), c.session->login);

@@ -152,6 +152,7 @@ Response App::route(Context& c) {
 }
 
 Response App::route_get(Context& c) {
+  if (auto money = route_money(c)) return std::move(*money);
   if (c.path == "/") return live_page(c);
   if (c.path == "/rollcall") return rollcall_page(c);
   if (c.path == "/members") return members_page(c);
@@ -201,6 +202,7 @@ Response App::route_post(Context& c) {
     }
     return audit_verify(c);
   }
+  if (auto money = route_money(c)) return std::move(*money);
   return do_action(c);
 }
 

@@ -83,6 +83,9 @@ class App {
   Response fail(Context& c, http::status status, std::string_view key,
                 const std::string& detail = {});
   Response change(Context& c, nlohmann::json request, const std::string& back);
+  // The money pages (pages_money.cpp): their response, or nullopt when the path is not theirs.
+  friend class MoneyPages;
+  std::optional<Response> route_money(Context& c);
 
   Options options_;
   std::unique_ptr<store::Store> store_;

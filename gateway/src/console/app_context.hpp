@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "app.hpp"
 #include "html.hpp"
@@ -39,6 +41,8 @@ using Context = App::Context;
 inline std::string t(const Context& c, std::string_view key) {
   return std::string(tr(c.lang, key));
 }
+/// "/machines/laser/lockout" -> {"machines", "laser", "lockout"} (a leading '/' assumed).
+std::vector<std::string> split_path(std::string_view path);
 /// A POST form with the CSRF token, an optional reason and one button. `js_confirm` makes
 /// console.js ask first (for actions without a confirmation page of their own).
 std::string action_form(const Context& c, const std::string& action, std::string_view label,

@@ -96,6 +96,14 @@ std::string navigation(const Frame& f) {
              link("/sessions", "nav.sessions");
   }
   if (role_may(f.role, Permission::kManager)) links += link("/audit", "nav.audit");
+  // The money pages: desk sales and accounts for the desk, the rest for managers.
+  if (role_may(f.role, Permission::kMembers)) {
+    links += link("/desk", "nav.desk") + link("/accounts", "nav.accounts");
+  }
+  if (role_may(f.role, Permission::kManager)) {
+    links += link("/rates", "nav.rates") + link("/prices", "nav.prices") +
+             link("/held", "nav.held") + link("/reports", "nav.reports");
+  }
   return fmt::format(
       R"(<nav>{}<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
       R"(<button type="submit" id="logout">{}</button></form></nav>)",

@@ -159,6 +159,8 @@ class Builder {
   st::Status load_machines();
   std::size_t machine_index(const std::string& id);
   st::Status scan_sessions();
+  // Adds coworking time [a, b) to the report's hour-of-day buckets.
+  void add_hours(std::int64_t a, std::int64_t b);
   void add_session(std::int64_t member, const std::string& machine, bool coworking,
                    std::int64_t start, std::optional<std::int64_t> end);
   st::Status scan_door_grants();
@@ -231,6 +233,22 @@ std::size_t Builder::machine_index(const std::string& id) {
   return machines_.size() - 1;
 }
 
+void Builder::add_hours(std::int64_t a, std::int64_t b) {
+  // Hours count from each local midnight, so a 25-hour day (a zone with DST) puts its extra
+  // hour in the last bucket rather than shifting the rest of the day.
+  constexpr std::int64_t kHour = 3'600'000;
+  while (a < b) {
+    const std::size_t d = bucket_of(day_bounds_, a);
+    if (d + 1 >= day_bounds_.size()) return;
+    const std::int64_t hour = std::min<std::int64_t>(23, (a - day_bounds_[d]) / kHour);
+    const std::int64_t end =
+        std::min({b, day_bounds_[d + 1],
+                  hour == 23 ? day_bounds_[d + 1] : day_bounds_[d] + (hour + 1) * kHour});
+    r_.coworking_hour_ms[static_cast<std::size_t>(hour)] += end - a;
+    a = end;
+  }
+}
+
 void Builder::add_session(std::int64_t member, const std::string& machine, bool coworking,
                           std::int64_t start, std::optional<std::int64_t> end) {
   const std::int64_t e = std::min(end.value_or(clip_end_), clip_end_);
@@ -261,6 +279,7 @@ void Builder::add_session(std::int64_t member, const std::string& machine, bool 
     r_.coworking.ms += b - a;
     split_add(day_bounds_, a, b,
               [&](std::size_t i, std::int64_t ms) { r_.days[i].coworking_ms += ms; });
+    add_hours(a, b);
     if (b > a) sweep_->add(a, b);
     return;
   }

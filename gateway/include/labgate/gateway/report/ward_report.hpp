@@ -21,6 +21,7 @@
 // transaction. Sessions are read in one streaming pass over two index range scans (see
 // build_ward_report).
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -139,7 +140,11 @@ struct WardReport {
   std::vector<InspectionFigures> inspections;  ///< every machine, by id
   CoworkingFigures coworking;
   std::vector<MonthFigures> months;  ///< 12 rows for a fiscal year, 1 for a month
-  std::vector<std::string> notes;    ///< plain-language remarks (empty period, partial period)
+  /// Coworking member-time per local hour of the day (0..23), summed over the period's days:
+  /// divided by the days and an hour, the mean occupancy of that hour. The console's charts
+  /// use it; the files do not carry it.
+  std::array<std::int64_t, 24> coworking_hour_ms{};
+  std::vector<std::string> notes;  ///< plain-language remarks (empty period, partial period)
 
   /// Machine sessions started in the period, all machines.
   std::int64_t machine_sessions() const;
