@@ -96,6 +96,7 @@ std::string navigation(const Frame& f) {
              link("/sessions", "nav.sessions");
   }
   if (role_may(f.role, Permission::kManager)) links += link("/audit", "nav.audit");
+  if (role_may(f.role, Permission::kManager)) links += link("/statements", "nav.statements");
   return fmt::format(
       R"(<nav>{}<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
       R"(<button type="submit" id="logout">{}</button></form></nav>)",
