@@ -64,7 +64,7 @@ std::string location_of(const HttpReply& r) {
 // Follows a job's page until it is no longer running; returns the last page.
 std::string wait_job(ConsoleSite& site, Browser& b, const std::string& job_path) {
   std::string body;
-  for (int i = 0; i < 600; ++i) {
+  for (int i = 0; i < 2400; ++i) {
     body = site.get(b, job_path).body;
     if (!has(body, R"(data-stage="running")")) return body;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -237,4 +237,39 @@ TEST_CASE("console statements: issuing a month, refused while held, charged once
   const auto html = site.get(mona, "/statements/download?month=2026-11&member=M1&format=html");
   CHECK_FALSE(has(html.body, "id=\"draft\""));
   CHECK(has(html.body, "2026-12-01"));
+}
+
+// The reply of labgated to a month of 10,000 members lists every statement issued: over 1 MiB on
+// one line. labgated used to close the connection instead of sending a line longer than its
+// per-client byte bound, so the month was issued but the console was told nobody answered.
+TEST_CASE("console statements: a month of 10,000 members is issued and reported", "[console]") {
+  ConsoleSite site;
+  {
+    auto db = must(labgate::gateway::store::Database::open(site.daemon().db_path(), {}));
+    std::string sql =
+        "BEGIN; INSERT INTO price_list (code, name, price, day_pass) VALUES ('tea', 'Tea', 150, "
+        "0);";
+    for (int i = 1; i <= 10000; ++i) {
+      sql +=
+          "INSERT INTO members (id, member_no, name, status, created_at) VALUES (" +
+          std::to_string(1000 + i) + ", 'L" + std::to_string(100000 + i) + "', 'Large " +
+          std::to_string(i) +
+          "', 'active', 0);"
+          "INSERT INTO sales (member_id, item_code, quantity, unit_price, at_ms, actor) VALUES (" +
+          std::to_string(1000 + i) + ", 'tea', 1, 150, 1795136400000, 'test');";
+    }
+    sql += "COMMIT;";
+    must(db->execute_script(sql));
+  }
+  site.daemon().cmd("clock set 2026-12-01 09:00");
+  auto mona = site.logged_in("mona");
+  auto r = site.post(mona, "/statements/issue", "month=2026-11");
+  REQUIRE(r.status == 200);
+  CHECK(attr(r.body, "data-members") == "10000");
+  r = site.post(mona, "/statements/issue", "month=2026-11&confirm=1&expected=10000");
+  const auto done = wait_job(site, mona, location_of(r));
+  CHECK(has(done, R"(data-stage="done")"));
+  CHECK(attr(done, "data-issued") == "10000");
+  CHECK(attr(done, "data-total") == "1500000");
+  CHECK(site.daemon().log().find("is not reading; closed") == std::string::npos);
 }
