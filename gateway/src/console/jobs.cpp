@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <stdexcept>
+#include <thread>
 
 namespace labgate::gateway::console {
 
@@ -25,9 +26,8 @@ void JobProgress::advance(std::int64_t n) {
 }
 
 Jobs::~Jobs() {
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return running_ == 0; });
 }
 
 std::pair<std::string, bool> Jobs::start(const std::string& key, const std::string& owner,
@@ -58,7 +58,9 @@ std::pair<std::string, bool> Jobs::start(const std::string& key, const std::stri
     if (oldest == jobs_.end()) break;
     jobs_.erase(oldest);
   }
-  threads_.emplace_back([this, &state, work = std::move(work)] {
+  ++running_;
+  // Detached, so a finished job leaves no thread to join; the destructor waits for running_.
+  std::thread([this, &state, work = std::move(work)] {
     JobProgress progress(mu_, state);
     std::string result;
     std::string error;
@@ -73,7 +75,10 @@ std::pair<std::string, bool> Jobs::start(const std::string& key, const std::stri
     state.stage = ok ? JobState::Stage::kDone : JobState::Stage::kFailed;
     state.result = std::move(result);
     state.error = std::move(error);
-  });
+    --running_;
+    // Under the lock: once it is released, this thread touches nothing of the Jobs any more.
+    idle_.notify_all();
+  }).detach();
   return {id, true};
 }
 

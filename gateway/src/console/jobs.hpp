@@ -3,14 +3,13 @@
 // a thread of its own, off the request threads, and reports its progress, which the job's page
 // shows. One job per key at a time: a second click while a job runs gets the running job.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace labgate::gateway::console {
 
@@ -62,8 +61,9 @@ class Jobs {
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable idle_;
   std::map<std::string, JobState> jobs_;  // by id; finished ones are kept (the newest kKeep)
-  std::vector<std::thread> threads_;
+  int running_{0};  // detached job threads still going; the destructor waits for 0
   std::uint64_t next_{1};
 };
 
