@@ -54,8 +54,9 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# postinst creates the user with useradd/usermod.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+# postinst creates the user with useradd/usermod. Invoices (labgatectl statements invoice, the
+# console) are made PDF by weasyprint, with a Japanese font for the Japanese ones.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, weasyprint, fonts-ipaexfont-gothic | fonts-noto-cjk")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto, libnfc-bin")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/cmake/debian/postinst ${PROJECT_SOURCE_DIR}/cmake/debian/prerm

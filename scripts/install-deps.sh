@@ -36,6 +36,9 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   libqrencode-dev
+  # Printable invoices: weasyprint makes their PDF, with a Japanese font; libarchive writes the
+  # console's zip of a month's statements.
+  weasyprint fonts-ipaexfont-gothic libarchive-dev
   python3
   help2man file dpkg-dev systemd debootstrap
 )

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "billing_support.hpp"
+#include "labgate/gateway/billing/invoice.hpp"
 #include "labgate/gateway/billing/render.hpp"
 #include "labgate/gateway/billing/statements.hpp"
 #include "labgate/gateway/config/site_config.hpp"
@@ -187,4 +188,37 @@ TEST_CASE("golden: the same month with exclusive prices and other roundings", "[
   CHECK(ceiled[0].taxes[0].tax == 366);
   CHECK(ceiled[1].taxes[0].tax == 146);
   CHECK(ceiled[0].total == 4020);
+}
+
+// The printable invoices of the demo month (golden/README.md, "The invoice"): November issued on
+// 2026-12-01 at 10:00, then each member's invoice in Japanese and English, byte for byte.
+TEST_CASE("golden: the demo month's printable invoices", "[billing][golden][invoice]") {
+  DbFixture f;
+  seed_demo_day(f.db());
+  const auto tax = demo_tax();
+  const std::int64_t issued_at = jst(2026, 12, 1, 10, 0, 0);
+  // Before issuing, the invoice says it is a draft and not an invoice.
+  const auto draft = must_ok(bl::invoice_document(f.db(), "M0001", "2026-11", issued_at, tokyo(),
+                                                  tax, bl::InvoiceLang::kEn));
+  CHECK(draft.find("id=\"draft\"") != std::string::npos);
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", issued_at};
+  const auto report = must_ok(bl::issue_statements(f.db(), req, tokyo(), tax));
+  REQUIRE(report.issued.size() == 3);
+  for (const auto* member : {"M0001", "M0002", "S0001"}) {
+    for (const auto lang : {bl::InvoiceLang::kJa, bl::InvoiceLang::kEn}) {
+      const auto html =
+          must_ok(bl::invoice_document(f.db(), member, "2026-11", issued_at, tokyo(), tax, lang));
+      CHECK(html.find("id=\"draft\"") == std::string::npos);
+      CHECK(html.find("T1234567890123") != std::string::npos);
+      compare_golden(std::string("invoice-2026-11-") + member + "-" + bl::to_string(lang) + ".html",
+                     html);
+    }
+  }
+  // The month in one document: the three sheets, in member order, each as above.
+  const auto all = must_ok(
+      bl::invoice_document(f.db(), "", "2026-11", issued_at, tokyo(), tax, bl::InvoiceLang::kJa));
+  const auto m1 = all.find("id=\"invoice-M0001\"");
+  const auto m2 = all.find("id=\"invoice-M0002\"");
+  const auto s1 = all.find("id=\"invoice-S0001\"");
+  CHECK((m1 < m2 && m2 < s1 && s1 != std::string::npos));
 }

@@ -43,6 +43,7 @@ need "$info" "^ Version: ${version//./\\.}\$" "package version is not $version"
 need "$info" "^ Depends: .*libnfc6" "Depends lacks libnfc (shlibdeps)"
 need "$info" "^ Depends: .*libsqlite3-0" "Depends lacks libsqlite3 (shlibdeps)"
 need "$info" "^ Depends: .*passwd" "Depends lacks passwd (postinst uses useradd)"
+need "$info" "^ Depends: .*weasyprint" "Depends lacks weasyprint (invoice PDFs)"
 need "$info" " postinst" "no postinst"
 need "$info" " conffiles" "no conffiles"
 

@@ -111,7 +111,11 @@ class Client : public std::enable_shared_from_this<Client> {
   void send(const Line& line) {
     if (closed_) return;
     const auto& o = server_->opts;
-    if (queue_.size() >= o.max_queued_lines || queued_bytes_ + line->size() > o.max_queued_bytes) {
+    // A client is stalled when lines pile up unread. A lone line longer than the byte bound (the
+    // reply of a month issued for 10,000 members is over 1 MiB) still goes out to a client that
+    // has read everything before it: refusing it would close every such request unanswered.
+    if (!queue_.empty() && (queue_.size() >= o.max_queued_lines ||
+                            queued_bytes_ + line->size() > o.max_queued_bytes)) {
       ++server_->stats.dropped_stalled;
       spdlog::warn("admin: client pid {} uid {} is not reading; closed ({} lines waiting)",
                    peer_.pid, peer_.uid, queue_.size());

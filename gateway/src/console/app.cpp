@@ -2,6 +2,7 @@
 #include "app.hpp"
 
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
 
 #include "app_context.hpp"
 #include "html.hpp"
@@ -76,10 +77,23 @@ App::App(Options options, std::unique_ptr<store::Store> store)
       store_(std::move(store)),
       per_account_(options_.max_failures, options_.lockout),
       per_address_(options_.max_failures * 4, options_.lockout),
-      feed_(options_.site.admin.socket) {}
+      feed_(options_.site.admin.socket),
+      export_dir_(options_.export_dir) {
+  if (export_dir_.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "labgate-exports-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("cannot make the export folder");
+    export_dir_ = tmpl;
+    own_export_dir_ = true;
+  }
+}
 
 App::~App() {
   feed_.stop();
+  if (own_export_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(export_dir_, ec);
+  }
 }
 
 std::optional<Session> App::logged_in(const Request& request) {
@@ -154,6 +168,7 @@ Response App::route(Context& c) {
 Response App::route_get(Context& c) {
   if (auto money = route_money(c)) return std::move(*money);
   if (c.path == "/") return live_page(c);
+  if (c.path == "/statements" || c.path.starts_with("/statements/")) return route_statements(c);
   if (c.path == "/rollcall") return rollcall_page(c);
   if (c.path == "/members") return members_page(c);
   if (c.path.starts_with("/members/") && c.path.ends_with("/enrol")) {
@@ -202,6 +217,7 @@ Response App::route_post(Context& c) {
     }
     return audit_verify(c);
   }
+  if (c.path.starts_with("/statements/")) return route_statements(c);
   if (auto money = route_money(c)) return std::move(*money);
   return do_action(c);
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "admin_link.hpp"
+#include "jobs.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "roles.hpp"
@@ -47,6 +48,9 @@ class App {
     std::filesystem::path static_dir;
     int max_failures{5};
     std::chrono::seconds lockout{60};
+    /// Where month exports (zip) are written; empty: a private folder made at start and removed
+    /// at exit.
+    std::filesystem::path export_dir;
   };
   App(Options options, std::unique_ptr<store::Store> store);
   ~App();
@@ -86,6 +90,14 @@ class App {
   // The money pages (pages_money.cpp): their response, or nullopt when the path is not theirs.
   friend class MoneyPages;
   std::optional<Response> route_money(Context& c);
+  // The statements pages (pages_statements.cpp).
+  Response route_statements(Context& c);
+  Response statements_page(Context& c);
+  Response statements_download(Context& c);
+  Response statements_export(Context& c);
+  Response statements_issue(Context& c);
+  Response statements_job(Context& c, const std::string& id);
+  Response statements_file(Context& c, const std::string& name);
 
   Options options_;
   std::unique_ptr<store::Store> store_;
@@ -94,6 +106,9 @@ class App {
   FailureLimit per_account_;
   FailureLimit per_address_;
   LiveFeed feed_;
+  std::filesystem::path export_dir_;
+  bool own_export_dir_{false};
+  Jobs jobs_;  // last: destroyed first, so running jobs end before the rest goes
 };
 
 }  // namespace labgate::gateway::console

@@ -104,6 +104,7 @@ std::string navigation(const Frame& f) {
     links += link("/rates", "nav.rates") + link("/prices", "nav.prices") +
              link("/held", "nav.held") + link("/reports", "nav.reports");
   }
+  if (role_may(f.role, Permission::kManager)) links += link("/statements", "nav.statements");
   return fmt::format(
       R"(<nav>{}<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
       R"(<button type="submit" id="logout">{}</button></form></nav>)",

@@ -146,7 +146,9 @@ int main(int argc, char** argv) {
   std::string error;
   auto st = open_store(site, a.db.empty() ? site.store.path : a.db, error);
   if (!st) return fail(error, 3);
-  console::App::Options options{site, site.console.static_dir};
+  console::App::Options options;
+  options.site = site;
+  options.static_dir = site.console.static_dir;
   try {
     console::App app(std::move(options), std::move(st));
     return serve(app, *endpoint, tls_context ? &*tls_context : nullptr);
