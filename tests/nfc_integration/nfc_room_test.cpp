@@ -96,3 +96,60 @@ TEST_CASE("room: the booking's member and guest enter in its window, nobody outs
   CHECK(list.exit_code == 0);
   CHECK(list.out.find("M2") != std::string::npos);
 }
+
+TEST_CASE("room: a locker's lock opens for its holder during the loan only", "[room]") {
+  TempDir dir{"labgate-locker"};
+  EmulatedReader emu(PN532_EMU_PATH, dir.path(), "locker-in", {});
+  const std::string extra =
+      "\n[[readers]]\nid = \"locker-in\"\ndevice = \"" + emu.connstring() +
+      "\"\n\n[[doors]]\nid = \"locker-7\"\nentry_reader = \"locker-in\"\n"
+      "strike = \"sim\"\nstrike_pulse_s = 3\npresence = false\n\n"
+      "[[lockers]]\nid = \"l7\"\ndoor = \"locker-7\"\nrate_per_month = 1500\n";
+  Daemon d(dir, test_config(dir.path().string(), extra));
+  {
+    auto s = d.open_store();
+    seed_cast(*s);
+  }
+  d.start("2026-11-24 10:00");
+  REQUIRE(wait_until([&] { return count_events(d, "reader_up", "locker-in") >= 1; }, 15s));
+  auto lent = labgatectl(d, {"lockers", "lend", "--locker", "l7", "--member", "M2", "--from",
+                             "2026-11-24", "--until", "2026-11-30"});
+  INFO(lent.out << lent.err);
+  REQUIRE(lent.exit_code == 0);
+
+  int taps = 0;
+  auto tap = [&](const std::string& uid) {
+    REQUIRE(emu.cmd("place classic " + uid) == "ok placed");
+    const int n = ++taps;
+    REQUIRE(wait_until([&] { return count_events(d, "tap_entry", "locker-in") >= n; }, 10s));
+    std::optional<store::AccessEvent> newest;
+    for (auto& e : events_of(d)) {
+      if (e.kind == "tap_entry" && e.reader_id == std::optional<std::string>("locker-in") &&
+          (!newest || e.seq > newest->seq))
+        newest = e;
+    }
+    REQUIRE(emu.cmd("remove") == "ok removed");
+    std::this_thread::sleep_for(400ms);
+    REQUIRE(newest);
+    return *newest;
+  };
+  auto holder = tap("04000002");
+  CHECK(holder.decision == store::Decision::kGranted);
+  CHECK(d.cmd("output locker-7.strike") == "ok locker-7.strike on");
+  auto other = tap("04000001");
+  CHECK(other.decision == store::Decision::kDenied);
+  CHECK(other.reason == "no_locker_loan");
+  // The day after the loan's last day: refused, and the locker map shows it overdue.
+  REQUIRE(d.cmd("clock set 2026-12-01 09:00").rfind("ok", 0) == 0);
+  auto late = tap("04000002");
+  CHECK(late.decision == store::Decision::kDenied);
+  CHECK(late.reason == "no_locker_loan");
+  auto map = labgatectl(d, {"--simulated-clock", "2026-12-01 09:00", "lockers", "list"});
+  CHECK(map.exit_code == 0);
+  CHECK(map.out.find("overdue") != std::string::npos);
+  // Staff take it back; the locker is free again.
+  auto back = labgatectl(d, {"lockers", "return", "--locker", "l7"});
+  CHECK(back.exit_code == 0);
+  map = labgatectl(d, {"lockers", "list"});
+  CHECK(map.out.find("free") != std::string::npos);
+}
