@@ -58,6 +58,7 @@ struct Options {
   bool seal{false};
   std::string log{"null"};
   int stream_clients{0};
+  std::int64_t bookings{0};  // room bookings to seed; > 0 adds room taps
 };
 
 double micros_between(Steady::time_point a, Steady::time_point b) {
@@ -196,6 +197,13 @@ class Bench {
     for (const auto& d : cfg_.doors) {
       auto strike = std::make_shared<StampedOutput>(d.strike.id);
       site_->attach_strike(d.id, strike);
+      // A room's or locker's door admits by booking or loan: its own tap category.
+      const bool room = std::any_of(cfg_.rooms.begin(), cfg_.rooms.end(),
+                                    [&](const auto& r) { return r.door == d.id; });
+      const bool locker = std::any_of(cfg_.lockers.begin(), cfg_.lockers.end(),
+                                      [&](const auto& l) { return l.door == d.id; });
+      if (room && d.entry_reader && !room_) room_ = DoorReader{*d.entry_reader, d.id, strike};
+      if (room || locker) continue;
       if (d.entry_reader) doors_.push_back({*d.entry_reader, d.id, strike});
       if (d.exit_reader) doors_.push_back({*d.exit_reader, d.id, strike});
     }
@@ -215,10 +223,50 @@ class Bench {
     }
   }
 
-  // Runs `count` taps, cycling door / unknown card / machine, into `samples`.
+  // Seeds `count` bookings of the first room: back-to-back 30-minute slots of random members,
+  // half of them before the first tap and half after, written directly (the rules are the
+  // store's tests' business; here only the decision's read counts).
+  void seed_bookings(std::int64_t count) {
+    if (!room_ || count <= 0 || cfg_.rooms.empty()) return;
+    const auto& room = cfg_.rooms.front();
+    early_ms_ = std::int64_t{room.rules.early_entry_minutes} * 60'000;
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch())
+            .count();
+    first_slot_ms_ = now - now % kSlotMs - (count / 2) * kSlotMs;
+    auto& db = store_.database();
+    auto tx = store::Transaction::begin(db);
+    if (!tx) throw std::runtime_error("bookings: " + tx.error().message);
+    slot_member_.resize(static_cast<std::size_t>(count));
+    for (std::int64_t k = 0; k < count; ++k) {
+      const auto member =
+          static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(pop_.members)));
+      slot_member_[static_cast<std::size_t>(k)] = member;
+      auto stmt = db.prepare(
+          "INSERT INTO bookings (room_id, member_id, start_ms, end_ms, state, created_at_ms, "
+          "created_by) SELECT ?1, id, ?3, ?4, 'booked', ?3, 'bench' FROM members "
+          "WHERE member_no = ?2");
+      if (!stmt) throw std::runtime_error("bookings: " + stmt.error().message);
+      const std::int64_t start = first_slot_ms_ + k * kSlotMs;
+      stmt->bind(1, room.id).bind(2, member_no(member)).bind(3, start).bind(4, start + kSlotMs);
+      if (auto r = stmt->run(); !r) throw std::runtime_error("bookings: " + r.error().message);
+    }
+    if (auto r = tx->commit(); !r) throw std::runtime_error("bookings: " + r.error().message);
+  }
+
+  // Runs `count` taps, cycling door / unknown card / machine (/ room reader when bookings were
+  // seeded), into `samples`.
   void run(std::int64_t count, std::map<std::string, Samples>& samples) {
+    const int kinds = slot_member_.empty() ? 3 : 4;
     for (std::int64_t i = 0; i < count; ++i) {
       roll_day_if_late();
+      if (i % kinds == 3) {
+        room_tap(samples);
+        clock_.advance(std::chrono::milliseconds(o_.tap_interval_ms));
+        site_->tick();
+        if (between_taps_) between_taps_();
+        continue;
+      }
       switch (i % 3) {
         case 0:
           door_tap(samples);
@@ -342,6 +390,37 @@ class Bench {
     tap("door", d.reader, member_card(member, which), *d.strike, e, samples);
   }
 
+  // The member of the booking at `at_ms`, or -1.
+  std::int64_t booked_member(std::int64_t at_ms) const {
+    if (at_ms < first_slot_ms_) return -1;
+    const auto k = static_cast<std::size_t>((at_ms - first_slot_ms_) / kSlotMs);
+    return k < slot_member_.size() ? slot_member_[k] : -1;
+  }
+
+  // Half the time the member whose booking runs now, half someone at random.
+  void room_tap(std::map<std::string, Samples>& samples) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch())
+            .count();
+    const std::int64_t current = booked_member(now);
+    const std::int64_t next = booked_member(now + early_ms_);
+    std::int64_t member = current;
+    if (member < 0 || rng_.below(2) == 0) {
+      member = static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(pop_.members)));
+    }
+    const int which = static_cast<int>(rng_.below(kCardsPerMember));
+    Expect e;
+    if (card_revoked(member, which)) {
+      e.reason = "credential_revoked";
+    } else if (member == current || member == next) {
+      e.granted = true;
+      e.reason = "granted";
+    } else {
+      e.reason = "outside_booking";
+    }
+    tap("room", room_->reader, member_card(member, which), *room_->strike, e, samples);
+  }
+
   void unknown_tap(std::map<std::string, Samples>& samples) {
     Expect e;
     e.granted = false;
@@ -443,6 +522,11 @@ class Bench {
   SplitMix64 rng_;
   std::unique_ptr<app::Site> site_;
   std::vector<DoorReader> doors_;
+  std::optional<DoorReader> room_;
+  static constexpr std::int64_t kSlotMs = 30 * 60'000;
+  std::int64_t first_slot_ms_{0};
+  std::int64_t early_ms_{0};
+  std::vector<std::int64_t> slot_member_;  // member index of each seeded slot
   std::vector<MachineTarget> machines_;
   std::size_t next_machine_{0};
   std::int64_t mismatches_{0};
@@ -453,10 +537,19 @@ class Bench {
 };
 
 void print_tables(const std::map<std::string, Samples>& samples) {
-  static const std::vector<std::string> kOrder = {
-      "door",          "door granted",          "door denied",          "unknown card",
-      "machine start", "machine start granted", "machine start denied", "machine tap-off",
-      "machine busy",  "machine card removed"};
+  static const std::vector<std::string> kOrder = {"door",
+                                                  "door granted",
+                                                  "door denied",
+                                                  "unknown card",
+                                                  "machine start",
+                                                  "machine start granted",
+                                                  "machine start denied",
+                                                  "machine tap-off",
+                                                  "machine busy",
+                                                  "machine card removed",
+                                                  "room",
+                                                  "room granted",
+                                                  "room denied"};
   const auto table = [&](const char* title, LatencySet Samples::*member) {
     fmt::print("\n{}\n{}\n", title, format_header("tap"));
     for (const auto& key : kOrder) {
@@ -642,6 +735,13 @@ int run(const Options& o) {
 
     Bench bench(o, cfg, clock, st, pop);
     bench.build_site();
+    if (o.bookings > 0) {
+      const auto t_book = Steady::now();
+      bench.seed_bookings(o.bookings);
+      fmt::print("bookings: {} of room {} seeded in {:.1f} s\n", o.bookings,
+                 cfg.rooms.empty() ? "-" : cfg.rooms.front().id,
+                 std::chrono::duration<double>(Steady::now() - t_book).count());
+    }
 
     std::map<std::string, Samples> samples;
     const auto t_run = Steady::now();
@@ -775,6 +875,9 @@ int main(int argc, char** argv) {
                "seal the record as labgated does (audit setup, then a seal per written row)");
   cli.add_option("--log", o.log, "labgated log output: null (formatted, discarded), off, stderr")
       ->check(CLI::IsMember({"null", "off", "stderr"}));
+  cli.add_option("--bookings", o.bookings,
+                 "room bookings to seed (the demo's first room); adds taps at its reader")
+      ->check(CLI::NonNegativeNumber);
   cli.add_option("--stream-clients", o.stream_clients,
                  "then the same taps again with this many live-stream subscribers on the admin "
                  "channel (0: none)")

@@ -70,8 +70,15 @@ TEST_CASE("the demo site loads") {
   CHECK_FALSE(c.calendar.is_holiday(year{2026} / month{3} / day{19}));
   CHECK(c.calendar.in_closure(year{2026} / month{12} / day{29}));
 
-  CHECK(c.readers.size() == 7);
-  REQUIRE(c.doors.size() == 2);
+  CHECK(c.readers.size() == 9);
+  REQUIRE(c.doors.size() == 4);
+  REQUIRE(c.rooms.size() == 1);
+  CHECK(c.rooms[0].door == "room-a");
+  CHECK(c.rooms[0].rules.capacity == 6);
+  CHECK(c.rooms[0].rules.early_entry_minutes == 10);
+  REQUIRE(c.lockers.size() == 2);
+  CHECK(c.lockers[0].door == std::optional<std::string>("locker-1"));
+  CHECK_FALSE(c.lockers[1].door);
   const DoorConfig* main = c.find_door("main");
   REQUIRE(main);
   CHECK(main->entry_reader == "main-in");
@@ -136,7 +143,12 @@ TEST_CASE("the reference config loads and shows every section") {
   INFO((r ? std::string() : to_string(r.error())));
   REQUIRE(r);
   const SiteConfig& c = r.value();
-  CHECK(c.readers.size() == 4);
+  CHECK(c.readers.size() == 5);
+  REQUIRE(c.find_room("room-1"));
+  CHECK(c.find_room("room-1")->rules.grid_minutes == 30);
+  CHECK(c.find_room("room-1")->rate_per_hour == 1100);
+  REQUIRE(c.find_locker("locker-01"));
+  CHECK(c.find_locker("locker-01")->rate_per_month == 1500);
   REQUIRE(c.find_reader("desk"));
   CHECK(c.find_reader("desk")->desk);
   REQUIRE(c.find_reader("front-in"));
@@ -310,6 +322,36 @@ TEST_CASE("each refusal points at the offending line with a clear message") {
       {"anti-passback without presence",
        door_head + "presence = false\nanti_passback = true # <-\n", "needs presence = true"},
       {"toml syntax error", site_header("[store]\npath = \"unterminated # <-\n"), ""},
+      {"room on an unknown door",
+       "[[rooms]]\nid = \"a\"\ndoor = \"nope\" # <-\ncapacity = 2\nhours = \"24h\"\n",
+       "unknown door 'nope'"},
+      {"room on a presence door",
+       door_head + "entry_reader = \"r1\"\n" +
+           "[[rooms]]\nid = \"a\"\ndoor = \"d\" # <-\ncapacity = 2\nhours = \"24h\"\n",
+       "must have presence = false"},
+      {"room door without an entry reader",
+       door_head + "presence = false\n[[rooms]]\nid = \"a\"\ndoor = \"d\" # <-\n" +
+           "capacity = 2\nhours = \"24h\"\n",
+       "needs an entry_reader"},
+      {"room grid not dividing a day",
+       door_head + "entry_reader = \"r1\"\npresence = false\n[[rooms]]\nid = \"a\"\n" +
+           "door = \"d\"\ncapacity = 2\nhours = \"24h\"\ngrid_minutes = 7 # <-\n",
+       "must divide a day"},
+      {"room capacity zero",
+       door_head + "entry_reader = \"r1\"\npresence = false\n[[rooms]]\nid = \"a\"\n" +
+           "door = \"d\"\ncapacity = 0 # <-\nhours = \"24h\"\n",
+       "must be at least 1 people"},
+      {"room hours malformed",
+       door_head + "entry_reader = \"r1\"\npresence = false\n[[rooms]]\nid = \"a\"\n" +
+           "door = \"d\"\ncapacity = 2\nhours = \"mon 25:00-26:00\" # <-\n",
+       "rooms[0].hours"},
+      {"locker and room on one door",
+       door_head + "entry_reader = \"r1\"\npresence = false\n[[rooms]]\nid = \"a\"\n" +
+           "door = \"d\"\ncapacity = 2\nhours = \"24h\"\n[[lockers]]\nid = \"l\"\n" +
+           "door = \"d\" # <-\n",
+       "already serves room 'a'"},
+      {"duplicate locker id", "[[lockers]]\nid = \"l\"\n[[lockers]]\nid = \"l\" # <-\n",
+       "duplicate room or locker id 'l'"},
       {"toml duplicate key", site_header("id = \"again\" # <-\n"), ""},
   };
   for (const auto& c : cases) {

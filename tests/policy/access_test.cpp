@@ -143,6 +143,22 @@ static std::vector<Row<DoorRequest>> door_rows() {
        [](DoorRequest& r) { r.door.last_direction = Direction::kEntry; }, Reason::kGranted},
       {"doors never refuse for money (no credit field even exists)", [](DoorRequest&) {},
        Reason::kGranted},
+      {"room door: a booking admits on a sunday, outside the plan",
+       [](DoorRequest& r) {
+         r.tap.at = jst(2026, 3, 8, 12, 0);
+         r.door.gate = ResourceGate{true, Reason::kOutsideBooking, {}};
+       },
+       Reason::kGranted},
+      {"room door: no booking now",
+       [](DoorRequest& r) {
+         r.door.gate = ResourceGate{false, Reason::kOutsideBooking, "no booking of room-a now"};
+       },
+       Reason::kOutsideBooking},
+      {"locker: not lent to this member",
+       [](DoorRequest& r) {
+         r.door.gate = ResourceGate{false, Reason::kNoLockerLoan, "locker 1 is not lent to them"};
+       },
+       Reason::kNoLockerLoan},
   };
 }
 

@@ -21,7 +21,7 @@ TEST_CASE("reason codes are stable, unique and round-trip") {
     CHECK_FALSE(describe(r).empty());
     CHECK(describe(r).size() <= 32);
   }
-  CHECK(codes.size() == 25);
+  CHECK(codes.size() == 27);
   CHECK(to_string(Reason::kCardNotAuthenticated) == "card_not_authenticated");
   CHECK_FALSE(parse_reason("Granted"));
   CHECK_FALSE(parse_reason(""));

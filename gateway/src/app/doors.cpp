@@ -24,7 +24,11 @@ struct DoorUnit::Door {
 
 DoorUnit::DoorUnit(const SiteSetup& setup, store::Store& store, Clock& clock, Journal& journal,
                    Presence& presence)
-    : store_(store), clock_(clock), journal_(journal), presence_(presence) {
+    : store_(store),
+      clock_(clock),
+      journal_(journal),
+      presence_(presence),
+      calendar_(setup.calendar) {
   for (const auto& d : setup.doors) doors_.push_back(std::make_unique<Door>(d, clock_.mono()));
 }
 
@@ -80,6 +84,32 @@ void DoorUnit::stop() {
   }
 }
 
+policy::ResourceGate DoorUnit::resource_gate(const DoorSetup& door, std::int64_t member_id,
+                                             std::chrono::system_clock::time_point at) {
+  policy::ResourceGate gate;
+  const auto at_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  store::Result<bool> admitted = false;
+  if (door.room) {
+    gate.refusal = policy::Reason::kOutsideBooking;
+    admitted = store_.taps().booking_admits(*door.room, member_id, at_ms, door.early_entry_ms);
+    gate.detail = "no booking of room " + *door.room + " admits this member now";
+  } else {
+    gate.refusal = policy::Reason::kNoLockerLoan;
+    admitted = store_.taps().loan_admits(*door.locker, member_id,
+                                         policy::to_string(calendar_.to_local(at).date));
+    gate.detail = "locker " + *door.locker + " is not lent to this member today";
+  }
+  if (!admitted.ok()) {
+    gate.refusal = policy::Reason::kStoreUnavailable;
+    gate.detail = admitted.error().message;
+    return gate;
+  }
+  gate.admitted = admitted.value();
+  if (gate.admitted) gate.detail.clear();
+  return gate;
+}
+
 DrivenAt DoorUnit::tap(const Route& route, const drivers::ReaderEvent& event,
                        const CardLookup& card, policy::TapContext context, TapDone done) {
   Door& door = *doors_.at(route.door);
@@ -91,6 +121,10 @@ DrivenAt DoorUnit::tap(const Route& route, const drivers::ReaderEvent& event,
   req.door.egress = door.setup.controller.egress;
   if (found && door.setup.anti_passback) {
     req.door.last_direction = presence_.last_direction(found->member.id);
+  }
+  if (found && route.direction == policy::Direction::kEntry &&
+      (door.setup.room || door.setup.locker)) {
+    req.door.gate = resource_gate(door.setup, found->member.id, req.tap.at);
   }
   const auto decision = policy::decide_door(req);
   const auto now = clock_.mono();

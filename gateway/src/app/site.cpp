@@ -39,8 +39,22 @@ SiteSetup site_setup_from(const config::SiteConfig& c) {
     ds.controller.egress = d.egress;
     ds.controller.fire_release = d.fire_release;
     ds.controller.has_contact = d.contact.has_value();
+    for (const auto& r : c.rooms) {
+      if (r.door != d.id) continue;
+      ds.room = r.id;
+      ds.early_entry_ms = std::int64_t{r.rules.early_entry_minutes} * 60'000;
+    }
+    for (const auto& l : c.lockers) {
+      if (l.door == d.id) ds.locker = l.id;
+    }
     s.doors.push_back(std::move(ds));
   }
+  for (const auto& r : c.rooms) {
+    s.rooms.push_back({r.id, r.name, r.door, r.rules, r.rate_per_hour});
+  }
+  for (const auto& l : c.lockers) s.lockers.push_back({l.id, l.name, l.door, l.rate_per_month});
+  s.holidays = c.site.holidays;
+  s.closure = c.site.closure;
   for (const auto& m : c.machines) {
     MachineSetup ms;
     ms.id = m.id;
@@ -162,6 +176,11 @@ void Site::start() {
   Step step(*this);
   doors_->sync_store();
   machines_->sync_store();
+  if (auto r = store_.bookings().sync_site(setup_.rooms, setup_.lockers, setup_.holidays,
+                                           setup_.closure);
+      !r.ok()) {
+    spdlog::error("store: cannot record rooms and lockers: {}", r.error().message);
+  }
   journal_->recover_open_sessions();
   journal_->record(info_event(journal_->wall_ms(), "gateway_started", "ok"),
                    journal_->topics().alarm());

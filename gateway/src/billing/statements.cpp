@@ -150,8 +150,11 @@ struct MonthData {
   std::unordered_map<std::int64_t, Review> reviews;
 };
 
+// `booking_days`: the month's first and last local day when this read bills lockers (a split
+// month reads them in its first half only); rooms are billed by their bookings' start.
 Status read_month(st::Database& db, std::int64_t begin_ms, std::int64_t end_ms,
-                  const std::optional<std::int64_t>& member_id, MonthData& out) {
+                  const std::optional<std::int64_t>& member_id, MonthData& out,
+                  const std::optional<std::pair<std::string, std::string>>& booking_days) {
   BILLING_TRY(st::BillingLedger::scan_usage_sessions(
       db, begin_ms, end_ms, member_id,
       [&](st::UsageSession&& s) { out.sessions.push_back(std::move(s)); }));
@@ -159,18 +162,26 @@ Status read_month(st::Database& db, std::int64_t begin_ms, std::int64_t end_ms,
       db, begin_ms, end_ms, member_id, [&](st::SessionReview&& r) {
         out.reviews[r.session_id] = {r.billed_seconds, std::move(r.reviewer)};
       }));
-  return st::BillingLedger::scan_usage_sales(
-      db, begin_ms, end_ms, member_id, [&](st::UsageSale&& s) {
-        out.sales.push_back(
-            {s.member_id, SaleItem{s.id, std::move(s.item_code), std::move(s.item_name), s.quantity,
-                                   s.unit_price, s.at_ms, s.day_pass,
-                                   parse_tax_class(s.tax_class).value_or(TaxClass::kStandard)}});
-      });
+  const auto to_sale = [&](st::UsageSale&& s) {
+    out.sales.push_back(
+        {s.member_id, SaleItem{s.id, std::move(s.item_code), std::move(s.item_name), s.quantity,
+                               s.unit_price, s.at_ms, s.day_pass,
+                               parse_tax_class(s.tax_class).value_or(TaxClass::kStandard)}});
+  };
+  BILLING_TRY(st::BillingLedger::scan_usage_sales(db, begin_ms, end_ms, member_id, to_sale));
+  // Rooms and lockers bill as lines of their own items (docs/BOOKINGS.md).
+  const std::string none;
+  return st::Bookings::scan_usage(db, begin_ms, end_ms, booking_days ? booking_days->first : none,
+                                  booking_days ? booking_days->second : none, member_id, to_sale);
+}
+
+std::pair<std::string, std::string> month_days(const MonthRange& month) {
+  return {month.month + "-01", month.month + "-31"};
 }
 
 Status read_month(st::Database& db, const MonthRange& month,
                   const std::optional<std::int64_t>& member_id, MonthData& out) {
-  return read_month(db, month.begin_ms, month.end_ms, member_id, out);
+  return read_month(db, month.begin_ms, month.end_ms, member_id, out, month_days(month));
 }
 
 // The month in two time halves, the later one on `helper` in its own thread. Rows come out in
@@ -181,8 +192,9 @@ Status read_month_split(st::Database& db, st::Database& helper, const MonthRange
   MonthData later;
   Status later_status;
   std::thread reader(
-      [&] { later_status = read_month(helper, mid, month.end_ms, std::nullopt, later); });
-  Status first_status = read_month(db, month.begin_ms, mid, std::nullopt, out);
+      [&] { later_status = read_month(helper, mid, month.end_ms, std::nullopt, later, {}); });
+  // Bookings are billed by start, each half its own; locker loans once, with the first half.
+  Status first_status = read_month(db, month.begin_ms, mid, std::nullopt, out, month_days(month));
   reader.join();
   if (!first_status) return first_status;
   if (!later_status) return later_status;

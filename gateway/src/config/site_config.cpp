@@ -173,6 +173,12 @@ class Loader {
   void doors(const toml::table& root, SiteConfig& out);
   void machines(const toml::table& root, SiteConfig& out);
   void plans(const toml::table& root, SiteConfig& out);
+  void rooms(const toml::table& root, SiteConfig& out);
+  void lockers(const toml::table& root, SiteConfig& out);
+  // A room's or locker's door: it exists, has an entry reader, is not a presence door and
+  // serves no other room or locker.
+  void claim_resource_door(Section& s, const std::string& door_id, const std::string& user,
+                           const SiteConfig& cfg);
   void fire_alarm(const toml::table& root, SiteConfig& out);
   void desfire(const toml::table& root, SiteConfig& out);
 
@@ -193,8 +199,9 @@ class Loader {
 
   std::string source_;
   std::vector<ConfigError> errors_;
-  std::map<std::string, std::string> reader_users_;  // reader id -> "door 'main'"
-  std::map<std::string, std::string> device_users_;  // physical device -> owner text
+  std::map<std::string, std::string> reader_users_;    // reader id -> "door 'main'"
+  std::map<std::string, std::string> device_users_;    // physical device -> owner text
+  std::map<std::string, std::string> resource_doors_;  // door id -> "room 'a'"
   bool mqtt_enabled_{false};
 };
 
@@ -817,6 +824,115 @@ void Loader::plans(const toml::table& root, SiteConfig& out) {
   }
 }
 
+void Loader::claim_resource_door(Section& s, const std::string& door_id, const std::string& user,
+                                 const SiteConfig& cfg) {
+  const DoorConfig* door = cfg.find_door(door_id);
+  if (door == nullptr) {
+    s.error_at("door", "unknown door " + in_quotes(door_id) + " (declare it under [[doors]])");
+    return;
+  }
+  if (auto [it, fresh] = resource_doors_.emplace(door_id, user); !fresh) {
+    s.error_at("door", "door " + in_quotes(door_id) + " already serves " + it->second);
+    return;
+  }
+  if (!door->entry_reader)
+    s.error_at("door", "door " + in_quotes(door_id) + " needs an entry_reader to admit " + user);
+  if (door->presence)
+    s.error_at("door", "door " + in_quotes(door_id) +
+                           " must have presence = false: entering a room or opening a locker is "
+                           "not arriving on site");
+}
+
+void Loader::rooms(const toml::table& root, SiteConfig& out) {
+  auto tables = table_array(root, "rooms", kMaxRooms);
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    Section s(*this, *tables[i], "rooms[" + std::to_string(i) + "]",
+              {"id", "name", "door", "capacity", "hours", "holidays", "closure", "grid_minutes",
+               "lead_minutes", "max_advance_days", "max_minutes", "cancel_minutes",
+               "early_entry_minutes", "no_show_minutes", "no_show_charged", "rate_per_hour"});
+    RoomConfig r;
+    auto id = s.id("id");
+    if (id && (out.find_room(*id) != nullptr || out.find_locker(*id) != nullptr)) {
+      s.error_at("id", "duplicate room or locker id " + in_quotes(*id));
+      id.reset();
+    }
+    const std::string owner = id.value_or("rooms[" + std::to_string(i) + "]");
+    r.id = owner;
+    r.name = s.string("name", false).value_or(owner);
+    if (auto v = s.string("door", true)) {
+      r.door = *v;
+      claim_resource_door(s, *v, "room " + in_quotes(owner), out);
+    }
+    if (auto v = s.bounded("capacity", 1, 500, "people"))
+      r.rules.capacity = static_cast<int>(*v);
+    else if (s.node("capacity") == nullptr)
+      s.missing("capacity");
+    if (auto v = s.string("hours", true)) {
+      auto w = policy::parse_windows(*v);
+      if (w) {
+        r.rules.hours.windows = w.value();
+      } else {
+        s.error_at("hours", w.error().message + " (at character " +
+                                std::to_string(w.error().position + 1) + " of the schedule)");
+      }
+    }
+    if (auto v = s.boolean("holidays")) r.rules.hours.holidays = *v;
+    if (auto v = s.boolean("closure")) r.rules.hours.closure = *v;
+    if (auto v = s.bounded("grid_minutes", 5, 240, "minutes")) {
+      if (1440 % *v != 0)
+        s.error_at("grid_minutes",
+                   "must divide a day (1440 minutes) evenly, got " + std::to_string(*v));
+      else
+        r.rules.grid_minutes = static_cast<int>(*v);
+    }
+    if (auto v = s.bounded("lead_minutes", 0, 7 * 1440, "minutes"))
+      r.rules.lead_minutes = static_cast<int>(*v);
+    if (auto v = s.bounded("max_advance_days", 1, 730, "days"))
+      r.rules.max_advance_days = static_cast<int>(*v);
+    if (auto v = s.bounded("max_minutes", 5, 7 * 1440, "minutes")) {
+      if (*v % r.rules.grid_minutes != 0)
+        s.error_at("max_minutes", "must be a multiple of grid_minutes (" +
+                                      std::to_string(r.rules.grid_minutes) + ")");
+      else
+        r.rules.max_minutes = static_cast<int>(*v);
+    } else if (r.rules.max_minutes % r.rules.grid_minutes != 0) {
+      r.rules.max_minutes -= r.rules.max_minutes % r.rules.grid_minutes;
+    }
+    if (auto v = s.bounded("cancel_minutes", 0, 7 * 1440, "minutes"))
+      r.rules.cancel_minutes = static_cast<int>(*v);
+    if (auto v = s.bounded("early_entry_minutes", 0, 120, "minutes"))
+      r.rules.early_entry_minutes = static_cast<int>(*v);
+    if (auto v = s.bounded("no_show_minutes", 1, 1440, "minutes"))
+      r.rules.no_show_minutes = static_cast<int>(*v);
+    if (auto v = s.boolean("no_show_charged")) r.rules.no_show_charged = *v;
+    if (auto v = s.bounded("rate_per_hour", 0, 10'000'000, "yen")) r.rate_per_hour = *v;
+    if (id) out.rooms.push_back(std::move(r));
+  }
+}
+
+void Loader::lockers(const toml::table& root, SiteConfig& out) {
+  auto tables = table_array(root, "lockers", kMaxLockers);
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    Section s(*this, *tables[i], "lockers[" + std::to_string(i) + "]",
+              {"id", "name", "door", "rate_per_month"});
+    LockerConfig l;
+    auto id = s.id("id");
+    if (id && (out.find_room(*id) != nullptr || out.find_locker(*id) != nullptr)) {
+      s.error_at("id", "duplicate room or locker id " + in_quotes(*id));
+      id.reset();
+    }
+    const std::string owner = id.value_or("lockers[" + std::to_string(i) + "]");
+    l.id = owner;
+    l.name = s.string("name", false).value_or(owner);
+    if (auto v = s.string("door", false)) {
+      l.door = *v;
+      claim_resource_door(s, *v, "locker " + in_quotes(owner), out);
+    }
+    if (auto v = s.bounded("rate_per_month", 0, 10'000'000, "yen")) l.rate_per_month = *v;
+    if (id) out.lockers.push_back(std::move(l));
+  }
+}
+
 void Loader::fire_alarm(const toml::table& root, SiteConfig& out) {
   const toml::table* t = section(root, "fire_alarm");
   if (t == nullptr) return;
@@ -952,7 +1068,7 @@ SiteConfig Loader::load(const toml::table& root) {
   {
     Section top(*this, root, "",
                 {"site", "store", "control", "admin", "console", "log", "mqtt", "readers", "doors",
-                 "machines", "plans", "fire_alarm", "desfire", "billing"});
+                 "machines", "plans", "rooms", "lockers", "fire_alarm", "desfire", "billing"});
   }
   site(root, out);
   store(root, out);
@@ -962,6 +1078,8 @@ SiteConfig Loader::load(const toml::table& root) {
   doors(root, out);
   machines(root, out);
   plans(root, out);
+  rooms(root, out);
+  lockers(root, out);
   fire_alarm(root, out);
   desfire(root, out);
   billing_section(root, out.billing);
@@ -1064,6 +1182,12 @@ const DoorConfig* SiteConfig::find_door(std::string_view id) const {
 }
 const MachineConfig* SiteConfig::find_machine(std::string_view id) const {
   return find_by_id(machines, id);
+}
+const RoomConfig* SiteConfig::find_room(std::string_view id) const {
+  return find_by_id(rooms, id);
+}
+const LockerConfig* SiteConfig::find_locker(std::string_view id) const {
+  return find_by_id(lockers, id);
 }
 const PlanConfig* SiteConfig::find_plan(std::string_view id) const {
   return find_by_id(plans, id);

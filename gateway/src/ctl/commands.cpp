@@ -1002,6 +1002,7 @@ void build(CLI::App& app, Cli& cli) {
   build_billing(app, cli);
   build_statements(app, cli);
   build_reports(app, cli);
+  build_bookings(app, cli);
   build_import(app, cli);
   build_member_edits(app, cli);
   build_init(app, cli);

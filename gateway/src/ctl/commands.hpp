@@ -50,6 +50,8 @@ void build(CLI::App& app, Cli& cli);
 void build_billing(CLI::App& app, Cli& cli);
 /// Monthly statements: show, export (CSV/JSON), issue.
 void build_statements(CLI::App& app, Cli& cli);
+/// `bookings add|list|cancel` and `lockers lend|return|list` (docs/BOOKINGS.md).
+void build_bookings(CLI::App& app, Cli& cli);
 /// The ward report per month and per fiscal year.
 void build_reports(CLI::App& app, Cli& cli);
 /// `members import`: the roster from CSV, all or nothing. Call after the members command exists.

@@ -149,7 +149,13 @@ Decision decide_door(const DoorRequest& request) {
     return Decision{true, Reason::kGranted, std::move(detail)};
   }
 
-  if (auto r = check_member_and_time(tap, tap.member->plan, cal, now)) return *std::move(r);
+  if (const auto& gate = request.door.gate) {
+    if (auto r = check_member(*tap.member, now.date)) return *std::move(r);
+    if (auto r = check_technology(tap)) return *std::move(r);
+    if (!gate->admitted) return refuse(gate->refusal, gate->detail);
+  } else if (auto r = check_member_and_time(tap, tap.member->plan, cal, now)) {
+    return *std::move(r);
+  }
   if (tap.fire_alarm && request.direction == Direction::kEntry)
     return refuse(Reason::kFireAlarm, "no entry during a fire alarm");
   if (request.door.anti_passback && request.door.last_direction == request.direction)

@@ -35,8 +35,10 @@ constexpr std::array<ReasonText, kAllReasons.size()> kTexts = {{
     {"card_not_authenticated", "Card not genuine, ask staff"},
     {"credential_needs_issue", "Card must be reissued at desk"},
     {"key_version_retired", "Card keys expired, see desk"},
+    {"outside_booking", "No booking for you now"},
+    {"no_locker_loan", "Locker not lent to you"},
 }};
-static_assert(static_cast<std::size_t>(Reason::kKeyVersionRetired) + 1 == kTexts.size());
+static_assert(static_cast<std::size_t>(Reason::kNoLockerLoan) + 1 == kTexts.size());
 
 }  // namespace
 

@@ -303,6 +303,39 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.staff().set_staff_locale(a.text("login"), a.text_or("locale", ""), who));
        }},
+      {"booking.add",
+       [](Store& s, const Args& a, const Actor& who) -> Result<ojson> {
+         auto cal = s.bookings().calendar();
+         if (!cal) return cal.error();
+         NewBooking b;
+         b.room_id = a.text("room");
+         b.member_no = a.text("member_no");
+         auto start = parse_local_time(a.text("start"), *cal);
+         if (!start) return start.error();
+         auto end = parse_local_time(a.text("end"), *cal);
+         if (!end) return end.error();
+         b.start_ms = *start;
+         b.end_ms = *end;
+         for (const auto& g : a.list("guests")) {
+           if (!g.is_string()) throw rows::invalid("each of 'guests' is a member number");
+           b.guests.push_back(g.get<std::string>());
+         }
+         b.note = a.text_or("note", "");
+         return rendered(s.bookings().add(b, who));
+       }},
+      {"booking.cancel",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.bookings().cancel(a.integer("id"), who));
+       }},
+      {"locker.lend",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.bookings().lend(a.text("locker"), a.text("member_no"),
+                                           a.optional_text("from"), a.text("until"), who));
+       }},
+      {"locker.return",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.bookings().give_back(a.text("locker"), who));
+       }},
       {"staff.disable",
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.staff().set_staff_account_active(a.text("login"), false, who));
@@ -323,6 +356,10 @@ Permission permission_needed(std::string_view op) {
       {"credential.revoke", Permission::kMembers},
       {"account.topup", Permission::kMembers},
       {"sale.add", Permission::kMembers},
+      {"booking.add", Permission::kMembers},
+      {"booking.cancel", Permission::kMembers},
+      {"locker.lend", Permission::kMembers},
+      {"locker.return", Permission::kMembers},
       {"cert.grant", Permission::kCertifications},
       {"cert.revoke", Permission::kCertifications},
       {"certtype.add", Permission::kMachines},
@@ -386,6 +423,42 @@ Result<ojson> apply_change(Store& store, const json& change, const Actor& actor)
 std::string utc_text(std::int64_t ms) {
   const auto tp = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms));
   return date::format("%FT%TZ", tp);
+}
+
+ojson to_json(const Booking& b) {
+  return {{"id", b.id},
+          {"room", b.room_id},
+          {"member_no", b.member_no},
+          {"guests", b.guests},
+          {"start", utc_text(b.start_ms)},
+          {"end", utc_text(b.end_ms)},
+          {"start_ms", b.start_ms},
+          {"end_ms", b.end_ms},
+          {"state", b.state},
+          {"note", b.note},
+          {"created_at", utc_text(b.created_at_ms)},
+          {"created_by", b.created_by}};
+}
+
+ojson to_json(const LockerLoan& l) {
+  return {{"id", l.id},
+          {"locker", l.locker_id},
+          {"member_no", l.member_no},
+          {"from", l.from_date},
+          {"until", l.until_date},
+          {"lent_at", utc_text(l.lent_at_ms)},
+          {"returned_at", time_or_null(l.returned_at_ms)}};
+}
+
+ojson to_json(const LockerState& l) {
+  return {{"id", l.locker.id},
+          {"name", l.locker.name},
+          {"door", null_or(l.locker.door_id)},
+          {"rate_per_month", l.locker.rate_per_month},
+          {"state", !l.loan     ? "free"
+                    : l.overdue ? "overdue"
+                                : "lent"},
+          {"loan", l.loan ? to_json(*l.loan) : ojson(nullptr)}};
 }
 
 ojson to_json(const Plan& p) {

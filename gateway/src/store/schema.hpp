@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 10> kMigrations = {
+inline constexpr std::array<std::string_view, 11> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -386,6 +386,84 @@ ALTER TABLE price_list ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard'
   CHECK (tax_class IN ('standard', 'reduced', 'exempt'));
 ALTER TABLE sales ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard'
   CHECK (tax_class IN ('standard', 'reduced', 'exempt'));
+)sql",
+    // ---- version 11: meeting rooms, bookings and lockers (docs/BOOKINGS.md) ----
+    R"sql(
+-- Rooms and lockers as the daemon's config declares them (labgated writes them at start): the
+-- booking rules live here so labgatectl and the console check a booking as the daemon would.
+-- hours is a canonical schedule (policy/time_windows); minutes are the config's.
+CREATE TABLE rooms (
+  id                  TEXT PRIMARY KEY,
+  name                TEXT NOT NULL,
+  door_id             TEXT NOT NULL,
+  capacity            INTEGER NOT NULL CHECK (capacity >= 1),
+  hours               TEXT NOT NULL,
+  holidays            INTEGER NOT NULL CHECK (holidays IN (0, 1)),
+  closure             INTEGER NOT NULL CHECK (closure IN (0, 1)),
+  grid_minutes        INTEGER NOT NULL CHECK (grid_minutes >= 1),
+  lead_minutes        INTEGER NOT NULL CHECK (lead_minutes >= 0),
+  max_advance_days    INTEGER NOT NULL CHECK (max_advance_days >= 1),
+  max_minutes         INTEGER NOT NULL CHECK (max_minutes >= 1),
+  cancel_minutes      INTEGER NOT NULL CHECK (cancel_minutes >= 0),
+  early_entry_minutes INTEGER NOT NULL CHECK (early_entry_minutes >= 0),
+  no_show_minutes     INTEGER NOT NULL CHECK (no_show_minutes >= 1),
+  no_show_charged     INTEGER NOT NULL CHECK (no_show_charged IN (0, 1)),
+  rate_per_hour       INTEGER NOT NULL CHECK (rate_per_hour >= 0),
+  active              INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+) WITHOUT ROWID;
+-- state: booked (ahead, or running before its no-show check), held (someone named on it came
+-- in), no_show (nobody came by start + no_show_minutes: released), cancelled.
+CREATE TABLE bookings (
+  id              INTEGER PRIMARY KEY,
+  room_id         TEXT NOT NULL REFERENCES rooms(id),
+  member_id       INTEGER NOT NULL REFERENCES members(id),
+  start_ms        INTEGER NOT NULL,
+  end_ms          INTEGER NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'booked'
+                  CHECK (state IN ('booked', 'held', 'no_show', 'cancelled')),
+  note            TEXT NOT NULL DEFAULT '',
+  created_at_ms   INTEGER NOT NULL,
+  created_by      TEXT NOT NULL,
+  changed_at_ms   INTEGER,
+  CHECK (end_ms > start_ms)
+);
+-- The decision path's read: the bookings of a room that may admit someone, by start.
+CREATE INDEX bookings_room_live ON bookings(room_id, start_ms) WHERE state IN ('booked', 'held');
+CREATE INDEX bookings_member ON bookings(member_id, start_ms);
+CREATE INDEX bookings_start ON bookings(start_ms);
+CREATE TABLE booking_guests (
+  booking_id INTEGER NOT NULL REFERENCES bookings(id),
+  member_id  INTEGER NOT NULL REFERENCES members(id),
+  PRIMARY KEY (booking_id, member_id)
+) WITHOUT ROWID;
+-- One row per grid step a live booking covers: the primary key is what makes two bookings of
+-- one slot impossible, whatever the checks before the insert saw.
+CREATE TABLE booking_slots (
+  room_id    TEXT NOT NULL REFERENCES rooms(id),
+  slot_ms    INTEGER NOT NULL,
+  booking_id INTEGER NOT NULL REFERENCES bookings(id),
+  PRIMARY KEY (room_id, slot_ms)
+) WITHOUT ROWID;
+CREATE INDEX booking_slots_booking ON booking_slots(booking_id);
+CREATE TABLE lockers (
+  id             TEXT PRIMARY KEY,
+  name           TEXT NOT NULL,
+  door_id        TEXT,
+  rate_per_month INTEGER NOT NULL CHECK (rate_per_month >= 0),
+  active         INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+) WITHOUT ROWID;
+-- A loan from from_date to until_date (local days, inclusive) until staff take it back.
+CREATE TABLE locker_loans (
+  id             INTEGER PRIMARY KEY,
+  locker_id      TEXT NOT NULL REFERENCES lockers(id),
+  member_id      INTEGER NOT NULL REFERENCES members(id),
+  from_date      TEXT NOT NULL,
+  until_date     TEXT NOT NULL CHECK (until_date >= from_date),
+  lent_at_ms     INTEGER NOT NULL,
+  returned_at_ms INTEGER
+);
+CREATE UNIQUE INDEX locker_loans_one_open ON locker_loans(locker_id) WHERE returned_at_ms IS NULL;
+CREATE INDEX locker_loans_member ON locker_loans(member_id, from_date);
 )sql",
 };
 

@@ -95,7 +95,8 @@ Store::Store(std::unique_ptr<Database> db, StoreOptions options)
       staff_(context_, taps_),
       audit_(context_),
       ledger_(context_, taps_),
-      members_(context_, taps_, ledger_) {}
+      members_(context_, taps_, ledger_),
+      bookings_(context_, taps_) {}
 
 Store::~Store() = default;
 

@@ -70,4 +70,35 @@ Result<std::int64_t> TapReads::member_id(std::string_view member_no) {
   return (*m)->id;
 }
 
+Result<bool> TapReads::booking_admits(std::string_view room_id, std::int64_t member_id,
+                                      std::int64_t at_ms, std::int64_t early_ms) {
+  // The partial index bookings_room_live, ranged on start_ms: a booking that admits now
+  // started at most kMaxBookingMs before it.
+  static const std::string kSql =
+      "SELECT 1 FROM bookings b WHERE b.room_id = ?1 AND b.state IN ('booked', 'held') "
+      "AND b.start_ms <= ?3 + ?4 AND b.start_ms > ?3 + ?4 - ?5 AND b.end_ms > ?3 "
+      "AND (b.member_id = ?2 OR EXISTS (SELECT 1 FROM booking_guests g "
+      "WHERE g.booking_id = b.id AND g.member_id = ?2)) LIMIT 1";
+  auto stmt = db_->prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, room_id).bind(2, member_id).bind(3, at_ms).bind(4, early_ms);
+  stmt->bind(5, kMaxBookingMs + early_ms);
+  auto row = first<bool>(*stmt, [](const Statement&) { return true; });
+  if (!row) return row.error();
+  return row->has_value();
+}
+
+Result<bool> TapReads::loan_admits(std::string_view locker_id, std::int64_t member_id,
+                                   std::string_view date) {
+  static const std::string kSql =
+      "SELECT 1 FROM locker_loans WHERE locker_id = ?1 AND returned_at_ms IS NULL "
+      "AND member_id = ?2 AND from_date <= ?3 AND until_date >= ?3";
+  auto stmt = db_->prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, locker_id).bind(2, member_id).bind(3, date);
+  auto row = first<bool>(*stmt, [](const Statement&) { return true; });
+  if (!row) return row.error();
+  return row->has_value();
+}
+
 }  // namespace labgate::gateway::store

@@ -82,12 +82,16 @@ class DoorUnit {
   void publish_state(Door& door);
   // The door is in its fail mode while any fault cause is left.
   void apply_faults(Door& door);
+  // A room's door: does a booking admit the member at `at`; a locker's: does a loan.
+  policy::ResourceGate resource_gate(const DoorSetup& door, std::int64_t member_id,
+                                     std::chrono::system_clock::time_point at);
 
   store::Store& store_;
   Clock& clock_;
   Journal& journal_;
   Presence& presence_;
   std::vector<std::unique_ptr<Door>> doors_;
+  policy::Calendar calendar_;
   bool store_fault_{false};
 };
 

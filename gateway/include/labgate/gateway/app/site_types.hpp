@@ -16,6 +16,7 @@
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/policy/access.hpp"
 #include "labgate/gateway/policy/calendar.hpp"
+#include "labgate/gateway/store/bookings.hpp"
 
 namespace labgate::gateway::app {
 
@@ -28,6 +29,11 @@ struct DoorSetup {
   std::optional<std::string> exit_reader;   ///< reader inside the door
   bool presence{false};       ///< entry/exit here is who is on site and coworking time
   bool anti_passback{false};  ///< refuse a second passage the same way
+  /// A meeting room's door: its entry reader admits the room's bookings, not the plan.
+  std::optional<std::string> room;
+  std::int64_t early_entry_ms{0};  ///< the room admits a booking this long before its start
+  /// A locker's lock: its entry reader opens it for the holder of the loan.
+  std::optional<std::string> locker;
 };
 
 /// One machine as the site runs it.
@@ -52,7 +58,11 @@ struct SiteSetup {
   std::map<int, std::string> key_accept_until;
   std::vector<DoorSetup> doors;
   std::vector<MachineSetup> machines;
-  std::optional<int> closing_minute;  ///< local minute of day open coworking sessions close
+  std::vector<store::Room> rooms;           ///< recorded in the store at start (booking rules)
+  std::vector<store::Locker> lockers;       ///< likewise
+  std::vector<policy::LocalDate> holidays;  ///< the site's, for the booking rules
+  std::optional<policy::Closure> closure;   ///< likewise
+  std::optional<int> closing_minute;        ///< local minute of day open coworking sessions close
   std::chrono::milliseconds heartbeat{5000};
   std::chrono::milliseconds store_poll{250};  ///< how often staff changes are looked for
 };

@@ -13,6 +13,7 @@
 
 #include "labgate/gateway/billing/tax.hpp"
 #include "labgate/gateway/policy/access.hpp"
+#include "labgate/gateway/policy/booking.hpp"
 #include "labgate/gateway/policy/calendar.hpp"
 #include "labgate/gateway/policy/result.hpp"
 
@@ -178,6 +179,26 @@ struct PlanConfig {
   policy::PlanAccess access;
 };
 
+/// [[rooms]]: a meeting room members book (docs/BOOKINGS.md). Its door's entry reader admits
+/// the booking's member and guests during the booking, not by plan.
+struct RoomConfig {
+  std::string id;
+  std::string name;
+  std::string door;               ///< the [[doors]] entry of the room (presence = false)
+  policy::RoomRules rules;        ///< capacity, hours, grid, lead, cancel, early entry, no-show
+  std::int64_t rate_per_hour{0};  ///< yen per booked hour, billed per grid step
+};
+
+/// [[lockers]]: a locker lent to a member for a period.
+struct LockerConfig {
+  std::string id;
+  std::string name;
+  /// The [[doors]] entry whose strike is the locker's lock (a relay or smart plug) and whose
+  /// entry reader opens it for the holder; none = a numbered locker with no electronics.
+  std::optional<std::string> door;
+  std::int64_t rate_per_month{0};  ///< yen per started month of the loan
+};
+
 /// [fire_alarm]
 struct FireAlarmConfig {
   std::optional<DeviceSpec> input;  ///< sim id "fire_alarm.input"
@@ -225,6 +246,8 @@ struct SiteConfig {
   std::vector<DoorConfig> doors;
   std::vector<MachineConfig> machines;
   std::vector<PlanConfig> plans;
+  std::vector<RoomConfig> rooms;
+  std::vector<LockerConfig> lockers;
   FireAlarmConfig fire_alarm;
   MqttConfig mqtt;
   DesfireConfig desfire;
@@ -240,6 +263,10 @@ struct SiteConfig {
   const MachineConfig* find_machine(std::string_view id) const;
   /// The plan with this id, or nullptr.
   const PlanConfig* find_plan(std::string_view id) const;
+  /// The room with this id, or nullptr.
+  const RoomConfig* find_room(std::string_view id) const;
+  /// The locker with this id, or nullptr.
+  const LockerConfig* find_locker(std::string_view id) const;
 };
 
 /// Upper bounds that catch a runaway generated file.
@@ -247,6 +274,8 @@ inline constexpr std::size_t kMaxReaders = 64;
 inline constexpr std::size_t kMaxDoors = 32;
 inline constexpr std::size_t kMaxMachines = 64;
 inline constexpr std::size_t kMaxPlans = 64;
+inline constexpr std::size_t kMaxRooms = 32;
+inline constexpr std::size_t kMaxLockers = 1000;
 inline constexpr std::size_t kMaxHolidays = 400;
 inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
 

@@ -11,6 +11,7 @@
 //   2. member          member_pending, member_suspended, member_not_yet_valid, member_expired
 //   3. technology      technology_not_allowed
 //   4. calendar/plan   closure, holiday, outside_plan_hours
+//      (a room's or locker's door: outside_booking / no_locker_loan instead)
 //   5. door            fire_alarm (entry only), anti_passback
 //      machine         fire_alarm, no_certification, certification_revoked,
 //                      certification_expired, machine_locked_out, machine_not_ready,
@@ -154,11 +155,22 @@ enum class Direction {
   kExit,   ///< inside the door, going out
 };
 
+/// A door that admits by booking (a meeting room) or by loan (a locker's lock) rather than by
+/// the member's plan: whether a booking or loan admits the card's member now.
+struct ResourceGate {
+  bool admitted{false};                     ///< a booking or loan names the member now
+  Reason refusal{Reason::kOutsideBooking};  ///< outside_booking or no_locker_loan
+  std::string detail;                       ///< why not ("no booking of room-a now")
+};
+
 /// What the daemon knows about the door and the member's presence.
 struct DoorFacts {
   bool egress{true};                        ///< exit readers must let known members out
   bool anti_passback{false};                ///< refuse a second entry (or exit) in a row
   std::optional<Direction> last_direction;  ///< member's last recorded passage at this site
+  /// Set for a room's or locker's door: the booking or loan replaces the plan's windows and
+  /// the calendar at its entry reader (the room's own hours were checked when it was booked).
+  std::optional<ResourceGate> gate;
 };
 
 /// Everything common to a tap at any reader.

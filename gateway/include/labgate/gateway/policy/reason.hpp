@@ -36,10 +36,12 @@ enum class Reason {
                           ///< or its credential file (UID-only clone, wrong key, tampered file)
   kCredentialNeedsIssue,  ///< credential_needs_issue: DESFire enrolled by UID, not yet issued
   kKeyVersionRetired,     ///< key_version_retired: card keys of a version past its accept date
+  kOutsideBooking,        ///< outside_booking: no booking admits this card at this room now
+  kNoLockerLoan,          ///< no_locker_loan: the locker is not lent to this card's member now
 };
 
 /// Every reason, in declaration order.
-inline constexpr std::array<Reason, 25> kAllReasons = {
+inline constexpr std::array<Reason, 27> kAllReasons = {
     Reason::kGranted,
     Reason::kUnknownCredential,
     Reason::kCredentialRevoked,
@@ -65,6 +67,8 @@ inline constexpr std::array<Reason, 25> kAllReasons = {
     Reason::kCardNotAuthenticated,
     Reason::kCredentialNeedsIssue,
     Reason::kKeyVersionRetired,
+    Reason::kOutsideBooking,
+    Reason::kNoLockerLoan,
 };
 
 /// The stable snake_case code ("outside_plan_hours").

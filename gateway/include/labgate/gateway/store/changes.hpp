@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "labgate/gateway/store/billing_ledger.hpp"
+#include "labgate/gateway/store/bookings.hpp"
 #include "labgate/gateway/store/context.hpp"
 #include "labgate/gateway/store/member_registry.hpp"
 #include "labgate/gateway/store/records.hpp"
@@ -60,6 +61,11 @@ nlohmann::ordered_json to_json(const Rate& r);
 nlohmann::ordered_json to_json(const RateChange& c);
 /// The args of a rate.set / rate.replace change (absent terms are left out).
 nlohmann::ordered_json to_json(const RateAmendment& r);
+/// A booking: its times as UTC text and ms, its member and guests.
+nlohmann::ordered_json to_json(const Booking& b);
+nlohmann::ordered_json to_json(const LockerLoan& l);
+/// A locker with its open loan (null when free) and whether that loan is overdue.
+nlohmann::ordered_json to_json(const LockerState& l);
 /// A rate record back from to_json(Rate) (plan ids are not carried: 0). kInvalid if malformed.
 Result<Rate> rate_from_json(const nlohmann::ordered_json& j);
 

@@ -29,6 +29,7 @@
 
 #include "labgate/gateway/store/audit_log.hpp"
 #include "labgate/gateway/store/billing_ledger.hpp"
+#include "labgate/gateway/store/bookings.hpp"
 #include "labgate/gateway/store/context.hpp"
 #include "labgate/gateway/store/database.hpp"
 #include "labgate/gateway/store/event_log.hpp"
@@ -42,7 +43,7 @@
 namespace labgate::gateway::store {
 
 /// Schema version this code writes; a file with a higher PRAGMA user_version is refused.
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 /// PRAGMA application_id of a labgate database ("LBGT").
 inline constexpr std::int32_t kApplicationId = 0x4C424754;
 
@@ -82,6 +83,8 @@ class Store {
   BillingLedger& ledger() { return ledger_; }
   /// Member corrections (edits, roster updates) and each member's plan history.
   MemberRegistry& members() { return members_; }
+  /// Meeting rooms, bookings and locker loans (docs/BOOKINGS.md).
+  Bookings& bookings() { return bookings_; }
 
   /// The connection, for tools and tests.
   Database& database() { return *db_; }
@@ -124,6 +127,7 @@ class Store {
   AuditLog audit_;
   BillingLedger ledger_;
   MemberRegistry members_;
+  Bookings bookings_;
   std::unique_ptr<seal::Sealer> sealer_;  // destroyed before db_: it holds hooks on it
   bool sealing_{false};
 };

@@ -32,6 +32,17 @@ class TapReads : public Repository {
   Result<std::optional<Member>> member_by_no(std::string_view member_no);
   /// The id of a member by number; kNotFound when unknown.
   Result<std::int64_t> member_id(std::string_view member_no);
+  /// Whether a live booking of `room_id` names `member_id` (as booker or guest) and admits it
+  /// at `at_ms`: start - `early_ms` <= at < end. Bookings are at most kMaxBookingMs long, which
+  /// bounds the index range read.
+  Result<bool> booking_admits(std::string_view room_id, std::int64_t member_id, std::int64_t at_ms,
+                              std::int64_t early_ms);
+  /// Whether `locker_id` is lent to `member_id`, not returned, on local day `date` (inclusive
+  /// period).
+  Result<bool> loan_admits(std::string_view locker_id, std::int64_t member_id,
+                           std::string_view date);
+  /// The longest booking any room may take (a week): the bound of booking_admits' range.
+  static constexpr std::int64_t kMaxBookingMs = 7LL * 24 * 3600 * 1000;
 };
 
 }  // namespace labgate::gateway::store
