@@ -8,7 +8,7 @@ seconds=${FUZZ_SECONDS:-20}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLABGATE_FUZZ=ON -DLABGATE_BUILD_BENCH=OFF >/dev/null
 targets=(labgate_config_fuzz fuzz_command fuzz_pn532_frames labgate_roster_fuzz fuzz_desfire_apdu
-  fuzz_desfire_credential_file fuzz_desfire_card_answers fuzz_seal_verify)
+  fuzz_desfire_credential_file fuzz_desfire_card_answers fuzz_seal_verify fuzz_console_forms)
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 
 run() {
@@ -28,4 +28,5 @@ run desfire-apdu "$(find build-fuzz -name fuzz_desfire_apdu -type f | head -1 | 
 run desfire-credential-file "$(find build-fuzz -name fuzz_desfire_credential_file -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=128
 run desfire-card-answers "$(find build-fuzz -name fuzz_desfire_card_answers -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=512
 run seal-verify "$(find build-fuzz -name fuzz_seal_verify -type f | head -1 | sed 's|^build-fuzz/|./|')" "" -max_len=4096
+run console-forms "$(find build-fuzz -name fuzz_console_forms -type f | head -1 | sed 's|^build-fuzz/|./|')" tests/console/fuzz_corpus -max_len=16384
 echo "fuzz: no crash"

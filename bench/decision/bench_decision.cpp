@@ -23,14 +23,18 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "console_clients.hpp"
 #include "labgate/drivers/sim/sim_devices.hpp"
 #include "labgate/gateway/app/clock.hpp"
 #include "labgate/gateway/app/site.hpp"
 #include "labgate/gateway/config/site_config.hpp"
+#include "labgate/gateway/console/password.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "latency.hpp"
 #include "seed.hpp"
@@ -59,6 +63,10 @@ struct Options {
   std::string log{"null"};
   int stream_clients{0};
   std::int64_t bookings{0};  // room bookings to seed; > 0 adds room taps
+  int console_clients{0};
+  int pairs{5};
+  int console_nice{0};
+  std::string console;
 };
 
 double micros_between(Steady::time_point a, Steady::time_point b) {
@@ -566,6 +574,112 @@ void print_tables(const std::map<std::string, Samples>& samples) {
   table("Whole on_reader_event() call, durable commit (synchronous=FULL) included", &Samples::call);
 }
 
+// --console-clients: the decision's p99 without and with a real labgate-console whose browsers
+// hold the live page's stream open, alternated in pairs so that the machine's load drifts over
+// both alike. The admin channel runs (and is pumped) in both halves; only the console differs.
+int compare_console(const Options& o, const gateway::config::SiteConfig& cfg, store::Store& st,
+                    Bench& bench, const fs::path& dir) {
+  const std::string login = "bench-console";
+  const std::string password = "bench console pass phrase";
+  const auto hash = gateway::console::hash_password(password);
+  if (!hash) throw std::runtime_error("cannot hash the console password");
+  if (auto a = st.staff().add_staff_account({login, "bench", "staff", true, 0}, "bench"); !a) {
+    throw std::runtime_error("staff account: " + a.error().message);
+  }
+  if (auto p = st.staff().set_staff_password_hash(login, *hash, "bench"); !p) {
+    throw std::runtime_error("staff password: " + p.error().message);
+  }
+  // The console reads the same site file labgated would: the benchmark's (the demo site).
+  const fs::path config = dir / "console-site.toml";
+  {
+    std::FILE* f = std::fopen(config.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + config.string());
+    std::string text(gateway::config::embedded_demo_config());
+    // The demo site with the run's own site key in place of the published one.
+    const std::string mark = "\nkey = \"";
+    const auto at = text.find(mark);
+    if (at == std::string::npos) throw std::runtime_error("demo config has no site key");
+    std::string hex;
+    for (const auto b : cfg.site.key) hex += fmt::format("{:02x}", b);
+    text.replace(at + mark.size(), hex.size(), hex);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  const auto sock = dir / fmt::format("bench-console-{}.sock", ::getpid());
+  StreamClients channel(bench.site(), sock.string(), 0);
+  bench.set_between_taps([&channel] { channel.pump(); });
+  const auto p99 = [](const std::map<std::string, Samples>& m, const char* key) {
+    auto it = m.find(key);
+    return it == m.end() ? 0.0 : it->second.decision.summary().p99 / 1000.0;
+  };
+  std::vector<double> door_without, door_with, machine_without, machine_with;
+  std::uint64_t fewest_lines = UINT64_MAX;
+  fmt::print("\nconsole comparison: {} pairs of {} taps, without then with {} console clients\n",
+             o.pairs, o.taps, o.console_clients);
+  fmt::print("{:>4}  {:>12} {:>12}  {:>15} {:>15}  {:>10}\n", "pair", "door p99 w/o", "door p99 w/",
+             "machine p99 w/o", "machine p99 w/", "min lines");
+  for (int pair = 1; pair <= o.pairs; ++pair) {
+    std::map<std::string, Samples> without;
+    bench.run(o.taps, without);
+    std::map<std::string, Samples> with;
+    std::uint64_t lines = 0;
+    {
+      ConsoleClients console(o.console, config, st.database().path(), sock.string(),
+                             o.console_nice);
+      console.open(o.console_clients, login, password);
+      // The console's own subscription to the channel, before the taps.
+      const auto until = Steady::now() + std::chrono::seconds(10);
+      while (channel.subscribers() < 1) {
+        if (Steady::now() > until) throw std::runtime_error("the console did not subscribe");
+        channel.pump();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      bench.run(o.taps, with);
+      // Let the last lines reach the browsers before counting them.
+      for (int i = 0; i < 200; ++i) {
+        channel.pump();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      lines = console.close();
+    }
+    fewest_lines = std::min(fewest_lines, lines);
+    door_without.push_back(p99(without, "door"));
+    door_with.push_back(p99(with, "door"));
+    machine_without.push_back(p99(without, "machine start"));
+    machine_with.push_back(p99(with, "machine start"));
+    fmt::print("{:>4}  {:>9.3f} ms {:>9.3f} ms  {:>12.3f} ms {:>12.3f} ms  {:>10}\n", pair,
+               door_without.back(), door_with.back(), machine_without.back(), machine_with.back(),
+               lines);
+    std::fflush(stdout);
+  }
+  bench.set_between_taps({});
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const auto n = v.size();
+    return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
+  std::vector<double> door_ratio, machine_ratio;
+  for (std::size_t i = 0; i < door_with.size(); ++i) {
+    door_ratio.push_back(door_without[i] > 0 ? door_with[i] / door_without[i] : 0);
+    machine_ratio.push_back(machine_without[i] > 0 ? machine_with[i] / machine_without[i] : 0);
+  }
+  fmt::print(
+      "median p99: door {:.3f} ms without, {:.3f} ms with (median of pair ratios {:.2f}); "
+      "machine start {:.3f} ms without, {:.3f} ms with (median of pair ratios {:.2f})\n",
+      median(door_without), median(door_with), median(door_ratio), median(machine_without),
+      median(machine_with), median(machine_ratio));
+  fmt::print("fewest stream lines a console client read in a pair: {}\n", fewest_lines);
+  std::error_code ec;
+  fs::remove(config, ec);
+  fs::remove(dir / "console.log", ec);
+  if (fewest_lines == 0) {
+    fmt::print(stderr, "FAIL: a console client read no line of the live stream\n");
+    return 2;
+  }
+  return 0;
+}
+
 void print_sql_profile(const SqlProfile& profile) {
   std::vector<std::pair<std::string, const SqlStats*>> rows;
   for (const auto& [key, s] : profile.by_sql) {
@@ -638,7 +752,13 @@ int run(const Options& o) {
     fmt::print(stderr, "demo configuration: {}\n", gateway::config::to_string(loaded.error()));
     return 1;
   }
-  const gateway::config::SiteConfig cfg = loaded.value();
+  gateway::config::SiteConfig cfg = loaded.value();
+  if (o.console_clients > 0) {
+    // labgate-console refuses the demo site's published key in a config file: the run gets a
+    // key of its own (the figures do not depend on it).
+    std::random_device urandom;
+    for (auto& b : cfg.site.key) b = static_cast<std::uint8_t>(urandom());
+  }
 
   std::chrono::system_clock::time_point start;
   if (!app::parse_time(o.start, cfg.site.timezone, start)) {
@@ -780,6 +900,14 @@ int run(const Options& o) {
       std::fflush(stdout);
     }
 
+    if (o.console_clients > 0) {
+      if (const int r =
+              compare_console(o, cfg, st, bench, dir.empty() ? db_path.parent_path() : dir);
+          r != 0) {
+        status = r;
+      }
+    }
+
     if (o.profile_taps > 0) {
       SqlProfile profile;
       sqlite3* handle = st.database().handle();
@@ -882,6 +1010,22 @@ int main(int argc, char** argv) {
                  "then the same taps again with this many live-stream subscribers on the admin "
                  "channel (0: none)")
       ->check(CLI::Range(0, 64));
+  cli.add_option("--console-clients", o.console_clients,
+                 "then --pairs pairs of runs without and with a labgate-console and this many "
+                 "browsers holding its live stream open (0: none)")
+      ->check(CLI::Range(0, 200));
+  cli.add_option("--pairs", o.pairs, "pairs for --console-clients")->check(CLI::Range(1, 50));
+  cli.add_option("--console-nice", o.console_nice,
+                 "start the console at this nice level (as a unit's Nice=)")
+      ->check(CLI::Range(0, 19));
+#ifdef LABGATE_CONSOLE_PATH
+  o.console = LABGATE_CONSOLE_PATH;
+#endif
+  cli.add_option("--console", o.console, "the labgate-console binary")->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  if (o.console_clients > 0 && o.console.empty()) {
+    fmt::print(stderr, "--console-clients needs --console\n");
+    return 1;
+  }
   return labgate::bench::decision::run(o);
 }

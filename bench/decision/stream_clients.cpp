@@ -161,6 +161,10 @@ void StreamClients::pump() {
   impl_->io.restart();
 }
 
+std::size_t StreamClients::subscribers() const {
+  return impl_->server->stats().subscribers;
+}
+
 StreamReport StreamClients::finish() {
   auto& i = *impl_;
   const auto published = i.server->stats().published;

@@ -35,6 +35,8 @@ class StreamClients {
   /// Runs the channel's ready handlers (writes to the subscribers), as labgated's loop would
   /// between events.
   void pump();
+  /// Subscribers the channel has now (another process's included).
+  std::size_t subscribers() const;
   /// Waits until every subscriber has read every published line (bounded), stops them and
   /// summarises.
   StreamReport finish();

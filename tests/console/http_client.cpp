@@ -108,4 +108,13 @@ std::string RawStream::read_until(const std::string& want, std::chrono::millisec
   return data_;
 }
 
+std::string RawStream::take_until(const std::string& want, std::chrono::milliseconds timeout) {
+  read_until(want, timeout);
+  const auto at = data_.find(want);
+  if (at == std::string::npos) return {};
+  std::string out = data_.substr(0, at + want.size());
+  data_.erase(0, at + want.size());
+  return out;
+}
+
 }  // namespace labgate::testing

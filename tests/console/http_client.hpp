@@ -42,6 +42,9 @@ class RawStream {
   RawStream& operator=(const RawStream&) = delete;
   /// Reads until `want` is in the data received so far (or timeout); returns the data.
   std::string read_until(const std::string& want, std::chrono::milliseconds timeout);
+  /// read_until, then hands over and forgets what was read up to the end of the first `want`
+  /// ("" when it did not come): for a long stream read piece by piece.
+  std::string take_until(const std::string& want, std::chrono::milliseconds timeout);
 
  private:
   int fd_{-1};

@@ -15,22 +15,9 @@ namespace {
 
 constexpr std::string_view kCookie = "labgate_session";
 
-std::string cookie_value(const Request& req, std::string_view name) {
+std::string request_cookie(const Request& req, std::string_view name) {
   const auto it = req.find(http::field::cookie);
-  if (it == req.end()) return {};
-  const std::string_view all = sv(it->value());
-  std::size_t at = 0;
-  while (at < all.size()) {
-    auto end = all.find(';', at);
-    if (end == std::string_view::npos) end = all.size();
-    auto part = all.substr(at, end - at);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    if (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=') {
-      return std::string(part.substr(name.size() + 1));
-    }
-    at = end + 1;
-  }
-  return {};
+  return it == req.end() ? std::string() : cookie_value(sv(it->value()), name);
 }
 
 }  // namespace
@@ -97,7 +84,7 @@ App::~App() {
 }
 
 std::optional<Session> App::logged_in(const Request& request) {
-  auto s = sessions_.find(cookie_value(request, kCookie));
+  auto s = sessions_.find(request_cookie(request, kCookie));
   if (!s || s->login.empty()) return std::nullopt;
   return s;
 }
@@ -108,7 +95,7 @@ Response App::handle(const Request& request, const Peer& peer) {
   const auto q = target.find('?');
   c.path = url_decode(target.substr(0, q));
   c.query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
-  c.session = sessions_.find(cookie_value(request, kCookie));
+  c.session = sessions_.find(request_cookie(request, kCookie));
   const auto accept = request.find(http::field::accept_language);
   c.lang =
       from_accept_language(accept == request.end() ? std::string_view("") : sv(accept->value()));
@@ -202,6 +189,7 @@ Response App::route_get(Context& c) {
     }
     return machines_page(c);
   }
+  if (auto users = route_users(c)) return std::move(*users);
   return fail(c, http::status::not_found, "error.not_found");
 }
 
@@ -219,6 +207,7 @@ Response App::route_post(Context& c) {
   }
   if (c.path.starts_with("/statements/")) return route_statements(c);
   if (auto money = route_money(c)) return std::move(*money);
+  if (auto users = route_users(c)) return std::move(*users);
   return do_action(c);
 }
 

@@ -84,6 +84,10 @@ class App {
   Response rollcall_page(Context& c);
   Response members_page(Context& c);
   Response member_page(Context& c, const std::string& member_no);
+  // Staff accounts, admin only (pages_users.cpp); nullopt when the path is not theirs.
+  std::optional<Response> route_users(Context& c);
+  Response users_page(Context& c);
+  Response users_action(Context& c);
   Response fail(Context& c, http::status status, std::string_view key,
                 const std::string& detail = {});
   Response change(Context& c, nlohmann::json request, const std::string& back);

@@ -14,59 +14,6 @@ std::string esc(std::string_view value) {
   return text::html_escape(value);
 }
 
-namespace {
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-std::string url_decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() + 0 && hex_digit(text[i + 1]) >= 0 &&
-               hex_digit(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::string url_encode(std::string_view text) {
-  std::string out;
-  for (const char ch : text) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += ch;
-    } else {
-      out += fmt::format("%{:02X}", u);
-    }
-  }
-  return out;
-}
-
-std::string form_value(std::string_view form, std::string_view name) {
-  std::size_t at = 0;
-  while (at <= form.size()) {
-    auto end = form.find('&', at);
-    if (end == std::string_view::npos) end = form.size();
-    const auto pair = form.substr(at, end - at);
-    const auto eq = pair.find('=');
-    if (url_decode(pair.substr(0, eq)) == name) {
-      return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
-    }
-    at = end + 1;
-  }
-  return {};
-}
-
 std::string local_time(std::int64_t ms) {
   // Japan has no daylight saving: UTC+9 is the site's local time all year.
   const std::time_t secs = static_cast<std::time_t>(ms / 1000 + 9 * 3600);
@@ -105,6 +52,7 @@ std::string navigation(const Frame& f) {
              link("/held", "nav.held") + link("/reports", "nav.reports");
   }
   if (role_may(f.role, Permission::kManager)) links += link("/statements", "nav.statements");
+  if (role_may(f.role, Permission::kAdmin)) links += link("/users", "nav.users");
   return fmt::format(
       R"(<nav>{}<span id="who">{}</span> <form method="post" action="/logout" class="inline">{})"
       R"(<button type="submit" id="logout">{}</button></form></nav>)",

@@ -20,6 +20,9 @@ std::string url_encode(std::string_view text);
 /// The value of `name` in an application/x-www-form-urlencoded string or a query; "" if absent.
 std::string form_value(std::string_view form, std::string_view name);
 
+/// The value of cookie `name` in a Cookie header ("a=1; b=2"); "" if absent.
+std::string cookie_value(std::string_view header, std::string_view name);
+
 /// `ms` since the epoch as the site's local time, "YYYY-MM-DD HH:MM:SS".
 std::string local_time(std::int64_t ms);
 

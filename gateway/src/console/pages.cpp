@@ -1,6 +1,7 @@
 // The GET pages. Every value from the store, the daemon or the request goes through esc().
 #include <fmt/format.h>
 
+#include <cctype>
 #include <chrono>
 #include <sstream>
 
@@ -38,9 +39,10 @@ namespace {
 
 std::string door_item(const Context& c, const std::vector<std::string>& w) {
   const std::string& id = w[1];
+  const std::string state = w.size() > 2 ? w[2] : "unknown";
   std::string out = fmt::format(
-      R"(<li data-door="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{1}</span>)",
-      esc(id), esc(w.size() > 2 ? w[2] : "unknown"));
+      R"(<li data-door="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{2}</span>)",
+      esc(id), esc(state), esc(tr(c.lang, "state.door." + state)));
   if (role_may(c.role(), Permission::kMachines)) {
     out += action_form(c, "/doors/" + id + "/unlock", tr(c.lang, "door.unlock"), false, false);
   }
@@ -50,9 +52,10 @@ std::string door_item(const Context& c, const std::vector<std::string>& w) {
 std::string machine_item(const Context& c, const std::vector<std::string>& w) {
   const std::string& id = w[1];
   std::string user = w.size() > 4 && w[4].starts_with("user=") ? w[4].substr(5) : "-";
+  const std::string state = w.size() > 2 ? w[2] : "unknown";
   std::string out = fmt::format(
-      R"(<li data-machine="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{1}</span> <span class="user">{2}</span>)",
-      esc(id), esc(w.size() > 2 ? w[2] : "unknown"), esc(user));
+      R"(<li data-machine="{0}" data-state="{1}"><span class="id">{0}</span> <span class="state">{3}</span> <span class="user">{2}</span>)",
+      esc(id), esc(state), esc(user), esc(tr(c.lang, "state.machine." + state)));
   if (role_may(c.role(), Permission::kMachines)) {
     const std::string base = "/machines/" + id;
     out += action_form(c, base + "/lockout", tr(c.lang, "machine.lockout"), true, false);
@@ -60,6 +63,47 @@ std::string machine_item(const Context& c, const std::vector<std::string>& w) {
     out += action_form(c, base + "/confirm", tr(c.lang, "machine.confirm"), false, true);
   }
   return out + "</li>";
+}
+
+// The state names in the page's language, for console.js to label live changes with: a JSON
+// object in an attribute (escaped), as the page's policy allows no inline script.
+std::string state_labels(const Context& c) {
+  json labels = json::object();
+  for (const char* s : {"locked", "unlocked", "open", "held_open", "forced_open", "fire_release",
+                        "fault", "unknown"}) {
+    labels["door"][s] = std::string(tr(c.lang, std::string("state.door.") + s));
+  }
+  for (const char* s : {"startup", "idle", "in_use", "grace", "busy_hold", "awaiting_checkoff",
+                        "out_of_service", "fire_alarm", "fault", "unknown"}) {
+    labels["machine"][s] = std::string(tr(c.lang, std::string("state.machine.") + s));
+  }
+  return fmt::format(R"(<div id="state-labels" hidden data-labels="{}"></div>)",
+                     esc(labels.dump()));
+}
+
+// A query that could be a card's UID: 4 to 10 bytes of hex (':' or spaces between bytes).
+std::optional<std::vector<std::uint8_t>> card_uid(std::string_view q) {
+  std::size_t digits = 0;
+  for (const char ch : q) {
+    if (std::isxdigit(static_cast<unsigned char>(ch))) {
+      ++digits;
+    } else if (ch != ':' && ch != ' ') {
+      return std::nullopt;
+    }
+  }
+  if (digits < 8 || digits > 20) return std::nullopt;
+  auto bytes = store::parse_hex(q);
+  if (!bytes) return std::nullopt;
+  return std::move(*bytes);
+}
+
+// Yen with thousands separators ("-1,200").
+std::string yen(std::int64_t amount) {
+  std::string digits = std::to_string(amount < 0 ? -amount : amount);
+  for (auto i = static_cast<std::ptrdiff_t>(digits.size()) - 3; i > 0; i -= 3) {
+    digits.insert(static_cast<std::size_t>(i), ",");
+  }
+  return (amount < 0 ? "-" : "") + digits;
 }
 
 }  // namespace
@@ -96,7 +140,7 @@ Response App::live_page(Context& c) {
       }
     }
   }
-  std::string body;
+  std::string body = state_labels(c);
   if (!status) body += "<p class=\"error\" id=\"unavailable\">" + t(c, "live.unavailable") + "</p>";
   if (role_may(c.role(), Permission::kMachines)) {
     body += fmt::format(
@@ -147,14 +191,34 @@ Response App::members_page(Context& c) {
   } catch (const std::exception&) {
   }
   std::vector<store::Member> found;
+  // The store keeps only a keyed hash of each card's UID: a typed UID is hashed the same way,
+  // for each technology, and looked up exactly (never shown back beyond the query itself).
+  std::vector<store::CredentialMatch> by_card;
   {
     std::lock_guard lock(store_mu_);
+    if (const auto uid = card_uid(q); uid && page_no == 1) {
+      for (const char* tech : {"iso14443a", "felica", "desfire"}) {
+        if (auto m = store_->taps().find_credential(tech, *uid); m && *m) {
+          by_card.push_back(std::move(**m));
+        }
+      }
+    }
     auto r = store_->staff().search_members(q, kPage + 1, (page_no - 1) * kPage);
     if (r) found = std::move(*r);
   }
   const bool more = found.size() > static_cast<std::size_t>(kPage);
   if (more) found.pop_back();
   std::string rows;
+  for (const auto& match : by_card) {
+    const auto& m = match.member;
+    rows += fmt::format(
+        R"(<tr data-member="{0}" data-card="{3}"><td><a href="/members/{0}">{0}</a></td><td>{1}</td><td>{2}</td></tr>)",
+        esc(m.member_no), esc(m.name),
+        esc(tr(c.lang, std::string("member.status.") + store::to_string(m.status))) + " — " +
+            esc(tr(c.lang,
+                   match.credential.revoked_at_ms ? "members.card_revoked" : "members.card_match")),
+        esc(match.credential.technology));
+  }
   for (const auto& m : found) {
     rows += fmt::format(
         R"(<tr data-member="{0}"><td><a href="/members/{0}">{0}</a></td><td>{1}</td><td>{2}</td></tr>)",
@@ -193,10 +257,12 @@ Response App::member_page(Context& c, const std::string& member_no) {
   std::vector<store::Certification> certs;
   std::vector<store::AccessEvent> events;
   std::vector<store::Session> sessions;
+  std::optional<store::Account> account;
   {
     std::lock_guard lock(store_mu_);
     if (auto m = store_->taps().member_by_no(member_no); m && *m) member = std::move(**m);
     if (member) {
+      if (auto a = store_->ledger().account(member_no)) account = std::move(*a);
       if (auto r = store_->staff().list_credentials(member_no)) cards = std::move(*r);
       store::CertificationFilter filter;
       filter.member_no = member_no;
@@ -215,6 +281,14 @@ Response App::member_page(Context& c, const std::string& member_no) {
       store::to_string(member->status), t(c, "member.no"), t(c, "member.name"),
       t(c, "member.email"), t(c, "member.status"),
       esc(tr(c.lang, std::string("member.status.") + store::to_string(member->status))));
+  if (account) {
+    // What the member may still spend: the balance plus the credit limit (billing ledger).
+    body += fmt::format(
+        R"(<h2>{}</h2><dl id="account"><dt>{}</dt><dd id="balance" data-yen="{}">{} {}</dd><dt>{}</dt><dd id="credit-limit" data-yen="{}">{} {}</dd></dl>)",
+        t(c, "member.account"), t(c, "member.balance"), account->balance, yen(account->balance),
+        t(c, "yen"), t(c, "member.credit_limit"), account->credit_limit, yen(account->credit_limit),
+        t(c, "yen"));
+  }
   body += "<h2>" + t(c, "member.cards") + "</h2><ul id=\"cards\">";
   for (const auto& card : cards) {
     body += fmt::format("<li>#{} {} {}{}</li>", card.id, esc(card.technology), esc(card.label),

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "console_cert.hpp"
 #include "labgate/gateway/config/site_config.hpp"
 #include "labgate/gateway/files/files.hpp"
 
@@ -33,7 +34,25 @@ struct InitArgs {
   std::string out{"/etc/labgate/site.toml"};
   std::string socket{"/var/lib/labgate/labgated.sock"};
   bool force{false};
+  std::string console_listen;  // "" leaves [console] out (the console's loopback default)
+  std::string console_cert;
+  std::string console_key;
 };
+
+std::string toml_string(const std::string& s);
+
+/// The [console] section: the listen address and, when set, the TLS files.
+std::string console_section(const InitArgs& a) {
+  if (a.console_listen.empty()) return {};
+  std::string out = "\n[console]\n# The staff web console (docs/CONSOLE.md).\nlisten = " +
+                    toml_string(a.console_listen) + "\n";
+  if (!a.console_cert.empty()) {
+    out += "# TLS: required on any address but loopback. The key file is mode 0600.\n";
+    out += "tls_cert = " + toml_string(a.console_cert) +
+           "\ntls_key = " + toml_string(a.console_key) + "\n";
+  }
+  return out;
+}
 
 /// 32 random bytes as lower-case hex (libsodium's CSPRNG, which reads the kernel's).
 std::string fresh_key_hex() {
@@ -129,11 +148,11 @@ id = "machine-1"
 name = "Example machine (replace)"
 reader = "machine-1"
 relay = "sim"  # replace with your relay, e.g. "gpio:gpiochip0:22"
-)toml",
+{console})toml",
       fmt::arg("site", toml_string(a.site)), fmt::arg("gateway", toml_string(a.gateway)),
       fmt::arg("tz", toml_string(tz)), fmt::arg("db", toml_string(db)),
       fmt::arg("socket", toml_string(a.socket)), fmt::arg("site_key", site_key),
-      fmt::arg("command_key", command_key));
+      fmt::arg("command_key", command_key), fmt::arg("console", console_section(a)));
 }
 
 [[noreturn]] void refuse(int code, std::string message) {
@@ -177,7 +196,7 @@ void write_config(const fs::path& out, const std::string& text, bool force, std:
   group = name;
 }
 
-int run_init(const InitArgs& a, const Cli& cli) {
+int run_init(InitArgs a, const Cli& cli) {
   if (!config::is_valid_id(a.site))
     refuse(kExitUsage, fmt::format("bad --site '{}': 1-32 characters of a-z, 0-9, '_' and '-', "
                                    "starting with a letter or digit",
@@ -188,6 +207,28 @@ int run_init(const InitArgs& a, const Cli& cli) {
                                    a.gateway));
   if (a.out.empty()) refuse(kExitUsage, "--out must not be empty");
   if (sodium_init() < 0) refuse(kExitUnavailable, "libsodium cannot initialise");
+  // The console on an address other than loopback speaks only TLS: without a certificate of
+  // the site's own, a self-signed one is made beside the config.
+  bool make_cert = false;
+  if (!a.console_listen.empty()) {
+    const auto host = listen_host(a.console_listen);
+    if (!host) {
+      refuse(kExitUsage,
+             fmt::format("bad --console-listen '{}': expected ADDR:PORT", a.console_listen));
+    }
+    if (a.console_cert.empty() != a.console_key.empty()) {
+      refuse(kExitUsage, "--console-cert and --console-key go together");
+    }
+    if (a.console_cert.empty() && !is_loopback_host(*host)) {
+      const fs::path dir =
+          fs::path(a.out).has_parent_path() ? fs::path(a.out).parent_path() : fs::path(".");
+      a.console_cert = fs::absolute(dir / "console.crt").string();
+      a.console_key = fs::absolute(dir / "console.key").string();
+      make_cert = true;
+    }
+  } else if (!a.console_cert.empty() || !a.console_key.empty()) {
+    refuse(kExitUsage, "--console-cert and --console-key need --console-listen");
+  }
   const std::string db = cli.db.empty() ? "/var/lib/labgate/labgate.db" : cli.db;
   const std::string site_key = fresh_key_hex();
   const std::string command_key = fresh_key_hex();
@@ -199,12 +240,21 @@ int run_init(const InitArgs& a, const Cli& cli) {
     for (const auto& e : check.error()) message += "\n  " + e.message;
     refuse(kExitUsage, message);
   }
+  // The certificate first: a config is never left naming files that do not exist.
+  if (make_cert) {
+    write_self_signed(a.console_cert, a.console_key, a.gateway, *listen_host(a.console_listen),
+                      a.force);
+  }
   std::string group;
   write_config(a.out, text, a.force, group);
   std::cout << "wrote " << a.out << " (mode 0640, group " << group << ")\n"
             << "  site.key          " << fingerprint(site_key) << "\n"
-            << "  mqtt.command_key  " << fingerprint(command_key) << "\n"
-            << "next: replace the example devices, then run `labgated --check-config " << a.out
+            << "  mqtt.command_key  " << fingerprint(command_key) << "\n";
+  if (make_cert) {
+    std::cout << "wrote " << a.console_cert << " (self-signed) and " << a.console_key
+              << " (mode 0600) for the console on " << a.console_listen << "\n";
+  }
+  std::cout << "next: replace the example devices, then run `labgated --check-config " << a.out
             << "`\n";
   return kExitOk;
 }
@@ -224,6 +274,12 @@ void build_init(CLI::App& app, Cli& cli) {
   init->add_option("--control-socket", a->socket,
                    "[control] socket (default /var/lib/labgate/labgated.sock)");
   init->add_flag("--force", a->force, "replace an existing file");
+  init->add_option("--console-listen", a->console_listen,
+                   "[console] listen ADDR:PORT; an address other than loopback gets TLS, with a "
+                   "self-signed certificate (console.crt, console.key beside --out) unless "
+                   "--console-cert and --console-key name the site's own");
+  init->add_option("--console-cert", a->console_cert, "[console] tls_cert (PEM chain)");
+  init->add_option("--console-key", a->console_key, "[console] tls_key (PEM)");
   init->callback([&cli, a] { cli.standalone_action = [&cli, a] { return run_init(*a, cli); }; });
 }
 

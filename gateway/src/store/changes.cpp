@@ -340,6 +340,10 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.staff().set_staff_account_active(a.text("login"), false, who));
        }},
+      {"staff.role",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.staff().set_staff_role(a.text("login"), a.text("role"), who));
+       }},
   };
   return kHandlers;
 }
@@ -383,6 +387,7 @@ Permission permission_needed(std::string_view op) {
       {"staff.add", Permission::kAdmin},
       {"staff.enable", Permission::kAdmin},
       {"staff.disable", Permission::kAdmin},
+      {"staff.role", Permission::kAdmin},
   };
   auto it = kNeeds.find(op);
   return it == kNeeds.end() ? Permission::kAdmin : it->second;

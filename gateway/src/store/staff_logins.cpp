@@ -95,4 +95,41 @@ Result<StaffAccount> StaffRegistry::set_staff_locale(std::string_view login,
   });
 }
 
+Result<StaffAccount> StaffRegistry::set_staff_role(std::string_view login, std::string_view role,
+                                                   const Actor& actor) {
+  if (role != "desk" && role != "trainer" && role != "staff" && role != "manager" &&
+      role != "admin") {
+    return invalid(
+        fmt::format("bad role '{}': desk, trainer, staff, manager or admin", text::visible(role)));
+  }
+  return audited_change<StaffAccount>(actor, [&]() -> Result<Audited<StaffAccount>> {
+    auto existing = read_login(*db_, login);
+    if (!existing) return existing.error();
+    if (!*existing) return not_found(fmt::format("no staff account '{}'", text::visible(login)));
+    StaffAccount a = (*existing)->account;
+    if (actor.account) {
+      // A role is an admin's to give: anyone else could promote themselves or a friend.
+      auto who = read_login(*db_, *actor.account);
+      if (!who) return who.error();
+      if (!*who || (*who)->account.role != "admin") {
+        return Error{ErrorKind::kForbidden, 0, "only an admin account may change a role"};
+      }
+      if (*actor.account == a.login) {
+        return conflict(fmt::format("staff account '{}' cannot change its own role", a.login));
+      }
+    }
+    if (a.role == role) {
+      return conflict(fmt::format("staff account '{}' is already {}", a.login, a.role));
+    }
+    auto stmt = db_->prepare("UPDATE staff_accounts SET role = ?2 WHERE login = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, a.login).bind(2, role);
+    LABGATE_TRY(stmt->run());
+    const std::string was = a.role;
+    a.role = std::string(role);
+    return Audited<StaffAccount>{
+        a, {"staff.role", a.login, fmt::format(R"({{"role":"{}","was":"{}"}})", a.role, was)}};
+  });
+}
+
 }  // namespace labgate::gateway::store

@@ -17,6 +17,20 @@ function describe(line) {
   return parts.filter((p) => p !== "").join(" ");
 }
 
+// The page's own names for states (the server renders them in the account's language).
+let labels = null;
+function stateLabel(kind, state) {
+  if (labels === null) {
+    const holder = document.getElementById("state-labels");
+    try {
+      labels = holder ? JSON.parse(holder.dataset.labels) : {};
+    } catch (e) {
+      labels = {};
+    }
+  }
+  return (labels[kind] && labels[kind][state]) || state;
+}
+
 function applyState(line) {
   const d = line.data || {};
   if (line.stream !== "state") return;
@@ -27,7 +41,7 @@ function applyState(line) {
   const state = d.state || d.lock || "";
   el.dataset.state = state;
   const label = el.querySelector(".state");
-  if (label) label.textContent = state;
+  if (label) label.textContent = stateLabel(d.door ? "door" : "machine", state);
   const user = el.querySelector(".user");
   if (user && "user" in d) user.textContent = d.user || "-";
 }

@@ -204,6 +204,12 @@ class StaffRegistry : public Repository {
   /// actors as set_staff_password_hash may.
   Result<StaffAccount> set_staff_locale(std::string_view login, std::string_view locale,
                                         const Actor& actor);
+  /// Changes an account's role (desk, trainer, staff, manager, admin). Only an admin account or
+  /// the operator acting without a declared account may (else kForbidden); an account cannot
+  /// change its own role (so the last admin cannot demote itself), and kConflict when the role
+  /// is already that.
+  Result<StaffAccount> set_staff_role(std::string_view login, std::string_view role,
+                                      const Actor& actor);
   /// What the console needs to log an account in; nullopt when there is no such login.
   Result<std::optional<StaffLogin>> staff_login(std::string_view login);
 
