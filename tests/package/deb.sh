@@ -58,5 +58,9 @@ need "$(cat "$out/control/postinst")" "install -d -m 0750 -o labgate -g labgate 
 "$dpkg_deb" -x "$deb" "$out/root"
 need "$(cat "$out/root/lib/systemd/system/labgated.service")" "^User=labgate\$" \
   "the unit does not run as labgate"
+# The console yields the CPU to labgated (config/labgate-console.service says why).
+console_unit=$(cat "$out/root/lib/systemd/system/labgate-console.service")
+need "$console_unit" "^Nice=10\$" "the console unit does not lower its priority (Nice=10)"
+need "$console_unit" "^CPUWeight=20\$" "the console unit does not lower its CPU weight (CPUWeight=20)"
 [ "$status" -eq 0 ] && echo "ok: binaries, man pages, unit, conffile, postinst, shlibdeps, console static files"
 exit "$status"
