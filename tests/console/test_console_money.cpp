@@ -202,10 +202,13 @@ TEST_CASE("console money: rates with history, refusals with the field", "[consol
   REQUIRE(r.status == 303);
   auto all = rates(site);
   REQUIRE(all.size() == before + 1);
-  const auto set = std::find_if(all.begin(), all.end(), [](const store::Rate& x) {
+  const auto found = std::find_if(all.begin(), all.end(), [](const store::Rate& x) {
     return x.target() == "laser" && x.price_per_unit == 300;
   });
-  REQUIRE(set != all.end());
+  REQUIRE(found != all.end());
+  // A copy: `all` is read again below, which would leave an iterator into it dangling.
+  const store::Rate set_rate = *found;
+  const auto* set = &set_rate;
   CHECK(set->unit_seconds == 900);
   CHECK(audited(site, me("mona"), "rate_set", "laser"));
   const auto page = site.get(mona, "/rates").body;
