@@ -2,8 +2,8 @@
 #include "i18n.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
+#include <iterator>
 #include <string>
 
 namespace labgate::gateway::console {
@@ -16,7 +16,9 @@ struct Entry {
   std::string_view en;
 };
 
-constexpr std::array kCatalogue = {
+// A plain array: deducing std::array's size from over 256 entries exceeds clang's fold limit
+// (the fuzz build uses clang).
+constexpr Entry kCatalogue[] = {
     Entry{"title", "labgate 管理コンソール", "labgate console"},
     Entry{"login.heading", "ログイン", "Log in"},
     Entry{"login.login", "ログインID", "Login"},
@@ -384,9 +386,9 @@ constexpr std::array kCatalogue = {
 };
 
 const Entry* find(std::string_view key) {
-  const auto it = std::find_if(kCatalogue.begin(), kCatalogue.end(),
+  const auto it = std::find_if(std::begin(kCatalogue), std::end(kCatalogue),
                                [&](const Entry& e) { return e.key == key; });
-  return it == kCatalogue.end() ? nullptr : &*it;
+  return it == std::end(kCatalogue) ? nullptr : &*it;
 }
 
 }  // namespace
