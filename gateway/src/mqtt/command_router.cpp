@@ -1,12 +1,10 @@
 #include "labgate/gateway/mqtt/command_router.hpp"
+#include "labgate/gateway/mqtt/topics.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace labgate::gateway::mqtt {
 
-namespace {
-constexpr int kQos1 = 1;
-}
 
 CommandOutcome CommandOutcome::success(nlohmann::json result) {
   CommandOutcome o;

@@ -1,4 +1,5 @@
 #include "labgate/gateway/mqtt/link.hpp"
+#include "labgate/gateway/mqtt/topics.hpp"
 
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
@@ -22,7 +23,6 @@ extern "C" const char* __lsan_default_suppressions() {
 namespace labgate::gateway::mqtt {
 
 namespace {
-constexpr int kQos1 = 1;
 constexpr int kMaxQueuedInClient = 65535;
 
 void* encode_context(std::uint64_t id) {

@@ -1,4 +1,5 @@
 #include "labgate/gateway/mqtt/outbox_drainer.hpp"
+#include "labgate/gateway/mqtt/topics.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -9,9 +10,6 @@
 
 namespace labgate::gateway::mqtt {
 
-namespace {
-constexpr int kQos1 = 1;
-}
 
 OutboxDrainer::OutboxDrainer(boost::asio::io_context& io, MqttTransport& link, OutboxSource& source,
                              DrainerConfig config)

@@ -9,7 +9,6 @@
 namespace labgate::gateway::mqtt {
 
 namespace {
-constexpr int kQos1 = 1;
 
 std::optional<bool> parse_state(const std::string& payload) {
   std::string s;

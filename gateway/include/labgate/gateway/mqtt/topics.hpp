@@ -7,6 +7,10 @@
 
 namespace labgate::gateway::mqtt {
 
+/// The QoS of every message labgate sends or subscribes to: events are billed and audited, so
+/// each must arrive at least once (a payload carries its event id to deduplicate by).
+inline constexpr int kQos1 = 1;
+
 /// True when `s` can be one level of a topic: non-empty, at most 64 bytes, only
 /// [A-Za-z0-9_.-]. Site, gateway, door, machine and plug ids must pass it (check them when the
 /// configuration is loaded).
