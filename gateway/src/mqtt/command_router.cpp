@@ -1,10 +1,10 @@
 #include "labgate/gateway/mqtt/command_router.hpp"
-#include "labgate/gateway/mqtt/topics.hpp"
 
 #include <spdlog/spdlog.h>
 
-namespace labgate::gateway::mqtt {
+#include "labgate/gateway/mqtt/topics.hpp"
 
+namespace labgate::gateway::mqtt {
 
 CommandOutcome CommandOutcome::success(nlohmann::json result) {
   CommandOutcome o;

@@ -1,5 +1,4 @@
 #include "labgate/gateway/mqtt/link.hpp"
-#include "labgate/gateway/mqtt/topics.hpp"
 
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +8,8 @@
 #include <map>
 #include <stdexcept>
 #include <unordered_map>
+
+#include "labgate/gateway/mqtt/topics.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 // LeakSanitizer reads this in every binary that links the MQTT link. The one suppression is the

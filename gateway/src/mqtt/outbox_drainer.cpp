@@ -1,5 +1,4 @@
 #include "labgate/gateway/mqtt/outbox_drainer.hpp"
-#include "labgate/gateway/mqtt/topics.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,8 +7,9 @@
 #include <limits>
 #include <stdexcept>
 
-namespace labgate::gateway::mqtt {
+#include "labgate/gateway/mqtt/topics.hpp"
 
+namespace labgate::gateway::mqtt {
 
 OutboxDrainer::OutboxDrainer(boost::asio::io_context& io, MqttTransport& link, OutboxSource& source,
                              DrainerConfig config)
