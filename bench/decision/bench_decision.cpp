@@ -66,6 +66,7 @@ struct Options {
   int console_clients{0};
   int pairs{5};
   int console_nice{0};
+  bool console_one_reader{false};
   std::string console;
 };
 
@@ -627,7 +628,7 @@ int compare_console(const Options& o, const gateway::config::SiteConfig& cfg, st
     {
       ConsoleClients console(o.console, config, st.database().path(), sock.string(),
                              o.console_nice);
-      console.open(o.console_clients, login, password);
+      console.open(o.console_clients, login, password, o.console_one_reader);
       // The console's own subscription to the channel, before the taps.
       const auto until = Steady::now() + std::chrono::seconds(10);
       while (channel.subscribers() < 1) {
@@ -1018,6 +1019,8 @@ int main(int argc, char** argv) {
   cli.add_option("--console-nice", o.console_nice,
                  "start the console at this nice level (as a unit's Nice=)")
       ->check(CLI::Range(0, 19));
+  cli.add_flag("--console-one-reader", o.console_one_reader,
+               "read every console client's stream on one thread instead of one thread each");
 #ifdef LABGATE_CONSOLE_PATH
   o.console = LABGATE_CONSOLE_PATH;
 #endif

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -55,6 +56,9 @@ struct ConsoleClients::Impl {
     std::atomic<std::uint64_t> lines{0};
   };
   std::vector<std::unique_ptr<Stream>> streams;
+  // one_reader: raw sockets, all read by `reader`.
+  std::vector<int> fds;
+  std::thread reader;
 
   void read_loop(Stream& s) {
     // One event ("data: ...") or keep-alive comment at a time.
@@ -63,7 +67,65 @@ struct ConsoleClients::Impl {
       if (event.starts_with("data: ")) ++s.lines;
     }
   }
+
+  // Every stream of `fds` on this one thread; streams[i] counts fds[i]'s events.
+  void read_all() {
+    std::vector<pollfd> polled;
+    for (const int fd : fds) polled.push_back({fd, POLLIN, 0});
+    std::vector<std::string> carry(fds.size());
+    char buf[65536];
+    while (!stop.load()) {
+      if (::poll(polled.data(), polled.size(), 50) <= 0) continue;
+      for (std::size_t i = 0; i < polled.size(); ++i) {
+        if (polled[i].revents == 0) continue;
+        const ssize_t n = ::recv(polled[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0) {
+          if (n == 0 || (errno != EAGAIN && errno != EINTR)) polled[i].fd = -1;
+          continue;
+        }
+        carry[i].append(buf, static_cast<std::size_t>(n));
+        for (auto at = carry[i].find("\n\n"); at != std::string::npos; at = carry[i].find("\n\n")) {
+          if (carry[i].starts_with("data: ")) ++streams[i]->lines;
+          carry[i].erase(0, at + 2);
+        }
+      }
+    }
+  }
 };
+
+namespace {
+
+// A raw stream socket for the one-reader mode: sends `head`, reads the response head and the
+// opening comment; the fd, or throws.
+int open_stream(unsigned short port, const std::string& head) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(head.size())) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("console: cannot open a live stream");
+  }
+  // Byte by byte up to the opening comment, so that no event is read here.
+  std::string got;
+  const auto until = Steady::now() + std::chrono::seconds(10);
+  while (!got.ends_with(": live\n\n") && Steady::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char c = 0;
+    if (::recv(fd, &c, 1, 0) != 1) break;
+    got += c;
+  }
+  if (!got.starts_with("HTTP/1.1 200") || !got.ends_with(": live\n\n")) {
+    ::close(fd);
+    throw std::runtime_error("console: live stream refused: " + got.substr(0, got.find('\r')));
+  }
+  return fd;
+}
+
+}  // namespace
 
 ConsoleClients::ConsoleClients(const std::string& console_path, const std::filesystem::path& config,
                                const std::filesystem::path& db, const std::string& admin_socket,
@@ -78,9 +140,9 @@ ConsoleClients::ConsoleClients(const std::string& console_path, const std::files
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, log_fd, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&fa, log_fd, STDERR_FILENO);
-  std::vector<std::string> args = {
-      console_path, "--config", config.string(), "--db",        db.string(), "--admin-socket",
-      admin_socket, "--listen", "127.0.0.1:0",   "--log-level", "warn"};
+  std::vector<std::string> args = {console_path,  "--config",       config.string(), "--db",
+                                   db.string(),   "--admin-socket", admin_socket,    "--listen",
+                                   "127.0.0.1:0", "--log-level",    "warn"};
   // Every thread of the console at that level, as systemd's Nice= would start it.
   if (nice != 0) args.insert(args.begin(), {"nice", "-n", std::to_string(nice)});
   std::vector<char*> argv;
@@ -118,7 +180,8 @@ ConsoleClients::~ConsoleClients() {
   ::waitpid(impl_->pid, &status, 0);
 }
 
-void ConsoleClients::open(int clients, const std::string& login, const std::string& password) {
+void ConsoleClients::open(int clients, const std::string& login, const std::string& password,
+                          bool one_reader) {
   auto& i = *impl_;
   i.stop = false;
   for (int c = 0; c < clients; ++c) {
@@ -138,8 +201,14 @@ void ConsoleClients::open(int clients, const std::string& login, const std::stri
       throw std::runtime_error("console: login refused: " + std::to_string(done.status));
     }
     auto s = std::make_unique<Impl::Stream>();
-    s->raw = std::make_unique<testing::RawStream>(
-        i.port, "GET /live/events HTTP/1.1\r\nHost: bench\r\nCookie: " + cookie + "\r\n\r\n");
+    const std::string request =
+        "GET /live/events HTTP/1.1\r\nHost: bench\r\nCookie: " + cookie + "\r\n\r\n";
+    if (one_reader) {
+      i.fds.push_back(open_stream(i.port, request));
+      i.streams.push_back(std::move(s));
+      continue;
+    }
+    s->raw = std::make_unique<testing::RawStream>(i.port, request);
     // The head and the opening comment, before any tap.
     const auto head = s->raw->take_until(": live\n\n", std::chrono::seconds(10));
     if (!head.starts_with("HTTP/1.1 200")) {
@@ -149,6 +218,7 @@ void ConsoleClients::open(int clients, const std::string& login, const std::stri
     s->thread = std::thread([&i, stream] { i.read_loop(*stream); });
     i.streams.push_back(std::move(s));
   }
+  if (one_reader) i.reader = std::thread([&i] { i.read_all(); });
 }
 
 std::uint64_t ConsoleClients::close() {
@@ -156,6 +226,9 @@ std::uint64_t ConsoleClients::close() {
   if (i.streams.empty()) return 0;
   std::uint64_t fewest = UINT64_MAX;
   i.stop = true;
+  if (i.reader.joinable()) i.reader.join();
+  for (const int fd : i.fds) ::close(fd);
+  i.fds.clear();
   for (auto& s : i.streams) {
     if (s->thread.joinable()) s->thread.join();
     fewest = std::min<std::uint64_t>(fewest, s->lines.load());

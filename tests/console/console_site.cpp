@@ -73,6 +73,10 @@ ConsoleSite::~ConsoleSite() {
   if (console_) console_->stop(SIGTERM);
 }
 
+int ConsoleSite::console_pid() const {
+  return console_->pid();
+}
+
 std::string ConsoleSite::console_log() const {
   return read_file(dir_ / "console.log");
 }

@@ -46,6 +46,8 @@ class ConsoleSite {
 
   unsigned short port() const { return port_; }
   Daemon& daemon() { return daemon_; }
+  /// labgate-console's process id (its threads are under /proc/<pid>/task).
+  int console_pid() const;
   /// labgate-console's output so far.
   std::string console_log() const;
   /// The machine as the store has it.

@@ -6,12 +6,24 @@
 #include <string>
 
 #include "console_site.hpp"
+#include "labgate/gateway/store/seal.hpp"
 #include "must.hpp"
 
 using namespace labgate::testing;
 namespace store = labgate::gateway::store;
 
 namespace {
+
+// The site's verification key as a manager pastes it: 64 hex digits.
+std::string key_hex(ConsoleSite& site) {
+  std::string hex;
+  for (const auto byte : site.daemon().verification_key()) {
+    static const char* kDigits = "0123456789abcdef";
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0xf];
+  }
+  return hex;
+}
 
 std::size_t count(const std::string& text, const std::string& part) {
   std::size_t n = 0;
@@ -136,12 +148,7 @@ TEST_CASE("console: the audit page shows the rows and the verification state to 
 TEST_CASE("console: a manager verifies the sealed record with a pasted key, which is not kept",
           "[console]") {
   ConsoleSite site;
-  std::string hex;
-  for (const auto byte : site.daemon().verification_key()) {
-    static const char* kDigits = "0123456789abcdef";
-    hex += kDigits[byte >> 4];
-    hex += kDigits[byte & 0xf];
-  }
+  const std::string hex = key_hex(site);
   auto sam = site.logged_in("sam");
   CHECK(site.post(sam, "/audit/verify", "key=" + hex).status == 403);
   auto mona = site.logged_in("mona");
@@ -155,5 +162,67 @@ TEST_CASE("console: a manager verifies the sealed record with a pasted key, whic
   r = site.post(mona, "/audit/verify", "key=" + std::string(64, '0'));
   REQUIRE(r.status == 200);
   CHECK(has(r.body, R"(id="verdict" data-ok="false")"));
+  CHECK_FALSE(has(site.console_log(), hex));
+}
+
+TEST_CASE(
+    "console: checkpoints pasted beside the key are each shown with how the chain meets "
+    "them",
+    "[console]") {
+  ConsoleSite site;
+  const std::string hex = key_hex(site);
+  auto mona = site.logged_in("mona");
+  auto page = site.get(mona, "/audit");
+  CHECK(has(page.body, R"(<textarea name="checkpoints")"));
+  CHECK(has(page.body, R"(id="checkpoints-note")"));
+  CHECK(has(site.get(mona, "/audit?lang=ja").body, "チェックポイント"));
+  site.get(mona, "/audit?lang=en");
+
+  auto head = must(store::seal::read_head(site.daemon().open_store()->database()));
+  REQUIRE(head.has_value());
+  const std::string kept = store::seal::format_checkpoint(*head);
+  auto beyond = *head;
+  beyond.seq += 1000;  // a checkpoint kept after rows that are now gone
+  auto rewritten = *head;
+  rewritten.mac[0] ^= 0x01;  // the same seal, another MAC
+  auto verify = [&](const std::string& checkpoints) {
+    return site.post(mona, "/audit/verify",
+                     "key=" + hex + "&checkpoints=" + form_escape(checkpoints));
+  };
+
+  // Without checkpoints the verdict says what it cannot show.
+  auto r = site.post(mona, "/audit/verify", "key=" + hex);
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="no-checkpoints")"));
+
+  r = verify("saved from MQTT:\n" + kept + "\n");
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="verdict" data-ok="true")"));
+  CHECK(has(r.body, "<tr data-seq=\"" + std::to_string(head->seq) + R"(" data-reach="reached">)"));
+  CHECK(has(r.body, "Matches: the chain reaches this seal"));
+
+  r = verify(kept + "\n" + store::seal::format_checkpoint(beyond));
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="verdict" data-ok="false")"));
+  CHECK(has(r.body, "<tr data-seq=\"" + std::to_string(head->seq) + R"(" data-reach="reached">)"));
+  CHECK(has(r.body, "<tr data-seq=\"" + std::to_string(beyond.seq) + R"(" data-reach="beyond">)"));
+  CHECK(has(r.body, "truncated"));
+
+  r = verify(store::seal::format_checkpoint(rewritten));
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="verdict" data-ok="false")"));
+  CHECK(has(r.body, "<tr data-seq=\"" + std::to_string(head->seq) + R"(" data-reach="differs">)"));
+
+  // Japanese: the same table in the catalogue's words.
+  site.get(mona, "/audit?lang=ja");  // the session keeps the choice
+  r = verify(kept);
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, "一致：チェーンはこの封印に同じ MAC で到達しています"));
+
+  // A malformed checkpoint is refused before anything is verified, and escaped in the reply.
+  r = verify("labgate-checkpoint v1 seq=<b>x</b>");
+  CHECK(r.status == 400);
+  CHECK_FALSE(has(r.body, "<b>x</b>"));
+  CHECK_FALSE(has(r.body, R"(id="verdict")"));
   CHECK_FALSE(has(site.console_log(), hex));
 }

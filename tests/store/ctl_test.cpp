@@ -335,6 +335,47 @@ TEST_CASE("labgatectl: the actor is the OS user and a declared, active staff acc
   require_ok(ctl({"audit", "verify"}));
 }
 
+TEST_CASE("labgatectl users role: an admin changes another account's role, audited as them",
+          "[ctl][actor]") {
+  Ctl ctl;
+  seed(ctl);
+  require_ok(ctl({"users", "add", "--login", "aiko", "--role", "admin", "--actor", "aiko"}));
+  require_ok(ctl({"users", "add", "--login", "ken", "--role", "desk", "--actor", "aiko"}));
+  // Not a role, not an account, the same role, a non-admin, an admin on itself: all refused.
+  require_refused(ctl, {"users", "role", "--login", "ken", "--role", "root", "--actor", "aiko"}, 2,
+                  "root");
+  require_refused(ctl, {"users", "role", "--login", "nobody", "--role", "staff", "--actor", "aiko"},
+                  1, "no staff account 'nobody'");
+  require_refused(ctl, {"users", "role", "--login", "ken", "--role", "desk", "--actor", "aiko"}, 1,
+                  "already desk");
+  require_refused(ctl, {"users", "role", "--login", "ken", "--role", "admin", "--actor", "ken"}, 1,
+                  "(desk) may not do this");
+  require_refused(ctl, {"users", "role", "--login", "aiko", "--role", "desk", "--actor", "aiko"}, 1,
+                  "cannot change its own role");
+  auto users = json::parse(ctl({"users", "list", "--json"}).out);
+  for (const auto& u : users) CHECK(u["role"] == (u["login"] == "ken" ? "desk" : "admin"));
+
+  const auto r = ctl({"users", "role", "--login", "ken", "--role", "staff", "--actor", "aiko"});
+  require_ok(r);
+  CHECK_THAT(r.out, Catch::Contains("staff account ken is now staff"));
+  users = json::parse(ctl({"users", "list", "--json"}).out);
+  for (const auto& u : users) CHECK(u["role"] == (u["login"] == "ken" ? "staff" : "admin"));
+  // The audit row names the declared account (not the OS user alone) and the role it replaced.
+  const auto uid = std::to_string(::getuid());
+  int rows = 0;
+  for (const auto& row : json::parse(ctl({"audit", "list", "--json"}).out)) {
+    if (row["action"] != "staff.role") continue;
+    ++rows;
+    INFO(row.dump());
+    CHECK(row["subject"] == "ken");
+    CHECK(row["account"] == "aiko");
+    CHECK(row["actor"] == "aiko@uid:" + uid);
+    CHECK_THAT(row.dump(), Catch::Contains(R"(\"was\":\"desk\")"));
+  }
+  CHECK(rows == 1);
+  require_ok(ctl({"audit", "verify"}));
+}
+
 TEST_CASE("labgatectl: another OS user cannot write the database directly, whatever --actor says",
           "[ctl][actor]") {
   Ctl ctl;

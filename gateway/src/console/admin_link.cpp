@@ -82,8 +82,8 @@ std::optional<nlohmann::json> admin_request(const std::string& path, nlohmann::j
   return out;
 }
 
-LiveFeed::LiveFeed(std::string socket_path, std::size_t ring)
-    : path_(std::move(socket_path)), ring_(ring), thread_([this] { run(); }) {}
+LiveFeed::LiveFeed(std::string socket_path)
+    : path_(std::move(socket_path)), thread_([this] { run(); }) {}
 
 LiveFeed::~LiveFeed() {
   stop();
@@ -100,16 +100,15 @@ void LiveFeed::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void LiveFeed::listen(Listener listener) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(listener);
+}
+
 void LiveFeed::push(std::string line) {
-  {
-    std::lock_guard lock(mu_);
-    lines_.push_back(std::move(line));
-    if (lines_.size() > ring_) {
-      lines_.pop_front();
-      ++first_;
-    }
-  }
-  cv_.notify_all();
+  // Called under the lock so that listen(nullptr) is a barrier: the hub may go right after it.
+  std::lock_guard lock(mu_);
+  if (listener_) listener_(std::move(line));
 }
 
 void LiveFeed::run() {
@@ -142,20 +141,6 @@ void LiveFeed::run() {
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
   }
-}
-
-std::uint64_t LiveFeed::head() {
-  std::lock_guard lock(mu_);
-  return first_ + lines_.size();
-}
-
-std::optional<std::string> LiveFeed::next(std::uint64_t& pos, std::chrono::milliseconds wait) {
-  std::unique_lock lock(mu_);
-  const bool ready =
-      cv_.wait_for(lock, wait, [&] { return stopping_ || pos < first_ + lines_.size(); });
-  if (!ready || stopping_) return std::nullopt;
-  if (pos < first_) pos = first_;  // fell behind the ring: skip ahead rather than hold it back
-  return lines_[static_cast<std::size_t>(pos++ - first_)];
 }
 
 }  // namespace labgate::gateway::console

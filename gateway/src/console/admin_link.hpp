@@ -1,11 +1,10 @@
 #pragma once
 // The console's side of labgated's admin channel (docs/ADMIN.md): one request per short-lived
-// connection, and one standing subscription whose lines fan out to every live page.
+// connection, and one standing subscription whose lines fan out to every live page (live_hub.hpp).
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
-#include <deque>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,22 +18,24 @@ namespace labgate::gateway::console {
 std::optional<nlohmann::json> admin_request(const std::string& path, nlohmann::json request,
                                             std::chrono::milliseconds timeout);
 
-/// The live stream: a thread subscribed to the admin channel (reconnecting when the daemon
-/// restarts) keeps the latest lines in a bounded ring. Readers never slow it down: one that
-/// falls behind the ring skips ahead.
+/// The live stream: one thread subscribed to the admin channel (reconnecting when the daemon
+/// restarts) hands each line, once, to one listener (the console's LiveHub), which fans it out
+/// to every open live page. Lines that come while no listener is set are dropped: nobody is
+/// watching, and a page opened later starts from the next event.
 class LiveFeed {
  public:
+  /// Called on the subscription thread for each line; it must not block (it only queues).
+  using Listener = std::function<void(std::string line)>;
+
   /// Starts the subscription thread.
-  explicit LiveFeed(std::string socket_path, std::size_t ring = 1024);
+  explicit LiveFeed(std::string socket_path);
   ~LiveFeed();
   LiveFeed(const LiveFeed&) = delete;
   LiveFeed& operator=(const LiveFeed&) = delete;
 
-  /// Position after the newest line (where a new reader starts).
-  std::uint64_t head();
-  /// The line at `pos` (advancing it), waiting up to `wait`; nullopt on timeout or stop.
-  std::optional<std::string> next(std::uint64_t& pos, std::chrono::milliseconds wait);
-  /// Stops the thread and wakes every reader.
+  /// Sets (or, with nullptr, clears) the listener; once this returns, the old one is not called.
+  void listen(Listener listener);
+  /// Stops the thread.
   void stop();
 
  private:
@@ -42,11 +43,9 @@ class LiveFeed {
   void push(std::string line);
 
   std::string path_;
-  std::size_t ring_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> lines_;
-  std::uint64_t first_{0};  // position of lines_.front()
+  Listener listener_;
   bool stopping_{false};
   int fd_{-1};
   std::thread thread_;

@@ -155,6 +155,35 @@ constexpr Entry kCatalogue[] = {
     Entry{"audit.actor", "実行者", "Actor"},
     Entry{"audit.action", "操作", "Action"},
     Entry{"audit.subject", "対象", "Subject"},
+    // Audit checkpoints (pages_audit.cpp): checkpoints kept off the box, checked with the key.
+    Entry{"audit.checkpoints", "チェックポイント", "Checkpoints"},
+    Entry{"audit.checkpoints_input",
+          "機器の外に保管したチェックポイント（任意。labgate-checkpoint v1 で始まる行）",
+          "Checkpoints kept off this box (optional; lines starting labgate-checkpoint v1)"},
+    Entry{"audit.checkpoints_note",
+          "チェックポイントは封印チェーンの先頭の控えです。MQTT "
+          "の保持メッセージ（audit/checkpoint）、"
+          "明細書の書き出し（checkpoint-年月.txt）、区への報告書に残ります。記録の末尾が削除されて"
+          "いないことは、削除より後に保管されたチェックポイントと照合して初めて分かります。",
+          "A checkpoint is a copy of the seal chain's head: the retained MQTT message "
+          "(audit/checkpoint), a statements export (checkpoint-<month>.txt) and the ward report "
+          "keep one. Rows deleted from the end of the record show only against a checkpoint "
+          "kept after them."},
+    Entry{"audit.bad_checkpoints", "チェックポイントを読み取れません：",
+          "The checkpoints cannot be read: "},
+    Entry{"audit.no_checkpoints", "チェックポイントの照合なし：記録の末尾の削除は検出できません。",
+          "No checkpoint given: rows deleted from the end of the record cannot show."},
+    Entry{"audit.cp_seq", "封印番号", "Seal"},
+    Entry{"audit.cp_epoch", "期間", "Epoch"},
+    Entry{"audit.cp_table", "表", "Table"},
+    Entry{"audit.cp_result", "照合結果", "Result"},
+    Entry{"audit.reach.reached", "一致：チェーンはこの封印に同じ MAC で到達しています",
+          "Matches: the chain reaches this seal with the same MAC"},
+    Entry{"audit.reach.beyond",
+          "不一致：チェーンはこの封印より前で終わっています（末尾の行が削除）",
+          "Missing: the chain ends before this seal (rows deleted from the end)"},
+    Entry{"audit.reach.differs", "不一致：この封印の MAC が異なります（ここから書き換え）",
+          "Differs: this seal has another MAC (the chain was rewritten from here)"},
     // Money pages (pages_money.cpp): rates, price list, desk sales, accounts, held sessions,
     // ward report.
     Entry{"nav.rates", "料金", "Rates"},

@@ -2,7 +2,9 @@
 // record can be vouched for from the box itself: whether it is sealed, the seal chain's head
 // checkpoint, and the legacy hash chain's check. Full verification needs the verification key,
 // which is kept off the box: a manager may paste it into a POST form to verify here, read-only,
-// in this process; the key is never logged or stored and is wiped once used.
+// in this process; the key is never logged or stored and is wiped once used. Beside it go the
+// checkpoints kept off the box (MQTT, statements, ward reports): the verdict lists each one with
+// whether the chain still reaches it, which is what shows rows deleted from the record's end.
 #include <fmt/format.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +13,7 @@
 
 #include "app_context.hpp"
 #include "labgate/gateway/store/seal.hpp"
+#include "labgate/gateway/store/seal_checkpoints.hpp"
 
 namespace labgate::gateway::console {
 
@@ -45,9 +48,41 @@ std::string verification(const Context& c, const AuditState& s) {
   out += fmt::format(
       R"(<form method="post" action="/audit/verify" id="audit-verify" autocomplete="off">{})"
       R"(<label>{} <input name="key" type="password" autocomplete="off" required></label> )"
-      R"(<button type="submit">{}</button></form>)",
-      csrf_input(c.session->csrf), t(c, "audit.key"), t(c, "audit.verify"));
+      R"(<label>{}<br><textarea name="checkpoints" rows="3" cols="100"></textarea></label> )"
+      R"(<button type="submit">{}</button></form><p id="checkpoints-note">{}</p>)",
+      csrf_input(c.session->csrf), t(c, "audit.key"), t(c, "audit.checkpoints_input"),
+      t(c, "audit.verify"), t(c, "audit.checkpoints_note"));
   return out + "</section>";
+}
+
+const char* reach_key(store::seal::Reach reach) {
+  switch (reach) {
+    case store::seal::Reach::kReached:
+      return "audit.reach.reached";
+    case store::seal::Reach::kBeyond:
+      return "audit.reach.beyond";
+    case store::seal::Reach::kDiffers:
+      return "audit.reach.differs";
+  }
+  return "audit.reach.differs";
+}
+
+// Each checkpoint given and how the chain compares with it.
+std::string checkpoint_table(const Context& c,
+                             const std::vector<store::seal::CheckpointCheck>& checks) {
+  if (checks.empty()) return "<p id=\"no-checkpoints\">" + t(c, "audit.no_checkpoints") + "</p>";
+  std::string out = fmt::format(
+      R"(<h2>{}</h2><table id="checkpoints"><thead><tr><th>{}</th><th>{}</th><th>{}</th>)"
+      R"(<th>{}</th></tr></thead><tbody>)",
+      t(c, "audit.checkpoints"), t(c, "audit.cp_seq"), t(c, "audit.cp_epoch"),
+      t(c, "audit.cp_table"), t(c, "audit.cp_result"));
+  for (const auto& [cp, reach] : checks) {
+    out += fmt::format(
+        R"(<tr data-seq="{}" data-reach="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
+        cp.seq, store::seal::to_string(reach), cp.seq, cp.epoch, esc(cp.table),
+        t(c, reach_key(reach)));
+  }
+  return out + "</tbody></table>";
 }
 
 }  // namespace
@@ -102,13 +137,33 @@ Response App::audit_verify(Context& c) {
   auto key = store::seal::parse_verification_key(text);
   sodium_memzero(text.data(), text.size());
   if (!key) return fail(c, http::status::bad_request, "audit.bad_key");
+  // Checked before any verifying: a typo in a pasted checkpoint is the manager's to fix, and
+  // verifying without it would pass over exactly what the checkpoint was pasted to show.
+  std::vector<store::seal::Checkpoint> checkpoints;
+  const std::string pasted = form_value(c.req.body(), "checkpoints");
+  if (pasted.find_first_not_of(" \t\r\n") != std::string::npos) {
+    auto parsed = store::seal::parse_checkpoints(pasted);
+    if (!parsed) {
+      sodium_memzero(key->data(), key->size());
+      return fail(c, http::status::bad_request, "audit.bad_checkpoints", parsed.error().message);
+    }
+    checkpoints = std::move(*parsed);
+  }
   std::optional<store::seal::Verdict> verdict;
+  std::vector<store::seal::CheckpointCheck> checks;
   std::string error;
   {
     std::lock_guard lock(store_mu_);
-    auto v = store::seal::verify(store_->database(), *key, {});
+    auto v = store::seal::verify(store_->database(), *key, checkpoints);
     if (v) {
       verdict = std::move(*v);
+      auto reached = store::seal::check_checkpoints(store_->database(), checkpoints);
+      if (reached) {
+        checks = std::move(*reached);
+      } else {
+        verdict.reset();
+        error = reached.error().message;
+      }
     } else {
       error = v.error().message;
     }
@@ -126,7 +181,8 @@ Response App::audit_verify(Context& c) {
     body += fmt::format("<li>{} {} #{}: {}</li>", store::seal::to_string(f.kind), esc(f.table),
                         f.row_id, esc(f.message));
   }
-  body += "</ul><p><a href=\"/audit\">" + t(c, "back") + "</a></p>";
+  body += "</ul>" + checkpoint_table(c, checks);
+  body += "<p><a href=\"/audit\">" + t(c, "back") + "</a></p>";
   return c.html(http::status::ok, tr(c.lang, "audit.verify"), body);
 }
 

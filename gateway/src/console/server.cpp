@@ -17,12 +17,20 @@ using Clock = std::chrono::steady_clock;
 
 Server::Server(App& app, const tcp::endpoint& endpoint, asio::ssl::context* tls,
                ServerLimits limits)
-    : app_(app), tls_(tls), limits_(limits), acceptor_(ioc_) {
+    : app_(app),
+      tls_(tls),
+      limits_(limits),
+      acceptor_(ioc_),
+      hub_(
+          ioc_, [&app](const Request& r) { return app.logged_in(r).has_value(); },
+          LiveHub::Limits{limits.max_connections, limits.live_backlog, limits.write,
+                          std::chrono::seconds(15)}) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen();
   watchdog_ = std::thread([this] { watch(); });
+  app_.feed().listen([this](std::string line) { hub_.publish(std::move(line)); });
 }
 
 Server::~Server() {
@@ -61,7 +69,8 @@ void Server::stop() {
   boost::system::error_code ec;
   ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes accept()
   acceptor_.close(ec);
-  app_.feed().stop();
+  app_.feed().listen(nullptr);
+  hub_.stop();
   cv_.notify_all();
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, std::chrono::seconds(5), [this] { return deadlines_.empty(); });
@@ -85,18 +94,38 @@ void Server::watch() {
   }
 }
 
+void Server::forget(int fd) {
+  {
+    std::lock_guard lock(mu_);
+    deadlines_.erase(fd);
+  }
+  cv_.notify_all();
+}
+
 void Server::serve(tcp::socket socket) {
   const int fd = socket.native_handle();
   boost::system::error_code ec;
   Peer peer{socket.remote_endpoint(ec).address().to_string(), tls_ != nullptr};
   socket.set_option(tcp::no_delay(true), ec);
   if (tls_ != nullptr) {
-    asio::ssl::stream<tcp::socket&> stream(socket, *tls_);
-    stream.handshake(asio::ssl::stream_base::server, ec);
-    if (!ec) serve_stream(stream, fd, peer);
-    stream.shutdown(ec);
-  } else {
-    serve_stream(socket, fd, peer);
+    // On the heap, so that a live stream can outlive this thread in the hub.
+    auto stream = std::make_unique<LiveHub::TlsStream>(std::move(socket), *tls_);
+    stream->handshake(asio::ssl::stream_base::server, ec);
+    if (!ec) {
+      if (auto live = serve_stream(*stream, fd, peer)) {
+        // Forgotten first: the watchdog must never shut down the descriptor once the hub owns
+        // it (the hub keeps its own write deadline).
+        forget(fd);
+        hub_.add(std::move(stream), std::move(*live));
+        return;
+      }
+    }
+    stream->shutdown(ec);
+    socket = std::move(stream->next_layer());
+  } else if (auto live = serve_stream(socket, fd, peer)) {
+    forget(fd);
+    hub_.add(std::move(socket), std::move(*live));
+    return;
   }
   socket.shutdown(tcp::socket::shutdown_both, ec);
   {
@@ -108,7 +137,7 @@ void Server::serve(tcp::socket socket) {
 }
 
 template <class Stream>
-void Server::serve_stream(Stream& stream, int fd, const Peer& peer) {
+std::optional<Request> Server::serve_stream(Stream& stream, int fd, const Peer& peer) {
   boost::beast::flat_buffer buffer;
   for (;;) {
     arm(fd, limits_.idle);
@@ -125,52 +154,23 @@ void Server::serve_stream(Stream& stream, int fd, const Peer& peer) {
       res.prepare_payload();
       arm(fd, limits_.write);
       http::write(stream, res, ec);
-      return;
+      return std::nullopt;
     }
-    if (ec) return;
+    if (ec) return std::nullopt;
+    if (parser.get().method() == http::verb::get && parser.get().target() == "/live/events") {
+      if (app_.logged_in(parser.get())) return parser.release();
+      static const std::string kRefused =
+          "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+          "Connection: close\r\n\r\nforbidden\n";
+      arm(fd, limits_.write);
+      asio::write(stream, asio::buffer(kRefused), ec);
+      return std::nullopt;
+    }
     const Request& request = parser.get();
-    if (request.method() == http::verb::get && request.target() == "/live/events") {
-      stream_events(stream, fd, request);
-      return;
-    }
     Response res = app_.handle(request, peer);
     arm(fd, limits_.write);
     http::write(stream, res, ec);
-    if (ec || !res.keep_alive()) return;
-  }
-}
-
-template <class Stream>
-void Server::stream_events(Stream& stream, int fd, const Request& request) {
-  boost::system::error_code ec;
-  arm(fd, limits_.write);
-  if (!app_.logged_in(request)) {
-    static const std::string kRefused =
-        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
-        "Connection: close\r\n\r\nforbidden\n";
-    asio::write(stream, asio::buffer(kRefused), ec);
-    return;
-  }
-  static const std::string kHead =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-      "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n: live\n\n";
-  asio::write(stream, asio::buffer(kHead), ec);
-  auto& feed = app_.feed();
-  std::uint64_t pos = feed.head();
-  while (!ec) {
-    // Each write must finish within the limit; between events the deadline is pushed past the
-    // keep-alive comment, so a quiet site never drops a reader.
-    arm(fd, limits_.write + std::chrono::seconds(15));
-    auto line = feed.next(pos, std::chrono::seconds(15));
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-    }
-    // A quiet moment is when a logged-out (or expired) session loses its stream.
-    if (!line && !app_.logged_in(request)) return;
-    const std::string chunk = line ? "data: " + *line + "\n\n" : std::string(": keep-alive\n\n");
-    arm(fd, limits_.write);
-    asio::write(stream, asio::buffer(chunk), ec);
+    if (ec || !res.keep_alive()) return std::nullopt;
   }
 }
 

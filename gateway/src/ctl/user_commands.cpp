@@ -1,6 +1,6 @@
-// `users passwd` and `users locale`, and the password that `users add --password-stdin` sets:
-// the console's side of staff accounts. The password is read from standard input, hashed here
-// and sent as its argon2id string, so the clear text never leaves this process.
+// `users passwd`, `users locale` and `users role`, and the password that `users add
+// --password-stdin` sets: the console's side of staff accounts. The password is read from standard
+// input, hashed here and sent as its argon2id string, so the clear text never leaves this process.
 #include <sodium.h>
 
 #include <iostream>
@@ -43,6 +43,21 @@ void build_user_settings(CLI::App* users, Cli& cli) {
     const auto hash = read_password_hash();
     set_password_hash(ctx, *login, hash);
     std::cout << "password set for staff account " << *login << '\n';
+    return kExitOk;
+  });
+  auto role = std::make_shared<std::string>();
+  auto* change_role = users->add_subcommand(
+      "role", "change an account's role (an admin's to do, and never on its own account)");
+  change_role->add_option("--login", *login, "login")->required();
+  change_role->add_option("--role", *role, "desk, trainer, staff, manager or admin")
+      ->required()
+      ->check(CLI::IsMember({"desk", "trainer", "staff", "manager", "admin"}));
+  on(change_role, cli, [login, role](Context& ctx) {
+    // The same change the console's user page sends: the store refuses a non-admin actor and
+    // an admin demoting itself, and audits the old role beside the new one.
+    auto s = ctx.change("staff.role", {{"login", *login}, {"role", *role}});
+    print_one(ctx, s,
+              "staff account " + s.value("login", *login) + " is now " + s.value("role", *role));
     return kExitOk;
   });
   auto* lang = users->add_subcommand("locale", "set an account's web console language");

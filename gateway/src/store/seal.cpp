@@ -18,6 +18,7 @@
 
 #include "labgate/gateway/files/files.hpp"
 #include "labgate/gateway/store/audit_log.hpp"
+#include "labgate/gateway/store/seal_checkpoints.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "rows.hpp"
 
@@ -626,6 +627,41 @@ const char* to_string(Kind kind) {
   return "?";
 }
 
+const char* to_string(Reach reach) {
+  switch (reach) {
+    case Reach::kReached:
+      return "reached";
+    case Reach::kBeyond:
+      return "beyond";
+    case Reach::kDiffers:
+      return "differs";
+  }
+  return "?";
+}
+
+Result<std::vector<CheckpointCheck>> check_checkpoints(Database& db,
+                                                       const std::vector<Checkpoint>& checkpoints) {
+  std::vector<CheckpointCheck> out;
+  out.reserve(checkpoints.size());
+  for (const auto& cp : checkpoints) {
+    Raw at(db.handle(), "SELECT mac FROM seals WHERE seq = ?1");
+    if (at.rc() != SQLITE_OK) return db.error(at.rc(), "verify: read checkpoint seal");
+    sqlite3_bind_int64(at.get(), 1, cp.seq);
+    const int rc = sqlite3_step(at.get());
+    if (rc == SQLITE_DONE) {
+      out.push_back({cp, Reach::kBeyond});
+    } else if (rc == SQLITE_ROW) {
+      const void* p = sqlite3_column_blob(at.get(), 0);
+      const int n = sqlite3_column_bytes(at.get(), 0);
+      const bool same = n == 32 && p != nullptr && std::memcmp(p, cp.mac.data(), 32) == 0;
+      out.push_back({cp, same ? Reach::kReached : Reach::kDiffers});
+    } else {
+      return db.error(rc, "verify: read checkpoint seal");
+    }
+  }
+  return out;
+}
+
 Result<Verdict> verify(Database& db, const Key& k0, const std::vector<Checkpoint>& checkpoints) {
   auto tx = Transaction::begin(db, Transaction::Mode::kDeferred);
   if (!tx) return tx.error();
@@ -773,28 +809,20 @@ Result<Verdict> verify(Database& db, const Key& k0, const std::vector<Checkpoint
   }
 
   // Checkpoints kept off the box: the chain must reach each with the same MAC.
-  for (const auto& cp : checkpoints) {
-    Raw at(db.handle(), "SELECT mac FROM seals WHERE seq = ?1");
-    if (at.rc() != SQLITE_OK) return db.error(at.rc(), "verify: read checkpoint seal");
-    sqlite3_bind_int64(at.get(), 1, cp.seq);
-    rc = sqlite3_step(at.get());
-    if (rc == SQLITE_DONE) {
+  auto reached = check_checkpoints(db, checkpoints);
+  if (!reached) return reached.error();
+  for (const auto& [cp, reach] : *reached) {
+    if (reach == Reach::kBeyond) {
       const std::int64_t last = v.head ? v.head->seq : 0;
       add(Kind::kTruncated, cp.table.empty() ? "seals" : cp.table, cp.seq, last + 1,
           fmt::format("the chain ends at seal {} but a checkpoint names seal {}: the last {} "
                       "sealed rows were deleted",
                       last, cp.seq, cp.seq - last));
-    } else if (rc == SQLITE_ROW) {
-      const void* p = sqlite3_column_blob(at.get(), 0);
-      const int n = sqlite3_column_bytes(at.get(), 0);
-      if (n != 32 || p == nullptr || std::memcmp(p, cp.mac.data(), 32) != 0) {
-        add(Kind::kRehash, cp.table.empty() ? "seals" : cp.table, cp.seq, cp.seq,
-            fmt::format("seal {} differs from the checkpoint's: the chain was rewritten from "
-                        "there",
-                        cp.seq));
-      }
-    } else {
-      return db.error(rc, "verify: read checkpoint seal");
+    } else if (reach == Reach::kDiffers) {
+      add(Kind::kRehash, cp.table.empty() ? "seals" : cp.table, cp.seq, cp.seq,
+          fmt::format("seal {} differs from the checkpoint's: the chain was rewritten from "
+                      "there",
+                      cp.seq));
     }
   }
 
