@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto expected = attr(confirm.body, "data-members");
+  const auto expected_total = attr(confirm.body, "data-total");
   fmt::print("confirmation page: {} members, {} yen, {:.0f} ms\n", expected,
              attr(confirm.body, "data-total"), confirm_ms);
 
@@ -140,8 +141,9 @@ int main(int argc, char** argv) {
     }
   });
   t0 = Steady::now();
-  const auto start =
-      site.post(mona, "/statements/issue", "month=2026-11&confirm=1&expected=" + expected);
+  const auto start = site.post(
+      mona, "/statements/issue",
+      "month=2026-11&confirm=1&expected=" + expected + "&expected_total=" + expected_total);
   const std::string job = start.header("location");
   std::string body;
   for (;;) {
@@ -155,6 +157,15 @@ int main(int argc, char** argv) {
   fmt::print("issue: {} (issued {}, total {} yen) in {:.0f} ms end to end\n",
              attr(body, "data-stage"), attr(body, "data-issued"), attr(body, "data-total"),
              issue_ms);
+  // labgated's own account of the issue: billing on the snapshot, waiting for and holding the
+  // write lock (the time taps' writes could wait).
+  {
+    const auto log = site.daemon().log();
+    const auto at = log.find("statements.issue 2026-11:");
+    if (at != std::string::npos) {
+      fmt::print("labgated: {}\n", log.substr(at, log.find('\n', at) - at));
+    }
+  }
   if (attr(body, "data-stage") != "done") {
     const auto at = body.find(R"(id="job-error")");
     fmt::print("job error: {}\n", at == std::string::npos ? body : body.substr(at, 300));

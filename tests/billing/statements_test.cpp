@@ -3,7 +3,10 @@
 #include "labgate/gateway/billing/statements.hpp"
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "billing_support.hpp"
 #include "labgate/gateway/billing/render.hpp"
@@ -217,4 +220,106 @@ TEST_CASE("unbilled total: closed usage in months without an issued statement",
   CHECK(must(bl::unbilled_total(db, 1, nov(30, 12), tokyo())) == 1080 + 800);
   CHECK(must(bl::unbilled_total(db, 2, nov(30, 12), tokyo())) == 0);
   CHECK(bl::unbilled_total(db, 99, nov(30, 12), tokyo()).error().kind == st::ErrorKind::kNotFound);
+}
+
+namespace {
+
+// A second connection to the fixture's file, as labgated's change worker has beside the loop's.
+std::unique_ptr<st::Store> second_store(DbFixture& f) {
+  st::StoreOptions o;
+  st::SiteKey key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i + 1);
+  o.site_key = key;
+  o.clock = [&f] { return f.now; };
+  // Long enough to wait out the other writer below on a loaded machine.
+  o.database.busy_timeout = std::chrono::seconds(20);
+  return must(st::Store::open(f.dir.path() / "labgate.db", o));
+}
+
+// Issues November on `issuer` while `other` holds the write lock with `change` uncommitted,
+// committing it a moment after the issue has started: the issue's bill is made on the data
+// before the change and its write waits for the lock.
+st::Result<bl::IssueReport> issue_racing(st::Database& other, st::Database& issuer,
+                                         const bl::IssueRequest& req, const std::string& change) {
+  sql(other, "BEGIN IMMEDIATE; " + change);
+  auto issuing =
+      std::async(std::launch::async, [&] { return bl::issue_statements(issuer, req, tokyo()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  sql(other, "COMMIT");
+  return issuing.get();
+}
+
+}  // namespace
+
+TEST_CASE("issue: a rate change landing between the bill and the write is billed, not lost",
+          "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(20, 9), nov(20, 9, 30));  // rate 2: 2 x 600 - 10%
+  insert_session(db, 2, 2, "laser", nov(21, 9), nov(21, 9, 15));  // rate 2: 1 x 600 - 10%
+  const auto issuer = second_store(f);
+  const bl::IssueRequest req{"2026-11", std::nullopt, "manager", jst(2026, 12, 1, 9)};
+  // Written straight into the table: the ledger refuses a rate starting in the past, but any
+  // writer of billing data (a review, a member's plan, labgatectl on the file) can land there.
+  const auto report = must(issue_racing(db, issuer->database(), req,
+                                        "UPDATE rates SET price_per_unit = 1000 WHERE id = 2;"));
+  // The first bill saw 600 a unit; the check under the lock saw the change and billed again.
+  CHECK(report.timing.passes == 2);
+  REQUIRE(report.issued.size() == 2);
+  CHECK(report.issued[0].total == 1800);  // 2 x 1000 - 10%
+  CHECK(report.issued[1].total == 900);
+  CHECK(must(db.query_int64("SELECT count(*) FROM statements WHERE month = '2026-11'")) == 2);
+  CHECK(must(db.query_int64("SELECT -sum(amount) FROM account_entries WHERE kind = "
+                            "'statement'")) == 2700);
+  const auto body = must(bl::issued_body(db, "M0001", "2026-11"));
+  REQUIRE(body.has_value());
+  CHECK(nlohmann::json::parse(*body)["total"] == 1800);
+}
+
+TEST_CASE("issue: what was confirmed is issued, or nothing; the whole month or nothing",
+          "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(20, 9), nov(20, 9, 30));  // 1080
+  insert_session(db, 2, 2, "laser", nov(21, 9), nov(21, 9, 15));  // 540
+  const auto issuer = second_store(f);
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", jst(2026, 12, 1, 9)};
+  req.whole_month = true;
+  req.expected = bl::IssueExpectation{2, 1620};
+  auto count = [&](const char* sql_text) { return must(db.query_int64(sql_text)); };
+
+  // The confirmation said 1620 yen; a rate change raced in and the month now comes to 2700:
+  // refused with both figures, nothing written.
+  auto raced = issue_racing(db, issuer->database(), req,
+                            "UPDATE rates SET price_per_unit = 1000 WHERE id = 2;");
+  REQUIRE_FALSE(raced.ok());
+  CHECK(raced.error().kind == st::ErrorKind::kConflict);
+  CHECK(raced.error().message.find("changed since it was confirmed (2 members, 1620 yen)") !=
+        std::string::npos);
+  CHECK(raced.error().message.find("2 members, 2700 yen") != std::string::npos);
+  CHECK(count("SELECT count(*) FROM statements") == 0);
+  CHECK(count("SELECT count(*) FROM account_entries") == 0);
+
+  // A held session: the whole month is refused, naming the member and why.
+  insert_session(db, 3, 3, "cnc", nov(5, 9), nov(6, 10));  // 25 h
+  req.expected = bl::IssueExpectation{2, 2700};
+  auto held = bl::issue_statements(db, req, tokyo());
+  REQUIRE_FALSE(held.ok());
+  CHECK(held.error().message.find("M0003: 1 session(s) longer than 24 h held") !=
+        std::string::npos);
+  CHECK(count("SELECT count(*) FROM statements") == 0);
+
+  // Without the whole-month rule the same request issues the two that can be, once.
+  req.whole_month = false;
+  const auto report = must(bl::issue_statements(db, req, tokyo()));
+  CHECK(report.issued.size() == 2);
+  CHECK(report.refused.size() == 1);
+  // Confirmed again by another browser after that: nothing left to write, reported, not refused.
+  const auto again = must(bl::issue_statements(db, req, tokyo()));
+  CHECK(again.issued.empty());
+  CHECK(again.already_issued == std::vector<std::string>{"M0001", "M0002"});
+  CHECK(count("SELECT count(*) FROM statements") == 2);
+  CHECK(count("SELECT -sum(amount) FROM account_entries WHERE kind = 'statement'") == 2700);
 }

@@ -439,4 +439,32 @@ TEST_CASE("console money: the ward report on screen and its files as labgatectl 
   CHECK(site.get(dina, "/reports/ward/file?period=2026-10&name=ward-2026-10.json").status == 403);
 }
 
+TEST_CASE("console money: the ward report as a PDF, the same bytes every time", "[console]") {
+  ConsoleSite site;
+  october_sessions(site);
+  auto mona = site.logged_in("mona");
+  const auto page = site.get(mona, "/reports/ward?period=2026-10");
+  REQUIRE(page.status == 200);
+  CHECK(has(page.body, "name=ward-2026-10.pdf"));
+  const std::string url = "/reports/ward/file?period=2026-10&name=ward-2026-10.pdf";
+  const auto first = site.get(mona, url);
+  REQUIRE(first.status == 200);
+  CHECK(has(first.header("content-type"), "application/pdf"));
+  CHECK(has(first.header("content-disposition"), "attachment; filename=\"ward-2026-10.pdf\""));
+  REQUIRE(first.body.size() > 1000);
+  CHECK(first.body.starts_with("%PDF-"));
+  CHECK(has(first.body.substr(first.body.size() - 1024), "%%EOF"));
+  // Rendered again from the same data: byte for byte the same file.
+  const auto second = site.get(mona, url);
+  REQUIRE(second.status == 200);
+  CHECK(second.body == first.body);
+  // Another period's data gives another document.
+  const auto year = site.get(mona, "/reports/ward/file?period=FY2026&name=ward-FY2026.pdf");
+  REQUIRE(year.status == 200);
+  CHECK(year.body.starts_with("%PDF-"));
+  CHECK(year.body != first.body);
+  auto dina = site.logged_in("dina");
+  CHECK(site.get(dina, url).status == 403);
+}
+
 }  // namespace labgate::testing

@@ -209,7 +209,7 @@ TEST_CASE("console statements: issuing a month, refused while held, charged once
 
   // Two browsers confirm at once: one run, or a second that finds everything issued.
   auto other = site.logged_in("mona");
-  const std::string form = "month=2026-11&confirm=1&expected=2";
+  const std::string form = "month=2026-11&confirm=1&expected=2&expected_total=9000";
   auto first =
       std::async(std::launch::async, [&] { return site.post(mona, "/statements/issue", form); });
   auto second =
@@ -266,10 +266,96 @@ TEST_CASE("console statements: a month of 10,000 members is issued and reported"
   auto r = site.post(mona, "/statements/issue", "month=2026-11");
   REQUIRE(r.status == 200);
   CHECK(attr(r.body, "data-members") == "10000");
-  r = site.post(mona, "/statements/issue", "month=2026-11&confirm=1&expected=10000");
+  r = site.post(mona, "/statements/issue",
+                "month=2026-11&confirm=1&expected=10000&expected_total=1500000");
   const auto done = wait_job(site, mona, location_of(r));
   CHECK(has(done, R"(data-stage="done")"));
   CHECK(attr(done, "data-issued") == "10000");
   CHECK(attr(done, "data-total") == "1500000");
   CHECK(site.daemon().log().find("is not reading; closed") == std::string::npos);
+}
+
+// A rate change racing the issue from two browsers: labgated takes one change at a time, so
+// either order can happen; whichever it is, one statement per member, charged once, and a rate
+// reaching into November refused with its reason (past, or reaching an issued month). Then a
+// change that lands between the confirmation and the issue: the issue is refused naming both
+// totals, nothing is written, and the month issues at the new total once confirmed again.
+TEST_CASE("console statements: a rate change racing an issue", "[console]") {
+  ConsoleSite site;
+  seed_month(site);
+  site.daemon().cmd("clock set 2026-12-01 09:00");
+  auto mona = site.logged_in("mona");
+  auto other = site.logged_in("mona");
+  auto r = site.post(mona, "/statements/issue", "month=2026-11");
+  REQUIRE(r.status == 200);
+  REQUIRE(attr(r.body, "data-total") == "9000");
+  const std::string confirmed = "month=2026-11&confirm=1&expected=2&expected_total=9000";
+
+  auto issuing = std::async(std::launch::async,
+                            [&] { return site.post(mona, "/statements/issue", confirmed); });
+  auto rating = std::async(std::launch::async, [&] {
+    return site.post(other, "/rates/set",
+                     "target=laser&unit_min=15&price=900&from=2026-11-15&confirm=1");
+  });
+  const auto issued = issuing.get();
+  const auto rate = rating.get();
+  REQUIRE(issued.status == 303);
+  const auto done = wait_job(site, mona, location_of(issued));
+  CHECK(has(done, R"(data-stage="done")"));
+  CHECK(attr(done, "data-issued") == "2");
+  CHECK(attr(done, "data-total") == "9000");
+  CHECK(rate.status == 409);
+  const bool past = has(rate.body, "starts in the past");
+  const bool reaches = has(rate.body, "2026-11, already issued");
+  CHECK((past || reaches));
+  CHECK(count_rows(site, "SELECT count(*) FROM rates WHERE price_per_unit = 900") == 0);
+  CHECK(count_rows(site, "SELECT count(*) FROM statements WHERE month = '2026-11'") == 2);
+  CHECK(count_rows(site,
+                   "SELECT count(*) FROM (SELECT member_id FROM statements GROUP BY member_id, "
+                   "month HAVING count(*) > 1)") == 0);
+  CHECK(count_rows(site, "SELECT count(*) FROM account_entries WHERE kind = 'statement'") == 2);
+  CHECK(count_rows(site, "SELECT -sum(amount) FROM account_entries WHERE kind = 'statement'") ==
+        9000);
+  // After the issue, in this order for sure: refused because November is issued.
+  r = site.post(other, "/rates/set",
+                "target=laser&unit_min=15&price=900&from=2026-11-15&confirm=1");
+  CHECK(r.status == 409);
+  CHECK(has(r.body, "2026-11, already issued"));
+}
+
+TEST_CASE("console statements: the issue is what was confirmed, or nothing", "[console]") {
+  ConsoleSite site;
+  seed_month(site);
+  site.daemon().cmd("clock set 2026-12-01 09:00");
+  auto mona = site.logged_in("mona");
+  auto r = site.post(mona, "/statements/issue", "month=2026-11");
+  REQUIRE(r.status == 200);
+  REQUIRE(attr(r.body, "data-total") == "9000");
+  // The laser's price doubles after the page was shown (a plain connection: labgatectl on the
+  // file, or any writer the ledger's rules do not see).
+  {
+    auto db = must(labgate::gateway::store::Database::open(site.daemon().db_path(), {}));
+    must(db->execute_script("UPDATE rates SET price_per_unit = 1200 WHERE machine_id = 'laser'"));
+  }
+  r = site.post(mona, "/statements/issue",
+                "month=2026-11&confirm=1&expected=2&expected_total=9000");
+  REQUIRE(r.status == 303);
+  auto done = wait_job(site, mona, location_of(r));
+  CHECK(has(done, R"(data-stage="failed")"));
+  CHECK(has(done, "changed since it was confirmed (2 members, 9000 yen)"));
+  CHECK(count_rows(site, "SELECT count(*) FROM statements") == 0);
+  CHECK(count_rows(site, "SELECT count(*) FROM account_entries") == 0);
+  // A form without the confirmed figures is refused outright.
+  CHECK(site.post(mona, "/statements/issue", "month=2026-11&confirm=1&expected=2").status == 400);
+  // Confirmed again: the new total is what gets issued, once.
+  r = site.post(mona, "/statements/issue", "month=2026-11");
+  REQUIRE(r.status == 200);
+  const auto total = attr(r.body, "data-total");
+  CHECK(total != "9000");
+  r = site.post(mona, "/statements/issue",
+                "month=2026-11&confirm=1&expected=2&expected_total=" + total);
+  done = wait_job(site, mona, location_of(r));
+  CHECK(has(done, R"(data-stage="done")"));
+  CHECK(attr(done, "data-total") == total);
+  CHECK(count_rows(site, "SELECT count(*) FROM account_entries WHERE kind = 'statement'") == 2);
 }

@@ -2,6 +2,7 @@
 
 #include <date/tz.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <exception>
 #include <optional>
@@ -39,9 +40,34 @@ st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::
   } catch (const std::exception& e) {
     return invalid(fmt::format("time zone '{}': {}", store.time_zone(), e.what()));
   }
-  const IssueRequest request{month->get<std::string>(), member, actor, store.now_ms()};
+  IssueRequest request{month->get<std::string>(), member, actor, store.now_ms()};
+  if (auto w = args.find("whole_month"); w != args.end() && !w->is_null()) {
+    if (!w->is_boolean()) return invalid("'whole_month' must be true or false");
+    request.whole_month = w->get<bool>();
+  }
+  if (auto e = args.find("expected"); e != args.end() && !e->is_null()) {
+    const auto count = [&](const char* key) -> std::optional<std::int64_t> {
+      if (!e->is_object() || !e->contains(key) || !e->at(key).is_number_integer()) {
+        return std::nullopt;
+      }
+      return e->at(key).get<std::int64_t>();
+    };
+    const auto members = count("members");
+    const auto total = count("total");
+    if (!members || !total) {
+      return invalid("'expected' must be {\"members\": <count>, \"total\": <yen>}");
+    }
+    request.expected = IssueExpectation{*members, *total};
+  }
   auto report = issue_statements(store.database(), request, tz, tax);
   if (!report) return report.error();
+  // Kept in the log, not the answer: the answer is the issue's record and stays the same for the
+  // same data.
+  const auto& t = report->timing;
+  spdlog::info(
+      "statements.issue {}: {} issued; billed in {} ms ({} pass(es)), waited {} ms for "
+      "the write lock, held it {} ms",
+      request.month, report->issued.size(), t.bill_ms, t.passes, t.wait_ms, t.locked_ms);
   ojson out = to_json(*report, request.month);
   // The head after the issue's audit rows, to keep with the statements.
   auto head = store.seal_head();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app_context.hpp"
+#include "labgate/gateway/billing/invoice.hpp"
 #include "labgate/gateway/report/ward_report.hpp"
 #include "labgate/gateway/store/changes.hpp"
 #include "labgate/gateway/text/text.hpp"
@@ -938,7 +939,7 @@ Response MoneyPages::report_page() {
   for (const auto& n : r.notes) body += "<p class=\"note\">" + esc(n) + "</p>";
   // The files `labgatectl report ward` writes, the same bytes.
   const std::string base = rp::base_name(period);
-  std::vector<std::string> files{base + ".json", base + ".html"};
+  std::vector<std::string> files{base + ".json", base + ".html", base + ".pdf"};
   for (const auto& csv : rp::render_csv(r)) files.push_back(base + "-" + csv.suffix + ".csv");
   body += "<p id=\"report-files\">" + t("money.report.files") + ": ";
   for (const auto& f : files) {
@@ -1037,6 +1038,14 @@ Response MoneyPages::report_file() {
   } else if (name == base + ".html") {
     bytes = rp::render_html(r);
     type = "text/html; charset=utf-8";
+  } else if (name == base + ".pdf") {
+    // The HTML file printed by the invoices' renderer: the same report gives the same bytes.
+    auto pdf = labgate::gateway::billing::render_pdf(rp::render_html(r));
+    if (!pdf) {
+      return app_.fail(c_, http::status::service_unavailable, "error.refused", pdf.error().message);
+    }
+    bytes = std::move(*pdf);
+    type = "application/pdf";
   } else {
     for (auto& csv : rp::render_csv(r)) {
       if (name == base + "-" + csv.suffix + ".csv") {

@@ -91,12 +91,31 @@ st::Result<StatementView> view_statement(st::Database& db, std::string_view memb
                                          const date::time_zone* tz,
                                          const TaxPolicy& tax = TaxPolicy{});
 
+/// What a caller confirmed before issuing: the number of statements and their sum.
+struct IssueExpectation {
+  std::int64_t members{0};
+  std::int64_t total{0};
+};
 /// What to issue: a month, one member or all members with usage, who issues it and when.
 struct IssueRequest {
   std::string month;
   std::optional<std::string> member_no;
   st::Actor actor;  ///< who issues: a declared account is checked as for any change
   std::int64_t now_ms{0};
+  /// All or nothing: refuse (kConflict, nothing written) when any member would be refused,
+  /// instead of issuing the others (the console's "issue this month").
+  bool whole_month{false};
+  /// When set, refuse (kConflict, nothing written) unless exactly this many statements with
+  /// this sum would be issued now: what a confirmation page showed is what gets issued, without
+  /// billing the month again to check it.
+  std::optional<IssueExpectation> expected{};
+};
+/// Where an issue's time went, in ms (logged by labgated).
+struct IssueTiming {
+  std::int64_t bill_ms{0};    ///< reading, billing and rendering on a read snapshot
+  std::int64_t wait_ms{0};    ///< waiting for the write lock
+  std::int64_t locked_ms{0};  ///< holding it: the re-check and the writes, up to the commit
+  int passes{1};              ///< billings made (more than one when the data changed meanwhile)
 };
 /// One statement written by issue_statements.
 struct IssuedStatement {
@@ -116,17 +135,20 @@ struct IssueReport {
   std::vector<std::string> already_issued;  ///< member_no, issued by an earlier run
   std::vector<std::string> no_usage;        ///< member_no, nothing to bill in the month
   std::vector<IssueRefusal> refused;        ///< open or held sessions, a vanished member
+  IssueTiming timing;                       ///< where the time went
   /// True when every member that could be issued was: nobody was refused.
   bool complete() const { return refused.empty(); }
 };
 
 /// Freezes a month: per member a statements row (body_json = to_json, its sha256, total), an
 /// account_entries row (kind statement, amount -total, reference the month) and an audit row
-/// (action statement_issue), all in one transaction. Refusals: the month has not ended (error
-/// kConflict), no usage in the month (kNotFound). For one member, a refusal (already issued, open
-/// or held sessions) is an error (kConflict) and nothing is written; for all members, every
-/// member is reported as issued, already issued, without usage or refused (with the reason), and
-/// the issuable ones are issued.
+/// (action statement_issue), all in one transaction. The month is billed on a read snapshot
+/// first; the write transaction only checks that the inputs are unchanged (else bills again, at
+/// most three times, then kConflict) and writes, so the write lock is held briefly. Refusals: the
+/// month has not ended (error kConflict), no usage in the month (kNotFound). For one member, a
+/// refusal (already issued, open or held sessions) is an error (kConflict) and nothing is written;
+/// for all members, every member is reported as issued, already issued, without usage or refused
+/// (with the reason), and the issuable ones are issued.
 st::Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& request,
                                          const date::time_zone* tz,
                                          const TaxPolicy& tax = TaxPolicy{});

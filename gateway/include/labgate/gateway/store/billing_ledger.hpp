@@ -261,6 +261,17 @@ class BillingLedger : public Repository {
   /// Every member with plan code.
   static Status scan_billing_members(Database& db,
                                      const std::function<void(BillingMember&&)>& sink);
+  /// Everything billing reads for the month [begin_ms, end_ms) besides the sessions themselves, as
+  /// one string: rates and their plan terms, plans, the price list, members, reviews and the
+  /// month's sales, plus the count of the month's sessions with an id above `max_session_id`.
+  /// Issuing bills outside the write lock and compares two of these (one read with the billing,
+  /// one under the lock): equal strings mean the bill still holds. Sessions themselves are left
+  /// out on purpose: a closed session never changes, and an open one keeps its member from being
+  /// issued anyway; only new sessions in the month could change a bill, and they are counted.
+  static Result<std::string> month_inputs_digest(Database& db, std::int64_t begin_ms,
+                                                 std::int64_t end_ms, std::int64_t max_session_id);
+  /// The highest session id (0 without sessions).
+  static Result<std::int64_t> max_session_id(Database& db);
   /// Ids of the members with a statement issued for `month`.
   static Result<std::vector<std::int64_t>> members_with_statement(Database& db,
                                                                   std::string_view month);
