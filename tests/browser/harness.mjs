@@ -154,7 +154,10 @@ function todayInTokyo() {
 
 // The site: door "front" (entry reader front-in, an emulated PN532), machine "laser" (card stays
 // on its emulated reader while it runs), and "desk", the emulated desk reader cards are enrolled on.
-function siteConfig(dir, readers, mqttPort) {
+// With `rooms`, meeting room "room-a" (its door's entry reader room-in, an emulated PN532) and two
+// lockers: open all day every day with a 15-minute grid, and the door admits a booking from an
+// hour before its start, so a slot booked a few minutes ahead opens the door at once.
+function siteConfig(dir, readers, mqttPort, rooms) {
   const reader = (id, extra = '') =>
     `[[readers]]\nid = "${id}"\ndevice = "pn532_uart:${readers[id]}"\n${extra}\n`;
   return `[site]
@@ -208,6 +211,41 @@ grace_s = 10
 idle_timeout_s = 600
 max_session_s = 7200
 inspection_interval_days = 90
+${rooms ? roomsConfig(reader) : ''}`;
+}
+
+function roomsConfig(reader) {
+  return `
+${reader('room-in')}
+[[doors]]
+id = "room-a"
+name = "Meeting room A"
+entry_reader = "room-in"
+strike = "sim"
+presence = false
+
+[[rooms]]
+id = "room-a"
+name = "Meeting room A"
+door = "room-a"
+capacity = 4
+hours = "daily 00:00-24:00"
+holidays = true
+closure = true
+grid_minutes = 15
+early_entry_minutes = 60
+no_show_minutes = 30
+rate_per_hour = 1200
+
+[[lockers]]
+id = "locker-1"
+name = "Locker 1"
+rate_per_month = 1500
+
+[[lockers]]
+id = "locker-2"
+name = "Locker 2"
+rate_per_month = 1500
 `;
 }
 
@@ -220,8 +258,10 @@ export function emulatorCard(uidHex) {
 
 /** The whole rig; start() brings it up, stop() takes it down (also after a failed start). */
 export class Rig {
-  constructor(t) {
+  /** `rooms`: the site has meeting room "room-a" on emulated reader room-in, and two lockers. */
+  constructor(t, { rooms = false } = {}) {
     this.t = t;
+    this.rooms = rooms;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labgate-browser-'));
     this.children = [];
     this.readers = {};
@@ -354,7 +394,7 @@ export class Rig {
     const confirmed = await this.control('confirm laser');
     if (confirmed !== 'ok confirm laser') throw new Error(`confirm laser: ${confirmed}`);
     // Every emulated tap reader answers through libnfc before the suite taps.
-    for (const id of ['front-in', 'laser']) {
+    for (const id of ['front-in', 'laser', ...(this.rooms ? ['room-in'] : [])]) {
       const ok = await waitFor(async () => (await this.control(`read-result ${id}`).catch(() => '')).startsWith('ok'), 15000, 50);
       if (!ok) throw new Error(`labgated never read reader ${id}\n${this.logs()}`);
     }
@@ -431,9 +471,10 @@ export class Rig {
         'the browser suite needs it');
     }
     await this.startBroker();
-    await this.startEmulators(['front-in', 'laser', 'desk']);
+    await this.startEmulators(['front-in', 'laser', 'desk', ...(this.rooms ? ['room-in'] : [])]);
     fs.writeFileSync(this.config, siteConfig(this.dir, Object.fromEntries(
-      Object.entries(this.readers).map(([id, r]) => [id, r.link])), this.mqttPort), { mode: 0o600 });
+      Object.entries(this.readers).map(([id, r]) => [id, r.link])), this.mqttPort, this.rooms),
+    { mode: 0o600 });
     await this.seed();
     if (withConsole) await this.seedAccounts();
     await this.startDaemon();
