@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
 
 /** The programs and folders the suite needs, from the environment; throws naming what is missing. */
 export function tools() {
@@ -531,4 +532,52 @@ export async function screenshot(t, page, name) {
   const file = path.join(dir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * One suite on one rig and one browser page, started before its tests and stopped after them.
+ * `scenario(name, body)` is a test that, when it fails, saves what the page showed as
+ * screenshots/FAILED-<prefix>-<name>.png (this run's only: older ones are removed at start);
+ * `login(who)` logs one of the rig's accounts in through the login form, in English;
+ * `follow(locator)` clicks and waits for the page it leads to.
+ */
+export function browserSuite(t, prefix, rigOptions = {}) {
+  const s = { rig: new Rig(t, rigOptions), browser: null, page: null };
+  before(async () => {
+    const shots = path.join(t.out, 'screenshots');
+    if (fs.existsSync(shots)) {
+      for (const f of fs.readdirSync(shots)) {
+        if (f.startsWith(`FAILED-${prefix}-`)) fs.rmSync(path.join(shots, f));
+      }
+    }
+    await s.rig.start();
+    s.browser = await launchBrowser(t);
+    s.page = await s.browser.context.newPage();
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.rig.stop();
+  });
+  s.url = (p) => s.rig.url + p;
+  s.scenario = (name, body) => test(name, async () => {
+    try {
+      await body();
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+      if (s.page) await screenshot(t, s.page, `FAILED-${prefix}-${slug}`).catch(() => {});
+      throw e;
+    }
+  });
+  s.follow = async (locator) => {
+    await Promise.all([s.page.waitForNavigation({ timeout: 10000 }), locator.click()]);
+  };
+  s.login = async (who) => {
+    await s.browser.context.clearCookies();
+    await s.page.goto(s.url('/login?lang=en'));
+    await s.page.fill('#login', who);
+    await s.page.fill('#password', s.rig.accounts[who].password);
+    await s.follow(s.page.locator('form:has(#password) button[type=submit]'));
+    if (new URL(s.page.url()).pathname !== '/') throw new Error(`${who} did not log in: ${s.page.url()}`);
+  };
+  return s;
 }

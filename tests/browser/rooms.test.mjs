@@ -5,63 +5,17 @@
 // What the browser did is checked where it lands: labgated's decisions (its control socket) and
 // the store (labgatectl).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
 
-import { Rig, launchBrowser, screenshot, tools } from './harness.mjs';
+import { browserSuite, screenshot, tools } from './harness.mjs';
 
 const t = tools();
-const rig = new Rig(t, { rooms: true });
-let browser;
-let page;
+const suite = browserSuite(t, 'rooms', { rooms: true });
+const { rig, scenario, login, follow } = suite;
+const url = (p) => suite.url(p);
 
 // Seeded by the rig (tests/browser/harness.mjs).
 const BOOKER = { no: 'M0002', card: '04000002' };
 const OTHER = { no: 'M0001', card: '04000001' };
-
-before(async () => {
-  const shots = path.join(t.out, 'screenshots');
-  if (fs.existsSync(shots)) {
-    for (const f of fs.readdirSync(shots)) if (f.startsWith('FAILED-rooms-')) fs.rmSync(path.join(shots, f));
-  }
-  await rig.start();
-  browser = await launchBrowser(t);
-  page = await browser.context.newPage();
-});
-
-after(async () => {
-  await browser?.close();
-  await rig.stop();
-});
-
-const url = (p) => rig.url + p;
-
-function scenario(name, body) {
-  test(name, async () => {
-    try {
-      await body();
-    } catch (e) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
-      if (page) await screenshot(t, page, `FAILED-rooms-${slug}`).catch(() => {});
-      throw e;
-    }
-  });
-}
-
-async function login(who) {
-  await browser.context.clearCookies();
-  await page.goto(url('/login?lang=en'));
-  await page.fill('#login', who);
-  await page.fill('#password', rig.accounts[who].password);
-  await Promise.all([page.waitForNavigation({ timeout: 10000 }),
-    page.click('form:has(#password) button[type=submit]')]);
-  assert.equal(new URL(page.url()).pathname, '/', `${who} logged in`);
-}
-
-async function follow(locator) {
-  await Promise.all([page.waitForNavigation({ timeout: 10000 }), locator.click()]);
-}
 
 // "2026-12-07T10:15" in the site's zone (Asia/Tokyo, no daylight saving) as a Date.
 const slotDate = (slot) => new Date(`${slot}:00+09:00`);
@@ -72,6 +26,7 @@ function tokyoDay(offsetDays) {
 }
 
 scenario('book a slot, tap in', async () => {
+  const { page } = suite;
   await login('desk');
   await follow(page.locator('nav a[href="/rooms"]'));
   await follow(page.locator('#rooms a[href="/rooms/room-a"]'));
@@ -123,6 +78,7 @@ scenario('book a slot, tap in', async () => {
 });
 
 scenario('the locker map: lend a locker from the map', async () => {
+  const { page } = suite;
   await login('desk');
   await follow(page.locator('nav a[href="/lockers"]'));
   assert.equal(await page.locator('[data-locker="locker-1"]').getAttribute('data-state'), 'free');
