@@ -249,6 +249,15 @@ TEST_CASE("console lockers: the map shows free, lent and overdue; lend and take 
     }
   }
 
+  // The manager's ward report of this month shows the room's utilisation and the lockers'
+  // occupancy, built from the same rows.
+  auto mona = site.logged_in("mona");
+  auto report = site.get(mona, "/reports/ward?period=" + jst_day(0).substr(0, 7), "en");
+  REQUIRE(report.status == 200);
+  CHECK(has(report.body, R"(<tr data-room="room-a"><td>Room &lt;b&gt;A&lt;/b&gt;)"));
+  CHECK(has(report.body, R"(id="locker-occupancy")"));
+  CHECK(has(report.body, "Meeting-room utilisation"));
+
   REQUIRE(site.post(sam, "/lockers/locker-2/return", "").status == 303);
   CHECK(audited(site, me("sam"), "locker.return", "locker-2"));
   CHECK(has(site.get(sam, "/lockers").body, R"(data-locker="locker-2" data-state="free")"));

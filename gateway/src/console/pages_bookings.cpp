@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app_context.hpp"
+#include "labgate/gateway/report/ward_report.hpp"
 #include "labgate/gateway/store/bookings.hpp"
 #include "labgate/gateway/text/text.hpp"
 
@@ -495,6 +496,30 @@ class BookingPages {
   App& app_;
   Context& c_;
 };
+
+std::string ward_rooms_section(const Context& c, const report::WardReport& r) {
+  const auto tc = [&](std::string_view key) { return std::string(tr(c.lang, key)); };
+  std::string out = fmt::format(
+      R"(<h2>{}</h2><table id="report-rooms"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>)",
+      tc("report.rooms"), tc("bookings.room"), tc("report.bookings"), tc("report.booked_hours"),
+      tc("report.open_hours"), tc("report.utilisation"), tc("report.no_shows"));
+  for (const auto& u : r.rooms) {
+    out += fmt::format(
+        R"(<tr data-room="{0}"><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td class="utilisation">{5}</td><td>{6}</td></tr>)",
+        esc(u.id), esc(u.name), u.bookings, report::format_hours(u.booked_ms),
+        report::format_hours(u.open_ms), report::format_percent(u.booked_ms, u.open_ms),
+        u.no_shows);
+  }
+  const auto& l = r.lockers;
+  out += fmt::format(
+      R"(</tbody></table><h2>{}</h2><table id="report-lockers"><tbody><tr><th>{}</th><td>{}</td></tr>)"
+      R"(<tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td id="locker-occupancy">{}</td></tr>)"
+      R"(<tr><th>{}</th><td>{}</td></tr></tbody></table>)",
+      tc("lockers.heading"), tc("report.lockers"), l.lockers, tc("report.locker_days"),
+      l.locker_days, tc("report.lent_days"), l.lent_days, tc("report.occupancy"),
+      report::format_percent(l.lent_days, l.locker_days), tc("report.lent_at_end"), l.lent_at_end);
+  return out;
+}
 
 std::optional<Response> App::route_bookings(Context& c) {
   return BookingPages(*this, c).route();
