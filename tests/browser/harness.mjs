@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
 
 /** The programs and folders the suite needs, from the environment; throws naming what is missing. */
 export function tools() {
@@ -154,7 +155,10 @@ function todayInTokyo() {
 
 // The site: door "front" (entry reader front-in, an emulated PN532), machine "laser" (card stays
 // on its emulated reader while it runs), and "desk", the emulated desk reader cards are enrolled on.
-function siteConfig(dir, readers, mqttPort) {
+// With `rooms`, meeting room "room-a" (its door's entry reader room-in, an emulated PN532) and two
+// lockers: open all day every day with a 15-minute grid, and the door admits a booking from an
+// hour before its start, so a slot booked a few minutes ahead opens the door at once.
+function siteConfig(dir, readers, mqttPort, rooms) {
   const reader = (id, extra = '') =>
     `[[readers]]\nid = "${id}"\ndevice = "pn532_uart:${readers[id]}"\n${extra}\n`;
   return `[site]
@@ -208,6 +212,41 @@ grace_s = 10
 idle_timeout_s = 600
 max_session_s = 7200
 inspection_interval_days = 90
+${rooms ? roomsConfig(reader) : ''}`;
+}
+
+function roomsConfig(reader) {
+  return `
+${reader('room-in')}
+[[doors]]
+id = "room-a"
+name = "Meeting room A"
+entry_reader = "room-in"
+strike = "sim"
+presence = false
+
+[[rooms]]
+id = "room-a"
+name = "Meeting room A"
+door = "room-a"
+capacity = 4
+hours = "daily 00:00-24:00"
+holidays = true
+closure = true
+grid_minutes = 15
+early_entry_minutes = 60
+no_show_minutes = 30
+rate_per_hour = 1200
+
+[[lockers]]
+id = "locker-1"
+name = "Locker 1"
+rate_per_month = 1500
+
+[[lockers]]
+id = "locker-2"
+name = "Locker 2"
+rate_per_month = 1500
 `;
 }
 
@@ -220,8 +259,10 @@ export function emulatorCard(uidHex) {
 
 /** The whole rig; start() brings it up, stop() takes it down (also after a failed start). */
 export class Rig {
-  constructor(t) {
+  /** `rooms`: the site has meeting room "room-a" on emulated reader room-in, and two lockers. */
+  constructor(t, { rooms = false } = {}) {
     this.t = t;
+    this.rooms = rooms;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labgate-browser-'));
     this.children = [];
     this.readers = {};
@@ -354,7 +395,7 @@ export class Rig {
     const confirmed = await this.control('confirm laser');
     if (confirmed !== 'ok confirm laser') throw new Error(`confirm laser: ${confirmed}`);
     // Every emulated tap reader answers through libnfc before the suite taps.
-    for (const id of ['front-in', 'laser']) {
+    for (const id of ['front-in', 'laser', ...(this.rooms ? ['room-in'] : [])]) {
       const ok = await waitFor(async () => (await this.control(`read-result ${id}`).catch(() => '')).startsWith('ok'), 15000, 50);
       if (!ok) throw new Error(`labgated never read reader ${id}\n${this.logs()}`);
     }
@@ -431,9 +472,10 @@ export class Rig {
         'the browser suite needs it');
     }
     await this.startBroker();
-    await this.startEmulators(['front-in', 'laser', 'desk']);
+    await this.startEmulators(['front-in', 'laser', 'desk', ...(this.rooms ? ['room-in'] : [])]);
     fs.writeFileSync(this.config, siteConfig(this.dir, Object.fromEntries(
-      Object.entries(this.readers).map(([id, r]) => [id, r.link])), this.mqttPort), { mode: 0o600 });
+      Object.entries(this.readers).map(([id, r]) => [id, r.link])), this.mqttPort, this.rooms),
+    { mode: 0o600 });
     await this.seed();
     if (withConsole) await this.seedAccounts();
     await this.startDaemon();
@@ -490,4 +532,52 @@ export async function screenshot(t, page, name) {
   const file = path.join(dir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * One suite on one rig and one browser page, started before its tests and stopped after them.
+ * `scenario(name, body)` is a test that, when it fails, saves what the page showed as
+ * screenshots/FAILED-<prefix>-<name>.png (this run's only: older ones are removed at start);
+ * `login(who)` logs one of the rig's accounts in through the login form, in English;
+ * `follow(locator)` clicks and waits for the page it leads to.
+ */
+export function browserSuite(t, prefix, rigOptions = {}) {
+  const s = { rig: new Rig(t, rigOptions), browser: null, page: null };
+  before(async () => {
+    const shots = path.join(t.out, 'screenshots');
+    if (fs.existsSync(shots)) {
+      for (const f of fs.readdirSync(shots)) {
+        if (f.startsWith(`FAILED-${prefix}-`)) fs.rmSync(path.join(shots, f));
+      }
+    }
+    await s.rig.start();
+    s.browser = await launchBrowser(t);
+    s.page = await s.browser.context.newPage();
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.rig.stop();
+  });
+  s.url = (p) => s.rig.url + p;
+  s.scenario = (name, body) => test(name, async () => {
+    try {
+      await body();
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+      if (s.page) await screenshot(t, s.page, `FAILED-${prefix}-${slug}`).catch(() => {});
+      throw e;
+    }
+  });
+  s.follow = async (locator) => {
+    await Promise.all([s.page.waitForNavigation({ timeout: 10000 }), locator.click()]);
+  };
+  s.login = async (who) => {
+    await s.browser.context.clearCookies();
+    await s.page.goto(s.url('/login?lang=en'));
+    await s.page.fill('#login', who);
+    await s.page.fill('#password', s.rig.accounts[who].password);
+    await s.follow(s.page.locator('form:has(#password) button[type=submit]'));
+    if (new URL(s.page.url()).pathname !== '/') throw new Error(`${who} did not log in: ${s.page.url()}`);
+  };
+  return s;
 }

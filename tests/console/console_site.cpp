@@ -36,7 +36,13 @@ std::string cookie_of(const HttpReply& reply) {
   return set.substr(0, set.find(';'));
 }
 
-ConsoleSite::ConsoleSite(std::vector<std::string> console_args) : daemon_(dir_) {
+ConsoleSite::ConsoleSite(std::vector<std::string> console_args)
+    : ConsoleSite(ConsoleSiteOptions{std::move(console_args), {}, false}) {}
+
+ConsoleSite::ConsoleSite(ConsoleSiteOptions options)
+    : daemon_(dir_, options.extra_config.empty()
+                        ? std::string()
+                        : test_config(dir_.path().string(), options.extra_config)) {
   {
     auto s = daemon_.open_store();
     seed_cast(*s);
@@ -53,11 +59,15 @@ ConsoleSite::ConsoleSite(std::vector<std::string> console_args) : daemon_(dir_) 
       must(s->staff().set_staff_password_hash(login, *hash, "setup"));
     }
   }
-  daemon_.start();
+  if (options.system_clock) {
+    daemon_.start_on_system_clock({});
+  } else {
+    daemon_.start();
+  }
   daemon_.cmd("confirm laser");
   std::vector<std::string> argv{LABGATE_CONSOLE_PATH, "--config", daemon_.config_path(), "--listen",
                                 "127.0.0.1:0",        "--static", LABGATE_CONSOLE_STATIC};
-  argv.insert(argv.end(), console_args.begin(), console_args.end());
+  argv.insert(argv.end(), options.console_args.begin(), options.console_args.end());
   console_ = std::make_unique<Child>(argv, dir_ / "console.log");
   const std::string marker = "listening on http://127.0.0.1:";
   const bool up = wait_until(

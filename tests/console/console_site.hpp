@@ -22,12 +22,23 @@ std::string csrf_of(const std::string& page);
 /// "name=value" of a Set-Cookie header.
 std::string cookie_of(const HttpReply& reply);
 
+/// What a ConsoleSite adds to the standard test site.
+struct ConsoleSiteOptions {
+  std::vector<std::string> console_args;  ///< added to labgate-console's command line
+  std::string extra_config;               ///< appended to the daemon's test config
+  /// labgated on the system clock rather than the manual one at 2026-11-24 10:00: for pages
+  /// where the console's "now" (the system clock) and the daemon's must agree (bookings).
+  bool system_clock{false};
+};
+
 /// labgated + labgate-console. Accounts (password = login + "-secret-pw"): desk "dina" (desk),
 /// "sam" (staff), "tara" (trainer), "mona" (manager); "nopw" (staff, no password).
 class ConsoleSite {
  public:
   /// Starts both; `console_args` are added to labgate-console's command line.
   explicit ConsoleSite(std::vector<std::string> console_args = {});
+  /// Starts both with `options`.
+  explicit ConsoleSite(ConsoleSiteOptions options);
   ~ConsoleSite();
 
   /// The password the fixture gave `login`.

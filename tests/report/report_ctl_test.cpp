@@ -46,9 +46,10 @@ TEST_CASE("labgatectl report ward --month writes every format and prints a summa
   CHECK(r.out.find("3.50") != std::string::npos);
   CHECK(r.out.find("3 at 2026-05-20 10:30:00") != std::string::npos);
   CHECK(r.out.find("Written:") != std::string::npos);
-  for (const char* name : {"ward-2026-05.json", "ward-2026-05.html", "ward-2026-05-summary.csv",
-                           "ward-2026-05-machines.csv", "ward-2026-05-daily.csv",
-                           "ward-2026-05-trainings.csv", "ward-2026-05-inspections.csv"}) {
+  for (const char* name :
+       {"ward-2026-05.json", "ward-2026-05.html", "ward-2026-05-summary.csv",
+        "ward-2026-05-machines.csv", "ward-2026-05-daily.csv", "ward-2026-05-trainings.csv",
+        "ward-2026-05-inspections.csv", "ward-2026-05-rooms.csv"}) {
     INFO(name);
     CHECK(std::filesystem::exists(out / name));
     CHECK(r.out.find((out / name).string()) != std::string::npos);
@@ -77,7 +78,8 @@ TEST_CASE("labgatectl report ward: fiscal year, formats and JSON output", "[repo
   REQUIRE(r.code == 0);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["period"] == "FY2026");
-  CHECK(j["files"].size() == 6);
+  CHECK(j["files"].size() == 7);  // the six tables of a month, and months
+  CHECK(std::filesystem::exists(out / "ward-FY2026-rooms.csv"));
   CHECK(std::filesystem::exists(out / "ward-FY2026-months.csv"));
   CHECK_FALSE(std::filesystem::exists(out / "ward-FY2026.json"));
 }

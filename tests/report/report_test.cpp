@@ -347,7 +347,7 @@ TEST_CASE("renderers: deterministic bytes, CSV BOM and CRLF, HTML with one bar p
   CHECK(rp::render_html(a) == rp::render_html(b));
   const auto csv_a = rp::render_csv(a);
   const auto csv_b = rp::render_csv(b);
-  REQUIRE(csv_a.size() == 5);
+  REQUIRE(csv_a.size() == 6);  // summary, machines, daily, trainings, inspections, rooms
   for (std::size_t i = 0; i < csv_a.size(); ++i) {
     CHECK(csv_a[i].content == csv_b[i].content);
     CHECK(csv_a[i].content.rfind("\xEF\xBB\xBF", 0) == 0);
@@ -397,7 +397,7 @@ TEST_CASE("write_report writes the chosen formats and nothing else", "[report]")
   const auto out = db.dir().path() / "out" / "nested";
   auto paths = rp::write_report(r, out, *formats);
   REQUIRE(paths.ok());
-  REQUIRE(paths->size() == 6);
+  REQUIRE(paths->size() == 7);
   CHECK(paths->front().filename() == "ward-2026-05.html");
   CHECK((*paths)[1].filename() == "ward-2026-05-summary.csv");
   std::ifstream in(paths->front(), std::ios::binary);

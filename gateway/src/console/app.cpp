@@ -154,6 +154,7 @@ Response App::route(Context& c) {
 
 Response App::route_get(Context& c) {
   if (auto money = route_money(c)) return std::move(*money);
+  if (auto bookings = route_bookings(c)) return std::move(*bookings);
   if (c.path == "/") return live_page(c);
   if (c.path == "/statements" || c.path.starts_with("/statements/")) return route_statements(c);
   if (c.path == "/rollcall") return rollcall_page(c);
@@ -207,6 +208,7 @@ Response App::route_post(Context& c) {
   }
   if (c.path.starts_with("/statements/")) return route_statements(c);
   if (auto money = route_money(c)) return std::move(*money);
+  if (auto bookings = route_bookings(c)) return std::move(*bookings);
   if (auto users = route_users(c)) return std::move(*users);
   return do_action(c);
 }

@@ -94,6 +94,10 @@ class App {
   // The money pages (pages_money.cpp): their response, or nullopt when the path is not theirs.
   friend class MoneyPages;
   std::optional<Response> route_money(Context& c);
+  // Room calendars, bookings and the locker map (pages_bookings.cpp): their response, or nullopt
+  // when the path is not theirs.
+  friend class BookingPages;
+  std::optional<Response> route_bookings(Context& c);
   // The statements pages (pages_statements.cpp).
   Response route_statements(Context& c);
   Response statements_page(Context& c);

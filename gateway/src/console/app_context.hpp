@@ -9,6 +9,10 @@
 #include "app.hpp"
 #include "html.hpp"
 
+namespace labgate::gateway::report {
+struct WardReport;
+}
+
 namespace labgate::gateway::console {
 
 /// The request, where it came from, its session and language, and what the response must set.
@@ -43,6 +47,9 @@ inline std::string t(const Context& c, std::string_view key) {
 }
 /// "/machines/laser/lockout" -> {"machines", "laser", "lockout"} (a leading '/' assumed).
 std::vector<std::string> split_path(std::string_view path);
+/// The ward report page's meeting-room utilisation and locker occupancy tables
+/// (pages_bookings.cpp).
+std::string ward_rooms_section(const Context& c, const report::WardReport& r);
 /// A POST form with the CSRF token, an optional reason and one button. `js_confirm` makes
 /// console.js ask first (for actions without a confirmation page of their own).
 std::string action_form(const Context& c, const std::string& action, std::string_view label,

@@ -46,6 +46,7 @@ std::string navigation(const Frame& f) {
   // The money pages: desk sales and accounts for the desk, the rest for managers.
   if (role_may(f.role, Permission::kMembers)) {
     links += link("/desk", "nav.desk") + link("/accounts", "nav.accounts");
+    links += link("/rooms", "nav.rooms") + link("/lockers", "nav.lockers");
   }
   if (role_may(f.role, Permission::kManager)) {
     links += link("/rates", "nav.rates") + link("/prices", "nav.prices") +

@@ -289,6 +289,10 @@ Response App::member_page(Context& c, const std::string& member_no) {
         t(c, "yen"), t(c, "member.credit_limit"), account->credit_limit, yen(account->credit_limit),
         t(c, "yen"));
   }
+  if (role_may(c.role(), Permission::kMembers)) {
+    body += fmt::format(R"(<p><a id="member-bookings" href="/bookings?member={}">{}</a></p>)",
+                        esc(url_encode(member->member_no)), t(c, "bookings.link"));
+  }
   body += "<h2>" + t(c, "member.cards") + "</h2><ul id=\"cards\">";
   for (const auto& card : cards) {
     body += fmt::format("<li>#{} {} {}{}</li>", card.id, esc(card.technology), esc(card.label),

@@ -986,6 +986,7 @@ Response MoneyPages::report_page() {
         esc(m.id), m.sessions, rp::format_hours(m.ms), m.unique_users);
   }
   body += "</tbody></table>";
+  body += ward_rooms_section(c_, r);
   if (r.months.size() > 1) {  // a fiscal year: its months side by side
     body += fmt::format(
         R"(<h2>{}</h2><table id="report-months"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>)",

@@ -1,13 +1,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "labgate/gateway/policy/booking.hpp"
 #include "labgate/gateway/report/ward_report.hpp"
+#include "labgate/gateway/store/bookings.hpp"
 #include "time.hpp"
 
 namespace labgate::gateway::report {
@@ -167,6 +170,8 @@ class Builder {
   st::Status count_members();
   st::Status count_trainings();
   st::Status count_inspections();
+  st::Status count_rooms();
+  st::Status count_lockers();
 
   st::Store& store_;
   const Period& period_;
@@ -430,6 +435,84 @@ st::Status Builder::count_inspections() {
   return {};
 }
 
+// A room's open time is every grid step of the period (up to as_of) that the booking rules
+// would accept, asked as if booked just in time: the same opening hours, closure and holidays
+// that refuse a booking, so "booked / open" cannot exceed what could have been booked. Bookings
+// are read as recorded (a report never writes): a no-show not yet settled counts as booked.
+st::Status Builder::count_rooms() {
+  auto rooms = store_.bookings().rooms();
+  if (!rooms) return rooms.error();
+  auto cal = store_.bookings().calendar();
+  if (!cal) return cal.error();
+  const auto instant = [](std::int64_t ms) {
+    return std::chrono::system_clock::time_point{std::chrono::milliseconds(ms)};
+  };
+  for (const auto& room : *rooms) {
+    RoomUsage u;
+    u.id = room.id;
+    u.name = room.name;
+    const std::int64_t step = std::int64_t{std::max(room.rules.grid_minutes, 1)} * 60'000;
+    const auto lead = std::chrono::minutes(std::max(room.rules.lead_minutes, 0));
+    for (std::size_t d = 0; d + 1 < day_bounds_.size(); ++d) {
+      for (std::int64_t t = day_bounds_[d]; t < day_bounds_[d + 1] && t < clip_end_; t += step) {
+        if (!policy::check_booking(room.rules, *cal, instant(t), instant(t + step),
+                                   instant(t) - lead, 1)) {
+          u.open_ms += std::min(step, clip_end_ - t);
+        }
+      }
+    }
+    st::BookingFilter f;
+    f.room_id = room.id;
+    f.from_ms = period_.start_ms;
+    f.to_ms = clip_end_;
+    auto bookings = store_.bookings().list_recorded(f);
+    if (!bookings) return bookings.error();
+    for (const auto& b : *bookings) {
+      if (b.state == "booked" || b.state == "held") {
+        ++u.bookings;
+        u.booked_ms += std::min(b.end_ms, clip_end_) - std::max(b.start_ms, period_.start_ms);
+      } else if (b.state == "no_show" && b.start_ms >= period_.start_ms) {
+        ++u.no_shows;
+      }
+    }
+    r_.rooms.push_back(std::move(u));
+  }
+  return {};
+}
+
+// A loan holds its locker from its first day until it is taken back (an overdue locker is still
+// occupied), not only until its last day: every loan begun by the end is read, since an overdue
+// one may have ended on paper before the period. The loans table is small (lockers x turnover).
+st::Status Builder::count_lockers() {
+  auto lockers = store_.bookings().lockers();
+  if (!lockers) return lockers.error();
+  std::unordered_set<std::string> active;
+  for (const auto& l : *lockers) active.insert(l.locker.id);
+  const auto day_no = [](const std::string& date) {
+    const auto d = policy::parse_date(date);
+    return d ? std::chrono::sys_days(*d).time_since_epoch().count() : 0;
+  };
+  const auto first = day_no(period_.first_day);
+  const auto last = day_no(eval_last_day_);
+  auto& o = r_.lockers;
+  o.lockers = static_cast<std::int64_t>(active.size());
+  o.locker_days = o.lockers * (last - first + 1);
+  auto loans = store_.bookings().loans("0000-01-01", eval_last_day_);
+  if (!loans) return loans.error();
+  for (const auto& loan : *loans) {
+    if (!active.contains(loan.locker_id)) continue;
+    const auto from = std::max(first, day_no(loan.from_date));
+    auto to = last;
+    if (loan.returned_at_ms) {
+      to = std::min(to, day_no(detail::local_date(*loan.returned_at_ms, period_.time_zone)));
+    }
+    if (from > to) continue;
+    o.lent_days += to - from + 1;
+    if (to == last) ++o.lent_at_end;
+  }
+  return {};
+}
+
 Result<WardReport> Builder::run() {
   r_.period = period_;
   r_.as_of_ms = options_.as_of_ms;
@@ -467,6 +550,8 @@ Result<WardReport> Builder::run() {
   if (auto s = count_members(); !s) return s.error();
   if (auto s = count_trainings(); !s) return s.error();
   if (auto s = count_inspections(); !s) return s.error();
+  if (auto s = count_rooms(); !s) return s.error();
+  if (auto s = count_lockers(); !s) return s.error();
   tx->rollback();
 
   for (auto& m : machines_) {

@@ -166,6 +166,10 @@ std::vector<std::vector<std::string>> summary_rows(const WardReport& r) {
       {"coworking_unique_members", num(r.coworking.unique_members)},
       {"coworking_peak_occupancy", num(r.coworking.peak_occupancy)},
       {"coworking_peak_at", peak_text(r)},
+      {"lockers", num(r.lockers.lockers)},
+      {"locker_days_lent", num(r.lockers.lent_days)},
+      {"locker_occupancy_percent", format_percent(r.lockers.lent_days, r.lockers.locker_days)},
+      {"lockers_lent_at_end", num(r.lockers.lent_at_end)},
   };
   if (!r.complete) {
     rows.push_back({"as_of", detail::local_time(r.as_of_ms, p.time_zone)});
@@ -195,6 +199,12 @@ std::vector<std::string> daily_row(const DayUsage& d) {
 std::string format_hours(std::int64_t ms) {
   const std::int64_t c = centi_hours(ms);
   return fmt::format("{}.{:02}", c / 100, c % 100);
+}
+
+std::string format_percent(std::int64_t part, std::int64_t whole) {
+  if (whole <= 0) return "0.0";
+  const std::int64_t tenths = (part * 2000 + whole) / (2 * whole);  // half up
+  return fmt::format("{}.{}", tenths / 10, tenths % 10);
 }
 
 std::string base_name(const Period& period) {
@@ -245,7 +255,10 @@ std::string render_json(const WardReport& r) {
       "sessions are counted in the period they started in; their time is clipped to the period",
       "unique users: members with a session overlapping the period or a granted door access",
       "peak occupancy: most coworking sessions open at one instant (back-to-back do not overlap)",
-      "overdue: latest inspection's next due date before the day, or never inspected"};
+      "overdue: latest inspection's next due date before the day, or never inspected",
+      "room utilisation: booked hours over the hours the room could be booked (opening hours, "
+      "closure, holidays); locker occupancy: days lent (overdue until taken back) over "
+      "lockers x days"};
   j["summary"] = {{"unique_users", r.unique_users},
                   {"new_members", r.new_members},
                   {"active_members_at_end", r.active_members_at_end},
@@ -273,6 +286,23 @@ std::string render_json(const WardReport& r) {
              {"peak_occupancy", r.coworking.peak_occupancy},
              {"peak_at", r.coworking.peak_at_ms ? json(peak_text(r)) : json(nullptr)}};
   j["coworking"] = std::move(cw);
+  json rooms = json::array();
+  for (const auto& u : r.rooms) {
+    rooms.push_back({{"id", u.id},
+                     {"name", u.name},
+                     {"bookings", u.bookings},
+                     {"booked_hours", hours_json(u.booked_ms)},
+                     {"open_hours", hours_json(u.open_ms)},
+                     {"utilisation_percent", json::parse(format_percent(u.booked_ms, u.open_ms))},
+                     {"no_shows", u.no_shows}});
+  }
+  j["rooms"] = std::move(rooms);
+  j["lockers"] = {{"lockers", r.lockers.lockers},
+                  {"locker_days", r.lockers.locker_days},
+                  {"lent_days", r.lockers.lent_days},
+                  {"occupancy_percent",
+                   json::parse(format_percent(r.lockers.lent_days, r.lockers.locker_days))},
+                  {"lent_at_end", r.lockers.lent_at_end}};
   json trainings = json::array();
   for (const auto& t : r.trainings) {
     trainings.push_back({{"type", t.type_code},
@@ -368,6 +398,15 @@ std::vector<CsvFile> render_csv(const WardReport& r) {
       w.number(f.overdue_days).end_row();
     }
   });
+  table("rooms", [&](csv::Writer& w) {
+    w.row({"room_id", "name", "bookings", "booked_hours", "open_hours", "utilisation_percent",
+           "no_shows"});
+    for (const auto& u : r.rooms) {
+      w.text(u.id).text(u.name).number(u.bookings).text(format_hours(u.booked_ms));
+      w.text(format_hours(u.open_ms)).text(format_percent(u.booked_ms, u.open_ms));
+      w.number(u.no_shows).end_row();
+    }
+  });
   if (r.period.kind == PeriodKind::kFiscalYear) {
     table("months", [&](csv::Writer& w) {
       w.row({"month", "machine_sessions", "machine_hours", "coworking_sessions",
@@ -431,6 +470,28 @@ std::string render_html(const WardReport& r) {
                num(r.coworking.unique_members), num(r.coworking.peak_occupancy), peak_text(r)}},
              {true, true, true, true, false});
 
+  s += "<h2>会議室 Meeting rooms</h2>\n";
+  {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& u : r.rooms) {
+      rows.push_back({u.id, u.name, num(u.bookings), format_hours(u.booked_ms),
+                      format_hours(u.open_ms), format_percent(u.booked_ms, u.open_ms),
+                      num(u.no_shows)});
+    }
+    html_table(s,
+               {"ID", "会議室 room", "予約 bookings", "予約時間 booked hours",
+                "利用可能時間 open hours", "利用率 utilisation %", "不使用 no-shows"},
+               rows, {false, false, true, true, true, true, true});
+  }
+  s += "<h2>ロッカー Lockers</h2>\n";
+  html_table(
+      s,
+      {"ロッカー数 lockers", "貸出日数 days lent", "延べ日数 locker-days", "稼働率 occupancy %",
+       "期末貸出中 lent at end"},
+      {{num(r.lockers.lockers), num(r.lockers.lent_days), num(r.lockers.locker_days),
+        format_percent(r.lockers.lent_days, r.lockers.locker_days), num(r.lockers.lent_at_end)}},
+      {true, true, true, true, true});
+
   s += "<h2>講習 Trainings</h2>\n";
   {
     std::vector<std::vector<std::string>> rows;
@@ -481,7 +542,10 @@ std::string render_html(const WardReport& r) {
        "<li>Peak occupancy: most coworking sessions open at one instant; back-to-back sessions do "
        "not overlap.</li>\n"
        "<li>Overdue: the latest inspection's next due date is before the day, or the machine was "
-       "never inspected.</li>\n</ul>\n";
+       "never inspected.</li>\n"
+       "<li>Room utilisation: booked hours over the hours the room could be booked (its opening "
+       "hours, closure and holidays); locker occupancy: days lent (an overdue locker until taken "
+       "back) over lockers &times; days.</li>\n</ul>\n";
   s += "</body>\n</html>\n";
   return s;
 }

@@ -378,6 +378,10 @@ Result<Booking> Bookings::cancel(std::int64_t booking_id, const Actor& actor) {
 
 Result<std::vector<Booking>> Bookings::list(const BookingFilter& f) {
   if (!db_->read_only()) LABGATE_TRY(settle_no_shows());
+  return list_recorded(f);
+}
+
+Result<std::vector<Booking>> Bookings::list_recorded(const BookingFilter& f) {
   static const std::string kSql = fmt::format(
       "SELECT {} FROM bookings b JOIN members m ON m.id = b.member_id "
       "WHERE b.end_ms > ?1 AND b.start_ms < ?2 AND (?3 IS NULL OR b.room_id = ?3) "

@@ -1,7 +1,8 @@
 #pragma once
 // The ward report: what the centre tells the ward every month and every fiscal year (April to
 // March): machine hours and sessions, unique users, new and active members, trainings per
-// certification type, inspections done and overdue, coworking member-hours and peak occupancy.
+// certification type, inspections done and overdue, coworking member-hours and peak occupancy,
+// meeting-room utilisation (booked hours / open hours) and locker occupancy.
 //
 // Periods are local calendar days in the site time zone (Asia/Tokyo by default): a month
 // 2026-05 is [2026-05-01 00:00, 2026-06-01 00:00) local, fiscal year FY2026 is
@@ -110,6 +111,24 @@ struct CoworkingFigures {
   std::optional<std::int64_t> peak_at_ms;  ///< earliest instant of the peak
 };
 
+/// Use of one meeting room (docs/BOOKINGS.md): its booked time over the time it was open.
+struct RoomUsage {
+  std::string id;
+  std::string name;
+  std::int64_t bookings{0};   ///< booked or held, overlapping the period
+  std::int64_t booked_ms{0};  ///< their time in the period (clipped)
+  std::int64_t open_ms{0};    ///< grid steps of the period a booking could take (hours, closure)
+  std::int64_t no_shows{0};   ///< released unused, starting in the period
+};
+
+/// Locker occupancy: the days lockers were lent over the days there were lockers.
+struct LockerOccupancy {
+  std::int64_t lockers{0};      ///< active lockers
+  std::int64_t locker_days{0};  ///< lockers × days of the period evaluated
+  std::int64_t lent_days{0};    ///< days a loan held a locker (overdue ones until taken back)
+  std::int64_t lent_at_end{0};  ///< lockers lent on the last day evaluated
+};
+
 /// The main figures of one month (fiscal-year breakdown; a month report has one row).
 struct MonthFigures {
   std::string month;  ///< 'YYYY-MM'
@@ -139,6 +158,8 @@ struct WardReport {
   std::vector<TrainingCount> trainings;        ///< every certification type, by code
   std::vector<InspectionFigures> inspections;  ///< every machine, by id
   CoworkingFigures coworking;
+  std::vector<RoomUsage> rooms;  ///< every active room, by id
+  LockerOccupancy lockers;
   std::vector<MonthFigures> months;  ///< 12 rows for a fiscal year, 1 for a month
   /// Coworking member-time per local hour of the day (0..23), summed over the period's days:
   /// divided by the days and an hour, the mean occupancy of that hour. The console's charts
@@ -172,6 +193,10 @@ st::Result<std::vector<Format>> parse_formats(std::string_view list);
 
 /// Hours with two decimals, rounded half up ("12.50"), from milliseconds.
 std::string format_hours(std::int64_t ms);
+
+/// `part` / `whole` in percent with one decimal, rounded half up ("37.5"); "0.0" when `whole`
+/// is 0 (a room never open, no lockers).
+std::string format_percent(std::int64_t part, std::int64_t whole);
 
 /// The report as JSON (UTF-8, 2-space indent, trailing newline). Byte-identical for equal reports.
 std::string render_json(const WardReport& report);

@@ -128,8 +128,11 @@ class Bookings : public Repository {
   Result<Booking> cancel(std::int64_t booking_id, const Actor& actor);
   /// One booking.
   Result<std::optional<Booking>> booking(std::int64_t booking_id);
-  /// Bookings by start.
+  /// Bookings by start (a writer settles the no-shows first).
   Result<std::vector<Booking>> list(const BookingFilter& filter);
+  /// Bookings by start as recorded, never settling: for readers inside a read transaction of
+  /// their own (the ward report), where a write would not belong.
+  Result<std::vector<Booking>> list_recorded(const BookingFilter& filter);
   /// Settles the bookings whose no-show time has come: held when someone named on the
   /// booking was granted at the room's door since its early entry, otherwise no_show and its
   /// slots are freed. Returns how many became no-shows.
