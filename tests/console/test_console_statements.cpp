@@ -61,18 +61,6 @@ std::string location_of(const HttpReply& r) {
   return r.header("location");
 }
 
-// Follows a job's page until it is no longer running; returns the last page.
-std::string wait_job(ConsoleSite& site, Browser& b, const std::string& job_path) {
-  std::string body;
-  for (int i = 0; i < 2400; ++i) {
-    body = site.get(b, job_path).body;
-    if (!has(body, R"(data-stage="running")")) return body;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  FAIL("job did not end: " << body);
-  return body;
-}
-
 std::int64_t count_rows(ConsoleSite& site, const std::string& sql) {
   auto s = site.daemon().open_store();
   auto stmt = must(s->database().prepare(sql));

@@ -175,7 +175,9 @@ std::string issue_blocker(const Context& c, const std::string& month,
   return {};
 }
 
-std::string progress_bar(const Context& c, const JobState& j) {
+}  // namespace
+
+std::string job_progress(const Context& c, const JobState& j) {
   const auto pct = j.total > 0 ? std::min<std::int64_t>(100, j.done * 100 / j.total) : 0;
   return fmt::format(
       R"(<p id="job-phase" data-stage="{}">{}</p>)"
@@ -185,8 +187,6 @@ std::string progress_bar(const Context& c, const JobState& j) {
                                            : "failed",
       t(c, j.phase), j.done, std::max<std::int64_t>(j.total, 1), pct, j.done, j.total);
 }
-
-}  // namespace
 
 Response App::route_statements(Context& c) {
   if (!role_may(c.role(), Permission::kManager)) {
@@ -513,7 +513,7 @@ Response App::statements_job(Context& c, const std::string& id) {
   const std::string month = job->key.substr(colon + 1);
   std::string body = fmt::format(R"(<h2 id="job" data-kind="{}">{} {}</h2>)", esc(kind),
                                  t(c, "statements." + kind), esc(month));
-  body += progress_bar(c, *job);
+  body += job_progress(c, *job);
   if (job->stage == JobState::Stage::kFailed) {
     body += fmt::format(R"(<p class="error" id="job-error">{}</p>)", esc(job->error));
   } else if (job->stage == JobState::Stage::kDone && kind == "export") {
