@@ -167,7 +167,8 @@ std::string ward_built_time(std::int64_t ms, const std::string& zone) {
   }
 }
 
-// Fiscal years kept built at once; a year's report is a few hundred kilobytes with its files.
+// Fiscal years kept built at once, in memory: each holds its report and every file rendered,
+// the PDF included.
 constexpr std::size_t kWardYearsKept = 4;
 
 }  // namespace
