@@ -160,10 +160,13 @@ TEST_CASE("console statements: export as a zip in the background", "[console]") 
   const auto zip = site.get(mona, "/statements/files/statements-2026-11.zip");
   REQUIRE(zip.status == 200);
   CHECK(zip.body.starts_with("PK"));
-  for (const auto* name : {"statement-2026-11-M1.csv", "statement-2026-11-M9.json",
-                           "summary-2026-11.csv", "invoices-2026-11-ja.pdf"}) {
+  for (const auto* name :
+       {"statement-2026-11-M1.csv", "statement-2026-11-M9.json", "summary-2026-11.csv",
+        "invoice-2026-11-M1-ja.pdf", "invoice-2026-11-M9-ja.pdf"}) {
     CHECK(has(zip.body, name));
   }
+  // One PDF per member, no longer the month's in one file.
+  CHECK_FALSE(has(zip.body, "invoices-2026-11-ja.pdf"));
   // A month without usage fails as a job, and leaves no file behind.
   r = site.post(mona, "/statements/export", "month=2020-01");
   const auto failed = wait_job(site, mona, location_of(r));
