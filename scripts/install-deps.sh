@@ -39,6 +39,8 @@ packages=(
   # Printable invoices: weasyprint makes their PDF, with a Japanese font; libarchive writes the
   # console's zip of a month's statements.
   weasyprint fonts-ipaexfont-gothic libarchive-dev
+  # qpdf's library: the console's zip holds one invoice PDF per member, cut from one weasyprint run.
+  libqpdf-dev
   python3
   help2man file dpkg-dev systemd debootstrap
 )

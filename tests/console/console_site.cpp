@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 #include "labgate/gateway/console/password.hpp"
 #include "must.hpp"
@@ -141,6 +143,16 @@ RunResult run_console(const std::vector<std::string>& args) {
   std::vector<std::string> argv{LABGATE_CONSOLE_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, std::chrono::seconds(20));
+}
+
+std::string wait_job(ConsoleSite& site, Browser& b, const std::string& job_path) {
+  std::string body;
+  for (int i = 0; i < 2400; ++i) {
+    body = site.get(b, job_path).body;
+    if (!has(body, R"(data-stage="running")")) return body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("job did not end: " + body);
 }
 
 }  // namespace labgate::testing

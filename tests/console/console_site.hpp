@@ -81,6 +81,10 @@ inline bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+/// Follows a background job's page (`job_path`) until the job no longer runs; returns the last
+/// page. Throws when it still runs after two minutes.
+std::string wait_job(ConsoleSite& site, Browser& b, const std::string& job_path);
+
 /// Runs labgate-console with `args` to completion (for refusals at start).
 RunResult run_console(const std::vector<std::string>& args);
 

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "console_site.hpp"
+#include "labgate/gateway/report/ward_report.hpp"
 #include "must.hpp"
 
 namespace labgate::testing {
@@ -56,6 +57,16 @@ void october_sessions(ConsoleSite& site) {
       "('oct-held', (SELECT id FROM members WHERE member_no='M1'), 'printer', 'machine', " +
       at(t0 + 48 * h) + ", " + at(t0 + 73 * h) + ", 'max_duration', 90000)"));
   must(tx.commit());
+}
+
+// Builds fiscal year `label` as its page's form does and waits for the job; returns the job's
+// last page.
+std::string build_year(ConsoleSite& site, Browser& b, const std::string& label) {
+  const auto r = site.post(b, "/reports/ward/build", "period=" + label);
+  REQUIRE(r.status == 303);
+  const auto job = r.header("location");
+  REQUIRE(job.starts_with("/reports/ward/jobs/"));
+  return wait_job(site, b, job);
 }
 
 std::int64_t held_id(ConsoleSite& site) {
@@ -405,7 +416,9 @@ TEST_CASE("console money: the ward report on screen and its files as labgatectl 
   // M2's coworking 13:00-16:00 on one day of 31: each of those hours 1/31 on average.
   CHECK(has(r.body, "<tr><td>13:00</td><td>0.03</td></tr>"));
   CHECK(has(r.body, "<tr><td>12:00</td><td>0.00</td></tr>"));
-  // The fiscal year holding it: twelve months, October in its row (both machines: 3 + 25 h).
+  // The fiscal year holding it, once built: twelve months, October in its row (both machines:
+  // 3 + 25 h).
+  CHECK(has(build_year(site, mona, "FY2026"), R"(data-stage="done")"));
   r = site.get(mona, "/reports/ward?period=FY2026");
   REQUIRE(r.status == 200);
   CHECK(has(r.body,
@@ -459,12 +472,106 @@ TEST_CASE("console money: the ward report as a PDF, the same bytes every time", 
   REQUIRE(second.status == 200);
   CHECK(second.body == first.body);
   // Another period's data gives another document.
+  REQUIRE(has(build_year(site, mona, "FY2026"), R"(data-stage="done")"));
   const auto year = site.get(mona, "/reports/ward/file?period=FY2026&name=ward-FY2026.pdf");
   REQUIRE(year.status == 200);
   CHECK(year.body.starts_with("%PDF-"));
   CHECK(year.body != first.body);
   auto dina = site.logged_in("dina");
   CHECK(site.get(dina, url).status == 403);
+}
+
+TEST_CASE("console money: a fiscal year of the ward report is built by one background job",
+          "[console]") {
+  namespace rp = gateway::report;
+  ConsoleSite site;
+  october_sessions(site);
+  auto mona = site.logged_in("mona");
+  // Nothing built yet: the year's page offers the build (a POST), its files wait for it.
+  auto r = site.get(mona, "/reports/ward?period=FY2026");
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(id="report-not-built" data-period="FY2026")"));
+  CHECK(has(r.body, R"(<form method="post" action="/reports/ward/build")"));
+  CHECK_FALSE(has(r.body, R"(id="report-months")"));
+  CHECK(site.get(mona, "/reports/ward/file?period=FY2026&name=ward-FY2026.json").status == 409);
+  // A form from elsewhere (no CSRF token) starts nothing.
+  CHECK(site.post(mona, "/reports/ward/build", "period=FY2026", false).status == 403);
+  // Only a fiscal year is built in the background; a month shows at once.
+  CHECK(site.post(mona, "/reports/ward/build", "period=2026-10").status == 400);
+
+  // Two clicks: the second joins the build the first started. The job renders the PDF with
+  // weasyprint, which alone takes far longer than the two requests apart.
+  const auto first = site.post(mona, "/reports/ward/build", "period=FY2026");
+  const auto second = site.post(mona, "/reports/ward/build", "period=fy2026");
+  REQUIRE(first.status == 303);
+  REQUIRE(second.status == 303);
+  const auto job = first.header("location");
+  REQUIRE(job.starts_with("/reports/ward/jobs/"));
+  CHECK(second.header("location") == job);
+  const auto running = site.get(mona, job);
+  REQUIRE(running.status == 200);
+  CHECK(has(running.body, R"(<progress id="job-progress")"));
+  // The page reloads itself (no script needed) exactly while the job runs.
+  CHECK(has(running.body, R"(<meta http-equiv="refresh")") ==
+        has(running.body, R"(data-stage="running")"));
+  const auto done = wait_job(site, mona, job);
+  CHECK(has(done, R"(data-stage="done")"));
+  CHECK(has(done, R"(<a href="/reports/ward?period=FY2026" id="job-report">)"));
+  CHECK_FALSE(has(done, R"(<meta http-equiv="refresh")"));
+  const auto log = site.console_log();
+  const std::string started = "builds the ward report FY2026";
+  CHECK(log.find(started) != std::string::npos);
+  CHECK(log.find(started, log.find(started) + 1) == std::string::npos);
+
+  // The result: the year as the synchronous builder gives it, as of the instant of the click.
+  r = site.get(mona, "/reports/ward?period=FY2026");
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body,
+            R"(<tr data-month="2026-10"><td>2026-10</td><td>3</td><td>28.00</td><td>3.00</td>)"));
+  const std::regex as_of_re(R"re(id="report-built" data-as-of-ms="(\d+)")re");
+  std::smatch m;
+  REQUIRE(std::regex_search(r.body, m, as_of_re));
+  rp::ReportOptions options;
+  options.as_of_ms = std::stoll(m[1].str());
+  const auto period = must(rp::fiscal_year_period(2026, "Asia/Tokyo"));
+  auto s = site.daemon().open_store();
+  auto expected = must(rp::build_ward_report(*s, period, options));
+  if (const auto head = must(s->seal_head())) {
+    expected.notes.push_back("Audit record checkpoint (labgatectl audit verify --checkpoint): " +
+                             gateway::store::seal::format_checkpoint(*head));
+  }
+  std::vector<std::pair<std::string, std::string>> files{
+      {"ward-FY2026.json", rp::render_json(expected)},
+      {"ward-FY2026.html", rp::render_html(expected)}};
+  for (auto& csv : rp::render_csv(expected)) {
+    files.emplace_back("ward-FY2026-" + csv.suffix + ".csv", std::move(csv.content));
+  }
+  CHECK(files.size() >= 8);  // json, html and six CSV tables with the months
+  for (const auto& [name, bytes] : files) {
+    INFO(name);
+    const auto f = site.get(mona, "/reports/ward/file?period=FY2026&name=" + name);
+    REQUIRE(f.status == 200);
+    CHECK(has(f.header("content-disposition"), "attachment; filename=\"" + name + "\""));
+    CHECK(f.body == bytes);
+  }
+  const auto pdf = site.get(mona, "/reports/ward/file?period=FY2026&name=ward-FY2026.pdf");
+  REQUIRE(pdf.status == 200);
+  CHECK(pdf.body.starts_with("%PDF-"));
+  CHECK(site.get(mona, "/reports/ward/file?period=FY2026&name=ward-FY2025.json").status == 404);
+
+  // A click once it is done starts a new build, as of its own instant.
+  const auto again = site.post(mona, "/reports/ward/build", "period=FY2026");
+  REQUIRE(again.status == 303);
+  CHECK(again.header("location") != job);
+  CHECK(has(wait_job(site, mona, again.header("location")), R"(data-stage="done")"));
+
+  // Desk staff may neither build, nor watch, nor read the year.
+  auto dina = site.logged_in("dina");
+  CHECK(site.post(dina, "/reports/ward/build", "period=FY2026").status == 403);
+  CHECK(site.get(dina, job).status == 403);
+  CHECK(site.get(dina, "/reports/ward?period=FY2026").status == 403);
+  CHECK(site.get(dina, "/reports/ward/file?period=FY2026&name=ward-FY2026.json").status == 403);
+  CHECK_FALSE(has(site.console_log(), "dina builds the ward report"));
 }
 
 }  // namespace labgate::testing

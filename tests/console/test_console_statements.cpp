@@ -61,18 +61,6 @@ std::string location_of(const HttpReply& r) {
   return r.header("location");
 }
 
-// Follows a job's page until it is no longer running; returns the last page.
-std::string wait_job(ConsoleSite& site, Browser& b, const std::string& job_path) {
-  std::string body;
-  for (int i = 0; i < 2400; ++i) {
-    body = site.get(b, job_path).body;
-    if (!has(body, R"(data-stage="running")")) return body;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  FAIL("job did not end: " << body);
-  return body;
-}
-
 std::int64_t count_rows(ConsoleSite& site, const std::string& sql) {
   auto s = site.daemon().open_store();
   auto stmt = must(s->database().prepare(sql));
@@ -172,10 +160,13 @@ TEST_CASE("console statements: export as a zip in the background", "[console]") 
   const auto zip = site.get(mona, "/statements/files/statements-2026-11.zip");
   REQUIRE(zip.status == 200);
   CHECK(zip.body.starts_with("PK"));
-  for (const auto* name : {"statement-2026-11-M1.csv", "statement-2026-11-M9.json",
-                           "summary-2026-11.csv", "invoices-2026-11-ja.pdf"}) {
+  for (const auto* name :
+       {"statement-2026-11-M1.csv", "statement-2026-11-M9.json", "summary-2026-11.csv",
+        "invoice-2026-11-M1-ja.pdf", "invoice-2026-11-M9-ja.pdf"}) {
     CHECK(has(zip.body, name));
   }
+  // One PDF per member, no longer the month's in one file.
+  CHECK_FALSE(has(zip.body, "invoices-2026-11-ja.pdf"));
   // A month without usage fails as a job, and leaves no file behind.
   r = site.post(mona, "/statements/export", "month=2020-01");
   const auto failed = wait_job(site, mona, location_of(r));

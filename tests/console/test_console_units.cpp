@@ -6,7 +6,9 @@
 #include "app.hpp"
 #include "html.hpp"
 #include "i18n.hpp"
+#include "labgate/gateway/billing/invoice.hpp"
 #include "labgate/gateway/console/password.hpp"
+#include "pdf_pages.hpp"
 #include "sessions.hpp"
 
 using namespace labgate::gateway::console;
@@ -115,4 +117,37 @@ TEST_CASE("console sessions: a flood of login forms never ends a logged-in sessi
   REQUIRE(in);
   for (std::size_t i = 0; i < Sessions::kMaxSessions + 10; ++i) sessions.create();
   CHECK(sessions.find(in->id));
+}
+
+TEST_CASE("console pdf: one weasyprint document cut at its outline, page for page", "[unit]") {
+  namespace billing = labgate::gateway::billing;
+  // Three invoices as the renderer lays them out: one <h1> each, the second two pages long.
+  const std::string html =
+      "<html><body><section style=\"break-after:page\"><h1>M1</h1>one</section>"
+      "<section style=\"break-after:page\"><h1>M2</h1>two<p style=\"break-before:page\">two, "
+      "page 2</p></section><section><h1>M3</h1>three</section></body></html>";
+  const auto pdf = billing::render_pdf(html);
+  REQUIRE(pdf);
+  const auto parts = split_pdf_at_outline(*pdf);
+  REQUIRE(parts.size() == 3);
+  const auto pages = [](const std::string& doc) {
+    // Each page object once: "/Type /Page" but not "/Type /Pages" (the page tree).
+    std::size_t n = 0;
+    for (auto at = doc.find("/Type /Page"); at != std::string::npos;
+         at = doc.find("/Type /Page", at + 1)) {
+      if (doc.compare(at, 12, "/Type /Pages") != 0) ++n;
+    }
+    return n;
+  };
+  CHECK(pages(parts[0]) == 1);
+  CHECK(pages(parts[1]) == 2);
+  CHECK(pages(parts[2]) == 1);
+  for (const auto& p : parts) CHECK(p.starts_with("%PDF-"));
+  // The same document gives the same bytes.
+  CHECK(split_pdf_at_outline(*pdf) == parts);
+  // No outline, or no PDF at all: refused with a reason, not an empty zip entry.
+  const auto plain = billing::render_pdf("<html><body><p>x</p></body></html>");
+  REQUIRE(plain);
+  CHECK_THROWS_WITH(split_pdf_at_outline(*plain), Catch::Contains("no outline"));
+  CHECK_THROWS(split_pdf_at_outline("not a pdf"));
 }

@@ -5,6 +5,7 @@
 
 #include <boost/beast/http.hpp>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,9 @@ struct Peer {
   std::string address;  ///< the client's IP address (login limits per address)
   bool tls{false};      ///< the connection is TLS (cookies get Secure)
 };
+
+/// A fiscal-year ward report a background job built, with its files (pages_money.cpp).
+struct BuiltWardReport;
 
 /// The console: everything but the transport.
 class App {
@@ -116,6 +120,10 @@ class App {
   LiveFeed feed_;
   std::filesystem::path export_dir_;
   bool own_export_dir_{false};
+  // The newest fiscal-year ward report built per period ("FY2026"), which its page and downloads
+  // show: a year takes too long to build again for each request (pages_money.cpp).
+  std::mutex ward_mu_;
+  std::map<std::string, std::shared_ptr<const BuiltWardReport>> ward_built_;
   Jobs jobs_;  // last: destroyed first, so running jobs end before the rest goes
 };
 

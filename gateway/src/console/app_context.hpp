@@ -54,5 +54,8 @@ std::string ward_rooms_section(const Context& c, const report::WardReport& r);
 /// console.js ask first (for actions without a confirmation page of their own).
 std::string action_form(const Context& c, const std::string& action, std::string_view label,
                         bool with_reason, bool js_confirm);
+/// A background job's phase and progress bar (`#job-phase` with `data-stage`, `#job-progress`,
+/// `#job-count`), as every job page shows them.
+std::string job_progress(const Context& c, const JobState& j);
 
 }  // namespace labgate::gateway::console

@@ -354,6 +354,17 @@ constexpr Entry kCatalogue[] = {
     Entry{"job.zipping", "zip に書き込んでいます", "Writing the zip"},
     Entry{"job.issuing", "labgated が発行しています", "labgated is issuing"},
     Entry{"job.running", "実行中の処理を見る", "See the running job"},
+    // fy14: the fiscal-year ward report, built by a background job.
+    Entry{"job.report.building", "年度の利用を集計しています", "Counting the fiscal year's use"},
+    Entry{"job.report.rendering", "報告書のファイルを作成しています", "Writing the report's files"},
+    Entry{"money.report.build", "年度の報告書を作成する", "Build the fiscal-year report"},
+    Entry{"money.report.rebuild", "今の時点で作り直す", "Build it again as of now"},
+    Entry{"money.report.not_built",
+          "この年度の報告書はまだ作成されていません。作成は裏で行われ、進み具合が表示されます。",
+          "This fiscal year's report has not been built yet. It is built in the background, "
+          "with its progress shown."},
+    Entry{"money.report.built_at", "集計時点：", "Counted as of"},
+    Entry{"money.report.show_built", "報告書を見る", "Show the report"},
     // console13: staff accounts (admin only), state names, search by card, balance.
     Entry{"nav.users", "スタッフアカウント", "Staff accounts"},
     Entry{"users.role", "役割", "Role"},

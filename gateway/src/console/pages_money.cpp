@@ -3,14 +3,21 @@
 // read-only and change it only through labgated's admin channel as the logged-in account, so the
 // audit row names them. A change of money asks on a confirmation page first (no script needed);
 // bad input is refused before labgated is asked, with the field and the reason, and a refusal
-// from labgated shows its reason beside the field it concerns.
+// from labgated shows its reason beside the field it concerns. A fiscal year of the ward report
+// is built by a background job (jobs.hpp) on a store connection of its own, not on the request
+// thread under the console's store lock: a year of sessions takes long enough to stall every
+// other page. Its page and files then show the newest year built.
 #include <date/tz.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,7 +130,82 @@ std::string script_json(const json& j) {
   return out;
 }
 
+// The report as `labgatectl report ward` builds it (as of `as_of_ms`, with the audit checkpoint
+// note), so that the files are the same bytes.
+st::Result<rp::WardReport> ward_report_as_of(st::Store& store, const rp::Period& period,
+                                             std::int64_t as_of_ms) {
+  rp::ReportOptions options;
+  options.as_of_ms = as_of_ms;
+  auto report = rp::build_ward_report(store, period, options);
+  if (!report) return report;
+  auto head = store.seal_head();
+  if (!head) return head.error();
+  if (*head) {
+    report->notes.push_back("Audit record checkpoint (labgatectl audit verify --checkpoint): " +
+                            st::seal::format_checkpoint(**head));
+  }
+  return report;
+}
+
+// The report's files in the order the page links them: those `labgatectl report ward --out`
+// writes, and the PDF.
+std::vector<std::string> ward_file_names(const rp::WardReport& r, const rp::Period& period) {
+  const std::string base = rp::base_name(period);
+  std::vector<std::string> files{base + ".json", base + ".html", base + ".pdf"};
+  for (const auto& csv : rp::render_csv(r)) files.push_back(base + "-" + csv.suffix + ".csv");
+  return files;
+}
+
+// `ms` as local time in `zone` ("2026-12-07 12:53:00 JST"), or the UTC time when the zone is
+// unknown.
+std::string ward_built_time(std::int64_t ms, const std::string& zone) {
+  const date::sys_time<std::chrono::seconds> at{std::chrono::seconds{ms / 1000}};
+  try {
+    return date::format("%F %T %Z", date::make_zoned(zone, at));
+  } catch (const std::exception&) {
+    return date::format("%F %T UTC", at);
+  }
+}
+
+// Fiscal years kept built at once, in memory: each holds its report and every file rendered,
+// the PDF included.
+constexpr std::size_t kWardYearsKept = 4;
+
 }  // namespace
+
+/// One file of the ward report, rendered.
+struct WardFile {
+  std::string bytes;
+  std::string type;   ///< its Content-Type
+  std::string error;  ///< not empty: the PDF renderer failed, and why
+};
+
+/// The file `name` of `r`, or nullopt when the report has no file of that name.
+static std::optional<WardFile> render_ward_file(const rp::WardReport& r, const rp::Period& period,
+                                                const std::string& name) {
+  const std::string base = rp::base_name(period);
+  if (name == base + ".json") return WardFile{rp::render_json(r), "application/json", {}};
+  if (name == base + ".html") return WardFile{rp::render_html(r), "text/html; charset=utf-8", {}};
+  if (name == base + ".pdf") {
+    // The HTML file printed by the invoices' renderer: the same report gives the same bytes.
+    auto pdf = labgate::gateway::billing::render_pdf(rp::render_html(r));
+    if (!pdf) return WardFile{{}, {}, pdf.error().message};
+    return WardFile{std::move(*pdf), "application/pdf", {}};
+  }
+  for (auto& csv : rp::render_csv(r)) {
+    if (name == base + "-" + csv.suffix + ".csv") {
+      return WardFile{std::move(csv.content), "text/csv; charset=utf-8", {}};
+    }
+  }
+  return std::nullopt;
+}
+
+/// A fiscal year's report built by a job, with every file already rendered.
+struct BuiltWardReport {
+  rp::Period period;
+  rp::WardReport report;
+  std::map<std::string, WardFile> files;  ///< by name (ward_file_names)
+};
 
 /// The money routes, with access to the App's store, confirmation and failure pages.
 class MoneyPages {
@@ -173,9 +255,14 @@ class MoneyPages {
   // ---- ward report ----
   Response reports_page(http::status status, const std::optional<Problem>& p);
   Response report_page();
+  /// The report on screen; `head` goes above it (a fiscal year's build form and age).
+  Response report_view(const rp::WardReport& r, const rp::Period& period, const std::string& head);
+  /// A fiscal year: the newest report built, the running build or a form to start one.
+  Response fiscal_year_page(const rp::Period& period);
+  Response report_build_post();
+  Response report_job_page(const std::string& id);
   Response report_file();
-  std::optional<st::Result<rp::WardReport>> build_report(const std::string& period_text,
-                                                         rp::Period& period);
+  std::shared_ptr<const BuiltWardReport> built_year(const std::string& label);
 
   std::optional<st::Member> member(const std::string& no);
 
@@ -215,6 +302,9 @@ std::optional<Response> MoneyPages::route() {
     if (p.size() == 3 && p[0] == "reports" && p[1] == "ward" && p[2] == "file") {
       return report_file();
     }
+    if (p.size() == 4 && p[0] == "reports" && p[1] == "ward" && p[2] == "jobs") {
+      return report_job_page(p[3]);
+    }
     return app_.fail(c_, http::status::not_found, "error.not_found");
   }
   if (p[0] == "rates") return rate_post(p);
@@ -222,6 +312,9 @@ std::optional<Response> MoneyPages::route() {
   if (p[0] == "desk" && p.size() == 2 && p[1] == "sell") return sell_post();
   if (p[0] == "accounts" && p.size() == 2) return account_post(p[1]);
   if (p[0] == "held" && p.size() == 3) return held_post(p[1], p[2]);
+  if (p.size() == 3 && p[0] == "reports" && p[1] == "ward" && p[2] == "build") {
+    return report_build_post();
+  }
   return app_.fail(c_, http::status::not_found, "error.not_found");
 }
 
@@ -901,48 +994,34 @@ Response MoneyPages::reports_page(http::status status, const std::optional<Probl
   return c_.html(status, t("nav.reports"), body);
 }
 
-std::optional<st::Result<rp::WardReport>> MoneyPages::build_report(const std::string& text,
-                                                                   rp::Period& period) {
-  auto parsed = rp::parse_period(text, app_.options_.site.site.timezone);
-  if (!parsed) return std::nullopt;
-  period = *parsed;
-  std::lock_guard lock(app_.store_mu_);
-  rp::ReportOptions options;
-  options.as_of_ms = app_.store_->now_ms();
-  auto report = rp::build_ward_report(*app_.store_, period, options);
-  if (!report) return report;
-  // As `labgatectl report ward` does, so that the files are the same bytes.
-  auto head = app_.store_->seal_head();
-  if (!head) return head.error();
-  if (*head) {
-    report->notes.push_back("Audit record checkpoint (labgatectl audit verify --checkpoint): " +
-                            st::seal::format_checkpoint(**head));
-  }
-  return report;
-}
-
 Response MoneyPages::report_page() {
-  const std::string text = v("period");
-  rp::Period period;
-  auto built = build_report(text, period);
-  if (!built) {
+  auto period = rp::parse_period(v("period"), app_.options_.site.site.timezone);
+  if (!period) {
     return reports_page(http::status::bad_request, Problem{"period", t("money.bad.period")});
   }
-  if (!*built)
-    return reports_page(http::status::not_found, Problem{"period", built->error().message});
-  const auto& r = **built;
+  if (period->kind == rp::PeriodKind::kFiscalYear) return fiscal_year_page(*period);
+  // A month is quick enough to build on the request thread, as of now.
+  st::Result<rp::WardReport> built = [&] {
+    std::lock_guard lock(app_.store_mu_);
+    return ward_report_as_of(*app_.store_, *period, app_.store_->now_ms());
+  }();
+  if (!built)
+    return reports_page(http::status::not_found, Problem{"period", built.error().message});
+  return report_view(*built, *period, {});
+}
+
+Response MoneyPages::report_view(const rp::WardReport& r, const rp::Period& period,
+                                 const std::string& head) {
   const std::string q = "period=" + url_encode(period.label);
-  std::string body =
+  std::string body = head;
+  body +=
       fmt::format(R"(<p id="report-period" data-period="{0}">{0}: {1} .. {2} ({3}){4}</p>)",
                   esc(period.label), esc(period.first_day), esc(period.last_day),
                   esc(period.time_zone), r.complete ? "" : " — " + esc(t("money.report.partial")));
   for (const auto& n : r.notes) body += "<p class=\"note\">" + esc(n) + "</p>";
   // The files `labgatectl report ward` writes, the same bytes.
-  const std::string base = rp::base_name(period);
-  std::vector<std::string> files{base + ".json", base + ".html", base + ".pdf"};
-  for (const auto& csv : rp::render_csv(r)) files.push_back(base + "-" + csv.suffix + ".csv");
   body += "<p id=\"report-files\">" + t("money.report.files") + ": ";
-  for (const auto& f : files) {
+  for (const auto& f : ward_file_names(r, period)) {
     body += fmt::format(R"(<a href="/reports/ward/file?{}&amp;name={}" download="{}">{}</a> )", q,
                         url_encode(f), esc(f), esc(f));
   }
@@ -1021,42 +1100,143 @@ Response MoneyPages::report_page() {
   return c_.html(http::status::ok, t("nav.reports") + " " + period.label, body);
 }
 
-Response MoneyPages::report_file() {
-  rp::Period period;
-  auto built = build_report(v("period"), period);
-  if (!built)
-    return reports_page(http::status::bad_request, Problem{"period", t("money.bad.period")});
-  if (!*built)
-    return reports_page(http::status::not_found, Problem{"period", built->error().message});
-  const auto& r = **built;
-  const std::string name = v("name");
-  const std::string base = rp::base_name(period);
-  std::string bytes;
-  std::string type;
-  if (name == base + ".json") {
-    bytes = rp::render_json(r);
-    type = "application/json";
-  } else if (name == base + ".html") {
-    bytes = rp::render_html(r);
-    type = "text/html; charset=utf-8";
-  } else if (name == base + ".pdf") {
-    // The HTML file printed by the invoices' renderer: the same report gives the same bytes.
-    auto pdf = labgate::gateway::billing::render_pdf(rp::render_html(r));
-    if (!pdf) {
-      return app_.fail(c_, http::status::service_unavailable, "error.refused", pdf.error().message);
-    }
-    bytes = std::move(*pdf);
-    type = "application/pdf";
-  } else {
-    for (auto& csv : rp::render_csv(r)) {
-      if (name == base + "-" + csv.suffix + ".csv") {
-        bytes = std::move(csv.content);
-        type = "text/csv; charset=utf-8";
-      }
-    }
+std::shared_ptr<const BuiltWardReport> MoneyPages::built_year(const std::string& label) {
+  std::lock_guard lock(app_.ward_mu_);
+  const auto it = app_.ward_built_.find(label);
+  return it == app_.ward_built_.end() ? nullptr : it->second;
+}
+
+Response MoneyPages::fiscal_year_page(const rp::Period& period) {
+  const auto built = built_year(period.label);
+  const auto running = app_.jobs_.running("ward:" + period.label);
+  // The build is a POST (with the CSRF token): it costs a year's worth of reading, which a link
+  // from another site must not be able to start.
+  std::string head = fmt::format(
+      R"(<form method="post" action="/reports/ward/build" class="inline" id="report-build">{}<input type="hidden" name="period" value="{}"><button type="submit" id="report-build-button">{}</button></form> )",
+      csrf_input(c_.session->csrf), esc(period.label),
+      t(built ? "money.report.rebuild" : "money.report.build"));
+  if (running) {
+    head += fmt::format(R"(<a href="/reports/ward/jobs/{}" id="report-running">{}</a>)",
+                        esc(running->id), t("job.running"));
   }
-  if (type.empty()) return app_.fail(c_, http::status::not_found, "error.not_found");
-  auto res = c_.respond(http::status::ok, std::move(bytes), type);
+  if (!built) {
+    head += fmt::format(R"(<p id="report-not-built" data-period="{}">{}</p>)", esc(period.label),
+                        esc(t("money.report.not_built")));
+    return c_.html(http::status::ok, t("nav.reports") + " " + period.label, head);
+  }
+  head += fmt::format(R"(<p id="report-built" data-as-of-ms="{}">{} {}</p>)",
+                      built->report.as_of_ms, t("money.report.built_at"),
+                      esc(ward_built_time(built->report.as_of_ms, period.time_zone)));
+  return report_view(built->report, built->period, head);
+}
+
+Response MoneyPages::report_build_post() {
+  auto parsed = rp::parse_period(v("period"), app_.options_.site.site.timezone);
+  // A month is shown at once (report_page); only a fiscal year is built in the background.
+  if (!parsed || parsed->kind != rp::PeriodKind::kFiscalYear) {
+    return reports_page(http::status::bad_request, Problem{"period", t("money.bad.period")});
+  }
+  const rp::Period period = *parsed;
+  const auto& site = app_.options_.site;
+  // A connection of the job's own, opened as labgate-console opens its store: the console's
+  // store and its lock stay free for every other page while the year is read.
+  st::StoreOptions options;
+  options.database.read_only = true;
+  options.database.busy_timeout = site.store.busy_timeout;
+  options.site_key = site.site.key;
+  options.time_zone = site.site.timezone;
+  const std::filesystem::path db_path = app_.store_->database().path();
+  const std::int64_t as_of = app_.store_->now_ms();
+  App* app = &app_;
+  auto [id, fresh] =
+      app_.jobs_.start("ward:" + period.label, c_.session->login, [=](JobProgress& p) {
+        p.phase("job.report.building", 1);
+        auto store = st::Store::open(db_path, options);
+        if (!store) throw std::runtime_error("cannot open the database: " + store.error().message);
+        auto report = ward_report_as_of(**store, period, as_of);
+        if (!report) throw std::runtime_error(report.error().message);
+        p.advance();
+        auto built = std::make_shared<BuiltWardReport>();
+        built->period = period;
+        built->report = std::move(*report);
+        const auto names = ward_file_names(built->report, period);
+        // Rendered here, the PDF too: downloading then costs nothing on the request thread.
+        p.phase("job.report.rendering", static_cast<std::int64_t>(names.size()));
+        for (const auto& name : names) {
+          auto file = render_ward_file(built->report, period, name);
+          if (!file) throw std::runtime_error("no file " + name);
+          if (!file->error.empty()) throw std::runtime_error(name + ": " + file->error);
+          built->files.emplace(name, std::move(*file));
+          p.advance();
+        }
+        std::lock_guard lock(app->ward_mu_);
+        app->ward_built_[period.label] = built;
+        // The years built longest ago go first.
+        while (app->ward_built_.size() > kWardYearsKept) {
+          const auto oldest = std::min_element(
+              app->ward_built_.begin(), app->ward_built_.end(), [](const auto& a, const auto& b) {
+                return a.second->report.as_of_ms < b.second->report.as_of_ms;
+              });
+          app->ward_built_.erase(oldest);
+        }
+        return period.label;
+      });
+  if (fresh) spdlog::info("console: {} builds the ward report {}", c_.session->login, period.label);
+  return c_.redirect("/reports/ward/jobs/" + id);
+}
+
+Response MoneyPages::report_job_page(const std::string& id) {
+  const auto job = app_.jobs_.find(id);
+  // Only the report's jobs here; the statements' have their own page.
+  if (!job || !job->key.starts_with("ward:")) {
+    return app_.fail(c_, http::status::not_found, "error.not_found");
+  }
+  const std::string label = job->key.substr(5);
+  std::string body = fmt::format(R"(<h2 id="job" data-kind="ward">{} {}</h2>)",
+                                 t("money.report.build"), esc(label));
+  body += job_progress(c_, *job);
+  if (job->stage == JobState::Stage::kFailed) {
+    body += fmt::format(R"(<p class="error" id="job-error">{}</p>)", esc(job->error));
+  } else if (job->stage == JobState::Stage::kDone) {
+    body += fmt::format(R"(<p><a href="/reports/ward?period={}" id="job-report">{}</a></p>)",
+                        esc(url_encode(label)), t("money.report.show_built"));
+  }
+  Frame f = c_.frame();
+  // Without JavaScript the page reloads itself while the job runs.
+  if (job->stage == JobState::Stage::kRunning) f.refresh_s = 1;
+  return c_.respond(http::status::ok, page(f, t("nav.reports"), body), "text/html; charset=utf-8");
+}
+
+Response MoneyPages::report_file() {
+  auto period = rp::parse_period(v("period"), app_.options_.site.site.timezone);
+  if (!period) {
+    return reports_page(http::status::bad_request, Problem{"period", t("money.bad.period")});
+  }
+  const std::string name = v("name");
+  std::optional<WardFile> file;
+  if (period->kind == rp::PeriodKind::kFiscalYear) {
+    // The year built last, whose page links here: building it again per download would take
+    // the time the job exists to keep off the request thread.
+    const auto built = built_year(period->label);
+    if (!built) {
+      return reports_page(http::status::conflict, Problem{"period", t("money.report.not_built")});
+    }
+    if (const auto it = built->files.find(name); it != built->files.end()) file = it->second;
+  } else {
+    st::Result<rp::WardReport> built = [&] {
+      std::lock_guard lock(app_.store_mu_);
+      return ward_report_as_of(*app_.store_, *period, app_.store_->now_ms());
+    }();
+    if (!built) {
+      return reports_page(http::status::not_found, Problem{"period", built.error().message});
+    }
+    file = render_ward_file(*built, *period, name);
+  }
+  if (!file) return app_.fail(c_, http::status::not_found, "error.not_found");
+  if (!file->error.empty()) {
+    return app_.fail(c_, http::status::service_unavailable, "error.refused", file->error);
+  }
+  auto res = c_.respond(http::status::ok, std::move(file->bytes), file->type);
   // The name is one of ours (checked above), so it needs no quoting beyond the quotes.
   res.set(http::field::content_disposition, "attachment; filename=\"" + name + "\"");
   return res;

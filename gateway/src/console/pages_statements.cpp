@@ -24,6 +24,7 @@
 #include "labgate/gateway/billing/render.hpp"
 #include "labgate/gateway/billing/statements.hpp"
 #include "labgate/gateway/files/files.hpp"
+#include "pdf_pages.hpp"
 
 namespace labgate::gateway::console {
 
@@ -127,7 +128,19 @@ std::string write_zip(const fs::path& dir, const std::string& month,
   add(fmt::format("summary-{}.csv", month), bl::summary_csv(statements));
   add(fmt::format("invoices-{}-ja.html", month), invoices_ja);
   add(fmt::format("invoices-{}-en.html", month), invoices_en);
-  add(fmt::format("invoices-{}-ja.pdf", month), pdf);
+  // One PDF per member, cut from the month's one weasyprint run (pdf_pages.hpp): each invoice
+  // starts with the one heading that gives it an outline entry. The invoices and `statements`
+  // are both in member_no order (load_month); the count check catches a member come or gone
+  // between their two reads.
+  const auto parts = split_pdf_at_outline(pdf);
+  if (parts.size() != statements.size()) {
+    throw std::runtime_error(fmt::format("the invoices' PDF has {} parts for {} members",
+                                         parts.size(), statements.size()));
+  }
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    add(fmt::format("invoice-{}-{}-ja.pdf", month, files::file_name_part(statements[i].member_no)),
+        parts[i]);
+  }
   const bool closed = archive_write_close(a) == ARCHIVE_OK;
   archive_write_free(a);
   const bool synced = ::fsync(fd) == 0;
@@ -175,7 +188,9 @@ std::string issue_blocker(const Context& c, const std::string& month,
   return {};
 }
 
-std::string progress_bar(const Context& c, const JobState& j) {
+}  // namespace
+
+std::string job_progress(const Context& c, const JobState& j) {
   const auto pct = j.total > 0 ? std::min<std::int64_t>(100, j.done * 100 / j.total) : 0;
   return fmt::format(
       R"(<p id="job-phase" data-stage="{}">{}</p>)"
@@ -185,8 +200,6 @@ std::string progress_bar(const Context& c, const JobState& j) {
                                            : "failed",
       t(c, j.phase), j.done, std::max<std::int64_t>(j.total, 1), pct, j.done, j.total);
 }
-
-}  // namespace
 
 Response App::route_statements(Context& c) {
   if (!role_may(c.role(), Permission::kManager)) {
@@ -513,7 +526,7 @@ Response App::statements_job(Context& c, const std::string& id) {
   const std::string month = job->key.substr(colon + 1);
   std::string body = fmt::format(R"(<h2 id="job" data-kind="{}">{} {}</h2>)", esc(kind),
                                  t(c, "statements." + kind), esc(month));
-  body += progress_bar(c, *job);
+  body += job_progress(c, *job);
   if (job->stage == JobState::Stage::kFailed) {
     body += fmt::format(R"(<p class="error" id="job-error">{}</p>)", esc(job->error));
   } else if (job->stage == JobState::Stage::kDone && kind == "export") {
