@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "labgate/gateway/billing/changes.hpp"
 #include "labgate/gateway/policy/booking.hpp"
 #include "labgate/gateway/store/store.hpp"
 #include "must.hpp"
@@ -414,4 +415,40 @@ TEST_CASE("billing reads: booked time per grid step, a charged no-show, a locker
   must(store::Bookings::scan_usage(s->database(), month_begin, month_end, "", "", std::nullopt,
                                    [&](store::UsageSale&& u) { lines.push_back(std::move(u)); }));
   CHECK(lines.empty());
+}
+
+TEST_CASE("issuing a month settles its no-shows first: an unused room is not billed as booked",
+          "[bookings][billing]") {
+  Site site;
+  auto s = site.open();
+  site.seed(*s);
+  // Two bookings of M1; nobody comes to the first, M1 is let in at the door for the second.
+  must(s->bookings().add(booking("M1", at("2026-12-07", 10, 0), at("2026-12-07", 11, 0)), "staff"));
+  must(s->bookings().add(booking("M1", at("2026-12-07", 14, 0), at("2026-12-07", 15, 0)), "staff"));
+  store::AccessEvent e;
+  e.uuid = "in-1";
+  e.at_ms = ms(at("2026-12-07", 13, 55));
+  e.door_id = "room-a-door";
+  e.member_id = must(s->taps().member_by_no("M1")).value().id;
+  e.kind = "tap";
+  e.decision = store::Decision::kGranted;
+  e.reason = "ok";
+  must(s->events().record_access(e, store::OutboxMessage{"t/access", "{}", false}));
+  // Nothing listed, added or cancelled a booking since: both are still recorded as booked.
+  CHECK(must(s->database().query_int64(
+            "SELECT COUNT(*) FROM bookings WHERE state = 'booked'")) == 2);
+  site.now = ms(at("2027-01-05", 9, 0));
+  store::Actor actor;
+  actor.label = "staff";
+  auto out = billing::apply_change(
+      *s, nlohmann::json{{"op", "statements.issue"}, {"args", {{"month", "2026-12"}}}}, actor);
+  INFO((out ? out->dump() : out.error().message));
+  REQUIRE(out.ok());
+  // The unused booking became a no-show (not charged under these rules); the used one is billed:
+  // one hour on a 30-minute grid at 1200 yen an hour.
+  CHECK(must(s->database().query_int64(
+            "SELECT COUNT(*) FROM bookings WHERE state = 'no_show'")) == 1);
+  REQUIRE((*out)["issued"].size() == 1);
+  CHECK((*out)["issued"][0]["member_no"] == "M1");
+  CHECK((*out)["issued"][0]["total"] == 1200);
 }

@@ -59,6 +59,10 @@ st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::
     }
     request.expected = IssueExpectation{*members, *total};
   }
+  // A booking nobody used is a no-show only once settled, and settling is lazy (done by the
+  // writers, never on the daemon's loop): a month issued before anyone settled would bill an
+  // unused room as booked. Settle first, in the same writer.
+  if (auto settled = store.bookings().settle_no_shows(); !settled) return settled.error();
   auto report = issue_statements(store.database(), request, tz, tax);
   if (!report) return report.error();
   // Kept in the log, not the answer: the answer is the issue's record and stays the same for the

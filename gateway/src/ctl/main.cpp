@@ -2,6 +2,9 @@
 //
 // Exit codes: 0 done; 1 refused (unknown member, already revoked, audit chain broken...);
 // 2 usage (bad option, bad date, bad hex); 3 store unavailable or busy.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -12,6 +15,11 @@
 
 int main(int argc, char** argv) {
   using labgate::gateway::ctl::Failure;
+  // The libraries log for the daemon's journal. Here their notices would land in the command's
+  // own output (and break --json), so only their warnings reach the operator, on stderr.
+  auto log = spdlog::stderr_color_mt("labgatectl");
+  log->set_level(spdlog::level::warn);
+  spdlog::set_default_logger(log);
   CLI::App app{"labgatectl: labgate staff tool (members, cards, certifications, machines, logs)"};
   labgate::gateway::ctl::Cli cli;
   labgate::gateway::ctl::build(app, cli);
