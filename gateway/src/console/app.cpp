@@ -11,6 +11,15 @@
 
 namespace labgate::gateway::console {
 
+store::StoreOptions reader_store_options(const config::SiteConfig& site) {
+  store::StoreOptions options;
+  options.database.read_only = true;  // every change goes through labgated
+  options.database.busy_timeout = site.store.busy_timeout;
+  options.site_key = site.site.key;
+  options.time_zone = site.site.timezone;
+  return options;
+}
+
 namespace {
 
 constexpr std::string_view kCookie = "labgate_session";

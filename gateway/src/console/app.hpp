@@ -127,4 +127,8 @@ class App {
   Jobs jobs_;  // last: destroyed first, so running jobs end before the rest goes
 };
 
+/// How the console opens the site's database: read-only (every change goes through labgated),
+/// with the site's key, time zone and busy timeout. For its own store and for a job's connection.
+store::StoreOptions reader_store_options(const config::SiteConfig& site);
+
 }  // namespace labgate::gateway::console

@@ -56,12 +56,7 @@ int fail(const std::string& message, int code = 2) {
 
 std::unique_ptr<store::Store> open_store(const cfg::SiteConfig& site, const std::string& path,
                                          std::string& error) {
-  store::StoreOptions options;
-  options.database.read_only = true;  // every change goes through labgated
-  options.database.busy_timeout = site.store.busy_timeout;
-  options.site_key = site.site.key;
-  options.time_zone = site.site.timezone;
-  auto opened = store::Store::open(path, options);
+  auto opened = store::Store::open(path, console::reader_store_options(site));
   if (!opened) {
     error = "cannot open the database " + path + ": " + opened.error().message;
     return nullptr;

@@ -1140,11 +1140,7 @@ Response MoneyPages::report_build_post() {
   const auto& site = app_.options_.site;
   // A connection of the job's own, opened as labgate-console opens its store: the console's
   // store and its lock stay free for every other page while the year is read.
-  st::StoreOptions options;
-  options.database.read_only = true;
-  options.database.busy_timeout = site.store.busy_timeout;
-  options.site_key = site.site.key;
-  options.time_zone = site.site.timezone;
+  const st::StoreOptions options = reader_store_options(site);
   const std::filesystem::path db_path = app_.store_->database().path();
   const std::int64_t as_of = app_.store_->now_ms();
   App* app = &app_;
