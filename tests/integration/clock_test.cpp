@@ -11,15 +11,12 @@
 
 #include "daemon.hpp"
 #include "emulated_reader.hpp"
+#include "text_match.hpp"
 
 using namespace labgate::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
 
 // libfaketime reads this file on every clock call: "@<UTC time>" makes wall time run on from
 // there, so writing a new time is a jump of the daemon's wall clock.

@@ -10,19 +10,12 @@
 #include <sstream>
 
 #include "emulated_reader.hpp"
+#include "text_match.hpp"
 
 using namespace labgate::testing;
 namespace store = labgate::gateway::store;
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // A fresh site with the standard cast, running at Tuesday 2026-11-24 10:00 JST, every reader an
 // emulated PN532 behind libnfc.

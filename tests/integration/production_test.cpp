@@ -14,14 +14,11 @@
 
 #include "daemon.hpp"
 #include "emulated_reader.hpp"
+#include "text_match.hpp"
 
 using namespace labgate::testing;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 unsigned mode_of(const std::filesystem::path& p) {
   struct stat st {};

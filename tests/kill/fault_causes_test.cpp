@@ -11,16 +11,13 @@
 
 #include "emulated_reader.hpp"
 #include "kill_support.hpp"
+#include "text_match.hpp"
 
 using namespace labgate::testing;
 using namespace labgate::testing::kill;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 struct FaultSite {
   int scale = time_scale();

@@ -14,16 +14,13 @@
 #include "labgate/drivers/devices.hpp"
 #include "labgate/gateway/keys/key_file.hpp"
 #include "nfc_rig.hpp"
+#include "text_match.hpp"
 
 using namespace labgate::testing;
 namespace store = labgate::gateway::store;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // A site whose named readers are emulated PN532s; every other reader stays simulated.
 struct NfcSite {
