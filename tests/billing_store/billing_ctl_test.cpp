@@ -118,7 +118,7 @@ TEST_CASE("labgatectl rates: set, list, supersede, audit", "[billing_ctl]") {
     require_refused(ctl, with({"--plan-term", "FULL:10"}), 2, "bad --plan-term 'FULL:10'");
     require_refused(ctl, with({"--plan-term", "FULL:x%:60"}), 2, "bad --plan-term");
     require_refused(ctl, {"rates", "set", "--unit", "15m", "--price", "300"}, 2,
-                    "--machine M or --coworking");
+                    "--machine M, --coworking, --room R or --locker L");
     require_refused(ctl, with({"--coworking"}), 2, "excludes");
     require_refused(ctl, with({"--minimum", "1000", "--daily-cap", "800"}), 2,
                     "minimum charge 1000 exceeds the daily cap 800");

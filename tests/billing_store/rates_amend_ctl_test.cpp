@@ -362,3 +362,109 @@ TEST_CASE("statements issue ends with a summary; exit 0 when every issuable memb
   CHECK(j["no_usage"] == json::array({"M0003"}));
   CHECK(j["refused"].empty());
 }
+
+// ---- issue 15: rates of meeting rooms and lockers ----
+
+namespace {
+
+// A room (1200 yen an hour, 30-minute grid) and a locker (1500 a month) as labgated records them
+// at start, with the config's rates as their first rates.
+void rooms_and_lockers(const Ctl& ctl) {
+  ctl.exec(
+      "INSERT INTO rooms VALUES ('room-a', 'Room A', 'door-a', 4, 'mon-sun 08:00-22:00', 1, 1, "
+      "30, 0, 60, 480, 60, 10, 15, 0, 1200, 1);"
+      "INSERT INTO lockers VALUES ('L01', 'Locker 1', NULL, 1500, 1);"
+      "INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, "
+      "created_at_ms, created_by) VALUES ('room', 'room-a', 0, 1200, 'from the config', 0, "
+      "'config'), ('locker', 'L01', 0, 1500, 'from the config', 0, 'config');");
+}
+
+}  // namespace
+
+TEST_CASE("rates set --room / --locker: dated prices, listed, refused into an issued month",
+          "[rates_amend][rooms]") {
+  Ctl ctl;
+  seed(ctl);
+  rooms_and_lockers(ctl);
+  const std::vector<std::string> nov = {"--simulated-clock", "2026-11-02 09:00"};
+  auto add = std::vector<std::string>{
+      "bookings", "add",     "--room",           "room-a", "--member",
+      "M0001",    "--start", "2026-11-10T10:00", "--end",  "2026-11-10T11:00"};
+  add.insert(add.end(), nov.begin(), nov.end());
+  require_ok(ctl(add));
+  add[7] = "2026-11-20T10:00";
+  add[9] = "2026-11-20T11:00";
+  require_ok(ctl(add));
+  // M0001 comes to both (a booking nobody used would be settled as a no-show when issued).
+  ctl.exec(
+      "INSERT INTO access_events (uuid, at_ms, seq, door_id, member_id, kind, decision) VALUES "
+      "('in-1', " +
+      std::to_string(jst(2026, 11, 10, 10, 5)) +
+      ", 900001, 'door-a', (SELECT id FROM members WHERE member_no = 'M0001'), 'tap', "
+      "'granted'), ('in-2', " +
+      std::to_string(jst(2026, 11, 20, 10, 5)) +
+      ", 900002, 'door-a', (SELECT id FROM members WHERE member_no = 'M0001'), 'tap', "
+      "'granted')");
+  auto lend = std::vector<std::string>{"lockers", "lend",   "--locker",   "L01",     "--member",
+                                       "M0002",   "--from", "2026-11-01", "--until", "2027-03-31"};
+  lend.insert(lend.end(), nov.begin(), nov.end());
+  require_ok(ctl(lend));
+  // A dearer room from 2026-11-10 (the booking's own start) and a locker price from December.
+  auto room = std::vector<std::string>{"rates", "set",    "--room",     "room-a", "--price",
+                                       "1800",  "--from", "2026-11-10", "--note", "new tariff"};
+  room.insert(room.end(), nov.begin(), nov.end());
+  const auto set = ctl(room);
+  require_ok(set);
+  CHECK_THAT(set.out, Catch::Contains("rate 3 for room:room-a from 2026-11-10 00:00:00: 1800 per "
+                                      "hour"));
+  auto locker = std::vector<std::string>{"rates",   "set",  "--locker", "L01",
+                                         "--price", "2000", "--from",   "2026-12-01"};
+  locker.insert(locker.end(), nov.begin(), nov.end());
+  require_ok(ctl(locker));
+  // Listed after the machines' (none here), with their history.
+  const auto all = rates(ctl);
+  REQUIRE(all.size() == 4);
+  CHECK(all[0]["target"] == "room:room-a");
+  CHECK(all[0]["effective_until_ms"] == jst(2026, 11, 10, 0));
+  CHECK(all[1]["price"] == 1800);
+  CHECK(all[1]["unit"] == "hour");
+  CHECK(all[1]["note"] == "new tariff");
+  CHECK(all[3]["target"] == "locker:L01");
+  CHECK(all[3]["price"] == 2000);
+  const auto text = ctl({"rates", "list", "--target", "locker:L01", "--history"});
+  require_ok(text);
+  CHECK_THAT(text.out, Catch::Contains("locker:L01"));
+  CHECK_THAT(text.out, Catch::Contains("always"));
+  CHECK_THAT(text.out, Catch::Contains("month"));
+  CHECK_THAT(text.out, !Catch::Contains("room:room-a"));
+  // November billed: the booking at 1800 an hour (two 900 steps), the locker at 1500.
+  require_ok(
+      ctl({"statements", "issue", "--month", "2026-11", "--simulated-clock", "2026-12-02 10:00"}));
+  // The built-in defaults: prices include the tax.
+  const auto st =
+      ctl({"statements", "show", "--member", "M0001", "--month", "2026-11", "--format", "json"});
+  require_ok(st);
+  CHECK(json::parse(st.out)["total"] == 3600);  // two hours at 1800
+  const auto locker_bill =
+      ctl({"statements", "show", "--member", "M0002", "--month", "2026-11", "--format", "json"});
+  require_ok(locker_bill);
+  CHECK(json::parse(locker_bill.out)["total"] == 1500);
+  // A change reaching into issued November names the statement; bad input is refused plainly.
+  const std::vector<std::string> dec = {"--simulated-clock", "2026-12-02 11:00"};
+  auto into = std::vector<std::string>{"rates",   "set", "--room", "room-a",
+                                       "--price", "1",   "--from", "2026-11-15"};
+  into.insert(into.end(), dec.begin(), dec.end());
+  require_refused(ctl, into, 1, "M0001 (2026-11)");
+  // The locker's November is billed at 1500 from its first midnight: a rate from 11-01 (up to
+  // December's own) would change M0002's November.
+  into[3] = "L01";
+  into[2] = "--locker";
+  into[7] = "2026-11-01";
+  require_refused(ctl, into, 1, "M0002 (2026-11)");
+  require_refused(ctl, {"rates", "set", "--room", "room-a", "--unit", "15m", "--price", "1"}, 2,
+                  "--unit is for machine and coworking rates");
+  require_refused(ctl, {"rates", "set", "--locker", "L01"}, 2, "needs --price");
+  require_refused(ctl, {"rates", "set", "--room", "room-z", "--price", "1"}, 1, "no room 'room-z'");
+  const auto actions = audit_actions(ctl);
+  CHECK(count(actions, "rate_set") == 2);
+}

@@ -12,6 +12,7 @@
 #include "labgate/gateway/store/store.hpp"
 #include "must.hpp"
 #include "process.hpp"
+#include "schema.hpp"
 
 using namespace labgate::gateway;
 using labgate::testing::must;
@@ -184,6 +185,27 @@ store::NewBooking booking(const char* member, policy::Instant s, policy::Instant
 
 std::string_view refusal(const store::Result<store::Booking>& r) {
   return r.ok() ? std::string_view("booked") : store::refusal_code(r.error());
+}
+
+// `member` let in at room-a's door at `when`, recorded as the tap path records it.
+void let_in(store::Store& s, const char* uuid, const char* member, policy::Instant when) {
+  store::AccessEvent e;
+  e.uuid = uuid;
+  e.at_ms = ms(when);
+  e.door_id = "room-a-door";
+  e.member_id = must(s.taps().member_by_no(member)).value().id;
+  e.kind = "tap";
+  e.decision = store::Decision::kGranted;
+  e.reason = "ok";
+  must(s.events().record_access(e, store::OutboxMessage{"t/access", "{}", false}));
+}
+
+// Issues `month` as the admin channel does (settling its no-shows first).
+store::Result<nlohmann::ordered_json> issue_month(store::Store& s, const char* month) {
+  store::Actor actor;
+  actor.label = "staff";
+  return billing::apply_change(
+      s, nlohmann::json{{"op", "statements.issue"}, {"args", {{"month", month}}}}, actor);
 }
 
 }  // namespace
@@ -387,10 +409,10 @@ TEST_CASE("billing reads: booked time per grid step, a charged no-show, a locker
   site.seed(*s);
   auto& b = s->bookings();
   // 1200 yen an hour on a 30-minute grid: 600 a step. 90 minutes held, 60 cancelled.
-  const auto held = must(b.add(booking("M1", at("2026-12-07", 10, 0), at("2026-12-07", 11, 30)),
-                               "staff"));
-  const auto gone = must(b.add(booking("M2", at("2026-12-07", 13, 0), at("2026-12-07", 14, 0)),
-                               "staff"));
+  const auto held =
+      must(b.add(booking("M1", at("2026-12-07", 10, 0), at("2026-12-07", 11, 30)), "staff"));
+  const auto gone =
+      must(b.add(booking("M2", at("2026-12-07", 13, 0), at("2026-12-07", 14, 0)), "staff"));
   must(b.cancel(gone.id, "staff"));
   must(b.lend("L01", "M3", std::string("2026-11-20"), "2027-01-31", "staff"));
   std::vector<store::UsageSale> lines;
@@ -425,30 +447,218 @@ TEST_CASE("issuing a month settles its no-shows first: an unused room is not bil
   // Two bookings of M1; nobody comes to the first, M1 is let in at the door for the second.
   must(s->bookings().add(booking("M1", at("2026-12-07", 10, 0), at("2026-12-07", 11, 0)), "staff"));
   must(s->bookings().add(booking("M1", at("2026-12-07", 14, 0), at("2026-12-07", 15, 0)), "staff"));
-  store::AccessEvent e;
-  e.uuid = "in-1";
-  e.at_ms = ms(at("2026-12-07", 13, 55));
-  e.door_id = "room-a-door";
-  e.member_id = must(s->taps().member_by_no("M1")).value().id;
-  e.kind = "tap";
-  e.decision = store::Decision::kGranted;
-  e.reason = "ok";
-  must(s->events().record_access(e, store::OutboxMessage{"t/access", "{}", false}));
+  let_in(*s, "in-1", "M1", at("2026-12-07", 13, 55));
   // Nothing listed, added or cancelled a booking since: both are still recorded as booked.
-  CHECK(must(s->database().query_int64(
-            "SELECT COUNT(*) FROM bookings WHERE state = 'booked'")) == 2);
+  CHECK(must(s->database().query_int64("SELECT COUNT(*) FROM bookings WHERE state = 'booked'")) ==
+        2);
   site.now = ms(at("2027-01-05", 9, 0));
-  store::Actor actor;
-  actor.label = "staff";
-  auto out = billing::apply_change(
-      *s, nlohmann::json{{"op", "statements.issue"}, {"args", {{"month", "2026-12"}}}}, actor);
+  auto out = issue_month(*s, "2026-12");
   INFO((out ? out->dump() : out.error().message));
   REQUIRE(out.ok());
   // The unused booking became a no-show (not charged under these rules); the used one is billed:
   // one hour on a 30-minute grid at 1200 yen an hour.
-  CHECK(must(s->database().query_int64(
-            "SELECT COUNT(*) FROM bookings WHERE state = 'no_show'")) == 1);
+  CHECK(must(s->database().query_int64("SELECT COUNT(*) FROM bookings WHERE state = 'no_show'")) ==
+        1);
   REQUIRE((*out)["issued"].size() == 1);
   CHECK((*out)["issued"][0]["member_no"] == "M1");
   CHECK((*out)["issued"][0]["total"] == 1200);
+}
+
+// ---- effective-dated rates of rooms and lockers (docs/BOOKINGS.md, "Rates") ----
+
+namespace {
+
+std::vector<store::UsageSale> month_lines(store::Store& s, const char* first, const char* next,
+                                          const char* last_day) {
+  std::vector<store::UsageSale> lines;
+  must(store::Bookings::scan_usage(s.database(), ms(at(first, 0, 0)), ms(at(next, 0, 0)), first,
+                                   last_day, std::nullopt,
+                                   [&](store::UsageSale&& u) { lines.push_back(std::move(u)); }));
+  return lines;
+}
+
+store::NewResourceRate resource_rate(const char* kind, const char* id, std::int64_t price,
+                                     std::int64_t from_ms) {
+  return store::NewResourceRate{kind, id, price, from_ms, "test"};
+}
+
+}  // namespace
+
+TEST_CASE("room rates: a booking is billed under the rate in force at its start, to the ms",
+          "[bookings][billing][rates]") {
+  // A rate change 1 ms before, at, and 1 ms after the booking's start: 1200 yen an hour before
+  // (600 a 30-minute step), 1800 after (900 a step).
+  for (const std::int64_t offset : {-1, 0, 1}) {
+    Site site;
+    auto s = site.open();
+    site.seed(*s);
+    const auto start = at("2026-12-08", 10, 0);
+    must(s->bookings().add(booking("M1", start, start + minutes(60)), "staff"));
+    const auto rate = must(s->bookings().set_resource_rate(
+        resource_rate("room", "room-a", 1800, ms(start) + offset), "mona"));
+    CHECK(rate.target() == "room:room-a");
+    const auto lines = month_lines(*s, "2026-12-01", "2027-01-01", "2026-12-31");
+    REQUIRE(lines.size() == 1);  // the locker is not lent
+    INFO("offset " << offset);
+    CHECK(lines[0].item_code == "room:room-a");
+    CHECK(lines[0].quantity == 2);
+    CHECK(lines[0].unit_price == (offset <= 0 ? 900 : 600));
+  }
+}
+
+TEST_CASE("locker rates: a month is billed at the rate in force at its first midnight",
+          "[bookings][billing][rates]") {
+  Site site;
+  auto s = site.open();
+  site.seed(*s);
+  auto& b = s->bookings();
+  must(b.lend("L01", "M3", std::string("2026-11-20"), "2027-03-31", "staff"));
+  // Mid-December: December stays at the config's 1500, January pays 2000. Then one ms after
+  // February's first midnight: February still pays 2000, March 2500.
+  must(b.set_resource_rate(resource_rate("locker", "L01", 2000, ms(at("2026-12-15", 0, 0))),
+                           "mona"));
+  must(b.set_resource_rate(resource_rate("locker", "L01", 2500, ms(at("2027-02-01", 0, 0)) + 1),
+                           "mona"));
+  const auto price = [&](const char* first, const char* next, const char* last) {
+    const auto lines = month_lines(*s, first, next, last);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].item_code == "locker:L01");
+    return lines[0].unit_price;
+  };
+  CHECK(price("2026-12-01", "2027-01-01", "2026-12-31") == 1500);
+  CHECK(price("2027-01-01", "2027-02-01", "2027-01-31") == 2000);
+  CHECK(price("2027-02-01", "2027-03-01", "2027-02-28") == 2000);
+  CHECK(price("2027-03-01", "2027-04-01", "2027-03-31") == 2500);
+  // The history: the config's rate since always, each ended where the next begins.
+  const auto all = must(b.resource_rates(std::string("locker"), true));
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].effective_from_ms == 0);
+  CHECK(all[0].created_by == "config");
+  CHECK(all[0].effective_until_ms == ms(at("2026-12-15", 0, 0)));
+  CHECK(all[1].effective_until_ms == ms(at("2027-02-01", 0, 0)) + 1);
+  CHECK_FALSE(all[2].effective_until_ms.has_value());
+  // Without history, the one in force now (the config's) and the coming ones.
+  CHECK(must(b.resource_rates(std::string("locker"), false)).size() == 3);
+  // A rate that would start at or before a coming one is refused: withdraw is not offered, so
+  // the history stays a line.
+  auto over =
+      b.set_resource_rate(resource_rate("locker", "L01", 1, ms(at("2027-01-10", 0, 0))), "mona");
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.error().kind == store::ErrorKind::kConflict);
+  CHECK(over.error().message.find("overlaps rate") != std::string::npos);
+  // Every change is audited like the machines' rate changes.
+  CHECK(must(s->database().query_int64("SELECT COUNT(*) FROM audit_log WHERE action = "
+                                       "'rate_set' AND subject = 'locker:L01'")) == 2);
+}
+
+TEST_CASE("resource rates: a change reaching into an issued month is refused, naming it",
+          "[bookings][billing][rates]") {
+  Site site;
+  auto s = site.open();
+  site.seed(*s);
+  auto& b = s->bookings();
+  must(b.add(booking("M1", at("2026-12-08", 10, 0), at("2026-12-08", 11, 0)), "staff"));
+  must(b.lend("L01", "M2", std::string("2026-12-01"), "2027-03-31", "staff"));
+  // M1 comes in, so the booking is held and billed.
+  let_in(*s, "in-rates", "M1", at("2026-12-08", 9, 55));
+  site.now = ms(at("2027-01-05", 9, 0));
+  auto out = issue_month(*s, "2026-12");
+  INFO((out ? out->dump() : out.error().message));
+  REQUIRE(out.ok());
+  REQUIRE((*out)["issued"].size() == 2);
+  // From the booking's start: it would change M1's December. One ms later it would not, and it
+  // is refused only as a start in the past.
+  auto room = b.set_resource_rate(
+      resource_rate("room", "room-a", 1800, ms(at("2026-12-08", 10, 0))), "mona");
+  REQUIRE_FALSE(room.ok());
+  CHECK(room.error().kind == store::ErrorKind::kConflict);
+  CHECK(room.error().message.find("issued") != std::string::npos);
+  CHECK(room.error().message.find("M1 (2026-12)") != std::string::npos);
+  auto later = b.set_resource_rate(
+      resource_rate("room", "room-a", 1800, ms(at("2026-12-08", 10, 0)) + 1), "mona");
+  REQUIRE_FALSE(later.ok());
+  CHECK(later.error().message.find("starts in the past") != std::string::npos);
+  CHECK(later.error().message.find("issued") == std::string::npos);
+  // A locker rate from December's first midnight would change M2's December; from one ms after
+  // it, only January on, which is not issued (still refused: in the past).
+  auto locker =
+      b.set_resource_rate(resource_rate("locker", "L01", 2000, ms(at("2026-12-01", 0, 0))), "mona");
+  REQUIRE_FALSE(locker.ok());
+  CHECK(locker.error().message.find("M2 (2026-12)") != std::string::npos);
+  auto locker_later = b.set_resource_rate(
+      resource_rate("locker", "L01", 2000, ms(at("2026-12-01", 0, 0)) + 1), "mona");
+  REQUIRE_FALSE(locker_later.ok());
+  CHECK(locker_later.error().message.find("issued") == std::string::npos);
+  // Nothing was written by the refusals; from now on it is accepted.
+  CHECK(must(s->database().query_int64("SELECT COUNT(*) FROM resource_rates")) == 2);
+  CHECK(must(b.set_resource_rate({"room", "room-a", 1800, std::nullopt, ""}, "mona")).price ==
+        1800);
+  // Bad input: unknown resource, bad kind, negative price.
+  auto unknown = b.set_resource_rate({"room", "room-z", 1, std::nullopt, ""}, "mona");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().kind == store::ErrorKind::kNotFound);
+  CHECK_FALSE(b.set_resource_rate({"desk", "room-a", 1, std::nullopt, ""}, "mona").ok());
+  CHECK_FALSE(b.set_resource_rate({"room", "room-a", -1, std::nullopt, ""}, "mona").ok());
+}
+
+TEST_CASE("resource rates: the config's rate seeds the history once and never overwrites it",
+          "[bookings][rates]") {
+  Site site;
+  auto s = site.open();
+  site.seed(*s);
+  auto& b = s->bookings();
+  must(b.set_resource_rate(resource_rate("room", "room-a", 1800, ms(at("2026-12-10", 0, 0))),
+                           "mona"));
+  // A restart with other numbers in the config (and a new room): the history stays, the new
+  // room gets its config rate as its first.
+  store::Room room{"room-a", "Room A", "room-a-door", room_rules(), 3000};
+  store::Room room_b{"room-b", "Room B", "room-b-door", room_rules(), 900};
+  store::Locker locker{"L01", "Locker 1", std::string("locker-1-door"), 9999};
+  must(b.sync_site({room, room_b}, {locker}, {}, policy::Closure{}));
+  must(b.sync_site({room, room_b}, {locker}, {}, policy::Closure{}));
+  const auto rooms = must(b.resource_rates(std::string("room"), true));
+  REQUIRE(rooms.size() == 3);
+  CHECK(must(b.resource_rate_at("room", "room-a", ms(at("2026-12-09", 12, 0))))->price == 1200);
+  CHECK(must(b.resource_rate_at("room", "room-a", ms(at("2026-12-10", 0, 0))))->price == 1800);
+  CHECK(must(b.resource_rate_at("room", "room-b", 0))->price == 900);
+  CHECK(must(b.resource_rate_at("locker", "L01", ms(at("2027-01-01", 0, 0))))->price == 1500);
+  // The rooms table keeps the config's number (what the config says), billing the history's.
+  must(b.add(booking("M1", at("2026-12-11", 10, 0), at("2026-12-11", 11, 0)), "staff"));
+  const auto lines = month_lines(*s, "2026-12-01", "2027-01-01", "2026-12-31");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].unit_price == 900);  // 1800 an hour, 30-minute steps
+}
+
+TEST_CASE("migration: a schema-11 database's rooms and lockers keep their rate since always",
+          "[bookings][rates][migration]") {
+  TempDir dir;
+  const auto path = dir.file("old.db");
+  {
+    auto db = store::Database::open(path, {});
+    REQUIRE(db.ok());
+    std::string script;
+    for (std::size_t v = 0; v < 11; ++v) script += store::detail::kMigrations[v];
+    script +=
+        "INSERT INTO rooms VALUES ('room-a', 'Room A', 'door-a', 4, 'mon-fri 09:00-17:00', 0, 0, "
+        "30, 0, 60, 480, 60, 10, 15, 0, 1200, 1);"
+        "INSERT INTO lockers VALUES ('L01', 'Locker 1', NULL, 1500, 1);"
+        "PRAGMA user_version = 11; PRAGMA application_id = 1279412052;";
+    REQUIRE((*db)->execute_script(script).ok());
+  }
+  store::StoreOptions o;
+  o.site_key = key();
+  auto s = store::Store::open(path, o);
+  INFO((s ? std::string() : s.error().message));
+  REQUIRE(s.ok());
+  CHECK(must((*s)->schema_version()) == store::kSchemaVersion);
+  auto& b = (*s)->bookings();
+  const auto room = must(b.resource_rate_at("room", "room-a", 0));
+  REQUIRE(room.has_value());
+  CHECK(room->price == 1200);
+  CHECK_FALSE(room->effective_until_ms.has_value());
+  CHECK(must(b.resource_rate_at("locker", "L01", ms(at("2030-01-01", 0, 0))))->price == 1500);
+  // A later start with the config's number does not add a second first rate.
+  store::Room r{"room-a", "Room A", "door-a", room_rules(), 1200};
+  must(b.sync_site({r}, {}, {}, std::nullopt));
+  CHECK(must(b.resource_rates(std::string("room"), true)).size() == 1);
 }

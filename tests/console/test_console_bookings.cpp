@@ -3,9 +3,11 @@
 // store refuses them by the daemon's: they must agree). Every refusal is checked to change
 // nothing.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "console_site.hpp"
@@ -284,4 +286,81 @@ TEST_CASE("console bookings: names and notes are escaped", "[console]") {
   CHECK_FALSE(has(q.body, "\"><img"));
   CHECK_FALSE(has(q.body, "\"><x"));
   CHECK_FALSE(has(site.get(dina, "/bookings?member=%22%3E%3Cimg").body, "\"><img"));
+}
+
+TEST_CASE("console bookings: the rates page lists and sets rooms' and lockers' rates",
+          "[console]") {
+  auto site = rooms_site();
+  auto mona = site.logged_in("mona");
+  auto dina = site.logged_in("dina");
+  const auto all = [&] {
+    return must(site.daemon().open_store()->bookings().resource_rates(std::nullopt, true));
+  };
+  // The config's rates, in force since always, and a form for every room and locker.
+  auto page = site.get(mona, "/rates").body;
+  CHECK(has(page, R"(id="resource-rates")"));
+  CHECK(has(page, R"(data-target="room:room-a" data-state="in_force")"));
+  CHECK(has(page, R"(data-target="locker:locker-2" data-state="in_force")"));
+  CHECK(has(page, R"(<option value="room:room-a">)"));
+  CHECK(has(page, R"(<option value="locker:locker-1">)"));
+  CHECK_FALSE(has(page, "Room <b>A</b>"));  // the room's name is escaped
+  const auto before = all().size();
+  REQUIRE(before == 3);
+
+  // The manager's only: desk staff are refused, and nothing changes.
+  const std::string day = jst_day(3);
+  CHECK(site.post(dina, "/rates/resource",
+                  "resource=room:room-a&price=1800&from=" + day + "&confirm=1")
+            .status == 403);
+  CHECK(site.get(dina, "/rates").status == 403);
+  CHECK(site.post(mona, "/rates/resource", "resource=room:room-a&price=1800&confirm=1", false)
+            .status == 403);
+  // Bad input names its field.
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"resource=room:room-a&price=abc", "price"},
+      {"resource=room:room-a&price=-5", "price"},
+      {"resource=room:room-a", "price"},
+      {"resource=desk:x&price=100", "resource"},
+      {"price=100", "resource"},
+      {"resource=room:room-a&price=100&from=2030-02-30", "from"}};
+  for (const auto& [form, field] : bad) {
+    INFO(form);
+    const auto r = site.post(mona, "/rates/resource", form + "&confirm=1");
+    CHECK(r.status == 400);
+    CHECK(has(r.body, "data-field=\"" + field + "\""));
+  }
+  // A start in the past: labgated refuses, the page says why at "from".
+  auto r = site.post(mona, "/rates/resource",
+                     "resource=room:room-a&price=1800&from=" + jst_day(-1) + "&confirm=1");
+  CHECK(r.status == 409);
+  CHECK(has(r.body, R"(id="error" data-field="from")"));
+  CHECK(has(r.body, "starts in the past"));
+  CHECK(all().size() == before);
+
+  // Asks first, then sets; the page lists it as coming, the old one until its start.
+  r = site.post(mona, "/rates/resource", "resource=room:room-a&price=1800&from=" + day);
+  CHECK(has(r.body, R"(id="confirm-form")"));
+  CHECK(all().size() == before);
+  r = site.post(mona, "/rates/resource",
+                "resource=room:room-a&price=1800&note=new+tariff&from=" + day + "&confirm=1");
+  REQUIRE(r.status == 303);
+  const auto rates = all();
+  REQUIRE(rates.size() == before + 1);
+  const auto set = std::find_if(rates.begin(), rates.end(), [](const store::ResourceRate& x) {
+    return x.target() == "room:room-a" && x.price == 1800;
+  });
+  REQUIRE(set != rates.end());
+  CHECK(set->note == "new tariff");
+  CHECK(set->created_by == "mona");
+  CHECK(audited(site, me("mona"), "rate_set", "room:room-a"));
+  page = site.get(mona, "/rates").body;
+  CHECK(has(page, "<tr data-rate=\"" + std::to_string(set->id) +
+                      R"(" data-target="room:room-a" data-state="coming">)"));
+  // A locker's too, from now (no date).
+  REQUIRE(
+      site.post(mona, "/rates/resource", "resource=locker:locker-1&price=2500&confirm=1").status ==
+      303);
+  CHECK(must(site.daemon().open_store()->bookings().resource_rate_at(
+                 "locker", "locker-1", std::numeric_limits<std::int64_t>::max() / 2))
+            ->price == 2500);
 }

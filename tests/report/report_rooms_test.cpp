@@ -39,9 +39,10 @@ void fill_rooms(ReportDb& db) {
         std::to_string(member) + ", " + std::to_string(tokyo(from)) + ", " +
         std::to_string(tokyo(to)) + ", '" + state + "', 0, 'test')");
   };
-  booking(m1, "2026-04-30 10:00", "2026-04-30 11:00", "held");     // April's
-  booking(m1, "2026-05-07 10:00", "2026-05-07 12:00", "held");     // 2 h
-  booking(m2, "2026-05-20 09:00", "2026-05-20 10:30", "booked");   // 1.5 h
+  booking(m1, "2026-04-30 10:00", "2026-04-30 11:00", "held");    // April's
+  booking(m1, "2026-05-07 10:00", "2026-05-07 12:00", "held");    // 2 h
+  booking(m2, "2026-05-20 09:00", "2026-05-20 10:30", "booked");  // 1.5 h, used, never settled
+  db.event(m2, "room-a", "", "granted", "2026-05-20 09:05");
   booking(m1, "2026-05-12 14:00", "2026-05-12 15:00", "no_show");  // released
   booking(m2, "2026-05-13 14:00", "2026-05-13 15:00", "cancelled");
   const auto loan = [&](const std::string& locker, std::int64_t member, const std::string& from,
@@ -128,6 +129,52 @@ TEST_CASE("ward report: a partial month counts rooms and lockers up to as_of", "
   CHECK(r.lockers.locker_days == 30);
   CHECK(r.lockers.lent_days == 21);
   CHECK(r.lockers.lent_at_end == 2);
+}
+
+TEST_CASE("ward report: an unsettled booking nobody used counts as a no-show, as billing does",
+          "[report]") {
+  ReportDb db;
+  fill_rooms(db);
+  // Never settled (nothing listed or issued since): still recorded as booked. Nobody came; the
+  // room's no-show time is 15 minutes (the default rules).
+  const auto m3 = db.member("2026-04-01 10:00");
+  db.exec(
+      "INSERT INTO bookings (room_id, member_id, start_ms, end_ms, state, created_at_ms, "
+      "created_by) VALUES ('room-a', " +
+      std::to_string(m3) + ", " + std::to_string(labgate::test::tokyo("2026-05-21 10:00")) + ", " +
+      std::to_string(labgate::test::tokyo("2026-05-21 11:00")) + ", 'booked', 0, 'test')");
+  // A granted tap at another door, or a denied one at the room's, does not make it used.
+  db.event(m3, "front", "", "granted", "2026-05-21 10:01");
+  db.event(m3, "room-a", "", "denied", "2026-05-21 10:02");
+  REQUIRE(policy::RoomRules{}.no_show_minutes == 15);
+  // One millisecond before its no-show time it is still booked (as the report counts it up to
+  // as_of): 05-20's 1.5 h, 05-07's 2 h and this one's 14 min 59.999 s.
+  {
+    auto p = rp::month_period("2026-05", "Asia/Tokyo");
+    REQUIRE(p.ok());
+    rp::ReportOptions o;
+    o.as_of_ms = labgate::test::tokyo("2026-05-21 10:15") - 1;
+    auto r = rp::build_ward_report(db.store(), *p, o);
+    REQUIRE(r.ok());
+    REQUIRE(r->rooms.size() == 1);
+    CHECK(r->rooms[0].bookings == 3);
+    CHECK(r->rooms[0].no_shows == 1);
+  }
+  // From its no-show time on it is a no-show, whole, like a settled one.
+  const auto at = may(db, "2026-05-21 10:15");
+  CHECK(at.rooms[0].bookings == 2);
+  CHECK(at.rooms[0].booked_ms == 3 * kHourMs + kHourMs / 2);
+  CHECK(at.rooms[0].no_shows == 2);
+  const auto r = may(db, "2026-06-15 12:00");
+  CHECK(r.rooms[0].bookings == 2);
+  CHECK(r.rooms[0].booked_ms == 3 * kHourMs + kHourMs / 2);
+  CHECK(r.rooms[0].no_shows == 2);
+  // Settling by a writer (on the real clock, long after) leaves the same figures.
+  REQUIRE(db.store().bookings().settle_no_shows().ok());
+  const auto settled = may(db, "2026-06-15 12:00");
+  CHECK(settled.rooms[0].bookings == 2);
+  CHECK(settled.rooms[0].booked_ms == r.rooms[0].booked_ms);
+  CHECK(settled.rooms[0].no_shows == 2);
 }
 
 TEST_CASE("ward report: percentages round half up and never divide by zero", "[report]") {

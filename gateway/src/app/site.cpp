@@ -172,6 +172,23 @@ void Site::relay_unconfirmed(const std::string& machine_id, bool wanted) {
 // ---------------------------------------------------------------------------------------------
 // Start and stop
 
+void Site::warn_rate_drift() {
+  // The config's rate of a room or locker only seeds its first rate; after that the rate
+  // history (labgatectl rates set, the console) decides, and a config edit is not a price change.
+  const auto now = journal_->wall_ms();
+  const auto check = [&](std::string_view kind, const std::string& id, std::int64_t config) {
+    auto r = store_.bookings().resource_rate_at(kind, id, now);
+    if (r && *r && (*r)->price != config) {
+      spdlog::warn(
+          "config: {} '{}' rate {} differs from the rate in force ({}, rate {}): the rate history "
+          "decides; change it with labgatectl rates set --{} {}",
+          kind, id, config, (*r)->price, (*r)->id, kind, id);
+    }
+  };
+  for (const auto& r : setup_.rooms) check("room", r.id, r.rate_per_hour);
+  for (const auto& l : setup_.lockers) check("locker", l.id, l.rate_per_month);
+}
+
 void Site::start() {
   Step step(*this);
   doors_->sync_store();
@@ -181,6 +198,7 @@ void Site::start() {
       !r.ok()) {
     spdlog::error("store: cannot record rooms and lockers: {}", r.error().message);
   }
+  warn_rate_drift();
   journal_->recover_open_sessions();
   journal_->record(info_event(journal_->wall_ms(), "gateway_started", "ok"),
                    journal_->topics().alarm());

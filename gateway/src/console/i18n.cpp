@@ -317,6 +317,18 @@ constexpr Entry kCatalogue[] = {
     Entry{"money.report.occupancy", "平均在席数", "Mean occupancy"},
     Entry{"money.report.date", "日付", "Date"},
     Entry{"money.report.months", "月別", "By month"},
+    // Rates of meeting rooms and lockers (issue 15, pages_money.cpp's rates page).
+    Entry{"money.resource_rate.heading", "会議室・ロッカーの料金", "Rates of rooms and lockers"},
+    Entry{"money.resource_rate.help",
+          "予約は開始時点の会議室料金で、ロッカーは各月1日 0:00 時点の料金で請求します。"
+          "設定ファイルの料金は最初の料金になるだけで、その後の変更はここで行います。",
+          "A booking is billed at its room's rate in force at its start, a locker month at the "
+          "locker's rate in force at midnight on the 1st. The config's rate is only the first "
+          "rate; change it here."},
+    Entry{"money.resource_rate.always", "当初から", "always"},
+    Entry{"money.field.resource", "会議室・ロッカー", "Room or locker"},
+    Entry{"money.per.hour", "1時間", "hour"},
+    Entry{"money.per.month", "1か月", "month"},
     // Statements and invoices (issue 14: preview, downloads, export, issue, background jobs).
     Entry{"nav.statements", "請求", "Statements"},
     Entry{"statements", "月次請求", "Monthly statements"},

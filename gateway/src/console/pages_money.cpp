@@ -239,6 +239,9 @@ class MoneyPages {
   Response rates_page(http::status status, const std::optional<Problem>& p);
   Response rate_post(const std::vector<std::string>& parts);
   std::optional<Problem> read_terms(st::RateAmendment& r);
+  /// The rooms' and lockers' rates and the form setting one (under the machines' rates).
+  std::string resource_rates_html();
+  Response resource_rate_post();
   // ---- prices ----
   Response prices_page(http::status status, const std::optional<Problem>& p);
   Response price_post(const std::string& what);
@@ -401,6 +404,17 @@ std::optional<st::Member> MoneyPages::member(const std::string& no) {
 
 // ---- rates ----
 
+namespace {
+
+// "coming", "ended" or "in_force" at `now`: the rate rows' data-state and their label's key.
+std::string money_rate_state(std::int64_t from_ms, const std::optional<std::int64_t>& until_ms,
+                             std::int64_t now) {
+  if (from_ms > now) return "coming";
+  return until_ms && *until_ms <= now ? "ended" : "in_force";
+}
+
+}  // namespace
+
 Response MoneyPages::rates_page(http::status status, const std::optional<Problem>& p) {
   std::vector<st::Rate> rates;
   std::vector<st::Machine> machines;
@@ -420,9 +434,8 @@ Response MoneyPages::rates_page(http::status status, const std::optional<Problem
       t("money.field.grace_min"), t("money.field.daily_cap"), t("money.field.note"), t("money.by"),
       t("money.rate_state"));
   for (const auto& r : rates) {
-    const bool coming = r.effective_from_ms > now;
-    const bool ended = r.effective_until_ms && *r.effective_until_ms <= now;
-    const std::string state = coming ? "coming" : ended ? "ended" : "in_force";
+    const std::string state = money_rate_state(r.effective_from_ms, r.effective_until_ms, now);
+    const bool coming = state == "coming";
     std::string actions;
     if (coming) {
       const std::string base = fmt::format("/rates/{}", r.id);
@@ -467,7 +480,99 @@ Response MoneyPages::rates_page(http::status status, const std::optional<Problem
       t("money.field.from"), t("money.field.unit_min"), t("money.field.price"),
       t("money.field.idle_price"), t("money.field.minimum"), t("money.field.grace_min"),
       t("money.field.daily_cap"), t("money.field.note"), t("money.rate.set"));
+  body += resource_rates_html();
   return c_.html(status, t("nav.rates"), body);
+}
+
+std::string MoneyPages::resource_rates_html() {
+  std::vector<st::ResourceRate> rates;
+  std::vector<st::Room> rooms;
+  std::vector<st::LockerState> lockers;
+  {
+    std::lock_guard lock(app_.store_mu_);
+    if (auto r = app_.store_->bookings().resource_rates(std::nullopt, true)) rates = std::move(*r);
+    if (auto r = app_.store_->bookings().rooms()) rooms = std::move(*r);
+    if (auto l = app_.store_->bookings().lockers()) lockers = std::move(*l);
+  }
+  if (rooms.empty() && lockers.empty() && rates.empty()) return {};
+  const auto now = now_ms();
+  std::string body = fmt::format(
+      R"(<h2 id="resource-rates-heading">{}</h2><table id="resource-rates"><thead><tr><th>ID</th>)"
+      R"(<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>)",
+      t("money.resource_rate.heading"), t("money.field.resource"), t("money.field.from"),
+      t("money.until"), t("money.field.price"), t("money.field.note"), t("money.by"),
+      t("money.rate_state"));
+  for (const auto& r : rates) {
+    const std::string state = money_rate_state(r.effective_from_ms, r.effective_until_ms, now);
+    body += fmt::format(
+        R"(<tr data-rate="{0}" data-target="{1}" data-state="{2}"><td>{0}</td><td>{1}</td><td>{3}</td>)"
+        R"(<td>{4}</td><td>{5} / {6}</td><td>{7}</td><td>{8}</td><td>{9}</td></tr>)",
+        r.id, esc(r.target()), state,
+        r.effective_from_ms == 0 ? esc(t("money.resource_rate.always"))
+                                 : esc(local_time(r.effective_from_ms)),
+        r.effective_until_ms ? esc(local_time(*r.effective_until_ms)) : "-", yen(r.price),
+        esc(t(r.kind == "room" ? "money.per.hour" : "money.per.month")), esc(r.note),
+        esc(r.created_by), t("money.rate." + state));
+  }
+  body += "</tbody></table>";
+  std::string targets;
+  for (const auto& r : rooms) {
+    targets += fmt::format(R"(<option value="room:{0}">{0} — {1} ({2})</option>)", esc(r.id),
+                           esc(r.name), esc(t("money.per.hour")));
+  }
+  for (const auto& l : lockers) {
+    targets += fmt::format(R"(<option value="locker:{0}">{0} — {1} ({2})</option>)",
+                           esc(l.locker.id), esc(l.locker.name), esc(t("money.per.month")));
+  }
+  body += fmt::format(
+      R"(<p>{0}</p><form method="post" action="/rates/resource" id="resource-rate-set">{1})"
+      R"(<p><label>{2} <select name="resource" id="resource-rate-target">{3}</select></label> )"
+      R"(<label>{4} <input name="from" id="resource-rate-from" type="date"></label> )"
+      R"(<label>{5} <input name="price" id="resource-rate-price" inputmode="numeric" size="7"></label> )"
+      R"(<label>{6} <input name="note" id="resource-rate-note" maxlength="200"></label> )"
+      R"(<button type="submit" id="resource-rate-submit">{7}</button></p></form>)",
+      t("money.resource_rate.help"), csrf_input(c_.session->csrf), t("money.field.resource"),
+      targets, t("money.field.from"), t("money.field.price"), t("money.field.note"),
+      t("money.rate.set"));
+  return body;
+}
+
+Response MoneyPages::resource_rate_post() {
+  const auto again = [this](http::status s, const Problem& pr) { return rates_page(s, pr); };
+  const std::string target = form_value(form_, "resource");
+  const auto colon = target.find(':');
+  const std::string kind = colon == std::string::npos ? "" : target.substr(0, colon);
+  if (target.empty())
+    return rates_page(http::status::bad_request, Problem{"resource", t("money.bad.required")});
+  if ((kind != "room" && kind != "locker") || colon + 1 == target.size())
+    return rates_page(http::status::bad_request, Problem{"resource", t("money.bad.choice")});
+  if (auto e = bad_text({{"resource", text::Field::kName}, {"note", text::Field::kNote}}))
+    return rates_page(http::status::bad_request, *e);
+  if (form_value(form_, "price").empty())
+    return rates_page(http::status::bad_request, Problem{"price", t("money.bad.required")});
+  std::int64_t price = 0;
+  if (auto e = need_yen("price", 0, price)) return rates_page(http::status::bad_request, *e);
+  json args{{"kind", kind},
+            {"resource", target.substr(colon + 1)},
+            {"price", price},
+            {"note", form_value(form_, "note")}};
+  std::optional<std::int64_t> from_ms;
+  if (const auto from = form_value(form_, "from"); !from.empty()) {
+    from_ms = st::is_valid_date(from) ? local_midnight(from, app_.options_.site.site.timezone)
+                                      : std::nullopt;
+    if (!from_ms)
+      return rates_page(http::status::bad_request, Problem{"from", t("money.bad.date")});
+    args["effective_from_ms"] = *from_ms;
+  }
+  if (form_value(form_, "confirm") != "1") {
+    return confirm(fmt::format(
+        R"({} <strong>{}</strong><ul id="confirm-terms"><li>{}: {} / {}</li><li>{}: {}</li></ul>)",
+        esc(t("money.rate.confirm_set")), esc(target), esc(t("money.field.price")), yen(price),
+        esc(t(kind == "room" ? "money.per.hour" : "money.per.month")), esc(t("money.field.from")),
+        esc(from_ms ? local_time(*from_ms) : t("money.now"))));
+  }
+  return send({{"op", "change"}, {"change", {{"op", "resource_rate.set"}, {"args", args}}}},
+              "/rates", "from", again);
 }
 
 std::optional<Problem> MoneyPages::read_terms(st::RateAmendment& r) {
@@ -518,6 +623,7 @@ std::optional<Problem> MoneyPages::read_terms(st::RateAmendment& r) {
 }
 
 Response MoneyPages::rate_post(const std::vector<std::string>& p) {
+  if (p.size() == 2 && p[1] == "resource") return resource_rate_post();
   const auto again = [this](http::status s, const Problem& pr) { return rates_page(s, pr); };
   const bool set = p.size() == 2 && p[1] == "set";
   const bool replace = p.size() == 3 && p[2] == "replace";

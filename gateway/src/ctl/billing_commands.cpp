@@ -136,7 +136,8 @@ std::string opt_yen(const std::optional<std::int64_t>& v) {
 
 struct Args {
   // rates
-  std::string machine, unit, price, idle_price, minimum, grace, daily_cap, from, note, rate_id;
+  std::string machine, unit, price, idle_price, minimum, grace, daily_cap, from, note, rate_id,
+      room, locker;
   bool coworking{false}, history{false};
   std::vector<std::string> plan_terms, drop_plans;
   // accounts, prices, sales
@@ -234,6 +235,50 @@ void print_change(Context& ctx, const json& record, std::string_view headline) {
                            rate_terms_text(after));
 }
 
+// A rate seeded from the config is in force since always: its start says so.
+std::string resource_from_text(std::int64_t ms, const std::string& tz) {
+  return ms == 0 ? std::string("always") : format_local(ms, tz);
+}
+
+// `rates set --room R` / `--locker L`: only a price, a start and a note make sense there.
+int set_resource_rate(Context& ctx, const Args& a) {
+  const bool room = !a.room.empty();
+  for (const auto& [text, option] : {std::pair<const std::string&, const char*>{a.unit, "--unit"},
+                                     {a.idle_price, "--idle-price"},
+                                     {a.minimum, "--minimum"},
+                                     {a.grace, "--grace"},
+                                     {a.daily_cap, "--daily-cap"}}) {
+    if (!text.empty())
+      usage_error(fmt::format("{} is for machine and coworking rates, not --{}", option,
+                              room ? "room" : "locker"));
+  }
+  if (!a.plan_terms.empty() || !a.drop_plans.empty())
+    usage_error("plan terms are for machine and coworking rates");
+  if (a.price.empty())
+    usage_error(fmt::format("rates set --{} needs --price (yen per {})", room ? "room" : "locker",
+                            room ? "hour" : "month"));
+  json args{{"kind", room ? "room" : "locker"},
+            {"resource", room ? a.room : a.locker},
+            {"price", parse_yen(a.price, "--price", false)},
+            {"note", a.note}};
+  if (!a.from.empty() && a.from != "now") {
+    if (!st::is_valid_date(a.from))
+      usage_error(fmt::format("bad --from '{}': expected YYYY-MM-DD or now", a.from));
+    args["effective_from_ms"] = local_midnight_ms(a.from, ctx.tz());
+  }
+  const auto record = ctx.change("resource_rate.set", args);
+  if (ctx.json_output()) {
+    std::cout << record.dump(2) << '\n';
+    return kExitOk;
+  }
+  const auto integer = [&](const char* key) { return record.value(key, std::int64_t{0}); };
+  std::cout << fmt::format("set: rate {} for {} from {}: {} per {}\n", integer("id"),
+                           record.value("target", ""),
+                           resource_from_text(integer("effective_from_ms"), ctx.tz()),
+                           integer("price"), record.value("unit", ""));
+  return kExitOk;
+}
+
 void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* rates = app.add_subcommand("rates", "prices of machine and coworking time");
   rates->require_subcommand(1);
@@ -243,12 +288,17 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
       "given are those of the rate in force then");
   auto* machine = set->add_option("--machine", a->machine, "machine id");
   auto* coworking = set->add_flag("--coworking", a->coworking, "the rate for coworking time");
+  auto* room = set->add_option("--room", a->room, "a meeting room: --price is yen per hour");
+  auto* locker = set->add_option("--locker", a->locker, "a locker: --price is yen per month");
   machine->excludes(coworking);
+  room->excludes(machine)->excludes(coworking)->excludes(locker);
+  locker->excludes(machine)->excludes(coworking);
   add_term_options(set, a);
   set->add_option("--from", a->from, "YYYY-MM-DD (local midnight) or now (default)");
   on(set, cli, [a](Context& ctx) {
+    if (!a->room.empty() || !a->locker.empty()) return set_resource_rate(ctx, *a);
     if (a->machine.empty() && !a->coworking)
-      usage_error("rates set needs --machine M or --coworking");
+      usage_error("rates set needs --machine M, --coworking, --room R or --locker L");
     st::RateAmendment r = parse_amendment(*a, ctx);
     r.kind = a->coworking ? st::SessionKind::kCoworking : st::SessionKind::kMachine;
     if (!a->coworking) r.machine_id = a->machine;
@@ -282,14 +332,41 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
     return kExitOk;
   });
   auto* list = rates->add_subcommand("list", "rates in force and coming (all with --history)");
-  list->add_option("--target", a->machine, "a machine id or coworking");
+  list->add_option("--target", a->machine, "a machine id, coworking, room:R or locker:L");
   list->add_flag("--history", a->history, "also the rates that ended");
   on(list, cli, [a](Context& ctx) {
-    auto rows = check(ctx.store().ledger().list_rates(opt_text(a->machine), a->history));
+    // Rooms' and lockers' rates after the machines' (their own table: a price per hour or month).
+    const auto colon = a->machine.find(':');
+    const std::string kind = colon == std::string::npos ? "" : a->machine.substr(0, colon);
+    const bool resource_target = kind == "room" || kind == "locker";
+    std::vector<st::Rate> rows;
+    if (!resource_target) {
+      rows = check(ctx.store().ledger().list_rates(opt_text(a->machine), a->history));
+    }
+    std::vector<st::ResourceRate> others;
+    if (a->machine.empty() || resource_target) {
+      for (auto& r : check(ctx.store().bookings().resource_rates(opt_text(kind), a->history))) {
+        if (!resource_target || r.target() == a->machine) others.push_back(std::move(r));
+      }
+    }
     if (ctx.json_output()) {
       json out = json::array();
       for (const auto& r : rows) out.push_back(to_json(r));
+      for (const auto& r : others) out.push_back(to_json(r));
       std::cout << out.dump(2) << '\n';
+      return kExitOk;
+    }
+    const auto print_others = [&] {
+      Table t({"ID", "TARGET", "FROM", "UNTIL", "PRICE", "PER", "NOTE", "BY"});
+      for (const auto& r : others) {
+        t.add({std::to_string(r.id), r.target(), resource_from_text(r.effective_from_ms, ctx.tz()),
+               format_local(r.effective_until_ms, ctx.tz()), std::to_string(r.price),
+               r.kind == "room" ? "hour" : "month", r.note, r.created_by});
+      }
+      t.print(std::cout);
+    };
+    if (resource_target) {
+      print_others();
       return kExitOk;
     }
     Table t({"ID", "TARGET", "FROM", "UNTIL", "UNIT", "PRICE", "IDLE", "MINIMUM", "GRACE", "CAP",
@@ -302,6 +379,10 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
              terms_text(r), r.note});
     }
     t.print(std::cout);
+    if (!others.empty()) {
+      std::cout << '\n';
+      print_others();
+    }
     return kExitOk;
   });
 }

@@ -437,8 +437,9 @@ st::Status Builder::count_inspections() {
 
 // A room's open time is every grid step of the period (up to as_of) that the booking rules
 // would accept, asked as if booked just in time: the same opening hours, closure and holidays
-// that refuse a booking, so "booked / open" cannot exceed what could have been booked. Bookings
-// are read as recorded (a report never writes): a no-show not yet settled counts as booked.
+// that refuse a booking, so "booked / open" cannot exceed what could have been booked. A report
+// never writes, so bookings are read as a settling at as_of would leave them: one nobody used
+// by its no-show time counts as a no-show, as billing (which settles first) counts it.
 st::Status Builder::count_rooms() {
   auto rooms = store_.bookings().rooms();
   if (!rooms) return rooms.error();
@@ -465,7 +466,7 @@ st::Status Builder::count_rooms() {
     f.room_id = room.id;
     f.from_ms = period_.start_ms;
     f.to_ms = clip_end_;
-    auto bookings = store_.bookings().list_recorded(f);
+    auto bookings = store_.bookings().list_as_settled(f, options_.as_of_ms);
     if (!bookings) return bookings.error();
     for (const auto& b : *bookings) {
       if (b.state == "booked" || b.state == "held") {

@@ -93,6 +93,51 @@ LockerLoan read_loan(const Statement& s, int c = 0) {
   return l;
 }
 
+constexpr std::string_view kResourceRateCols =
+    "id, kind, resource_id, effective_from_ms, effective_until_ms, price, note, created_at_ms, "
+    "created_by";
+
+ResourceRate read_resource_rate(const Statement& s) {
+  ResourceRate r;
+  r.id = s.column_int64(0);
+  r.kind = s.column_text(1);
+  r.resource_id = s.column_text(2);
+  r.effective_from_ms = s.column_int64(3);
+  r.effective_until_ms = s.column_opt_int64(4);
+  r.price = s.column_int64(5);
+  r.note = s.column_text(6);
+  r.created_at_ms = s.column_int64(7);
+  r.created_by = s.column_text(8);
+  return r;
+}
+
+json resource_rate_json(const ResourceRate& r) {
+  return json{
+      {"id", r.id},
+      {"kind", r.kind},
+      {"resource", r.resource_id},
+      {"effective_from_ms", r.effective_from_ms},
+      {"effective_until_ms", r.effective_until_ms ? json(*r.effective_until_ms) : json(nullptr)},
+      {"price", r.price},
+      {"note", r.note}};
+}
+
+// The rate of the resource in force at an instant: windows of one resource never overlap
+// (set_resource_rate refuses it), so it is the one starting last at or before it.
+constexpr std::string_view kRateInForceSql =
+    "SELECT rr.price FROM resource_rates rr WHERE rr.kind = '{0}' AND rr.resource_id = {1} "
+    "AND rr.effective_from_ms <= {2} AND (rr.effective_until_ms IS NULL OR "
+    "rr.effective_until_ms > {2}) ORDER BY rr.effective_from_ms DESC LIMIT 1";
+
+// A booking counts as used when someone named on it was granted at the room's door from its early
+// entry to its end: settle_no_shows() and list_as_settled() decide by this same clause.
+// ?door, ?early (ms) are bound by the caller; `b` is the booking's alias.
+constexpr std::string_view kBookingUsedSql =
+    "EXISTS (SELECT 1 FROM access_events e WHERE e.door_id = {0} AND e.decision = 'granted' "
+    "AND e.at_ms >= {1}.start_ms - {2} AND e.at_ms < {1}.end_ms AND (e.member_id = "
+    "{1}.member_id OR e.member_id IN (SELECT g.member_id FROM booking_guests g WHERE "
+    "g.booking_id = {1}.id)))";
+
 json booking_json(const Booking& b) {
   return json{{"room", b.room_id},  {"member_no", b.member_no}, {"start_ms", b.start_ms},
               {"end_ms", b.end_ms}, {"guests", b.guests},       {"state", b.state}};
@@ -181,6 +226,20 @@ Status Bookings::sync_site(const std::vector<Room>& rooms, const std::vector<Loc
     stmt->bind(1, l.id).bind(2, l.name).bind(3, l.door_id).bind(4, l.rate_per_month);
     LABGATE_TRY(stmt->run());
   }
+  // The config's number is only the first rate: once a resource has a rate history (the
+  // manager's changes), a restart with another number in the config leaves it alone.
+  const auto seed = [&](std::string_view kind, const std::string& id,
+                        std::int64_t price) -> Status {
+    auto stmt = db_->prepare(
+        "INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, "
+        "created_at_ms, created_by) SELECT ?1, ?2, 0, ?3, 'from the config', ?4, 'config' "
+        "WHERE NOT EXISTS (SELECT 1 FROM resource_rates WHERE kind = ?1 AND resource_id = ?2)");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, kind).bind(2, id).bind(3, price).bind(4, now_ms());
+    return stmt->run();
+  };
+  for (const auto& r : rooms) LABGATE_TRY(seed("room", r.id, r.rate_per_hour));
+  for (const auto& l : lockers) LABGATE_TRY(seed("locker", l.id, l.rate_per_month));
   std::string days;
   for (const auto& d : holidays) days += (days.empty() ? "" : ",") + policy::to_string(d);
   const std::string closure_text =
@@ -414,13 +473,11 @@ Result<std::int64_t> Bookings::settle_no_shows() {
     const std::int64_t early = std::int64_t{r.rules.early_entry_minutes} * kMinuteMs;
     const std::int64_t due = now - std::int64_t{r.rules.no_show_minutes} * kMinuteMs;
     // Someone named on the booking was let in at the room's door since its early entry.
-    auto held = db_->prepare(
+    static const std::string kHeldSql = fmt::format(
         "UPDATE bookings SET state = 'held', changed_at_ms = ?4 WHERE room_id = ?1 "
-        "AND state IN ('booked', 'held') AND state = 'booked' AND start_ms <= ?2 AND EXISTS ("
-        "SELECT 1 FROM access_events e WHERE e.door_id = ?3 AND e.decision = 'granted' "
-        "AND e.at_ms >= bookings.start_ms - ?5 AND e.at_ms < bookings.end_ms "
-        "AND (e.member_id = bookings.member_id OR e.member_id IN "
-        "(SELECT g.member_id FROM booking_guests g WHERE g.booking_id = bookings.id)))");
+        "AND state IN ('booked', 'held') AND state = 'booked' AND start_ms <= ?2 AND {}",
+        fmt::format(fmt::runtime(kBookingUsedSql), "?3", "bookings", "?5"));
+    auto held = db_->prepare(kHeldSql);
     if (!held) return held.error();
     held->bind(1, r.id).bind(2, due).bind(3, r.door_id).bind(4, now).bind(5, early);
     LABGATE_TRY(held->run());
@@ -540,12 +597,16 @@ Status Bookings::scan_usage(Database& db, std::int64_t begin_ms, std::int64_t en
                             std::string_view first_day, std::string_view last_day,
                             std::optional<std::int64_t> member_id,
                             const std::function<void(UsageSale&&)>& sink) {
-  auto rooms = db.prepare(
+  // The config's number only where a resource has no rate at that instant (a database a
+  // writer never migrated the rooms of cannot have one: the migration seeds every rate).
+  static const std::string kRoomSql = fmt::format(
       "SELECT b.id, b.member_id, r.id, r.name, b.start_ms, b.end_ms, b.state, r.grid_minutes, "
-      "r.rate_per_hour FROM bookings b JOIN rooms r ON r.id = b.room_id "
+      "COALESCE(({}), r.rate_per_hour) FROM bookings b JOIN rooms r ON r.id = b.room_id "
       "WHERE b.start_ms >= ?1 AND b.start_ms < ?2 AND (?3 IS NULL OR b.member_id = ?3) "
       "AND (b.state IN ('booked', 'held') OR (b.state = 'no_show' AND r.no_show_charged = 1)) "
-      "ORDER BY b.start_ms, b.id");
+      "ORDER BY b.start_ms, b.id",
+      fmt::format(fmt::runtime(kRateInForceSql), "room", "b.room_id", "b.start_ms"));
+  auto rooms = db.prepare(kRoomSql);
   if (!rooms) return rooms.error();
   rooms->bind(1, begin_ms).bind(2, end_ms).bind(3, member_id);
   LABGATE_TRY(for_each_row(*rooms, [&](const Statement& s) {
@@ -564,11 +625,14 @@ Status Bookings::scan_usage(Database& db, std::int64_t begin_ms, std::int64_t en
     sink(std::move(u));
   }));
   if (first_day.empty()) return {};
-  auto loans = db.prepare(
-      "SELECT l.id, l.member_id, k.id, k.name, l.from_date, k.rate_per_month "
+  // A locker month costs the rate in force at the month's first local midnight (begin_ms).
+  static const std::string kLoanSql = fmt::format(
+      "SELECT l.id, l.member_id, k.id, k.name, l.from_date, COALESCE(({}), k.rate_per_month) "
       "FROM locker_loans l JOIN lockers k ON k.id = l.locker_id "
       "WHERE l.from_date <= ?2 AND l.until_date >= ?1 AND (?3 IS NULL OR l.member_id = ?3) "
-      "AND (l.returned_at_ms IS NULL OR l.returned_at_ms >= ?4) ORDER BY l.from_date, l.id");
+      "AND (l.returned_at_ms IS NULL OR l.returned_at_ms >= ?4) ORDER BY l.from_date, l.id",
+      fmt::format(fmt::runtime(kRateInForceSql), "locker", "k.id", "?4"));
+  auto loans = db.prepare(kLoanSql);
   if (!loans) return loans.error();
   loans->bind(1, first_day).bind(2, last_day).bind(3, member_id).bind(4, begin_ms);
   return for_each_row(*loans, [&](const Statement& s) {
@@ -581,6 +645,190 @@ Status Bookings::scan_usage(Database& db, std::int64_t begin_ms, std::int64_t en
     u.unit_price = s.column_int64(5);
     u.at_ms = begin_ms;
     sink(std::move(u));
+  });
+}
+
+Result<std::vector<Booking>> Bookings::list_as_settled(const BookingFilter& f, std::int64_t at_ms) {
+  auto out = list_recorded(f);
+  if (!out) return out;
+  auto all = rooms();
+  if (!all) return all.error();
+  static const std::string kUsed =
+      fmt::format("SELECT {} FROM bookings b WHERE b.id = ?1",
+                  fmt::format(fmt::runtime(kBookingUsedSql), "?2", "b", "?3"));
+  auto used = db_->prepare(kUsed);
+  if (!used) return used.error();
+  for (auto& b : *out) {
+    if (b.state != "booked") continue;
+    const auto r = std::find_if(all->begin(), all->end(),
+                                [&](const Room& room) { return room.id == b.room_id; });
+    if (r == all->end()) continue;  // an inactive room is never settled either
+    if (b.start_ms > at_ms - std::int64_t{r->rules.no_show_minutes} * kMinuteMs) continue;
+    used->bind(1, b.id)
+        .bind(2, r->door_id)
+        .bind(3, std::int64_t{r->rules.early_entry_minutes} * kMinuteMs);
+    auto yes = first<bool>(*used, [](const Statement& s) { return s.column_bool(0); });
+    if (!yes) return yes.error();
+    b.state = yes->value_or(false) ? "held" : "no_show";
+  }
+  return out;
+}
+
+Result<std::optional<ResourceRate>> Bookings::resource_rate_at(std::string_view kind,
+                                                               std::string_view resource_id,
+                                                               std::int64_t at_ms) {
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM resource_rates WHERE kind = ?1 AND resource_id = ?2 AND "
+      "effective_from_ms <= ?3 AND (effective_until_ms IS NULL OR effective_until_ms > ?3) "
+      "ORDER BY effective_from_ms DESC LIMIT 1",
+      kResourceRateCols);
+  auto stmt = db_->prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, kind).bind(2, resource_id).bind(3, at_ms);
+  return first<ResourceRate>(*stmt, read_resource_rate);
+}
+
+Result<std::vector<ResourceRate>> Bookings::resource_rates(std::optional<std::string> kind,
+                                                           bool include_history) {
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM resource_rates WHERE (?1 IS NULL OR kind = ?1) AND (?2 = 1 OR "
+      "effective_until_ms IS NULL OR effective_until_ms > ?3) "
+      "ORDER BY kind DESC, resource_id, effective_from_ms",
+      kResourceRateCols);
+  auto stmt = db_->prepare(kSql);
+  if (!stmt) return stmt.error();
+  stmt->bind(1, kind).bind_bool(2, include_history).bind(3, now_ms());
+  return collect<ResourceRate>(*stmt, read_resource_rate);
+}
+
+Result<ResourceRate> Bookings::set_resource_rate(const NewResourceRate& in, const Actor& actor) {
+  if (in.kind != "room" && in.kind != "locker")
+    return invalid(fmt::format("bad rate kind '{}' (room or locker)", in.kind));
+  if (in.price < 0) return invalid(fmt::format("bad price {}: must be 0 or more", in.price));
+  LABGATE_TRY(check_text(in.note, "rate note", text::Field::kNote));
+  auto cal = calendar();
+  if (!cal) return cal.error();
+  return audited_change<ResourceRate>(actor, [&]() -> Result<Audited<ResourceRate>> {
+    const std::string target = in.kind + ":" + in.resource_id;
+    const std::int64_t now = now_ms();
+    const std::int64_t from = in.effective_from_ms.value_or(now);
+    {
+      auto exists =
+          db_->prepare(in.kind == "room" ? "SELECT 1 FROM rooms WHERE id = ?1 AND active = 1"
+                                         : "SELECT 1 FROM lockers WHERE id = ?1 AND active = 1");
+      if (!exists) return exists.error();
+      exists->bind(1, in.resource_id);
+      auto found = first<int>(*exists, [](const Statement&) { return 1; });
+      if (!found) return found.error();
+      if (!*found) return not_found(fmt::format("no {} '{}'", in.kind, in.resource_id));
+    }
+    const std::string when = local_time_text(from, *cal);
+    std::optional<ResourceRate> later;
+    {
+      static const std::string kLater = fmt::format(
+          "SELECT {} FROM resource_rates WHERE kind = ?1 AND resource_id = ?2 AND "
+          "effective_from_ms >= ?3 ORDER BY effective_from_ms LIMIT 1",
+          kResourceRateCols);
+      auto stmt = db_->prepare(kLater);
+      if (!stmt) return stmt.error();
+      stmt->bind(1, in.kind).bind(2, in.resource_id).bind(3, from);
+      auto found = first<ResourceRate>(*stmt, read_resource_rate);
+      if (!found) return found.error();
+      later = std::move(*found);
+    }
+    // The span the new rate would bill: up to the later rate, if any.
+    const std::optional<std::int64_t> until =
+        later ? std::optional<std::int64_t>(later->effective_from_ms) : std::nullopt;
+    // Every bill of an issued month stays as issued: which of them would this rate change?
+    std::set<std::string> reached;
+    const auto month_of = [&](std::int64_t t) { return local_time_text(t, *cal).substr(0, 7); };
+    if (in.kind == "room") {
+      auto stmt = db_->prepare(
+          "SELECT m.member_no, st.month, b.start_ms FROM bookings b JOIN statements st ON "
+          "st.member_id = b.member_id JOIN members m ON m.id = b.member_id WHERE b.room_id = ?1 "
+          "AND b.start_ms >= ?2 AND (?4 IS NULL OR b.start_ms < ?4) AND b.state <> 'cancelled' "
+          "AND st.month >= ?3");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, in.resource_id).bind(2, from).bind(3, month_of(from)).bind(4, until);
+      LABGATE_TRY(for_each_row(*stmt, [&](const Statement& s) {
+        if (month_of(s.column_int64(2)) == s.column_text(1))
+          reached.insert(fmt::format("{} ({})", s.column_text(0), s.column_text(1)));
+      }));
+    } else {
+      auto stmt = db_->prepare(
+          "SELECT m.member_no, st.month, l.from_date, l.until_date, l.returned_at_ms FROM "
+          "locker_loans l JOIN statements st ON st.member_id = l.member_id JOIN members m ON "
+          "m.id = l.member_id WHERE l.locker_id = ?1 AND st.month >= ?2");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, in.resource_id).bind(2, month_of(from));
+      LABGATE_TRY(for_each_row(*stmt, [&](const Statement& s) {
+        const std::string month = s.column_text(1);
+        const auto first_day = policy::parse_date(month + "-01");
+        if (!first_day) return;
+        const std::int64_t begin = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       cal->to_sys(*first_day, 0).time_since_epoch())
+                                       .count();
+        const auto returned = s.column_opt_int64(4);
+        // The month is billed at the rate of its first midnight, and the loan is on its bill.
+        if (begin >= from && (!until || begin < *until) && s.column_text(2) <= month + "-31" &&
+            s.column_text(3) >= month + "-01" && (!returned || *returned >= begin))
+          reached.insert(fmt::format("{} ({})", s.column_text(0), month));
+      }));
+    }
+    if (!reached.empty()) {
+      std::string names;
+      for (const auto& r : reached) names += (names.empty() ? "" : ", ") + r;
+      return conflict(fmt::format(
+          "rate for {} from {} reaches into an issued month: it would change the issued "
+          "statement(s) of {}; an issued statement never changes (choose a later start)",
+          target, when, names));
+    }
+    if (later)
+      return conflict(fmt::format("rate for {} from {} overlaps rate {} which starts {}", target,
+                                  when, later->id,
+                                  local_time_text(later->effective_from_ms, *cal)));
+    if (from < now)
+      return conflict(fmt::format(
+          "rate for {} from {} starts in the past (now is {}): a rate change applies only to "
+          "what starts after it (use a later date, or now)",
+          target, when, local_time_text(now, *cal)));
+    std::optional<std::int64_t> superseded;
+    {
+      auto stmt = db_->prepare(
+          "SELECT id FROM resource_rates WHERE kind = ?1 AND resource_id = ?2 AND "
+          "effective_from_ms < ?3 AND (effective_until_ms IS NULL OR effective_until_ms > ?3) "
+          "ORDER BY effective_from_ms DESC LIMIT 1");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, in.kind).bind(2, in.resource_id).bind(3, from);
+      auto row = first<std::int64_t>(*stmt, [](const Statement& s) { return s.column_int64(0); });
+      if (!row) return row.error();
+      superseded = *row;
+    }
+    if (superseded) {
+      auto stmt = db_->prepare("UPDATE resource_rates SET effective_until_ms = ?2 WHERE id = ?1");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, *superseded).bind(2, from);
+      LABGATE_TRY(stmt->run());
+    }
+    auto ins = db_->prepare(
+        "INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, "
+        "created_at_ms, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!ins) return ins.error();
+    ins->bind(1, in.kind).bind(2, in.resource_id).bind(3, from).bind(4, in.price);
+    ins->bind(5, in.note).bind(6, now).bind(7, actor.name());
+    LABGATE_TRY(ins->run());
+    ResourceRate out{db_->last_insert_rowid(),
+                     in.kind,
+                     in.resource_id,
+                     from,
+                     std::nullopt,
+                     in.price,
+                     in.note,
+                     now,
+                     actor.name()};
+    json detail = resource_rate_json(out);
+    detail["superseded_rate_id"] = superseded ? json(*superseded) : json(nullptr);
+    return Audited<ResourceRate>{out, {"rate_set", target, detail.dump()}};
   });
 }
 

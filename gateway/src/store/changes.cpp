@@ -280,6 +280,13 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.ledger().withdraw_rate(a.integer("id"), who));
        }},
+      {"resource_rate.set",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.bookings().set_resource_rate(
+             {a.text("kind"), a.text("resource"), a.integer("price"),
+              a.optional_integer("effective_from_ms"), a.text_or("note", "")},
+             who));
+       }},
       {"sale.add",
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.ledger().sell(a.text("member_no"), a.text("item"), a.integer("quantity"),
@@ -379,6 +386,7 @@ Permission permission_needed(std::string_view op) {
       {"rate.set", Permission::kManager},
       {"rate.replace", Permission::kManager},
       {"rate.withdraw", Permission::kManager},
+      {"resource_rate.set", Permission::kManager},
       {"session.review", Permission::kManager},
       {"statements.issue", Permission::kManager},
       // Their own rule on top: the account itself, or an admin (staff.cpp).
@@ -443,6 +451,20 @@ ojson to_json(const Booking& b) {
           {"note", b.note},
           {"created_at", utc_text(b.created_at_ms)},
           {"created_by", b.created_by}};
+}
+
+ojson to_json(const ResourceRate& r) {
+  return {{"id", r.id},
+          {"kind", r.kind},
+          {"resource", r.resource_id},
+          {"target", r.target()},
+          {"effective_from_ms", r.effective_from_ms},
+          {"effective_until_ms", null_or(r.effective_until_ms)},
+          {"price", r.price},
+          {"unit", r.kind == "room" ? "hour" : "month"},
+          {"note", r.note},
+          {"created_at", utc_text(r.created_at_ms)},
+          {"created_by", r.created_by}};
 }
 
 ojson to_json(const LockerLoan& l) {

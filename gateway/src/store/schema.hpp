@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 11> kMigrations = {
+inline constexpr std::array<std::string_view, 12> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -464,6 +464,35 @@ CREATE TABLE locker_loans (
 );
 CREATE UNIQUE INDEX locker_loans_one_open ON locker_loans(locker_id) WHERE returned_at_ms IS NULL;
 CREATE INDEX locker_loans_member ON locker_loans(member_id, from_date);
+)sql",
+    // ---- version 12: effective-dated rates of rooms and lockers (docs/BOOKINGS.md, "Rates") ----
+    R"sql(
+-- A room's price per hour or a locker's per month, effective-dated like `rates`: a booking is
+-- billed under the room's rate in force at its start, a locker month under the locker's rate in
+-- force at that month's first local midnight. Rows are never edited except effective_until_ms,
+-- set when a newer rate of the same resource supersedes this one. rooms.rate_per_hour and
+-- lockers.rate_per_month stay the config's number, which only seeds the first rate.
+CREATE TABLE resource_rates (
+  id                 INTEGER PRIMARY KEY,
+  kind               TEXT NOT NULL CHECK (kind IN ('room', 'locker')),
+  resource_id        TEXT NOT NULL,
+  effective_from_ms  INTEGER NOT NULL,
+  effective_until_ms INTEGER,
+  price              INTEGER NOT NULL CHECK (price >= 0),
+  note               TEXT NOT NULL DEFAULT '',
+  created_at_ms      INTEGER NOT NULL,
+  created_by         TEXT NOT NULL,
+  CHECK (effective_until_ms IS NULL OR effective_until_ms > effective_from_ms)
+);
+CREATE INDEX resource_rates_target ON resource_rates(kind, resource_id, effective_from_ms);
+-- What the site billed so far stays what it bills: each recorded room and locker gets its
+-- current number as a rate in force since always.
+INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, created_at_ms,
+                            created_by)
+  SELECT 'room', id, 0, rate_per_hour, 'from the config', 0, 'config' FROM rooms;
+INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, created_at_ms,
+                            created_by)
+  SELECT 'locker', id, 0, rate_per_month, 'from the config', 0, 'config' FROM lockers;
 )sql",
 };
 

@@ -168,6 +168,7 @@ Result<std::string> BillingLedger::month_inputs_digest(Database& db, std::int64_
   };
   static constexpr Part kParts[] = {
       {"rates", "", " ORDER BY id"},
+      {"resource_rates", "", " ORDER BY id"},
       {"rate_plan_terms", "", " ORDER BY rate_id, plan_id"},
       {"plans", "", " ORDER BY id"},
       {"price_list", "", " ORDER BY code"},

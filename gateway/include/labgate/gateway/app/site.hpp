@@ -146,6 +146,8 @@ class Site {
   void reader_status(const drivers::ReaderEvent& event);
   void fire_alarm(bool active);
   void store_fault(bool faulted);
+  /// Warns when the config's rate of a room or locker is not the rate in force (the history wins).
+  void warn_rate_drift();
 
   SiteSetup setup_;
   store::Store& store_;

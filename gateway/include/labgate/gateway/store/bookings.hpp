@@ -86,6 +86,33 @@ struct LockerState {
   bool overdue{false};             ///< the open loan's last day is before today
 };
 
+/// One effective-dated price of a room (yen per hour) or a locker (yen per month). A booking is
+/// billed under its room's rate in force at the booking's start, a locker month under the
+/// locker's rate in force at that month's first local midnight.
+struct ResourceRate {
+  std::int64_t id{0};
+  std::string kind;  ///< "room" or "locker"
+  std::string resource_id;
+  std::int64_t effective_from_ms{0};  ///< 0: since always (seeded from the config)
+  std::optional<std::int64_t> effective_until_ms;
+  std::int64_t price{0};
+  std::string note;
+  std::int64_t created_at_ms{0};
+  std::string created_by;
+
+  /// "room:<id>" or "locker:<id>", as statement items and audit rows name it.
+  std::string target() const { return kind + ":" + resource_id; }
+};
+
+/// Input of Bookings::set_resource_rate.
+struct NewResourceRate {
+  std::string kind;  ///< "room" or "locker"
+  std::string resource_id;
+  std::int64_t price{0};                          ///< yen per hour (room) or per month (locker)
+  std::optional<std::int64_t> effective_from_ms;  ///< default: now
+  std::string note;
+};
+
 /// Which bookings list() returns.
 struct BookingFilter {
   std::optional<std::string> room_id;
@@ -111,7 +138,9 @@ class Bookings : public Repository {
   Bookings(const StoreContext& context, TapReads& reads) : Repository(context), reads_(&reads) {}
 
   /// Writes the config's rooms, lockers and the site calendar's holidays and closure (labgated
-  /// at start). Rooms and lockers no longer in the config are kept, inactive, for history.
+  /// at start). Rooms and lockers no longer in the config are kept, inactive, for history. The
+  /// config's rate becomes a room's or locker's first rate (in force since always) only when it
+  /// has none yet: a later change of the config's number never rewrites the rate history.
   Status sync_site(const std::vector<Room>& rooms, const std::vector<Locker>& lockers,
                    const std::vector<policy::LocalDate>& holidays,
                    const std::optional<policy::Closure>& closure);
@@ -150,12 +179,33 @@ class Bookings : public Repository {
   /// lockers, of one member when given, as sale lines: a booking starting in the month that is
   /// booked or held, or a no-show where the room charges one, as its grid steps at the hourly
   /// rate (each step's price rounded up to the yen); a locker loan covering part of the month,
-  /// one month at its rate (not read when first_day is ""). Items "room:<id>" and
+  /// one month at its rate (not read when first_day is ""). A booking takes its room's rate in
+  /// force at its start, a loan its locker's rate in force at begin_ms. Items "room:<id>" and
   /// "locker:<id>", standard tax class.
   static Status scan_usage(Database& db, std::int64_t begin_ms, std::int64_t end_ms,
                            std::string_view first_day, std::string_view last_day,
                            std::optional<std::int64_t> member_id,
                            const std::function<void(UsageSale&&)>& sink);
+  /// Adds an effective-dated rate of a room or locker and ends the one in force at its start
+  /// there; audited as rate_set on "room:<id>" / "locker:<id>". kInvalid: bad kind or a negative
+  /// price; kNotFound: no such active room or locker; kConflict: it starts in the past, a rate of
+  /// the resource already starts at or after it, or it would change an issued statement (a
+  /// booking starting after it, or a locker month whose first midnight is after it, in a month
+  /// already issued to that member; the message names them).
+  Result<ResourceRate> set_resource_rate(const NewResourceRate& rate, const Actor& actor);
+  /// Rates of rooms and lockers by kind, resource, start; without include_history only those
+  /// still in force or starting later. `kind` "room" or "locker" narrows them.
+  Result<std::vector<ResourceRate>> resource_rates(std::optional<std::string> kind,
+                                                   bool include_history);
+  /// The rate of a room or locker in force at `at_ms`, if any.
+  Result<std::optional<ResourceRate>> resource_rate_at(std::string_view kind,
+                                                       std::string_view resource_id,
+                                                       std::int64_t at_ms);
+  /// Bookings by start as a settling at `at_ms` would leave them, never writing: a booking still
+  /// recorded as booked whose no-show time has come reads as held when someone named on it was
+  /// let in at the room's door since its early entry, otherwise as no_show (the ward report,
+  /// so that it counts what billing would after settling).
+  Result<std::vector<Booking>> list_as_settled(const BookingFilter& filter, std::int64_t at_ms);
   /// Loans overlapping the local days [from_date, until_date] (billing).
   Result<std::vector<LockerLoan>> loans(std::string_view from_date, std::string_view until_date);
 

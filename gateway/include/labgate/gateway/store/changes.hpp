@@ -63,6 +63,8 @@ nlohmann::ordered_json to_json(const RateChange& c);
 nlohmann::ordered_json to_json(const RateAmendment& r);
 /// A booking: its times as UTC text and ms, its member and guests.
 nlohmann::ordered_json to_json(const Booking& b);
+/// A room's or locker's rate as the change op and `rates list --json` show it.
+nlohmann::ordered_json to_json(const ResourceRate& r);
 nlohmann::ordered_json to_json(const LockerLoan& l);
 /// A locker with its open loan (null when free) and whether that loan is overdue.
 nlohmann::ordered_json to_json(const LockerState& l);
