@@ -468,3 +468,44 @@ TEST_CASE("rates set --room / --locker: dated prices, listed, refused into an is
   const auto actions = audit_actions(ctl);
   CHECK(count(actions, "rate_set") == 2);
 }
+
+TEST_CASE("rates withdraw --room / --locker removes a coming rate, not one that started",
+          "[rates_amend][rooms]") {
+  Ctl ctl;
+  seed(ctl);
+  rooms_and_lockers(ctl);
+  const std::vector<std::string> nov = {"--simulated-clock", "2026-11-02 09:00"};
+  const auto at_nov = [&](std::vector<std::string> args) {
+    args.insert(args.end(), nov.begin(), nov.end());
+    return args;
+  };
+  require_ok(
+      ctl(at_nov({"rates", "set", "--room", "room-a", "--price", "1800", "--from", "2026-12-01"})));
+  require_ok(
+      ctl(at_nov({"rates", "set", "--room", "room-a", "--price", "2000", "--from", "2027-01-01"})));
+  // Rate 3 is the room's: named with the locker, it is not found and nothing changes.
+  require_refused(ctl, at_nov({"rates", "withdraw", "--id", "3", "--locker", "L01"}), 1,
+                  "no rate 3 for locker:L01");
+  const auto out = ctl(at_nov({"rates", "withdraw", "--id", "3", "--room", "room-a"}));
+  require_ok(out);
+  CHECK_THAT(out.out, Catch::Contains("withdrew rate 3 for room:room-a from 2026-12-01"));
+  // The rate before it runs on to the rate after it: no gap, no overlap.
+  const auto all = rates(ctl);
+  REQUIRE(all.size() == 3);
+  std::vector<json> room;
+  for (const auto& r : all)
+    if (r["target"] == "room:room-a") room.push_back(r);
+  REQUIRE(room.size() == 2);
+  CHECK(room[0]["price"] == 1200);
+  CHECK(room[0]["effective_until_ms"] == jst(2027, 1, 1, 0));
+  CHECK(room[1]["price"] == 2000);
+  CHECK(room[1]["effective_from_ms"] == jst(2027, 1, 1, 0));
+  // The config's rate has been in force since always: it cannot be withdrawn.
+  require_refused(ctl, at_nov({"rates", "withdraw", "--id", "1", "--room", "room-a"}), 1,
+                  "cannot be withdrawn");
+  require_refused(ctl, at_nov({"rates", "withdraw", "--id", "3", "--room", "room-a"}), 1,
+                  "no rate 3 for room:room-a");
+  require_refused(ctl, {"rates", "withdraw", "--id", "4", "--room", "room-a", "--locker", "L01"}, 2,
+                  "excludes");
+  CHECK(count(audit_actions(ctl), "rate_withdraw") == 1);
+}

@@ -363,4 +363,26 @@ TEST_CASE("console bookings: the rates page lists and sets rooms' and lockers' r
   CHECK(must(site.daemon().open_store()->bookings().resource_rate_at(
                  "locker", "locker-1", std::numeric_limits<std::int64_t>::max() / 2))
             ->price == 2500);
+
+  // The coming room rate can be withdrawn from its row (asked first); one in force cannot.
+  const std::string coming = "resource=room:room-a&id=" + std::to_string(set->id);
+  CHECK(has(page, "id=\"withdraw-room:room-a-" + std::to_string(set->id) + "\""));
+  CHECK(site.post(dina, "/rates/resource/withdraw", coming + "&confirm=1").status == 403);
+  r = site.post(mona, "/rates/resource/withdraw", coming);
+  CHECK(has(r.body, R"(id="confirm-form")"));
+  CHECK(all().size() == before + 2);
+  const auto in_force = std::find_if(rates.begin(), rates.end(), [](const store::ResourceRate& x) {
+    return x.target() == "room:room-a" && x.price != 1800;
+  });
+  REQUIRE(in_force != rates.end());
+  r = site.post(mona, "/rates/resource/withdraw",
+                "resource=room:room-a&id=" + std::to_string(in_force->id) + "&confirm=1");
+  CHECK(r.status == 409);
+  CHECK(has(r.body, "cannot be withdrawn"));
+  REQUIRE(site.post(mona, "/rates/resource/withdraw", coming + "&confirm=1").status == 303);
+  CHECK(all().size() == before + 1);
+  CHECK_FALSE(must(site.daemon().open_store()->bookings().resource_rate_at(
+                       "room", "room-a", std::numeric_limits<std::int64_t>::max() / 2))
+                  ->price == 1800);
+  CHECK(audited(site, me("mona"), "rate_withdraw", "room:room-a"));
 }

@@ -242,6 +242,7 @@ class MoneyPages {
   /// The rooms' and lockers' rates and the form setting one (under the machines' rates).
   std::string resource_rates_html();
   Response resource_rate_post();
+  Response resource_rate_withdraw();
   // ---- prices ----
   Response prices_page(http::status status, const std::optional<Problem>& p);
   Response price_post(const std::string& what);
@@ -504,15 +505,24 @@ std::string MoneyPages::resource_rates_html() {
       t("money.rate_state"));
   for (const auto& r : rates) {
     const std::string state = money_rate_state(r.effective_from_ms, r.effective_until_ms, now);
+    // A rate that has not started can be withdrawn (a mistyped price or date).
+    const std::string withdraw =
+        state != "coming"
+            ? std::string()
+            : fmt::format(
+                  R"( <form method="post" action="/rates/resource/withdraw" class="inline" )"
+                  R"(id="withdraw-{0}-{1}">{2}<input type="hidden" name="resource" value="{0}">)"
+                  R"(<input type="hidden" name="id" value="{1}"><button type="submit">{3}</button></form>)",
+                  esc(r.target()), r.id, csrf_input(c_.session->csrf), t("money.rate.withdraw"));
     body += fmt::format(
         R"(<tr data-rate="{0}" data-target="{1}" data-state="{2}"><td>{0}</td><td>{1}</td><td>{3}</td>)"
-        R"(<td>{4}</td><td>{5} / {6}</td><td>{7}</td><td>{8}</td><td>{9}</td></tr>)",
+        R"(<td>{4}</td><td>{5} / {6}</td><td>{7}</td><td>{8}</td><td>{9}{10}</td></tr>)",
         r.id, esc(r.target()), state,
         r.effective_from_ms == 0 ? esc(t("money.resource_rate.always"))
                                  : esc(local_time(r.effective_from_ms)),
         r.effective_until_ms ? esc(local_time(*r.effective_until_ms)) : "-", yen(r.price),
         esc(t(r.kind == "room" ? "money.per.hour" : "money.per.month")), esc(r.note),
-        esc(r.created_by), t("money.rate." + state));
+        esc(r.created_by), t("money.rate." + state), withdraw);
   }
   body += "</tbody></table>";
   std::string targets;
@@ -575,6 +585,28 @@ Response MoneyPages::resource_rate_post() {
               "/rates", "from", again);
 }
 
+Response MoneyPages::resource_rate_withdraw() {
+  const auto again = [this](http::status s, const Problem& pr) { return rates_page(s, pr); };
+  const std::string target = form_value(form_, "resource");
+  const auto colon = target.find(':');
+  const std::string kind = colon == std::string::npos ? "" : target.substr(0, colon);
+  if ((kind != "room" && kind != "locker") || colon + 1 == target.size())
+    return rates_page(http::status::bad_request, Problem{"resource", t("money.bad.choice")});
+  if (auto e = bad_text({{"resource", text::Field::kName}}))
+    return rates_page(http::status::bad_request, *e);
+  const auto id = whole(form_value(form_, "id"), 1, std::numeric_limits<std::int64_t>::max());
+  if (!id) return rates_page(http::status::bad_request, Problem{"id", t("money.bad.choice")});
+  if (form_value(form_, "confirm") != "1") {
+    return confirm(fmt::format("{} <strong>{} ({})</strong>", esc(t("money.rate.confirm_withdraw")),
+                               *id, esc(target)));
+  }
+  return send({{"op", "change"},
+               {"change",
+                {{"op", "resource_rate.withdraw"},
+                 {"args", {{"kind", kind}, {"resource", target.substr(colon + 1)}, {"id", *id}}}}}},
+              "/rates", "from", again);
+}
+
 std::optional<Problem> MoneyPages::read_terms(st::RateAmendment& r) {
   const auto opt = [&](const char* field, std::int64_t min, std::int64_t max, const char* reason,
                        std::optional<std::int64_t>& out) -> std::optional<Problem> {
@@ -624,6 +656,7 @@ std::optional<Problem> MoneyPages::read_terms(st::RateAmendment& r) {
 
 Response MoneyPages::rate_post(const std::vector<std::string>& p) {
   if (p.size() == 2 && p[1] == "resource") return resource_rate_post();
+  if (p.size() == 3 && p[1] == "resource" && p[2] == "withdraw") return resource_rate_withdraw();
   const auto again = [this](http::status s, const Problem& pr) { return rates_page(s, pr); };
   const bool set = p.size() == 2 && p[1] == "set";
   const bool replace = p.size() == 3 && p[2] == "replace";

@@ -322,8 +322,28 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
   auto* withdraw = rates->add_subcommand(
       "withdraw", "remove a rate that has not started yet (the rate before it stays in force)");
   withdraw->add_option("--id", a->rate_id, "rate id (rates list)")->required();
+  // Rooms' and lockers' rates number on their own (rates list): the resource names which.
+  auto* withdraw_room = withdraw->add_option("--room", a->room, "the rate is a meeting room's");
+  withdraw->add_option("--locker", a->locker, "the rate is a locker's")->excludes(withdraw_room);
   on(withdraw, cli, [a](Context& ctx) {
     const auto id = parse_count(a->rate_id, "--id");
+    if (!a->room.empty() || !a->locker.empty()) {
+      const bool is_room = !a->room.empty();
+      const auto record =
+          ctx.change("resource_rate.withdraw", {{"kind", is_room ? "room" : "locker"},
+                                                {"resource", is_room ? a->room : a->locker},
+                                                {"id", id}});
+      if (ctx.json_output()) {
+        std::cout << record.dump(2) << '\n';
+        return kExitOk;
+      }
+      std::cout << fmt::format(
+          "withdrew rate {} for {} from {}: {} per {}\n", record.value("id", std::int64_t{0}),
+          record.value("target", ""),
+          resource_from_text(record.value("effective_from_ms", std::int64_t{0}), ctx.tz()),
+          record.value("price", std::int64_t{0}), record.value("unit", ""));
+      return kExitOk;
+    }
     const auto record = ctx.change("rate.withdraw", {{"id", id}});
     const auto r = check(st::rate_from_json(record));
     print_one(ctx, record,

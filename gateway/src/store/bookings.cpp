@@ -832,6 +832,46 @@ Result<ResourceRate> Bookings::set_resource_rate(const NewResourceRate& in, cons
   });
 }
 
+Result<ResourceRate> Bookings::withdraw_resource_rate(std::string_view kind,
+                                                      std::string_view resource_id, std::int64_t id,
+                                                      const Actor& actor) {
+  auto cal = calendar();
+  if (!cal) return cal.error();
+  return audited_change<ResourceRate>(actor, [&]() -> Result<Audited<ResourceRate>> {
+    static const std::string kSql = fmt::format(
+        "SELECT {} FROM resource_rates WHERE id = ?1 AND kind = ?2 AND "
+        "resource_id = ?3",
+        kResourceRateCols);
+    auto stmt = db_->prepare(kSql);
+    if (!stmt) return stmt.error();
+    stmt->bind(1, id).bind(2, kind).bind(3, resource_id);
+    auto found = first<ResourceRate>(*stmt, read_resource_rate);
+    if (!found) return found.error();
+    // The resource is part of the request so that a mistyped id cannot remove another's rate.
+    if (!*found) return not_found(fmt::format("no rate {} for {}:{}", id, kind, resource_id));
+    const ResourceRate old = std::move(**found);
+    if (old.effective_from_ms <= now_ms()) {
+      return conflict(fmt::format(
+          "rate {} for {} started {}: what started under it is billed at it, so it cannot be "
+          "withdrawn; set a new rate from now or a later date instead",
+          id, old.target(), local_time_text(old.effective_from_ms, *cal)));
+    }
+    auto prev = db_->prepare(
+        "UPDATE resource_rates SET effective_until_ms = ?4 WHERE kind = ?1 AND resource_id = ?2 "
+        "AND effective_until_ms = ?3");
+    if (!prev) return prev.error();
+    prev->bind(1, old.kind).bind(2, old.resource_id).bind(3, old.effective_from_ms);
+    prev->bind(4, old.effective_until_ms);
+    LABGATE_TRY(prev->run());
+    auto del = db_->prepare("DELETE FROM resource_rates WHERE id = ?1");
+    if (!del) return del.error();
+    del->bind(1, old.id);
+    LABGATE_TRY(del->run());
+    return Audited<ResourceRate>{old,
+                                 {"rate_withdraw", old.target(), resource_rate_json(old).dump()}};
+  });
+}
+
 Result<std::vector<LockerLoan>> Bookings::loans(std::string_view from_date,
                                                 std::string_view until_date) {
   static const std::string kSql = fmt::format(

@@ -287,6 +287,11 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
               a.optional_integer("effective_from_ms"), a.text_or("note", "")},
              who));
        }},
+      {"resource_rate.withdraw",
+       [](Store& s, const Args& a, const Actor& who) {
+         return rendered(s.bookings().withdraw_resource_rate(a.text("kind"), a.text("resource"),
+                                                             a.integer("id"), who));
+       }},
       {"sale.add",
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.ledger().sell(a.text("member_no"), a.text("item"), a.integer("quantity"),
@@ -387,6 +392,7 @@ Permission permission_needed(std::string_view op) {
       {"rate.replace", Permission::kManager},
       {"rate.withdraw", Permission::kManager},
       {"resource_rate.set", Permission::kManager},
+      {"resource_rate.withdraw", Permission::kManager},
       {"session.review", Permission::kManager},
       {"statements.issue", Permission::kManager},
       // Their own rule on top: the account itself, or an admin (staff.cpp).

@@ -193,6 +193,13 @@ class Bookings : public Repository {
   /// booking starting after it, or a locker month whose first midnight is after it, in a month
   /// already issued to that member; the message names them).
   Result<ResourceRate> set_resource_rate(const NewResourceRate& rate, const Actor& actor);
+  /// Removes rate `id` of the room or locker `kind`/`resource_id` before it starts (a mistyped
+  /// price or date): the rate before it stays in force up to the rate after it, if any.
+  /// Audited as rate_withdraw. kNotFound: no such rate of that resource; kConflict: it has
+  /// started (bookings and locker months may be billed under it: set a new rate instead).
+  /// Returns the rate withdrawn.
+  Result<ResourceRate> withdraw_resource_rate(std::string_view kind, std::string_view resource_id,
+                                              std::int64_t id, const Actor& actor);
   /// Rates of rooms and lockers by kind, resource, start; without include_history only those
   /// still in force or starting later. `kind` "room" or "locker" narrows them.
   Result<std::vector<ResourceRate>> resource_rates(std::optional<std::string> kind,
