@@ -386,3 +386,43 @@ TEST_CASE("console bookings: the rates page lists and sets rooms' and lockers' r
                   ->price == 1800);
   CHECK(audited(site, me("mona"), "rate_withdraw", "room:room-a"));
 }
+
+TEST_CASE("console bookings: a month with a no-show is issued as confirmed", "[console]") {
+  // The manual clock: November has ended by the issue below.
+  ConsoleSite site(ConsoleSiteOptions{{}, kRooms, false});
+  auto mona = site.logged_in("mona");
+  {
+    // M1 booked room A on 11-10 and never came (no-shows are free under the room's rules); M2
+    // booked 11-12 and came in. Neither was settled: settling is lazy.
+    auto db = must(store::Database::open(site.daemon().db_path(), {}));
+    const auto ok = db->execute_script(
+        "INSERT INTO bookings (room_id, member_id, start_ms, end_ms, created_at_ms, created_by) "
+        "VALUES ('room-a', (SELECT id FROM members WHERE member_no = 'M1'), 1794272400000, "
+        "1794276000000, 0, 'test'), ('room-a', (SELECT id FROM members WHERE member_no = 'M2'), "
+        "1794445200000, 1794448800000, 0, 'test');"
+        "INSERT INTO access_events (uuid, at_ms, seq, door_id, member_id, kind, decision) VALUES "
+        "('room-in-1', 1794445500000, 900001, 'room-a', (SELECT id FROM members WHERE "
+        "member_no = 'M2'), 'tap', 'granted');");
+    INFO((ok ? std::string() : ok.error().message));
+    REQUIRE(ok.ok());
+  }
+  site.daemon().cmd("clock set 2026-12-01 09:00");
+  // The confirmation shows what the issue will bill: M2's hour only.
+  auto r = site.post(mona, "/statements/issue", "month=2026-11");
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"(data-members="1" data-total="1200")"));
+  r = site.post(mona, "/statements/issue",
+                "month=2026-11&confirm=1&expected=1&expected_total=1200");
+  REQUIRE(r.status == 303);
+  const auto done = wait_job(site, mona, r.header("location"));
+  CHECK(has(done, R"(data-stage="done")"));
+  CHECK(has(done, R"(data-issued="1")"));
+  const auto all = bookings(site);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].state == "no_show");
+  CHECK(all[1].state == "held");
+  auto db = must(store::Database::open(site.daemon().db_path(), {}));
+  auto n = must(db->prepare("SELECT count(*) FROM statements WHERE month = '2026-11'"));
+  REQUIRE(must(n.step()));
+  CHECK(n.column_int64(0) == 1);
+}

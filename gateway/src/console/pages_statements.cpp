@@ -436,6 +436,17 @@ Response App::statements_issue(Context& c) {
     if (auto r = bl::require_started(*range, now, tz); !r) {
       return fail(c, http::status::conflict, "error.refused", r.error().message);
     }
+    // The issue settles unused bookings into no-shows before it bills; so must the total shown
+    // here, or a month with a no-show would never match its confirmation.
+    const json settle = {{"op", "change"},
+                         {"as", c.session->login},
+                         {"change", {{"op", "bookings.settle"}, {"args", json::object()}}}};
+    auto settled = admin_request(options_.site.admin.socket, settle, std::chrono::seconds(30));
+    if (!settled || !settled->value("ok", false)) {
+      return fail(c, http::status::conflict, "error.refused",
+                  settled ? settled->value("error", std::string("refused"))
+                          : std::string("labgated did not answer"));
+    }
     auto statements = bl::month_statements(*db, month, tz, tax);
     if (!statements) {
       return fail(c, http::status::conflict, "error.refused", statements.error().message);

@@ -339,6 +339,14 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.bookings().cancel(a.integer("id"), who));
        }},
+      // What issuing a month does first, on its own: a confirmation that bills the month before
+      // the issue must see the same no-shows the issue will (lazy settling, not audited).
+      {"bookings.settle",
+       [](Store& s, const Args&, const Actor&) -> Result<ojson> {
+         auto settled = s.bookings().settle_no_shows();
+         if (!settled) return settled.error();
+         return ojson{{"no_shows", *settled}};
+       }},
       {"locker.lend",
        [](Store& s, const Args& a, const Actor& who) {
          return rendered(s.bookings().lend(a.text("locker"), a.text("member_no"),
@@ -374,6 +382,7 @@ Permission permission_needed(std::string_view op) {
       {"sale.add", Permission::kMembers},
       {"booking.add", Permission::kMembers},
       {"booking.cancel", Permission::kMembers},
+      {"bookings.settle", Permission::kManager},
       {"locker.lend", Permission::kMembers},
       {"locker.return", Permission::kMembers},
       {"cert.grant", Permission::kCertifications},
