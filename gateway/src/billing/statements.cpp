@@ -3,6 +3,7 @@
 #include <date/date.h>
 #include <date/tz.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -504,39 +505,58 @@ struct PreparedMonth {
 // and 10^6 sessions the engine and the JSON bodies are most of issuing's CPU time.
 void bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedStatement>& out,
                      const date::time_zone* tz, const TaxPolicy& tax,
-                     const std::set<std::int64_t>& already) {
+                     const std::set<std::int64_t>& already, IssueTiming& timing) {
   out.resize(inputs.size());
-  const auto work = [&](std::size_t first, std::size_t step) {
+  struct Spent {
+    IssueClock::duration engine{}, render{}, hash{};
+  };
+  const auto work = [&](std::size_t first, std::size_t step, Spent& spent) {
     const Engine engine{tz, tax};
     for (std::size_t i = first; i < inputs.size(); i += step) {
       PreparedStatement& p = out[i];
+      const auto t0 = IssueClock::now();
       p.statement = engine.bill(inputs[i]);
       // Free the inputs as we go: at 10^6 sessions they are a few hundred MB.
       inputs[i] = StatementInput{};
+      const auto t1 = IssueClock::now();
+      spent.engine += t1 - t0;
       const Statement& s = p.statement;
       if (p.member_id < 0 || already.count(p.member_id) != 0 || !s.open_sessions.empty() ||
           !s.held_for_review.empty()) {
         continue;
       }
       p.body = to_json(s);
+      const auto t2 = IssueClock::now();
       p.sha256 = sha256_hex(p.body);
+      spent.render += t2 - t1;
+      spent.hash += IssueClock::now() - t2;
     }
   };
   const std::size_t workers = inputs.size() > 64 ? 2 : 1;
+  std::vector<Spent> spent(workers);
   if (workers == 1) {
-    work(0, 1);
-    return;
+    work(0, 1, spent[0]);
+  } else {
+    std::thread second(work, 1, workers, std::ref(spent[1]));
+    work(0, workers, spent[0]);
+    second.join();
   }
-  std::thread second(work, 1, workers);
-  work(0, workers);
-  second.join();
+  const auto ms = [](IssueClock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  for (const auto& w : spent) {
+    timing.engine_ms += ms(w.engine);
+    timing.render_ms += ms(w.render);
+    timing.hash_ms += ms(w.hash);
+  }
 }
 
 // One pass's billing, on a read snapshot of `db` that is released before returning: the write
 // lock is taken only afterwards, for as long as the rows take to write.
 Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& request,
                                     const MonthRange& range, const date::time_zone* tz,
-                                    const TaxPolicy& tax) {
+                                    const TaxPolicy& tax, IssueTiming& timing) {
+  const auto t0 = IssueClock::now();
   PreparedMonth out;
   std::vector<StatementInput> inputs;
   std::vector<std::int64_t> member_ids;
@@ -590,10 +610,95 @@ Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& reques
     }
     snapshot->rollback();  // a read: nothing to commit, and no seal to run
   }
+  timing.load_ms += ms_between(t0, IssueClock::now());
   out.members.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) out.members[i].member_id = member_ids[i];
-  bill_and_render(inputs, out.members, tz, tax, out.already);
+  bill_and_render(inputs, out.members, tz, tax, out.already, timing);
   return out;
+}
+
+// The bodies one issue stored. Those no statement refers to when the issue returns (it was
+// refused or failed, or an earlier pass billed data that changed) are dropped again, so a failed
+// issue leaves nothing behind; a body is dropped only while unreferenced, whoever stored it.
+class StoredBodies {
+ public:
+  explicit StoredBodies(st::Database& db) : db_(db) {}
+  StoredBodies(const StoredBodies&) = delete;
+  StoredBodies& operator=(const StoredBodies&) = delete;
+  ~StoredBodies() {
+    if (auto dropped = drop(); !dropped) {
+      spdlog::warn("statements.issue: {} statement bodies left unreferenced: {}", fresh_.size(),
+                   dropped.error().message);
+    }
+  }
+
+  void add(std::vector<std::string>&& written) {
+    fresh_.insert(fresh_.end(), std::make_move_iterator(written.begin()),
+                  std::make_move_iterator(written.end()));
+  }
+  // After the final commit: these are referenced now and stay.
+  void keep(const std::vector<IssuedStatement>& issued) {
+    std::set<std::string_view> referenced;
+    for (const auto& i : issued) referenced.insert(i.sha256);
+    std::erase_if(fresh_, [&](const std::string& h) { return referenced.count(h) != 0; });
+  }
+
+ private:
+  // Short transactions, as for writing them.
+  Status drop() {
+    constexpr std::size_t kPerTransaction = 500;
+    while (!fresh_.empty()) {
+      auto tx = st::Transaction::begin(db_);
+      if (!tx) return tx.error();
+      const std::size_t n = std::min(kPerTransaction, fresh_.size());
+      for (std::size_t i = fresh_.size() - n; i < fresh_.size(); ++i) {
+        BILLING_TRY(st::BillingLedger::drop_unreferenced_body(db_, fresh_[i]));
+      }
+      BILLING_TRY(tx->commit());
+      fresh_.resize(fresh_.size() - n);
+    }
+    return {};
+  }
+
+  st::Database& db_;
+  std::vector<std::string> fresh_;
+};
+
+// Stores the prepared bodies ahead of the transaction that writes the statements, in
+// transactions of about `request.body_batch_bytes`: each holds the write lock for tens of ms at
+// most, so a tap's journal write waits far less than its busy timeout. The final transaction
+// then writes only the small rows and refers to the bodies by sha256.
+Status store_bodies(st::Database& db, const PreparedMonth& prepared, const IssueRequest& request,
+                    StoredBodies& stored, IssueTiming& timing) {
+  const auto t0 = IssueClock::now();
+  const auto& members = prepared.members;
+  std::size_t next = 0;
+  std::size_t bytes = 0;
+  while (next < members.size()) {
+    auto tx = st::Transaction::begin(db);
+    if (!tx) return tx.error();
+    const auto locked = IssueClock::now();
+    std::vector<std::string> written;
+    std::size_t batch = 0;
+    for (; next < members.size() && batch < request.body_batch_bytes; ++next) {
+      const PreparedStatement& p = members[next];
+      if (p.body.empty()) continue;
+      auto fresh = st::BillingLedger::put_statement_body(db, p.sha256, p.body);
+      if (!fresh) return fresh.error();
+      if (*fresh) written.push_back(p.sha256);
+      batch += p.body.size();
+    }
+    BILLING_TRY(tx->commit());
+    stored.add(std::move(written));
+    bytes += batch;
+    ++timing.body_batches;
+    timing.body_lock_max_ms =
+        std::max(timing.body_lock_max_ms, ms_between(locked, IssueClock::now()));
+    if (request.after_body_batch) request.after_body_batch();
+  }
+  timing.body_mb += static_cast<std::int64_t>(bytes >> 20);
+  timing.bodies_ms += ms_between(t0, IssueClock::now());
+  return {};
 }
 
 }  // namespace
@@ -615,10 +720,16 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
   // has changed since and to write the rows. A change in between (a rate, a review, a sale, a
   // member's plan) makes the pass start again.
   constexpr int kPasses = 3;
+  // Declared before every transaction below, so that it drops the unreferenced bodies after
+  // they have rolled back or committed.
+  StoredBodies stored(db);
+  IssueTiming timing;
   for (int pass = 1;; ++pass) {
     const auto t0 = IssueClock::now();
-    auto prepared = prepare_issue(db, request, *range, tz, tax);
+    auto prepared = prepare_issue(db, request, *range, tz, tax, timing);
     if (!prepared) return prepared.error();
+    timing.bill_ms += ms_between(t0, IssueClock::now());
+    BILLING_TRY(store_bodies(db, *prepared, request, stored, timing));
     const auto t1 = IssueClock::now();
     auto tx = st::Transaction::begin(db);
     if (!tx) return tx.error();
@@ -640,6 +751,7 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
     // Read again under the lock: another issue may have committed since the snapshot.
     auto issued = st::BillingLedger::members_with_statement(db, request.month);
     if (!issued) return issued.error();
+    const auto checked = IssueClock::now();
     const std::set<std::int64_t> already(issued->begin(), issued->end());
 
     IssueReport report;
@@ -706,15 +818,22 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
       const Statement& s = p->statement;
       auto statement_id = st::BillingLedger::record_statement(
           db, {p->member_id, s.member_no, request.month, request.now_ms, request.actor, s.total,
-               p->sha256, p->body});
+               p->sha256});
       if (!statement_id) return statement_id.error();
       report.issued.push_back({*statement_id, s.member_no, s.total, p->sha256});
     }
     std::sort(report.already_issued.begin(), report.already_issued.end());
     std::sort(report.no_usage.begin(), report.no_usage.end());
+    const auto written = IssueClock::now();
     BILLING_TRY(tx->commit());
-    const auto t3 = IssueClock::now();
-    report.timing = {ms_between(t0, t1), ms_between(t1, t2), ms_between(t2, t3), pass};
+    stored.keep(report.issued);
+    const auto committed = IssueClock::now();
+    timing.wait_ms = ms_between(t1, t2);
+    timing.locked_ms = ms_between(t2, committed);
+    timing.check_ms = ms_between(t2, checked);
+    timing.commit_ms = ms_between(written, committed);
+    timing.passes = pass;
+    report.timing = timing;
     return report;
   }
 }

@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 11> kMigrations = {
+inline constexpr std::array<std::string_view, 12> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -464,6 +464,37 @@ CREATE TABLE locker_loans (
 );
 CREATE UNIQUE INDEX locker_loans_one_open ON locker_loans(locker_id) WHERE returned_at_ms IS NULL;
 CREATE INDEX locker_loans_member ON locker_loans(member_id, from_date);
+)sql",
+    // ---- version 12: statement bodies apart from the statements that refer to them ----
+    R"sql(
+-- A month of 10^6 sessions has several hundred MB of statement bodies. Issuing writes them here
+-- in short transactions before the one that writes the statements, which then only refers to
+-- them by sha256: the write lock is never held for the whole month's bytes. A body is immutable
+-- and kept while a statement refers to it; one written by an issue that then failed is
+-- unreferenced and may be dropped.
+CREATE TABLE statement_bodies (
+  id     INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL UNIQUE,
+  body   TEXT NOT NULL
+);
+INSERT OR IGNORE INTO statement_bodies (sha256, body) SELECT sha256, body_json FROM statements
+  ORDER BY id;
+ALTER TABLE statements DROP COLUMN body_json;
+CREATE INDEX statements_sha256 ON statements(sha256);
+CREATE TRIGGER statements_need_body BEFORE INSERT ON statements
+  WHEN NOT EXISTS (SELECT 1 FROM statement_bodies WHERE sha256 = NEW.sha256)
+BEGIN
+  SELECT RAISE(ABORT, 'statement body missing: write it to statement_bodies first');
+END;
+CREATE TRIGGER statement_bodies_immutable BEFORE UPDATE ON statement_bodies
+BEGIN
+  SELECT RAISE(ABORT, 'statement bodies are never changed');
+END;
+CREATE TRIGGER statement_bodies_kept BEFORE DELETE ON statement_bodies
+  WHEN EXISTS (SELECT 1 FROM statements WHERE sha256 = OLD.sha256)
+BEGIN
+  SELECT RAISE(ABORT, 'a statement refers to this body');
+END;
 )sql",
 };
 
