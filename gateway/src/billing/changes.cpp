@@ -71,8 +71,8 @@ st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::
   spdlog::info(
       "statements.issue {}: {} issued; billed in {} ms ({} pass(es); load {} ms, engine {} ms, "
       "JSON {} ms, sha256 {} ms, the last three summed over threads); {} MiB of bodies stored "
-      "in {} ms ({} transactions, the longest holding the write lock {} ms); waited {} ms for "
-      "the write lock, held it {} ms (check {} ms, commit {} ms)",
+      "meanwhile in {} ms ({} transactions, the longest holding the write lock {} ms); waited "
+      "{} ms for the write lock, held it {} ms (check {} ms, commit {} ms)",
       request.month, report->issued.size(), t.bill_ms, t.passes, t.load_ms, t.engine_ms,
       t.render_ms, t.hash_ms, t.body_mb, t.bodies_ms, t.body_batches, t.body_lock_max_ms, t.wait_ms,
       t.locked_ms, t.check_ms, t.commit_ms);

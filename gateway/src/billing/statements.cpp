@@ -6,8 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -501,18 +504,140 @@ struct PreparedMonth {
   std::string inputs;  // BillingLedger::month_inputs_digest at the snapshot
 };
 
-// Bills and renders on two threads: members are independent, and on a month of 10^4 members
-// and 10^6 sessions the engine and the JSON bodies are most of issuing's CPU time.
-void bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedStatement>& out,
-                     const date::time_zone* tz, const TaxPolicy& tax,
-                     const std::set<std::int64_t>& already, IssueTiming& timing) {
+// The bodies one issue stored. Those no statement refers to when the issue returns (it was
+// refused or failed, or an earlier pass billed data that changed) are dropped again, so a failed
+// issue leaves nothing behind; a body is dropped only while unreferenced, whoever stored it.
+class StoredBodies {
+ public:
+  explicit StoredBodies(st::Database& db) : db_(db) {}
+  StoredBodies(const StoredBodies&) = delete;
+  StoredBodies& operator=(const StoredBodies&) = delete;
+  ~StoredBodies() {
+    if (auto dropped = drop(); !dropped) {
+      spdlog::warn("statements.issue: {} statement bodies left unreferenced: {}", fresh_.size(),
+                   dropped.error().message);
+    }
+  }
+
+  void add(std::vector<std::string>&& written) {
+    fresh_.insert(fresh_.end(), std::make_move_iterator(written.begin()),
+                  std::make_move_iterator(written.end()));
+  }
+  // After the final commit: these are referenced now and stay.
+  void keep(const std::vector<IssuedStatement>& issued) {
+    std::set<std::string_view> referenced;
+    for (const auto& i : issued) referenced.insert(i.sha256);
+    std::erase_if(fresh_, [&](const std::string& h) { return referenced.count(h) != 0; });
+  }
+
+ private:
+  // Short transactions, as for writing them.
+  Status drop() {
+    constexpr std::size_t kPerTransaction = 500;
+    while (!fresh_.empty()) {
+      auto tx = st::Transaction::begin(db_);
+      if (!tx) return tx.error();
+      const std::size_t n = std::min(kPerTransaction, fresh_.size());
+      for (std::size_t i = fresh_.size() - n; i < fresh_.size(); ++i) {
+        BILLING_TRY(st::BillingLedger::drop_unreferenced_body(db_, fresh_[i]));
+      }
+      BILLING_TRY(tx->commit());
+      fresh_.resize(fresh_.size() - n);
+    }
+    return {};
+  }
+
+  st::Database& db_;
+  std::vector<std::string> fresh_;
+};
+
+// Stores the rendered bodies ahead of the transaction that writes the statements, in
+// transactions of about `request.body_batch_bytes`: each holds the write lock for tens of ms at
+// most, so a tap's journal write waits far less than its busy timeout, and the final transaction
+// writes only the small rows and refers to the bodies by sha256. It runs while the members are
+// still being billed (the disk works while the CPUs render), but a transaction only begins once
+// its whole batch is rendered, never to wait for the renderers with the lock held.
+class BodyWriter {
+ public:
+  BodyWriter(st::Database& db, const IssueRequest& request, StoredBodies& stored,
+             IssueTiming& timing)
+      : db_(db), request_(request), stored_(stored), timing_(timing) {}
+
+  // Stores the bodies of members [from, to) in one transaction and frees them: the final
+  // transaction needs only their digests.
+  Status write(std::vector<PreparedStatement>& members, std::size_t from, std::size_t to) {
+    if (!relaxed_) {
+      // These commits need not reach the disk each on its own: in WAL mode the final
+      // transaction's commit (synchronous=FULL again) syncs the log up to and including it, so
+      // the issued month is exactly as durable as before, and a body lost to a power cut is
+      // one no statement refers to. Without it the disk syncs for every batch.
+      BILLING_TRY(db_.execute_script("PRAGMA synchronous=NORMAL"));
+      relaxed_ = true;
+    }
+    auto tx = st::Transaction::begin(db_);
+    if (!tx) return tx.error();
+    const auto locked = IssueClock::now();
+    std::vector<std::string> written;
+    std::size_t bytes = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      const PreparedStatement& p = members[i];
+      if (p.body.empty()) continue;
+      auto fresh = st::BillingLedger::put_statement_body(db_, p.sha256, p.body);
+      if (!fresh) return fresh.error();
+      if (*fresh) written.push_back(p.sha256);
+      bytes += p.body.size();
+    }
+    BILLING_TRY(tx->commit());
+    const auto held = ms_between(locked, IssueClock::now());
+    stored_.add(std::move(written));
+    for (std::size_t i = from; i < to; ++i) std::string{}.swap(members[i].body);
+    bytes_ += bytes;
+    ++timing_.body_batches;
+    timing_.bodies_ms += held;
+    timing_.body_lock_max_ms = std::max(timing_.body_lock_max_ms, held);
+    timing_.body_mb = static_cast<std::int64_t>(bytes_ >> 20);
+    if (request_.after_body_batch) request_.after_body_batch();
+    return {};
+  }
+  std::size_t batch_bytes() const { return std::max<std::size_t>(request_.body_batch_bytes, 1); }
+  // Before the final transaction, and on every way out.
+  Status restore() {
+    if (!relaxed_) return {};
+    BILLING_TRY(db_.execute_script("PRAGMA synchronous=FULL"));
+    relaxed_ = false;
+    return {};
+  }
+  ~BodyWriter() {
+    if (auto s = restore(); !s) spdlog::warn("statements.issue: {}", s.error().message);
+  }
+
+ private:
+  st::Database& db_;
+  const IssueRequest& request_;
+  StoredBodies& stored_;
+  IssueTiming& timing_;
+  std::size_t bytes_{0};
+  bool relaxed_{false};
+};
+
+// Bills and renders on two threads while the calling thread stores the bodies: members are
+// independent, and on a month of 10^4 members and 10^6 sessions the engine, the JSON bodies and
+// their storing are most of issuing's time.
+Status bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedStatement>& out,
+                       const date::time_zone* tz, const TaxPolicy& tax,
+                       const std::set<std::int64_t>& already, IssueTiming& timing,
+                       BodyWriter& writer) {
   out.resize(inputs.size());
   struct Spent {
     IssueClock::duration engine{}, render{}, hash{};
   };
+  std::mutex mutex;
+  std::condition_variable rendered;
+  std::vector<char> ready(inputs.size(), 0);  // guarded by mutex
+  std::atomic<bool> stop{false};
   const auto work = [&](std::size_t first, std::size_t step, Spent& spent) {
     const Engine engine{tz, tax};
-    for (std::size_t i = first; i < inputs.size(); i += step) {
+    for (std::size_t i = first; i < inputs.size() && !stop.load(); i += step) {
       PreparedStatement& p = out[i];
       const auto t0 = IssueClock::now();
       p.statement = engine.bill(inputs[i]);
@@ -521,26 +646,51 @@ void bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedSt
       const auto t1 = IssueClock::now();
       spent.engine += t1 - t0;
       const Statement& s = p.statement;
-      if (p.member_id < 0 || already.count(p.member_id) != 0 || !s.open_sessions.empty() ||
-          !s.held_for_review.empty()) {
-        continue;
+      if (p.member_id >= 0 && already.count(p.member_id) == 0 && s.open_sessions.empty() &&
+          s.held_for_review.empty()) {
+        p.body = to_json(s);
+        const auto t2 = IssueClock::now();
+        p.sha256 = sha256_hex(p.body);
+        spent.render += t2 - t1;
+        spent.hash += IssueClock::now() - t2;
       }
-      p.body = to_json(s);
-      const auto t2 = IssueClock::now();
-      p.sha256 = sha256_hex(p.body);
-      spent.render += t2 - t1;
-      spent.hash += IssueClock::now() - t2;
+      {
+        const std::lock_guard<std::mutex> lock(mutex);
+        ready[i] = 1;
+      }
+      rendered.notify_one();
     }
   };
   const std::size_t workers = inputs.size() > 64 ? 2 : 1;
   std::vector<Spent> spent(workers);
-  if (workers == 1) {
-    work(0, 1, spent[0]);
-  } else {
-    std::thread second(work, 1, workers, std::ref(spent[1]));
-    work(0, workers, spent[0]);
-    second.join();
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back(work, w, workers, std::ref(spent[w]));
   }
+  // Members in order, a batch at a time once all of it is rendered.
+  Status status;
+  for (std::size_t next = 0; next < out.size();) {
+    std::size_t end = next;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      std::size_t bytes = 0;
+      for (;;) {
+        while (end < out.size() && ready[end] != 0 && bytes < writer.batch_bytes()) {
+          bytes += out[end].body.size();
+          ++end;
+        }
+        if (bytes >= writer.batch_bytes() || end == out.size()) break;
+        rendered.wait(lock);
+      }
+    }
+    status = writer.write(out, next, end);
+    if (!status) {
+      stop = true;
+      break;
+    }
+    next = end;
+  }
+  for (auto& t : threads) t.join();
   const auto ms = [](IssueClock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
@@ -549,13 +699,14 @@ void bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedSt
     timing.render_ms += ms(w.render);
     timing.hash_ms += ms(w.hash);
   }
+  return status;
 }
 
 // One pass's billing, on a read snapshot of `db` that is released before returning: the write
 // lock is taken only afterwards, for as long as the rows take to write.
 Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& request,
                                     const MonthRange& range, const date::time_zone* tz,
-                                    const TaxPolicy& tax, IssueTiming& timing) {
+                                    const TaxPolicy& tax, IssueTiming& timing, BodyWriter& writer) {
   const auto t0 = IssueClock::now();
   PreparedMonth out;
   std::vector<StatementInput> inputs;
@@ -613,92 +764,8 @@ Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& reques
   timing.load_ms += ms_between(t0, IssueClock::now());
   out.members.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) out.members[i].member_id = member_ids[i];
-  bill_and_render(inputs, out.members, tz, tax, out.already, timing);
+  BILLING_TRY(bill_and_render(inputs, out.members, tz, tax, out.already, timing, writer));
   return out;
-}
-
-// The bodies one issue stored. Those no statement refers to when the issue returns (it was
-// refused or failed, or an earlier pass billed data that changed) are dropped again, so a failed
-// issue leaves nothing behind; a body is dropped only while unreferenced, whoever stored it.
-class StoredBodies {
- public:
-  explicit StoredBodies(st::Database& db) : db_(db) {}
-  StoredBodies(const StoredBodies&) = delete;
-  StoredBodies& operator=(const StoredBodies&) = delete;
-  ~StoredBodies() {
-    if (auto dropped = drop(); !dropped) {
-      spdlog::warn("statements.issue: {} statement bodies left unreferenced: {}", fresh_.size(),
-                   dropped.error().message);
-    }
-  }
-
-  void add(std::vector<std::string>&& written) {
-    fresh_.insert(fresh_.end(), std::make_move_iterator(written.begin()),
-                  std::make_move_iterator(written.end()));
-  }
-  // After the final commit: these are referenced now and stay.
-  void keep(const std::vector<IssuedStatement>& issued) {
-    std::set<std::string_view> referenced;
-    for (const auto& i : issued) referenced.insert(i.sha256);
-    std::erase_if(fresh_, [&](const std::string& h) { return referenced.count(h) != 0; });
-  }
-
- private:
-  // Short transactions, as for writing them.
-  Status drop() {
-    constexpr std::size_t kPerTransaction = 500;
-    while (!fresh_.empty()) {
-      auto tx = st::Transaction::begin(db_);
-      if (!tx) return tx.error();
-      const std::size_t n = std::min(kPerTransaction, fresh_.size());
-      for (std::size_t i = fresh_.size() - n; i < fresh_.size(); ++i) {
-        BILLING_TRY(st::BillingLedger::drop_unreferenced_body(db_, fresh_[i]));
-      }
-      BILLING_TRY(tx->commit());
-      fresh_.resize(fresh_.size() - n);
-    }
-    return {};
-  }
-
-  st::Database& db_;
-  std::vector<std::string> fresh_;
-};
-
-// Stores the prepared bodies ahead of the transaction that writes the statements, in
-// transactions of about `request.body_batch_bytes`: each holds the write lock for tens of ms at
-// most, so a tap's journal write waits far less than its busy timeout. The final transaction
-// then writes only the small rows and refers to the bodies by sha256.
-Status store_bodies(st::Database& db, const PreparedMonth& prepared, const IssueRequest& request,
-                    StoredBodies& stored, IssueTiming& timing) {
-  const auto t0 = IssueClock::now();
-  const auto& members = prepared.members;
-  std::size_t next = 0;
-  std::size_t bytes = 0;
-  while (next < members.size()) {
-    auto tx = st::Transaction::begin(db);
-    if (!tx) return tx.error();
-    const auto locked = IssueClock::now();
-    std::vector<std::string> written;
-    std::size_t batch = 0;
-    for (; next < members.size() && batch < request.body_batch_bytes; ++next) {
-      const PreparedStatement& p = members[next];
-      if (p.body.empty()) continue;
-      auto fresh = st::BillingLedger::put_statement_body(db, p.sha256, p.body);
-      if (!fresh) return fresh.error();
-      if (*fresh) written.push_back(p.sha256);
-      batch += p.body.size();
-    }
-    BILLING_TRY(tx->commit());
-    stored.add(std::move(written));
-    bytes += batch;
-    ++timing.body_batches;
-    timing.body_lock_max_ms =
-        std::max(timing.body_lock_max_ms, ms_between(locked, IssueClock::now()));
-    if (request.after_body_batch) request.after_body_batch();
-  }
-  timing.body_mb += static_cast<std::int64_t>(bytes >> 20);
-  timing.bodies_ms += ms_between(t0, IssueClock::now());
-  return {};
 }
 
 }  // namespace
@@ -724,13 +791,14 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
   // they have rolled back or committed.
   StoredBodies stored(db);
   IssueTiming timing;
+  BodyWriter writer(db, request, stored, timing);
   for (int pass = 1;; ++pass) {
     const auto t0 = IssueClock::now();
-    auto prepared = prepare_issue(db, request, *range, tz, tax, timing);
+    auto prepared = prepare_issue(db, request, *range, tz, tax, timing, writer);
     if (!prepared) return prepared.error();
-    timing.bill_ms += ms_between(t0, IssueClock::now());
-    BILLING_TRY(store_bodies(db, *prepared, request, stored, timing));
+    BILLING_TRY(writer.restore());
     const auto t1 = IssueClock::now();
+    timing.bill_ms += ms_between(t0, t1);
     auto tx = st::Transaction::begin(db);
     if (!tx) return tx.error();
     const auto t2 = IssueClock::now();

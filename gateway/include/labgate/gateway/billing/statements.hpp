@@ -111,20 +111,20 @@ struct IssueRequest {
   std::optional<IssueExpectation> expected{};
   /// The statement bodies are written before the final transaction, in transactions of about
   /// this many bytes each, so that the write lock is never held for all of them at once.
-  std::size_t body_batch_bytes{8u << 20};
+  std::size_t body_batch_bytes{2u << 20};
   /// Called after each of those transactions has committed, before the next one begins (tests
   /// use it to show that other writers get the lock in between).
   std::function<void()> after_body_batch{};
 };
 /// Where an issue's time went, in ms (logged by labgated).
 struct IssueTiming {
-  std::int64_t bill_ms{0};           ///< reading, billing and rendering on a read snapshot
+  std::int64_t bill_ms{0};           ///< reading, billing, rendering and storing the bodies
   std::int64_t load_ms{0};           ///< of bill_ms: reading the month on the snapshot
   std::int64_t engine_ms{0};         ///< billing the members, summed over the threads
   std::int64_t render_ms{0};         ///< the JSON bodies, summed over the threads
   std::int64_t hash_ms{0};           ///< their sha256, summed over the threads
   std::int64_t body_mb{0};           ///< size of the bodies written, MiB
-  std::int64_t bodies_ms{0};         ///< writing the bodies in short transactions, waits included
+  std::int64_t bodies_ms{0};         ///< writing them, in short transactions while billing goes on
   int body_batches{0};               ///< how many such transactions
   std::int64_t body_lock_max_ms{0};  ///< the longest any of them held the write lock
   std::int64_t wait_ms{0};           ///< waiting for the write lock of the final transaction
