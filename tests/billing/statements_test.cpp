@@ -157,6 +157,7 @@ TEST_CASE("issue: refusals write nothing; success freezes the month with audit",
   req.member_no = "M9999";
   CHECK(bl::issue_statements(db, req, tokyo()).error().kind == st::ErrorKind::kNotFound);
   CHECK(count("statements") == 0);
+  CHECK(count("statement_bodies") == 0);
   CHECK(count("account_entries") == 0);
   CHECK(count("audit_log") == audit_before);
   req.member_no.reset();
@@ -270,6 +271,8 @@ TEST_CASE("issue: a rate change landing between the bill and the write is billed
   CHECK(report.issued[0].total == 1800);  // 2 x 1000 - 10%
   CHECK(report.issued[1].total == 900);
   CHECK(must(db.query_int64("SELECT count(*) FROM statements WHERE month = '2026-11'")) == 2);
+  // The bodies the first pass stored for the old price are dropped; the second pass's stay.
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies")) == 2);
   CHECK(must(db.query_int64("SELECT -sum(amount) FROM account_entries WHERE kind = "
                             "'statement'")) == 2700);
   const auto body = must(bl::issued_body(db, "M0001", "2026-11"));
@@ -300,6 +303,7 @@ TEST_CASE("issue: what was confirmed is issued, or nothing; the whole month or n
         std::string::npos);
   CHECK(raced.error().message.find("2 members, 2700 yen") != std::string::npos);
   CHECK(count("SELECT count(*) FROM statements") == 0);
+  CHECK(count("SELECT count(*) FROM statement_bodies") == 0);
   CHECK(count("SELECT count(*) FROM account_entries") == 0);
 
   // A held session: the whole month is refused, naming the member and why.
@@ -322,4 +326,115 @@ TEST_CASE("issue: what was confirmed is issued, or nothing; the whole month or n
   CHECK(again.already_issued == std::vector<std::string>{"M0001", "M0002"});
   CHECK(count("SELECT count(*) FROM statements") == 2);
   CHECK(count("SELECT -sum(amount) FROM account_entries WHERE kind = 'statement'") == 2700);
+}
+
+TEST_CASE(
+    "issue: bodies go in short transactions of their own; other writers get the lock "
+    "between them",
+    "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(20, 9), nov(20, 9, 30));
+  insert_session(db, 2, 2, "laser", nov(21, 9), nov(21, 9, 15));
+  insert_session(db, 3, 3, std::nullopt, nov(22, 9), nov(22, 11));
+  const auto issuer = second_store(f);
+  // A tap's journal write, on its own connection: it must get the write lock at once (no busy
+  // wait at all) between two batches of bodies.
+  st::DatabaseOptions tap_options;
+  tap_options.busy_timeout = std::chrono::milliseconds(0);
+  auto tap = must(st::Database::open(f.dir.path() / "labgate.db", tap_options));
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", jst(2026, 12, 1, 9)};
+  req.body_batch_bytes = 1;  // one body per transaction
+  int batches = 0;
+  std::vector<std::int64_t> bodies_seen;
+  req.after_body_batch = [&] {
+    ++batches;
+    must(tap->execute_script("BEGIN IMMEDIATE"));
+    bodies_seen.push_back(must(tap->query_int64("SELECT count(*) FROM statement_bodies")));
+    bodies_seen.push_back(must(tap->query_int64("SELECT count(*) FROM statements")));
+    must(tap->execute_script("COMMIT"));
+  };
+  const auto report = must(bl::issue_statements(issuer->database(), req, tokyo()));
+  REQUIRE(report.issued.size() == 3);
+  CHECK(batches == 3);
+  CHECK(report.timing.body_batches == 3);
+  // The bodies are committed one by one before any statement refers to them.
+  CHECK(bodies_seen == std::vector<std::int64_t>{1, 0, 2, 0, 3, 0});
+  // Each statement's body is stored once, under its digest, byte for byte what the engine
+  // renders for the member now.
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies")) == 3);
+  CHECK(must(db.query_int64("SELECT count(*) FROM statements s JOIN statement_bodies b ON "
+                            "b.sha256 = s.sha256")) == 3);
+  for (const auto& i : report.issued) {
+    const auto body = must(bl::issued_body(db, i.member_no, "2026-11"));
+    REQUIRE(body.has_value());
+    CHECK(*body == bl::to_json(must(bl::member_statement(db, i.member_no, "2026-11", tokyo()))));
+    CHECK(bl::sha256_hex(*body) == i.sha256);
+  }
+}
+
+TEST_CASE("issue: a refusal after the bodies were stored leaves none behind",
+          "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(20, 9), nov(20, 9, 30));  // 1080
+  insert_session(db, 2, 2, "laser", nov(21, 9), nov(21, 9, 15));  // 540
+  auto count = [&](const char* table) {
+    return must(db.query_int64(std::string{"SELECT count(*) FROM "} + table));
+  };
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", jst(2026, 12, 1, 9)};
+  req.body_batch_bytes = 1;
+  int batches = 0;
+  req.after_body_batch = [&] { ++batches; };
+  // What the confirmation showed differs from the month: refused under the final lock, after
+  // both bodies were stored.
+  req.expected = bl::IssueExpectation{2, 1000};
+  auto refused = bl::issue_statements(db, req, tokyo());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("changed since it was confirmed") != std::string::npos);
+  CHECK(batches == 2);
+  CHECK(count("statement_bodies") == 0);
+  CHECK(count("statements") == 0);
+  CHECK(count("account_entries") == 0);
+
+  // Issued for M0001 alone, then the month refused again: M0001's body, referenced, stays; the
+  // one stored for M0002 by the refused run goes.
+  req.expected.reset();
+  req.member_no = "M0001";
+  const auto one = must(bl::issue_statements(db, req, tokyo()));
+  REQUIRE(one.issued.size() == 1);
+  req.member_no.reset();
+  req.expected = bl::IssueExpectation{1, 1};
+  REQUIRE_FALSE(bl::issue_statements(db, req, tokyo()).ok());
+  CHECK(count("statements") == 1);
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies WHERE sha256 = '" +
+                            one.issued[0].sha256 + "'")) == 1);
+  CHECK(count("statement_bodies") == 1);
+}
+
+TEST_CASE(
+    "statement bodies: a statement needs its body; a referenced body is never changed or "
+    "dropped",
+    "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  insert_session(db, 1, 1, "laser", nov(20, 9), nov(20, 9, 30));
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", jst(2026, 12, 1, 9)};
+  const auto report = must(bl::issue_statements(db, req, tokyo()));
+  REQUIRE(report.issued.size() == 1);
+  const std::string sha = report.issued[0].sha256;
+  CHECK_FALSE(db.execute_script("UPDATE statement_bodies SET body = '{}'").ok());
+  CHECK_FALSE(db.execute_script("DELETE FROM statement_bodies").ok());
+  CHECK_FALSE(must(st::BillingLedger::drop_unreferenced_body(db, sha)));
+  CHECK_FALSE(db.execute_script("INSERT INTO statements (member_id, month, issued_at_ms, "
+                                "issued_by, total, sha256) VALUES (2, '2026-11', 0, 'x', 0, "
+                                "'no-such-body')")
+                  .ok());
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies")) == 1);
+  const auto body = must(bl::issued_body(db, "M0001", "2026-11"));
+  REQUIRE(body.has_value());
+  CHECK(bl::sha256_hex(*body) == sha);
 }

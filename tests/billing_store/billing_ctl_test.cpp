@@ -353,8 +353,9 @@ TEST_CASE("labgatectl sessions held and review", "[billing_ctl]") {
       "VALUES (4, 'd', 1, 'laser1', 'machine', " +
       std::to_string(t0 + 60 * h) + ", " + std::to_string(t0 + 90 * h) + ")");
   ctl.exec(
-      "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
-      "body_json) VALUES (1, '2026-01', 0, 'manager', 0, '', '{}')");
+      "INSERT INTO statement_bodies (sha256, body) VALUES ('', '{}'); "
+      "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256) "
+      "VALUES (1, '2026-01', 0, 'manager', 0, '')");
   require_refused(ctl, {"sessions", "review", "--id", "4", "--bill", "1h"}, 1,
                   "2026-01 statement of M0001 is already issued");
   const auto actions = audit_actions(ctl);

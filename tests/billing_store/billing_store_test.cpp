@@ -64,9 +64,11 @@ struct Fixture {
 
   // An issued statement, as the statements engineer's `statements issue` writes it.
   void issue_statement(std::int64_t member_id, const std::string& month) {
+    must(store->database().execute_script(
+        "INSERT OR IGNORE INTO statement_bodies (sha256, body) VALUES ('', '{}')"));
     auto stmt = must(store->database().prepare(
-        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
-        "body_json) VALUES (?1, ?2, ?3, 'staff', 0, '', '{}')"));
+        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256) "
+        "VALUES (?1, ?2, ?3, 'staff', 0, '')"));
     stmt.bind(1, member_id).bind(2, month).bind(3, now);
     must(stmt.run());
   }

@@ -265,9 +265,9 @@ TEST_CASE("console money: rates with history, refusals with the field", "[consol
         "INSERT INTO sessions (uuid, member_id, machine_id, kind, started_at_ms, ended_at_ms, "
         "end_reason, measured_seconds) VALUES ('may-2031', (SELECT id FROM members WHERE "
         "member_no='M1'), 'laser', 'machine', 1936141200000, 1936144800000, 'tap_off', 3600); "
-        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
-        "body_json) VALUES ((SELECT id FROM members WHERE member_no='M1'), '2031-05', 0, 'test', "
-        "0, '', '{}')"));
+        "INSERT INTO statement_bodies (sha256, body) VALUES ('', '{}'); "
+        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256) "
+        "VALUES ((SELECT id FROM members WHERE member_no='M1'), '2031-05', 0, 'test', 0, '')"));
     must(tx.commit());
   }
   r = site.post(mona, "/rates/set", "target=laser&unit_min=15&price=500&from=2031-05-01&confirm=1");

@@ -885,3 +885,50 @@ TEST_CASE("a version-8 database upgrades: its price items and sales become stand
   // The column refuses anything but the three classes, whoever writes it.
   CHECK_FALSE(store->database().execute_script("UPDATE price_list SET tax_class = 'luxury'").ok());
 }
+
+TEST_CASE("a version-11 database moves its statement bodies to statement_bodies", "[store]") {
+  Fixture f;
+  const std::string body = R"({"member_no":"M0001","total":540})";
+  const std::string sha = "9b2c";  // as written by version 11: the digest is not re-checked
+  {
+    auto db = must(Database::open(f.path, DatabaseOptions{}));
+    for (std::size_t v = 0; v < 11; ++v) must(db->execute_script(detail::kMigrations[v]));
+    must(db->execute_script(
+        "PRAGMA user_version = 11; PRAGMA application_id = " + std::to_string(kApplicationId) +
+        ";"
+        "INSERT INTO members (id, member_no, name, status, created_at) VALUES "
+        "  (1, 'M0001', 'Hanako Yamada', 'active', 1), (2, 'M0002', 'Taro', 'active', 1);"));
+    auto insert = must(db->prepare(
+        "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
+        "body_json) VALUES (?1, ?2, 5, 'manager', 540, ?3, ?4)"));
+    insert.bind(1, std::int64_t{1}).bind(2, "2026-10").bind(3, sha).bind(4, body);
+    must(insert.run());
+  }
+  auto store = f.open();
+  CHECK(must(store->schema_version()) == kSchemaVersion);
+  auto& db = store->database();
+  CHECK(must(BillingLedger::statement_body(db, "M0001", "2026-10")) == body);
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies")) == 1);
+  CHECK(must(db.query_int64(
+            "SELECT count(*) FROM pragma_table_info('statements') WHERE name = 'body_json'")) == 0);
+  const auto rows = must(BillingLedger::list_statements(db, std::string{"2026-10"}));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].sha256 == sha);
+  CHECK(rows[0].total == 540);
+  // The migrated body is referenced: kept.
+  CHECK_FALSE(must(BillingLedger::drop_unreferenced_body(db, sha)));
+  // A statement without its body is refused; with it, written.
+  NewStatement s{2, "M0002", "2026-10", 6, Actor{"manager"}, 100, "abcd"};
+  {
+    auto tx = must(Transaction::begin(db));
+    CHECK_FALSE(BillingLedger::record_statement(db, s).ok());
+  }
+  {
+    auto tx = must(Transaction::begin(db));
+    CHECK(must(BillingLedger::put_statement_body(db, "abcd", "{}")));
+    CHECK_FALSE(must(BillingLedger::put_statement_body(db, "abcd", "{}")));
+    must(BillingLedger::record_statement(db, s));
+    must(tx.commit());
+  }
+  CHECK(must(BillingLedger::statement_body(db, "M0002", "2026-10")) == std::string{"{}"});
+}

@@ -3,10 +3,14 @@
 #include <date/date.h>
 #include <date/tz.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -500,43 +504,217 @@ struct PreparedMonth {
   std::string inputs;  // BillingLedger::month_inputs_digest at the snapshot
 };
 
-// Bills and renders on two threads: members are independent, and on a month of 10^4 members
-// and 10^6 sessions the engine and the JSON bodies are most of issuing's CPU time.
-void bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedStatement>& out,
-                     const date::time_zone* tz, const TaxPolicy& tax,
-                     const std::set<std::int64_t>& already) {
+// The bodies one issue stored. Those no statement refers to when the issue returns (it was
+// refused or failed, or an earlier pass billed data that changed) are dropped again, so a failed
+// issue leaves nothing behind; a body is dropped only while unreferenced, whoever stored it.
+class StoredBodies {
+ public:
+  explicit StoredBodies(st::Database& db) : db_(db) {}
+  StoredBodies(const StoredBodies&) = delete;
+  StoredBodies& operator=(const StoredBodies&) = delete;
+  ~StoredBodies() {
+    if (auto dropped = drop(); !dropped) {
+      spdlog::warn("statements.issue: {} statement bodies left unreferenced: {}", fresh_.size(),
+                   dropped.error().message);
+    }
+  }
+
+  void add(std::vector<std::string>&& written) {
+    fresh_.insert(fresh_.end(), std::make_move_iterator(written.begin()),
+                  std::make_move_iterator(written.end()));
+  }
+  // After the final commit: these are referenced now and stay.
+  void keep(const std::vector<IssuedStatement>& issued) {
+    std::set<std::string_view> referenced;
+    for (const auto& i : issued) referenced.insert(i.sha256);
+    std::erase_if(fresh_, [&](const std::string& h) { return referenced.count(h) != 0; });
+  }
+
+ private:
+  // Short transactions, as for writing them: a body is about 50 kB at 100 lines a member.
+  Status drop() {
+    constexpr std::size_t kPerTransaction = 50;
+    while (!fresh_.empty()) {
+      auto tx = st::Transaction::begin(db_);
+      if (!tx) return tx.error();
+      const std::size_t n = std::min(kPerTransaction, fresh_.size());
+      for (std::size_t i = fresh_.size() - n; i < fresh_.size(); ++i) {
+        BILLING_TRY(st::BillingLedger::drop_unreferenced_body(db_, fresh_[i]));
+      }
+      BILLING_TRY(tx->commit());
+      fresh_.resize(fresh_.size() - n);
+    }
+    return {};
+  }
+
+  st::Database& db_;
+  std::vector<std::string> fresh_;
+};
+
+// Stores the rendered bodies ahead of the transaction that writes the statements, in
+// transactions of about `request.body_batch_bytes`: each holds the write lock for a small part of
+// a tap's busy timeout, and the final transaction
+// writes only the small rows and refers to the bodies by sha256. It runs while the members are
+// still being billed (the disk works while the CPUs render), but a transaction only begins once
+// its whole batch is rendered, never to wait for the renderers with the lock held.
+class BodyWriter {
+ public:
+  BodyWriter(st::Database& db, const IssueRequest& request, StoredBodies& stored,
+             IssueTiming& timing)
+      : db_(db), request_(request), stored_(stored), timing_(timing) {}
+
+  // Stores the bodies of members [from, to) in one transaction and frees them: the final
+  // transaction needs only their digests.
+  Status write(std::vector<PreparedStatement>& members, std::size_t from, std::size_t to) {
+    if (!relaxed_) {
+      // These commits need not reach the disk each on its own: in WAL mode the final
+      // transaction's commit (synchronous=FULL again) syncs the log up to and including it, so
+      // the issued month is exactly as durable as before, and a body lost to a power cut is
+      // one no statement refers to. Without it the disk syncs for every batch.
+      // Nor checkpointed each: a checkpoint every 1000 pages would copy the log into the file
+      // and sync it some 250 times for a month of 500 MB; the first commit after restore()
+      // checkpoints once, as the single large transaction used to.
+      BILLING_TRY(db_.execute_script("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0"));
+      relaxed_ = true;
+    }
+    auto tx = st::Transaction::begin(db_);
+    if (!tx) return tx.error();
+    const auto locked = IssueClock::now();
+    std::vector<std::string> written;
+    std::size_t bytes = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      const PreparedStatement& p = members[i];
+      if (p.body.empty()) continue;
+      auto fresh = st::BillingLedger::put_statement_body(db_, p.sha256, p.body);
+      if (!fresh) return fresh.error();
+      if (*fresh) written.push_back(p.sha256);
+      bytes += p.body.size();
+    }
+    BILLING_TRY(tx->commit());
+    const auto held = ms_between(locked, IssueClock::now());
+    stored_.add(std::move(written));
+    for (std::size_t i = from; i < to; ++i) std::string{}.swap(members[i].body);
+    bytes_ += bytes;
+    ++timing_.body_batches;
+    timing_.bodies_ms += held;
+    timing_.body_lock_max_ms = std::max(timing_.body_lock_max_ms, held);
+    timing_.body_mb = static_cast<std::int64_t>(bytes_ >> 20);
+    if (request_.after_body_batch) request_.after_body_batch();
+    return {};
+  }
+  std::size_t batch_bytes() const { return std::max<std::size_t>(request_.body_batch_bytes, 1); }
+  // Before the final transaction, and on every way out.
+  Status restore() {
+    if (!relaxed_) return {};
+    BILLING_TRY(db_.execute_script("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000"));
+    relaxed_ = false;
+    // The bodies are in the log but not yet on the disk: a checkpoint now syncs the log and
+    // copies it into the file without the write lock (a passive one lets writers go on), where
+    // the final commit would otherwise sync those hundreds of MB holding it.
+    BILLING_TRY(db_.execute_script("PRAGMA wal_checkpoint(PASSIVE)"));
+    return {};
+  }
+  ~BodyWriter() {
+    if (auto s = restore(); !s) spdlog::warn("statements.issue: {}", s.error().message);
+  }
+
+ private:
+  st::Database& db_;
+  const IssueRequest& request_;
+  StoredBodies& stored_;
+  IssueTiming& timing_;
+  std::size_t bytes_{0};
+  bool relaxed_{false};
+};
+
+// Bills and renders on two threads while the calling thread stores the bodies: members are
+// independent, and on a month of 10^4 members and 10^6 sessions the engine, the JSON bodies and
+// their storing are most of issuing's time.
+Status bill_and_render(std::vector<StatementInput>& inputs, std::vector<PreparedStatement>& out,
+                       const date::time_zone* tz, const TaxPolicy& tax,
+                       const std::set<std::int64_t>& already, IssueTiming& timing,
+                       BodyWriter& writer) {
   out.resize(inputs.size());
-  const auto work = [&](std::size_t first, std::size_t step) {
+  struct Spent {
+    IssueClock::duration engine{}, render{}, hash{};
+  };
+  std::mutex mutex;
+  std::condition_variable rendered;
+  std::vector<char> ready(inputs.size(), 0);  // guarded by mutex
+  std::atomic<bool> stop{false};
+  const auto work = [&](std::size_t first, std::size_t step, Spent& spent) {
     const Engine engine{tz, tax};
-    for (std::size_t i = first; i < inputs.size(); i += step) {
+    for (std::size_t i = first; i < inputs.size() && !stop.load(); i += step) {
       PreparedStatement& p = out[i];
+      const auto t0 = IssueClock::now();
       p.statement = engine.bill(inputs[i]);
       // Free the inputs as we go: at 10^6 sessions they are a few hundred MB.
       inputs[i] = StatementInput{};
+      const auto t1 = IssueClock::now();
+      spent.engine += t1 - t0;
       const Statement& s = p.statement;
-      if (p.member_id < 0 || already.count(p.member_id) != 0 || !s.open_sessions.empty() ||
-          !s.held_for_review.empty()) {
-        continue;
+      if (p.member_id >= 0 && already.count(p.member_id) == 0 && s.open_sessions.empty() &&
+          s.held_for_review.empty()) {
+        p.body = to_json(s);
+        const auto t2 = IssueClock::now();
+        p.sha256 = sha256_hex(p.body);
+        spent.render += t2 - t1;
+        spent.hash += IssueClock::now() - t2;
       }
-      p.body = to_json(s);
-      p.sha256 = sha256_hex(p.body);
+      {
+        const std::lock_guard<std::mutex> lock(mutex);
+        ready[i] = 1;
+      }
+      rendered.notify_one();
     }
   };
   const std::size_t workers = inputs.size() > 64 ? 2 : 1;
-  if (workers == 1) {
-    work(0, 1);
-    return;
+  std::vector<Spent> spent(workers);
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back(work, w, workers, std::ref(spent[w]));
   }
-  std::thread second(work, 1, workers);
-  work(0, workers);
-  second.join();
+  // Members in order, a batch at a time once all of it is rendered.
+  Status status;
+  for (std::size_t next = 0; next < out.size();) {
+    std::size_t end = next;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      std::size_t bytes = 0;
+      for (;;) {
+        while (end < out.size() && ready[end] != 0 && bytes < writer.batch_bytes()) {
+          bytes += out[end].body.size();
+          ++end;
+        }
+        if (bytes >= writer.batch_bytes() || end == out.size()) break;
+        rendered.wait(lock);
+      }
+    }
+    status = writer.write(out, next, end);
+    if (!status) {
+      stop = true;
+      break;
+    }
+    next = end;
+  }
+  for (auto& t : threads) t.join();
+  const auto ms = [](IssueClock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  for (const auto& w : spent) {
+    timing.engine_ms += ms(w.engine);
+    timing.render_ms += ms(w.render);
+    timing.hash_ms += ms(w.hash);
+  }
+  return status;
 }
 
 // One pass's billing, on a read snapshot of `db` that is released before returning: the write
 // lock is taken only afterwards, for as long as the rows take to write.
 Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& request,
                                     const MonthRange& range, const date::time_zone* tz,
-                                    const TaxPolicy& tax) {
+                                    const TaxPolicy& tax, IssueTiming& timing, BodyWriter& writer) {
+  const auto t0 = IssueClock::now();
   PreparedMonth out;
   std::vector<StatementInput> inputs;
   std::vector<std::int64_t> member_ids;
@@ -590,9 +768,10 @@ Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& reques
     }
     snapshot->rollback();  // a read: nothing to commit, and no seal to run
   }
+  timing.load_ms += ms_between(t0, IssueClock::now());
   out.members.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) out.members[i].member_id = member_ids[i];
-  bill_and_render(inputs, out.members, tz, tax, out.already);
+  BILLING_TRY(bill_and_render(inputs, out.members, tz, tax, out.already, timing, writer));
   return out;
 }
 
@@ -615,11 +794,18 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
   // has changed since and to write the rows. A change in between (a rate, a review, a sale, a
   // member's plan) makes the pass start again.
   constexpr int kPasses = 3;
+  // Declared before every transaction below, so that it drops the unreferenced bodies after
+  // they have rolled back or committed.
+  StoredBodies stored(db);
+  IssueTiming timing;
+  BodyWriter writer(db, request, stored, timing);
   for (int pass = 1;; ++pass) {
     const auto t0 = IssueClock::now();
-    auto prepared = prepare_issue(db, request, *range, tz, tax);
+    auto prepared = prepare_issue(db, request, *range, tz, tax, timing, writer);
     if (!prepared) return prepared.error();
+    BILLING_TRY(writer.restore());
     const auto t1 = IssueClock::now();
+    timing.bill_ms += ms_between(t0, t1);
     auto tx = st::Transaction::begin(db);
     if (!tx) return tx.error();
     const auto t2 = IssueClock::now();
@@ -640,6 +826,7 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
     // Read again under the lock: another issue may have committed since the snapshot.
     auto issued = st::BillingLedger::members_with_statement(db, request.month);
     if (!issued) return issued.error();
+    const auto checked = IssueClock::now();
     const std::set<std::int64_t> already(issued->begin(), issued->end());
 
     IssueReport report;
@@ -706,15 +893,22 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
       const Statement& s = p->statement;
       auto statement_id = st::BillingLedger::record_statement(
           db, {p->member_id, s.member_no, request.month, request.now_ms, request.actor, s.total,
-               p->sha256, p->body});
+               p->sha256});
       if (!statement_id) return statement_id.error();
       report.issued.push_back({*statement_id, s.member_no, s.total, p->sha256});
     }
     std::sort(report.already_issued.begin(), report.already_issued.end());
     std::sort(report.no_usage.begin(), report.no_usage.end());
+    const auto written = IssueClock::now();
     BILLING_TRY(tx->commit());
-    const auto t3 = IssueClock::now();
-    report.timing = {ms_between(t0, t1), ms_between(t1, t2), ms_between(t2, t3), pass};
+    stored.keep(report.issued);
+    const auto committed = IssueClock::now();
+    timing.wait_ms = ms_between(t1, t2);
+    timing.locked_ms = ms_between(t2, committed);
+    timing.check_ms = ms_between(t2, checked);
+    timing.commit_ms = ms_between(written, committed);
+    timing.passes = pass;
+    report.timing = timing;
     return report;
   }
 }

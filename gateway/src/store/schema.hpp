@@ -6,7 +6,7 @@
 
 namespace labgate::gateway::store::detail {
 
-inline constexpr std::array<std::string_view, 12> kMigrations = {
+inline constexpr std::array<std::string_view, 13> kMigrations = {
     // ---- version 1 ----
     R"sql(
 CREATE TABLE meta (
@@ -493,6 +493,37 @@ INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, c
 INSERT INTO resource_rates (kind, resource_id, effective_from_ms, price, note, created_at_ms,
                             created_by)
   SELECT 'locker', id, 0, rate_per_month, 'from the config', 0, 'config' FROM lockers;
+)sql",
+    // ---- version 13: statement bodies apart from the statements that refer to them ----
+    R"sql(
+-- A month of 10^6 sessions has several hundred MB of statement bodies. Issuing writes them here
+-- in short transactions before the one that writes the statements, which then only refers to
+-- them by sha256: the write lock is never held for the whole month's bytes. A body is immutable
+-- and kept while a statement refers to it; one written by an issue that then failed is
+-- unreferenced and may be dropped.
+CREATE TABLE statement_bodies (
+  id     INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL UNIQUE,
+  body   TEXT NOT NULL
+);
+INSERT OR IGNORE INTO statement_bodies (sha256, body) SELECT sha256, body_json FROM statements
+  ORDER BY id;
+ALTER TABLE statements DROP COLUMN body_json;
+CREATE INDEX statements_sha256 ON statements(sha256);
+CREATE TRIGGER statements_need_body BEFORE INSERT ON statements
+  WHEN NOT EXISTS (SELECT 1 FROM statement_bodies WHERE sha256 = NEW.sha256)
+BEGIN
+  SELECT RAISE(ABORT, 'statement body missing: write it to statement_bodies first');
+END;
+CREATE TRIGGER statement_bodies_immutable BEFORE UPDATE ON statement_bodies
+BEGIN
+  SELECT RAISE(ABORT, 'statement bodies are never changed');
+END;
+CREATE TRIGGER statement_bodies_kept BEFORE DELETE ON statement_bodies
+  WHEN EXISTS (SELECT 1 FROM statements WHERE sha256 = OLD.sha256)
+BEGIN
+  SELECT RAISE(ABORT, 'a statement refers to this body');
+END;
 )sql",
 };
 

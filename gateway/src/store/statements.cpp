@@ -260,18 +260,36 @@ Result<std::optional<std::int64_t>> BillingLedger::first_usage_ms(Database& db,
   return out;
 }
 
+Result<bool> BillingLedger::put_statement_body(Database& db, std::string_view sha256,
+                                               std::string_view body) {
+  auto insert = db.prepare("INSERT OR IGNORE INTO statement_bodies (sha256, body) VALUES (?1, ?2)");
+  if (!insert) return insert.error();
+  insert->bind(1, sha256).bind(2, body);
+  LABGATE_TRY(insert->run());
+  return db.changes() == 1;
+}
+
+Result<bool> BillingLedger::drop_unreferenced_body(Database& db, std::string_view sha256) {
+  auto drop = db.prepare(
+      "DELETE FROM statement_bodies WHERE sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM statements "
+      "WHERE sha256 = ?1)");
+  if (!drop) return drop.error();
+  drop->bind(1, sha256);
+  LABGATE_TRY(drop->run());
+  return db.changes() == 1;
+}
+
 Result<std::int64_t> BillingLedger::record_statement(Database& db, const NewStatement& s) {
   auto insert = db.prepare(
-      "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256, "
-      "body_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO statements (member_id, month, issued_at_ms, issued_by, total, sha256) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!insert) return insert.error();
   insert->bind(1, s.member_id)
       .bind(2, s.month)
       .bind(3, s.issued_at_ms)
       .bind(4, s.issued_by.name())
       .bind(5, s.total)
-      .bind(6, s.sha256)
-      .bind(7, s.body_json);
+      .bind(6, s.sha256);
   LABGATE_TRY(insert->run());
   const std::int64_t statement_id = db.last_insert_rowid();
   auto entry = db.prepare(
@@ -310,8 +328,8 @@ Result<std::optional<std::string>> BillingLedger::statement_body(Database& db,
                                                                  std::string_view member_no,
                                                                  std::string_view month) {
   auto stmt = db.prepare(
-      "SELECT s.body_json FROM statements s JOIN members m ON m.id = s.member_id "
-      "WHERE m.member_no = ?1 AND s.month = ?2");
+      "SELECT b.body FROM statements s JOIN members m ON m.id = s.member_id "
+      "JOIN statement_bodies b ON b.sha256 = s.sha256 WHERE m.member_no = ?1 AND s.month = ?2");
   if (!stmt) return stmt.error();
   stmt->bind(1, member_no).bind(2, month);
   return first<std::string>(*stmt, [](const Statement& s) { return s.column_text(0); });

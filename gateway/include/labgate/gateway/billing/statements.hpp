@@ -109,20 +109,36 @@ struct IssueRequest {
   /// this sum would be issued now: what a confirmation page showed is what gets issued, without
   /// billing the month again to check it.
   std::optional<IssueExpectation> expected{};
+  /// The statement bodies are written before the final transaction, in transactions of about
+  /// this many bytes each, so that the write lock is never held for all of them at once.
+  std::size_t body_batch_bytes{2u << 20};
+  /// Called after each of those transactions has committed, before the next one begins (tests
+  /// use it to show that other writers get the lock in between).
+  std::function<void()> after_body_batch{};
 };
 /// Where an issue's time went, in ms (logged by labgated).
 struct IssueTiming {
-  std::int64_t bill_ms{0};    ///< reading, billing and rendering on a read snapshot
-  std::int64_t wait_ms{0};    ///< waiting for the write lock
-  std::int64_t locked_ms{0};  ///< holding it: the re-check and the writes, up to the commit
-  int passes{1};              ///< billings made (more than one when the data changed meanwhile)
+  std::int64_t bill_ms{0};           ///< reading, billing, rendering and storing the bodies
+  std::int64_t load_ms{0};           ///< of bill_ms: reading the month on the snapshot
+  std::int64_t engine_ms{0};         ///< billing the members, summed over the threads
+  std::int64_t render_ms{0};         ///< the JSON bodies, summed over the threads
+  std::int64_t hash_ms{0};           ///< their sha256, summed over the threads
+  std::int64_t body_mb{0};           ///< size of the bodies written, MiB
+  std::int64_t bodies_ms{0};         ///< writing them, in short transactions while billing goes on
+  int body_batches{0};               ///< how many such transactions
+  std::int64_t body_lock_max_ms{0};  ///< the longest any of them held the write lock
+  std::int64_t wait_ms{0};           ///< waiting for the write lock of the final transaction
+  std::int64_t locked_ms{0};         ///< holding it: the re-check and the writes, up to the commit
+  std::int64_t check_ms{0};          ///< of locked_ms: checking the inputs are unchanged
+  std::int64_t commit_ms{0};         ///< of locked_ms: sealing the audit rows and committing
+  int passes{1};  ///< billings made (more than one when the data changed meanwhile)
 };
 /// One statement written by issue_statements.
 struct IssuedStatement {
   std::int64_t statement_id{0};
   std::string member_no;
   std::int64_t total{0};
-  std::string sha256;  ///< hex of the body_json
+  std::string sha256;  ///< hex of the body
 };
 /// A member issue_statements left alone, and why.
 struct IssueRefusal {
@@ -140,11 +156,14 @@ struct IssueReport {
   bool complete() const { return refused.empty(); }
 };
 
-/// Freezes a month: per member a statements row (body_json = to_json, its sha256, total), an
+/// Freezes a month: per member a statements row (total, sha256 of the body = to_json), an
 /// account_entries row (kind statement, amount -total, reference the month) and an audit row
 /// (action statement_issue), all in one transaction. The month is billed on a read snapshot
-/// first; the write transaction only checks that the inputs are unchanged (else bills again, at
-/// most three times, then kConflict) and writes, so the write lock is held briefly. Refusals: the
+/// first; the bodies are then stored in short transactions of their own (statement_bodies, by
+/// sha256); the final transaction only checks that the inputs are unchanged (else bills again, at
+/// most three times, then kConflict) and writes the small rows, so the write lock is held
+/// briefly. Bodies this run stored that no statement refers to at the end (a refusal, a failure,
+/// an earlier pass) are dropped again before it returns. Refusals: the
 /// month has not ended (error kConflict), no usage in the month (kNotFound). For one member, a
 /// refusal (already issued, open or held sessions) is an error (kConflict) and nothing is written;
 /// for all members, every member is reported as issued, already issued, without usage or refused
@@ -158,7 +177,7 @@ using IssuedRow = st::IssuedStatementRow;
 /// Issued statements (of one month when given), by month then member_no.
 st::Result<std::vector<IssuedRow>> list_statements(st::Database& db,
                                                    const std::optional<std::string>& month);
-/// The body_json of an issued statement, if any.
+/// The body of an issued statement (its JSON, as to_json rendered it), if any.
 st::Result<std::optional<std::string>> issued_body(st::Database& db, std::string_view member_no,
                                                    std::string_view month);
 

@@ -144,8 +144,7 @@ struct NewStatement {
   std::int64_t issued_at_ms{0};
   Actor issued_by;
   std::int64_t total{0};
-  std::string sha256;
-  std::string body_json;
+  std::string sha256;  ///< of its body, stored before with put_statement_body
 };
 
 /// Billing data kept by staff. Obtained from Store::ledger().
@@ -279,8 +278,16 @@ class BillingLedger : public Repository {
   static Result<std::vector<std::string>> issued_months(Database& db, std::int64_t member_id);
   /// The member's first session start or sale, whichever is earlier.
   static Result<std::optional<std::int64_t>> first_usage_ms(Database& db, std::int64_t member_id);
+  /// Stores a statement body under `sha256` (the hex digest of `body`) unless one is stored
+  /// there already; `db` must be inside a transaction. True when it wrote the body.
+  static Result<bool> put_statement_body(Database& db, std::string_view sha256,
+                                         std::string_view body);
+  /// Drops the body stored under `sha256` unless a statement refers to it (one written by an
+  /// issue that then failed); `db` must be inside a transaction. True when it dropped one.
+  static Result<bool> drop_unreferenced_body(Database& db, std::string_view sha256);
   /// Writes an issued statement, its account entry (-total) and its audit row
-  /// (statement_issue); `db` must be inside a transaction. Returns the statement id.
+  /// (statement_issue); `db` must be inside a transaction, and the body must be stored already
+  /// (put_statement_body), else kConflict. Returns the statement id.
   static Result<std::int64_t> record_statement(Database& db, const NewStatement& statement);
   /// Issued statements (of one month when given), by month then member_no.
   static Result<std::vector<IssuedStatementRow>> list_statements(
