@@ -243,6 +243,8 @@ class MoneyPages {
   std::string resource_rates_html();
   Response resource_rate_post();
   Response resource_rate_withdraw();
+  /// The form's `resource` ("room:ID" or "locker:ID") split into its kind and id.
+  std::optional<Problem> read_resource(std::string& kind, std::string& id);
   // ---- prices ----
   Response prices_page(http::status status, const std::optional<Problem>& p);
   Response price_post(const std::string& what);
@@ -547,23 +549,31 @@ std::string MoneyPages::resource_rates_html() {
   return body;
 }
 
+std::optional<Problem> MoneyPages::read_resource(std::string& kind, std::string& id) {
+  const std::string target = form_value(form_, "resource");
+  const auto colon = target.find(':');
+  kind = colon == std::string::npos ? "" : target.substr(0, colon);
+  if ((kind != "room" && kind != "locker") || colon + 1 == target.size())
+    return Problem{"resource", t("money.bad.choice")};
+  id = target.substr(colon + 1);
+  return bad_text({{"resource", text::Field::kName}});
+}
+
 Response MoneyPages::resource_rate_post() {
   const auto again = [this](http::status s, const Problem& pr) { return rates_page(s, pr); };
   const std::string target = form_value(form_, "resource");
-  const auto colon = target.find(':');
-  const std::string kind = colon == std::string::npos ? "" : target.substr(0, colon);
   if (target.empty())
     return rates_page(http::status::bad_request, Problem{"resource", t("money.bad.required")});
-  if ((kind != "room" && kind != "locker") || colon + 1 == target.size())
-    return rates_page(http::status::bad_request, Problem{"resource", t("money.bad.choice")});
-  if (auto e = bad_text({{"resource", text::Field::kName}, {"note", text::Field::kNote}}))
+  std::string kind, resource;
+  if (auto e = read_resource(kind, resource)) return rates_page(http::status::bad_request, *e);
+  if (auto e = bad_text({{"note", text::Field::kNote}}))
     return rates_page(http::status::bad_request, *e);
   if (form_value(form_, "price").empty())
     return rates_page(http::status::bad_request, Problem{"price", t("money.bad.required")});
   std::int64_t price = 0;
   if (auto e = need_yen("price", 0, price)) return rates_page(http::status::bad_request, *e);
   json args{{"kind", kind},
-            {"resource", target.substr(colon + 1)},
+            {"resource", resource},
             {"price", price},
             {"note", form_value(form_, "note")}};
   std::optional<std::int64_t> from_ms;
@@ -588,12 +598,8 @@ Response MoneyPages::resource_rate_post() {
 Response MoneyPages::resource_rate_withdraw() {
   const auto again = [this](http::status s, const Problem& pr) { return rates_page(s, pr); };
   const std::string target = form_value(form_, "resource");
-  const auto colon = target.find(':');
-  const std::string kind = colon == std::string::npos ? "" : target.substr(0, colon);
-  if ((kind != "room" && kind != "locker") || colon + 1 == target.size())
-    return rates_page(http::status::bad_request, Problem{"resource", t("money.bad.choice")});
-  if (auto e = bad_text({{"resource", text::Field::kName}}))
-    return rates_page(http::status::bad_request, *e);
+  std::string kind, resource;
+  if (auto e = read_resource(kind, resource)) return rates_page(http::status::bad_request, *e);
   const auto id = whole(form_value(form_, "id"), 1, std::numeric_limits<std::int64_t>::max());
   if (!id) return rates_page(http::status::bad_request, Problem{"id", t("money.bad.choice")});
   if (form_value(form_, "confirm") != "1") {
@@ -603,7 +609,7 @@ Response MoneyPages::resource_rate_withdraw() {
   return send({{"op", "change"},
                {"change",
                 {{"op", "resource_rate.withdraw"},
-                 {"args", {{"kind", kind}, {"resource", target.substr(colon + 1)}, {"id", *id}}}}}},
+                 {"args", {{"kind", kind}, {"resource", resource}, {"id", *id}}}}}},
               "/rates", "from", again);
 }
 

@@ -240,6 +240,16 @@ std::string resource_from_text(std::int64_t ms, const std::string& tz) {
   return ms == 0 ? std::string("always") : format_local(ms, tz);
 }
 
+// A room's or locker's rate as `rates set` and `rates withdraw` answer with it.
+void print_resource_rate(Context& ctx, const json& record, std::string_view verb) {
+  const auto integer = [&](const char* key) { return record.value(key, std::int64_t{0}); };
+  print_one(ctx, record,
+            fmt::format("{} rate {} for {} from {}: {} per {}", verb, integer("id"),
+                        record.value("target", ""),
+                        resource_from_text(integer("effective_from_ms"), ctx.tz()),
+                        integer("price"), record.value("unit", "")));
+}
+
 // `rates set --room R` / `--locker L`: only a price, a start and a note make sense there.
 int set_resource_rate(Context& ctx, const Args& a) {
   const bool room = !a.room.empty();
@@ -266,16 +276,7 @@ int set_resource_rate(Context& ctx, const Args& a) {
       usage_error(fmt::format("bad --from '{}': expected YYYY-MM-DD or now", a.from));
     args["effective_from_ms"] = local_midnight_ms(a.from, ctx.tz());
   }
-  const auto record = ctx.change("resource_rate.set", args);
-  if (ctx.json_output()) {
-    std::cout << record.dump(2) << '\n';
-    return kExitOk;
-  }
-  const auto integer = [&](const char* key) { return record.value(key, std::int64_t{0}); };
-  std::cout << fmt::format("set: rate {} for {} from {}: {} per {}\n", integer("id"),
-                           record.value("target", ""),
-                           resource_from_text(integer("effective_from_ms"), ctx.tz()),
-                           integer("price"), record.value("unit", ""));
+  print_resource_rate(ctx, ctx.change("resource_rate.set", args), "set:");
   return kExitOk;
 }
 
@@ -333,15 +334,7 @@ void build_rates(CLI::App& app, Cli& cli, const std::shared_ptr<Args>& a) {
           ctx.change("resource_rate.withdraw", {{"kind", is_room ? "room" : "locker"},
                                                 {"resource", is_room ? a->room : a->locker},
                                                 {"id", id}});
-      if (ctx.json_output()) {
-        std::cout << record.dump(2) << '\n';
-        return kExitOk;
-      }
-      std::cout << fmt::format(
-          "withdrew rate {} for {} from {}: {} per {}\n", record.value("id", std::int64_t{0}),
-          record.value("target", ""),
-          resource_from_text(record.value("effective_from_ms", std::int64_t{0}), ctx.tz()),
-          record.value("price", std::int64_t{0}), record.value("unit", ""));
+      print_resource_rate(ctx, record, "withdrew");
       return kExitOk;
     }
     const auto record = ctx.change("rate.withdraw", {{"id", id}});
