@@ -16,6 +16,8 @@ pkg_check_modules(FREEFARE REQUIRED IMPORTED_TARGET libfreefare)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 # labgatectl audit setup shows the verification key as a QR code in the terminal.
 pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
+# Issued statement bodies are stored compressed (store/statement_body.hpp).
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 # The console splits a month's invoice PDF into one file per member.
 pkg_check_modules(QPDF REQUIRED IMPORTED_TARGET libqpdf)
 if(LABGATE_WITH_GPIOD)

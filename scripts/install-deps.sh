@@ -5,6 +5,7 @@
 # The last line packages and checks: man pages (help2man), the .deb (cpack needs file and
 # dpkg-shlibdeps), the unit's exposure (systemd-analyze) and the fresh root (debootstrap).
 # libqrencode-dev draws the audit verification key as a QR code (labgatectl audit setup).
+# libzstd-dev compresses issued statement bodies in the database.
 # libfaketime lets a test jump the daemon's wall clock (tests/integration/clock_test.cpp).
 # nodejs and npm install the staff console's front-end libraries (htmx, and uPlot for the ward
 # report's charts, pinned in package-lock.json
@@ -34,7 +35,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients
   catch2 libbenchmark-dev libfaketime
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  zlib1g-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
+  zlib1g-dev libzstd-dev libsodium-dev libgpiod-dev libsystemd-dev libhowardhinnant-date-dev
   libqrencode-dev
   # Printable invoices: weasyprint makes their PDF, with a Japanese font; libarchive writes the
   # console's zip of a month's statements.

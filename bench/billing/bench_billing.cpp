@@ -229,14 +229,6 @@ int main(int argc, char** argv) {
       must(db.query_int64("SELECT count(*) FROM sessions"), "count");
   if (!o.write_dir.empty()) fs::create_directories(o.write_dir);
 
-  // A second connection for the later half of the month scan (see load_month's two-connection
-  // form); read-only, so it never takes a write lock.
-  st::DatabaseOptions helper_options;
-  helper_options.read_only = true;
-  auto helper = must(st::Database::open(o.db, helper_options), "open helper");
-  must(helper->execute_script("PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -262144;"),
-       "pragma");
-
   std::vector<double> times;
   std::vector<double> cpu_times;
   int bad = 0;
@@ -245,7 +237,7 @@ int main(int argc, char** argv) {
     const double c0 = cpu_ms();
     const auto range = must(bl::month_range("2026-11", tz), "month");
     std::vector<bl::StatementInput> inputs;
-    auto n = bl::load_month(db, *helper, range,
+    auto n = bl::load_month(db, range,
                             [&](bl::StatementInput&& in) { inputs.push_back(std::move(in)); });
     must(n, "load");
     const auto t_loaded = Steady::now();

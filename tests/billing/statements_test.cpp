@@ -6,10 +6,12 @@
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <thread>
 
 #include "billing_support.hpp"
 #include "labgate/gateway/billing/render.hpp"
+#include "labgate/gateway/store/statement_body.hpp"
 #include "must.hpp"
 
 using namespace labgate::test::billing;
@@ -437,4 +439,75 @@ TEST_CASE(
   const auto body = must(bl::issued_body(db, "M0001", "2026-11"));
   REQUIRE(body.has_value());
   CHECK(bl::sha256_hex(*body) == sha);
+}
+
+TEST_CASE(
+    "statement bodies: stored as zstd, read back byte for byte; damaged bytes are an error, "
+    "never another statement",
+    "[billing][db][issue]") {
+  DbFixture f;
+  auto& db = f.db();
+  seed(db);
+  for (int day = 1; day <= 28; ++day) {
+    insert_session(db, day, 1, "laser", nov(day, 9), nov(day, 9, 30));
+  }
+  bl::IssueRequest req{"2026-11", std::nullopt, "manager", jst(2026, 12, 1, 9)};
+  const auto report = must(bl::issue_statements(db, req, tokyo()));
+  REQUIRE(report.issued.size() == 1);
+  const std::string json = bl::to_json(must(bl::member_statement(db, "M0001", "2026-11", tokyo())));
+  // Stored compressed: 28 lines repeating their keys shrink to well under half.
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies WHERE encoding = 'zstd' AND "
+                            "typeof(body) = 'blob'")) == 1);
+  const auto stored = must(db.query_int64("SELECT length(body) FROM statement_bodies"));
+  CHECK(stored * 2 < static_cast<std::int64_t>(json.size()));
+  CHECK(must(bl::issued_body(db, "M0001", "2026-11")) == json);
+
+  // Damage the stored bytes behind the triggers' back, as a failing disk would.
+  sql(db,
+      "DROP TRIGGER statement_bodies_immutable;"
+      "UPDATE statement_bodies SET body = substr(body, 1, length(body) / 2)");
+  auto cut = bl::issued_body(db, "M0001", "2026-11");
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().kind == st::ErrorKind::kUnavailable);
+  CHECK(cut.error().message.find("statement of M0001 for 2026-11: a stored statement body is "
+                                 "damaged") == 0);
+  // A valid frame of other JSON: its digest gives it away.
+  st::BodyPacker packer;
+  const auto other = must(packer.pack(R"({"total":0})"));
+  auto swap = must(db.prepare("UPDATE statement_bodies SET body = ?1"));
+  swap.bind(
+      1, std::span{reinterpret_cast<const std::uint8_t*>(other.bytes.data()), other.bytes.size()});
+  must(swap.run());
+  auto swapped = bl::issued_body(db, "M0001", "2026-11");
+  REQUIRE_FALSE(swapped.ok());
+  CHECK(swapped.error().message.find("its sha256 differs from the statement's") !=
+        std::string::npos);
+}
+
+TEST_CASE("statement bodies: packing and unpacking", "[billing][issue]") {
+  st::BodyPacker packer;
+  std::string json = R"({"member_no":"M0001","lines":[)";
+  for (int i = 0; i < 100; ++i) json += R"({"type":"machine","amount":540},)";
+  json += "{}]}";
+  const auto packed = must(packer.pack(json));
+  CHECK(packed.sha256 == bl::sha256_hex(json));
+  CHECK(packed.bytes.size() < json.size() / 4);
+  CHECK(must(st::unpack_body("zstd", packed.bytes, packed.sha256)) == json);
+  // Bodies stored before compression came in read as they are, checked all the same.
+  CHECK(must(st::unpack_body("identity", json, packed.sha256)) == json);
+  CHECK(st::unpack_body("identity", json + " ", packed.sha256).error().kind ==
+        st::ErrorKind::kUnavailable);
+  CHECK(st::unpack_body("gzip", packed.bytes, packed.sha256).error().kind ==
+        st::ErrorKind::kInvalid);
+  CHECK(st::unpack_body("zstd", "not a frame", packed.sha256).error().kind ==
+        st::ErrorKind::kUnavailable);
+  // A frame header claiming 3.75 GiB is refused before anything is allocated for it: the magic,
+  // then a single-segment descriptor with a 4-byte content size, 0xf0000000.
+  std::string huge = packed.bytes.substr(0, 4);
+  huge += std::string("\xa0\x00\x00\x00\xf0", 5);
+  const auto refused = st::unpack_body("zstd", huge, packed.sha256);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("claims 4026531840 bytes") != std::string::npos);
+  // The same input packs to the same bytes: a re-issued body is found by its digest.
+  CHECK(must(packer.pack(json)).bytes == packed.bytes);
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "labgate/gateway/store/statement_body.hpp"
 #include "must.hpp"
 #include "process.hpp"
 #include "schema.hpp"
@@ -889,7 +890,7 @@ TEST_CASE("a version-8 database upgrades: its price items and sales become stand
 TEST_CASE("a version-11 database moves its statement bodies to statement_bodies", "[store]") {
   Fixture f;
   const std::string body = R"({"member_no":"M0001","total":540})";
-  const std::string sha = "9b2c";  // as written by version 11: the digest is not re-checked
+  const std::string sha = sha256_hex(body);  // checked again whenever the body is read
   {
     auto db = must(Database::open(f.path, DatabaseOptions{}));
     for (std::size_t v = 0; v < 11; ++v) must(db->execute_script(detail::kMigrations[v]));
@@ -917,18 +918,24 @@ TEST_CASE("a version-11 database moves its statement bodies to statement_bodies"
   CHECK(rows[0].total == 540);
   // The migrated body is referenced: kept.
   CHECK_FALSE(must(BillingLedger::drop_unreferenced_body(db, sha)));
-  // A statement without its body is refused; with it, written.
-  NewStatement s{2, "M0002", "2026-10", 6, Actor{"manager"}, 100, "abcd"};
+  // Bodies from before version 14 stay as they were stored, and read back the same.
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies WHERE encoding = 'identity' "
+                            "AND typeof(body) = 'text'")) == 1);
+  // A statement without its body is refused; with it, written (compressed).
+  BodyPacker packer;
+  const PackedBody packed = must(packer.pack("{}"));
+  NewStatement s{2, "M0002", "2026-10", 6, Actor{"manager"}, 100, packed.sha256};
   {
     auto tx = must(Transaction::begin(db));
     CHECK_FALSE(BillingLedger::record_statement(db, s).ok());
   }
   {
     auto tx = must(Transaction::begin(db));
-    CHECK(must(BillingLedger::put_statement_body(db, "abcd", "{}")));
-    CHECK_FALSE(must(BillingLedger::put_statement_body(db, "abcd", "{}")));
+    CHECK(must(BillingLedger::put_statement_body(db, packed)));
+    CHECK_FALSE(must(BillingLedger::put_statement_body(db, packed)));
     must(BillingLedger::record_statement(db, s));
     must(tx.commit());
   }
+  CHECK(must(db.query_int64("SELECT count(*) FROM statement_bodies WHERE encoding = 'zstd'")) == 1);
   CHECK(must(BillingLedger::statement_body(db, "M0002", "2026-10")) == std::string{"{}"});
 }

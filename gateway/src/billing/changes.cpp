@@ -69,13 +69,16 @@ st::Result<ojson> issue(st::Store& store, const nlohmann::json& args, const st::
   // same data.
   const auto& t = report->timing;
   spdlog::info(
-      "statements.issue {}: {} issued; billed in {} ms ({} pass(es); load {} ms, engine {} ms, "
-      "JSON {} ms, sha256 {} ms, the last three summed over threads); {} MiB of bodies stored "
-      "meanwhile in {} ms ({} transactions, the longest holding the write lock {} ms); waited "
-      "{} ms for the write lock, held it {} ms (check {} ms, commit {} ms)",
-      request.month, report->issued.size(), t.bill_ms, t.passes, t.load_ms, t.engine_ms,
-      t.render_ms, t.hash_ms, t.body_mb, t.bodies_ms, t.body_batches, t.body_lock_max_ms, t.wait_ms,
-      t.locked_ms, t.check_ms, t.commit_ms);
+      "statements.issue {}: {} issued; billed in {} ms ({} pass(es); load {} ms (CPU {} ms), "
+      "engine {} ms, JSON {} ms, sha256+zstd {} ms, the last three summed over threads (their "
+      "CPU {} ms)); {} MiB of JSON bodies "
+      "stored as {} MiB meanwhile in {} ms ({} transactions, the longest holding the write lock "
+      "{} ms), checkpointed in {} ms; waited {} ms for the write lock, held it {} ms (check {} ms, "
+      "commit {} ms)",
+      request.month, report->issued.size(), t.bill_ms, t.passes, t.load_ms, t.load_cpu_ms,
+      t.engine_ms, t.render_ms, t.pack_ms, t.workers_cpu_ms, t.json_mb, t.stored_mb, t.bodies_ms,
+      t.body_batches, t.body_lock_max_ms, t.checkpoint_ms, t.wait_ms, t.locked_ms, t.check_ms,
+      t.commit_ms);
   ojson out = to_json(*report, request.month);
   // The head after the issue's audit rows, to keep with the statements.
   auto head = store.seal_head();

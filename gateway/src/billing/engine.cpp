@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 #include <tuple>
@@ -87,15 +88,30 @@ std::string format_duration(std::int64_t seconds) {
   const std::int64_t h = seconds / 3600;
   const std::int64_t m = (seconds % 3600) / 60;
   const std::int64_t s = seconds % 60;
+  // By hand, as local_iso: every line's rule names several durations, a million lines a month.
+  // "1h02m03s", "2m03s", "45s": the leading figure unpadded, the others two digits.
+  char buf[32];
+  char* p = buf;
+  const auto lead = [&](std::int64_t v, char unit) {
+    p = std::to_chars(p, buf + sizeof buf, v).ptr;
+    *p++ = unit;
+  };
+  const auto two = [&](std::int64_t v, char unit) {
+    put2(p, v);
+    p += 2;
+    *p++ = unit;
+  };
   if (h > 0) {
-    if (s != 0) return fmt::format("{}h{:02}m{:02}s", h, m, s);
-    return fmt::format("{}h{:02}m", h, m);
+    lead(h, 'h');
+    two(m, 'm');
+    if (s != 0) two(s, 's');
+  } else if (m > 0) {
+    lead(m, 'm');
+    if (s != 0) two(s, 's');
+  } else {
+    lead(s, 's');
   }
-  if (m > 0) {
-    if (s != 0) return fmt::format("{}m{:02}s", m, s);
-    return fmt::format("{}m", m);
-  }
-  return fmt::format("{}s", s);
+  return std::string(buf, p);
 }
 
 Engine::Engine(const date::time_zone* tz, TaxPolicy tax) : tz_(tz), tax_(std::move(tax)) {}

@@ -6,9 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,6 +21,7 @@
 #include <utility>
 
 #include "labgate/gateway/billing/render.hpp"
+#include "labgate/gateway/store/statement_body.hpp"
 #include "labgate/gateway/store/store.hpp"
 
 namespace labgate::gateway::billing {
@@ -62,8 +66,9 @@ class RateBook {
       r.terms.minimum_charge = rate.minimum_charge;
       r.terms.grace_seconds = rate.grace_seconds;
       r.terms.daily_cap = rate.daily_cap;
-      by_target_[r.target].push_back(r.terms.id);
-      by_id_.emplace(r.terms.id, std::move(r));
+      const std::string target = r.target;
+      const auto [row, added] = by_id_.emplace(r.terms.id, std::move(r));
+      if (added) by_target_[target].push_back(&row->second);
     }
     auto terms = st::BillingLedger::all_plan_terms(db);
     if (!terms) return terms.error();
@@ -83,11 +88,10 @@ class RateBook {
     } else {
       auto it = by_target_.find(target);
       if (it != by_target_.end()) {
-        // Ids are in effective_from order; the last one in force at the start wins.
-        for (auto id = it->second.rbegin(); id != it->second.rend(); ++id) {
-          const RateRow& r = by_id_.at(*id);
-          if (r.from_ms <= started_ms && (!r.until_ms || started_ms < *r.until_ms)) {
-            row = &r;
+        // Rows are in effective_from order; the last one in force at the start wins.
+        for (auto r = it->second.rbegin(); r != it->second.rend(); ++r) {
+          if ((*r)->from_ms <= started_ms && (!(*r)->until_ms || started_ms < *(*r)->until_ms)) {
+            row = *r;
             break;
           }
         }
@@ -106,8 +110,8 @@ class RateBook {
   }
 
  private:
-  std::unordered_map<std::int64_t, RateRow> by_id_;
-  std::map<std::string, std::vector<std::int64_t>, std::less<>> by_target_;
+  std::unordered_map<std::int64_t, RateRow> by_id_;  // node-based: the pointers below stay valid
+  std::map<std::string, std::vector<const RateRow*>, std::less<>> by_target_;
   std::map<std::pair<std::int64_t, std::int64_t>, std::pair<std::int64_t, std::int64_t>> terms_;
 };
 
@@ -148,66 +152,42 @@ struct RawSale {
   SaleItem item;
 };
 
-// Both loaders share the SQL shape; `one_member` adds "member_id = ?3" and uses the member index.
+// What read_month gathers besides the sessions; `member_id` (one member's month) adds
+// "member_id = ?3" to each query and uses the member index.
 struct MonthData {
-  std::vector<RawSession> sessions;
+  std::vector<RawSession> sessions;  // unless read_month was given a SessionSink
   std::vector<RawSale> sales;
   std::unordered_map<std::int64_t, Review> reviews;
 };
 
-// `booking_days`: the month's first and last local day when this read bills lockers (a split
-// month reads them in its first half only); rooms are billed by their bookings' start.
-Status read_month(st::Database& db, std::int64_t begin_ms, std::int64_t end_ms,
+// Where read_month puts the month's sessions: into `out.sessions`, or each to this as it is read
+// (the reviews are read before them).
+using SessionSink = std::function<void(RawSession&&)>;
+
+// Rooms are billed by their bookings' start; lockers by the month's local days.
+Status read_month(st::Database& db, const MonthRange& month,
                   const std::optional<std::int64_t>& member_id, MonthData& out,
-                  const std::optional<std::pair<std::string, std::string>>& booking_days) {
-  BILLING_TRY(st::BillingLedger::scan_usage_sessions(
-      db, begin_ms, end_ms, member_id,
-      [&](st::UsageSession&& s) { out.sessions.push_back(std::move(s)); }));
+                  const SessionSink& on_session = {}) {
   BILLING_TRY(st::BillingLedger::scan_usage_reviews(
-      db, begin_ms, end_ms, member_id, [&](st::SessionReview&& r) {
+      db, month.begin_ms, month.end_ms, member_id, [&](st::SessionReview&& r) {
         out.reviews[r.session_id] = {r.billed_seconds, std::move(r.reviewer)};
       }));
+  BILLING_TRY(st::BillingLedger::scan_usage_sessions(
+      db, month.begin_ms, month.end_ms, member_id,
+      on_session ? on_session : SessionSink{[&](st::UsageSession&& s) {
+        out.sessions.push_back(std::move(s));
+      }}));
   const auto to_sale = [&](st::UsageSale&& s) {
     out.sales.push_back(
         {s.member_id, SaleItem{s.id, std::move(s.item_code), std::move(s.item_name), s.quantity,
                                s.unit_price, s.at_ms, s.day_pass,
                                parse_tax_class(s.tax_class).value_or(TaxClass::kStandard)}});
   };
-  BILLING_TRY(st::BillingLedger::scan_usage_sales(db, begin_ms, end_ms, member_id, to_sale));
+  BILLING_TRY(
+      st::BillingLedger::scan_usage_sales(db, month.begin_ms, month.end_ms, member_id, to_sale));
   // Rooms and lockers bill as lines of their own items (docs/BOOKINGS.md).
-  const std::string none;
-  return st::Bookings::scan_usage(db, begin_ms, end_ms, booking_days ? booking_days->first : none,
-                                  booking_days ? booking_days->second : none, member_id, to_sale);
-}
-
-std::pair<std::string, std::string> month_days(const MonthRange& month) {
-  return {month.month + "-01", month.month + "-31"};
-}
-
-Status read_month(st::Database& db, const MonthRange& month,
-                  const std::optional<std::int64_t>& member_id, MonthData& out) {
-  return read_month(db, month.begin_ms, month.end_ms, member_id, out, month_days(month));
-}
-
-// The month in two time halves, the later one on `helper` in its own thread. Rows come out in
-// the single query's order: both queries order by start (then id), and the halves do not overlap.
-Status read_month_split(st::Database& db, st::Database& helper, const MonthRange& month,
-                        MonthData& out) {
-  const std::int64_t mid = month.begin_ms + (month.end_ms - month.begin_ms) / 2;
-  MonthData later;
-  Status later_status;
-  std::thread reader(
-      [&] { later_status = read_month(helper, mid, month.end_ms, std::nullopt, later, {}); });
-  // Bookings are billed by start, each half its own; locker loans once, with the first half.
-  Status first_status = read_month(db, month.begin_ms, mid, std::nullopt, out, month_days(month));
-  reader.join();
-  if (!first_status) return first_status;
-  if (!later_status) return later_status;
-  out.sessions.reserve(out.sessions.size() + later.sessions.size());
-  std::move(later.sessions.begin(), later.sessions.end(), std::back_inserter(out.sessions));
-  std::move(later.sales.begin(), later.sales.end(), std::back_inserter(out.sales));
-  out.reviews.merge(later.reviews);
-  return {};
+  return st::Bookings::scan_usage(db, month.begin_ms, month.end_ms, month.month + "-01",
+                                  month.month + "-31", member_id, to_sale);
 }
 
 // The statement names the plan in force at the end of the month.
@@ -220,12 +200,16 @@ StatementInput make_input(const MemberRow& m, const MonthRange& month, const Pla
   return in;
 }
 
-void add_session(StatementInput& in, const RawSession& r, const MemberRow& m, const RateBook& book,
+// Built in place at the end of the member's list: this runs once per session of the month.
+void add_session(StatementInput& in, RawSession&& r, const MemberRow& m, const RateBook& book,
                  const PlanBook& plans, const MonthData& data) {
-  SessionUsage u;
+  SessionUsage& u = in.sessions.emplace_back();
   u.id = r.id;
-  u.target = r.kind == st::SessionKind::kCoworking ? std::string{kCoworkingTarget}
-                                                   : r.machine_id.value_or("");
+  if (r.kind == st::SessionKind::kCoworking) {
+    u.target = kCoworkingTarget;
+  } else if (r.machine_id) {
+    u.target = std::move(*r.machine_id);
+  }
   u.started_at_ms = r.started_at_ms;
   u.ended_at_ms = r.ended_at_ms;
   u.busy_seconds = r.busy_seconds;
@@ -234,7 +218,6 @@ void add_session(StatementInput& in, const RawSession& r, const MemberRow& m, co
     auto it = data.reviews.find(r.id);
     if (it != data.reviews.end()) u.review = it->second;
   }
-  in.sessions.push_back(std::move(u));
 }
 
 Result<StatementInput> load_member_by_row(st::Database& db, const MemberRow& m,
@@ -247,7 +230,7 @@ Result<StatementInput> load_member_by_row(st::Database& db, const MemberRow& m,
   BILLING_TRY(read_month(db, month, m.id, data));
   StatementInput in = make_input(m, month, plans);
   in.sessions.reserve(data.sessions.size());
-  for (const auto& r : data.sessions) add_session(in, r, m, book, plans, data);
+  for (auto& r : data.sessions) add_session(in, std::move(r), m, book, plans, data);
   for (auto& s : data.sales) in.sales.push_back(std::move(s.item));
   return in;
 }
@@ -307,82 +290,84 @@ Result<StatementInput> load_member_month(st::Database& db, std::string_view memb
 
 namespace {
 
-Result<std::size_t> deliver_month(st::Database& db, const MonthRange& month, const RateBook& book,
-                                  const PlanBook& plans, MonthData& data, std::size_t workers,
-                                  const std::function<void(StatementInput&&)>& sink) {
-  // Bucket the start-ordered rows by member in O(n): a per-member query loop would cost one
-  // index seek per member and an ORDER BY member_id a sort of the whole month.
-  std::unordered_map<std::int64_t, std::size_t> slot;
-  std::vector<std::int64_t> member_ids;
-  std::vector<std::size_t> session_count;
-  auto slot_of = [&](std::int64_t member_id) {
-    auto [it, inserted] = slot.try_emplace(member_id, member_ids.size());
+// The members of one shard (member id modulo the shards), each session added to its member's
+// statement as it arrives: the month is never held twice (as rows, then as statements), which
+// at 10^6 sessions would be a few hundred MB more for the process to fault in.
+class MonthShard {
+ public:
+  MonthShard(const MonthRange& month, const std::unordered_map<std::int64_t, MemberRow>& members,
+             const RateBook& book, const PlanBook& plans, const MonthData& data)
+      : month_(month), members_(members), book_(book), plans_(plans), data_(data) {}
+
+  void add(RawSession&& r) {
+    const std::size_t k = slot_of(r.member_id);
+    add_session(inputs_[k], std::move(r), *member_of_[k], book_, plans_, data_);
+  }
+  void add(RawSale&& s) { inputs_[slot_of(s.member_id)].sales.push_back(std::move(s.item)); }
+  std::vector<StatementInput>& inputs() { return inputs_; }
+
+ private:
+  std::size_t slot_of(std::int64_t member_id) {
+    auto [it, inserted] = slot_.try_emplace(member_id, inputs_.size());
     if (inserted) {
-      member_ids.push_back(member_id);
-      session_count.push_back(0);
+      auto m = members_.find(member_id);
+      const MemberRow* row = nullptr;
+      if (m != members_.end()) {
+        row = &m->second;
+      } else {
+        row = &deleted_.emplace_back(MemberRow{member_id, fmt::format("#{}", member_id),
+                                               "(deleted member)", std::nullopt, ""});
+      }
+      member_of_.push_back(row);
+      inputs_.push_back(make_input(*row, month_, plans_));
     }
     return it->second;
-  };
-  std::vector<std::uint32_t> session_slot(data.sessions.size());
-  for (std::size_t i = 0; i < data.sessions.size(); ++i) {
-    const std::size_t k = slot_of(data.sessions[i].member_id);
-    session_slot[i] = static_cast<std::uint32_t>(k);
-    ++session_count[k];
   }
-  for (const auto& s : data.sales) slot_of(s.member_id);
-  if (member_ids.empty()) return std::size_t{0};
 
-  std::unordered_map<std::int64_t, MemberRow> members;
-  members.reserve(member_ids.size());
-  {
-    BILLING_TRY(st::BillingLedger::scan_billing_members(db, [&](st::BillingMember&& m) {
-      if (slot.count(m.id) != 0) members.emplace(m.id, std::move(m));
-    }));
-  }
-  std::vector<StatementInput> inputs(member_ids.size());
-  for (std::size_t k = 0; k < member_ids.size(); ++k) {
-    auto it = members.find(member_ids[k]);
-    MemberRow m = it != members.end() ? it->second
-                                      : MemberRow{member_ids[k], fmt::format("#{}", member_ids[k]),
-                                                  "(deleted member)", std::nullopt, ""};
-    inputs[k] = make_input(m, month, plans);
-    inputs[k].sessions.reserve(session_count[k]);
-  }
-  static const MemberRow kNoMember{};
-  std::vector<const MemberRow*> member_of(member_ids.size(), &kNoMember);
-  for (std::size_t k = 0; k < member_ids.size(); ++k) {
-    const auto it = members.find(member_ids[k]);
-    if (it != members.end()) member_of[k] = &it->second;
-  }
-  // Each worker fills the members of its own slots (k % workers), so no two threads touch the
-  // same input, and each member's sessions stay in scan order.
-  auto fill = [&](std::size_t worker) {
-    for (std::size_t i = 0; i < data.sessions.size(); ++i) {
-      const std::size_t k = session_slot[i];
-      if (k % workers != worker) continue;
-      add_session(inputs[k], data.sessions[i], *member_of[k], book, plans, data);
-    }
-  };
-  if (workers > 1) {
-    std::vector<std::thread> threads;
-    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(fill, w);
-    fill(0);
-    for (auto& t : threads) t.join();
-  } else {
-    fill(0);
-  }
-  data.sessions.clear();
-  data.sessions.shrink_to_fit();
-  for (auto& s : data.sales) inputs[slot.at(s.member_id)].sales.push_back(std::move(s.item));
+  const MonthRange& month_;
+  const std::unordered_map<std::int64_t, MemberRow>& members_;
+  const RateBook& book_;
+  const PlanBook& plans_;
+  const MonthData& data_;  // its reviews, read before the sessions
+  std::unordered_map<std::int64_t, std::size_t> slot_;
+  std::vector<StatementInput> inputs_;
+  std::vector<const MemberRow*> member_of_;
+  std::deque<MemberRow> deleted_;  // stable addresses for member_of_
+};
 
-  std::vector<std::size_t> order(inputs.size());
-  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return inputs[a].member_no < inputs[b].member_no;
-  });
-  for (const std::size_t k : order) sink(std::move(inputs[k]));
-  return inputs.size();
-}
+// Batches of sessions from the reading thread to one shard's thread. Bounded, so a reader that
+// outruns its shards waits instead of holding the month in the queue.
+class SessionQueue {
+ public:
+  void push(std::vector<RawSession>&& batch) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [&] { return batches_.size() < kMaxBatches; });
+    batches_.push_back(std::move(batch));
+    ready_.notify_one();
+  }
+  // False once closed and drained.
+  bool pop(std::vector<RawSession>& batch) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [&] { return !batches_.empty() || closed_; });
+    if (batches_.empty()) return false;
+    batch = std::move(batches_.front());
+    batches_.pop_front();
+    room_.notify_one();
+    return true;
+  }
+  void close() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    ready_.notify_all();
+  }
+
+ private:
+  static constexpr std::size_t kMaxBatches = 16;
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  std::deque<std::vector<RawSession>> batches_;
+  bool closed_{false};
+};
 
 }  // namespace
 
@@ -392,25 +377,56 @@ Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
   BILLING_TRY(book.load(db));
   PlanBook plans;
   BILLING_TRY(plans.load(db, std::nullopt));
+  std::unordered_map<std::int64_t, MemberRow> members;
+  BILLING_TRY(st::BillingLedger::scan_billing_members(
+      db, [&](st::BillingMember&& m) { members.emplace(m.id, std::move(m)); }));
+  // This thread reads the rows (SQLite's part, one connection and one snapshot); two threads
+  // each build the statements of half the members, so the reading never waits for them.
+  constexpr std::size_t kShards = 2;
+  constexpr std::size_t kBatch = 4096;
+  const auto shard_of = [](std::int64_t member_id) {
+    return static_cast<std::size_t>(member_id < 0 ? -(member_id % 2) : member_id % 2);
+  };
   MonthData data;
-  BILLING_TRY(read_month(db, month, std::nullopt, data));
-  return deliver_month(db, month, book, plans, data, 1, sink);
-}
-
-Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
-                               const std::function<void(StatementInput&&)>& sink) {
-  // One connection must never be used from two threads at once.
-  if (&helper == &db) return load_month(db, month, sink);
-  if (helper.path() != db.path()) {
-    return Error{ErrorKind::kInvalid, 0, "load_month: the helper connection is to another file"};
+  std::vector<MonthShard> shards;
+  shards.reserve(kShards);
+  for (std::size_t i = 0; i < kShards; ++i) shards.emplace_back(month, members, book, plans, data);
+  std::array<SessionQueue, kShards> queues;
+  std::array<std::vector<RawSession>, kShards> pending;
+  std::vector<std::thread> builders;
+  for (std::size_t i = 0; i < kShards; ++i) {
+    builders.emplace_back([&, i] {
+      std::vector<RawSession> batch;
+      while (queues[i].pop(batch)) {
+        for (auto& r : batch) shards[i].add(std::move(r));
+      }
+    });
   }
-  RateBook book;
-  BILLING_TRY(book.load(db));
-  PlanBook plans;
-  BILLING_TRY(plans.load(db, std::nullopt));
-  MonthData data;
-  BILLING_TRY(read_month_split(db, helper, month, data));
-  return deliver_month(db, month, book, plans, data, 2, sink);
+  const Status read = read_month(db, month, std::nullopt, data, [&](RawSession&& r) {
+    const std::size_t i = shard_of(r.member_id);
+    pending[i].push_back(std::move(r));
+    if (pending[i].size() == kBatch) {
+      queues[i].push(std::move(pending[i]));
+      pending[i] = {};
+      pending[i].reserve(kBatch);
+    }
+  });
+  for (std::size_t i = 0; i < kShards; ++i) {
+    if (!pending[i].empty()) queues[i].push(std::move(pending[i]));
+    queues[i].close();
+  }
+  for (auto& t : builders) t.join();
+  if (!read) return read.error();
+  for (auto& s : data.sales) shards[shard_of(s.member_id)].add(std::move(s));
+  std::vector<StatementInput*> all;
+  for (auto& shard : shards) {
+    for (auto& in : shard.inputs()) all.push_back(&in);
+  }
+  std::sort(all.begin(), all.end(), [](const StatementInput* a, const StatementInput* b) {
+    return a->member_no < b->member_no;
+  });
+  for (StatementInput* in : all) sink(std::move(*in));
+  return all.size();
 }
 
 Result<Statement> member_statement(st::Database& db, std::string_view member_no,
@@ -484,14 +500,22 @@ std::int64_t ms_between(IssueClock::time_point a, IssueClock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
 }
 
-// A member's bill as issuing prepares it outside the write lock: the statement, its body (the
-// JSON the statements row keeps) and the body's digest. An empty body marks a member that is
-// refused or already issued, which needs none.
+// CPU time of the calling thread, in ms: against the wall times it shows how much of them the
+// thread waited for a core (the console and its users share the two cores with issuing).
+std::int64_t thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// A member's bill as issuing prepares it outside the write lock: the statement (without its
+// lines once they are rendered: the final transaction needs only the totals and the reasons to
+// refuse) and its packed body, the JSON's digest and compressed bytes. An empty body marks a
+// member that is refused or already issued, which needs none.
 struct PreparedStatement {
   Statement statement;
   std::int64_t member_id{-1};  // -1: the member row is gone
-  std::string body;
-  std::string sha256;
+  st::PackedBody body;
 };
 
 // What one pass of issuing read, billed and rendered on one read snapshot.
@@ -584,22 +608,28 @@ class BodyWriter {
     std::size_t bytes = 0;
     for (std::size_t i = from; i < to; ++i) {
       const PreparedStatement& p = members[i];
-      if (p.body.empty()) continue;
-      auto fresh = st::BillingLedger::put_statement_body(db_, p.sha256, p.body);
+      if (p.body.bytes.empty()) continue;
+      auto fresh = st::BillingLedger::put_statement_body(db_, p.body);
       if (!fresh) return fresh.error();
-      if (*fresh) written.push_back(p.sha256);
-      bytes += p.body.size();
+      if (*fresh) written.push_back(p.body.sha256);
+      bytes += p.body.bytes.size();
     }
     BILLING_TRY(tx->commit());
     const auto held = ms_between(locked, IssueClock::now());
     stored_.add(std::move(written));
-    for (std::size_t i = from; i < to; ++i) std::string{}.swap(members[i].body);
+    for (std::size_t i = from; i < to; ++i) std::string{}.swap(members[i].body.bytes);
     bytes_ += bytes;
     ++timing_.body_batches;
     timing_.bodies_ms += held;
     timing_.body_lock_max_ms = std::max(timing_.body_lock_max_ms, held);
-    timing_.body_mb = static_cast<std::int64_t>(bytes_ >> 20);
+    timing_.stored_mb = static_cast<std::int64_t>(bytes_ >> 20);
     if (request_.after_body_batch) request_.after_body_batch();
+    // Copy the log into the file now and then while the renderers still work: this thread would
+    // only wait for them, and the checkpoint before the final transaction is then a short one.
+    if (bytes_ - checkpointed_ >= kCheckpointBytes) {
+      BILLING_TRY(checkpoint());
+      checkpointed_ = bytes_;
+    }
     return {};
   }
   std::size_t batch_bytes() const { return std::max<std::size_t>(request_.body_batch_bytes, 1); }
@@ -610,20 +640,30 @@ class BodyWriter {
     relaxed_ = false;
     // The bodies are in the log but not yet on the disk: a checkpoint now syncs the log and
     // copies it into the file without the write lock (a passive one lets writers go on), where
-    // the final commit would otherwise sync those hundreds of MB holding it.
-    BILLING_TRY(db_.execute_script("PRAGMA wal_checkpoint(PASSIVE)"));
-    return {};
+    // the final commit would otherwise sync those tens of MB holding it.
+    return checkpoint();
   }
   ~BodyWriter() {
     if (auto s = restore(); !s) spdlog::warn("statements.issue: {}", s.error().message);
   }
 
  private:
+  static constexpr std::size_t kCheckpointBytes = 8u << 20;
+
+  // Passive: it copies what no reader still needs and never takes the write lock.
+  Status checkpoint() {
+    const auto t0 = IssueClock::now();
+    BILLING_TRY(db_.execute_script("PRAGMA wal_checkpoint(PASSIVE)"));
+    timing_.checkpoint_ms += ms_between(t0, IssueClock::now());
+    return {};
+  }
+
   st::Database& db_;
   const IssueRequest& request_;
   StoredBodies& stored_;
   IssueTiming& timing_;
   std::size_t bytes_{0};
+  std::size_t checkpointed_{0};  // bytes_ at the last checkpoint
   bool relaxed_{false};
 };
 
@@ -636,14 +676,22 @@ Status bill_and_render(std::vector<StatementInput>& inputs, std::vector<Prepared
                        BodyWriter& writer) {
   out.resize(inputs.size());
   struct Spent {
-    IssueClock::duration engine{}, render{}, hash{};
+    IssueClock::duration engine{}, render{}, pack{};
+    std::size_t json_bytes{0};
+    std::int64_t cpu_ms{0};
   };
   std::mutex mutex;
   std::condition_variable rendered;
   std::vector<char> ready(inputs.size(), 0);  // guarded by mutex
+  Status failed;                              // guarded by mutex: a worker's error
   std::atomic<bool> stop{false};
   const auto work = [&](std::size_t first, std::size_t step, Spent& spent) {
+    const std::int64_t cpu0 = thread_cpu_ms();
     const Engine engine{tz, tax};
+    st::BodyPacker packer;
+    // One JSON buffer per thread, reused: only the packed bytes are kept, so the month's few
+    // hundred MB of JSON are never all in memory at once.
+    std::string json;
     for (std::size_t i = first; i < inputs.size() && !stop.load(); i += step) {
       PreparedStatement& p = out[i];
       const auto t0 = IssueClock::now();
@@ -652,21 +700,33 @@ Status bill_and_render(std::vector<StatementInput>& inputs, std::vector<Prepared
       inputs[i] = StatementInput{};
       const auto t1 = IssueClock::now();
       spent.engine += t1 - t0;
-      const Statement& s = p.statement;
+      Statement& s = p.statement;
       if (p.member_id >= 0 && already.count(p.member_id) == 0 && s.open_sessions.empty() &&
           s.held_for_review.empty()) {
-        p.body = to_json(s);
+        json.clear();
+        append_json(json, s);
         const auto t2 = IssueClock::now();
-        p.sha256 = sha256_hex(p.body);
+        auto packed = packer.pack(json);
         spent.render += t2 - t1;
-        spent.hash += IssueClock::now() - t2;
+        spent.pack += IssueClock::now() - t2;
+        spent.json_bytes += json.size();
+        if (!packed) {
+          const std::lock_guard<std::mutex> lock(mutex);
+          if (failed) failed = packed.error();
+          stop = true;
+          rendered.notify_one();
+          return;
+        }
+        p.body = std::move(*packed);
       }
+      std::vector<StatementLine>{}.swap(s.lines);
       {
         const std::lock_guard<std::mutex> lock(mutex);
         ready[i] = 1;
       }
       rendered.notify_one();
     }
+    spent.cpu_ms = thread_cpu_ms() - cpu0;
   };
   const std::size_t workers = inputs.size() > 64 ? 2 : 1;
   std::vector<Spent> spent(workers);
@@ -683,13 +743,15 @@ Status bill_and_render(std::vector<StatementInput>& inputs, std::vector<Prepared
       std::size_t bytes = 0;
       for (;;) {
         while (end < out.size() && ready[end] != 0 && bytes < writer.batch_bytes()) {
-          bytes += out[end].body.size();
+          bytes += out[end].body.bytes.size();
           ++end;
         }
-        if (bytes >= writer.batch_bytes() || end == out.size()) break;
+        if (!failed || bytes >= writer.batch_bytes() || end == out.size()) break;
         rendered.wait(lock);
       }
+      if (!failed) status = failed;
     }
+    if (!status) break;
     status = writer.write(out, next, end);
     if (!status) {
       stop = true;
@@ -701,11 +763,15 @@ Status bill_and_render(std::vector<StatementInput>& inputs, std::vector<Prepared
   const auto ms = [](IssueClock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   };
+  std::size_t json_bytes = 0;
   for (const auto& w : spent) {
     timing.engine_ms += ms(w.engine);
     timing.render_ms += ms(w.render);
-    timing.hash_ms += ms(w.hash);
+    timing.pack_ms += ms(w.pack);
+    timing.workers_cpu_ms += w.cpu_ms;
+    json_bytes += w.json_bytes;
   }
+  timing.json_mb += static_cast<std::int64_t>(json_bytes >> 20);
   return status;
 }
 
@@ -715,6 +781,7 @@ Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& reques
                                     const MonthRange& range, const date::time_zone* tz,
                                     const TaxPolicy& tax, IssueTiming& timing, BodyWriter& writer) {
   const auto t0 = IssueClock::now();
+  const std::int64_t cpu0 = thread_cpu_ms();
   PreparedMonth out;
   std::vector<StatementInput> inputs;
   std::vector<std::int64_t> member_ids;
@@ -769,6 +836,7 @@ Result<PreparedMonth> prepare_issue(st::Database& db, const IssueRequest& reques
     snapshot->rollback();  // a read: nothing to commit, and no seal to run
   }
   timing.load_ms += ms_between(t0, IssueClock::now());
+  timing.load_cpu_ms += thread_cpu_ms() - cpu0;
   out.members.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) out.members[i].member_id = member_ids[i];
   BILLING_TRY(bill_and_render(inputs, out.members, tz, tax, out.already, timing, writer));
@@ -893,9 +961,9 @@ Result<IssueReport> issue_statements(st::Database& db, const IssueRequest& reque
       const Statement& s = p->statement;
       auto statement_id = st::BillingLedger::record_statement(
           db, {p->member_id, s.member_no, request.month, request.now_ms, request.actor, s.total,
-               p->sha256});
+               p->body.sha256});
       if (!statement_id) return statement_id.error();
-      report.issued.push_back({*statement_id, s.member_no, s.total, p->sha256});
+      report.issued.push_back({*statement_id, s.member_no, s.total, p->body.sha256});
     }
     std::sort(report.already_issued.begin(), report.already_issued.end());
     std::sort(report.no_usage.begin(), report.no_usage.end());

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "labgate/gateway/store/audit_log.hpp"
 #include "labgate/gateway/store/billing_ledger.hpp"
+#include "labgate/gateway/store/statement_body.hpp"
 #include "rows.hpp"
 
 namespace labgate::gateway::store {
@@ -260,11 +262,13 @@ Result<std::optional<std::int64_t>> BillingLedger::first_usage_ms(Database& db,
   return out;
 }
 
-Result<bool> BillingLedger::put_statement_body(Database& db, std::string_view sha256,
-                                               std::string_view body) {
-  auto insert = db.prepare("INSERT OR IGNORE INTO statement_bodies (sha256, body) VALUES (?1, ?2)");
+Result<bool> BillingLedger::put_statement_body(Database& db, const PackedBody& body) {
+  auto insert = db.prepare(
+      "INSERT OR IGNORE INTO statement_bodies (sha256, encoding, body) VALUES (?1, 'zstd', ?2)");
   if (!insert) return insert.error();
-  insert->bind(1, sha256).bind(2, body);
+  insert->bind(1, body.sha256)
+      .bind(2,
+            std::span{reinterpret_cast<const std::uint8_t*>(body.bytes.data()), body.bytes.size()});
   LABGATE_TRY(insert->run());
   return db.changes() == 1;
 }
@@ -328,11 +332,29 @@ Result<std::optional<std::string>> BillingLedger::statement_body(Database& db,
                                                                  std::string_view member_no,
                                                                  std::string_view month) {
   auto stmt = db.prepare(
-      "SELECT b.body FROM statements s JOIN members m ON m.id = s.member_id "
+      "SELECT s.sha256, b.encoding, b.body FROM statements s JOIN members m ON m.id = s.member_id "
       "JOIN statement_bodies b ON b.sha256 = s.sha256 WHERE m.member_no = ?1 AND s.month = ?2");
   if (!stmt) return stmt.error();
   stmt->bind(1, member_no).bind(2, month);
-  return first<std::string>(*stmt, [](const Statement& s) { return s.column_text(0); });
+  struct Stored {
+    std::string sha256, encoding;
+    std::vector<std::uint8_t> bytes;
+  };
+  auto row = first<Stored>(*stmt, [](const Statement& s) {
+    return Stored{s.column_text(0), s.column_text(1), s.column_blob(2)};
+  });
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>{};
+  const auto& r = **row;
+  auto json = unpack_body(
+      r.encoding, std::string_view{reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size()},
+      r.sha256);
+  if (!json) {
+    auto e = json.error();
+    e.message = fmt::format("statement of {} for {}: {}", member_no, month, e.message);
+    return e;
+  }
+  return std::optional<std::string>{std::move(*json)};
 }
 
 }  // namespace labgate::gateway::store

@@ -40,16 +40,9 @@ std::string month_of(std::int64_t ms, const date::time_zone* tz);
 st::Result<StatementInput> load_member_month(st::Database& db, std::string_view member_no,
                                              const MonthRange& month);
 /// Calls `sink` once per member with any session or sale starting in the month, in member_no
-/// order, after one ordered pass over the month's sessions. Returns the number of members.
+/// order, after one ordered pass over the month's sessions on `db` (the calling thread reads;
+/// two threads of its own build the members' inputs meanwhile). Returns the number of members.
 st::Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
-                                   const std::function<void(StatementInput&&)>& sink);
-/// load_month with the month's session and sale scan split in two time halves, the later half
-/// read on `helper` (a second connection to the same file; WAL lets both read at once) on a thread
-/// of its own, and the rows bucketed into members on two threads. Same calls in the same order as
-/// load_month. The halves are two read transactions: meant for a finished month, which no writer
-/// changes any more. `helper` being `db` falls back to load_month(db, ...); a helper on another
-/// file is kInvalid.
-st::Result<std::size_t> load_month(st::Database& db, st::Database& helper, const MonthRange& month,
                                    const std::function<void(StatementInput&&)>& sink);
 
 /// The statement of one member-month (load + bill).
@@ -110,7 +103,8 @@ struct IssueRequest {
   /// billing the month again to check it.
   std::optional<IssueExpectation> expected{};
   /// The statement bodies are written before the final transaction, in transactions of about
-  /// this many bytes each, so that the write lock is never held for all of them at once.
+  /// this many stored (compressed) bytes each, so that the write lock is never held for all of
+  /// them at once.
   std::size_t body_batch_bytes{2u << 20};
   /// Called after each of those transactions has committed, before the next one begins (tests
   /// use it to show that other writers get the lock in between).
@@ -120,11 +114,15 @@ struct IssueRequest {
 struct IssueTiming {
   std::int64_t bill_ms{0};           ///< reading, billing, rendering and storing the bodies
   std::int64_t load_ms{0};           ///< of bill_ms: reading the month on the snapshot
+  std::int64_t load_cpu_ms{0};       ///< CPU time of that reading
   std::int64_t engine_ms{0};         ///< billing the members, summed over the threads
   std::int64_t render_ms{0};         ///< the JSON bodies, summed over the threads
-  std::int64_t hash_ms{0};           ///< their sha256, summed over the threads
-  std::int64_t body_mb{0};           ///< size of the bodies written, MiB
+  std::int64_t pack_ms{0};           ///< their sha256 and compression, summed over the threads
+  std::int64_t json_mb{0};           ///< size of the JSON bodies, MiB
+  std::int64_t workers_cpu_ms{0};    ///< CPU time of the billing threads (engine to pack)
+  std::int64_t stored_mb{0};         ///< size of the compressed bodies written, MiB
   std::int64_t bodies_ms{0};         ///< writing them, in short transactions while billing goes on
+  std::int64_t checkpoint_ms{0};     ///< copying them from the log into the file, before the lock
   int body_batches{0};               ///< how many such transactions
   std::int64_t body_lock_max_ms{0};  ///< the longest any of them held the write lock
   std::int64_t wait_ms{0};           ///< waiting for the write lock of the final transaction

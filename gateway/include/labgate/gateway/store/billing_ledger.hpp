@@ -16,6 +16,7 @@
 namespace labgate::gateway::store {
 
 class TapReads;
+struct PackedBody;
 
 /// One plan's terms in a NewRate.
 struct NewRatePlanTerm {
@@ -278,10 +279,9 @@ class BillingLedger : public Repository {
   static Result<std::vector<std::string>> issued_months(Database& db, std::int64_t member_id);
   /// The member's first session start or sale, whichever is earlier.
   static Result<std::optional<std::int64_t>> first_usage_ms(Database& db, std::int64_t member_id);
-  /// Stores a statement body under `sha256` (the hex digest of `body`) unless one is stored
-  /// there already; `db` must be inside a transaction. True when it wrote the body.
-  static Result<bool> put_statement_body(Database& db, std::string_view sha256,
-                                         std::string_view body);
+  /// Stores a packed statement body (BodyPacker) under its sha256 unless one is stored there
+  /// already; `db` must be inside a transaction. True when it wrote the body.
+  static Result<bool> put_statement_body(Database& db, const PackedBody& body);
   /// Drops the body stored under `sha256` unless a statement refers to it (one written by an
   /// issue that then failed); `db` must be inside a transaction. True when it dropped one.
   static Result<bool> drop_unreferenced_body(Database& db, std::string_view sha256);
@@ -292,7 +292,8 @@ class BillingLedger : public Repository {
   /// Issued statements (of one month when given), by month then member_no.
   static Result<std::vector<IssuedStatementRow>> list_statements(
       Database& db, const std::optional<std::string>& month);
-  /// The body of a member's issued statement of `month`, if issued.
+  /// The body (the JSON) of a member's issued statement of `month`, if issued; kUnavailable when
+  /// the stored bytes do not give back the JSON the statement's sha256 names.
   static Result<std::optional<std::string>> statement_body(Database& db, std::string_view member_no,
                                                            std::string_view month);
 

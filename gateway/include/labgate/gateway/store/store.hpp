@@ -43,7 +43,7 @@
 namespace labgate::gateway::store {
 
 /// Schema version this code writes; a file with a higher PRAGMA user_version is refused.
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 /// PRAGMA application_id of a labgate database ("LBGT").
 inline constexpr std::int32_t kApplicationId = 0x4C424754;
 
