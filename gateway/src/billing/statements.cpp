@@ -385,7 +385,7 @@ Result<std::size_t> load_month(st::Database& db, const MonthRange& month,
   constexpr std::size_t kShards = 2;
   constexpr std::size_t kBatch = 4096;
   const auto shard_of = [](std::int64_t member_id) {
-    return static_cast<std::size_t>(member_id < 0 ? -(member_id % 2) : member_id % 2);
+    return static_cast<std::size_t>(member_id & 1);  // two's complement: 0 or 1, negatives too
   };
   MonthData data;
   std::vector<MonthShard> shards;
@@ -595,9 +595,8 @@ class BodyWriter {
       // transaction's commit (synchronous=FULL again) syncs the log up to and including it, so
       // the issued month is exactly as durable as before, and a body lost to a power cut is
       // one no statement refers to. Without it the disk syncs for every batch.
-      // Nor checkpointed each: a checkpoint every 1000 pages would copy the log into the file
-      // and sync it some 250 times for a month of 500 MB; the first commit after restore()
-      // checkpoints once, as the single large transaction used to.
+      // Nor checkpointed by SQLite every 1000 pages (a copy and a sync each): this writer
+      // checkpoints itself every kCheckpointBytes, between batches, and restore() once more.
       BILLING_TRY(db_.execute_script("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0"));
       relaxed_ = true;
     }
